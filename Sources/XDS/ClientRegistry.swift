@@ -1,0 +1,118 @@
+import Foundation
+import Synchronization
+
+/// Every proxy connected to this Chancery and where each of its subscriptions stands.
+///
+/// The xDS streams write to it; the admin endpoint and tests read it. It answers
+/// "did my change reach every proxy, and if not, why?".
+public final class ClientRegistry: Sendable {
+    public enum Transport: String, Sendable, Codable {
+        case stateOfTheWorld = "sotw"
+        case delta
+    }
+
+    /// One proxy's stream.
+    public struct Client: Sendable, Identifiable {
+        public let id: UInt64
+        public let nodeID: String
+        public let group: String
+        public let peer: String
+        public let transport: Transport
+        /// `ADS`, or the per-type service (`CDS`, `LDS`, …) the stream was opened on.
+        public let service: String
+        public let connectedAt: Date
+        public internal(set) var types: [ResourceType: TypeStatus] = [:]
+    }
+
+    /// Where one type stands on one stream.
+    public struct TypeStatus: Sendable, Equatable {
+        public var sentVersion: String?
+        public var sentNonce: String?
+        public var sentAt: Date?
+        /// Names in the last push (delta: only the changed ones) and names removed by it.
+        public var lastPushResources: [String] = []
+        public var lastPushRemoved: [String] = []
+        public var pushes = 0
+        public var ackedVersion: String?
+        public var ackedAt: Date?
+        public var lastNack: Nack?
+        /// Names the proxy subscribes to, or nil for a wildcard subscription.
+        public var subscribed: [String]?
+    }
+
+    public struct Nack: Sendable, Equatable {
+        public var version: String
+        public var nonce: String
+        public var message: String
+        public var at: Date
+    }
+
+    private let clients = Mutex<[UInt64: Client]>([:])
+    private let nextID = Atomic<UInt64>(1)
+
+    public init() {}
+
+    func register(nodeID: String, group: String, peer: String, transport: Transport, service: String) -> UInt64 {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let client = Client(
+            id: id, nodeID: nodeID, group: group, peer: peer, transport: transport, service: service,
+            connectedAt: Date())
+        clients.withLock { $0[id] = client }
+        return id
+    }
+
+    func remove(_ id: UInt64) {
+        _ = clients.withLock { $0.removeValue(forKey: id) }
+    }
+
+    func recordPush(_ id: UInt64, _ push: Push) {
+        let now = Date()
+        update(id, push.type) { status in
+            status.sentVersion = push.version
+            status.sentNonce = push.nonce
+            status.sentAt = now
+            status.lastPushResources = push.resources.map(\.name)
+            status.lastPushRemoved = push.removed
+            status.pushes += 1
+        }
+    }
+
+    func recordOutcome(_ id: UInt64, _ type: ResourceType, _ outcome: RequestOutcome) {
+        let now = Date()
+        switch outcome {
+        case .ack(_, let version):
+            update(id, type) { status in
+                status.ackedVersion = version
+                status.ackedAt = now
+            }
+        case .nack(let nonce, let version, let message):
+            update(id, type) { status in
+                status.lastNack = Nack(version: version, nonce: nonce, message: message, at: now)
+            }
+        case .subscribed, .stale, .subscriptionChanged, .unsupportedType:
+            break
+        }
+    }
+
+    func recordSubscription(_ id: UInt64, _ type: ResourceType, _ subscription: Subscription) {
+        update(id, type) { status in
+            status.subscribed = subscription.wildcard ? nil : subscription.names.sorted()
+        }
+    }
+
+    private func update(_ id: UInt64, _ type: ResourceType, _ body: (inout TypeStatus) -> Void) {
+        clients.withLock { clients in
+            guard clients[id] != nil else { return }
+            body(&clients[id]!.types[type, default: TypeStatus()])
+        }
+    }
+
+    /// Connected clients, oldest first.
+    public var all: [Client] {
+        clients.withLock { Array($0.values) }.sorted { $0.id < $1.id }
+    }
+
+    public func clients(inGroup group: String) -> [Client] { all.filter { $0.group == group } }
+
+    public func client(nodeID: String) -> [Client] { all.filter { $0.nodeID == nodeID } }
+}

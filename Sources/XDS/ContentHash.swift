@@ -1,0 +1,63 @@
+import Crypto
+import Foundation
+import SwiftProtobuf
+
+/// Content hashes used as xDS versions.
+///
+/// Versions are derived from bytes only — never from clocks or counters — so two replicas
+/// given the same objects serve identical versions and a restarted Chancery does not make
+/// every Envoy download its configuration again.
+public enum ContentHash {
+    /// Hex prefix of SHA-256: 64 bits is plenty to tell versions of one resource apart.
+    static let length = 16
+
+    public static func of(_ bytes: some DataProtocol) -> String {
+        hex(SHA256.hash(data: bytes))
+    }
+
+    /// A version for a set of named versions, independent of the order they are given in.
+    public static func of(versions: some Sequence<(name: String, version: String)>) -> String {
+        var hasher = SHA256()
+        for (name, version) in versions.sorted(by: { $0.name < $1.name }) {
+            hasher.update(data: Data(name.utf8))
+            hasher.update(data: [0])
+            hasher.update(data: Data(version.utf8))
+            hasher.update(data: [0x0A])
+        }
+        return hex(hasher.finalize())
+    }
+
+    private static func hex(_ digest: SHA256.Digest) -> String {
+        var out = ""
+        out.reserveCapacity(length)
+        for byte in digest.prefix(length / 2) {
+            out += String(byte, radix: 16).leftPadded(to: 2)
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// Serialisation with map entries in key order, so that equal messages give equal bytes.
+public let deterministicEncoding: BinaryEncodingOptions = {
+    var options = BinaryEncodingOptions()
+    options.useDeterministicOrdering = true
+    return options
+}()
+
+extension Google_Protobuf_Any {
+    /// Packs `message` with deterministic bytes. Use this rather than `Any(message:)`
+    /// for anything that ends up in an xDS resource: a nested map serialised in hash
+    /// order would change the resource's version on every process start.
+    public static func packing(_ message: some SwiftProtobuf.Message) throws -> Google_Protobuf_Any {
+        var any = Google_Protobuf_Any()
+        any.typeURL = "type.googleapis.com/" + type(of: message).protoMessageName
+        any.value = try message.serializedBytes(options: deterministicEncoding)
+        return any
+    }
+}

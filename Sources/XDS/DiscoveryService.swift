@@ -1,0 +1,223 @@
+import EnvoyAPI
+import GRPCCore
+import Logging
+
+/// Serves snapshots from a ``SnapshotCache`` over every xDS discovery service: ADS
+/// (state of the world and delta) and the per-type LDS/RDS/CDS/EDS/SDS services.
+///
+/// Each stream runs one ``StreamSession``; this type only moves requests, snapshots and
+/// pushes between the session, the gRPC stream and the ``ClientRegistry``.
+public struct DiscoveryService: Sendable {
+    public let cache: SnapshotCache
+    public let registry: ClientRegistry
+    let logger: Logger
+
+    public init(cache: SnapshotCache, registry: ClientRegistry, logger: Logger = Logger(label: "chancery.xds")) {
+        self.cache = cache
+        self.registry = registry
+        self.logger = logger
+    }
+
+    /// Every gRPC service this server registers.
+    public var services: [any RegistrableRPCService] {
+        [
+            AggregatedService(core: self),
+            ListenerService(core: self),
+            RouteService(core: self),
+            ClusterService(core: self),
+            EndpointService(core: self),
+            SecretService(core: self),
+        ]
+    }
+
+    private enum Event<Request: Sendable>: Sendable {
+        case request(Request)
+        case snapshot(Snapshot)
+    }
+
+    // MARK: state of the world
+
+    func stateOfTheWorld(
+        requests: RPCAsyncSequence<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>,
+        writer: RPCWriter<Envoy_Service_Discovery_V3_DiscoveryResponse>,
+        context: ServerContext,
+        served: Set<ResourceType>,
+        service: String
+    ) async throws {
+        try await run(
+            requests: requests, context: context, mode: .stateOfTheWorld, served: served, service: service,
+            node: { $0.hasNode ? $0.node : nil },
+            receive: { session, request in
+                let (outcome, pushes) = session.receive(
+                    typeURL: request.typeURL.isEmpty && served.count == 1 ? served.first!.typeURL : request.typeURL,
+                    versionInfo: request.versionInfo, nonce: request.responseNonce,
+                    names: request.resourceNames,
+                    errorMessage: request.hasErrorDetail ? request.errorDetail.message : nil)
+                return (ResourceType(typeURL: request.typeURL) ?? served.first, outcome, pushes)
+            },
+            write: { push in
+                var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
+                response.versionInfo = push.version
+                response.typeURL = push.type.typeURL
+                response.nonce = push.nonce
+                response.resources = push.resources.map(\.body)
+                try await writer.write(response)
+            })
+    }
+
+    // MARK: delta
+
+    func delta(
+        requests: RPCAsyncSequence<Envoy_Service_Discovery_V3_DeltaDiscoveryRequest, any Error>,
+        writer: RPCWriter<Envoy_Service_Discovery_V3_DeltaDiscoveryResponse>,
+        context: ServerContext,
+        served: Set<ResourceType>,
+        service: String
+    ) async throws {
+        try await run(
+            requests: requests, context: context, mode: .delta, served: served, service: service,
+            node: { $0.hasNode ? $0.node : nil },
+            receive: { session, request in
+                let typeURL = request.typeURL.isEmpty && served.count == 1 ? served.first!.typeURL : request.typeURL
+                let (outcome, pushes) = session.receiveDelta(
+                    typeURL: typeURL, nonce: request.responseNonce,
+                    subscribe: request.resourceNamesSubscribe, unsubscribe: request.resourceNamesUnsubscribe,
+                    initialVersions: request.initialResourceVersions,
+                    errorMessage: request.hasErrorDetail ? request.errorDetail.message : nil)
+                return (ResourceType(typeURL: typeURL), outcome, pushes)
+            },
+            write: { push in
+                var response = Envoy_Service_Discovery_V3_DeltaDiscoveryResponse()
+                response.systemVersionInfo = push.version
+                response.typeURL = push.type.typeURL
+                response.nonce = push.nonce
+                response.removedResources = push.removed
+                response.resources = push.resources.map { resource in
+                    var wire = Envoy_Service_Discovery_V3_Resource()
+                    wire.name = resource.name
+                    wire.version = resource.version
+                    wire.resource = resource.body
+                    return wire
+                }
+                try await writer.write(response)
+            })
+    }
+
+    // MARK: one stream
+
+    /// Runs one stream: the first request names the node and so the group; from then on
+    /// requests and the group's snapshots feed the session, in arrival order, on one task.
+    private func run<Request: Sendable>(
+        requests: RPCAsyncSequence<Request, any Error>,
+        context: ServerContext,
+        mode: StreamSession.Mode,
+        served: Set<ResourceType>,
+        service: String,
+        node: @escaping @Sendable (Request) -> Envoy_Config_Core_V3_Node?,
+        receive: (inout StreamSession, Request) -> (ResourceType?, RequestOutcome, [Push]),
+        write: (Push) async throws -> Void
+    ) async throws {
+        let (events, continuation) = AsyncStream<Event<Request>>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                defer { continuation.finish() }
+                for try await request in requests { continuation.yield(.request(request)) }
+            }
+            var session = StreamSession(mode: mode, served: served)
+            var client: (id: UInt64, group: String, nodeID: String)?
+            defer { if let client { registry.remove(client.id) } }
+            let transport: ClientRegistry.Transport = mode == .delta ? .delta : .stateOfTheWorld
+
+            for await event in events {
+                let pushes: [Push]
+                switch event {
+                case .request(let request):
+                    if client == nil {
+                        guard let node = node(request) else {
+                            throw RPCError(
+                                code: .invalidArgument,
+                                message: "the first discovery request must carry the node (id and cluster)")
+                        }
+                        let group = node.cluster
+                        let id = registry.register(
+                            nodeID: node.id, group: group, peer: context.remotePeer, transport: transport,
+                            service: service)
+                        client = (id, group, node.id)
+                        logger.info(
+                            "proxy connected",
+                            metadata: [
+                                "node": "\(node.id)", "group": "\(group)", "peer": "\(context.remotePeer)",
+                                "stream": "\(service)/\(transport.rawValue)",
+                            ])
+                        _ = session.update(cache.snapshot(for: group))
+                        let updates = cache.updates(for: group)
+                        tasks.addTask {
+                            for await snapshot in updates { continuation.yield(.snapshot(snapshot)) }
+                        }
+                    }
+                    let (type, outcome, out) = receive(&session, request)
+                    pushes = out
+                    if let client, let type {
+                        registry.recordOutcome(client.id, type, outcome)
+                        if let subscription = session.types[type]?.subscription {
+                            registry.recordSubscription(client.id, type, subscription)
+                        }
+                        log(outcome, type: type, client: client)
+                    }
+                case .snapshot(let snapshot):
+                    pushes = session.update(snapshot)
+                }
+                for push in pushes {
+                    try await write(push)
+                    if let client {
+                        registry.recordPush(client.id, push)
+                        logger.debug(
+                            "push",
+                            metadata: [
+                                "node": "\(client.nodeID)", "type": "\(push.type)", "version": "\(push.version)",
+                                "nonce": "\(push.nonce)", "resources": "\(push.resources.count)",
+                                "removed": "\(push.removed.count)",
+                            ])
+                    }
+                }
+            }
+            if let client {
+                logger.info("proxy disconnected", metadata: ["node": "\(client.nodeID)", "group": "\(client.group)"])
+            }
+            tasks.cancelAll()
+        }
+    }
+
+    private func log(_ outcome: RequestOutcome, type: ResourceType, client: (id: UInt64, group: String, nodeID: String)) {
+        switch outcome {
+        case .nack(let nonce, let version, let message):
+            logger.warning(
+                "proxy rejected a push (NACK)",
+                metadata: [
+                    "node": "\(client.nodeID)", "group": "\(client.group)", "type": "\(type)",
+                    "version": "\(version)", "nonce": "\(nonce)", "error": "\(message)",
+                ])
+        case .unsupportedType(let url):
+            logger.warning("proxy asked for a type Chancery does not serve", metadata: ["type_url": "\(url)"])
+        case .ack, .subscribed, .stale, .subscriptionChanged:
+            break
+        }
+    }
+
+    // MARK: fetch (unary)
+
+    func fetch(
+        _ request: Envoy_Service_Discovery_V3_DiscoveryRequest, type: ResourceType
+    ) throws -> Envoy_Service_Discovery_V3_DiscoveryResponse {
+        guard request.hasNode else {
+            throw RPCError(code: .invalidArgument, message: "a fetch request must carry the node (id and cluster)")
+        }
+        let resources = cache.snapshot(for: request.node.cluster)[type]
+        let wanted = request.resourceNames.isEmpty ? resources : resources.filter { request.resourceNames.contains($0.key) }
+        var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
+        response.typeURL = type.typeURL
+        response.versionInfo = ContentHash.of(versions: wanted.values.map { ($0.name, $0.version) })
+        response.resources = wanted.values.sorted { $0.name < $1.name }.map(\.body)
+        return response
+    }
+}

@@ -1,0 +1,90 @@
+import EnvoyAPI
+
+/// A consistent set of xDS resources for one proxy group.
+///
+/// Consistent means every listener, route configuration and cluster finds the resources
+/// it names over xDS in the same snapshot; an inconsistent set is refused when the
+/// snapshot is built, so that no Envoy is ever sent a route to a cluster it lacks.
+public struct Snapshot: Sendable, Equatable {
+    /// Resources by type, then by name.
+    public let resources: [ResourceType: [String: Resource]]
+    /// Per-type versions: a hash of the names and versions of that type's resources.
+    public let versions: [ResourceType: String]
+    /// A hash over every type's version: equal snapshots have equal versions.
+    public let version: String
+    /// Names of the EDS resources each cluster waits for (cluster name → service name).
+    public let edsServiceNames: [String: String]
+
+    public static let empty = try! Snapshot([Resource]())
+
+    /// Builds a snapshot, refusing it when a resource names one that is missing or
+    /// when two resources of one type share a name.
+    public init(_ list: [Resource]) throws(SnapshotError) {
+        var byType: [ResourceType: [String: Resource]] = [:]
+        var problems: [String] = []
+        for resource in list {
+            if byType[resource.type, default: [:]].updateValue(resource, forKey: resource.name) != nil {
+                problems.append("two \(resource.type.noun)s are named \"\(resource.name)\"")
+            }
+        }
+        var eds: [String: String] = [:]
+        for type in [ResourceType.listener, .route, .cluster] {
+            for resource in (byType[type] ?? [:]).values.sorted(by: { $0.name < $1.name }) {
+                let references: [ResourceReference]
+                do {
+                    references = try ResourceReferences.of(resource)
+                } catch {
+                    problems.append("\(type.noun) \"\(resource.name)\" cannot be read: \(error)")
+                    continue
+                }
+                for reference in references {
+                    if type == .cluster, reference.type == .endpoint { eds[resource.name] = reference.name }
+                    if byType[reference.type]?[reference.name] == nil {
+                        problems.append(
+                            "\(type.noun) \"\(resource.name)\" names \(reference), which the snapshot does not contain")
+                    }
+                }
+            }
+        }
+        guard problems.isEmpty else { throw SnapshotError(problems: problems) }
+        self.resources = byType
+        var versions: [ResourceType: String] = [:]
+        for type in ResourceType.allCases {
+            versions[type] = ContentHash.of(versions: (byType[type] ?? [:]).values.map { ($0.name, $0.version) })
+        }
+        self.versions = versions
+        self.version = ContentHash.of(versions: versions.map { ($0.key.shortName, $0.value) })
+        self.edsServiceNames = eds
+    }
+
+    /// Convenience for building a snapshot from Envoy messages.
+    public init(
+        listeners: [Envoy_Config_Listener_V3_Listener] = [],
+        routes: [Envoy_Config_Route_V3_RouteConfiguration] = [],
+        clusters: [Envoy_Config_Cluster_V3_Cluster] = [],
+        endpoints: [Envoy_Config_Endpoint_V3_ClusterLoadAssignment] = [],
+        secrets: [Envoy_Extensions_TransportSockets_Tls_V3_Secret] = []
+    ) throws {
+        var list: [Resource] = []
+        list += try listeners.map(Resource.init)
+        list += try routes.map(Resource.init)
+        list += try clusters.map(Resource.init)
+        list += try endpoints.map(Resource.init)
+        list += try secrets.map(Resource.init)
+        try self.init(list)
+    }
+
+    public subscript(type: ResourceType) -> [String: Resource] { resources[type] ?? [:] }
+
+    public var resourceCount: Int { resources.values.reduce(0) { $0 + $1.count } }
+
+    public static func == (lhs: Snapshot, rhs: Snapshot) -> Bool { lhs.version == rhs.version }
+}
+
+/// Why a snapshot was refused: every missing reference or duplicate, one a line.
+public struct SnapshotError: Error, CustomStringConvertible, Equatable {
+    public let problems: [String]
+    public var description: String {
+        "inconsistent snapshot: " + problems.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,336 @@
+import EnvoyAPI
+
+/// What one stream has asked for of one resource type.
+struct Subscription: Equatable {
+    var wildcard = false
+    var names: Set<String> = []
+
+    func covers(_ name: String) -> Bool { wildcard || names.contains(name) }
+}
+
+/// A response a session wants written to its stream.
+public struct Push: Sendable, Equatable {
+    public let type: ResourceType
+    public let nonce: String
+    /// `version_info` (state of the world) or `system_version_info` (delta).
+    public let version: String
+    /// Resources sent, sorted by name. State of the world: the whole subscribed set.
+    public let resources: [Resource]
+    /// Delta only: names the client must forget (or that do not exist).
+    public let removed: [String]
+}
+
+/// How a session read a request.
+public enum RequestOutcome: Sendable, Equatable {
+    /// The first request for a type on this stream.
+    case subscribed
+    /// The client applied the push with this nonce.
+    case ack(nonce: String, version: String)
+    /// The client rejected the push with this nonce; Envoy's error text.
+    case nack(nonce: String, version: String, message: String)
+    /// A request answering an older push: its subscription changes are kept, the rest ignored.
+    case stale(nonce: String)
+    /// A later request that only changed what the client subscribes to.
+    case subscriptionChanged
+    /// A type this stream does not serve.
+    case unsupportedType(String)
+}
+
+/// The xDS protocol for one stream, as a pure state machine: requests and snapshots in,
+/// pushes out. No I/O, no clocks, so every rule below is pinned by plain unit tests.
+///
+/// Rules (Envoy's xds_protocol doc):
+/// - one push in flight per type: the next waits for the ACK or NACK of the previous;
+/// - a NACK is recorded and the rejected content is not sent again; the next
+///   different content is;
+/// - on ADS, listeners and routes wait until the clusters and endpoints they may name
+///   are ACKed (make-before-break), and clusters and endpoints that were sent stay in
+///   place until the listeners and routes that may have named them are ACKed;
+/// - a changed EDS cluster is sent its ClusterLoadAssignment again, even unchanged,
+///   because Envoy keeps a re-created cluster warming until it gets one;
+/// - state of the world: every first request and every change of subscribed names is
+///   answered, even when nothing changed; delta: `initial_resource_versions` and the
+///   client's known versions mean only what differs is sent, and subscription changes are
+///   honoured even on a stale nonce.
+public struct StreamSession: Sendable {
+    public enum Mode: Sendable { case stateOfTheWorld, delta }
+
+    struct TypeState {
+        var requested = false
+        var subscription = Subscription()
+        /// Answer the next time this type may push, even if nothing changed.
+        var mustRespond = false
+        /// Name → version the client has (delta) or was last sent (state of the world).
+        var known: [String: String] = [:]
+        /// Resource objects last sent, kept so removed clusters can be held back.
+        var sent: [String: Resource] = [:]
+        /// Nonce of the push awaiting ACK/NACK, and its version.
+        var pending: (nonce: String, version: String)?
+        var lastNonce: String?
+        var lastPushNacked = false
+        /// Send these again even if the client has their version.
+        var forced: Set<String> = []
+        /// Delta: newly subscribed names to answer even if missing (as removed).
+        var announce: Set<String> = []
+    }
+
+    public let mode: Mode
+    /// Types served by this stream: all of them on ADS, one on a per-type service.
+    public let served: Set<ResourceType>
+    private(set) var snapshot: Snapshot
+    private(set) var types: [ResourceType: TypeState] = [:]
+    private var nonceCounter: UInt64 = 0
+
+    public init(mode: Mode, served: Set<ResourceType> = Set(ResourceType.allCases), snapshot: Snapshot = .empty) {
+        self.mode = mode
+        self.served = served
+        self.snapshot = snapshot
+    }
+
+    // MARK: events
+
+    /// A new snapshot for the stream's group: returns what to push now.
+    public mutating func update(_ snapshot: Snapshot) -> [Push] {
+        self.snapshot = snapshot
+        return pump()
+    }
+
+    /// A state-of-the-world request.
+    public mutating func receive(
+        typeURL: String, versionInfo: String, nonce: String, names: [String], errorMessage: String?
+    ) -> (RequestOutcome, [Push]) {
+        guard let type = ResourceType(typeURL: typeURL), served.contains(type) else {
+            return (.unsupportedType(typeURL), [])
+        }
+        var state = types[type] ?? TypeState()
+        var outcome: RequestOutcome
+        let wanted = Self.subscription(for: type, names: names)
+        if !state.requested {
+            state.requested = true
+            state.mustRespond = true
+            outcome = .subscribed
+        } else if !nonce.isEmpty, nonce != state.lastNonce {
+            outcome = .stale(nonce: nonce)
+        } else {
+            outcome = Self.settle(&state, nonce: nonce, version: versionInfo, errorMessage: errorMessage)
+        }
+        if wanted != state.subscription, state.requested {
+            // Names changed: state of the world answers with the new set, even if unchanged.
+            state.mustRespond = true
+        }
+        state.subscription = wanted
+        types[type] = state
+        return (outcome, pump())
+    }
+
+    /// A delta request.
+    public mutating func receiveDelta(
+        typeURL: String, nonce: String, subscribe: [String], unsubscribe: [String],
+        initialVersions: [String: String], errorMessage: String?
+    ) -> (RequestOutcome, [Push]) {
+        guard let type = ResourceType(typeURL: typeURL), served.contains(type) else {
+            return (.unsupportedType(typeURL), [])
+        }
+        var state = types[type] ?? TypeState()
+        let outcome: RequestOutcome
+        if !state.requested {
+            state.requested = true
+            state.mustRespond = true
+            state.subscription = Self.subscription(for: type, names: subscribe)
+            state.known = initialVersions.filter { state.subscription.covers($0.key) }
+            // Names asked for by name are answered even when missing, so Envoy's
+            // initial fetch does not wait for its timeout.
+            state.announce = state.subscription.names
+            outcome = .subscribed
+        } else {
+            if nonce.isEmpty {
+                outcome = .subscriptionChanged
+            } else if nonce != state.lastNonce {
+                outcome = .stale(nonce: nonce)
+            } else {
+                outcome = Self.settle(&state, nonce: nonce, version: nil, errorMessage: errorMessage)
+            }
+            // Subscription changes count whatever the nonce.
+            for name in subscribe {
+                if name == "*" {
+                    state.subscription.wildcard = true
+                } else if state.subscription.names.insert(name).inserted {
+                    state.announce.insert(name)
+                }
+            }
+            for name in unsubscribe {
+                if name == "*" {
+                    state.subscription.wildcard = false
+                } else {
+                    state.subscription.names.remove(name)
+                }
+            }
+            state.known = state.known.filter { state.subscription.covers($0.key) }
+            state.announce = state.announce.filter { state.subscription.covers($0) }
+        }
+        types[type] = state
+        return (outcome, pump())
+    }
+
+    private static func subscription(for type: ResourceType, names: [String]) -> Subscription {
+        // Legacy wildcard: an LDS/CDS stream that names nothing wants everything.
+        let explicit = names.contains("*")
+        let legacy = names.isEmpty && type.isWildcardType
+        return Subscription(wildcard: explicit || legacy, names: Set(names.filter { $0 != "*" }))
+    }
+
+    /// Reads the response to our latest push: an ACK, or a NACK if Envoy sent an error.
+    private static func settle(
+        _ state: inout TypeState, nonce: String, version: String?, errorMessage: String?
+    ) -> RequestOutcome {
+        guard let pending = state.pending, pending.nonce == nonce else {
+            // Already settled: a repeated request for the same push.
+            return .subscriptionChanged
+        }
+        state.pending = nil
+        if let errorMessage {
+            state.lastPushNacked = true
+            return .nack(nonce: nonce, version: pending.version, message: errorMessage)
+        }
+        state.lastPushNacked = false
+        return .ack(nonce: nonce, version: version ?? pending.version)
+    }
+
+    // MARK: deciding what to push
+
+    /// Resources the client should hold of a type, given its subscription, the snapshot
+    /// and what must be kept for make-before-break.
+    func desired(_ type: ResourceType) -> [String: Resource] {
+        guard let state = types[type] else { return [:] }
+        var result = snapshot[type].filter { state.subscription.covers($0.key) }
+        if type == .cluster || type == .endpoint, routingInFlight {
+            for (name, resource) in state.sent where result[name] == nil && state.subscription.covers(name) {
+                result[name] = resource
+            }
+        }
+        return result
+    }
+
+    /// Listeners or routes not yet ACKed at the snapshot's content: the clusters they
+    /// may still name must stay.
+    private var routingInFlight: Bool {
+        [ResourceType.listener, .route].contains { type in
+            guard let state = types[type], state.requested else { return false }
+            return state.pending != nil || !changes(type, desired: snapshotDesired(type)).isEmpty
+        }
+    }
+
+    private func snapshotDesired(_ type: ResourceType) -> [String: Resource] {
+        guard let state = types[type] else { return [:] }
+        return snapshot[type].filter { state.subscription.covers($0.key) }
+    }
+
+    private struct Changes {
+        var updated: [Resource] = []
+        var removed: [String] = []
+        var isEmpty: Bool { updated.isEmpty && removed.isEmpty }
+    }
+
+    private func changes(_ type: ResourceType, desired: [String: Resource]) -> Changes {
+        guard let state = types[type] else { return Changes() }
+        var changes = Changes()
+        for (name, resource) in desired where state.known[name] != resource.version || state.forced.contains(name) {
+            changes.updated.append(resource)
+        }
+        for name in state.known.keys where desired[name] == nil {
+            changes.removed.append(name)
+        }
+        if mode == .delta {
+            for name in state.announce where desired[name] == nil && state.known[name] == nil {
+                changes.removed.append(name)
+            }
+        }
+        changes.updated.sort { $0.name < $1.name }
+        changes.removed.sort()
+        return changes
+    }
+
+    /// Clusters and endpoints are settled when nothing is in flight or waiting for
+    /// them, and Envoy has subscribed to the endpoints of every EDS cluster it was sent.
+    private var clustersSettled: Bool {
+        for type in [ResourceType.cluster, .endpoint] {
+            guard let state = types[type], state.requested, served.contains(type) else { continue }
+            if state.pending != nil || state.mustRespond || !changes(type, desired: desired(type)).isEmpty {
+                return false
+            }
+        }
+        guard served.contains(.endpoint), let clusters = types[.cluster], clusters.requested,
+            !clusters.lastPushNacked
+        else { return true }
+        let endpoints = types[.endpoint]?.subscription ?? Subscription()
+        for name in clusters.known.keys {
+            guard let service = snapshot.edsServiceNames[name], snapshot[.endpoint][service] != nil else { continue }
+            if !endpoints.covers(service) { return false }
+        }
+        return true
+    }
+
+    private mutating func pump() -> [Push] {
+        var pushes: [Push] = []
+        for type in ResourceType.allCases {
+            guard let state = types[type], state.requested, state.pending == nil else { continue }
+            if type == .listener || type == .route, !clustersSettled { continue }
+            let desired = desired(type)
+            let changes = changes(type, desired: desired)
+            guard state.mustRespond || !changes.isEmpty else { continue }
+            pushes.append(push(type, desired: desired, changes: changes))
+        }
+        return pushes
+    }
+
+    private mutating func push(_ type: ResourceType, desired: [String: Resource], changes: Changes) -> Push {
+        nonceCounter += 1
+        let nonce = String(nonceCounter)
+        var state = types[type]!
+        let version = ContentHash.of(versions: desired.values.map { ($0.name, $0.version) })
+        let push: Push
+        switch mode {
+        case .stateOfTheWorld:
+            push = Push(
+                type: type, nonce: nonce, version: version,
+                resources: desired.values.sorted { $0.name < $1.name }, removed: [])
+            state.known = desired.mapValues(\.version)
+            state.sent = desired
+        case .delta:
+            push = Push(type: type, nonce: nonce, version: version, resources: changes.updated, removed: changes.removed)
+            for resource in changes.updated {
+                state.known[resource.name] = resource.version
+                state.sent[resource.name] = resource
+            }
+            for name in changes.removed {
+                state.known.removeValue(forKey: name)
+                state.sent.removeValue(forKey: name)
+            }
+        }
+        state.pending = (nonce, version)
+        state.lastNonce = nonce
+        state.mustRespond = false
+        state.forced = []
+        state.announce = []
+        types[type] = state
+        if type == .cluster { forceEndpoints(of: changes.updated) }
+        return push
+    }
+
+    /// Envoy re-creates a changed cluster and keeps it warming until a
+    /// ClusterLoadAssignment arrives for it, so send those again.
+    private mutating func forceEndpoints(of clusters: [Resource]) {
+        guard var endpoints = types[.endpoint] else { return }
+        for cluster in clusters {
+            if let service = snapshot.edsServiceNames[cluster.name], endpoints.known[service] != nil {
+                endpoints.forced.insert(service)
+            }
+        }
+        types[.endpoint] = endpoints
+    }
+
+    // MARK: inspection
+
+    /// The version last pushed and the version last ACKed, per type (for the registry).
+    public func pendingNonce(_ type: ResourceType) -> String? { types[type]?.pending?.nonce }
+}
