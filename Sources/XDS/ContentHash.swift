@@ -16,9 +16,10 @@ public enum ContentHash {
     }
 
     /// A version for a set of named versions, independent of the order they are given in.
-    public static func of(versions: some Sequence<(name: String, version: String)>) -> String {
+    /// - Parameter versions: (name, version) pairs.
+    public static func of(versions: some Sequence<(String, String)>) -> String {
         var hasher = SHA256()
-        for (name, version) in versions.sorted(by: { $0.name < $1.name }) {
+        for (name, version) in versions.sorted(by: { $0.0 < $1.0 }) {
             hasher.update(data: Data(name.utf8))
             hasher.update(data: [0])
             hasher.update(data: Data(version.utf8))

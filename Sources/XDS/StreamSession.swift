@@ -203,7 +203,13 @@ public struct StreamSession: Sendable {
     func desired(_ type: ResourceType) -> [String: Resource] {
         guard let state = types[type] else { return [:] }
         var result = snapshot[type].filter { state.subscription.covers($0.key) }
-        if type == .cluster || type == .endpoint, routingInFlight {
+        let holding =
+            switch type {
+            case .cluster: routingInFlight
+            case .endpoint: routingInFlight || types[.cluster]?.pending != nil
+            default: false
+            }
+        if holding {
             for (name, resource) in state.sent where result[name] == nil && state.subscription.covers(name) {
                 result[name] = resource
             }
@@ -212,7 +218,7 @@ public struct StreamSession: Sendable {
     }
 
     /// Listeners or routes not yet ACKed at the snapshot's content: the clusters they
-    /// may still name must stay.
+    /// may still name must stay (and their endpoints, until the cluster removal is ACKed).
     private var routingInFlight: Bool {
         [ResourceType.listener, .route].contains { type in
             guard let state = types[type], state.requested else { return false }
@@ -237,8 +243,13 @@ public struct StreamSession: Sendable {
         for (name, resource) in desired where state.known[name] != resource.version || state.forced.contains(name) {
             changes.updated.append(resource)
         }
-        for name in state.known.keys where desired[name] == nil {
-            changes.removed.append(name)
+        // State of the world names only what a wildcard type still has: a resource
+        // missing from an EDS or RDS response is not deleted, so a removal alone is no
+        // reason to push there.
+        if mode == .delta || state.subscription.wildcard {
+            for name in state.known.keys where desired[name] == nil {
+                changes.removed.append(name)
+            }
         }
         if mode == .delta {
             for name in state.announce where desired[name] == nil && state.known[name] == nil {

@@ -1,0 +1,79 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A loopback HTTP/1.1 backend that answers every request with what it received:
+/// its own name, the method, path and headers, as JSON, plus an `x-backend` header.
+public final class EchoBackend: Sendable {
+    public let name: String
+    public let port: Int
+    private let channel: any Channel
+
+    public struct Echo: Codable, Sendable {
+        public let backend: String
+        public let method: String
+        public let path: String
+        public let headers: [String: String]
+    }
+
+    public static func start(name: String) async throws -> EchoBackend {
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name))
+                }
+            }
+        let channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
+        return EchoBackend(name: name, port: channel.localAddress!.port!, channel: channel)
+    }
+
+    private init(name: String, port: Int, channel: any Channel) {
+        self.name = name
+        self.port = port
+        self.channel = channel
+    }
+
+    public func stop() async {
+        try? await channel.close()
+    }
+}
+
+private final class EchoHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let name: String
+    var head: HTTPRequestHead?
+
+    init(name: String) { self.name = name }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+        case .body:
+            break
+        case .end:
+            guard let head else { return }
+            var headers: [String: String] = [:]
+            for (key, value) in head.headers {
+                let key = key.lowercased()
+                headers[key] = headers[key].map { $0 + "," + value } ?? value
+            }
+            let echo = EchoBackend.Echo(backend: name, method: head.method.rawValue, path: head.uri, headers: headers)
+            let body = (try? JSONEncoder().encode(echo)) ?? Data()
+            var responseHeaders = HTTPHeaders()
+            responseHeaders.add(name: "content-type", value: "application/json")
+            responseHeaders.add(name: "content-length", value: String(body.count))
+            responseHeaders.add(name: "x-backend", value: name)
+            let response = HTTPResponseHead(version: head.version, status: .ok, headers: responseHeaders)
+            context.write(wrapOutboundOut(.head(response)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            self.head = nil
+        }
+    }
+}

