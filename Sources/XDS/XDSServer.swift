@@ -31,6 +31,12 @@ public final class XDSServer: Sendable {
         try await server.serve()
     }
 
+    /// Stops listening at once; open streams end when the task running ``run()`` is
+    /// cancelled (cancelling alone may leave the listening socket bound).
+    public func stopListening() {
+        server.beginGracefulShutdown()
+    }
+
     /// The address actually bound, once listening.
     public func boundAddress() async throws -> HostPort {
         let address = try await server.transport.listeningAddress

@@ -39,8 +39,10 @@ extension Chancery {
                       chancery bootstrap --xds-address \(bound) --proxy GROUP > envoy.yaml && envoy -c envoy.yaml
                     """)
                 logger.info("serving", metadata: ["xds": "\(bound)"])
-                // Whichever ends first — a signal or a server failure — ends the process.
+                // Whichever ends first — a signal or a server failure — ends the process:
+                // stop listening, then close every stream so Envoys reconnect elsewhere.
                 try await tasks.next()
+                server.stopListening()
                 tasks.cancelAll()
                 logger.info("stopped")
             }

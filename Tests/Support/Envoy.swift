@@ -9,7 +9,7 @@ import XDS
 public final class EnvoyProcess: @unchecked Sendable {
     public let adminPort: Int
     public let directory: URL
-    private let process: Process
+    private let process: ChildProcess
     private let logFile: URL
 
     public struct Missing: Error, CustomStringConvertible {
@@ -60,20 +60,19 @@ public final class EnvoyProcess: @unchecked Sendable {
         try yaml.write(to: config, atomically: true, encoding: .utf8)
         let adminPath = dir.appendingPathComponent("admin-address")
         let log = dir.appendingPathComponent("envoy.log")
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = [
-            "-c", config.path, "--disable-hot-restart", "--concurrency", "1", "--admin-address-path", adminPath.path,
-            "--log-path", log.path, "-l", "info", "--drain-time-s", "1",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess(
+            executable: binary.path,
+            arguments: [
+                "-c", config.path, "--disable-hot-restart", "--concurrency", "1", "--admin-address-path",
+                adminPath.path, "--log-path", log.path, "-l", "info", "--drain-time-s", "1",
+            ],
+            output: dir.appendingPathComponent("stdout.log").path)
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
-            if !process.isRunning {
+            if let status = process.status {
                 let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-                throw Failed(description: "envoy exited with \(process.terminationStatus):\n\(text.suffix(3000))")
+                let out = (try? String(contentsOf: dir.appendingPathComponent("stdout.log"), encoding: .utf8)) ?? ""
+                throw Failed(description: "envoy exited with \(status):\n\(out.suffix(2000))\n\(text.suffix(3000))")
             }
             if let text = try? String(contentsOf: adminPath, encoding: .utf8),
                 let port = Int(text.split(separator: ":").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
@@ -82,28 +81,25 @@ public final class EnvoyProcess: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        process.terminate()
+        process.stop()
         throw Failed(description: "envoy's admin interface did not come up within 20 s")
     }
 
-    private init(adminPort: Int, directory: URL, process: Process, logFile: URL) {
+    private init(adminPort: Int, directory: URL, process: ChildProcess, logFile: URL) {
         self.adminPort = adminPort
         self.directory = directory
         self.process = process
         self.logFile = logFile
     }
 
-    public var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.pid }
     public var isRunning: Bool { process.isRunning }
 
     /// Envoy's log so far (for failure messages).
     public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
     public func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        process.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -116,7 +112,9 @@ public final class EnvoyProcess: @unchecked Sendable {
 
     /// One counter or gauge from `/stats`, or nil if Envoy has no such stat.
     public func stat(_ name: String) async throws -> Int? {
-        let text = try await admin("/stats?filter=^\(name)$")
+        let pattern = "^" + NSRegularExpression.escapedPattern(for: name) + "$"
+        let query = pattern.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? pattern
+        let text = try await admin("/stats?filter=\(query)")
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1)
             if parts.count == 2, parts[0] == name {
@@ -133,16 +131,13 @@ public final class EnvoyProcess: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("bootstrap.yaml")
         try yaml.write(to: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = ["--mode", "validate", "-c", config.path, "--disable-hot-restart", "-l", "error"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus == 0, output)
+        let outputFile = dir.appendingPathComponent("output.log")
+        let process = try ChildProcess(
+            executable: try binary().path,
+            arguments: ["--mode", "validate", "-c", config.path, "--disable-hot-restart", "-l", "error"],
+            output: outputFile.path)
+        let status = process.wait()
+        return (status == 0, (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "")
     }
 }
 

@@ -6,7 +6,7 @@ import XDS
 public enum Fixtures {
     /// How a resource finds its dependencies: over ADS, or over the per-type gRPC service
     /// on the `chancery_xds` bootstrap cluster.
-    public enum Source: Sendable { case ads, perTypeGRPC }
+    public enum Source: Sendable { case ads, perTypeGRPC, perTypeDeltaGRPC }
 
     public static func configSource(_ source: Source) -> Envoy_Config_Core_V3_ConfigSource {
         var config = Envoy_Config_Core_V3_ConfigSource()
@@ -14,9 +14,9 @@ public enum Fixtures {
         switch source {
         case .ads:
             config.ads = Envoy_Config_Core_V3_AggregatedConfigSource()
-        case .perTypeGRPC:
+        case .perTypeGRPC, .perTypeDeltaGRPC:
             var api = Envoy_Config_Core_V3_ApiConfigSource()
-            api.apiType = .grpc
+            api.apiType = source == .perTypeGRPC ? .grpc : .deltaGrpc
             api.transportApiVersion = .v3
             var grpc = Envoy_Config_Core_V3_GrpcService()
             var envoyGrpc = Envoy_Config_Core_V3_GrpcService.EnvoyGrpc()

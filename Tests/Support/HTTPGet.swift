@@ -25,6 +25,9 @@ public func httpGet(
     // The promise lives on the channel's own event loop, where the handler completes it.
     let loop = MultiThreadedEventLoopGroup.singleton.next()
     let promise = loop.makePromise(of: HTTPResult.self)
+    // Whatever way this function leaves, the promise is completed (NIO traps on a leak);
+    // completing an already completed promise is a no-op.
+    defer { promise.fail(ConnectionClosed()) }
     let channel = try await ClientBootstrap(group: loop)
         .connectTimeout(.seconds(2))
         .channelInitializer { channel in
@@ -40,7 +43,9 @@ public func httpGet(
     for (name, value) in extra { headers.add(name: name, value: value) }
     let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path, headers: headers)
     channel.write(HTTPClientRequestPart.head(head), promise: nil)
-    try await channel.writeAndFlush(HTTPClientRequestPart.end(nil)).get()
+    // A server may answer and close before the request is fully written (Envoy does
+    // for a malformed request): the answer, not the write, is the result.
+    channel.writeAndFlush(HTTPClientRequestPart.end(nil)).whenFailure { promise.fail($0) }
     let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
         promise.fail(HTTPTimeout(port: port, path: path))
         channel.close(promise: nil)
