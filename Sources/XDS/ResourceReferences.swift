@@ -75,9 +75,13 @@ enum ResourceReferences {
         for host in routes.virtualHosts {
             for route in host.routes {
                 guard case .route(let action)? = route.action else { continue }
+                // A route that says what to answer when a cluster is missing names it on
+                // purpose (Gateway API answers 500 for an invalid backend's share).
+                let missingIsIntended = action.clusterNotFoundResponseCode != .serviceUnavailable
                 switch action.clusterSpecifier {
-                case .cluster(let name)?: refs.append(ResourceReference(type: .cluster, name: name))
-                case .weightedClusters(let weighted)?:
+                case .cluster(let name)? where !missingIsIntended:
+                    refs.append(ResourceReference(type: .cluster, name: name))
+                case .weightedClusters(let weighted)? where !missingIsIntended:
                     refs += weighted.clusters.map { ResourceReference(type: .cluster, name: $0.name) }
                 default: break
                 }

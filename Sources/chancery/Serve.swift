@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfigSources
 import Foundation
 import Logging
 import XDS
@@ -6,13 +7,28 @@ import XDS
 extension Chancery {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Serve xDS to Envoy.")
+            abstract: "Watch Gateway API objects and serve them to Envoy over xDS.",
+            discussion: "With no --config-dir, serves the bundled example in examples/quickstart.")
+
+        @Option(name: .customLong("config-dir"), help: "Directory of Kubernetes YAML to watch (repeatable).")
+        var configDirs: [String] = []
 
         @Option(help: "Address for the xDS gRPC server (HOST:PORT; port 0 picks one).", transform: parseHostPort)
         var xdsAddress: HostPort = HostPort(host: "127.0.0.1", port: 18000)
 
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String = "info"
+
+        /// The bundled example, found from the working directory (`swift run` runs in the
+        /// package root) or next to the executable's package.
+        static func quickstart() -> String {
+            let candidates = [
+                FileManager.default.currentDirectoryPath + "/examples/quickstart",
+                URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                    .deletingLastPathComponent().appendingPathComponent("examples/quickstart").path,
+            ]
+            return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
+        }
 
         func run() async throws {
             guard let level = Logger.Level(rawValue: logLevel) else {
@@ -24,19 +40,35 @@ extension Chancery {
                 return handler
             }
             let logger = Logger(label: "chancery")
+            let directories = configDirs.isEmpty ? [Self.quickstart()] : configDirs
             let cache = SnapshotCache()
             let discovery = DiscoveryService(cache: cache, registry: ClientRegistry())
             let server = XDSServer(address: xdsAddress, discovery: discovery)
+            let source = FileSource(directories: directories)
+            var pipeline = Pipeline(cache: cache, logger: logger)
+            // The first read builds the first snapshots before Envoy can connect; the
+            // watch then starts from the same files (identical snapshots wake nobody).
+            let first = source.load()
+            let result = pipeline.apply(first)
+            let watching = pipeline
 
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await server.run() }
                 tasks.addTask { try await SignalWatcher.waitForTermination() }
+                tasks.addTask {
+                    var pipeline = watching
+                    for await set in source.updates() { pipeline.apply(set) }
+                }
                 let bound = try await server.boundAddress()
+                let groups = result.proxies.keys.sorted()
+                let example = groups.first { $0.contains("/") } ?? groups.first ?? "NAMESPACE/GATEWAY"
                 say(
                     """
+                    Watching \(directories.joined(separator: ", ")): \(first.manifests.count) objects, \
+                    proxy groups: \(groups.isEmpty ? "(none)" : groups.joined(separator: ", "))
                     xDS (ADS, state of the world and delta) listening on \(bound)
                     Point an Envoy at it:
-                      chancery bootstrap --xds-address \(bound) --proxy GROUP > envoy.yaml && envoy -c envoy.yaml
+                      chancery bootstrap --xds-address \(bound) --proxy \(example) > envoy.yaml && envoy -c envoy.yaml
                     """)
                 logger.info("serving", metadata: ["xds": "\(bound)"])
                 // Whichever ends first — a signal or a server failure — ends the process:
@@ -52,6 +84,6 @@ extension Chancery {
 
 /// Writes a line to standard output at once (unbuffered), for people and scripts
 /// waiting for the addresses.
-func say(_ text: String) {
-    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+func say(_ text: String, newline: Bool = true) {
+    FileHandle.standardOutput.write(Data((newline ? text + "\n" : text).utf8))
 }

@@ -1,0 +1,246 @@
+/// Gateway API objects (gateway.networking.k8s.io/v1), the fields Chancery reads.
+/// Field names and optionality follow the spec; defaults are applied by the translator.
+
+public struct GatewayClass: Codable, Sendable, Hashable {
+    public var metadata: ObjectMeta
+    public var spec: Spec
+
+    public struct Spec: Codable, Sendable, Hashable {
+        public var controllerName: String
+        public var description: String?
+    }
+}
+
+public struct Gateway: Codable, Sendable, Hashable {
+    public var metadata: ObjectMeta
+    public var spec: Spec
+
+    public struct Spec: Codable, Sendable, Hashable {
+        public var gatewayClassName: String
+        public var listeners: [Listener]
+        public var addresses: [Address]?
+    }
+
+    public struct Address: Codable, Sendable, Hashable {
+        public var type: String?
+        public var value: String
+    }
+
+    public struct Listener: Codable, Sendable, Hashable {
+        public var name: String
+        public var hostname: String?
+        public var port: Int
+        /// HTTP, HTTPS, TLS, TCP, UDP.
+        public var `protocol`: String
+        public var tls: TLSConfig?
+        public var allowedRoutes: AllowedRoutes?
+    }
+
+    public struct TLSConfig: Codable, Sendable, Hashable {
+        /// Terminate (default) or Passthrough.
+        public var mode: String?
+        public var certificateRefs: [SecretObjectReference]?
+        public var options: [String: String]?
+    }
+
+    public struct AllowedRoutes: Codable, Sendable, Hashable {
+        public var namespaces: RouteNamespaces?
+        public var kinds: [RouteGroupKind]?
+    }
+
+    public struct RouteNamespaces: Codable, Sendable, Hashable {
+        /// All, Same (default) or Selector.
+        public var from: String?
+        public var selector: LabelSelector?
+    }
+
+    public struct RouteGroupKind: Codable, Sendable, Hashable {
+        public var group: String?
+        public var kind: String
+
+        public init(group: String?, kind: String) {
+            self.group = group
+            self.kind = kind
+        }
+    }
+}
+
+public struct SecretObjectReference: Codable, Sendable, Hashable {
+    public var group: String?
+    public var kind: String?
+    public var name: String
+    public var namespace: String?
+}
+
+public struct ParentReference: Codable, Sendable, Hashable {
+    public var group: String?
+    public var kind: String?
+    public var namespace: String?
+    public var name: String
+    public var sectionName: String?
+    public var port: Int?
+
+    public init(name: String, namespace: String? = nil, sectionName: String? = nil, port: Int? = nil) {
+        self.name = name
+        self.namespace = namespace
+        self.sectionName = sectionName
+        self.port = port
+    }
+}
+
+public struct HTTPRoute: Codable, Sendable, Hashable {
+    public var metadata: ObjectMeta
+    public var spec: Spec
+
+    public struct Spec: Codable, Sendable, Hashable {
+        public var parentRefs: [ParentReference]?
+        public var hostnames: [String]?
+        public var rules: [Rule]?
+    }
+
+    public struct Rule: Codable, Sendable, Hashable {
+        public var name: String?
+        public var matches: [Match]?
+        public var filters: [Filter]?
+        public var backendRefs: [BackendRef]?
+        public var timeouts: Timeouts?
+    }
+
+    public struct Match: Codable, Sendable, Hashable {
+        public var path: PathMatch?
+        public var headers: [HeaderMatch]?
+        public var queryParams: [HeaderMatch]?
+        public var method: String?
+
+        public init(path: PathMatch? = nil, headers: [HeaderMatch]? = nil, queryParams: [HeaderMatch]? = nil, method: String? = nil) {
+            self.path = path
+            self.headers = headers
+            self.queryParams = queryParams
+            self.method = method
+        }
+    }
+
+    public struct PathMatch: Codable, Sendable, Hashable {
+        /// Exact, PathPrefix (default) or RegularExpression.
+        public var type: String?
+        public var value: String?
+
+        public init(type: String?, value: String?) {
+            self.type = type
+            self.value = value
+        }
+    }
+
+    /// A header or query parameter match.
+    public struct HeaderMatch: Codable, Sendable, Hashable {
+        /// Exact (default) or RegularExpression.
+        public var type: String?
+        public var name: String
+        public var value: String
+    }
+
+    public struct Filter: Codable, Sendable, Hashable {
+        /// RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite,
+        /// RequestMirror, ExtensionRef.
+        public var type: String
+        public var requestHeaderModifier: HeaderModifier?
+        public var responseHeaderModifier: HeaderModifier?
+        public var requestRedirect: RequestRedirect?
+        public var urlRewrite: URLRewrite?
+        public var requestMirror: RequestMirror?
+        public var extensionRef: LocalObjectReference?
+    }
+
+    public struct HeaderModifier: Codable, Sendable, Hashable {
+        public var set: [Header]?
+        public var add: [Header]?
+        public var remove: [String]?
+    }
+
+    public struct Header: Codable, Sendable, Hashable {
+        public var name: String
+        public var value: String
+    }
+
+    public struct RequestRedirect: Codable, Sendable, Hashable {
+        public var scheme: String?
+        public var hostname: String?
+        public var path: PathModifier?
+        public var port: Int?
+        public var statusCode: Int?
+    }
+
+    public struct URLRewrite: Codable, Sendable, Hashable {
+        public var hostname: String?
+        public var path: PathModifier?
+    }
+
+    public struct PathModifier: Codable, Sendable, Hashable {
+        /// ReplaceFullPath or ReplacePrefixMatch.
+        public var type: String
+        public var replaceFullPath: String?
+        public var replacePrefixMatch: String?
+    }
+
+    public struct RequestMirror: Codable, Sendable, Hashable {
+        public var backendRef: BackendObjectReference
+        public var percent: Int?
+        public var fraction: Fraction?
+    }
+
+    public struct Fraction: Codable, Sendable, Hashable {
+        public var numerator: Int
+        public var denominator: Int?
+    }
+
+    public struct BackendRef: Codable, Sendable, Hashable {
+        public var group: String?
+        public var kind: String?
+        public var name: String
+        public var namespace: String?
+        public var port: Int?
+        public var weight: Int?
+        public var filters: [Filter]?
+    }
+
+    public struct Timeouts: Codable, Sendable, Hashable {
+        public var request: String?
+        public var backendRequest: String?
+    }
+}
+
+public struct BackendObjectReference: Codable, Sendable, Hashable {
+    public var group: String?
+    public var kind: String?
+    public var name: String
+    public var namespace: String?
+    public var port: Int?
+}
+
+public struct LocalObjectReference: Codable, Sendable, Hashable {
+    public var group: String
+    public var kind: String
+    public var name: String
+}
+
+public struct ReferenceGrant: Codable, Sendable, Hashable {
+    public var metadata: ObjectMeta
+    public var spec: Spec
+
+    public struct Spec: Codable, Sendable, Hashable {
+        public var from: [From]
+        public var to: [To]
+    }
+
+    public struct From: Codable, Sendable, Hashable {
+        public var group: String
+        public var kind: String
+        public var namespace: String
+    }
+
+    public struct To: Codable, Sendable, Hashable {
+        public var group: String
+        public var kind: String
+        public var name: String?
+    }
+}

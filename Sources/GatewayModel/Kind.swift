@@ -1,0 +1,39 @@
+/// The kinds of Kubernetes object Chancery reads, with the API versions it accepts.
+public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
+    case gatewayClass = "GatewayClass"
+    case gateway = "Gateway"
+    case httpRoute = "HTTPRoute"
+    case referenceGrant = "ReferenceGrant"
+    case service = "Service"
+    case endpointSlice = "EndpointSlice"
+    case secret = "Secret"
+    case namespace = "Namespace"
+
+    public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// `apiVersion`s served for this kind (Gateway API v1, and v1beta1 where the spec
+    /// still serves it).
+    public var apiVersions: [String] {
+        switch self {
+        case .gatewayClass, .gateway, .httpRoute:
+            ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"]
+        case .referenceGrant: ["gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1"]
+        case .service, .secret, .namespace: ["v1"]
+        case .endpointSlice: ["discovery.k8s.io/v1"]
+        }
+    }
+
+    /// The API group (empty for core), as Gateway API references name it.
+    public var group: String {
+        switch self {
+        case .gatewayClass, .gateway, .httpRoute, .referenceGrant: gatewayGroup
+        case .service, .secret, .namespace: ""
+        case .endpointSlice: "discovery.k8s.io"
+        }
+    }
+
+    public var isNamespaced: Bool { self != .gatewayClass && self != .namespace }
+}
+
+/// The Gateway API's group name.
+public let gatewayGroup = "gateway.networking.k8s.io"

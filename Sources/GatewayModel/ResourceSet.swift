@@ -1,0 +1,73 @@
+/// Every object Chancery knows, by kind, namespace and name, with where each came from,
+/// plus the objects that were rejected while reading and why.
+///
+/// This is the translator's whole input: a plain value, so translation is a pure
+/// function of it.
+public struct ResourceSet: Sendable, Hashable {
+    public private(set) var manifests: [ObjectKey: Manifest] = [:]
+    /// Objects (or whole files) that could not be read.
+    public private(set) var errors: [ManifestError] = []
+
+    public init() {}
+
+    /// Builds a set; an object defined twice keeps its first definition (in the given
+    /// order) and the second is reported.
+    public init(manifests: [Manifest], errors: [ManifestError] = []) {
+        self.errors = errors
+        for manifest in manifests { insert(manifest) }
+    }
+
+    public mutating func insert(_ manifest: Manifest) {
+        let key = manifest.object.key
+        if let existing = manifests[key] {
+            errors.append(
+                ManifestError(
+                    file: manifest.origin.file, line: manifest.origin.line, object: key,
+                    message: "defined again; the definition at \(existing.origin) is used"))
+            return
+        }
+        manifests[key] = manifest
+    }
+
+    public mutating func report(_ error: ManifestError) { errors.append(error) }
+
+    public subscript(key: ObjectKey) -> Manifest? { manifests[key] }
+
+    /// Objects of a kind, ordered by namespace and name.
+    public func manifests(of kind: Kind) -> [Manifest] {
+        manifests.values.filter { $0.object.kind == kind }.sorted { $0.object.key < $1.object.key }
+    }
+
+    public var gatewayClasses: [GatewayClass] {
+        manifests(of: .gatewayClass).compactMap { if case .gatewayClass(let o) = $0.object { o } else { nil } }
+    }
+    public var gateways: [Gateway] {
+        manifests(of: .gateway).compactMap { if case .gateway(let o) = $0.object { o } else { nil } }
+    }
+    public var httpRoutes: [HTTPRoute] {
+        manifests(of: .httpRoute).compactMap { if case .httpRoute(let o) = $0.object { o } else { nil } }
+    }
+    public var referenceGrants: [ReferenceGrant] {
+        manifests(of: .referenceGrant).compactMap { if case .referenceGrant(let o) = $0.object { o } else { nil } }
+    }
+    public var services: [Service] {
+        manifests(of: .service).compactMap { if case .service(let o) = $0.object { o } else { nil } }
+    }
+    public var endpointSlices: [EndpointSlice] {
+        manifests(of: .endpointSlice).compactMap { if case .endpointSlice(let o) = $0.object { o } else { nil } }
+    }
+    public var secrets: [Secret] {
+        manifests(of: .secret).compactMap { if case .secret(let o) = $0.object { o } else { nil } }
+    }
+    public var namespaces: [Namespace] {
+        manifests(of: .namespace).compactMap { if case .namespace(let o) = $0.object { o } else { nil } }
+    }
+
+    /// A namespace's labels; a namespace with no Namespace object has only the
+    /// `kubernetes.io/metadata.name` label Kubernetes sets on every namespace.
+    public func labels(ofNamespace name: String) -> [String: String] {
+        var labels = manifests[ObjectKey(.namespace, namespace: "", name: name)]?.object.metadata.labels ?? [:]
+        labels["kubernetes.io/metadata.name"] = name
+        return labels
+    }
+}

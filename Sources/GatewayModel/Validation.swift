@@ -1,0 +1,149 @@
+/// The checks Kubernetes' API server makes with the Gateway API CRDs' schemas (enums,
+/// ranges, fields that go together), so that file mode rejects what `kubectl apply`
+/// would reject, naming the field.
+enum Validation {
+    struct Problem {
+        var path: [PathComponent]
+        var message: String
+    }
+
+    static func problems(of object: KubeObject) -> [Problem] {
+        var problems: [Problem] = []
+        func check(_ ok: Bool, _ path: [PathComponent], _ message: @autoclosure () -> String) {
+            if !ok { problems.append(Problem(path: path, message: message())) }
+        }
+        func oneOf(_ value: String?, _ allowed: [String], _ path: [PathComponent]) {
+            guard let value else { return }
+            check(
+                allowed.contains(value), path,
+                "\"\(value)\" is not one of \(allowed.joined(separator: ", "))")
+        }
+        func port(_ value: Int?, _ path: [PathComponent]) {
+            guard let value else { return }
+            check((1...65535).contains(value), path, "port \(value) is not in 1…65535")
+        }
+        func filters(_ list: [HTTPRoute.Filter]?, _ base: [PathComponent]) {
+            for (i, filter) in (list ?? []).enumerated() {
+                let path = base + [.index(i)]
+                let types = [
+                    "RequestHeaderModifier": filter.requestHeaderModifier != nil,
+                    "ResponseHeaderModifier": filter.responseHeaderModifier != nil,
+                    "RequestRedirect": filter.requestRedirect != nil,
+                    "URLRewrite": filter.urlRewrite != nil,
+                    "RequestMirror": filter.requestMirror != nil,
+                    "ExtensionRef": filter.extensionRef != nil,
+                ]
+                guard let present = types[filter.type] else {
+                    oneOf(filter.type, types.keys.sorted(), path + [.key("type")])
+                    continue
+                }
+                let field = filter.type.prefix(1).lowercased() + filter.type.dropFirst()
+                let fieldName = filter.type == "URLRewrite" ? "urlRewrite" : field
+                check(present, path + [.key(fieldName)], "required when type is \(filter.type)")
+                for (other, set) in types where other != filter.type && set {
+                    let otherField = other == "URLRewrite" ? "urlRewrite" : other.prefix(1).lowercased() + other.dropFirst()
+                    check(false, path + [.key(otherField)], "must not be set when type is \(filter.type)")
+                }
+                if let redirect = filter.requestRedirect {
+                    oneOf(redirect.scheme, ["http", "https"], path + [.key("requestRedirect"), .key("scheme")])
+                    port(redirect.port, path + [.key("requestRedirect"), .key("port")])
+                    if let code = redirect.statusCode {
+                        check(
+                            [301, 302, 303, 307, 308].contains(code), path + [.key("requestRedirect"), .key("statusCode")],
+                            "\(code) is not one of 301, 302, 303, 307, 308")
+                    }
+                    if let modifier = redirect.path { pathModifier(modifier, path + [.key("requestRedirect"), .key("path")]) }
+                }
+                if let rewrite = filter.urlRewrite, let modifier = rewrite.path {
+                    pathModifier(modifier, path + [.key("urlRewrite"), .key("path")])
+                }
+                if let mirror = filter.requestMirror {
+                    let mirrorPath = path + [.key("requestMirror")]
+                    if let percent = mirror.percent {
+                        check((0...100).contains(percent), mirrorPath + [.key("percent")], "\(percent) is not in 0…100")
+                    }
+                    if let fraction = mirror.fraction {
+                        let denominator = fraction.denominator ?? 100
+                        check(denominator > 0, mirrorPath + [.key("fraction"), .key("denominator")], "must be above 0")
+                        check(
+                            fraction.numerator >= 0 && fraction.numerator <= denominator,
+                            mirrorPath + [.key("fraction"), .key("numerator")],
+                            "must be in 0…denominator (\(denominator))")
+                    }
+                    check(
+                        mirror.percent == nil || mirror.fraction == nil, mirrorPath,
+                        "percent and fraction cannot both be set")
+                }
+            }
+        }
+        func pathModifier(_ modifier: HTTPRoute.PathModifier, _ path: [PathComponent]) {
+            oneOf(modifier.type, ["ReplaceFullPath", "ReplacePrefixMatch"], path + [.key("type")])
+            if modifier.type == "ReplaceFullPath" {
+                check(modifier.replaceFullPath != nil, path + [.key("replaceFullPath")], "required when type is ReplaceFullPath")
+            }
+            if modifier.type == "ReplacePrefixMatch" {
+                check(
+                    modifier.replacePrefixMatch != nil, path + [.key("replacePrefixMatch")],
+                    "required when type is ReplacePrefixMatch")
+            }
+        }
+
+        switch object {
+        case .gateway(let gateway):
+            let listeners = gateway.spec.listeners
+            check(!listeners.isEmpty, [.key("spec"), .key("listeners")], "at least one listener is required")
+            var names: Set<String> = []
+            for (i, listener) in listeners.enumerated() {
+                let path: [PathComponent] = [.key("spec"), .key("listeners"), .index(i)]
+                check(names.insert(listener.name).inserted, path + [.key("name")], "listener name \"\(listener.name)\" is used twice")
+                port(listener.port, path + [.key("port")])
+                oneOf(listener.protocol, ["HTTP", "HTTPS", "TLS", "TCP", "UDP"], path + [.key("protocol")])
+                oneOf(listener.tls?.mode, ["Terminate", "Passthrough"], path + [.key("tls"), .key("mode")])
+                oneOf(
+                    listener.allowedRoutes?.namespaces?.from, ["All", "Same", "Selector"],
+                    path + [.key("allowedRoutes"), .key("namespaces"), .key("from")])
+                if listener.allowedRoutes?.namespaces?.from == "Selector" {
+                    check(
+                        listener.allowedRoutes?.namespaces?.selector != nil,
+                        path + [.key("allowedRoutes"), .key("namespaces"), .key("selector")],
+                        "required when from is Selector")
+                }
+            }
+        case .httpRoute(let route):
+            for (i, parent) in (route.spec.parentRefs ?? []).enumerated() {
+                port(parent.port, [.key("spec"), .key("parentRefs"), .index(i), .key("port")])
+            }
+            for (r, rule) in (route.spec.rules ?? []).enumerated() {
+                let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]
+                for (m, match) in (rule.matches ?? []).enumerated() {
+                    let matchPath = rulePath + [.key("matches"), .index(m)]
+                    oneOf(match.path?.type, ["Exact", "PathPrefix", "RegularExpression"], matchPath + [.key("path"), .key("type")])
+                    if let value = match.path?.value, match.path?.type != "RegularExpression" {
+                        check(value.hasPrefix("/"), matchPath + [.key("path"), .key("value")], "must start with /")
+                    }
+                    for (h, header) in (match.headers ?? []).enumerated() {
+                        oneOf(header.type, ["Exact", "RegularExpression"], matchPath + [.key("headers"), .index(h), .key("type")])
+                    }
+                    for (q, query) in (match.queryParams ?? []).enumerated() {
+                        oneOf(query.type, ["Exact", "RegularExpression"], matchPath + [.key("queryParams"), .index(q), .key("type")])
+                    }
+                    oneOf(
+                        match.method, ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"],
+                        matchPath + [.key("method")])
+                }
+                filters(rule.filters, rulePath + [.key("filters")])
+                for (b, backend) in (rule.backendRefs ?? []).enumerated() {
+                    let backendPath = rulePath + [.key("backendRefs"), .index(b)]
+                    port(backend.port, backendPath + [.key("port")])
+                    if let weight = backend.weight {
+                        check((0...1_000_000).contains(weight), backendPath + [.key("weight")], "\(weight) is not in 0…1000000")
+                    }
+                    filters(backend.filters, backendPath + [.key("filters")])
+                }
+            }
+        case .gatewayClass, .referenceGrant, .service, .endpointSlice, .secret, .namespace:
+            break
+        }
+        return problems
+    }
+}

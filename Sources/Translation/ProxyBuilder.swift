@@ -1,0 +1,102 @@
+import EnvoyAPI
+import GatewayModel
+import SwiftProtobuf
+
+/// Builds one proxy group's Envoy resources from its Gateways and their routes.
+enum ProxyBuilder {
+    private struct Bind: Hashable, Comparable {
+        let address: String
+        let port: Int
+        var name: String { "\(address):\(port)" }
+        static func < (a: Bind, b: Bind) -> Bool { (a.port, a.address) < (b.port, b.address) }
+    }
+
+    static func build(_ gateways: [PreparedGateway], routes: Attachments, context: Context) -> ProxyConfig {
+        // Gateway listeners sharing an address and port become one Envoy listener whose
+        // virtual hosts are the listeners' hostnames.
+        var hosts: [Bind: [String: [RouteEntry]]] = [:]
+        var clusters: Set<BackendCluster> = []
+        for gateway in gateways {
+            for listener in gateway.listeners where listener.isProgrammed {
+                let bind = Bind(address: gateway.bindAddress, port: listener.spec.port)
+                let fallback = listener.spec.hostname ?? "*"
+                if hosts[bind]?[fallback] == nil { hosts[bind, default: [:]][fallback] = [] }
+                for attached in routes.routes(for: gateway.key, listener: listener.spec.name) {
+                    let entries = EnvoyRoutes.entries(for: attached)
+                    for hostname in attached.hostnames {
+                        hosts[bind, default: [:]][hostname, default: []] += entries
+                    }
+                    for rule in attached.rules {
+                        clusters.formUnion(rule.backends.compactMap(\.cluster))
+                        clusters.formUnion(rule.mirrors.compactMap { $0 })
+                    }
+                }
+            }
+        }
+        var config = ProxyConfig()
+        for bind in hosts.keys.sorted() {
+            config.listeners.append(listener(bind.name, address: bind.address, port: bind.port))
+            var routeConfig = Envoy_Config_Route_V3_RouteConfiguration()
+            routeConfig.name = bind.name
+            routeConfig.validateClusters = Google_Protobuf_BoolValue(false)
+            routeConfig.virtualHosts = hosts[bind]!.keys.sorted().map { hostname in
+                var host = Envoy_Config_Route_V3_VirtualHost()
+                host.name = "\(bind.name)/\(hostname)"
+                host.domains = [hostname]
+                host.routes = hosts[bind]![hostname]!.sorted { $0.precedence < $1.precedence }.map(\.route)
+                return host
+            }
+            config.routes.append(routeConfig)
+        }
+        for backend in clusters.sorted() {
+            config.clusters.append(Backends.cluster(backend))
+            config.endpoints.append(Backends.endpoints(backend, context: context))
+        }
+        return config
+    }
+
+    /// An HTTP listener with the hygiene every peer ships: request ids generated, the
+    /// client address appended to x-forwarded-for, a `server` header of our own, paths
+    /// normalised (slashes not merged), ports stripped from Host before matching.
+    static func listener(_ name: String, address: String, port: Int) -> Envoy_Config_Listener_V3_Listener {
+        var router = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
+        router.name = "envoy.filters.http.router"
+        router.typedConfig = try! packing(Envoy_Extensions_Filters_Http_Router_V3_Router())
+        var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
+        rds.routeConfigName = name
+        var source = Envoy_Config_Core_V3_ConfigSource()
+        source.ads = Envoy_Config_Core_V3_AggregatedConfigSource()
+        source.resourceApiVersion = .v3
+        rds.configSource = source
+        var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
+        hcm.statPrefix = "http-\(port)"
+        hcm.rds = rds
+        hcm.httpFilters = [router]
+        hcm.generateRequestID = Google_Protobuf_BoolValue(true)
+        hcm.useRemoteAddress = Google_Protobuf_BoolValue(true)
+        hcm.serverName = "chancery"
+        hcm.normalizePath = Google_Protobuf_BoolValue(true)
+        hcm.mergeSlashes = false
+        hcm.stripAnyHostPort = true
+        var filter = Envoy_Config_Listener_V3_Filter()
+        filter.name = "envoy.filters.network.http_connection_manager"
+        filter.typedConfig = try! packing(hcm)
+        var chain = Envoy_Config_Listener_V3_FilterChain()
+        chain.filters = [filter]
+        var listener = Envoy_Config_Listener_V3_Listener()
+        listener.name = name
+        listener.address = socketAddress(address, port)
+        listener.filterChains = [chain]
+        return listener
+    }
+}
+
+/// Packs a message into an `Any` with deterministic bytes (map entries in key order).
+func packing(_ message: some SwiftProtobuf.Message) throws -> Google_Protobuf_Any {
+    var options = BinaryEncodingOptions()
+    options.useDeterministicOrdering = true
+    var any = Google_Protobuf_Any()
+    any.typeURL = "type.googleapis.com/" + type(of: message).protoMessageName
+    any.value = try message.serializedBytes(options: options)
+    return any
+}

@@ -1,0 +1,49 @@
+import EnvoyAPI
+import GatewayModel
+import SwiftProtobuf
+
+extension ProxyConfig {
+    /// The resources as Envoy's proto-JSON (field names as in Envoy's docs and
+    /// `config_dump`), pretty-printed with sorted keys: stable enough to diff and to
+    /// pin in golden files.
+    public func json() throws -> String {
+        ProxyConfig.registerAnyTypes
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        options.useDeterministicOrdering = true
+        func array(_ messages: [some SwiftProtobuf.Message]) throws -> String {
+            let items = try messages.map { try $0.jsonString(options: options) }
+            return "[" + items.joined(separator: ",") + "]"
+        }
+        let raw = try """
+            {"listeners":\(array(listeners)),"routes":\(array(routes)),"clusters":\(array(clusters)),\
+            "endpoints":\(array(endpoints)),"secrets":\(array(secrets))}
+            """
+        return try PrettyJSON.format(raw)
+    }
+
+    /// Types that appear inside `Any` fields of what the translator produces, so that
+    /// JSON shows them expanded with their `@type`.
+    static let registerAnyTypes: Void = {
+        let types: [any SwiftProtobuf.Message.Type] = [
+            Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.self,
+            Envoy_Extensions_Filters_Http_Router_V3_Router.self,
+            Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.self,
+            Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTlsContext.self,
+            Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext.self,
+        ]
+        for type in types { _ = Google_Protobuf_Any.register(messageType: type) }
+    }()
+}
+
+import Foundation
+
+/// Re-indents JSON with sorted keys (Foundation), so output is byte-stable.
+enum PrettyJSON {
+    static func format(_ json: String) throws -> String {
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])
+        let data = try JSONSerialization.data(
+            withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}

@@ -1,0 +1,97 @@
+import EnvoyAPI
+import GatewayModel
+
+/// Envoy resources for one proxy group, in a deterministic order.
+public struct ProxyConfig: Sendable, Equatable {
+    public var listeners: [Envoy_Config_Listener_V3_Listener] = []
+    public var routes: [Envoy_Config_Route_V3_RouteConfiguration] = []
+    public var clusters: [Envoy_Config_Cluster_V3_Cluster] = []
+    public var endpoints: [Envoy_Config_Endpoint_V3_ClusterLoadAssignment] = []
+    public var secrets: [Envoy_Extensions_TransportSockets_Tls_V3_Secret] = []
+
+    public init() {}
+}
+
+/// What translation produces: every proxy group's resources and every object's status.
+public struct TranslationResult: Sendable, Equatable {
+    /// By proxy group: `namespace/gateway` for each Gateway, and the GatewayClass name
+    /// for all Gateways of a class.
+    public var proxies: [String: ProxyConfig] = [:]
+    /// Conditions of every object Chancery owns or that names one of its Gateways.
+    public var statuses: [ObjectKey: ObjectStatus] = [:]
+    /// Objects that could not be read at all (from the ResourceSet).
+    public var readErrors: [ManifestError] = []
+}
+
+/// Gateway API → Envoy, as a pure function: no I/O, no clock, no globals. The same
+/// ResourceSet always gives byte-identical output.
+public struct Translator: Sendable {
+    /// The `controllerName` of GatewayClasses Chancery serves.
+    public static let controllerName = "chancery.dev/gateway-controller"
+
+    public init() {}
+
+    public func translate(_ set: ResourceSet) -> TranslationResult {
+        var context = Context(set: set)
+        var result = TranslationResult()
+        result.readErrors = set.errors
+
+        let classes = set.gatewayClasses.filter { $0.spec.controllerName == Self.controllerName }
+        for gatewayClass in classes {
+            result.statuses[key(.gatewayClass, gatewayClass.metadata)] = ObjectStatus(conditions: [
+                Condition(
+                    "Accepted", true, reason: "Accepted", message: "Chancery serves this class",
+                    generation: gatewayClass.metadata.generation)
+            ])
+        }
+        let ours = Set(classes.map(\.metadata.name))
+        let gateways = set.gateways.filter { ours.contains($0.spec.gatewayClassName) }
+            .sorted { Ordering.older($0.metadata, than: $1.metadata) }
+
+        // Listeners of every Gateway, validated; then routes attached to them.
+        var prepared: [PreparedGateway] = gateways.map { PreparedGateway(gateway: $0, context: context) }
+        let attachments = RouteAttachment.attach(set.httpRoutes, to: &prepared, context: &context)
+
+        for gateway in prepared {
+            result.statuses[gateway.key] = gateway.status
+        }
+        for (key, status) in attachments.statuses { result.statuses[key] = status }
+
+        // One proxy per Gateway, and one per class that merges its Gateways.
+        for gateway in prepared {
+            result.proxies[gateway.key.namespace + "/" + gateway.key.name] = ProxyBuilder.build(
+                [gateway], routes: attachments, context: context)
+        }
+        for gatewayClass in classes {
+            let members = prepared.filter { $0.gateway.spec.gatewayClassName == gatewayClass.metadata.name }
+            result.proxies[gatewayClass.metadata.name] = ProxyBuilder.build(members, routes: attachments, context: context)
+        }
+        return result
+    }
+}
+
+func key(_ kind: Kind, _ metadata: ObjectMeta) -> ObjectKey {
+    ObjectKey(kind, namespace: kind.isNamespaced ? (metadata.namespace ?? "default") : "", name: metadata.name)
+}
+
+/// Lookups shared by every step of one translation.
+struct Context {
+    let set: ResourceSet
+
+    func namespace(of metadata: ObjectMeta) -> String { metadata.namespace ?? "default" }
+}
+
+/// The spec's tie-breaks: older objects first, then namespace/name.
+enum Ordering {
+    static func older(_ a: ObjectMeta, than b: ObjectMeta) -> Bool {
+        let ta = a.creationTimestamp ?? ""
+        let tb = b.creationTimestamp ?? ""
+        if ta != tb {
+            // An object without a timestamp (a file) counts as newest.
+            if ta.isEmpty { return false }
+            if tb.isEmpty { return true }
+            return ta < tb
+        }
+        return ((a.namespace ?? "default"), a.name) < ((b.namespace ?? "default"), b.name)
+    }
+}

@@ -1,0 +1,85 @@
+import ConfigSources
+import GatewayModel
+import Logging
+import Translation
+import XDS
+
+/// Source → translation → snapshots. A group whose new resources do not form a
+/// consistent snapshot keeps its last good one; groups that disappear are emptied.
+struct Pipeline {
+    let cache: SnapshotCache
+    let logger: Logger
+    private var groups: Set<String> = []
+
+    init(cache: SnapshotCache, logger: Logger) {
+        self.cache = cache
+        self.logger = logger
+    }
+
+    @discardableResult
+    mutating func apply(_ set: ResourceSet) -> TranslationResult {
+        let result = Translator().translate(set)
+        for (group, proxy) in result.proxies.sorted(by: { $0.key < $1.key }) {
+            do {
+                let snapshot = try Snapshot(
+                    listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
+                    endpoints: proxy.endpoints, secrets: proxy.secrets)
+                cache.setSnapshot(snapshot, for: group)
+            } catch {
+                logger.error(
+                    "translation gave an inconsistent snapshot; the group keeps its last good one",
+                    metadata: ["group": "\(group)", "error": "\(error)"])
+            }
+        }
+        for gone in groups.subtracting(result.proxies.keys) { cache.removeSnapshot(for: gone) }
+        groups = Set(result.proxies.keys)
+        for (key, status) in result.statuses where status.isRejected {
+            logger.warning("object not fully accepted", metadata: ["object": "\(key)", "status": "\(Report.summary(status))"])
+        }
+        return result
+    }
+}
+
+/// Human-readable status, as `validate` prints it.
+enum Report {
+    static func summary(_ status: ObjectStatus) -> String {
+        var parts: [String] = []
+        for condition in status.conditions { parts.append(line(condition)) }
+        for listener in status.listeners ?? [] {
+            for condition in listener.conditions { parts.append("listener \(listener.name): " + line(condition)) }
+        }
+        for parent in status.parents ?? [] {
+            let name = "\(parent.parentRef.namespace.map { $0 + "/" } ?? "")\(parent.parentRef.name)"
+            for condition in parent.conditions { parts.append("parent \(name): " + line(condition)) }
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    static func line(_ condition: Condition) -> String {
+        "\(condition.type)=\(condition.status) (\(condition.reason)) \(condition.message)"
+    }
+
+    static func print(_ result: TranslationResult, set: ResourceSet) -> String {
+        var out = ""
+        for error in result.readErrors {
+            out += "REJECTED \(error)\n"
+        }
+        for key in result.statuses.keys.sorted() {
+            let status = result.statuses[key]!
+            let origin = set[key].map { " (\($0.origin))" } ?? ""
+            out += "\(status.isRejected ? "REJECTED" : "ok")       \(key)\(origin)\n"
+            for condition in status.conditions { out += "    \(line(condition))\n" }
+            for listener in status.listeners ?? [] {
+                out += "    listener \(listener.name) (attachedRoutes: \(listener.attachedRoutes))\n"
+                for condition in listener.conditions { out += "      \(line(condition))\n" }
+            }
+            for parent in status.parents ?? [] {
+                let name = "\(parent.parentRef.namespace.map { $0 + "/" } ?? "")\(parent.parentRef.name)"
+                let section = parent.parentRef.sectionName.map { " section \($0)" } ?? ""
+                out += "    parent Gateway \(name)\(section)\n"
+                for condition in parent.conditions { out += "      \(line(condition))\n" }
+            }
+        }
+        return out
+    }
+}
