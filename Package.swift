@@ -111,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TranslationTests",
-            dependencies: ["Translation", "GatewayModel", "EnvoyAPI", "XDS"],
+            dependencies: ["Translation", "GatewayModel", "EnvoyAPI", "XDS", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict
         ),
         .testTarget(

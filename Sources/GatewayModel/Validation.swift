@@ -141,7 +141,16 @@ enum Validation {
                     filters(backend.filters, backendPath + [.key("filters")])
                 }
             }
-        case .gatewayClass, .referenceGrant, .service, .endpointSlice, .secret, .namespace:
+        case .service(let service):
+            for (i, servicePort) in (service.spec.ports ?? []).enumerated() {
+                port(servicePort.port, [.key("spec"), .key("ports"), .index(i), .key("port")])
+            }
+        case .endpointSlice(let slice):
+            oneOf(slice.addressType, ["IPv4", "IPv6", "FQDN"], [.key("addressType")])
+            for (i, slicePort) in (slice.ports ?? []).enumerated() {
+                port(slicePort.port, [.key("ports"), .index(i), .key("port")])
+            }
+        case .gatewayClass, .referenceGrant, .secret, .namespace:
             break
         }
         return problems

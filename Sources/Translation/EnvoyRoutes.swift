@@ -9,10 +9,11 @@ struct RouteEntry {
     let route: Envoy_Config_Route_V3_Route
 }
 
-/// The spec's precedence among matches on one hostname: exact path, then the longest
-/// prefix (regular expressions last, longest first), a method, more header matches,
-/// more query matches; then the older route, then namespace/name, then rule and match
-/// order.
+/// The spec's precedence among matches on one hostname: exact path, then regular
+/// expressions (longest first; their place is implementation-specific, and after
+/// prefixes a `/` catch-all would shadow them), then the longest prefix; then a method,
+/// more header matches, more query matches; then the older route, then namespace/name,
+/// then rule and match order.
 struct Precedence: Comparable {
     var pathRank: Int
     var pathLength: Int
@@ -56,7 +57,7 @@ enum EnvoyRoutes {
                 let pathType = match.path?.type ?? "PathPrefix"
                 let pathValue = match.path?.value ?? "/"
                 let precedence = Precedence(
-                    pathRank: pathType == "Exact" ? 0 : pathType == "PathPrefix" ? 1 : 2,
+                    pathRank: pathType == "Exact" ? 0 : pathType == "RegularExpression" ? 1 : 2,
                     pathLength: pathValue.count, hasMethod: match.method != nil, headers: match.headers?.count ?? 0,
                     queries: match.queryParams?.count ?? 0, created: attached.route.metadata.creationTimestamp ?? "",
                     namespace: attached.key.namespace, name: attached.key.name, rule: resolved.index, match: m)

@@ -39,11 +39,12 @@ enum ProxyBuilder {
             var routeConfig = Envoy_Config_Route_V3_RouteConfiguration()
             routeConfig.name = bind.name
             routeConfig.validateClusters = Google_Protobuf_BoolValue(false)
-            routeConfig.virtualHosts = hosts[bind]!.keys.sorted().map { hostname in
+            let byHost = hosts[bind]!
+            routeConfig.virtualHosts = byHost.keys.sorted().map { hostname in
                 var host = Envoy_Config_Route_V3_VirtualHost()
                 host.name = "\(bind.name)/\(hostname)"
                 host.domains = [hostname]
-                host.routes = hosts[bind]![hostname]!.sorted { $0.precedence < $1.precedence }.map(\.route)
+                host.routes = virtualHostRoutes(for: hostname, in: byHost)
                 return host
             }
             config.routes.append(routeConfig)
@@ -53,6 +54,28 @@ enum ProxyBuilder {
             config.endpoints.append(Backends.endpoints(backend, context: context))
         }
         return config
+    }
+
+    /// A virtual host's routes. Envoy picks one virtual host per request, the most
+    /// specific; the spec lets a more specific hostname take precedence but still
+    /// serves the routes of wildcard hostnames that cover it. So the host's own routes
+    /// come first, then those of each covering wildcard, most specific first, then `*`.
+    static func virtualHostRoutes(for hostname: String, in byHost: [String: [RouteEntry]]) -> [Envoy_Config_Route_V3_Route] {
+        let covering = byHost.keys.filter { other in
+            other != hostname && (other == "*" || Hostnames.matches(pattern: other, hostname))
+        }.sorted { a, b in
+            if a == "*" || b == "*" { return b == "*" && a != "*" }
+            return a.count != b.count ? a.count > b.count : a < b
+        }
+        var seen: Set<String> = []
+        var result: [Envoy_Config_Route_V3_Route] = []
+        for host in [hostname] + covering {
+            for entry in byHost[host]!.sorted(by: { $0.precedence < $1.precedence })
+            where seen.insert(entry.route.name).inserted {
+                result.append(entry.route)
+            }
+        }
+        return result
     }
 
     /// An HTTP listener with the hygiene every peer ships: request ids generated, the

@@ -7,6 +7,10 @@ extension ProxyConfig {
     /// `config_dump`), pretty-printed with sorted keys: stable enough to diff and to
     /// pin in golden files.
     public func json() throws -> String {
+        try PrettyJSON.format(rawJSON())
+    }
+
+    func rawJSON() throws -> String {
         ProxyConfig.registerAnyTypes
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
@@ -15,11 +19,10 @@ extension ProxyConfig {
             let items = try messages.map { try $0.jsonString(options: options) }
             return "[" + items.joined(separator: ",") + "]"
         }
-        let raw = try """
+        return try """
             {"listeners":\(array(listeners)),"routes":\(array(routes)),"clusters":\(array(clusters)),\
             "endpoints":\(array(endpoints)),"secrets":\(array(secrets))}
             """
-        return try PrettyJSON.format(raw)
     }
 
     /// Types that appear inside `Any` fields of what the translator produces, so that
@@ -36,6 +39,16 @@ extension ProxyConfig {
     }()
 }
 
+extension TranslationResult {
+    /// Every proxy group's resources, keyed by group, as in ``ProxyConfig/json()``.
+    public func json() throws -> String {
+        let groups = try proxies.keys.sorted().map { group in
+            "\(try PrettyJSON.quote(group)):\(try proxies[group]!.rawJSON())"
+        }
+        return try PrettyJSON.format("{" + groups.joined(separator: ",") + "}")
+    }
+}
+
 import Foundation
 
 /// Re-indents JSON with sorted keys (Foundation), so output is byte-stable.
@@ -45,5 +58,9 @@ enum PrettyJSON {
         let data = try JSONSerialization.data(
             withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    static func quote(_ text: String) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed]), as: UTF8.self)
     }
 }

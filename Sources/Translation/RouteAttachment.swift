@@ -109,7 +109,7 @@ enum RouteAttachment {
                     if !allowedSome {
                         accepted = (
                             false, "NotAllowedByListeners",
-                            "the listeners' allowedRoutes do not admit HTTPRoutes from namespace \(namespace)"
+                            "the listeners' allowedRoutes (kinds and namespaces) do not admit an HTTPRoute from namespace \(namespace)"
                         )
                     } else if hostnameMismatch {
                         accepted = (

@@ -1,0 +1,93 @@
+import Foundation
+import GatewayModel
+import Testing
+import Translation
+import XDS
+import Yams
+
+/// Golden translation tests: each directory of `testdata/translation/` holds an
+/// `input.yaml`, the `expected.json` xDS resources of every proxy group and the
+/// `status.yaml` of every object. Run with `CHANCERY_UPDATE_GOLDEN=1` to rewrite the
+/// expectations after a deliberate change, then review the diff.
+@Suite struct GoldenTests {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("testdata/translation")
+
+    static let cases: [String] = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter { !$0.hasPrefix(".") }.sorted()
+    }()
+
+    static let updating = ProcessInfo.processInfo.environment["CHANCERY_UPDATE_GOLDEN"] == "1"
+
+    @Test func thereAreCases() {
+        #expect(Self.cases.count >= 8, "testdata/translation has \(Self.cases.count) cases")
+    }
+
+    @Test(arguments: cases)
+    func golden(_ name: String) throws {
+        let dir = Self.root.appendingPathComponent(name)
+        let input = try String(contentsOf: dir.appendingPathComponent("input.yaml"), encoding: .utf8)
+        let result = translate(input)
+        let json = try result.json()
+        let status = try Self.statusYAML(result)
+
+        // Whatever the translator gives a proxy group must be a snapshot the xDS
+        // server accepts: nothing names a resource that is not there.
+        for (group, proxy) in result.proxies {
+            #expect(throws: Never.self, "group \(group)") {
+                try Snapshot(
+                    listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
+                    endpoints: proxy.endpoints, secrets: proxy.secrets)
+            }
+        }
+        // Deterministic: the same input gives byte-identical output.
+        #expect(try translate(input).json() == json)
+
+        try compare(json, dir.appendingPathComponent("expected.json"))
+        try compare(status, dir.appendingPathComponent("status.yaml"))
+    }
+
+    func translate(_ input: String) -> TranslationResult {
+        let decoded = ManifestDecoder.decode(file: "input.yaml", contents: input)
+        return Translator().translate(
+            ResourceSet(manifests: decoded.manifests, errors: decoded.errors + [decoded.fileError].compactMap { $0 }))
+    }
+
+    func compare(_ actual: String, _ file: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        if Self.updating {
+            try actual.write(to: file, atomically: true, encoding: .utf8)
+            return
+        }
+        let expected = try? String(contentsOf: file, encoding: .utf8)
+        guard let expected else {
+            Issue.record("missing \(file.path); run with CHANCERY_UPDATE_GOLDEN=1", sourceLocation: sourceLocation)
+            return
+        }
+        if expected != actual {
+            let a = expected.split(separator: "\n", omittingEmptySubsequences: false)
+            let b = actual.split(separator: "\n", omittingEmptySubsequences: false)
+            let line = zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(a.count, b.count)
+            let want = line < a.count ? String(a[line]) : "<end>"
+            let got = line < b.count ? String(b[line]) : "<end>"
+            Issue.record(
+                "\(file.lastPathComponent) differs at line \(line + 1):\n  expected: \(want)\n  actual:   \(got)",
+                sourceLocation: sourceLocation)
+        }
+    }
+
+    struct StatusFile: Encodable {
+        var objects: [String: ObjectStatus]
+        var readErrors: [String]
+    }
+
+    static func statusYAML(_ result: TranslationResult) throws -> String {
+        let encoder = YAMLEncoder()
+        encoder.options.sortKeys = true
+        let file = StatusFile(
+            objects: Dictionary(uniqueKeysWithValues: result.statuses.map { ($0.key.description, $0.value) }),
+            readErrors: result.readErrors.map(\.description))
+        return try encoder.encode(file)
+    }
+}
