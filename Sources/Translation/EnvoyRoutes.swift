@@ -64,7 +64,7 @@ enum EnvoyRoutes {
                 var route = Envoy_Config_Route_V3_Route()
                 route.name = "\(attached.key.namespace)/\(attached.key.name)/rule/\(resolved.index)/match/\(m)"
                 route.match = routeMatch(match)
-                apply(resolved, match: match, to: &route)
+                apply(resolved, match: match, listener: (attached.listenerPort, attached.listenerScheme), to: &route)
                 entries.append(RouteEntry(precedence: precedence, route: route))
             }
         }
@@ -117,7 +117,10 @@ enum EnvoyRoutes {
     }
 
     /// Filters and backends of a rule onto an Envoy route.
-    static func apply(_ resolved: ResolvedRule, match: HTTPRoute.Match, to route: inout Envoy_Config_Route_V3_Route) {
+    static func apply(
+        _ resolved: ResolvedRule, match: HTTPRoute.Match, listener: (port: Int, scheme: String),
+        to route: inout Envoy_Config_Route_V3_Route
+    ) {
         let rule = resolved.rule
         var redirect: HTTPRoute.RequestRedirect?
         var rewrite: HTTPRoute.URLRewrite?
@@ -152,7 +155,7 @@ enum EnvoyRoutes {
             return
         }
         if let redirect {
-            route.redirect = redirectAction(redirect, match: match)
+            route.redirect = redirectAction(redirect, match: match, listener: listener)
             return
         }
         let valid = resolved.backends.filter { $0.cluster != nil && $0.weight > 0 }
@@ -230,18 +233,19 @@ enum EnvoyRoutes {
         return response
     }
 
-    static func redirectAction(_ redirect: HTTPRoute.RequestRedirect, match: HTTPRoute.Match)
-        -> Envoy_Config_Route_V3_RedirectAction
-    {
+    /// The spec's port rules: an explicit port is used; else a new scheme's well-known
+    /// port; else the listener's port. A port that is the scheme's well-known one is
+    /// left out of `Location`. (Host ports are stripped before routing, so Envoy adds a
+    /// port only when told to.)
+    static func redirectAction(
+        _ redirect: HTTPRoute.RequestRedirect, match: HTTPRoute.Match, listener: (port: Int, scheme: String)
+    ) -> Envoy_Config_Route_V3_RedirectAction {
         var action = Envoy_Config_Route_V3_RedirectAction()
         if let scheme = redirect.scheme { action.schemeRedirect = scheme }
         if let hostname = redirect.hostname { action.hostRedirect = hostname }
-        if let port = redirect.port {
-            action.portRedirect = UInt32(port)
-        } else if let scheme = redirect.scheme {
-            // A scheme change without a port goes to that scheme's well-known port.
-            action.portRedirect = scheme == "https" ? 443 : 80
-        }
+        let scheme = redirect.scheme ?? listener.scheme
+        let port = redirect.port ?? (redirect.scheme != nil ? nil : listener.port)
+        if let port, port != (scheme == "https" ? 443 : 80) { action.portRedirect = UInt32(port) }
         switch redirect.statusCode ?? 302 {
         case 301: action.responseCode = .movedPermanently
         case 303: action.responseCode = .seeOther

@@ -36,6 +36,9 @@ struct AttachedRoute {
     let key: ObjectKey
     let gateway: ObjectKey
     let listener: String
+    /// The listener's port and scheme (redirects without a port go back to it).
+    let listenerPort: Int
+    let listenerScheme: String
     /// Effective hostnames on this listener (`*` for any).
     let hostnames: [String]
     let rules: [ResolvedRule]
@@ -102,6 +105,8 @@ enum RouteAttachment {
                     result.routes[gatewayKey, default: [:]][listener.spec.name, default: []].append(
                         AttachedRoute(
                             route: route, key: routeKey, gateway: gatewayKey, listener: listener.spec.name,
+                            listenerPort: listener.spec.port,
+                            listenerScheme: listener.spec.protocol == "HTTPS" ? "https" : "http",
                             hostnames: hostnames, rules: rules))
                     accepted = (true, "Accepted", "attached to Gateway \(gatewayKey.namespace)/\(gatewayKey.name)")
                 }

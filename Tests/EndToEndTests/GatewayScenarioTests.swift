@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+import TestSupport
+import XDS
+import Yams
+
+/// Table-driven Gateway API scenarios through the real `chancery serve` and a real
+/// Envoy. Each `testdata/e2e/*.yaml` holds Kubernetes YAML (with `{{port}}` for the
+/// Gateway's port and `{{NAME}}` for each echo backend's port) and the requests to
+/// send, with what must come back: status, which backend answered, what it saw.
+@Suite(.serialized) struct GatewayScenarioTests {
+    struct Scenario: Decodable {
+        var description: String
+        var backends: [String]
+        /// The proxy group the Envoy joins.
+        var proxy: String
+        var config: String
+        var steps: [Step]
+    }
+
+    struct Step: Decodable {
+        /// Replace the config file with this (atomically, as editors save).
+        var edit: String?
+        /// How long the change may take to show (seconds).
+        var within: Double?
+        var request: Request?
+        var sample: Sample?
+    }
+
+    struct Request: Decodable {
+        var path: String?
+        var host: String?
+        var method: String?
+        var headers: [String: String]?
+        var expect: Expect
+    }
+
+    struct Expect: Decodable {
+        var status: Int?
+        var backend: String?
+        /// Path, host and headers as the backend received them.
+        var path: String?
+        var host: String?
+        var headers: [String: String]?
+        var absentHeaders: [String]?
+        var responseHeaders: [String: String]?
+        var absentResponseHeaders: [String]?
+        var body: String?
+    }
+
+    /// Many requests, and the share each backend must get.
+    struct Sample: Decodable {
+        var path: String?
+        var host: String?
+        var count: Int
+        var shares: [String: Double]
+        var tolerance: Double
+        var statuses: [String: Double]?
+    }
+
+    static let directory = EnvoyProcess.packageRoot.appendingPathComponent("testdata/e2e")
+    static let names: [String] = {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [])
+            .filter { $0.hasSuffix(".yaml") }.sorted()
+    }()
+
+    @Test func thereAreScenarios() {
+        #expect(Self.names.count >= 8)
+    }
+
+    @Test(arguments: names)
+    func scenario(_ file: String) async throws {
+        let text = try String(contentsOf: Self.directory.appendingPathComponent(file), encoding: .utf8)
+        var backends: [String: EchoBackend] = [:]
+        for name in try YAMLDecoder().decode(Scenario.self, from: text).backends {
+            backends[name] = try await EchoBackend.start(name: name)
+        }
+        let port = try freePort()
+        // Placeholders anywhere in the scenario (config, edits, expectations).
+        var rendered = text.replacingOccurrences(of: "{{port}}", with: String(port))
+        for (name, backend) in backends {
+            rendered = rendered.replacingOccurrences(of: "{{\(name)}}", with: String(backend.port))
+        }
+        let scenario = try YAMLDecoder().decode(Scenario.self, from: rendered)
+        func render(_ config: String) -> String { config }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let configFile = dir.appendingPathComponent("config.yaml")
+        try render(scenario.config).write(to: configFile, atomically: true, encoding: .utf8)
+
+        let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path])
+        defer { chancery.stop() }
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: scenario.proxy, nodeID: "e2e", adminPort: 0))
+        defer { envoy.stop() }
+        let context = "\(file): \(scenario.description)"
+
+        var first = true
+        for (index, step) in scenario.steps.enumerated() {
+            let where_ = "\(context), step \(index + 1)"
+            if let edit = step.edit {
+                try render(edit).write(to: configFile, atomically: true, encoding: .utf8)
+            }
+            if let request = step.request {
+                // The first request waits for Envoy to get its config; after an edit, the
+                // change must show within the step's bound (1 s unless said).
+                let wait: Duration = first ? .seconds(20) : step.edit != nil ? .milliseconds(Int((step.within ?? 1) * 1000)) : .zero
+                var problems: [String] = []
+                let ok = await eventually(timeout: wait) {
+                    problems = try await check(request, port: port)
+                    return problems.isEmpty
+                }
+                if !ok, problems.isEmpty { problems = (try? await check(request, port: port)) ?? ["no answer"] }
+                #expect(
+                    ok, "\(where_): \(request.method ?? "GET") \(request.host ?? "example.com")\(request.path ?? "/"): \(problems.joined(separator: "; "))\nchancery:\n\(chancery.output.suffix(1500))")
+                first = false
+            }
+            if let sample = step.sample {
+                var counts: [String: Int] = [:]
+                var statuses: [String: Int] = [:]
+                for _ in 0..<sample.count {
+                    let result = try await httpGet(port: port, path: sample.path ?? "/", host: sample.host ?? "example.com")
+                    statuses[String(result.status), default: 0] += 1
+                    if let backend = result.backend { counts[backend, default: 0] += 1 }
+                }
+                for (backend, share) in sample.shares {
+                    let actual = Double(counts[backend] ?? 0) / Double(sample.count)
+                    #expect(
+                        abs(actual - share) <= sample.tolerance,
+                        "\(where_): backend \(backend) got \(actual) of \(sample.count) requests, expected \(share) ± \(sample.tolerance); all: \(counts), statuses \(statuses)")
+                }
+                for (status, share) in sample.statuses ?? [:] {
+                    let actual = Double(statuses[status] ?? 0) / Double(sample.count)
+                    #expect(
+                        abs(actual - share) <= sample.tolerance,
+                        "\(where_): status \(status) was \(actual) of answers, expected \(share) ± \(sample.tolerance); all: \(statuses)")
+                }
+                first = false
+            }
+        }
+        for backend in backends.values { await backend.stop() }
+    }
+
+    /// What is wrong with the answer to `request` (empty when it is as expected).
+    func check(_ request: Request, port: Int) async throws -> [String] {
+        let result = try await httpGet(
+            port: port, path: request.path ?? "/", host: request.host ?? "example.com", method: request.method ?? "GET",
+            headers: (request.headers ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        let expect = request.expect
+        var problems: [String] = []
+        if let status = expect.status, result.status != status { problems.append("status \(result.status), expected \(status)") }
+        if let backend = expect.backend, result.backend != backend {
+            problems.append("answered by \(result.backend ?? "no backend"), expected \(backend)")
+        }
+        let echo = result.echo
+        if let path = expect.path, echo?.path != path { problems.append("backend saw path \(echo?.path ?? "-"), expected \(path)") }
+        if let host = expect.host, echo?.headers["host"] != host {
+            problems.append("backend saw host \(echo?.headers["host"] ?? "-"), expected \(host)")
+        }
+        for (name, value) in expect.headers ?? [:] where echo?.headers[name.lowercased()] != value {
+            problems.append("backend saw \(name): \(echo?.headers[name.lowercased()] ?? "(none)"), expected \(value)")
+        }
+        for name in expect.absentHeaders ?? [] where echo?.headers[name.lowercased()] != nil {
+            problems.append("backend saw \(name), which should have been removed")
+        }
+        for (name, value) in expect.responseHeaders ?? [:] where result.headers[name.lowercased()] != value {
+            problems.append("response \(name): \(result.headers[name.lowercased()] ?? "(none)"), expected \(value)")
+        }
+        for name in expect.absentResponseHeaders ?? [] where result.headers[name.lowercased()] != nil {
+            problems.append("response has \(name), which should have been removed")
+        }
+        if let body = expect.body, !result.text.contains(body) { problems.append("body lacks \(body)") }
+        return problems
+    }
+}
