@@ -110,6 +110,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ConfigSourcesTests",
+            dependencies: ["ConfigSources", "GatewayModel"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "TranslationTests",
             dependencies: ["Translation", "GatewayModel", "EnvoyAPI", "XDS", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict

@@ -46,6 +46,8 @@ import Yams
         var responseHeaders: [String: String]?
         var absentResponseHeaders: [String]?
         var body: String?
+        /// A copy of the request reaches this backend (RequestMirror).
+        var mirroredTo: String?
     }
 
     /// Many requests, and the share each backend must get.
@@ -108,10 +110,12 @@ import Yams
                 let wait: Duration = first ? .seconds(20) : step.edit != nil ? .milliseconds(Int((step.within ?? 1) * 1000)) : .zero
                 var problems: [String] = []
                 let ok = await eventually(timeout: wait) {
-                    problems = try await check(request, port: port)
+                    problems = try await check(request, port: port, backends: backends)
                     return problems.isEmpty
                 }
-                if !ok, problems.isEmpty { problems = (try? await check(request, port: port)) ?? ["no answer"] }
+                if !ok, problems.isEmpty {
+                    problems = (try? await check(request, port: port, backends: backends)) ?? ["no answer"]
+                }
                 #expect(
                     ok, "\(where_): \(request.method ?? "GET") \(request.host ?? "example.com")\(request.path ?? "/"): \(problems.joined(separator: "; "))\nchancery:\n\(chancery.output.suffix(1500))")
                 first = false
@@ -143,7 +147,8 @@ import Yams
     }
 
     /// What is wrong with the answer to `request` (empty when it is as expected).
-    func check(_ request: Request, port: Int) async throws -> [String] {
+    func check(_ request: Request, port: Int, backends: [String: EchoBackend]) async throws -> [String] {
+        let mirrorsBefore = request.expect.mirroredTo.map { backends[$0]?.received.count ?? 0 } ?? 0
         let result = try await httpGet(
             port: port, path: request.path ?? "/", host: request.host ?? "example.com", method: request.method ?? "GET",
             headers: (request.headers ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
@@ -171,6 +176,13 @@ import Yams
             problems.append("response has \(name), which should have been removed")
         }
         if let body = expect.body, !result.text.contains(body) { problems.append("body lacks \(body)") }
+        if let mirror = expect.mirroredTo {
+            let path = request.path ?? "/"
+            let arrived = await eventually(timeout: .seconds(2)) {
+                (backends[mirror]?.received.dropFirst(mirrorsBefore) ?? []).contains { $0.path == path }
+            }
+            if !arrived { problems.append("no mirrored copy of \(path) reached \(mirror)") }
+        }
         return problems
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import NIOHTTP1
 import NIOPosix
 
@@ -9,6 +10,10 @@ public final class EchoBackend: Sendable {
     public let name: String
     public let port: Int
     private let channel: any Channel
+    private let log: RequestLog
+
+    /// Every request this backend answered, oldest first.
+    public var received: [Echo] { log.entries.withLock { $0 } }
 
     public struct Echo: Codable, Sendable {
         public let backend: String
@@ -18,22 +23,24 @@ public final class EchoBackend: Sendable {
     }
 
     public static func start(name: String) async throws -> EchoBackend {
+        let log = RequestLog()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name))
+                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name, log: log))
                 }
             }
         let channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
-        return EchoBackend(name: name, port: channel.localAddress!.port!, channel: channel)
+        return EchoBackend(name: name, port: channel.localAddress!.port!, channel: channel, log: log)
     }
 
-    private init(name: String, port: Int, channel: any Channel) {
+    private init(name: String, port: Int, channel: any Channel, log: RequestLog) {
         self.name = name
         self.port = port
         self.channel = channel
+        self.log = log
     }
 
     public func stop() async {
@@ -41,14 +48,24 @@ public final class EchoBackend: Sendable {
     }
 }
 
+final class RequestLog: Sendable {
+    let entries = Mutex<[EchoBackend.Echo]>([])
+}
+
+/// Answers with the echo; a request header `x-echo-delay-ms` delays the answer (for
+/// timeout tests).
 private final class EchoHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     let name: String
+    let log: RequestLog
     var head: HTTPRequestHead?
 
-    init(name: String) { self.name = name }
+    init(name: String, log: RequestLog) {
+        self.name = name
+        self.log = log
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -64,16 +81,25 @@ private final class EchoHandler: ChannelInboundHandler {
                 headers[key] = headers[key].map { $0 + "," + value } ?? value
             }
             let echo = EchoBackend.Echo(backend: name, method: head.method.rawValue, path: head.uri, headers: headers)
+            log.entries.withLock { $0.append(echo) }
             let body = (try? JSONEncoder().encode(echo)) ?? Data()
             var responseHeaders = HTTPHeaders()
             responseHeaders.add(name: "content-type", value: "application/json")
             responseHeaders.add(name: "content-length", value: String(body.count))
             responseHeaders.add(name: "x-backend", value: name)
             let response = HTTPResponseHead(version: head.version, status: .ok, headers: responseHeaders)
-            context.write(wrapOutboundOut(.head(response)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            let delay = Int64(headers["x-echo-delay-ms"] ?? "") ?? 0
             self.head = nil
+            let send = { [self] in
+                context.write(self.wrapOutboundOut(.head(response)), promise: nil)
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
+                context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            }
+            if delay > 0 {
+                context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { send() }
+            } else {
+                send()
+            }
         }
     }
 }

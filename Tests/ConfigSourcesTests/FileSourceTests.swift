@@ -1,0 +1,102 @@
+import Foundation
+import GatewayModel
+import Testing
+
+@testable import ConfigSources
+
+@Suite struct FileSourceTests {
+    let root: URL
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-files-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    func write(_ name: String, _ text: String, atomically: Bool = true) throws {
+        let url = root.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: url, atomically: atomically, encoding: .utf8)
+    }
+
+    func namespace(_ name: String) -> String { "apiVersion: v1\nkind: Namespace\nmetadata: {name: \(name)}\n" }
+
+    func names(_ set: ResourceSet) -> [String] { set.manifests.keys.map(\.name).sorted() }
+
+    @Test func readsRecursivelySkippingHiddenAndOtherFiles() throws {
+        try write("a.yaml", namespace("a"))
+        try write("sub/deeper/b.yml", namespace("b"))
+        try write("c.json", #"{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "c"}}"#)
+        try write(".hidden/d.yaml", namespace("d"))
+        try write("notes.txt", namespace("e"))
+        let set = FileSource(directories: [root.path]).load()
+        #expect(names(set) == ["a", "b", "c"])
+        #expect(set[ObjectKey(.namespace, namespace: "", name: "b")]?.origin.file == root.path + "/sub/deeper/b.yml")
+    }
+
+    @Test func brokenFileKeepsItsPreviousObjects() throws {
+        let source = FileSource(directories: [root.path])
+        try write("a.yaml", namespace("a") + "---\n" + namespace("a2"))
+        try write("b.yaml", namespace("b"))
+        #expect(names(source.load()) == ["a", "a2", "b"])
+        try write("a.yaml", "apiVersion: v1\nkind: [half saved")
+        let set = source.load()
+        #expect(names(set) == ["a", "a2", "b"])
+        #expect(set.errors.count == 1)
+        #expect(set.errors[0].file.hasSuffix("a.yaml"))
+        #expect(set.errors[0].message.contains("not valid YAML"))
+        #expect(set.errors[0].message.contains("previous 2 objects stay in force"))
+        try write("a.yaml", namespace("a3"))
+        let fixed = source.load()
+        #expect(names(fixed) == ["a3", "b"])
+        #expect(fixed.errors.isEmpty)
+    }
+
+    @Test func deletedFilesTakeTheirObjects() throws {
+        let source = FileSource(directories: [root.path])
+        try write("a.yaml", namespace("a"))
+        try write("b.yaml", namespace("b"))
+        #expect(names(source.load()) == ["a", "b"])
+        try FileManager.default.removeItem(at: root.appendingPathComponent("a.yaml"))
+        #expect(names(source.load()) == ["b"])
+    }
+
+    @Test func missingDirectoryIsReported() {
+        let set = FileSource(directories: [root.path + "/nope"]).load()
+        #expect(set.errors.map(\.message) == ["config directory does not exist"])
+    }
+
+    /// A Kubernetes ConfigMap volume: files are symlinks into `..data`, itself a symlink
+    /// to a hidden timestamped directory, swapped atomically on update.
+    @Test func configMapStyleSwapIsSeenOnce() async throws {
+        let fm = FileManager.default
+        try write("..2026_01/gw.yaml", namespace("v1"))
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("..data").path, withDestinationPath: "..2026_01")
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("gw.yaml").path, withDestinationPath: "..data/gw.yaml")
+        let source = FileSource(directories: [root.path])
+        var updates = source.updates(debounce: .milliseconds(5), safetyRescan: .seconds(30)).makeAsyncIterator()
+        #expect(await updates.next().map(names) == ["v1"])
+
+        try write("..2026_02/gw.yaml", namespace("v2"))
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("..data_tmp").path, withDestinationPath: "..2026_02")
+        #expect(rename(root.appendingPathComponent("..data_tmp").path, root.appendingPathComponent("..data").path) == 0)
+        let next = await updates.next()
+        #expect(next.map(names) == ["v2"])
+    }
+
+    @Test func watchSeesEditsAndCoalescesBursts() async throws {
+        try write("a.yaml", namespace("a"))
+        let source = FileSource(directories: [root.path])
+        var updates = source.updates(debounce: .milliseconds(20), safetyRescan: .seconds(30)).makeAsyncIterator()
+        #expect(await updates.next().map(names) == ["a"])
+        // A burst: several files written in quick succession.
+        for i in 0..<5 { try write("burst-\(i).yaml", namespace("n\(i)")) }
+        var latest = await updates.next()
+        // The burst may arrive in one or a few sets, never one per write.
+        var sets = 1
+        while latest.map(names)?.count != 6 {
+            latest = await updates.next()
+            sets += 1
+        }
+        #expect(sets < 5)
+    }
+}
