@@ -132,6 +132,29 @@ enum Validation {
                         matchPath + [.key("method")])
                 }
                 filters(rule.filters, rulePath + [.key("filters")])
+                // ReplacePrefixMatch needs a prefix to replace.
+                let prefixOnly = (rule.matches ?? []).allSatisfy { ($0.path?.type ?? "PathPrefix") == "PathPrefix" }
+                for (f, filter) in (rule.filters ?? []).enumerated() {
+                    let modifier = filter.requestRedirect?.path ?? filter.urlRewrite?.path
+                    if modifier?.type == "ReplacePrefixMatch", !prefixOnly {
+                        check(
+                            false, rulePath + [.key("filters"), .index(f)],
+                            "ReplacePrefixMatch needs every match of the rule to be a PathPrefix match")
+                    }
+                }
+                if let timeouts = rule.timeouts {
+                    let request = timeouts.request.map { ($0, GatewayDuration.milliseconds(in: $0)) }
+                    let backend = timeouts.backendRequest.map { ($0, GatewayDuration.milliseconds(in: $0)) }
+                    if let (text, value) = request {
+                        check(value != nil, rulePath + [.key("timeouts"), .key("request")], "\"\(text)\" is not a duration like 10s, 1m30s or 500ms")
+                    }
+                    if let (text, value) = backend {
+                        check(value != nil, rulePath + [.key("timeouts"), .key("backendRequest")], "\"\(text)\" is not a duration like 10s, 1m30s or 500ms")
+                    }
+                    if let r = request?.1, let b = backend?.1, r != 0 {
+                        check(b <= r, rulePath + [.key("timeouts"), .key("backendRequest")], "must not be longer than timeouts.request")
+                    }
+                }
                 for (b, backend) in (rule.backendRefs ?? []).enumerated() {
                     let backendPath = rulePath + [.key("backendRefs"), .index(b)]
                     port(backend.port, backendPath + [.key("port")])
@@ -154,5 +177,41 @@ enum Validation {
             break
         }
         return problems
+    }
+}
+
+/// Gateway API durations (GEP-2257): one to four `<1–5 digits><h|m|s|ms>` parts.
+public enum GatewayDuration {
+    /// The duration in milliseconds, or nil if `text` is not a Gateway API duration.
+    public static func milliseconds(in text: String) -> Int64? {
+        var total: Int64 = 0
+        var digits = ""
+        var parts = 0
+        var index = text.startIndex
+        while index < text.endIndex {
+            let c = text[index]
+            if c.isASCII, c.isNumber {
+                digits.append(c)
+                index = text.index(after: index)
+                continue
+            }
+            guard !digits.isEmpty, digits.count <= 5, let value = Int64(digits) else { return nil }
+            if text[index...].hasPrefix("ms") {
+                total += value
+                index = text.index(index, offsetBy: 2)
+            } else {
+                switch c {
+                case "h": total += value * 3_600_000
+                case "m": total += value * 60_000
+                case "s": total += value * 1000
+                default: return nil
+                }
+                index = text.index(after: index)
+            }
+            digits = ""
+            parts += 1
+        }
+        guard digits.isEmpty, (1...4).contains(parts) else { return nil }
+        return total
     }
 }

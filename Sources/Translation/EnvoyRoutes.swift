@@ -328,41 +328,10 @@ enum EnvoyRoutes {
     }
 }
 
-/// Gateway API durations: up to four `<number><unit>` parts, units h, m, s, ms.
+/// Gateway API durations as protobuf Durations.
 enum Durations {
     static func parse(_ text: String) -> Google_Protobuf_Duration? {
-        var millis: Int64 = 0
-        var number = ""
-        var index = text.startIndex
-        var parts = 0
-        while index < text.endIndex {
-            let c = text[index]
-            if c.isNumber {
-                number.append(c)
-                index = text.index(after: index)
-                continue
-            }
-            guard let value = Int64(number) else { return nil }
-            let rest = text[index...]
-            if rest.hasPrefix("ms") {
-                millis += value
-                index = text.index(index, offsetBy: 2)
-            } else if c == "h" {
-                millis += value * 3_600_000
-                index = text.index(after: index)
-            } else if c == "m" {
-                millis += value * 60_000
-                index = text.index(after: index)
-            } else if c == "s" {
-                millis += value * 1000
-                index = text.index(after: index)
-            } else {
-                return nil
-            }
-            number = ""
-            parts += 1
-        }
-        guard number.isEmpty, parts > 0, parts <= 4 else { return nil }
+        guard let millis = GatewayDuration.milliseconds(in: text) else { return nil }
         return Google_Protobuf_Duration(seconds: millis / 1000, nanos: Int32(millis % 1000) * 1_000_000)
     }
 }

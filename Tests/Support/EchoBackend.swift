@@ -22,7 +22,7 @@ public final class EchoBackend: Sendable {
         public let headers: [String: String]
     }
 
-    public static func start(name: String) async throws -> EchoBackend {
+    public static func start(name: String, port: Int = 0) async throws -> EchoBackend {
         let log = RequestLog()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -32,7 +32,7 @@ public final class EchoBackend: Sendable {
                     try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name, log: log))
                 }
             }
-        let channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
+        let channel = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
         return EchoBackend(name: name, port: channel.localAddress!.port!, channel: channel, log: log)
     }
 

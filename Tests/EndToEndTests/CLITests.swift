@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+import TestSupport
+import XDS
+
+/// The `chancery` command as a user runs it.
+@Suite(.serialized) struct CLITests {
+    let root = EnvoyProcess.packageRoot.path
+
+    @Test func validateAcceptsTheQuickstart() throws {
+        let (status, output) = try runChancery(["validate", "--config-dir", root + "/examples/quickstart"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("ok       HTTPRoute default/web (\(root)/examples/quickstart/route.yaml:1)"))
+        #expect(output.contains("Accepted=True (Accepted) attached to Gateway default/quickstart"))
+    }
+
+    @Test func validateFailsOnRejectedObjectsNamingFileLineAndField() throws {
+        let (status, output) = try runChancery(["validate", "--config-dir", root + "/testdata/translation/invalid-input"])
+        #expect(status == 1)
+        #expect(
+            output.contains(
+                "REJECTED \(root)/testdata/translation/invalid-input/input.yaml:54: HTTPRoute app/bad-enum: spec.rules[0].matches[0].path.type: \"Glob\" is not one of Exact, PathPrefix, RegularExpression"
+            ), "\(output)")
+        #expect(output.contains("ok       HTTPRoute app/good"))
+    }
+
+    @Test func translatePrintsEnvoyJSON() throws {
+        let (status, output) = try runChancery([
+            "translate", "--config-dir", root + "/examples/quickstart", "--proxy", "default/quickstart",
+        ])
+        #expect(status == 0, "\(output)")
+        let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+        let listeners = json?["listeners"] as? [[String: Any]]
+        #expect(listeners?.first?["name"] as? String == "127.0.0.1:8080")
+        #expect((json?["clusters"] as? [[String: Any]])?.first?["name"] as? String == "default/web:80")
+
+        let (missing, message) = try runChancery([
+            "translate", "--config-dir", root + "/examples/quickstart", "--proxy", "nope/nothing",
+        ])
+        #expect(missing != 0)
+        #expect(message.contains("no proxy group \"nope/nothing\"; groups: chancery, default/quickstart"))
+    }
+
+    /// The README's promise: `chancery serve` with no arguments plus the bootstrap it
+    /// prints lets a new user reach the quickstart backend through Envoy.
+    @Test func quickstartServesTrafficThroughEnvoy() async throws {
+        let backend = try await EchoBackend.start(name: "quickstart-backend", port: 9000)
+        let chancery = try await ChanceryProcess.serve([])
+        defer { chancery.stop() }
+        #expect(chancery.output.contains("proxy groups: chancery, default/quickstart"))
+        #expect(chancery.output.contains("--proxy default/quickstart"))
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/quickstart", nodeID: "qs", adminPort: 0))
+        defer { envoy.stop() }
+        var last = ""
+        let served = await eventually {
+            let result = try await httpGet(port: 8080, path: "/hello")
+            last = "\(result.status) \(result.headers)"
+            return result.status == 200 && result.backend == "quickstart-backend"
+                && result.headers["x-served-by"] == "chancery-quickstart"
+        }
+        #expect(served, "last: \(last)\n\(chancery.output)")
+        await backend.stop()
+    }
+}
