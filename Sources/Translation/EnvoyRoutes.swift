@@ -257,12 +257,9 @@ enum EnvoyRoutes {
             switch path.type {
             case "ReplaceFullPath": action.pathRedirect = path.replaceFullPath ?? "/"
             default:
-                let prefix = match.path?.value ?? "/"
-                let replacement = path.replacePrefixMatch ?? "/"
-                if replacement == "/" || prefix == "/" {
-                    action.regexRewrite = prefixRegex(prefix: prefix, replacement: replacement)
-                } else {
-                    action.prefixRewrite = replacement
+                switch prefixRewrite(path, match: match) {
+                case .literal(let replacement): action.prefixRewrite = replacement
+                case .regex(let regex): action.regexRewrite = regex
                 }
             }
         }
@@ -281,14 +278,27 @@ enum EnvoyRoutes {
             regex.substitution = path.replaceFullPath ?? "/"
             action.regexRewrite = regex
         default:
-            let prefix = match.path?.value ?? "/"
-            let replacement = path.replacePrefixMatch ?? "/"
-            if replacement == "/" || prefix == "/" {
-                action.regexRewrite = prefixRegex(prefix: prefix, replacement: replacement)
-            } else {
-                action.prefixRewrite = replacement
+            switch prefixRewrite(path, match: match) {
+            case .literal(let replacement): action.prefixRewrite = replacement
+            case .regex(let regex): action.regexRewrite = regex
             }
         }
+    }
+
+    enum PrefixRewrite {
+        case literal(String)
+        case regex(Envoy_Type_Matcher_V3_RegexMatchAndSubstitute)
+    }
+
+    /// `ReplacePrefixMatch` for redirects and rewrites alike: Envoy's plain prefix
+    /// rewrite where it is exact, a regex where a `/` would be doubled or lost.
+    static func prefixRewrite(_ path: HTTPRoute.PathModifier, match: HTTPRoute.Match) -> PrefixRewrite {
+        let prefix = match.path?.value ?? "/"
+        let replacement = path.replacePrefixMatch ?? "/"
+        if replacement == "/" || prefix == "/" {
+            return .regex(prefixRegex(prefix: prefix, replacement: replacement))
+        }
+        return .literal(replacement)
     }
 
     /// Replaces a matched path prefix without doubling or losing the `/` between the
