@@ -30,12 +30,33 @@ public final class FileSource: Sendable {
         state.rescan(directories: directories, logger: logger).set
     }
 
+    /// A new ResourceSet, and when the change that produced it was first noticed.
+    public struct Update: Sendable {
+        public var set: ResourceSet
+        public var seenAt: Date
+    }
+
     /// The current ResourceSet, then a new one after every change that alters what
     /// was read (objects or errors).
     public func updates(debounce: Duration = .milliseconds(10), safetyRescan: Duration = .seconds(2))
         -> AsyncStream<ResourceSet>
     {
         let (stream, continuation) = AsyncStream<ResourceSet>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let task = Task {
+            for await update in timedUpdates(debounce: debounce, safetyRescan: safetyRescan) {
+                continuation.yield(update.set)
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// Like ``updates(debounce:safetyRescan:)``, with the time each change was noticed.
+    public func timedUpdates(debounce: Duration = .milliseconds(10), safetyRescan: Duration = .seconds(2))
+        -> AsyncStream<Update>
+    {
+        let (stream, continuation) = AsyncStream<Update>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let directories = directories
         let logger = logger
         let state = state
@@ -43,14 +64,15 @@ public final class FileSource: Sendable {
             let watcher = DirectoryWatcher(logger: logger)
             var last = state.rescan(directories: directories, logger: logger)
             watcher.watch(last.directories)
-            continuation.yield(last.set)
+            continuation.yield(Update(set: last.set, seenAt: Date()))
             let ticks = watcher.events(safetyRescan: safetyRescan)
             for await _ in ticks {
+                let seen = Date()
                 try? await Task.sleep(for: debounce)
                 let next = state.rescan(directories: directories, logger: logger)
                 watcher.watch(next.directories)
                 if next.set != last.set {
-                    continuation.yield(next.set)
+                    continuation.yield(Update(set: next.set, seenAt: seen))
                 }
                 last = next
             }

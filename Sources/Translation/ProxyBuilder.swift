@@ -16,24 +16,34 @@ enum ProxyBuilder {
         // virtual hosts are the listeners' hostnames.
         var hosts: [Bind: [String: [RouteEntry]]] = [:]
         var clusters: Set<BackendCluster> = []
+        var config = ProxyConfig()
+        func origin(_ type: String, _ name: String, _ key: ObjectKey) {
+            config.origins[ProxyConfig.originKey(type, name), default: []].insert(key)
+        }
         for gateway in gateways {
             for listener in gateway.listeners where listener.isProgrammed {
                 let bind = Bind(address: gateway.bindAddress, port: listener.spec.port)
                 let fallback = listener.spec.hostname ?? "*"
                 if hosts[bind]?[fallback] == nil { hosts[bind, default: [:]][fallback] = [] }
+                origin("listener", bind.name, gateway.key)
+                origin("route", bind.name, gateway.key)
                 for attached in routes.routes(for: gateway.key, listener: listener.spec.name) {
+                    origin("route", bind.name, attached.key)
                     let entries = EnvoyRoutes.entries(for: attached)
                     for hostname in attached.hostnames {
                         hosts[bind, default: [:]][hostname, default: []] += entries
                     }
                     for rule in attached.rules {
-                        clusters.formUnion(rule.backends.compactMap(\.cluster))
-                        clusters.formUnion(rule.mirrors.compactMap { $0 })
+                        let used = rule.backends.compactMap(\.cluster) + rule.mirrors.compactMap { $0 }
+                        clusters.formUnion(used)
+                        for backend in used {
+                            origin("cluster", backend.name, attached.key)
+                            origin("endpoint", backend.name, attached.key)
+                        }
                     }
                 }
             }
         }
-        var config = ProxyConfig()
         for bind in hosts.keys.sorted() {
             config.listeners.append(listener(bind.name, address: bind.address, port: bind.port))
             var routeConfig = Envoy_Config_Route_V3_RouteConfiguration()
@@ -52,6 +62,9 @@ enum ProxyBuilder {
         for backend in clusters.sorted() {
             config.clusters.append(Backends.cluster(backend))
             config.endpoints.append(Backends.endpoints(backend, context: context))
+            let service = ObjectKey(.service, namespace: backend.namespace, name: backend.service)
+            origin("cluster", backend.name, service)
+            origin("endpoint", backend.name, service)
         }
         return config
     }

@@ -11,12 +11,8 @@ extension ProxyConfig {
     }
 
     func rawJSON() throws -> String {
-        ProxyConfig.registerAnyTypes
-        var options = JSONEncodingOptions()
-        options.preserveProtoFieldNames = true
-        options.useDeterministicOrdering = true
         func array(_ messages: [some SwiftProtobuf.Message]) throws -> String {
-            let items = try messages.map { try $0.jsonString(options: options) }
+            let items = try messages.map { try EnvoyJSON.encode($0) }
             return "[" + items.joined(separator: ",") + "]"
         }
         return try """
@@ -37,6 +33,18 @@ extension ProxyConfig {
         ]
         for type in types { _ = Google_Protobuf_Any.register(messageType: type) }
     }()
+}
+
+/// Envoy's proto-JSON for single messages (field names as Envoy's docs and
+/// `config_dump` print them), with the `Any` types Chancery produces expanded.
+public enum EnvoyJSON {
+    public static func encode(_ message: some SwiftProtobuf.Message) throws -> String {
+        ProxyConfig.registerAnyTypes
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        options.useDeterministicOrdering = true
+        return try message.jsonString(options: options)
+    }
 }
 
 extension TranslationResult {

@@ -8,8 +8,14 @@ public struct ProxyConfig: Sendable, Equatable {
     public var clusters: [Envoy_Config_Cluster_V3_Cluster] = []
     public var endpoints: [Envoy_Config_Endpoint_V3_ClusterLoadAssignment] = []
     public var secrets: [Envoy_Extensions_TransportSockets_Tls_V3_Secret] = []
+    /// Which objects each resource was made from, keyed `listener/NAME`, `route/NAME`,
+    /// `cluster/NAME`, `endpoint/NAME`, `secret/NAME`: when a proxy rejects a resource,
+    /// these are the objects to tell.
+    public var origins: [String: Set<ObjectKey>] = [:]
 
     public init() {}
+
+    public static func originKey(_ type: String, _ name: String) -> String { type + "/" + name }
 }
 
 /// What translation produces: every proxy group's resources and every object's status.

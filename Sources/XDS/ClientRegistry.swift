@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Synchronization
 
 /// Every proxy connected to this Chancery and where each of its subscriptions stands.
@@ -22,6 +23,19 @@ public final class ClientRegistry: Sendable {
         public let service: String
         public let connectedAt: Date
         public internal(set) var types: [ResourceType: TypeStatus] = [:]
+        /// The snapshot version this stream is working towards.
+        public internal(set) var snapshotVersion: String?
+        /// The last snapshot version the proxy held completely (every type pushed and
+        /// ACKed, nothing rejected), and since when.
+        public internal(set) var syncedVersion: String?
+        public internal(set) var syncedAt: Date?
+        /// When the first push for each recent snapshot version went out.
+        public internal(set) var firstSentAt: [String: Date] = [:]
+        /// When each recent snapshot version became fully ACKed.
+        public internal(set) var ackedAt: [String: Date] = [:]
+
+        /// Whether the proxy holds the group's current content.
+        public var inSync: Bool { syncedVersion != nil && syncedVersion == snapshotVersion }
     }
 
     /// Where one type stands on one stream.
@@ -45,6 +59,8 @@ public final class ClientRegistry: Sendable {
         public var nonce: String
         public var message: String
         public var at: Date
+        /// Names in the rejected push.
+        public var resources: [String]
     }
 
     private let clients = Mutex<[UInt64: Client]>([:])
@@ -65,7 +81,7 @@ public final class ClientRegistry: Sendable {
         _ = clients.withLock { $0.removeValue(forKey: id) }
     }
 
-    func recordPush(_ id: UInt64, _ push: Push) {
+    func recordPush(_ id: UInt64, _ push: Push, snapshotVersion: String) {
         let now = Date()
         update(id, push.type) { status in
             status.sentVersion = push.version
@@ -74,6 +90,43 @@ public final class ClientRegistry: Sendable {
             status.lastPushResources = push.resources.map(\.name)
             status.lastPushRemoved = push.removed
             status.pushes += 1
+        }
+        clients.withLock { clients in
+            guard clients[id] != nil else { return }
+            clients[id]!.snapshotVersion = snapshotVersion
+            if clients[id]!.firstSentAt[snapshotVersion] == nil {
+                clients[id]!.firstSentAt[snapshotVersion] = now
+                Self.trim(&clients[id]!.firstSentAt)
+            }
+        }
+        Counter(label: "chancery_xds_pushes_total", dimensions: [("type", push.type.shortName)]).increment()
+    }
+
+    /// Records where a stream stands after an event: the snapshot version it works from
+    /// and whether the proxy holds all of it. Returns true when it just became in sync.
+    @discardableResult
+    func recordProgress(_ id: UInt64, snapshotVersion: String, inSync: Bool) -> Bool {
+        let now = Date()
+        return clients.withLock { clients in
+            guard var client = clients[id] else { return false }
+            client.snapshotVersion = snapshotVersion
+            var became = false
+            if inSync, client.syncedVersion != snapshotVersion {
+                client.syncedVersion = snapshotVersion
+                client.syncedAt = now
+                client.ackedAt[snapshotVersion] = now
+                Self.trim(&client.ackedAt)
+                became = true
+            }
+            clients[id] = client
+            return became
+        }
+    }
+
+    private static func trim(_ times: inout [String: Date]) {
+        guard times.count > SnapshotCache.historyLength else { return }
+        for (version, _) in times.sorted(by: { $0.value < $1.value }).prefix(times.count - SnapshotCache.historyLength) {
+            times.removeValue(forKey: version)
         }
     }
 
@@ -87,8 +140,10 @@ public final class ClientRegistry: Sendable {
             }
         case .nack(let nonce, let version, let message):
             update(id, type) { status in
-                status.lastNack = Nack(version: version, nonce: nonce, message: message, at: now)
+                let resources = status.sentNonce == nonce ? status.lastPushResources : []
+                status.lastNack = Nack(version: version, nonce: nonce, message: message, at: now, resources: resources)
             }
+            Counter(label: "chancery_xds_nacks_total", dimensions: [("type", type.shortName)]).increment()
         case .subscribed, .stale, .subscriptionChanged, .unsupportedType:
             break
         }

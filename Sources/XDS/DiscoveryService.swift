@@ -1,6 +1,8 @@
 import EnvoyAPI
+import Foundation
 import GRPCCore
 import Logging
+import Metrics
 
 /// Serves snapshots from a ``SnapshotCache`` over every xDS discovery service: ADS
 /// (state of the world and delta) and the per-type LDS/RDS/CDS/EDS/SDS services.
@@ -169,8 +171,8 @@ public struct DiscoveryService: Sendable {
                 }
                 for push in pushes {
                     try await write(push)
+                    if let client { registry.recordPush(client.id, push, snapshotVersion: session.snapshotVersion) }
                     if let client {
-                        registry.recordPush(client.id, push)
                         logger.debug(
                             "push",
                             metadata: [
@@ -178,6 +180,15 @@ public struct DiscoveryService: Sendable {
                                 "nonce": "\(push.nonce)", "resources": "\(push.resources.count)",
                                 "removed": "\(push.removed.count)",
                             ])
+                    }
+                }
+                if let client {
+                    let became = registry.recordProgress(
+                        client.id, snapshotVersion: session.snapshotVersion, inSync: session.isInSync)
+                    if became, let record = cache.record(for: client.group, version: session.snapshotVersion) {
+                        let seconds = Date().timeIntervalSince(record.seenAt)
+                        Timer(label: "chancery_propagation_seconds", dimensions: [("group", client.group)])
+                            .recordNanoseconds(Int64(max(0, seconds) * 1e9))
                     }
                 }
             }

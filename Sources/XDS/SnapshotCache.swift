@@ -13,8 +13,23 @@ public final class SnapshotCache: Sendable {
         let continuation: AsyncStream<Snapshot>.Continuation
     }
 
+    /// One snapshot version of a group, with when it was made.
+    public struct Record: Sendable {
+        public let snapshot: Snapshot
+        /// When the source change that led to it was seen, when translation finished,
+        /// and when it was set here.
+        public let seenAt: Date
+        public let translatedAt: Date
+        public let setAt: Date
+        public var version: String { snapshot.version }
+    }
+
+    /// How many versions per group are kept for inspection and diffs.
+    public static let historyLength = 10
+
     private struct State {
         var snapshots: [String: Snapshot] = [:]
+        var history: [String: [Record]] = [:]
         var watchers: [UUID: Watcher] = [:]
         var warnedGroups: Set<String> = []
     }
@@ -28,11 +43,17 @@ public final class SnapshotCache: Sendable {
 
     /// Replaces a group's snapshot. Streams of that group are woken only when the
     /// content differs; each stream then sends only what its subscriptions see change.
-    public func setSnapshot(_ snapshot: Snapshot, for group: String) {
+    public func setSnapshot(_ snapshot: Snapshot, for group: String, seenAt: Date? = nil, translatedAt: Date? = nil) {
+        let now = Date()
         // Yielding under the lock keeps every watcher's sequence in the order snapshots were set.
         state.withLock { state in
             if state.snapshots[group]?.version == snapshot.version { return }
             state.snapshots[group] = snapshot
+            var history = state.history[group] ?? []
+            history.append(
+                Record(snapshot: snapshot, seenAt: seenAt ?? now, translatedAt: translatedAt ?? now, setAt: now))
+            if history.count > Self.historyLength { history.removeFirst(history.count - Self.historyLength) }
+            state.history[group] = history
             for watcher in state.watchers.values where watcher.group == group {
                 watcher.continuation.yield(snapshot)
             }
@@ -42,7 +63,10 @@ public final class SnapshotCache: Sendable {
     /// Drops a group: its streams are sent an empty snapshot.
     public func removeSnapshot(for group: String) {
         setSnapshot(.empty, for: group)
-        state.withLock { _ = $0.snapshots.removeValue(forKey: group) }
+        state.withLock { state in
+            state.snapshots.removeValue(forKey: group)
+            state.history.removeValue(forKey: group)
+        }
     }
 
     /// The group's snapshot, or an empty one if the group is unknown.
@@ -51,6 +75,16 @@ public final class SnapshotCache: Sendable {
     }
 
     public var groups: [String] { state.withLock { $0.snapshots.keys.sorted() } }
+
+    /// The group's recent versions, oldest first (the last is current).
+    public func history(for group: String) -> [Record] {
+        state.withLock { $0.history[group] ?? [] }
+    }
+
+    /// One recent version of a group.
+    public func record(for group: String, version: String) -> Record? {
+        history(for: group).last { $0.version == version }
+    }
 
     /// The group's current snapshot, then every later one. Only the newest pending
     /// snapshot is kept for a slow reader: intermediate versions are skipped.

@@ -342,6 +342,20 @@ public struct StreamSession: Sendable {
 
     // MARK: inspection
 
+    /// The version of the snapshot this stream works from.
+    public var snapshotVersion: String { snapshot.version }
+
+    /// Whether the proxy holds exactly what the snapshot gives it: every type it asked
+    /// for has been pushed, nothing is in flight or waiting, and nothing was rejected.
+    public var isInSync: Bool {
+        guard types.values.contains(where: \.requested) else { return false }
+        for (type, state) in types where state.requested {
+            if state.pending != nil || state.mustRespond || state.lastPushNacked { return false }
+            if !changes(type, desired: desired(type)).isEmpty { return false }
+        }
+        return true
+    }
+
     /// The version last pushed and the version last ACKed, per type (for the registry).
     public func pendingNonce(_ type: ResourceType) -> String? { types[type]?.pending?.nonce }
 }

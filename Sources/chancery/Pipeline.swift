@@ -1,6 +1,9 @@
+import Admin
 import ConfigSources
+import Foundation
 import GatewayModel
 import Logging
+import Metrics
 import Translation
 import XDS
 
@@ -8,23 +11,34 @@ import XDS
 /// consistent snapshot keeps its last good one; groups that disappear are emptied.
 struct Pipeline {
     let cache: SnapshotCache
+    let admin: AdminState
     let logger: Logger
     private var groups: Set<String> = []
 
-    init(cache: SnapshotCache, logger: Logger) {
+    init(cache: SnapshotCache, admin: AdminState, logger: Logger) {
         self.cache = cache
+        self.admin = admin
         self.logger = logger
     }
 
     @discardableResult
-    mutating func apply(_ set: ResourceSet) -> TranslationResult {
+    mutating func apply(_ set: ResourceSet, seenAt: Date = Date()) -> TranslationResult {
+        Counter(label: "chancery_source_events_total", dimensions: [("source", "files")]).increment()
+        let start = ContinuousClock.now
         let result = Translator().translate(set)
+        let elapsed = ContinuousClock.now - start
+        let translatedAt = Date()
+        Timer(label: "chancery_translation_seconds").recordNanoseconds(
+            elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        admin.update(
+            set: set, result: result, translatedAt: translatedAt,
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         for (group, proxy) in result.proxies.sorted(by: { $0.key < $1.key }) {
             do {
                 let snapshot = try Snapshot(
                     listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
                     endpoints: proxy.endpoints, secrets: proxy.secrets)
-                cache.setSnapshot(snapshot, for: group)
+                cache.setSnapshot(snapshot, for: group, seenAt: seenAt, translatedAt: translatedAt)
             } catch {
                 logger.error(
                     "translation gave an inconsistent snapshot; the group keeps its last good one",

@@ -1,7 +1,10 @@
+import Admin
 import ArgumentParser
 import ConfigSources
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import XDS
 
 extension Chancery {
@@ -15,6 +18,12 @@ extension Chancery {
 
         @Option(help: "Address for the xDS gRPC server (HOST:PORT; port 0 picks one).", transform: parseHostPort)
         var xdsAddress: HostPort = HostPort(host: "127.0.0.1", port: 18000)
+
+        @Option(help: "Address for the admin HTTP endpoint (HOST:PORT; port 0 picks one).", transform: parseHostPort)
+        var adminAddress: HostPort = HostPort(host: "127.0.0.1", port: 19000)
+
+        @Option(help: "File holding a bearer token the admin endpoint requires (needed beyond loopback).")
+        var adminTokenFile: String?
 
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String = "info"
@@ -41,11 +50,28 @@ extension Chancery {
             }
             let logger = Logger(label: "chancery")
             let directories = configDirs.isEmpty ? [Self.quickstart()] : configDirs
+            let metrics = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
+            let token = try adminTokenFile.map { path in
+                let text = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !text.isEmpty else { throw ValidationError("--admin-token-file \(path) is empty") }
+                return text
+            }
             let cache = SnapshotCache()
-            let discovery = DiscoveryService(cache: cache, registry: ClientRegistry())
+            let registry = ClientRegistry()
+            let adminState = AdminState()
+            let discovery = DiscoveryService(cache: cache, registry: registry)
             let server = XDSServer(address: xdsAddress, discovery: discovery)
+            let admin: AdminServer
+            do {
+                admin = try AdminServer(
+                    address: adminAddress, token: token, cache: cache, registry: registry, state: adminState,
+                    metrics: metrics)
+            } catch {
+                throw ValidationError("\(error)")
+            }
             let source = FileSource(directories: directories)
-            var pipeline = Pipeline(cache: cache, logger: logger)
+            var pipeline = Pipeline(cache: cache, admin: adminState, logger: logger)
             // The first read builds the first snapshots before Envoy can connect; the
             // watch then starts from the same files (identical snapshots wake nobody).
             let first = source.load()
@@ -54,12 +80,14 @@ extension Chancery {
 
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await server.run() }
+                tasks.addTask { try await admin.run() }
                 tasks.addTask { try await SignalWatcher.waitForTermination() }
                 tasks.addTask {
                     var pipeline = watching
-                    for await set in source.updates() { pipeline.apply(set) }
+                    for await update in source.timedUpdates() { pipeline.apply(update.set, seenAt: update.seenAt) }
                 }
                 let bound = try await server.boundAddress()
+                let adminBound = try await admin.boundAddress()
                 let groups = result.proxies.keys.sorted()
                 let example = groups.first { $0.contains("/") } ?? groups.first ?? "NAMESPACE/GATEWAY"
                 say(
@@ -67,6 +95,7 @@ extension Chancery {
                     Watching \(directories.joined(separator: ", ")): \(first.manifests.count) objects, \
                     proxy groups: \(groups.isEmpty ? "(none)" : groups.joined(separator: ", "))
                     xDS (ADS, state of the world and delta) listening on \(bound)
+                    Admin: http://\(adminBound)/ (JSON under /api/v1, metrics at /metrics)\(token != nil ? ", bearer token required" : "")
                     Point an Envoy at it:
                       chancery bootstrap --xds-address \(bound) --proxy \(example) > envoy.yaml && envoy -c envoy.yaml
                     """)

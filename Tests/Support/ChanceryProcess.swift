@@ -6,6 +6,7 @@ import XDS
 public final class ChanceryProcess: @unchecked Sendable {
     public let process: ChildProcess
     public let xdsAddress: HostPort
+    public let adminAddress: HostPort
     public let outputFile: URL
 
     /// `chancery serve --xds-address 127.0.0.1:0 <arguments>`; waits for the address line.
@@ -13,7 +14,8 @@ public final class ChanceryProcess: @unchecked Sendable {
         let binary = try executable()
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-\(UUID().uuidString).log")
         let process = try ChildProcess(
-            executable: binary.path, arguments: ["serve", "--xds-address", "127.0.0.1:0"] + arguments,
+            executable: binary.path,
+            arguments: ["serve", "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0"] + arguments,
             output: output.path)
         let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
@@ -21,11 +23,14 @@ public final class ChanceryProcess: @unchecked Sendable {
             if let status = process.status {
                 throw EnvoyProcess.Failed(description: "chancery serve exited with \(status):\n\(text)")
             }
-            if let range = text.range(of: "listening on "),
+            if let range = text.range(of: "delta) listening on "),
                 let line = text[range.upperBound...].split(separator: "\n").first,
-                let address = HostPort(String(line))
+                let address = HostPort(String(line)),
+                let adminRange = text.range(of: "Admin: http://"),
+                let adminLine = text[adminRange.upperBound...].split(separator: "/").first,
+                let admin = HostPort(String(adminLine))
             {
-                return ChanceryProcess(process: process, xdsAddress: address, outputFile: output)
+                return ChanceryProcess(process: process, xdsAddress: address, adminAddress: admin, outputFile: output)
             }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -46,13 +51,27 @@ public final class ChanceryProcess: @unchecked Sendable {
         throw EnvoyProcess.Failed(description: "the chancery executable was not found next to \(me.path); run swift build")
     }
 
-    private init(process: ChildProcess, xdsAddress: HostPort, outputFile: URL) {
+    private init(process: ChildProcess, xdsAddress: HostPort, adminAddress: HostPort, outputFile: URL) {
         self.process = process
         self.xdsAddress = xdsAddress
+        self.adminAddress = adminAddress
         self.outputFile = outputFile
     }
 
     public var output: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
+
+    /// GET on the admin endpoint: status and body.
+    public func admin(_ path: String, token: String? = nil) async throws -> HTTPResult {
+        try await httpGet(
+            port: adminAddress.port, path: path, host: adminAddress.description,
+            headers: token.map { [("authorization", "Bearer \($0)")] } ?? [])
+    }
+
+    /// GET on the admin endpoint, decoded as a JSON object.
+    public func adminJSON(_ path: String) async throws -> [String: Any] {
+        let result = try await admin(path)
+        return (try JSONSerialization.jsonObject(with: result.body) as? [String: Any]) ?? [:]
+    }
 
     public func stop() {
         process.stop()

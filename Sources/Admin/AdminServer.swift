@@ -1,0 +1,363 @@
+import EnvoyAPI
+import Foundation
+import GatewayModel
+import Hummingbird
+import Logging
+import NIOCore
+import Prometheus
+import SwiftProtobuf
+import Synchronization
+import Translation
+import XDS
+
+/// The admin HTTP endpoint: health, objects and their status, snapshots, connected
+/// proxies, propagation, Prometheus metrics and a page for people.
+///
+/// It binds loopback by default; any other address needs a bearer token, checked on
+/// every path but `/healthz` and `/readyz`. Errors are `{"error": {"code", "message"}}`.
+public final class AdminServer: Sendable {
+    public let cache: SnapshotCache
+    public let registry: ClientRegistry
+    public let state: AdminState
+    public let metrics: PrometheusCollectorRegistry
+    private let address: HostPort
+    private let token: String?
+    private let bound = Mutex<HostPort?>(nil)
+    private let logger: Logger
+
+    public struct InsecureBinding: Error, CustomStringConvertible {
+        public let address: HostPort
+        public var description: String {
+            "the admin endpoint would listen on \(address), beyond loopback: give --admin-token-file so requests need a bearer token"
+        }
+    }
+
+    public init(
+        address: HostPort, token: String?, cache: SnapshotCache, registry: ClientRegistry, state: AdminState,
+        metrics: PrometheusCollectorRegistry, logger: Logger = Logger(label: "chancery.admin")
+    ) throws {
+        let loopback = ["127.0.0.1", "::1", "localhost"].contains(address.host) || address.host.hasPrefix("127.")
+        guard loopback || token != nil else { throw InsecureBinding(address: address) }
+        self.address = address
+        self.token = token
+        self.cache = cache
+        self.registry = registry
+        self.state = state
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Serves until the task is cancelled.
+    public func run() async throws {
+        let router = Router()
+        routes(router)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(address.host == "localhost" ? "127.0.0.1" : address.host, port: address.port)),
+            onServerRunning: { [self] channel in
+                if let port = channel.localAddress?.port {
+                    self.bound.withLock { $0 = HostPort(host: channel.localAddress?.ipAddress ?? "127.0.0.1", port: port) }
+                }
+            },
+            logger: logger)
+        try await app.run()
+    }
+
+    /// The address actually bound, once listening (waits up to 10 s).
+    public func boundAddress() async throws -> HostPort {
+        for _ in 0..<1000 {
+            if let address = bound.withLock({ $0 }) { return address }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw InsecureBinding(address: address)
+    }
+
+    // MARK: routes
+
+    private func routes(_ router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in self.text("ok\n") }
+        router.get("/readyz") { _, _ in
+            let (ready, reason) = self.state.readiness
+            return ready ? self.text("ready\n") : self.error(.serviceUnavailable, "not_ready", reason)
+        }
+        router.get("/") { request, _ in
+            try self.authorized(request) { self.html(AdminPage.render(self)) }
+        }
+        router.get("/metrics") { request, _ in
+            try self.authorized(request) { self.text(self.prometheusText(), type: "text/plain; version=0.0.4") }
+        }
+        router.get("/api/v1/objects") { request, _ in
+            try self.authorized(request) {
+                let query = request.uri.queryParameters
+                return try self.json(
+                    self.objects(
+                        kind: query.get("kind"), namespace: query.get("namespace"),
+                        onlyRejected: query.get("rejected") == "true"))
+            }
+        }
+        router.get("/api/v1/clients") { request, _ in
+            try self.authorized(request) {
+                let group = request.uri.queryParameters.get("group")
+                let clients = self.registry.all.filter { group == nil || $0.group == group }.map(Views.client)
+                return try self.json(["clients": clients])
+            }
+        }
+        router.get("/api/v1/snapshots") { request, _ in
+            try self.authorized(request) { try self.json(["snapshots": self.cache.groups.compactMap(self.summary)]) }
+        }
+        router.get("/api/v1/snapshots/**") { request, context in
+            try self.authorized(request) {
+                let rest = context.parameters.getCatchAll().map(String.init)
+                return try self.snapshotRoute(rest, query: request.uri.queryParameters)
+            }
+        }
+    }
+
+    /// `/api/v1/snapshots/{group}`, `…/{group}/diff`, `…/{group}/versions/{v}`, where a
+    /// group may be `namespace/name` (with or without its `/` encoded).
+    private func snapshotRoute(_ parts: [String], query: Parameters) throws -> Response {
+        var segments = parts.map { $0.removingPercentEncoding ?? $0 }
+        var action = "resources"
+        var version: String?
+        if segments.count >= 2, segments[segments.count - 2] == "versions" {
+            version = segments.removeLast()
+            segments.removeLast()
+            action = "version"
+        } else if segments.last == "diff" {
+            segments.removeLast()
+            action = "diff"
+        }
+        let group = segments.joined(separator: "/")
+        guard cache.groups.contains(group) else {
+            return error(.notFound, "unknown_group", "no proxy group \"\(group)\"; groups: \(cache.groups.joined(separator: ", "))")
+        }
+        switch action {
+        case "version":
+            guard let version, let timeline = timeline(group: group, version: version) else {
+                return error(.notFound, "unknown_version", "group \(group) has no recent version \(version ?? "")")
+            }
+            return try json(timeline)
+        case "diff":
+            let history = cache.history(for: group)
+            let from = query.get("from") ?? (history.count > 1 ? history[history.count - 2].version : "")
+            let to = query.get("to") ?? history.last?.version ?? ""
+            guard let a = cache.record(for: group, version: from), let b = cache.record(for: group, version: to) else {
+                return error(
+                    .badRequest, "unknown_version",
+                    "diff needs two recent versions of \(group) (from, to); recent: \(history.map(\.version).joined(separator: ", "))")
+            }
+            return try json(diff(group: group, a.snapshot, b.snapshot, from: from, to: to))
+        default:
+            return try resources(group: group, type: query.get("type"), name: query.get("name"))
+        }
+    }
+
+    // MARK: builders
+
+    func objects(kind: String?, namespace: String?, onlyRejected: Bool) -> Views.Objects {
+        guard let current = state.current else { return Views.Objects(objects: [], readErrors: []) }
+        let nacks = Rejections.conditions(registry: registry, result: current.result, set: current.set)
+        var keys = Set(current.set.manifests.keys).union(current.result.statuses.keys)
+        keys.formUnion(nacks.keys)
+        var objects: [Views.Object] = []
+        for key in keys.sorted() {
+            if let kind, key.kind.rawValue.lowercased() != kind.lowercased() { continue }
+            if let namespace, key.namespace != namespace { continue }
+            let status = Rejections.merged(current.result.statuses[key], nacks[key])
+            let rejected = status.isRejected || nacks[key] != nil
+            if onlyRejected, !rejected { continue }
+            objects.append(
+                Views.Object(
+                    kind: key.kind.rawValue, namespace: key.namespace.isEmpty ? nil : key.namespace, name: key.name,
+                    origin: current.set[key]?.origin.description, rejected: rejected, conditions: status.conditions,
+                    listeners: status.listeners, parents: status.parents))
+        }
+        return Views.Objects(objects: objects, readErrors: current.result.readErrors.map(\.description))
+    }
+
+    func summary(_ group: String) -> Views.SnapshotSummary? {
+        let history = cache.history(for: group)
+        guard let record = history.last else { return nil }
+        let clients = registry.clients(inGroup: group)
+        var counts: [String: Int] = [:]
+        for type in ResourceType.allCases { counts[type.plural] = record.snapshot[type].count }
+        return Views.SnapshotSummary(
+            group: group, version: record.version, resources: counts, builtAt: record.setAt, seenAt: record.seenAt,
+            translatedAt: record.translatedAt, proxies: clients.count,
+            proxiesInSync: clients.filter { $0.syncedVersion == record.version }.count,
+            versions: history.map(\.version))
+    }
+
+    func timeline(group: String, version: String) -> Views.VersionTimeline? {
+        guard let record = cache.record(for: group, version: version) else { return nil }
+        let clients = registry.clients(inGroup: group)
+        let proxies = clients.map { client in
+            let nack = client.types.values.compactMap { status -> String? in
+                guard let nack = status.lastNack, status.sentNonce == nack.nonce else { return nil }
+                return nack.message
+            }.first
+            return Views.ProxyVersionState(
+                nodeID: client.nodeID, firstSentAt: client.firstSentAt[version], ackedAt: client.ackedAt[version],
+                inSync: client.syncedVersion == version, nack: nack)
+        }
+        let acked = proxies.compactMap(\.ackedAt)
+        return Views.VersionTimeline(
+            group: group, version: version, current: cache.history(for: group).last?.version == version,
+            seenAt: record.seenAt, translatedAt: record.translatedAt, setAt: record.setAt,
+            firstSentAt: proxies.compactMap(\.firstSentAt).min(),
+            allAckedAt: !proxies.isEmpty && acked.count == proxies.count ? acked.max() : nil, proxies: proxies)
+    }
+
+    func diff(group: String, _ a: Snapshot, _ b: Snapshot, from: String, to: String) -> Views.Diff {
+        var added: [String] = []
+        var removed: [String] = []
+        var changed: [String] = []
+        for type in ResourceType.allCases {
+            let before = a[type]
+            let after = b[type]
+            for name in Set(before.keys).union(after.keys).sorted() {
+                let key = "\(type.originType)/\(name)"
+                switch (before[name], after[name]) {
+                case (nil, _?): added.append(key)
+                case (_?, nil): removed.append(key)
+                case (let x?, let y?) where x.version != y.version: changed.append(key)
+                default: break
+                }
+            }
+        }
+        return Views.Diff(group: group, from: from, to: to, added: added, removed: removed, changed: changed)
+    }
+
+    /// The group's current resources as Envoy's proto-JSON; secrets with key material
+    /// replaced by `"[redacted]"`.
+    func resources(group: String, type: String?, name: String?) throws -> Response {
+        let snapshot = cache.snapshot(for: group)
+        var body: [String: Any] = ["group": group, "version": snapshot.version]
+        for resourceType in ResourceType.allCases {
+            if let type, type != resourceType.plural, type != resourceType.originType, type != resourceType.shortName {
+                continue
+            }
+            var items: [Any] = []
+            for resource in snapshot[resourceType].values.sorted(by: { $0.name < $1.name }) {
+                if let name, resource.name != name { continue }
+                var object = try JSONSerialization.jsonObject(with: Data(try jsonText(resource).utf8))
+                if resourceType == .secret { object = Redaction.redact(object) }
+                items.append(["name": resource.name, "version": resource.version, "resource": object])
+            }
+            body[resourceType.plural] = items
+        }
+        let data = try JSONSerialization.data(withJSONObject: body, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private func jsonText(_ resource: Resource) throws -> String {
+        switch resource.type {
+        case .listener: try EnvoyJSON.encode(resource.decode(as: Envoy_Config_Listener_V3_Listener.self))
+        case .route: try EnvoyJSON.encode(resource.decode(as: Envoy_Config_Route_V3_RouteConfiguration.self))
+        case .cluster: try EnvoyJSON.encode(resource.decode(as: Envoy_Config_Cluster_V3_Cluster.self))
+        case .endpoint: try EnvoyJSON.encode(resource.decode(as: Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self))
+        case .secret: try EnvoyJSON.encode(resource.decode(as: Envoy_Extensions_TransportSockets_Tls_V3_Secret.self))
+        }
+    }
+
+    // MARK: metrics
+
+    func prometheusText() -> String {
+        // Gauges that describe the present are set from state at each scrape.
+        for group in cache.groups {
+            let snapshot = cache.snapshot(for: group)
+            for type in ResourceType.allCases {
+                metrics.makeGauge(
+                    descriptor: gauge("snapshot", "resources", "Resources in the group's current snapshot, by type"),
+                    labels: [("group", group), ("type", type.shortName)]
+                ).set(Double(snapshot[type].count))
+            }
+        }
+        var connected: [String: [String: Int]] = [:]
+        for client in registry.all { connected[client.group, default: [:]][client.transport.rawValue, default: 0] += 1 }
+        for group in Set(connected.keys).union(cache.groups) {
+            for transport in ["sotw", "delta"] {
+                metrics.makeGauge(
+                    descriptor: gauge("connected", "proxies", "Connected proxies by group and protocol"),
+                    labels: [("group", group), ("protocol", transport)]
+                ).set(Double(connected[group]?[transport] ?? 0))
+            }
+        }
+        if let current = state.current {
+            let rejected = current.result.statuses.values.filter(\.isRejected).count + current.result.readErrors.count
+            metrics.makeGauge(descriptor: gauge("rejected", "objects", "Objects not (fully) accepted")).set(Double(rejected))
+            metrics.makeGauge(descriptor: gauge("read", "objects", "Objects read from all sources")).set(
+                Double(current.set.manifests.count))
+        }
+        var buffer: [UInt8] = []
+        metrics.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    private func gauge(_ name: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "chancery", metricName: name, unitName: unit, helpText: help)
+    }
+
+    // MARK: responses
+
+    private func authorized(_ request: Request, _ body: () throws -> Response) throws -> Response {
+        if let token {
+            let header = request.headers[.authorization] ?? ""
+            guard header == "Bearer \(token)" else {
+                return error(.unauthorized, "unauthorized", "send Authorization: Bearer <token from --admin-token-file>")
+            }
+        }
+        return try body()
+    }
+
+    func json(_ value: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
+        let data = try encoder.encode(value)
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private func text(_ text: String, type: String = "text/plain; charset=utf-8") -> Response {
+        Response(status: .ok, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private func html(_ text: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func error(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> Response {
+        let body = Views.ErrorBody(error: .init(code: code, message: message))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(body)) ?? Data()
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Key material never leaves Chancery: in any JSON it shows, the values of fields that
+/// carry private keys or passwords are replaced.
+public enum Redaction {
+    static let sensitive: Set<String> = ["private_key", "password", "session_ticket_keys", "keys"]
+
+    public static func redact(_ value: Any) -> Any {
+        if let object = value as? [String: Any] {
+            var out: [String: Any] = [:]
+            for (key, inner) in object { out[key] = sensitive.contains(key) ? "[redacted]" : redact(inner) }
+            return out
+        }
+        if let array = value as? [Any] { return array.map(redact) }
+        return value
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import GatewayModel
+import Synchronization
+import Translation
+
+/// What the admin endpoint reports about sources and translation: the latest objects,
+/// their translation, and whether Chancery is ready to serve.
+public final class AdminState: Sendable {
+    public struct Current: Sendable {
+        public var set: ResourceSet
+        public var result: TranslationResult
+        public var translatedAt: Date
+        public var translationSeconds: Double
+    }
+
+    private struct Storage {
+        var current: Current?
+        var notReadyReason = "sources have not been read yet"
+    }
+
+    private let storage = Mutex(Storage())
+
+    public init() {}
+
+    /// Called by the pipeline after each translation.
+    public func update(set: ResourceSet, result: TranslationResult, translatedAt: Date, seconds: Double) {
+        storage.withLock {
+            $0.current = Current(set: set, result: result, translatedAt: translatedAt, translationSeconds: seconds)
+        }
+    }
+
+    public var current: Current? { storage.withLock { $0.current } }
+
+    /// Ready once every source has been read and the first snapshots are built.
+    public var readiness: (ready: Bool, reason: String) {
+        storage.withLock { ($0.current != nil, $0.current != nil ? "ready" : $0.notReadyReason) }
+    }
+}

@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import XDS
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+extension Chancery {
+    struct Wait: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Wait until every connected proxy of a group has ACKed a version.",
+            discussion: """
+                Exits 0 once every proxy of the group connected to Chancery holds the group's
+                current version (or --version). Exits 1 on timeout, listing the proxies that
+                lag and why (a NACK's message, or what they still wait for).
+                  kubectl apply -f route.yaml && chancery wait --admin 127.0.0.1:19000 --group default/gw
+                """)
+
+        @Option(help: "Chancery's admin address (HOST:PORT).", transform: parseHostPort)
+        var admin: HostPort = HostPort(host: "127.0.0.1", port: 19000)
+
+        @Option(help: "Proxy group to wait for.")
+        var group: String
+
+        @Option(help: "Snapshot version to wait for (default: the group's current one).")
+        var version: String?
+
+        @Option(help: "How long to wait: 30s, 2m, 500ms.")
+        var timeout: String = "30s"
+
+        @Option(help: "File holding the admin bearer token, if the endpoint needs one.")
+        var adminTokenFile: String?
+
+        @Flag(help: "Succeed even when no proxy of the group is connected.")
+        var allowNoProxies = false
+
+        func run() async throws {
+            guard let millis = parseDuration(timeout) else {
+                throw ValidationError("--timeout '\(timeout)' is not a duration like 30s, 2m or 500ms")
+            }
+            let token = try adminTokenFile.map {
+                try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let deadline = Date().addingTimeInterval(Double(millis) / 1000)
+            let encodedGroup = group.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(["-", ".", "_"])) ?? group
+            var lastReport = "no answer from the admin endpoint yet"
+            while true {
+                do {
+                    let target: String
+                    if let version { target = version } else { target = try await current(encodedGroup, token) }
+                    let summary = try await get("/api/v1/snapshots/\(encodedGroup)/versions/\(target)", token)
+                    let proxies = summary["proxies"] as? [[String: Any]] ?? []
+                    let laggards = proxies.filter { ($0["inSync"] as? Bool) != true }
+                    if !proxies.isEmpty || allowNoProxies, laggards.isEmpty {
+                        say("all \(proxies.count) proxies of \(group) hold version \(target)")
+                        return
+                    }
+                    lastReport =
+                        proxies.isEmpty
+                        ? "no proxy of group \(group) is connected"
+                        : "waiting for version \(target):\n"
+                            + laggards.map { proxy in
+                                let node = proxy["nodeID"] as? String ?? "?"
+                                if let nack = proxy["nack"] as? String { return "  \(node): rejected it: \(nack)" }
+                                return "  \(node): not yet ACKed"
+                            }.joined(separator: "\n")
+                } catch let error as AdminError {
+                    lastReport = error.message
+                    if error.final { break }
+                } catch {
+                    lastReport = "admin endpoint \(admin): \(error)"
+                }
+                if Date() > deadline { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            FileHandle.standardError.write(Data("timed out after \(timeout): \(lastReport)\n".utf8))
+            throw ExitCode(1)
+        }
+
+        struct AdminError: Error {
+            let message: String
+            let final: Bool
+        }
+
+        private func current(_ group: String, _ token: String?) async throws -> String {
+            let resources = try await get("/api/v1/snapshots/\(group)?type=none", token)
+            return resources["version"] as? String ?? ""
+        }
+
+        private func get(_ path: String, _ token: String?) async throws -> [String: Any] {
+            var request = URLRequest(url: URL(string: "http://\(admin)\(path)")!)
+            request.timeoutInterval = 5
+            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+            let (data, response) = try await URLSession.shared.data(for: request)
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            if status != 200 {
+                let message = (object["error"] as? [String: Any])?["message"] as? String ?? "HTTP \(status)"
+                // An unknown version or group may appear soon; bad credentials will not.
+                throw AdminError(message: message, final: status == 401)
+            }
+            return object
+        }
+    }
+}
+
+/// `30s`, `2m`, `500ms`, `1m30s` → milliseconds.
+func parseDuration(_ text: String) -> Int64? {
+    var total: Int64 = 0
+    var digits = ""
+    var index = text.startIndex
+    while index < text.endIndex {
+        let c = text[index]
+        if c.isNumber {
+            digits.append(c)
+            index = text.index(after: index)
+            continue
+        }
+        guard let value = Int64(digits) else { return nil }
+        if text[index...].hasPrefix("ms") {
+            total += value
+            index = text.index(index, offsetBy: 2)
+        } else {
+            switch c {
+            case "h": total += value * 3_600_000
+            case "m": total += value * 60_000
+            case "s": total += value * 1000
+            default: return nil
+            }
+            index = text.index(after: index)
+        }
+        digits = ""
+    }
+    return digits.isEmpty && total > 0 ? total : nil
+}
