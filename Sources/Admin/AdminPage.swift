@@ -25,7 +25,7 @@ enum AdminPage {
         html += "<h2>Proxy groups</h2><table id=\"groups\"><tr><th>group</th><th>version</th><th>resources</th><th>proxies in sync</th></tr>"
         for group in server.cache.groups {
             guard let summary = server.summary(group) else { continue }
-            let resources = summary.resources.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            let resources = summary.resources.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
             let sync = "\(summary.proxiesInSync)/\(summary.proxies)"
             let cls = summary.proxiesInSync == summary.proxies ? "ok" : "bad"
             html += "<tr><td>\(escape(group))</td><td><code>\(summary.version)</code></td><td>\(resources)</td><td class=\(cls)>\(sync)</td></tr>"

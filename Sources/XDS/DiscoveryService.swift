@@ -126,6 +126,7 @@ public struct DiscoveryService: Sendable {
                 for try await request in requests { continuation.yield(.request(request)) }
             }
             var session = StreamSession(mode: mode, served: served)
+            let connectedAt = Date()
             var client: (id: UInt64, group: String, nodeID: String)?
             defer { if let client { registry.remove(client.id) } }
             let transport: ClientRegistry.Transport = mode == .delta ? .delta : .stateOfTheWorld
@@ -185,7 +186,11 @@ public struct DiscoveryService: Sendable {
                 if let client {
                     let became = registry.recordProgress(
                         client.id, snapshotVersion: session.snapshotVersion, inSync: session.isInSync)
-                    if became, let record = cache.record(for: client.group, version: session.snapshotVersion) {
+                    // Propagation: a change seen while this proxy was connected, until
+                    // the proxy holds it (a fresh connection's first sync is not one).
+                    if became, let record = cache.record(for: client.group, version: session.snapshotVersion),
+                        record.seenAt >= connectedAt
+                    {
                         let seconds = Date().timeIntervalSince(record.seenAt)
                         Timer(label: "chancery_propagation_seconds", dimensions: [("group", client.group)])
                             .recordNanoseconds(Int64(max(0, seconds) * 1e9))

@@ -23,6 +23,7 @@ public final class EnvoyProcess: @unchecked Sendable {
 
     public struct Failed: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     public static func binary() throws -> URL {
