@@ -102,6 +102,25 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Benchmarks: plain executables that print numbers (docs/performance.md).
+        .executableTarget(
+            name: "chancery-bench",
+            dependencies: ["GatewayModel", "Translation", "XDS"],
+            path: "Benchmarks/chancery-bench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "chancery-load",
+            dependencies: [
+                "GatewayModel", "Translation", "XDS", "EnvoyAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/chancery-load",
+            swiftSettings: strict
+        ),
         // Loopback backends, an HTTP client and an Envoy launcher for the tests.
         .target(
             name: "TestSupport",
@@ -141,7 +160,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["XDS", "EnvoyAPI", "TestSupport"],
+            dependencies: ["XDS", "EnvoyAPI", "TestSupport", "Admin", "Translation"],
             swiftSettings: strict
         ),
     ]

@@ -38,9 +38,8 @@ enum Backends {
 
     /// A ReferenceGrant in `namespace` lets HTTPRoutes from `from` reference the Service.
     static func referenceGranted(toService name: String, in namespace: String, from: String, context: Context) -> Bool {
-        context.set.referenceGrants.contains { grant in
-            (grant.metadata.namespace ?? "default") == namespace
-                && grant.spec.from.contains { $0.group == gatewayGroup && $0.kind == "HTTPRoute" && $0.namespace == from }
+        (context.grants[namespace] ?? []).contains { grant in
+            grant.spec.from.contains { $0.group == gatewayGroup && $0.kind == "HTTPRoute" && $0.namespace == from }
                 && grant.spec.to.contains { $0.group == "" && $0.kind == "Service" && ($0.name == nil || $0.name == name) }
         }
     }
@@ -68,8 +67,7 @@ enum Backends {
             let servicePort = service.spec.ports?.first(where: { $0.port == backend.port })
         else { return assignment }
         var addresses: Set<AddressPort> = []
-        for slice in context.set.endpointSlices
-        where (slice.metadata.namespace ?? "default") == backend.namespace && slice.serviceName == backend.service {
+        for slice in context.slices[Context.ServiceKey(namespace: backend.namespace, name: backend.service)] ?? [] {
             guard slice.addressType == "IPv4" || slice.addressType == "IPv6" else { continue }
             guard let port = slice.ports?.first(where: { ($0.name ?? "") == (servicePort.name ?? "") })?.port else { continue }
             for endpoint in slice.endpoints ?? [] where endpoint.conditions?.ready ?? true {

@@ -80,11 +80,30 @@ func key(_ kind: Kind, _ metadata: ObjectMeta) -> ObjectKey {
     ObjectKey(kind, namespace: kind.isNamespaced ? (metadata.namespace ?? "default") : "", name: metadata.name)
 }
 
-/// Lookups shared by every step of one translation.
+/// Lookups shared by every step of one translation, indexed once so that each lookup
+/// costs the same however many objects there are.
 struct Context {
     let set: ResourceSet
+    /// EndpointSlices by namespace and Service name.
+    let slices: [ServiceKey: [EndpointSlice]]
+    /// ReferenceGrants by the namespace they live in.
+    let grants: [String: [ReferenceGrant]]
 
-    func namespace(of metadata: ObjectMeta) -> String { metadata.namespace ?? "default" }
+    struct ServiceKey: Hashable {
+        let namespace: String
+        let name: String
+    }
+
+    init(set: ResourceSet) {
+        self.set = set
+        var slices: [ServiceKey: [EndpointSlice]] = [:]
+        for slice in set.endpointSlices {
+            guard let service = slice.serviceName else { continue }
+            slices[ServiceKey(namespace: slice.metadata.namespace ?? "default", name: service), default: []].append(slice)
+        }
+        self.slices = slices
+        self.grants = Dictionary(grouping: set.referenceGrants) { $0.metadata.namespace ?? "default" }
+    }
 }
 
 /// The spec's tie-breaks: older objects first, then namespace/name.

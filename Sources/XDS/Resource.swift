@@ -14,12 +14,16 @@ public struct Resource: Sendable, Hashable {
     public let version: String
     /// The resource as it goes on the wire.
     public let body: Google_Protobuf_Any
+    /// Resources this one names over xDS (found once, from the typed message).
+    public let references: [ResourceReference]
 
     public init(_ message: some ResourceMessage) throws {
-        try self.init(type: Swift.type(of: message).resourceType, name: message.resourceName, message: message)
+        try self.init(
+            type: Swift.type(of: message).resourceType, name: message.resourceName, message: message,
+            references: ResourceReferences.of(message))
     }
 
-    init(type: ResourceType, name: String, message: some SwiftProtobuf.Message) throws {
+    init(type: ResourceType, name: String, message: some SwiftProtobuf.Message, references: [ResourceReference]) throws {
         let bytes: Data = try message.serializedBytes(options: deterministicEncoding)
         var any = Google_Protobuf_Any()
         any.typeURL = type.typeURL
@@ -28,6 +32,7 @@ public struct Resource: Sendable, Hashable {
         self.name = name
         self.version = ContentHash.of(bytes)
         self.body = any
+        self.references = references
     }
 
     /// Decodes the resource back into its Envoy message (for inspection and checks).

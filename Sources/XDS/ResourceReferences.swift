@@ -25,12 +25,12 @@ extension ResourceType {
 /// route configurations named through RDS, clusters named by routes and TCP proxies,
 /// endpoints of EDS clusters and secrets named through SDS.
 enum ResourceReferences {
-    static func of(_ resource: Resource) throws -> [ResourceReference] {
-        switch resource.type {
-        case .listener: try of(listener: resource.decode())
-        case .route: try of(routes: resource.decode())
-        case .cluster: try of(cluster: resource.decode())
-        case .endpoint, .secret: []
+    static func of(_ message: any ResourceMessage) throws -> [ResourceReference] {
+        switch message {
+        case let listener as Envoy_Config_Listener_V3_Listener: try of(listener: listener)
+        case let routes as Envoy_Config_Route_V3_RouteConfiguration: of(routes: routes)
+        case let cluster as Envoy_Config_Cluster_V3_Cluster: try of(cluster: cluster)
+        default: []
         }
     }
 

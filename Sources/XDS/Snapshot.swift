@@ -30,14 +30,7 @@ public struct Snapshot: Sendable, Equatable {
         var eds: [String: String] = [:]
         for type in [ResourceType.listener, .route, .cluster] {
             for resource in (byType[type] ?? [:]).values.sorted(by: { $0.name < $1.name }) {
-                let references: [ResourceReference]
-                do {
-                    references = try ResourceReferences.of(resource)
-                } catch {
-                    problems.append("\(type.noun) \"\(resource.name)\" cannot be read: \(error)")
-                    continue
-                }
-                for reference in references {
+                for reference in resource.references {
                     if type == .cluster, reference.type == .endpoint { eds[resource.name] = reference.name }
                     if byType[reference.type]?[reference.name] == nil {
                         problems.append(

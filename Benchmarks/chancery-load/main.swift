@@ -1,0 +1,227 @@
+import EnvoyAPI
+import Foundation
+import GatewayModel
+import Logging
+import Translation
+import XDS
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+// chancery-load: K simulated Envoys over real gRPC (ADS, state of the world or delta),
+// subscribing and ACKing as Envoy does. Bounded in clients and time; loopback only.
+//
+//   chancery-load [--clients 100] [--routes 1000] [--delta] [--changes 5] [--timeout 60]
+//       Starts an in-process Chancery xDS server with a synthetic world of N routes,
+//       connects K clients, then makes C one-route changes and reports how long until
+//       every client held each new version.
+//   chancery-load --target 127.0.0.1:18000 --group default/gw [--clients 100] [--delta]
+//       Connects K clients to any ADS server and reports time to first full config
+//       (CDS, EDS, LDS and RDS ACKed); then waits --watch seconds and reports how long
+//       each change took to reach every client.
+
+struct Options {
+    var clients = 100
+    var routes = 1000
+    var delta = false
+    var changes = 5
+    var timeout = 60.0
+    var target: HostPort?
+    var group = "infra/gw"
+    var watch = 0.0
+
+    init(_ arguments: [String]) {
+        var it = arguments.dropFirst().makeIterator()
+        while let a = it.next() {
+            switch a {
+            case "--clients": clients = Int(it.next() ?? "") ?? clients
+            case "--routes": routes = Int(it.next() ?? "") ?? routes
+            case "--delta": delta = true
+            case "--changes": changes = Int(it.next() ?? "") ?? changes
+            case "--timeout": timeout = Double(it.next() ?? "") ?? timeout
+            case "--target": target = HostPort(it.next() ?? "")
+            case "--group": group = it.next() ?? group
+            case "--watch": watch = Double(it.next() ?? "") ?? watch
+            default:
+                print("usage: chancery-load [--clients K] [--routes N] [--delta] [--changes C] [--timeout S] [--target HOST:PORT --group G --watch S]")
+                exit(a == "--help" ? 0 : 2)
+            }
+        }
+        if let target, !(target.host.hasPrefix("127.") || target.host == "localhost" || target.host == "::1") {
+            print("chancery-load only targets loopback addresses")
+            exit(2)
+        }
+    }
+}
+
+func raiseFileLimit() {
+    var limit = rlimit()
+    getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    limit.rlim_cur = limit.rlim_max
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}
+
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    guard !values.isEmpty else { return .nan }
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
+}
+
+func report(_ label: String, _ values: [Double]) {
+    print(
+        String(
+            format: "%@: n=%d p50=%.1fms p99=%.1fms max=%.1fms", label, values.count, percentile(values, 0.5) * 1000,
+            percentile(values, 0.99) * 1000, (values.max() ?? .nan) * 1000))
+}
+
+func rssMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+    }
+    return 0
+}
+
+/// The synthetic world of chancery-bench, as a snapshot for one group.
+func snapshot(routes: Int, variant: Int) throws -> Snapshot {
+    var yaml = """
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: GatewayClass
+        metadata: {name: chancery}
+        spec: {controllerName: chancery.dev/gateway-controller}
+        ---
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: Gateway
+        metadata: {name: gw, namespace: infra}
+        spec:
+          gatewayClassName: chancery
+          listeners: [{name: http, protocol: HTTP, port: 8080, allowedRoutes: {namespaces: {from: All}}}]
+
+        """
+    for i in 0..<routes {
+        let path = i == 0 && variant > 0 ? "/changed-\(variant)" : "/api/\(i)"
+        yaml += """
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: r\(i), namespace: ns\(i % 50)}
+            spec:
+              parentRefs: [{name: gw, namespace: infra}]
+              hostnames: [host\(i).example.com]
+              rules:
+              - matches: [{path: {type: PathPrefix, value: \(path)}}]
+                backendRefs: [{name: s\(i), port: 80}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: s\(i), namespace: ns\(i % 50)}
+            spec: {ports: [{name: http, port: 80}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: s\(i)-1, namespace: ns\(i % 50), labels: {kubernetes.io/service-name: s\(i)}}
+            addressType: IPv4
+            endpoints: [{addresses: [10.0.\(i / 250 % 250).\(i % 250)]}]
+            ports: [{name: http, port: 8080}]
+
+            """
+    }
+    let decoded = ManifestDecoder.decode(file: "load.yaml", contents: yaml)
+    let result = Translator().translate(ResourceSet(manifests: decoded.manifests))
+    let config = result.proxies["infra/gw"]!
+    return try Snapshot(
+        listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints: config.endpoints)
+}
+
+let options = Options(CommandLine.arguments)
+raiseFileLimit()
+let deadline = Date().addingTimeInterval(options.timeout)
+var logger = Logger(label: "chancery-load")
+logger.logLevel = .error
+
+var target: (String, Int)
+var server: XDSServer?
+var serverTask: Task<Void, any Error>?
+let cache = SnapshotCache(logger: logger)
+let registry = ClientRegistry()
+let rssBefore = rssMiB()
+if let remote = options.target {
+    target = (remote.host, remote.port)
+} else {
+    cache.setSnapshot(try snapshot(routes: options.routes, variant: 0), for: options.group)
+    let xds = XDSServer(
+        address: HostPort(host: "127.0.0.1", port: 0),
+        discovery: DiscoveryService(cache: cache, registry: registry, logger: logger))
+    serverTask = Task { try await xds.run() }
+    let bound = try await xds.boundAddress()
+    target = (bound.host, bound.port)
+    server = xds
+}
+print(
+    "chancery-load: \(options.clients) \(options.delta ? "delta" : "state-of-the-world") clients → \(target.0):\(target.1)"
+        + (options.target == nil ? ", \(options.routes) routes in process" : ""))
+
+let stats = (0..<options.clients).map { _ in ClientStats() }
+let endpoint = target
+let started = Date()
+let clients = Task {
+    await withTaskGroup(of: Void.self) { group in
+        for i in 0..<options.clients {
+            group.addTask {
+                let envoy = SimulatedEnvoy(
+                    target: endpoint, nodeID: "load-\(i)", group: options.group, delta: options.delta, stats: stats[i])
+                do { try await envoy.run() } catch {
+                    stats[i].state.withLock { $0.error = "\(error)" }
+                }
+            }
+        }
+    }
+}
+
+// Time to first complete configuration.
+while Date() < deadline, !stats.allSatisfy({ s in s.state.withLock { $0.firstCompleteAt != nil || $0.error != nil } }) {
+    try await Task.sleep(for: .milliseconds(10))
+}
+let firsts = stats.compactMap { s in s.state.withLock { $0.firstCompleteAt?.timeIntervalSince(started) } }
+report("time to first full config", firsts)
+var errors = stats.compactMap { s in s.state.withLock { $0.error } }
+
+if options.target == nil {
+    // Changes: one route edited each time; wait until every client holds the version.
+    var propagation: [Double] = []
+    for change in 1...max(options.changes, 0) where options.changes > 0 {
+        let next = try snapshot(routes: options.routes, variant: change)
+        let start = Date()
+        cache.setSnapshot(next, for: options.group)
+        while Date() < deadline {
+            let clients = registry.clients(inGroup: options.group)
+            if clients.count == options.clients, clients.allSatisfy({ $0.syncedVersion == next.version }) { break }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        propagation.append(Date().timeIntervalSince(start))
+    }
+    report("change → all clients ACKed", propagation)
+} else if options.watch > 0 {
+    // External server: each client's RDS version changes; report how spread out that was.
+    let before = stats.map { s in s.state.withLock { $0.acked[SimulatedEnvoy.rds]?.version } }
+    try await Task.sleep(for: .seconds(options.watch))
+    let changed = zip(stats, before).compactMap { s, old in
+        s.state.withLock { state -> Date? in
+            guard let now = state.acked[SimulatedEnvoy.rds], now.version != old else { return nil }
+            return now.at
+        }
+    }
+    if let first = changed.min() {
+        report("RDS change reached clients (after the first)", changed.map { $0.timeIntervalSince(first) })
+    } else {
+        print("no RDS change seen in \(options.watch) s")
+    }
+}
+errors += stats.compactMap { s in s.state.withLock { $0.error } }
+print(String(format: "process RSS: %.1f MiB (%.1f MiB before clients and server)", rssMiB(), rssBefore))
+print("errors: \(Set(errors).count == 0 ? "none" : Set(errors).joined(separator: "; "))")
+clients.cancel()
+server?.stopListening()
+serverTask?.cancel()
+exit(errors.isEmpty && firsts.count == options.clients ? 0 : 1)

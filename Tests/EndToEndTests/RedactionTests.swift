@@ -1,0 +1,29 @@
+import Admin
+import EnvoyAPI
+import Foundation
+import Testing
+import Translation
+
+/// SDS secrets as the admin API shows them: everything but the key material.
+@Suite struct RedactionTests {
+    @Test func privateKeysAndPasswordsAreReplaced() throws {
+        var secret = Envoy_Extensions_TransportSockets_Tls_V3_Secret()
+        secret.name = "shop-cert"
+        var certificate = Envoy_Extensions_TransportSockets_Tls_V3_TlsCertificate()
+        certificate.certificateChain.inlineString = "-----BEGIN CERTIFICATE-----\nPUBLIC\n-----END CERTIFICATE-----\n"
+        certificate.privateKey.inlineString = "-----BEGIN PRIVATE KEY-----\nTOPSECRETKEYBYTES\n-----END PRIVATE KEY-----\n"
+        certificate.password.inlineBytes = Data("hunter2".utf8)
+        secret.tlsCertificate = certificate
+        let json = try EnvoyJSON.encode(secret)
+        #expect(json.contains("TOPSECRETKEYBYTES"), "the raw JSON has the key; redaction must remove it")
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8))
+        let redacted = Redaction.redact(object)
+        let text = String(
+            decoding: try JSONSerialization.data(withJSONObject: redacted, options: [.sortedKeys]), as: UTF8.self)
+        #expect(!text.contains("TOPSECRETKEYBYTES"))
+        #expect(!text.contains(Data("hunter2".utf8).base64EncodedString()))
+        #expect(text.contains("PUBLIC"), "the certificate itself stays visible")
+        #expect(text.contains("\"private_key\":\"[redacted]\""))
+        #expect(text.contains("shop-cert"))
+    }
+}
