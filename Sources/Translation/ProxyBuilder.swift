@@ -50,11 +50,13 @@ enum ProxyBuilder {
             routeConfig.name = bind.name
             routeConfig.validateClusters = Google_Protobuf_BoolValue(false)
             let byHost = hosts[bind]!
+            // Only wildcards can cover another hostname: find them once.
+            let wildcards = byHost.keys.filter { $0 == "*" || $0.hasPrefix("*.") }
             routeConfig.virtualHosts = byHost.keys.sorted().map { hostname in
                 var host = Envoy_Config_Route_V3_VirtualHost()
                 host.name = "\(bind.name)/\(hostname)"
                 host.domains = [hostname]
-                host.routes = virtualHostRoutes(for: hostname, in: byHost)
+                host.routes = virtualHostRoutes(for: hostname, in: byHost, wildcards: wildcards)
                 return host
             }
             config.routes.append(routeConfig)
@@ -73,8 +75,10 @@ enum ProxyBuilder {
     /// specific; the spec lets a more specific hostname take precedence but still
     /// serves the routes of wildcard hostnames that cover it. So the host's own routes
     /// come first, then those of each covering wildcard, most specific first, then `*`.
-    static func virtualHostRoutes(for hostname: String, in byHost: [String: [RouteEntry]]) -> [Envoy_Config_Route_V3_Route] {
-        let covering = byHost.keys.filter { other in
+    static func virtualHostRoutes(
+        for hostname: String, in byHost: [String: [RouteEntry]], wildcards: [String]
+    ) -> [Envoy_Config_Route_V3_Route] {
+        let covering = wildcards.filter { other in
             other != hostname && (other == "*" || Hostnames.matches(pattern: other, hostname))
         }.sorted { a, b in
             if a == "*" || b == "*" { return b == "*" && a != "*" }

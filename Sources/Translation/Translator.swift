@@ -27,6 +27,9 @@ public struct TranslationResult: Sendable, Equatable {
     public var statuses: [ObjectKey: ObjectStatus] = [:]
     /// Objects that could not be read at all (from the ResourceSet).
     public var readErrors: [ManifestError] = []
+    /// Groups whose resources are those of another group (a class with one Gateway):
+    /// group → the group it equals, so consumers can build its snapshot once.
+    public var identical: [String: String] = [:]
 }
 
 /// Gateway API → Envoy, as a pure function: no I/O, no clock, no globals. The same
@@ -70,7 +73,15 @@ public struct Translator: Sendable {
         }
         for gatewayClass in classes {
             let members = prepared.filter { $0.gateway.spec.gatewayClassName == gatewayClass.metadata.name }
-            result.proxies[gatewayClass.metadata.name] = ProxyBuilder.build(members, routes: attachments, context: context)
+            if members.count == 1 {
+                // A class with one Gateway serves exactly that Gateway's resources.
+                let only = members[0].key.namespace + "/" + members[0].key.name
+                result.proxies[gatewayClass.metadata.name] = result.proxies[only]
+                result.identical[gatewayClass.metadata.name] = only
+            } else {
+                result.proxies[gatewayClass.metadata.name] = ProxyBuilder.build(
+                    members, routes: attachments, context: context)
+            }
         }
         return result
     }

@@ -33,11 +33,17 @@ struct Pipeline {
         admin.update(
             set: set, result: result, translatedAt: translatedAt,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-        for (group, proxy) in result.proxies.sorted(by: { $0.key < $1.key }) {
+        var built: [String: Snapshot] = [:]
+        // Groups that equal another group come last and reuse its snapshot.
+        let order = result.proxies.keys.sorted { (result.identical[$0] != nil ? 1 : 0, $0) < (result.identical[$1] != nil ? 1 : 0, $1) }
+        for group in order {
+            let proxy = result.proxies[group]!
             do {
-                let snapshot = try Snapshot(
-                    listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
-                    endpoints: proxy.endpoints, secrets: proxy.secrets)
+                let snapshot = try result.identical[group].flatMap { built[$0] }
+                    ?? Snapshot(
+                        listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
+                        endpoints: proxy.endpoints, secrets: proxy.secrets)
+                built[group] = snapshot
                 cache.setSnapshot(snapshot, for: group, seenAt: seenAt, translatedAt: translatedAt)
             } catch {
                 logger.error(
