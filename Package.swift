@@ -121,6 +121,14 @@ let package = Package(
             path: "Benchmarks/chancery-load",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "chancery-propagation",
+            dependencies: [
+                "GatewayModel", "Translation", "XDS", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/chancery-propagation",
+            swiftSettings: strict
+        ),
         // Loopback backends, an HTTP client and an Envoy launcher for the tests.
         .target(
             name: "TestSupport",
