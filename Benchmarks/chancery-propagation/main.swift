@@ -1,7 +1,6 @@
 import Foundation
 import GatewayModel
 import Logging
-import Synchronization
 import TestSupport
 import Translation
 import XDS
@@ -136,29 +135,29 @@ guard allSynced(cache.snapshot(for: group).version) else {
     exit(1)
 }
 
-// Background traffic to steady routes, until told to stop.
-let counts = Mutex<(ok: Int, failed: Int, failures: [String])>((0, 0, []))
-let stop = Atomic<Bool>(false)
-let traffic = Task {
+// Background traffic to steady routes until cancelled; it returns its own tallies.
+let traffic = Task.detached { () -> (ok: Int, failed: Int, failures: [String]) in
+    var ok = 0
+    var failed = 0
+    var failures: [String] = []
     var i = 0
-    while !stop.load(ordering: .relaxed) {
+    while !Task.isCancelled {
         i += 1
         let host = "host-\(i % steady).example.com"
         do {
             let result = try await httpGet(port: port, path: "/", host: host)
-            counts.withLock { c in
-                if (200..<300).contains(result.status) { c.ok += 1 } else {
-                    c.failed += 1
-                    if c.failures.count < 5 { c.failures.append("\(host): \(result.status)") }
-                }
+            if (200..<300).contains(result.status) {
+                ok += 1
+            } else {
+                failed += 1
+                if failures.count < 5 { failures.append("\(host): \(result.status)") }
             }
         } catch {
-            counts.withLock { c in
-                c.failed += 1
-                if c.failures.count < 5 { c.failures.append("\(host): \(error)") }
-            }
+            failed += 1
+            if failures.count < 5 { failures.append("\(host): \(error)") }
         }
     }
+    return (ok, failed, failures)
 }
 
 var samples: [Double] = []
@@ -183,9 +182,8 @@ for change in 1...options.changes {
         if result?.status != 200 { unserved += 1 }
     }
 }
-stop.store(true, ordering: .relaxed)
-_ = await traffic.value
-let totals = counts.withLock { $0 }
+traffic.cancel()
+let totals = await traffic.value
 print(
     String(
         format: "propagation (change → each Envoy applied it): n=%d p50=%.1fms p99=%.1fms max=%.1fms",
