@@ -36,7 +36,10 @@ public struct ObjectKey: Hashable, Sendable, Comparable, CustomStringConvertible
     }
 
     public static func < (lhs: ObjectKey, rhs: ObjectKey) -> Bool {
-        (lhs.kind.rawValue, lhs.namespace, lhs.name) < (rhs.kind.rawValue, rhs.namespace, rhs.name)
+        // Field by field: sorting thousands of keys is on translation's path.
+        if lhs.kind != rhs.kind { return lhs.kind.rawValue < rhs.kind.rawValue }
+        if lhs.namespace != rhs.namespace { return lhs.namespace < rhs.namespace }
+        return lhs.name < rhs.name
     }
 }
 

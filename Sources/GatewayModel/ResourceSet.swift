@@ -35,7 +35,7 @@ public struct ResourceSet: Sendable, Hashable {
 
     /// Objects of a kind, ordered by namespace and name.
     public func manifests(of kind: Kind) -> [Manifest] {
-        manifests.values.filter { $0.object.kind == kind }.sorted { $0.object.key < $1.object.key }
+        manifests.filter { $0.key.kind == kind }.sorted { $0.key < $1.key }.map(\.value)
     }
 
     public var gatewayClasses: [GatewayClass] {
