@@ -103,16 +103,22 @@ let package = Package(
             swiftSettings: strict
         ),
         // Benchmarks: plain executables that print numbers (docs/performance.md).
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: ["GatewayModel"],
+            path: "Benchmarks/Support",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "chancery-bench",
-            dependencies: ["GatewayModel", "Translation", "XDS"],
+            dependencies: ["BenchmarkSupport", "GatewayModel", "Translation", "XDS"],
             path: "Benchmarks/chancery-bench",
             swiftSettings: strict
         ),
         .executableTarget(
             name: "chancery-load",
             dependencies: [
-                "GatewayModel", "Translation", "XDS", "EnvoyAPI",
+                "BenchmarkSupport", "GatewayModel", "Translation", "XDS", "EnvoyAPI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -124,7 +130,8 @@ let package = Package(
         .executableTarget(
             name: "chancery-propagation",
             dependencies: [
-                "GatewayModel", "Translation", "XDS", "TestSupport", .product(name: "Logging", package: "swift-log"),
+                "BenchmarkSupport", "GatewayModel", "Translation", "XDS", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/chancery-propagation",
             swiftSettings: strict

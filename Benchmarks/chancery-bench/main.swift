@@ -1,3 +1,4 @@
+import BenchmarkSupport
 import Foundation
 import GatewayModel
 import Translation
@@ -34,68 +35,15 @@ struct Options {
     }
 }
 
-/// A world of `routes` HTTPRoutes on one Gateway, each with its own hostname, two rules
-/// (an exact and a prefix match with a header), a Service and an EndpointSlice of 3
-/// endpoints. `variant` changes one route's path, as an edit would.
 func world(routes: Int, variant: Int = 0) -> ResourceSet {
-    var yaml = """
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: GatewayClass
-        metadata: {name: chancery}
-        spec: {controllerName: chancery.dev/gateway-controller}
-        ---
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: Gateway
-        metadata: {name: gw, namespace: infra}
-        spec:
-          gatewayClassName: chancery
-          listeners: [{name: http, protocol: HTTP, port: 8080, allowedRoutes: {namespaces: {from: All}}}]
-
-        """
-    for i in 0..<routes {
-        let path = i == 0 && variant > 0 ? "/changed-\(variant)" : "/api/\(i)"
-        yaml += """
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: r\(i), namespace: ns\(i % 50)}
-            spec:
-              parentRefs: [{name: gw, namespace: infra}]
-              hostnames: [host\(i).example.com]
-              rules:
-              - matches: [{path: {type: Exact, value: \(path)/health}}]
-                backendRefs: [{name: s\(i), port: 80}]
-              - matches: [{path: {type: PathPrefix, value: \(path)}, headers: [{name: x-tenant, value: t\(i)}]}]
-                filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-route, value: r\(i)}]}}]
-                backendRefs: [{name: s\(i), port: 80, weight: 90}, {name: s\((i + 1) % routes), port: 80, weight: 10}]
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: s\(i), namespace: ns\(i % 50)}
-            spec: {ports: [{name: http, port: 80}]}
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: s\(i)-1, namespace: ns\(i % 50), labels: {kubernetes.io/service-name: s\(i)}}
-            addressType: IPv4
-            endpoints: [{addresses: [10.\(i / 250 % 250).\(i % 250).1]}, {addresses: [10.\(i / 250 % 250).\(i % 250).2]}, {addresses: [10.\(i / 250 % 250).\(i % 250).3]}]
-            ports: [{name: http, port: 8080}]
-
-            """
-    }
-    let decoded = ManifestDecoder.decode(file: "bench.yaml", contents: yaml)
-    precondition(decoded.errors.isEmpty && decoded.fileError == nil, "bad synthetic world: \(decoded.errors)")
-    return ResourceSet(manifests: decoded.manifests)
+    Worlds.gateway(routes: routes, variant: variant, detailed: true)
 }
 
 func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
-func median(_ values: [Double]) -> Double {
-    let sorted = values.sorted()
-    return sorted[sorted.count / 2]
-}
+func median(_ values: [Double]) -> Double { Stats.percentile(values, 0.5) }
 
 func measure(runs: Int, _ body: () throws -> Void) rethrows -> Double {
     var samples: [Double] = []
@@ -111,16 +59,6 @@ func snapshot(_ config: ProxyConfig) throws -> Snapshot {
     try Snapshot(
         listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints: config.endpoints,
         secrets: config.secrets)
-}
-
-/// Peak resident set size of this process, from /proc (VmHWM).
-func peakRSSMiB() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-        let kb = Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
-        return kb / 1024
-    }
-    return 0
 }
 
 let options = Options(CommandLine.arguments)
@@ -146,5 +84,5 @@ for size in options.sizes {
     print(
         String(
             format: "%6d  %9.1f  %8.1f  %16.1f  %9d  %12.1f", size, translate * 1000, build * 1000, change * 1000,
-            built.resourceCount, peakRSSMiB()))
+            built.resourceCount, Stats.memoryMiB("VmHWM")))
 }

@@ -1,3 +1,4 @@
+import BenchmarkSupport
 import EnvoyAPI
 import Foundation
 import GatewayModel
@@ -62,11 +63,7 @@ func raiseFileLimit() {
     setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }
 
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    guard !values.isEmpty else { return .nan }
-    let sorted = values.sorted()
-    return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
-}
+func percentile(_ values: [Double], _ p: Double) -> Double { Stats.percentile(values, p) }
 
 func report(_ label: String, _ values: [Double]) {
     print(
@@ -75,60 +72,12 @@ func report(_ label: String, _ values: [Double]) {
             percentile(values, 0.99) * 1000, (values.max() ?? .nan) * 1000))
 }
 
-func rssMiB() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
-    }
-    return 0
-}
+func rssMiB() -> Double { Stats.memoryMiB() }
 
-/// The synthetic world of chancery-bench, as a snapshot for one group.
+/// The synthetic world (plain routes), as a snapshot for one group.
 func snapshot(routes: Int, variant: Int) throws -> Snapshot {
-    var yaml = """
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: GatewayClass
-        metadata: {name: chancery}
-        spec: {controllerName: chancery.dev/gateway-controller}
-        ---
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: Gateway
-        metadata: {name: gw, namespace: infra}
-        spec:
-          gatewayClassName: chancery
-          listeners: [{name: http, protocol: HTTP, port: 8080, allowedRoutes: {namespaces: {from: All}}}]
-
-        """
-    for i in 0..<routes {
-        let path = i == 0 && variant > 0 ? "/changed-\(variant)" : "/api/\(i)"
-        yaml += """
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: r\(i), namespace: ns\(i % 50)}
-            spec:
-              parentRefs: [{name: gw, namespace: infra}]
-              hostnames: [host\(i).example.com]
-              rules:
-              - matches: [{path: {type: PathPrefix, value: \(path)}}]
-                backendRefs: [{name: s\(i), port: 80}]
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: s\(i), namespace: ns\(i % 50)}
-            spec: {ports: [{name: http, port: 80}]}
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: s\(i)-1, namespace: ns\(i % 50), labels: {kubernetes.io/service-name: s\(i)}}
-            addressType: IPv4
-            endpoints: [{addresses: [10.0.\(i / 250 % 250).\(i % 250)]}]
-            ports: [{name: http, port: 8080}]
-
-            """
-    }
-    let decoded = ManifestDecoder.decode(file: "load.yaml", contents: yaml)
-    let result = Translator().translate(ResourceSet(manifests: decoded.manifests))
+    let set = Worlds.gateway(routes: routes, variant: variant, detailed: false)
+    let result = Translator().translate(set)
     let config = result.proxies["infra/gw"]!
     return try Snapshot(
         listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints: config.endpoints)

@@ -1,3 +1,4 @@
+import BenchmarkSupport
 import Foundation
 import GatewayModel
 import Logging
@@ -93,10 +94,7 @@ func snapshot(_ set: ResourceSet) throws -> Snapshot {
         listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints: config.endpoints)
 }
 
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    let sorted = values.sorted()
-    return sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
-}
+func percentile(_ values: [Double], _ p: Double) -> Double { Stats.percentile(values, p) }
 
 var logger = Logger(label: "chancery-propagation")
 logger.logLevel = .error

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatewayModel
 import XDS
 
 #if canImport(FoundationNetworking)
@@ -36,7 +37,7 @@ extension Chancery {
         var allowNoProxies = false
 
         func run() async throws {
-            guard let millis = parseDuration(timeout) else {
+            guard let millis = GatewayDuration.milliseconds(in: timeout), millis > 0 else {
                 throw ValidationError("--timeout '\(timeout)' is not a duration like 30s, 2m or 500ms")
             }
             let token = try adminTokenFile.map {
@@ -103,34 +104,4 @@ extension Chancery {
             return object
         }
     }
-}
-
-/// `30s`, `2m`, `500ms`, `1m30s` → milliseconds.
-func parseDuration(_ text: String) -> Int64? {
-    var total: Int64 = 0
-    var digits = ""
-    var index = text.startIndex
-    while index < text.endIndex {
-        let c = text[index]
-        if c.isNumber {
-            digits.append(c)
-            index = text.index(after: index)
-            continue
-        }
-        guard let value = Int64(digits) else { return nil }
-        if text[index...].hasPrefix("ms") {
-            total += value
-            index = text.index(index, offsetBy: 2)
-        } else {
-            switch c {
-            case "h": total += value * 3_600_000
-            case "m": total += value * 60_000
-            case "s": total += value * 1000
-            default: return nil
-            }
-            index = text.index(after: index)
-        }
-        digits = ""
-    }
-    return digits.isEmpty && total > 0 ? total : nil
 }

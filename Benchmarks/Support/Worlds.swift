@@ -1,0 +1,93 @@
+import Foundation
+import GatewayModel
+
+/// Synthetic Gateway API worlds and the small statistics the benchmark tools share.
+public enum Worlds {
+    /// One Gateway `infra/gw` (class `chancery`, port 8080) and `routes` HTTPRoutes, each
+    /// with its own hostname and Service + EndpointSlice. `detailed` routes carry an
+    /// exact and a header+prefix rule, a 90/10 weighted backend pair and a header filter
+    /// (chancery-bench); plain routes one prefix rule (chancery-load). `variant` > 0
+    /// changes route 0's path, as an edit would.
+    public static func gateway(routes: Int, variant: Int = 0, detailed: Bool) -> ResourceSet {
+        var yaml = """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GatewayClass
+            metadata: {name: chancery}
+            spec: {controllerName: chancery.dev/gateway-controller}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: gw, namespace: infra}
+            spec:
+              gatewayClassName: chancery
+              listeners: [{name: http, protocol: HTTP, port: 8080, allowedRoutes: {namespaces: {from: All}}}]
+
+            """
+        for i in 0..<routes {
+            let path = i == 0 && variant > 0 ? "/changed-\(variant)" : "/api/\(i)"
+            let rules =
+                detailed
+                ? """
+                  - matches: [{path: {type: Exact, value: \(path)/health}}]
+                    backendRefs: [{name: s\(i), port: 80}]
+                  - matches: [{path: {type: PathPrefix, value: \(path)}, headers: [{name: x-tenant, value: t\(i)}]}]
+                    filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-route, value: r\(i)}]}}]
+                    backendRefs: [{name: s\(i), port: 80, weight: 90}, {name: s\((i + 1) % routes), port: 80, weight: 10}]
+                """
+                : """
+                  - matches: [{path: {type: PathPrefix, value: \(path)}}]
+                    backendRefs: [{name: s\(i), port: 80}]
+                """
+            let octets = "\(i / 250 % 250).\(i % 250)"
+            let endpoints =
+                detailed
+                ? "[{addresses: [10.\(octets).1]}, {addresses: [10.\(octets).2]}, {addresses: [10.\(octets).3]}]"
+                : "[{addresses: [10.0.\(octets)]}]"
+            yaml += """
+                ---
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: HTTPRoute
+                metadata: {name: r\(i), namespace: ns\(i % 50)}
+                spec:
+                  parentRefs: [{name: gw, namespace: infra}]
+                  hostnames: [host\(i).example.com]
+                  rules:
+                \(rules)
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: s\(i), namespace: ns\(i % 50)}
+                spec: {ports: [{name: http, port: 80}]}
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: s\(i)-1, namespace: ns\(i % 50), labels: {kubernetes.io/service-name: s\(i)}}
+                addressType: IPv4
+                endpoints: \(endpoints)
+                ports: [{name: http, port: 8080}]
+
+                """
+        }
+        let decoded = ManifestDecoder.decode(file: "world.yaml", contents: yaml)
+        precondition(decoded.errors.isEmpty && decoded.fileError == nil, "bad synthetic world: \(decoded.errors)")
+        return ResourceSet(manifests: decoded.manifests)
+    }
+}
+
+public enum Stats {
+    /// The value at fraction `p` (0…1) of the sorted values.
+    public static func percentile(_ values: [Double], _ p: Double) -> Double {
+        guard !values.isEmpty else { return .nan }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
+    }
+
+    /// A line of `/proc/self/status` in MiB: `VmRSS` (now) or `VmHWM` (peak).
+    public static func memoryMiB(_ field: String = "VmRSS") -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
+            return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
+        }
+        return 0
+    }
+}
