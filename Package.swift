@@ -155,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "XDSTests",
-            dependencies: ["XDS", "EnvoyAPI", "TestSupport"],
+            dependencies: ["XDS", "EnvoyAPI", "TestSupport", "Translation"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -101,7 +101,7 @@ enum ProxyBuilder {
     static func listener(_ name: String, address: String, port: Int) -> Envoy_Config_Listener_V3_Listener {
         var router = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
         router.name = "envoy.filters.http.router"
-        router.typedConfig = try! packing(Envoy_Extensions_Filters_Http_Router_V3_Router())
+        router.typedConfig = try! .packing(Envoy_Extensions_Filters_Http_Router_V3_Router())
         var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
         rds.routeConfigName = name
         var source = Envoy_Config_Core_V3_ConfigSource()
@@ -120,7 +120,7 @@ enum ProxyBuilder {
         hcm.stripAnyHostPort = true
         var filter = Envoy_Config_Listener_V3_Filter()
         filter.name = "envoy.filters.network.http_connection_manager"
-        filter.typedConfig = try! packing(hcm)
+        filter.typedConfig = try! .packing(hcm)
         var chain = Envoy_Config_Listener_V3_FilterChain()
         chain.filters = [filter]
         var listener = Envoy_Config_Listener_V3_Listener()
@@ -131,12 +131,16 @@ enum ProxyBuilder {
     }
 }
 
-/// Packs a message into an `Any` with deterministic bytes (map entries in key order).
-func packing(_ message: some SwiftProtobuf.Message) throws -> Google_Protobuf_Any {
-    var options = BinaryEncodingOptions()
-    options.useDeterministicOrdering = true
-    var any = Google_Protobuf_Any()
-    any.typeURL = "type.googleapis.com/" + type(of: message).protoMessageName
-    any.value = try message.serializedBytes(options: options)
-    return any
+extension Google_Protobuf_Any {
+    /// Packs `message` with deterministic bytes (map entries in key order). Use this
+    /// rather than `Any(message:)` for anything that ends up in an xDS resource: a nested
+    /// map serialised in hash order would change the resource's version on every start.
+    public static func packing(_ message: some SwiftProtobuf.Message) throws -> Google_Protobuf_Any {
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
+        var any = Google_Protobuf_Any()
+        any.typeURL = "type.googleapis.com/" + type(of: message).protoMessageName
+        any.value = try message.serializedBytes(options: options)
+        return any
+    }
 }

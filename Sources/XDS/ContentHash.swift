@@ -50,15 +50,3 @@ public let deterministicEncoding: BinaryEncodingOptions = {
     options.useDeterministicOrdering = true
     return options
 }()
-
-extension Google_Protobuf_Any {
-    /// Packs `message` with deterministic bytes. Use this rather than `Any(message:)`
-    /// for anything that ends up in an xDS resource: a nested map serialised in hash
-    /// order would change the resource's version on every process start.
-    public static func packing(_ message: some SwiftProtobuf.Message) throws -> Google_Protobuf_Any {
-        var any = Google_Protobuf_Any()
-        any.typeURL = "type.googleapis.com/" + type(of: message).protoMessageName
-        any.value = try message.serializedBytes(options: deterministicEncoding)
-        return any
-    }
-}

@@ -2,6 +2,7 @@ import EnvoyAPI
 import Foundation
 import SwiftProtobuf
 import Testing
+import Translation
 import TestSupport
 
 @testable import XDS

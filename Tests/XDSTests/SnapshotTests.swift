@@ -1,5 +1,6 @@
 import EnvoyAPI
 import Testing
+import Translation
 import TestSupport
 
 @testable import XDS
