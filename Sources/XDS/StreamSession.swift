@@ -201,6 +201,12 @@ public struct StreamSession: Sendable {
     /// Resources the client should hold of a type, given its subscription, the snapshot
     /// and what must be kept for make-before-break.
     func desired(_ type: ResourceType) -> [String: Resource] {
+        desired(type, routingInFlight: routingInFlight)
+    }
+
+    /// `routingInFlight` is passed in so that one pass over the stream's types computes it
+    /// once: it scans every listener and route, and a pump asks for it per type.
+    private func desired(_ type: ResourceType, routingInFlight: Bool) -> [String: Resource] {
         guard let state = types[type] else { return [:] }
         var result = snapshot[type].filter { state.subscription.covers($0.key) }
         let holding =
@@ -263,10 +269,12 @@ public struct StreamSession: Sendable {
 
     /// Clusters and endpoints are settled when nothing is in flight or waiting for
     /// them, and Envoy has subscribed to the endpoints of every EDS cluster it was sent.
-    private var clustersSettled: Bool {
+    private func clustersSettled(routingInFlight: Bool) -> Bool {
         for type in [ResourceType.cluster, .endpoint] {
             guard let state = types[type], state.requested, served.contains(type) else { continue }
-            if state.pending != nil || state.mustRespond || !changes(type, desired: desired(type)).isEmpty {
+            if state.pending != nil || state.mustRespond
+                || !changes(type, desired: desired(type, routingInFlight: routingInFlight)).isEmpty
+            {
                 return false
             }
         }
@@ -283,10 +291,18 @@ public struct StreamSession: Sendable {
 
     private mutating func pump() -> [Push] {
         var pushes: [Push] = []
+        // Listener and route state does not change until their own turn below, so
+        // whether routing is in flight holds for the whole pass; whether clusters are
+        // settled is decided once, after their own pushes.
+        let inFlight = routingInFlight
+        var settled: Bool?
         for type in ResourceType.allCases {
             guard let state = types[type], state.requested, state.pending == nil else { continue }
-            if type == .listener || type == .route, !clustersSettled { continue }
-            let desired = desired(type)
+            if type == .listener || type == .route {
+                if settled == nil { settled = clustersSettled(routingInFlight: inFlight) }
+                if settled == false { continue }
+            }
+            let desired = desired(type, routingInFlight: inFlight)
             let changes = changes(type, desired: desired)
             guard state.mustRespond || !changes.isEmpty else { continue }
             pushes.append(push(type, desired: desired, changes: changes))
@@ -349,9 +365,13 @@ public struct StreamSession: Sendable {
     /// for has been pushed, nothing is in flight or waiting, and nothing was rejected.
     public var isInSync: Bool {
         guard types.values.contains(where: \.requested) else { return false }
-        for (type, state) in types where state.requested {
+        // Cheap checks first: most calls find something pending.
+        for state in types.values where state.requested {
             if state.pending != nil || state.mustRespond || state.lastPushNacked { return false }
-            if !changes(type, desired: desired(type)).isEmpty { return false }
+        }
+        let inFlight = routingInFlight
+        for (type, state) in types where state.requested {
+            if !changes(type, desired: desired(type, routingInFlight: inFlight)).isEmpty { return false }
         }
         return true
     }
