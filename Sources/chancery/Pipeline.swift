@@ -14,6 +14,9 @@ struct Pipeline {
     let admin: AdminState
     let logger: Logger
     private var groups: Set<String> = []
+    /// The last set applied and its translation: an identical set (the watcher's first
+    /// read repeats the startup read; safety rescans find nothing new) is not translated again.
+    private var last: (set: ResourceSet, result: TranslationResult)?
 
     init(cache: SnapshotCache, admin: AdminState, logger: Logger) {
         self.cache = cache
@@ -23,6 +26,7 @@ struct Pipeline {
 
     @discardableResult
     mutating func apply(_ set: ResourceSet, seenAt: Date = Date()) -> TranslationResult {
+        if let last, last.set == set { return last.result }
         Counter(label: "chancery_source_events_total", dimensions: [("source", "files")]).increment()
         let start = ContinuousClock.now
         let result = Translator().translate(set)
@@ -56,6 +60,7 @@ struct Pipeline {
         for (key, status) in result.statuses where status.isRejected {
             logger.warning("object not fully accepted", metadata: ["object": "\(key)", "status": "\(Report.summary(status))"])
         }
+        last = (set, result)
         return result
     }
 }
