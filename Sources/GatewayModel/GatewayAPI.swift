@@ -92,10 +92,21 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
     public var metadata: ObjectMeta
     public var spec: Spec
 
+    public init(metadata: ObjectMeta, spec: Spec) {
+        self.metadata = metadata
+        self.spec = spec
+    }
+
     public struct Spec: Codable, Sendable, Hashable {
         public var parentRefs: [ParentReference]?
         public var hostnames: [String]?
         public var rules: [Rule]?
+
+        public init(parentRefs: [ParentReference]?, hostnames: [String]?, rules: [Rule]?) {
+            self.parentRefs = parentRefs
+            self.hostnames = hostnames
+            self.rules = rules
+        }
     }
 
     public struct Rule: Codable, Sendable, Hashable {
@@ -104,6 +115,14 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
         public var filters: [Filter]?
         public var backendRefs: [BackendRef]?
         public var timeouts: Timeouts?
+
+        public init(name: String?, matches: [Match]?, filters: [Filter]?, backendRefs: [BackendRef]?, timeouts: Timeouts?) {
+            self.name = name
+            self.matches = matches
+            self.filters = filters
+            self.backendRefs = backendRefs
+            self.timeouts = timeouts
+        }
     }
 
     public struct Match: Codable, Sendable, Hashable {

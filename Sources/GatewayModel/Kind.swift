@@ -3,11 +3,17 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
     case gatewayClass = "GatewayClass"
     case gateway = "Gateway"
     case httpRoute = "HTTPRoute"
+    case grpcRoute = "GRPCRoute"
+    case tlsRoute = "TLSRoute"
+    case tcpRoute = "TCPRoute"
+    case udpRoute = "UDPRoute"
+    case backendTLSPolicy = "BackendTLSPolicy"
     case referenceGrant = "ReferenceGrant"
     case service = "Service"
     case endpointSlice = "EndpointSlice"
     case secret = "Secret"
     case namespace = "Namespace"
+    case configMap = "ConfigMap"
 
     public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -18,7 +24,12 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         case .gatewayClass, .gateway, .httpRoute:
             ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"]
         case .referenceGrant: ["gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1"]
-        case .service, .secret, .namespace: ["v1"]
+        case .grpcRoute: ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha2"]
+        case .tlsRoute:
+            ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha3", "gateway.networking.k8s.io/v1alpha2"]
+        case .tcpRoute, .udpRoute: ["gateway.networking.k8s.io/v1alpha2"]
+        case .backendTLSPolicy: ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha3"]
+        case .service, .secret, .namespace, .configMap: ["v1"]
         case .endpointSlice: ["discovery.k8s.io/v1"]
         }
     }
@@ -26,13 +37,18 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
     /// The API group (empty for core), as Gateway API references name it.
     public var group: String {
         switch self {
-        case .gatewayClass, .gateway, .httpRoute, .referenceGrant: gatewayGroup
-        case .service, .secret, .namespace: ""
+        case .gatewayClass, .gateway, .httpRoute, .referenceGrant, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute,
+            .backendTLSPolicy:
+            gatewayGroup
+        case .service, .secret, .namespace, .configMap: ""
         case .endpointSlice: "discovery.k8s.io"
         }
     }
 
     public var isNamespaced: Bool { self != .gatewayClass && self != .namespace }
+
+    /// The route kinds, whose status lists parents.
+    public var isRoute: Bool { [.httpRoute, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute].contains(self) }
 }
 
 /// The Gateway API's group name.

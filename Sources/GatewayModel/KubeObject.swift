@@ -8,6 +8,12 @@ public enum KubeObject: Sendable, Hashable {
     case endpointSlice(EndpointSlice)
     case secret(Secret)
     case namespace(Namespace)
+    case grpcRoute(GRPCRoute)
+    case tlsRoute(TLSRoute)
+    case tcpRoute(TCPRoute)
+    case udpRoute(UDPRoute)
+    case backendTLSPolicy(BackendTLSPolicy)
+    case configMap(ConfigMap)
 
     public var kind: Kind {
         switch self {
@@ -19,6 +25,12 @@ public enum KubeObject: Sendable, Hashable {
         case .endpointSlice: .endpointSlice
         case .secret: .secret
         case .namespace: .namespace
+        case .grpcRoute: .grpcRoute
+        case .tlsRoute: .tlsRoute
+        case .tcpRoute: .tcpRoute
+        case .udpRoute: .udpRoute
+        case .backendTLSPolicy: .backendTLSPolicy
+        case .configMap: .configMap
         }
     }
 
@@ -32,6 +44,12 @@ public enum KubeObject: Sendable, Hashable {
         case .endpointSlice(let o): o.metadata
         case .secret(let o): o.metadata
         case .namespace(let o): o.metadata
+        case .grpcRoute(let o): o.metadata
+        case .tlsRoute(let o): o.metadata
+        case .tcpRoute(let o): o.metadata
+        case .udpRoute(let o): o.metadata
+        case .backendTLSPolicy(let o): o.metadata
+        case .configMap(let o): o.metadata
         }
     }
 

@@ -97,6 +97,12 @@ public enum ManifestDecoder {
             case .endpointSlice: object = .endpointSlice(try decoder.decode(from: node))
             case .secret: object = .secret(try decoder.decode(from: node))
             case .namespace: object = .namespace(try decoder.decode(from: node))
+            case .grpcRoute: object = .grpcRoute(try decoder.decode(from: node))
+            case .tlsRoute: object = .tlsRoute(try decoder.decode(from: node))
+            case .tcpRoute: object = .tcpRoute(try decoder.decode(from: node))
+            case .udpRoute: object = .udpRoute(try decoder.decode(from: node))
+            case .backendTLSPolicy: object = .backendTLSPolicy(try decoder.decode(from: node))
+            case .configMap: object = .configMap(try decoder.decode(from: node))
             }
         } catch let decoding as DecodingError {
             let (path, message) = describe(decoding)

@@ -62,6 +62,24 @@ public struct ResourceSet: Sendable, Hashable {
     public var namespaces: [Namespace] {
         manifests(of: .namespace).compactMap { if case .namespace(let o) = $0.object { o } else { nil } }
     }
+    public var grpcRoutes: [GRPCRoute] {
+        manifests(of: .grpcRoute).compactMap { if case .grpcRoute(let o) = $0.object { o } else { nil } }
+    }
+    public var tlsRoutes: [TLSRoute] {
+        manifests(of: .tlsRoute).compactMap { if case .tlsRoute(let o) = $0.object { o } else { nil } }
+    }
+    public var tcpRoutes: [TCPRoute] {
+        manifests(of: .tcpRoute).compactMap { if case .tcpRoute(let o) = $0.object { o } else { nil } }
+    }
+    public var udpRoutes: [UDPRoute] {
+        manifests(of: .udpRoute).compactMap { if case .udpRoute(let o) = $0.object { o } else { nil } }
+    }
+    public var backendTLSPolicies: [BackendTLSPolicy] {
+        manifests(of: .backendTLSPolicy).compactMap { if case .backendTLSPolicy(let o) = $0.object { o } else { nil } }
+    }
+    public var configMaps: [ConfigMap] {
+        manifests(of: .configMap).compactMap { if case .configMap(let o) = $0.object { o } else { nil } }
+    }
 
     /// A namespace's labels; a namespace with no Namespace object has only the
     /// `kubernetes.io/metadata.name` label Kubernetes sets on every namespace.

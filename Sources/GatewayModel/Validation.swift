@@ -76,6 +76,26 @@ enum Validation {
                 }
             }
         }
+        func streamRoute(_ parents: [ParentReference]?, _ rules: [StreamRule]?) {
+            for (i, parent) in (parents ?? []).enumerated() {
+                port(parent.port, [.key("spec"), .key("parentRefs"), .index(i), .key("port")])
+            }
+            check(!(rules ?? []).isEmpty, [.key("spec"), .key("rules")], "at least one rule is required")
+            for (r, rule) in (rules ?? []).enumerated() {
+                let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]
+                check(!(rule.backendRefs ?? []).isEmpty, rulePath + [.key("backendRefs")], "at least one backend is required")
+                for (b, backend) in (rule.backendRefs ?? []).enumerated() {
+                    let backendPath = rulePath + [.key("backendRefs"), .index(b)]
+                    if (backend.kind ?? "Service") == "Service", (backend.group ?? "") == "" {
+                        check(backend.port != nil, backendPath + [.key("port")], "required for a Service backend")
+                    }
+                    port(backend.port, backendPath + [.key("port")])
+                    if let weight = backend.weight {
+                        check((0...1_000_000).contains(weight), backendPath + [.key("weight")], "\(weight) is not in 0…1000000")
+                    }
+                }
+            }
+        }
         func pathModifier(_ modifier: HTTPRoute.PathModifier, _ path: [PathComponent]) {
             oneOf(modifier.type, ["ReplaceFullPath", "ReplacePrefixMatch"], path + [.key("type")])
             if modifier.type == "ReplaceFullPath" {
@@ -102,6 +122,28 @@ enum Validation {
                 oneOf(
                     listener.allowedRoutes?.namespaces?.from, ["All", "Same", "Selector"],
                     path + [.key("allowedRoutes"), .key("namespaces"), .key("from")])
+                // The CRD's rules for tls: required for HTTPS and TLS, forbidden for the
+                // others; HTTPS always terminates; Terminate needs certificates.
+                let tlsPath = path + [.key("tls")]
+                switch listener.protocol {
+                case "HTTPS", "TLS":
+                    check(listener.tls != nil, tlsPath, "required when protocol is \(listener.protocol)")
+                case "HTTP", "TCP", "UDP":
+                    check(listener.tls == nil, tlsPath, "must not be set when protocol is \(listener.protocol)")
+                default: break
+                }
+                if let tls = listener.tls {
+                    if listener.protocol == "HTTPS" {
+                        check(
+                            (tls.mode ?? "Terminate") == "Terminate", tlsPath + [.key("mode")],
+                            "must be Terminate when protocol is HTTPS (use protocol TLS for Passthrough)")
+                    }
+                    if (tls.mode ?? "Terminate") == "Terminate" {
+                        check(
+                            !(tls.certificateRefs ?? []).isEmpty || !(tls.options ?? [:]).isEmpty,
+                            tlsPath + [.key("certificateRefs")], "at least one certificate is required when mode is Terminate")
+                    }
+                }
                 if listener.allowedRoutes?.namespaces?.from == "Selector" {
                     check(
                         listener.allowedRoutes?.namespaces?.selector != nil,
@@ -173,7 +215,74 @@ enum Validation {
             for (i, slicePort) in (slice.ports ?? []).enumerated() {
                 port(slicePort.port, [.key("ports"), .index(i), .key("port")])
             }
-        case .gatewayClass, .referenceGrant, .secret, .namespace:
+        case .grpcRoute(let route):
+            for (i, parent) in (route.spec.parentRefs ?? []).enumerated() {
+                port(parent.port, [.key("spec"), .key("parentRefs"), .index(i), .key("port")])
+            }
+            let grpcFilters = ["RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "ExtensionRef"]
+            for (r, rule) in (route.spec.rules ?? []).enumerated() {
+                let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]
+                for (m, match) in (rule.matches ?? []).enumerated() {
+                    let matchPath = rulePath + [.key("matches"), .index(m)]
+                    if let method = match.method {
+                        let methodPath = matchPath + [.key("method")]
+                        oneOf(method.type, ["Exact", "RegularExpression"], methodPath + [.key("type")])
+                        check(
+                            method.service != nil || method.method != nil, methodPath,
+                            "one or both of service and method must be set")
+                        if (method.type ?? "Exact") == "Exact" {
+                            check(
+                                !(method.service ?? "").contains("/"), methodPath + [.key("service")],
+                                "an Exact service name cannot contain /")
+                            check(
+                                !(method.method ?? "").contains("/"), methodPath + [.key("method")],
+                                "an Exact method name cannot contain /")
+                        }
+                    }
+                    for (h, header) in (match.headers ?? []).enumerated() {
+                        oneOf(header.type, ["Exact", "RegularExpression"], matchPath + [.key("headers"), .index(h), .key("type")])
+                    }
+                }
+                for (f, filter) in (rule.filters ?? []).enumerated() {
+                    oneOf(filter.type, grpcFilters, rulePath + [.key("filters"), .index(f), .key("type")])
+                }
+                filters(rule.filters, rulePath + [.key("filters")])
+                for (b, backend) in (rule.backendRefs ?? []).enumerated() {
+                    let backendPath = rulePath + [.key("backendRefs"), .index(b)]
+                    port(backend.port, backendPath + [.key("port")])
+                    if let weight = backend.weight {
+                        check((0...1_000_000).contains(weight), backendPath + [.key("weight")], "\(weight) is not in 0…1000000")
+                    }
+                    filters(backend.filters, backendPath + [.key("filters")])
+                }
+            }
+        case .tlsRoute(let route):
+            streamRoute(route.spec.parentRefs, route.spec.rules)
+        case .tcpRoute(let route):
+            streamRoute(route.spec.parentRefs, route.spec.rules)
+        case .udpRoute(let route):
+            streamRoute(route.spec.parentRefs, route.spec.rules)
+        case .backendTLSPolicy(let policy):
+            check(!policy.spec.targetRefs.isEmpty, [.key("spec"), .key("targetRefs")], "at least one target is required")
+            let validation = policy.spec.validation
+            let path: [PathComponent] = [.key("spec"), .key("validation")]
+            let hasRefs = !(validation.caCertificateRefs ?? []).isEmpty
+            check(
+                hasRefs != (validation.wellKnownCACertificates != nil), path,
+                "exactly one of caCertificateRefs and wellKnownCACertificates must be set")
+            oneOf(validation.wellKnownCACertificates, ["System"], path + [.key("wellKnownCACertificates")])
+            check(!validation.hostname.isEmpty, path + [.key("hostname")], "must not be empty")
+            for (i, san) in (validation.subjectAltNames ?? []).enumerated() {
+                let sanPath = path + [.key("subjectAltNames"), .index(i)]
+                oneOf(san.type, ["Hostname", "URI"], sanPath + [.key("type")])
+                if san.type == "Hostname" {
+                    check(san.hostname != nil && san.uri == nil, sanPath, "type Hostname needs hostname (and no uri)")
+                }
+                if san.type == "URI" {
+                    check(san.uri != nil && san.hostname == nil, sanPath, "type URI needs uri (and no hostname)")
+                }
+            }
+        case .gatewayClass, .referenceGrant, .secret, .namespace, .configMap:
             break
         }
         return problems

@@ -59,7 +59,7 @@ enum EnvoyRoutes {
                 let precedence = Precedence(
                     pathRank: pathType == "Exact" ? 0 : pathType == "RegularExpression" ? 1 : 2,
                     pathLength: pathValue.count, hasMethod: match.method != nil, headers: match.headers?.count ?? 0,
-                    queries: match.queryParams?.count ?? 0, created: attached.route.metadata.creationTimestamp ?? "",
+                    queries: match.queryParams?.count ?? 0, created: attached.object.metadata.creationTimestamp ?? "",
                     namespace: attached.key.namespace, name: attached.key.name, rule: resolved.index, match: m)
                 var route = Envoy_Config_Route_V3_Route()
                 route.name = "\(attached.key.namespace)/\(attached.key.name)/rule/\(resolved.index)/match/\(m)"

@@ -11,13 +11,27 @@ struct PreparedListener {
     var invalidKinds: [String] = []
     var supportedKinds: [Gateway.RouteGroupKind] = []
     var attachedRoutes = 0
+    /// SDS names of the listener's usable certificates (HTTPS, and TLS in Terminate mode).
+    var certificates: [String] = []
+    /// Why a certificate reference could not be used (reason, message).
+    var certificateProblems: [(reason: String, message: String)] = []
+    /// Certificates that are served but expire soon.
+    var certificateWarnings: [String] = []
 
-    var isProgrammed: Bool { accepted && conflict == nil }
+    /// Whether this listener terminates TLS with certificates of its own.
+    var terminatesTLS: Bool {
+        spec.protocol == "HTTPS" || (spec.protocol == "TLS" && (spec.tls?.mode ?? "Terminate") == "Terminate")
+    }
+
+    var isProgrammed: Bool { accepted && conflict == nil && (!terminatesTLS || !certificates.isEmpty) }
 
     /// Route kinds this listener protocol can carry.
     static func routeKinds(for protocolName: String) -> [String] {
         switch protocolName {
-        case "HTTP": ["HTTPRoute"]
+        case "HTTP", "HTTPS": ["HTTPRoute", "GRPCRoute"]
+        case "TLS": ["TLSRoute"]
+        case "TCP": ["TCPRoute"]
+        case "UDP": ["UDPRoute"]
         default: []
         }
     }
@@ -49,8 +63,10 @@ struct PreparedGateway {
             if kinds.isEmpty {
                 listener.accepted = false
                 listener.acceptedReason = "UnsupportedProtocol"
-                listener.acceptedMessage =
-                    "protocol \(spec.protocol) is not served yet by Chancery; HTTP listeners are"
+                listener.acceptedMessage = "protocol \(spec.protocol) is not one Chancery serves"
+            }
+            if listener.terminatesTLS {
+                Self.resolveCertificates(&listener, gateway: key, context: context)
             }
             if let requested = spec.allowedRoutes?.kinds, !requested.isEmpty {
                 for kind in requested {
@@ -102,9 +118,20 @@ struct PreparedGateway {
                 conditions.append(
                     Condition("Conflicted", false, reason: "NoConflicts", message: "no conflicts", generation: generation))
             }
-            if listener.invalidKinds.isEmpty {
+            if let problem = listener.certificateProblems.first {
+                var message = listener.certificateProblems.map(\.message).joined(separator: "; ")
+                if !listener.invalidKinds.isEmpty {
+                    message += "; route kinds not supported here: \(listener.invalidKinds.joined(separator: ", "))"
+                }
                 conditions.append(
-                    Condition("ResolvedRefs", true, reason: "ResolvedRefs", message: "all references resolved", generation: generation))
+                    Condition("ResolvedRefs", false, reason: problem.reason, message: message, generation: generation))
+            } else if listener.invalidKinds.isEmpty {
+                var message = "all references resolved"
+                if !listener.certificateWarnings.isEmpty {
+                    message += "; warning: " + listener.certificateWarnings.joined(separator: "; ")
+                }
+                conditions.append(
+                    Condition("ResolvedRefs", true, reason: "ResolvedRefs", message: message, generation: generation))
             } else {
                 conditions.append(
                     Condition(
@@ -123,7 +150,7 @@ struct PreparedGateway {
                     supportedKinds: listener.supportedKinds, conditions: conditions))
         }
         let programmed = listeners.contains(where: \.isProgrammed)
-        let allValid = listeners.allSatisfy { $0.isProgrammed && $0.invalidKinds.isEmpty }
+        let allValid = listeners.allSatisfy { $0.isProgrammed && $0.invalidKinds.isEmpty && $0.certificateProblems.isEmpty }
         var conditions: [Condition] = []
         if let addressProblem {
             conditions.append(Condition("Accepted", false, reason: "UnsupportedAddress", message: addressProblem, generation: generation))
@@ -140,5 +167,41 @@ struct PreparedGateway {
                 message: programmed ? "configuration sent to proxy groups \(key.namespace)/\(key.name) and \(gateway.spec.gatewayClassName)" : "no listener could be programmed",
                 generation: generation))
         return ObjectStatus(conditions: conditions, listeners: listenerStatuses)
+    }
+
+    /// A TLS-terminating listener's certificateRefs: Secrets of type kubernetes.io/tls in
+    /// the Gateway's namespace, or in another one that grants it with a ReferenceGrant;
+    /// each checked before it is served.
+    static func resolveCertificates(_ listener: inout PreparedListener, gateway: ObjectKey, context: Context) {
+        for ref in listener.spec.tls?.certificateRefs ?? [] {
+            let namespace = ref.namespace ?? gateway.namespace
+            let label = "\(namespace)/\(ref.name)"
+            guard (ref.group ?? "") == "", (ref.kind ?? "Secret") == "Secret" else {
+                listener.certificateProblems.append(
+                    ("InvalidCertificateRef", "certificateRef \(ref.group ?? "")/\(ref.kind ?? "") \(ref.name): only core Secrets are supported"))
+                continue
+            }
+            if namespace != gateway.namespace,
+                !Backends.referenceGranted(
+                    from: "Gateway", namespace: gateway.namespace, toGroup: "", toKind: "Secret", name: ref.name,
+                    in: namespace, context: context)
+            {
+                listener.certificateProblems.append(
+                    ("RefNotPermitted", "Secret \(label) is in another namespace and no ReferenceGrant there allows Gateways from \(gateway.namespace)"))
+                continue
+            }
+            let secretKey = ObjectKey(.secret, namespace: namespace, name: ref.name)
+            guard let checked = context.certificate(secretKey) else {
+                listener.certificateProblems.append(("InvalidCertificateRef", "Secret \(label) does not exist"))
+                continue
+            }
+            switch checked {
+            case .success(let certificate):
+                listener.certificates.append(Secrets.certificateName(secretKey))
+                if let warning = certificate.warning { listener.certificateWarnings.append(warning) }
+            case .failure(let problem):
+                listener.certificateProblems.append(("InvalidCertificateRef", problem.message))
+            }
+        }
     }
 }

@@ -4,71 +4,317 @@ import SwiftProtobuf
 
 /// Builds one proxy group's Envoy resources from its Gateways and their routes.
 enum ProxyBuilder {
-    private struct Bind: Hashable, Comparable {
+    struct Bind: Hashable, Comparable {
         let address: String
         let port: Int
         var name: String { "\(address):\(port)" }
         static func < (a: Bind, b: Bind) -> Bool { (a.port, a.address) < (b.port, b.address) }
     }
 
-    static func build(_ gateways: [PreparedGateway], routes: Attachments, context: Context) -> ProxyConfig {
-        // Gateway listeners sharing an address and port become one Envoy listener whose
-        // virtual hosts are the listeners' hostnames.
-        var hosts: [Bind: [String: [RouteEntry]]] = [:]
-        var clusters: Set<BackendCluster> = []
+    /// A Gateway listener placed on an Envoy listener.
+    private struct Placed {
+        let gateway: PreparedGateway
+        let listener: PreparedListener
+        var chainName: String { "\(gateway.key.namespace)/\(gateway.key.name)/\(listener.spec.name)" }
+    }
+
+    /// What one group's build collects besides listeners and route configurations.
+    private struct Collected {
         var config = ProxyConfig()
-        func origin(_ type: String, _ name: String, _ key: ObjectKey) {
+        var clusters: Set<BackendCluster> = []
+        var certificates: Set<String> = []
+        var weighted: [String: [(BackendCluster, Int)]] = [:]
+        var reject = false
+
+        mutating func origin(_ type: String, _ name: String, _ key: ObjectKey) {
             config.origins[ProxyConfig.originKey(type, name), default: []].insert(key)
         }
+    }
+
+    static func build(_ gateways: [PreparedGateway], routes: Attachments, context: Context) -> ProxyConfig {
+        // Gateway listeners sharing an address and port become one Envoy listener: HTTP
+        // ones share virtual hosts, HTTPS and TLS ones get a filter chain per hostname.
+        var binds: [Bind: [Placed]] = [:]
         for gateway in gateways {
             for listener in gateway.listeners where listener.isProgrammed {
-                let bind = Bind(address: gateway.bindAddress, port: listener.spec.port)
-                let fallback = listener.spec.hostname ?? "*"
-                if hosts[bind]?[fallback] == nil { hosts[bind, default: [:]][fallback] = [] }
-                origin("listener", bind.name, gateway.key)
-                origin("route", bind.name, gateway.key)
-                for attached in routes.routes(for: gateway.key, listener: listener.spec.name) {
-                    origin("route", bind.name, attached.key)
-                    let entries = EnvoyRoutes.entries(for: attached)
-                    for hostname in attached.hostnames {
-                        hosts[bind, default: [:]][hostname, default: []] += entries
-                    }
-                    for rule in attached.rules {
-                        let used = rule.backends.compactMap(\.cluster) + rule.mirrors.compactMap { $0 }
-                        clusters.formUnion(used)
-                        for backend in used {
-                            origin("cluster", backend.name, attached.key)
-                            origin("endpoint", backend.name, attached.key)
-                        }
-                    }
+                binds[Bind(address: gateway.bindAddress, port: listener.spec.port), default: []].append(
+                    Placed(gateway: gateway, listener: listener))
+            }
+        }
+        var collected = Collected()
+        for bind in binds.keys.sorted() {
+            // One protocol per port (a class merging Gateways that disagree keeps the first).
+            let protocolName = binds[bind]![0].listener.spec.protocol
+            let placed = binds[bind]!.filter { $0.listener.spec.protocol == protocolName }
+            for entry in placed {
+                collected.origin("listener", bind.name, entry.gateway.key)
+                collected.certificates.formUnion(entry.listener.certificates)
+                for certificate in entry.listener.certificates {
+                    collected.origin("secret", certificate, entry.gateway.key)
                 }
             }
-        }
-        for bind in hosts.keys.sorted() {
-            config.listeners.append(listener(bind.name, address: bind.address, port: bind.port))
-            var routeConfig = Envoy_Config_Route_V3_RouteConfiguration()
-            routeConfig.name = bind.name
-            routeConfig.validateClusters = Google_Protobuf_BoolValue(false)
-            let byHost = hosts[bind]!
-            // Only wildcards can cover another hostname: find them once.
-            let wildcards = byHost.keys.filter { $0 == "*" || $0.hasPrefix("*.") }
-            routeConfig.virtualHosts = byHost.keys.sorted().map { hostname in
-                var host = Envoy_Config_Route_V3_VirtualHost()
-                host.name = "\(bind.name)/\(hostname)"
-                host.domains = [hostname]
-                host.routes = virtualHostRoutes(for: hostname, in: byHost, wildcards: wildcards)
-                return host
+            switch protocolName {
+            case "HTTP", "HTTPS": buildHTTP(bind, placed, routes: routes, into: &collected)
+            case "TLS": buildTLS(bind, placed, routes: routes, into: &collected)
+            case "TCP", "UDP": buildStream(bind, placed, udp: protocolName == "UDP", routes: routes, into: &collected)
+            default: break
             }
-            config.routes.append(routeConfig)
         }
-        for backend in clusters.sorted() {
-            config.clusters.append(Backends.cluster(backend))
+        var config = collected.config
+        var secrets: [String: Envoy_Extensions_TransportSockets_Tls_V3_Secret] = [:]
+        for name in collected.certificates {
+            let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
+            let key = ObjectKey(.secret, namespace: parts[0], name: parts[1])
+            if case .success(let checked)? = context.certificate(key) {
+                secrets[name] = Secrets.certificate(name, checked)
+                collected.origin("secret", name, key)
+            }
+        }
+        for backend in collected.clusters.sorted() {
+            config.clusters.append(Backends.cluster(backend, context: context))
             config.endpoints.append(Backends.endpoints(backend, context: context))
             let service = ObjectKey(.service, namespace: backend.namespace, name: backend.service)
-            origin("cluster", backend.name, service)
-            origin("endpoint", backend.name, service)
+            collected.origin("cluster", backend.name, service)
+            collected.origin("endpoint", backend.name, service)
+            if case .success(let tls)? = BackendTLS.resolve(backend, context: context) {
+                secrets[tls.caSecret] = BackendTLS.caSecret(tls)
+                collected.origin("cluster", backend.name, tls.policy)
+                collected.origin("secret", tls.caSecret, tls.policy)
+            }
         }
+        for name in collected.weighted.keys.sorted() {
+            config.clusters.append(Backends.weightedCluster(name))
+            config.endpoints.append(Backends.weightedEndpoints(name, backends: collected.weighted[name]!, context: context))
+            for (backend, _) in collected.weighted[name]! {
+                let service = ObjectKey(.service, namespace: backend.namespace, name: backend.service)
+                collected.origin("cluster", name, service)
+                collected.origin("endpoint", name, service)
+            }
+        }
+        if collected.reject { config.clusters.append(Backends.rejectingCluster()) }
+        config.clusters.sort { $0.name < $1.name }
+        config.endpoints.sort { $0.clusterName < $1.clusterName }
+        config.secrets = secrets.keys.sorted().map { secrets[$0]! }
+        config.origins = collected.config.origins
         return config
+    }
+
+    // MARK: HTTP and HTTPS
+
+    private static func buildHTTP(_ bind: Bind, _ placed: [Placed], routes: Attachments, into collected: inout Collected) {
+        var hosts: [String: [RouteEntry]] = [:]
+        var chains: [Envoy_Config_Listener_V3_FilterChain] = []
+        var serverNamesUsed: Set<[String]> = []
+        let https = placed[0].listener.spec.protocol == "HTTPS"
+        let hcm = connectionManager(routeConfig: bind.name, statPrefix: "\(https ? "https" : "http")-\(bind.port)")
+        for entry in placed {
+            let fallback = entry.listener.spec.hostname ?? "*"
+            if hosts[fallback] == nil { hosts[fallback] = [] }
+            collected.origin("route", bind.name, entry.gateway.key)
+            for attached in routes.routes(for: entry.gateway.key, listener: entry.listener.spec.name) {
+                collected.origin("route", bind.name, attached.key)
+                let entries = EnvoyRoutes.entries(for: attached)
+                for hostname in attached.hostnames { hosts[hostname, default: []] += entries }
+                for backend in attached.allBackendRefs {
+                    collected.clusters.insert(backend)
+                    collected.origin("cluster", backend.name, attached.key)
+                    collected.origin("endpoint", backend.name, attached.key)
+                }
+            }
+            if https {
+                // One filter chain per Gateway listener, chosen by SNI.
+                let serverNames = entry.listener.spec.hostname.map { [$0] } ?? []
+                guard serverNamesUsed.insert(serverNames).inserted else { continue }
+                var chain = Envoy_Config_Listener_V3_FilterChain()
+                chain.name = entry.chainName
+                if !serverNames.isEmpty { chain.filterChainMatch.serverNames = serverNames }
+                chain.transportSocket = Secrets.downstream(entry.listener.certificates, alpn: ["h2", "http/1.1"])
+                chain.filters = [hcm]
+                chains.append(chain)
+            }
+        }
+        var listener = Envoy_Config_Listener_V3_Listener()
+        listener.name = bind.name
+        listener.address = socketAddress(bind.address, bind.port)
+        if https {
+            listener.listenerFilters = [tlsInspector()]
+            listener.filterChains = chains
+        } else {
+            var chain = Envoy_Config_Listener_V3_FilterChain()
+            chain.filters = [hcm]
+            listener.filterChains = [chain]
+        }
+        collected.config.listeners.append(listener)
+
+        var routeConfig = Envoy_Config_Route_V3_RouteConfiguration()
+        routeConfig.name = bind.name
+        routeConfig.validateClusters = Google_Protobuf_BoolValue(false)
+        // Only wildcards can cover another hostname: find them once.
+        let wildcards = hosts.keys.filter { $0 == "*" || $0.hasPrefix("*.") }
+        routeConfig.virtualHosts = hosts.keys.sorted().map { hostname in
+            var host = Envoy_Config_Route_V3_VirtualHost()
+            host.name = "\(bind.name)/\(hostname)"
+            host.domains = [hostname]
+            host.routes = virtualHostRoutes(for: hostname, in: hosts, wildcards: wildcards)
+            return host
+        }
+        collected.config.routes.append(routeConfig)
+    }
+
+    // MARK: TLS, TCP, UDP
+
+    /// TLS listeners: a filter chain per TLSRoute hostname (SNI), proxying the
+    /// connection as it is (Passthrough) or after terminating TLS with the listener's
+    /// certificates (Terminate).
+    private static func buildTLS(_ bind: Bind, _ placed: [Placed], routes: Attachments, into collected: inout Collected) {
+        var chains: [Envoy_Config_Listener_V3_FilterChain] = []
+        var namesUsed: Set<String> = []
+        var catchAllUsed = false
+        for entry in placed {
+            let terminate = entry.listener.terminatesTLS
+            for attached in routes.routes(for: entry.gateway.key, listener: entry.listener.spec.name) {
+                var serverNames = attached.hostnames.filter { $0 != "*" }
+                if serverNames.isEmpty {
+                    if catchAllUsed { continue }
+                    catchAllUsed = true
+                } else {
+                    // The oldest route keeps a hostname two routes ask for.
+                    serverNames = serverNames.filter { namesUsed.insert($0).inserted }
+                    if serverNames.isEmpty { continue }
+                }
+                guard let proxy = tcpProxy(attached, statPrefix: "tls-\(bind.port)", into: &collected) else { continue }
+                var chain = Envoy_Config_Listener_V3_FilterChain()
+                chain.name = "\(entry.chainName)/\(attached.key.namespace)/\(attached.key.name)"
+                if !serverNames.isEmpty { chain.filterChainMatch.serverNames = serverNames }
+                if terminate {
+                    chain.transportSocket = Secrets.downstream(entry.listener.certificates, alpn: [])
+                }
+                chain.filters = [proxy]
+                chains.append(chain)
+                collected.origin("listener", bind.name, attached.key)
+            }
+        }
+        // Envoy refuses a TCP listener without filter chains: no routes, no listener.
+        guard !chains.isEmpty else { return }
+        var listener = Envoy_Config_Listener_V3_Listener()
+        listener.name = bind.name
+        listener.address = socketAddress(bind.address, bind.port)
+        listener.listenerFilters = [tlsInspector()]
+        listener.filterChains = chains
+        collected.config.listeners.append(listener)
+    }
+
+    /// TCP and UDP listeners carry one route each.
+    private static func buildStream(
+        _ bind: Bind, _ placed: [Placed], udp: Bool, routes: Attachments, into collected: inout Collected
+    ) {
+        guard let entry = placed.first,
+            let attached = routes.routes(for: entry.gateway.key, listener: entry.listener.spec.name).first
+        else { return }
+        collected.origin("listener", bind.name, attached.key)
+        var listener = Envoy_Config_Listener_V3_Listener()
+        listener.name = bind.name
+        listener.address = socketAddress(bind.address, bind.port)
+        if udp {
+            listener.address.socketAddress.protocol = .udp
+            listener.udpListenerConfig = Envoy_Config_Listener_V3_UdpListenerConfig()
+            listener.listenerFilters = [udpProxy(attached, statPrefix: "udp-\(bind.port)", into: &collected)]
+        } else {
+            guard let proxy = tcpProxy(attached, statPrefix: "tcp-\(bind.port)", into: &collected) else { return }
+            var chain = Envoy_Config_Listener_V3_FilterChain()
+            chain.name = "\(entry.chainName)/\(attached.key.namespace)/\(attached.key.name)"
+            chain.filters = [proxy]
+            listener.filterChains = [chain]
+        }
+        collected.config.listeners.append(listener)
+    }
+
+    /// A tcp_proxy to the route's backends by weight; the share of invalid backends goes
+    /// to a cluster without endpoints, so those connections are closed.
+    private static func tcpProxy(_ attached: AttachedRoute, statPrefix: String, into collected: inout Collected)
+        -> Envoy_Config_Listener_V3_Filter?
+    {
+        let valid = attached.backends.filter { $0.cluster != nil && $0.weight > 0 }
+        let invalidWeight = attached.backends.filter { $0.cluster == nil }.reduce(0) { $0 + $1.weight }
+        var proxy = Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy()
+        proxy.statPrefix = statPrefix
+        for backend in valid {
+            collected.clusters.insert(backend.cluster!)
+            collected.origin("cluster", backend.cluster!.name, attached.key)
+            collected.origin("endpoint", backend.cluster!.name, attached.key)
+        }
+        if valid.isEmpty {
+            proxy.cluster = Backends.rejectCluster
+            collected.reject = true
+        } else if valid.count == 1, invalidWeight == 0 {
+            proxy.cluster = valid[0].cluster!.name
+        } else {
+            var weighted = Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster()
+            for backend in valid {
+                var entry = Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster.ClusterWeight()
+                entry.name = backend.cluster!.name
+                entry.weight = UInt32(backend.weight)
+                weighted.clusters.append(entry)
+            }
+            if invalidWeight > 0 {
+                var entry = Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster.ClusterWeight()
+                entry.name = Backends.rejectCluster
+                entry.weight = UInt32(invalidWeight)
+                weighted.clusters.append(entry)
+                collected.reject = true
+            }
+            proxy.weightedClusters = weighted
+        }
+        var filter = Envoy_Config_Listener_V3_Filter()
+        filter.name = "envoy.filters.network.tcp_proxy"
+        filter.typedConfig = try! .packing(proxy)
+        return filter
+    }
+
+    /// A udp_proxy listener filter. UDP proxying names one cluster, so several weighted
+    /// backends become one cluster with a locality per backend.
+    private static func udpProxy(_ attached: AttachedRoute, statPrefix: String, into collected: inout Collected)
+        -> Envoy_Config_Listener_V3_ListenerFilter
+    {
+        let valid = attached.backends.filter { $0.cluster != nil && $0.weight > 0 }
+        let cluster: String
+        if valid.isEmpty {
+            cluster = Backends.rejectCluster
+            collected.reject = true
+        } else if valid.count == 1 {
+            cluster = valid[0].cluster!.name
+            collected.clusters.insert(valid[0].cluster!)
+            collected.origin("cluster", cluster, attached.key)
+            collected.origin("endpoint", cluster, attached.key)
+        } else {
+            cluster = "\(attached.key.namespace)/\(attached.key.name)/weighted"
+            collected.weighted[cluster] = valid.map { ($0.cluster!, $0.weight) }
+            collected.origin("cluster", cluster, attached.key)
+            collected.origin("endpoint", cluster, attached.key)
+        }
+        var route = Envoy_Extensions_Filters_Udp_UdpProxy_V3_Route()
+        route.cluster = cluster
+        var action = Xds_Core_V3_TypedExtensionConfig()
+        action.name = "route"
+        action.typedConfig = try! .packing(route)
+        var onMatch = Xds_Type_Matcher_V3_Matcher.OnMatch()
+        onMatch.action = action
+        var matcher = Xds_Type_Matcher_V3_Matcher()
+        matcher.onNoMatch = onMatch
+        var proxy = Envoy_Extensions_Filters_Udp_UdpProxy_V3_UdpProxyConfig()
+        proxy.statPrefix = statPrefix
+        proxy.matcher = matcher
+        var filter = Envoy_Config_Listener_V3_ListenerFilter()
+        filter.name = "envoy.filters.udp_listener.udp_proxy"
+        filter.typedConfig = try! .packing(proxy)
+        return filter
+    }
+
+    private static func tlsInspector() -> Envoy_Config_Listener_V3_ListenerFilter {
+        var filter = Envoy_Config_Listener_V3_ListenerFilter()
+        filter.name = "envoy.filters.listener.tls_inspector"
+        filter.typedConfig = try! .packing(Envoy_Extensions_Filters_Listener_TlsInspector_V3_TlsInspector())
+        return filter
     }
 
     /// A virtual host's routes. Envoy picks one virtual host per request, the most
@@ -95,10 +341,11 @@ enum ProxyBuilder {
         return result
     }
 
-    /// An HTTP listener with the hygiene every peer ships: request ids generated, the
-    /// client address appended to x-forwarded-for, a `server` header of our own, paths
-    /// normalised (slashes not merged), ports stripped from Host before matching.
-    static func listener(_ name: String, address: String, port: Int) -> Envoy_Config_Listener_V3_Listener {
+    /// The HTTP connection manager with the hygiene every peer ships: request ids
+    /// generated, the client address appended to x-forwarded-for, a `server` header of
+    /// our own, paths normalised (slashes not merged), ports stripped from Host before
+    /// matching. It speaks HTTP/1.1 and HTTP/2 (h2c with prior knowledge, h2 by ALPN).
+    static func connectionManager(routeConfig name: String, statPrefix: String) -> Envoy_Config_Listener_V3_Filter {
         var router = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
         router.name = "envoy.filters.http.router"
         router.typedConfig = try! .packing(Envoy_Extensions_Filters_Http_Router_V3_Router())
@@ -109,7 +356,7 @@ enum ProxyBuilder {
         source.resourceApiVersion = .v3
         rds.configSource = source
         var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
-        hcm.statPrefix = "http-\(port)"
+        hcm.statPrefix = statPrefix
         hcm.rds = rds
         hcm.httpFilters = [router]
         hcm.generateRequestID = Google_Protobuf_BoolValue(true)
@@ -121,13 +368,7 @@ enum ProxyBuilder {
         var filter = Envoy_Config_Listener_V3_Filter()
         filter.name = "envoy.filters.network.http_connection_manager"
         filter.typedConfig = try! .packing(hcm)
-        var chain = Envoy_Config_Listener_V3_FilterChain()
-        chain.filters = [filter]
-        var listener = Envoy_Config_Listener_V3_Listener()
-        listener.name = name
-        listener.address = socketAddress(address, port)
-        listener.filterChains = [chain]
-        return listener
+        return filter
     }
 }
 

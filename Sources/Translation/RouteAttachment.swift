@@ -32,8 +32,7 @@ struct ResolvedRule {
 
 /// A route attached to one listener of one Gateway.
 struct AttachedRoute {
-    let route: HTTPRoute
-    let key: ObjectKey
+    let object: RouteObject
     let gateway: ObjectKey
     let listener: String
     /// The listener's port and scheme (redirects without a port go back to it).
@@ -41,7 +40,17 @@ struct AttachedRoute {
     let listenerScheme: String
     /// Effective hostnames on this listener (`*` for any).
     let hostnames: [String]
+    /// HTTPRoute and GRPCRoute rules.
     let rules: [ResolvedRule]
+    /// TLSRoute, TCPRoute and UDPRoute backends (every rule's, in order).
+    let backends: [ResolvedBackend]
+
+    var key: ObjectKey { object.key }
+
+    /// Every cluster the route sends to (backends and mirrors).
+    var allBackendRefs: [BackendCluster] {
+        rules.flatMap { $0.backends.compactMap(\.cluster) + $0.mirrors.compactMap { $0 } } + backends.compactMap(\.cluster)
+    }
 }
 
 /// Routes attached to Gateways, and the routes' statuses.
@@ -56,18 +65,48 @@ struct Attachments {
 }
 
 enum RouteAttachment {
-    static func attach(_ routes: [HTTPRoute], to gateways: inout [PreparedGateway], context: inout Context) -> Attachments {
+    /// Attaches routes (oldest first) to the listeners that admit them. Two rules of the
+    /// spec are settled here, in age order: an HTTPRoute and a GRPCRoute may not share a
+    /// hostname on one listener (the newer loses it), and a TCP or UDP listener carries
+    /// one route (the oldest).
+    static func attach(_ routes: [RouteObject], to gateways: inout [PreparedGateway], context: inout Context) -> Attachments {
         var result = Attachments()
         let byKey = Dictionary(uniqueKeysWithValues: gateways.enumerated().map { ($1.key, $0) })
-        for route in routes.sorted(by: { Ordering.older($0.metadata, than: $1.metadata) }) {
-            let routeKey = key(.httpRoute, route.metadata)
+        // Per Gateway and listener: which kind holds each hostname; the route holding a
+        // TCP or UDP listener.
+        var hostnameOwners: [ObjectKey: [String: [String: Kind]]] = [:]
+        var soleRoute: [ObjectKey: [String: ObjectKey]] = [:]
+        for route in routes {
+            let routeKey = route.key
             let namespace = routeKey.namespace
             let generation = route.metadata.generation
-            let rules = resolveRules(route, namespace: namespace, context: context)
-            let problems = rules.flatMap { rule in rule.backends.compactMap(\.problem) }
+            let rules: [ResolvedRule]
+            let streamBackends: [ResolvedBackend]
+            switch route.body {
+            case .http(let http):
+                rules = resolveRules(http, kind: route.kind, namespace: namespace, context: context)
+                streamBackends = []
+                if route.kind == .grpcRoute {
+                    context.grpcClusters.formUnion(rules.flatMap { $0.backends.compactMap(\.cluster) })
+                }
+            case .stream(let streamRules):
+                rules = []
+                streamBackends = streamRules.flatMap { rule in
+                    (rule.backendRefs ?? []).map { ref in
+                        var resolved = Backends.resolve(
+                            kind: ref.kind, group: ref.group, name: ref.name, namespace: ref.namespace, port: ref.port,
+                            from: namespace, routeKind: route.kind, context: context)
+                        resolved.weight = ref.weight ?? 1
+                        return resolved
+                    }
+                }
+            }
+            let problems =
+                rules.flatMap { rule in rule.backends.compactMap(\.problem) }
                 + rules.compactMap { $0.failure.map { ("UnsupportedValue", $0) } }
+                + streamBackends.compactMap(\.problem)
             var parents: [RouteParentStatus] = []
-            for parentRef in route.spec.parentRefs ?? [] {
+            for parentRef in route.parentRefs {
                 guard (parentRef.group ?? gatewayGroup) == gatewayGroup, (parentRef.kind ?? "Gateway") == "Gateway" else {
                     continue
                 }
@@ -92,30 +131,56 @@ enum RouteAttachment {
                 }
                 var allowedSome = false
                 var hostnameMismatch = false
+                var lostTo: String?
                 for index in candidates {
                     let listener = gateway.listeners[index]
-                    guard allows(listener, routeNamespace: namespace, gateway: gateway, context: context) else { continue }
+                    guard allows(listener, kind: route.kind, routeNamespace: namespace, gateway: gateway, context: context)
+                    else { continue }
                     allowedSome = true
-                    guard let hostnames = Hostnames.intersect(listener: listener.spec.hostname, route: route.spec.hostnames ?? [])
-                    else {
-                        hostnameMismatch = true
-                        continue
+                    let name = listener.spec.name
+                    var hostnames: [String]
+                    if route.kind == .tcpRoute || route.kind == .udpRoute {
+                        hostnames = ["*"]
+                        if let holder = soleRoute[gatewayKey]?[name], holder != routeKey {
+                            lostTo = "listener \(name) already carries \(holder.kind.rawValue) \(holder.namespace)/\(holder.name); a \(listener.spec.protocol) listener carries one route"
+                            continue
+                        }
+                        soleRoute[gatewayKey, default: [:]][name] = routeKey
+                    } else {
+                        guard let matched = Hostnames.intersect(listener: listener.spec.hostname, route: route.hostnames) else {
+                            hostnameMismatch = true
+                            continue
+                        }
+                        hostnames = matched
+                        if route.kind == .httpRoute || route.kind == .grpcRoute {
+                            // An HTTPRoute and a GRPCRoute cannot share a hostname here.
+                            let owners = hostnameOwners[gatewayKey]?[name] ?? [:]
+                            let taken = hostnames.filter { owners[$0].map { $0 != route.kind } ?? false }
+                            hostnames.removeAll { taken.contains($0) }
+                            if hostnames.isEmpty {
+                                let other = route.kind == .httpRoute ? "GRPCRoute" : "HTTPRoute"
+                                lostTo = "an older \(other) already serves \(taken.joined(separator: ", ")) on listener \(name); HTTPRoutes and GRPCRoutes cannot share a hostname"
+                                continue
+                            }
+                            for hostname in hostnames { hostnameOwners[gatewayKey, default: [:]][name, default: [:]][hostname] = route.kind }
+                        }
                     }
                     gateways[g].listeners[index].attachedRoutes += 1
-                    result.routes[gatewayKey, default: [:]][listener.spec.name, default: []].append(
+                    result.routes[gatewayKey, default: [:]][name, default: []].append(
                         AttachedRoute(
-                            route: route, key: routeKey, gateway: gatewayKey, listener: listener.spec.name,
-                            listenerPort: listener.spec.port,
+                            object: route, gateway: gatewayKey, listener: name, listenerPort: listener.spec.port,
                             listenerScheme: listener.spec.protocol == "HTTPS" ? "https" : "http",
-                            hostnames: hostnames, rules: rules))
+                            hostnames: hostnames, rules: rules, backends: streamBackends))
                     accepted = (true, "Accepted", "attached to Gateway \(gatewayKey.namespace)/\(gatewayKey.name)")
                 }
                 if !accepted.0, !candidates.isEmpty {
                     if !allowedSome {
                         accepted = (
                             false, "NotAllowedByListeners",
-                            "the listeners' allowedRoutes (kinds and namespaces) do not admit an HTTPRoute from namespace \(namespace)"
+                            "the listeners' allowedRoutes (kinds and namespaces) do not admit \(route.kind == .httpRoute ? "an" : "a") \(route.kind.rawValue) from namespace \(namespace)"
                         )
+                    } else if let lostTo {
+                        accepted = (false, "Conflicted", lostTo)
                     } else if hostnameMismatch {
                         accepted = (
                             false, "NoMatchingListenerHostname",
@@ -147,9 +212,9 @@ enum RouteAttachment {
 
     /// allowedRoutes: kinds, and namespaces Same (default), All or Selector.
     static func allows(
-        _ listener: PreparedListener, routeNamespace: String, gateway: PreparedGateway, context: Context
+        _ listener: PreparedListener, kind: Kind, routeNamespace: String, gateway: PreparedGateway, context: Context
     ) -> Bool {
-        guard listener.supportedKinds.contains(where: { $0.kind == "HTTPRoute" }) else { return false }
+        guard listener.supportedKinds.contains(where: { $0.kind == kind.rawValue }) else { return false }
         let namespaces = listener.spec.allowedRoutes?.namespaces
         switch namespaces?.from ?? "Same" {
         case "All": return true
@@ -159,7 +224,7 @@ enum RouteAttachment {
         }
     }
 
-    static func resolveRules(_ route: HTTPRoute, namespace: String, context: Context) -> [ResolvedRule] {
+    static func resolveRules(_ route: HTTPRoute, kind: Kind, namespace: String, context: Context) -> [ResolvedRule] {
         (route.spec.rules ?? []).enumerated().map { index, rule in
             var failure: String?
             var mirrors: [BackendCluster?] = []
@@ -171,7 +236,7 @@ enum RouteAttachment {
                     if let ref = filter.requestMirror?.backendRef {
                         let resolved = Backends.resolve(
                             kind: ref.kind, group: ref.group, name: ref.name, namespace: ref.namespace, port: ref.port,
-                            from: namespace, context: context)
+                            from: namespace, routeKind: kind, context: context)
                         mirrors.append(resolved.cluster)
                     }
                 default: break
@@ -180,7 +245,7 @@ enum RouteAttachment {
             let backends = (rule.backendRefs ?? []).map { ref in
                 var resolved = Backends.resolve(
                     kind: ref.kind, group: ref.group, name: ref.name, namespace: ref.namespace, port: ref.port,
-                    from: namespace, context: context)
+                    from: namespace, routeKind: kind, context: context)
                 resolved.weight = ref.weight ?? 1
                 resolved.filters = ref.filters ?? []
                 return resolved

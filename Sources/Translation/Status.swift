@@ -42,17 +42,25 @@ public struct ObjectStatus: Codable, Hashable, Sendable {
     public var listeners: [ListenerStatus]?
     /// Routes only: one entry per parent that is a Gateway of Chancery's.
     public var parents: [RouteParentStatus]?
+    /// Policies only (BackendTLSPolicy): one entry per Gateway the policy takes effect for.
+    public var ancestors: [RouteParentStatus]?
 
-    public init(conditions: [Condition] = [], listeners: [ListenerStatus]? = nil, parents: [RouteParentStatus]? = nil) {
+    public init(
+        conditions: [Condition] = [], listeners: [ListenerStatus]? = nil, parents: [RouteParentStatus]? = nil,
+        ancestors: [RouteParentStatus]? = nil
+    ) {
         self.conditions = conditions
         self.listeners = listeners
         self.parents = parents
+        self.ancestors = ancestors
     }
 
     /// Whether anything about the object was refused: a False Accepted or ResolvedRefs,
     /// at the object, on a listener, or towards a parent.
     public var isRejected: Bool {
-        let all = conditions + (listeners ?? []).flatMap(\.conditions) + (parents ?? []).flatMap(\.conditions)
+        let all =
+            conditions + (listeners ?? []).flatMap(\.conditions) + (parents ?? []).flatMap(\.conditions)
+            + (ancestors ?? []).flatMap(\.conditions)
         return all.contains { ($0.type == "Accepted" || $0.type == "ResolvedRefs") && !$0.isTrue }
     }
 }

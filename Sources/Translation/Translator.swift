@@ -1,4 +1,5 @@
 import EnvoyAPI
+import Foundation
 import GatewayModel
 
 /// Envoy resources for one proxy group, in a deterministic order.
@@ -30,6 +31,8 @@ public struct TranslationResult: Sendable, Equatable {
     /// Groups whose resources are those of another group (a class with one Gateway):
     /// group → the group it equals, so consumers can build its snapshot once.
     public var identical: [String: String] = [:]
+    /// What is served but needs attention soon (certificates close to expiry).
+    public var warnings: [String] = []
 }
 
 /// Gateway API → Envoy, as a pure function: no I/O, no clock, no globals. The same
@@ -38,10 +41,16 @@ public struct Translator: Sendable {
     /// The `controllerName` of GatewayClasses Chancery serves.
     public static let controllerName = "chancery.dev/gateway-controller"
 
-    public init() {}
+    /// The time certificates are checked against: translation reads no clock, so the
+    /// caller says what time it is (tests pin it).
+    public var now: Date
+
+    public init(now: Date = Date()) {
+        self.now = now
+    }
 
     public func translate(_ set: ResourceSet) -> TranslationResult {
-        var context = Context(set: set)
+        var context = Context(set: set, now: now)
         var result = TranslationResult()
         result.readErrors = set.errors
 
@@ -59,12 +68,19 @@ public struct Translator: Sendable {
 
         // Listeners of every Gateway, validated; then routes attached to them.
         var prepared: [PreparedGateway] = gateways.map { PreparedGateway(gateway: $0, context: context) }
-        let attachments = RouteAttachment.attach(set.httpRoutes, to: &prepared, context: &context)
+        let attachments = RouteAttachment.attach(RouteObject.all(in: set), to: &prepared, context: &context)
 
         for gateway in prepared {
             result.statuses[gateway.key] = gateway.status
+            for listener in gateway.listeners where listener.isProgrammed {
+                result.warnings += listener.certificateWarnings
+            }
         }
+        result.warnings = Array(Set(result.warnings)).sorted()
         for (key, status) in attachments.statuses { result.statuses[key] = status }
+        for (key, status) in BackendTLS.statuses(prepared: prepared, attachments: attachments, context: context) {
+            result.statuses[key] = status
+        }
 
         // One proxy per Gateway, and one per class that merges its Gateways.
         for gateway in prepared {
@@ -95,18 +111,42 @@ func key(_ kind: Kind, _ metadata: ObjectMeta) -> ObjectKey {
 /// costs the same however many objects there are.
 struct Context {
     let set: ResourceSet
+    let now: Date
     /// EndpointSlices by namespace and Service name.
     let slices: [ServiceKey: [EndpointSlice]]
     /// ReferenceGrants by the namespace they live in.
     let grants: [String: [ReferenceGrant]]
+    /// Every Secret, checked as a listener certificate once.
+    let certificates: [ObjectKey: Result<CheckedCertificate, CertificateProblem>]
+    /// BackendTLSPolicies by the Service they target.
+    let backendTLS: [ServiceKey: [BackendTLSPolicy]]
+    /// Clusters that GRPCRoutes send to (always HTTP/2).
+    var grpcClusters: Set<BackendCluster> = []
 
     struct ServiceKey: Hashable {
         let namespace: String
         let name: String
     }
 
-    init(set: ResourceSet) {
+    func certificate(_ key: ObjectKey) -> Result<CheckedCertificate, CertificateProblem>? { certificates[key] }
+
+    init(set: ResourceSet, now: Date) {
         self.set = set
+        self.now = now
+        var certificates: [ObjectKey: Result<CheckedCertificate, CertificateProblem>] = [:]
+        for manifest in set.manifests(of: .secret) {
+            guard case .secret(let secret) = manifest.object else { continue }
+            certificates[manifest.object.key] = CertificateCheck.check(secret, now: now)
+        }
+        self.certificates = certificates
+        var backendTLS: [ServiceKey: [BackendTLSPolicy]] = [:]
+        for policy in set.backendTLSPolicies {
+            for target in policy.spec.targetRefs where target.group == "" && target.kind == "Service" {
+                backendTLS[ServiceKey(namespace: policy.metadata.namespace ?? "default", name: target.name), default: []]
+                    .append(policy)
+            }
+        }
+        self.backendTLS = backendTLS
         var slices: [ServiceKey: [EndpointSlice]] = [:]
         for slice in set.endpointSlices {
             guard let service = slice.serviceName else { continue }
