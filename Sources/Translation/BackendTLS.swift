@@ -146,7 +146,7 @@ enum BackendTLS {
         var policies: [ObjectKey: BackendTLSPolicy] = [:]
         for gateway in prepared {
             for attached in (attachments.routes[gateway.key] ?? [:]).values.joined() {
-                for backend in attached.allBackendRefs {
+                for backend in attached.policyTargets {
                     for policy in candidates(for: backend, context: context) {
                         let key = ObjectKey(
                             .backendTLSPolicy, namespace: policy.metadata.namespace ?? "default", name: policy.metadata.name)

@@ -42,6 +42,7 @@ enum Backends {
         if case .failure(let problem)? = BackendTLS.resolve(cluster, context: context) {
             // TLS to this backend cannot be verified: fail closed.
             backend.problem = ("InvalidBackendTLSPolicy", problem.message)
+            backend.refusedByPolicy = cluster
             return backend
         }
         backend.cluster = cluster

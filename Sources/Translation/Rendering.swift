@@ -17,7 +17,7 @@ extension ProxyConfig {
         }
         return try """
             {"listeners":\(array(listeners)),"routes":\(array(routes)),"clusters":\(array(clusters)),\
-            "endpoints":\(array(endpoints)),"secrets":\(array(secrets))}
+            "endpoints":\(array(endpoints)),"secrets":\(array(secrets.map(\.redacted)))}
             """
     }
 
@@ -30,6 +30,10 @@ extension ProxyConfig {
             Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.self,
             Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTlsContext.self,
             Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext.self,
+            Envoy_Extensions_Filters_Listener_TlsInspector_V3_TlsInspector.self,
+            Envoy_Extensions_Filters_Udp_UdpProxy_V3_UdpProxyConfig.self,
+            Envoy_Extensions_Filters_Udp_UdpProxy_V3_Route.self,
+            Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions.self,
         ]
         for type in types { _ = Google_Protobuf_Any.register(messageType: type) }
     }()
@@ -70,5 +74,17 @@ enum PrettyJSON {
 
     static func quote(_ text: String) throws -> String {
         String(decoding: try JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed]), as: UTF8.self)
+    }
+}
+
+extension Envoy_Extensions_TransportSockets_Tls_V3_Secret {
+    /// The secret as inspection output may show it: the private key replaced.
+    public var redacted: Self {
+        guard case .tlsCertificate(let certificate)? = type, certificate.hasPrivateKey else { return self }
+        var copy = self
+        var placeholder = Envoy_Config_Core_V3_DataSource()
+        placeholder.inlineString = "[redacted]"
+        copy.tlsCertificate.privateKey = placeholder
+        return copy
     }
 }

@@ -18,6 +18,8 @@ struct ResolvedBackend {
     var weight: Int
     var filters: [HTTPRoute.Filter]
     var problem: (reason: String, message: String)?
+    /// The Service port a BackendTLSPolicy refused (its CA could not be resolved).
+    var refusedByPolicy: BackendCluster?
 }
 
 struct ResolvedRule {
@@ -46,6 +48,11 @@ struct AttachedRoute {
     let backends: [ResolvedBackend]
 
     var key: ObjectKey { object.key }
+
+    /// Service ports whose BackendTLSPolicy applies: those sent to and those refused.
+    var policyTargets: [BackendCluster] {
+        allBackendRefs + (rules.flatMap(\.backends) + backends).compactMap(\.refusedByPolicy)
+    }
 
     /// Every cluster the route sends to (backends and mirrors).
     var allBackendRefs: [BackendCluster] {

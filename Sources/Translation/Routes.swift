@@ -94,9 +94,10 @@ enum GRPCRules {
         if exact, let service = method.service {
             return HTTPRoute.PathMatch(type: "PathPrefix", value: "/\(service)")
         }
+        // Grouped, so an alternation in one part cannot swallow the rest of the path.
         let any = "[^/]+"
-        let service = method.service.map { exact ? escape($0) : $0 } ?? any
-        let name = method.method.map { exact ? escape($0) : $0 } ?? any
+        let service = method.service.map { exact ? escape($0) : "(?:\($0))" } ?? any
+        let name = method.method.map { exact ? escape($0) : "(?:\($0))" } ?? any
         return HTTPRoute.PathMatch(type: "RegularExpression", value: "/\(service)/\(name)")
     }
 
