@@ -58,6 +58,9 @@ enum AdminPage {
             reasons += (object.parents ?? []).flatMap { parent in
                 parent.conditions.filter { !$0.isTrue }.map { "parent \(parent.parentRef.name): \($0.reason): \($0.message)" }
             }
+            reasons += (object.ancestors ?? []).flatMap { ancestor in
+                ancestor.conditions.filter { !$0.isTrue }.map { "for Gateway \(ancestor.parentRef.name): \($0.reason): \($0.message)" }
+            }
             html += "<tr><td class=bad>\(escape(name))</td><td>\(escape(object.origin ?? ""))</td><td>\(reasons.map(escape).joined(separator: "<br>"))</td></tr>"
         }
         if objects.objects.isEmpty && objects.readErrors.isEmpty { html += "<tr><td colspan=3 class=ok>none</td></tr>" }

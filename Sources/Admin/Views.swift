@@ -23,6 +23,8 @@ enum Views {
         var conditions: [Condition]
         var listeners: [ListenerStatus]?
         var parents: [RouteParentStatus]?
+        /// Policies: their status towards each Gateway they take effect for.
+        var ancestors: [RouteParentStatus]?
     }
 
     struct Objects: Codable {

@@ -57,6 +57,9 @@ struct Pipeline {
         }
         for gone in groups.subtracting(result.proxies.keys) { cache.removeSnapshot(for: gone) }
         groups = Set(result.proxies.keys)
+        if result.warnings != last?.result.warnings {
+            for warning in result.warnings { logger.warning("certificate expires soon", metadata: ["detail": "\(warning)"]) }
+        }
         for (key, status) in result.statuses where status.isRejected {
             logger.warning("object not fully accepted", metadata: ["object": "\(key)", "status": "\(Report.summary(status))"])
         }
@@ -76,6 +79,10 @@ enum Report {
         for parent in status.parents ?? [] {
             let name = "\(parent.parentRef.namespace.map { $0 + "/" } ?? "")\(parent.parentRef.name)"
             for condition in parent.conditions { parts.append("parent \(name): " + line(condition)) }
+        }
+        for ancestor in status.ancestors ?? [] {
+            let name = "\(ancestor.parentRef.namespace.map { $0 + "/" } ?? "")\(ancestor.parentRef.name)"
+            for condition in ancestor.conditions { parts.append("for Gateway \(name): " + line(condition)) }
         }
         return parts.joined(separator: "; ")
     }
@@ -104,7 +111,13 @@ enum Report {
                 out += "    parent Gateway \(name)\(section)\n"
                 for condition in parent.conditions { out += "      \(line(condition))\n" }
             }
+            for ancestor in status.ancestors ?? [] {
+                let name = "\(ancestor.parentRef.namespace.map { $0 + "/" } ?? "")\(ancestor.parentRef.name)"
+                out += "    for Gateway \(name)\n"
+                for condition in ancestor.conditions { out += "      \(line(condition))\n" }
+            }
         }
+        for warning in result.warnings { out += "WARNING  \(warning)\n" }
         return out
     }
 }
