@@ -10,6 +10,12 @@ public struct TestCertificate: Sendable {
     /// PKCS#8 (`-----BEGIN PRIVATE KEY-----`), which BoringSSL and so Envoy accept.
     public let privateKeyPEM: String
     public let commonName: String
+
+    public init(certificatePEM: String, privateKeyPEM: String, commonName: String) {
+        self.certificatePEM = certificatePEM
+        self.privateKeyPEM = privateKeyPEM
+        self.commonName = commonName
+    }
 }
 
 /// A throwaway certificate authority made in memory (P-256, no openssl CLI), for tests

@@ -1,0 +1,499 @@
+import Foundation
+import Testing
+import TestSupport
+import XDS
+
+/// HTTPS, TLS passthrough and termination, TCP, UDP, gRPC and TLS to backends: real
+/// traffic through a real Envoy configured by a real `chancery serve` from files.
+@Suite(.serialized) struct ProtocolTests {
+    /// A config directory, Chancery serving it and an Envoy in the Gateway's group.
+    final class Lab: @unchecked Sendable {
+        let dir: URL
+        let chancery: ChanceryProcess
+        let envoy: EnvoyProcess
+
+        init(files: [String: String], group: String) async throws {
+            dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-proto-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            for (name, text) in files {
+                try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            }
+            chancery = try await ChanceryProcess.serve(["--config-dir", dir.path])
+            envoy = try await EnvoyProcess.start(
+                bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: group, nodeID: "proto", adminPort: 0))
+        }
+
+        func write(_ name: String, _ text: String) throws {
+            try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+
+        var output: String { "chancery:\n\(chancery.output.suffix(2000))\nenvoy:\n\(envoy.log.suffix(2000))" }
+
+        func stop() {
+            envoy.stop()
+            chancery.stop()
+            try? FileManager.default.removeItem(at: dir)
+        }
+    }
+
+    static let gatewayClass = """
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: GatewayClass
+        metadata: {name: chancery}
+        spec: {controllerName: chancery.dev/gateway-controller}
+        """
+
+    /// A Service whose one port (`name`) is served on 127.0.0.1 at `target`.
+    static func service(
+        _ name: String, namespace: String = "default", port: Int, target: Int, portName: String = "main",
+        appProtocol: String? = nil, udp: Bool = false
+    ) -> String {
+        let app = appProtocol.map { ", appProtocol: \($0)" } ?? ""
+        let proto = udp ? ", protocol: UDP" : ""
+        return """
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: \(name), namespace: \(namespace)}
+            spec: {ports: [{name: \(portName), port: \(port)\(app)\(proto)}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: \(name)-1, namespace: \(namespace), labels: {kubernetes.io/service-name: \(name)}}
+            addressType: IPv4
+            ports: [{name: \(portName), port: \(target)\(proto)}]
+            endpoints: [{addresses: [127.0.0.1]}]
+
+            """
+    }
+
+    static func tlsSecret(_ name: String, namespace: String = "default", _ certificate: TestCertificate) -> String {
+        func indent(_ pem: String) -> String {
+            pem.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        }
+        return """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: \(name), namespace: \(namespace)}
+            type: kubernetes.io/tls
+            stringData:
+              tls.crt: |
+            \(indent(certificate.certificatePEM))
+              tls.key: |
+            \(indent(certificate.privateKeyPEM))
+
+            """
+    }
+
+    static func caConfigMap(_ name: String, _ ca: TestCA) -> String {
+        let pem = ca.certificatePEM.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        return """
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: \(name), namespace: default}
+            data:
+              ca.crt: |
+            \(pem)
+
+            """
+    }
+
+    static func same(_ a: String?, _ b: String) -> Bool {
+        a.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } == b.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    // MARK: HTTPS
+
+    @Test func httpsServesTheRightCertificatePerHostnameAndRotatesWithoutDrain() async throws {
+        let ca = try TestCA.make()
+        let certA = try ca.issue(commonName: "a.example.com", dnsNames: ["a.example.com"])
+        let certB = try ca.issue(commonName: "b.example.com", dnsNames: ["b.example.com"])
+        let other = try ca.issue(commonName: "other.example.com", dnsNames: ["other.example.com"])
+        let backendA = try await EchoBackend.start(name: "a")
+        let backendB = try await EchoBackend.start(name: "b")
+        let httpPort = try freePort()
+        let httpsPort = try freePort()
+        // Listener c names a missing Secret, d a Secret whose key is another
+        // certificate's, e a Secret in another namespace without a ReferenceGrant.
+        let mismatched = TestCertificate(
+            certificatePEM: certA.certificatePEM, privateKeyPEM: other.privateKeyPEM, commonName: "a.example.com")
+        let config = Self.gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: web, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners:
+              - {name: http, protocol: HTTP, port: \(httpPort)}
+              - {name: a, protocol: HTTPS, port: \(httpsPort), hostname: a.example.com, tls: {certificateRefs: [{name: cert-a}]}}
+              - {name: b, protocol: HTTPS, port: \(httpsPort), hostname: b.example.com, tls: {certificateRefs: [{name: cert-b, namespace: certs}]}}
+              - {name: c, protocol: HTTPS, port: \(httpsPort), hostname: c.example.com, tls: {certificateRefs: [{name: no-such-secret}]}}
+              - {name: d, protocol: HTTPS, port: \(httpsPort), hostname: d.example.com, tls: {certificateRefs: [{name: mismatched}]}}
+              - {name: e, protocol: HTTPS, port: \(httpsPort), hostname: e.example.com, tls: {certificateRefs: [{name: cert-e, namespace: private}]}}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1beta1
+            kind: ReferenceGrant
+            metadata: {name: gateways, namespace: certs}
+            spec:
+              from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: default}]
+              to: [{group: "", kind: Secret}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: redirect, namespace: default}
+            spec:
+              parentRefs: [{name: web, sectionName: http}]
+              rules:
+              - filters: [{type: RequestRedirect, requestRedirect: {scheme: https, port: \(httpsPort), statusCode: 301}}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: a, namespace: default}
+            spec:
+              parentRefs: [{name: web, sectionName: a}]
+              rules: [{backendRefs: [{name: svc-a, port: 80}]}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: b, namespace: default}
+            spec:
+              parentRefs: [{name: web, sectionName: b}]
+              rules: [{backendRefs: [{name: svc-b, port: 80}]}]
+            \(Self.service("svc-a", port: 80, target: backendA.port))\(Self.service("svc-b", port: 80, target: backendB.port))
+            """
+        let secrets = [
+            Self.tlsSecret("cert-b", namespace: "certs", certB), Self.tlsSecret("mismatched", mismatched),
+            Self.tlsSecret("cert-e", namespace: "private", other),
+        ].joined(separator: "---\n")
+        let lab = try await Lab(
+            files: ["gateway.yaml": config, "secrets.yaml": secrets, "cert-a.yaml": Self.tlsSecret("cert-a", certA)],
+            group: "default/web")
+        defer { lab.stop() }
+
+        // Each hostname gets its own certificate (verified against the CA) and backend.
+        var answerA: TLSResult?
+        let servedA = await eventually(timeout: .seconds(20)) {
+            answerA = try await httpsGet(port: httpsPort, serverName: "a.example.com", trustedCAPEM: ca.certificatePEM)
+            return answerA?.status == 200
+        }
+        #expect(servedA, "a.example.com never answered\n\(lab.output)")
+        #expect(answerA?.peerSubjectCommonName == "a.example.com")
+        #expect(answerA?.backend == "a")
+        let answerB = try await httpsGet(port: httpsPort, serverName: "b.example.com", trustedCAPEM: ca.certificatePEM)
+        #expect(answerB.peerSubjectCommonName == "b.example.com")
+        #expect(Self.same(answerB.peerCertificatePEM, certB.certificatePEM))
+        #expect(answerB.backend == "b")
+
+        // The refused certificates keep only their own hostnames dark.
+        for host in ["c.example.com", "d.example.com", "e.example.com"] {
+            await #expect(throws: (any Error).self, "\(host) should have no filter chain") {
+                _ = try await httpsGet(port: httpsPort, serverName: host, timeout: .seconds(2))
+            }
+        }
+        let objects = try await lab.chancery.admin("/api/v1/objects?kind=Gateway").text
+        #expect(objects.contains("InvalidCertificateRef"), "\(objects)")
+        #expect(objects.contains("RefNotPermitted"), "\(objects)")
+        #expect(!objects.contains("PRIVATE KEY"), "a private key leaked into the admin output")
+        #expect(!lab.chancery.output.contains("PRIVATE KEY"), "a private key leaked into the log")
+
+        // HTTP redirects to HTTPS.
+        let redirect = try await httpGet(port: httpPort, path: "/shop?x=1", host: "a.example.com")
+        #expect(redirect.status == 301)
+        #expect(redirect.headers["location"] == "https://a.example.com:\(httpsPort)/shop?x=1")
+
+        // Rotation: a new certificate for a.example.com is served within a second, over
+        // SDS, with the listener neither modified nor drained.
+        let modifiedBefore = try await lab.envoy.stat("listener_manager.listener_modified")
+        let rotated = try ca.issue(commonName: "a.example.com", dnsNames: ["a.example.com", "www.a.example.com"])
+        try lab.write("cert-a.yaml", Self.tlsSecret("cert-a", rotated))
+        let rotatedInTime = await eventually(timeout: .seconds(1)) {
+            let answer = try await httpsGet(port: httpsPort, serverName: "a.example.com", trustedCAPEM: ca.certificatePEM)
+            return Self.same(answer.peerCertificatePEM, rotated.certificatePEM)
+        }
+        #expect(rotatedInTime, "the rotated certificate was not served within 1 s\n\(lab.output)")
+        #expect(try await lab.envoy.stat("listener_manager.listener_modified") == modifiedBefore)
+        #expect(try await lab.envoy.stat("listener_manager.total_filter_chains_draining") == 0)
+        #expect(try await lab.envoy.stat("listener_manager.total_listeners_draining") == 0)
+        let afterB = try await httpsGet(port: httpsPort, serverName: "b.example.com", trustedCAPEM: ca.certificatePEM)
+        #expect(afterB.backend == "b")
+
+        await backendA.stop()
+        await backendB.stop()
+    }
+
+    // MARK: TLS passthrough and termination
+
+    @Test func tlsPassthroughReachesTheBackendsOwnSessionAndTerminateDecrypts() async throws {
+        let ca = try TestCA.make()
+        let dbCertificate = try ca.issue(commonName: "db.example.com", dnsNames: ["db.example.com"])
+        let appCertificate = try ca.issue(commonName: "app.example.com", dnsNames: ["app.example.com"])
+        let db = try await TLSBackend.start(name: "db", certificate: dbCertificate)
+        let app = try await EchoBackend.start(name: "app")
+        let passthroughPort = try freePort()
+        let terminatePort = try freePort()
+        let config = Self.gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: edge, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners:
+              - {name: passthrough, protocol: TLS, port: \(passthroughPort), tls: {mode: Passthrough}}
+              - {name: terminate, protocol: TLS, port: \(terminatePort), hostname: app.example.com, tls: {certificateRefs: [{name: app-cert}]}}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: TLSRoute
+            metadata: {name: db, namespace: default}
+            spec:
+              parentRefs: [{name: edge, sectionName: passthrough}]
+              hostnames: [db.example.com]
+              rules: [{backendRefs: [{name: db, port: 443}]}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: TLSRoute
+            metadata: {name: app, namespace: default}
+            spec:
+              parentRefs: [{name: edge, sectionName: terminate}]
+              rules: [{backendRefs: [{name: app, port: 80}]}]
+            \(Self.service("db", port: 443, target: db.port))\(Self.service("app", port: 80, target: app.port))---
+            \(Self.tlsSecret("app-cert", appCertificate))
+            """
+        let lab = try await Lab(files: ["edge.yaml": config], group: "default/edge")
+        defer { lab.stop() }
+
+        // Passthrough: the backend's own certificate reaches the client unchanged, and
+        // the backend saw the client's SNI.
+        var answer: TLSResult?
+        let through = await eventually(timeout: .seconds(20)) {
+            answer = try await httpsGet(port: passthroughPort, serverName: "db.example.com", trustedCAPEM: ca.certificatePEM)
+            return answer?.status == 200
+        }
+        #expect(through, "passthrough never answered\n\(lab.output)")
+        #expect(Self.same(answer?.peerCertificatePEM, dbCertificate.certificatePEM))
+        #expect(answer?.body == "db\n")
+        #expect(db.serverNames.contains("db.example.com"))
+        // An SNI no route names gets no connection.
+        await #expect(throws: (any Error).self) {
+            _ = try await httpsGet(port: passthroughPort, serverName: "nobody.example.com", timeout: .seconds(2))
+        }
+
+        // Terminate: Envoy presents the listener's certificate and forwards the
+        // decrypted bytes to a plain backend.
+        let terminated = try await httpsGet(port: terminatePort, serverName: "app.example.com", trustedCAPEM: ca.certificatePEM)
+        #expect(terminated.peerSubjectCommonName == "app.example.com")
+        #expect(terminated.backend == "app")
+
+        await db.stop()
+        await app.stop()
+    }
+
+    // MARK: TCP and UDP
+
+    @Test func tcpAndUDPEchoThroughEnvoyWithWeights() async throws {
+        let tcpA = try await TCPEchoBackend.start(name: "a")
+        let tcpB = try await TCPEchoBackend.start(name: "b")
+        let udpA = try await UDPEchoBackend.start(name: "a")
+        let udpB = try await UDPEchoBackend.start(name: "b")
+        let tcpPort = try freePort()
+        let udpPort = try freePort()
+        let config = Self.gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: streams, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners:
+              - {name: tcp, protocol: TCP, port: \(tcpPort)}
+              - {name: udp, protocol: UDP, port: \(udpPort)}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: TCPRoute
+            metadata: {name: echo, namespace: default}
+            spec:
+              parentRefs: [{name: streams, sectionName: tcp}]
+              rules: [{backendRefs: [{name: tcp-a, port: 7000, weight: 3}, {name: tcp-b, port: 7000, weight: 1}]}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: UDPRoute
+            metadata: {name: echo, namespace: default}
+            spec:
+              parentRefs: [{name: streams, sectionName: udp}]
+              rules: [{backendRefs: [{name: udp-a, port: 7053, weight: 1}, {name: udp-b, port: 7053, weight: 1}]}]
+            \(Self.service("tcp-a", port: 7000, target: tcpA.port))\(Self.service("tcp-b", port: 7000, target: tcpB.port))\
+            \(Self.service("udp-a", port: 7053, target: udpA.port, udp: true))\(Self.service("udp-b", port: 7053, target: udpB.port, udp: true))
+            """
+        let lab = try await Lab(files: ["streams.yaml": config], group: "default/streams")
+        defer { lab.stop() }
+
+        let tcpUp = await eventually(timeout: .seconds(20)) {
+            try await tcpExchange(port: tcpPort, message: "hello").hasSuffix(": hello")
+        }
+        #expect(tcpUp, "TCP never echoed\n\(lab.output)")
+        var tcpCounts: [String: Int] = [:]
+        for i in 0..<200 {
+            let answer = try await tcpExchange(port: tcpPort, message: "m\(i)")
+            #expect(answer.hasSuffix(": m\(i)"))
+            tcpCounts[String(answer.prefix { $0 != ":" }), default: 0] += 1
+        }
+        let tcpShareA = Double(tcpCounts["a"] ?? 0) / 200
+        #expect(abs(tcpShareA - 0.75) <= 0.1, "TCP shares \(tcpCounts), expected 3:1")
+
+        let udpUp = await eventually(timeout: .seconds(20)) {
+            try await udpExchange(port: udpPort, message: "ping", timeout: .milliseconds(500))?.hasSuffix(": ping") ?? false
+        }
+        #expect(udpUp, "UDP never echoed\n\(lab.output)")
+        var udpCounts: [String: Int] = [:]
+        for i in 0..<120 {
+            guard let answer = try await udpExchange(port: udpPort, message: "d\(i)") else { continue }
+            #expect(answer.hasSuffix(": d\(i)"))
+            udpCounts[String(answer.prefix { $0 != ":" }), default: 0] += 1
+        }
+        let udpTotal = udpCounts.values.reduce(0, +)
+        #expect(udpTotal >= 110, "UDP lost \(120 - udpTotal) of 120 datagrams")
+        let udpShareA = Double(udpCounts["a"] ?? 0) / Double(max(udpTotal, 1))
+        #expect(abs(udpShareA - 0.5) <= 0.15, "UDP shares \(udpCounts), expected 1:1")
+
+        await tcpA.stop()
+        await tcpB.stop()
+        await udpA.stop()
+        await udpB.stop()
+    }
+
+    // MARK: gRPC
+
+    @Test func grpcRouteSendsMethodsToTheirBackends() async throws {
+        let unary = try await GRPCBackend.start(name: "unary")
+        let streaming = try await GRPCBackend.start(name: "streaming")
+        let port = try freePort()
+        let config = Self.gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: api, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners: [{name: grpc, protocol: HTTP, port: \(port), hostname: grpc.example.com}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GRPCRoute
+            metadata: {name: echo, namespace: default}
+            spec:
+              parentRefs: [{name: api}]
+              rules:
+              - matches: [{method: {service: chancery.test.Echo, method: Unary}}]
+                filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-routed-by, value: chancery}]}}]
+                backendRefs: [{name: unary, port: 50051}]
+              - matches: [{method: {type: RegularExpression, service: "chancery\\\\.test\\\\..*", method: "Server.*"}}]
+                backendRefs: [{name: streaming, port: 50051}]
+            \(Self.service("unary", port: 50051, target: unary.port, appProtocol: "kubernetes.io/h2c"))\
+            \(Self.service("streaming", port: 50051, target: streaming.port, appProtocol: "kubernetes.io/h2c"))
+            """
+        let lab = try await Lab(files: ["api.yaml": config], group: "default/api")
+        defer { lab.stop() }
+
+        var reply = ""
+        let served = await eventually(timeout: .seconds(20)) {
+            reply = try await grpcUnary(port: port, authority: "grpc.example.com", message: "hi")
+            return true
+        }
+        #expect(served, "gRPC never answered\n\(lab.output)")
+        #expect(reply == "unary: hi")
+        #expect(unary.received.last?.metadata["x-routed-by"] == "chancery")
+        let stream = try await grpcServerStream(port: port, authority: "grpc.example.com", message: "hi")
+        #expect(stream == ["streaming: hi #1", "streaming: hi #2", "streaming: hi #3"])
+        // The unary backend never saw the streaming call, nor the other way round.
+        #expect(unary.received.allSatisfy { $0.method == "Unary" })
+        #expect(streaming.received.allSatisfy { $0.method == "ServerStream" })
+        // A method no rule matches is answered by Envoy (no route: unimplemented).
+        await #expect(throws: (any Error).self) {
+            _ = try await grpcUnary(port: port, authority: "grpc.example.com", service: "other.Service", message: "x")
+        }
+
+        await unary.stop()
+        await streaming.stop()
+    }
+
+    // MARK: TLS to backends
+
+    @Test func backendTLSPolicyVerifiesTheBackendAndFailsClosedOnTheWrongCA() async throws {
+        let ca = try TestCA.make(commonName: "Backend CA")
+        let wrongCA = try TestCA.make(commonName: "Someone Else's CA")
+        let certificate = try ca.issue(commonName: "secure.internal", dnsNames: ["secure.internal"])
+        let backend = try await TLSBackend.start(name: "secure", certificate: certificate)
+        let port = try freePort()
+        let config = Self.gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: web, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners: [{name: http, protocol: HTTP, port: \(port)}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: web, namespace: default}
+            spec:
+              parentRefs: [{name: web}]
+              rules:
+              - matches: [{path: {value: /good}}]
+                backendRefs: [{name: good, port: 443}]
+              - matches: [{path: {value: /wrong-ca}}]
+                backendRefs: [{name: wrong-ca, port: 443}]
+              - matches: [{path: {value: /wrong-name}}]
+                backendRefs: [{name: wrong-name, port: 443}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: BackendTLSPolicy
+            metadata: {name: good, namespace: default}
+            spec:
+              targetRefs: [{group: "", kind: Service, name: good}]
+              validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: backend-ca}], hostname: secure.internal}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: BackendTLSPolicy
+            metadata: {name: wrong-ca, namespace: default}
+            spec:
+              targetRefs: [{group: "", kind: Service, name: wrong-ca}]
+              validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: other-ca}], hostname: secure.internal}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: BackendTLSPolicy
+            metadata: {name: wrong-name, namespace: default}
+            spec:
+              targetRefs: [{group: "", kind: Service, name: wrong-name}]
+              validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: backend-ca}], hostname: impostor.internal}
+            \(Self.service("good", port: 443, target: backend.port))\(Self.service("wrong-ca", port: 443, target: backend.port))\
+            \(Self.service("wrong-name", port: 443, target: backend.port))\(Self.caConfigMap("backend-ca", ca))\(Self.caConfigMap("other-ca", wrongCA))
+            """
+        let lab = try await Lab(files: ["web.yaml": config], group: "default/web")
+        defer { lab.stop() }
+
+        var good: HTTPResult?
+        let served = await eventually(timeout: .seconds(20)) {
+            good = try await httpGet(port: port, path: "/good")
+            return good?.status == 200
+        }
+        #expect(served, "TLS to the backend never worked: \(good?.status ?? 0) \(good?.text ?? "")\n\(lab.output)")
+        #expect(good?.text == "secure\n")
+        #expect(backend.serverNames.contains("secure.internal"), "Envoy sent SNI \(backend.serverNames)")
+        // Fail closed: a CA that did not sign the backend's certificate, or a hostname
+        // the certificate does not carry, gives 503 and never the backend's answer.
+        let wrongCAAnswer = try await httpGet(port: port, path: "/wrong-ca")
+        #expect(wrongCAAnswer.status == 503, "\(wrongCAAnswer.status) \(wrongCAAnswer.text)")
+        #expect(!wrongCAAnswer.text.contains("secure"))
+        let wrongName = try await httpGet(port: port, path: "/wrong-name")
+        #expect(wrongName.status == 503, "\(wrongName.status) \(wrongName.text)")
+
+        await backend.stop()
+    }
+}
