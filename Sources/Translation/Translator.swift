@@ -33,6 +33,8 @@ public struct TranslationResult: Sendable, Equatable {
     public var identical: [String: String] = [:]
     /// What is served but needs attention soon (certificates close to expiry).
     public var warnings: [String] = []
+    /// When each served listener certificate expires, by SDS name (`namespace/name`).
+    public var certificateExpiry: [String: Date] = [:]
 }
 
 /// Gateway API → Envoy, as a pure function: no I/O, no clock, no globals. The same
@@ -74,6 +76,12 @@ public struct Translator: Sendable {
             result.statuses[gateway.key] = gateway.status
             for listener in gateway.listeners where listener.isProgrammed {
                 result.warnings += listener.certificateWarnings
+                for name in listener.certificates {
+                    let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
+                    if case .success(let checked)? = context.certificate(ObjectKey(.secret, namespace: parts[0], name: parts[1])) {
+                        result.certificateExpiry[name] = checked.notAfter
+                    }
+                }
             }
         }
         result.warnings = Array(Set(result.warnings)).sorted()

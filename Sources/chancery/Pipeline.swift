@@ -25,8 +25,11 @@ struct Pipeline {
     }
 
     @discardableResult
-    mutating func apply(_ set: ResourceSet, seenAt: Date = Date()) -> TranslationResult {
-        if let last, last.set == set { return last.result }
+    mutating func apply(_ set: ResourceSet, seenAt: Date = Date(), recheck: Bool = false) -> TranslationResult {
+        // An unchanged set translates the same, except that certificates age: a
+        // recheck translates it again (versions are content hashes, so if nothing
+        // changed no proxy hears of it).
+        if let last, last.set == set, !recheck { return last.result }
         Counter(label: "chancery_source_events_total", dimensions: [("source", "files")]).increment()
         let start = ContinuousClock.now
         let result = Translator().translate(set)
@@ -57,6 +60,10 @@ struct Pipeline {
         }
         for gone in groups.subtracting(result.proxies.keys) { cache.removeSnapshot(for: gone) }
         groups = Set(result.proxies.keys)
+        for (name, expiry) in result.certificateExpiry {
+            Gauge(label: "chancery_certificate_expiry_timestamp_seconds", dimensions: [("secret", name)])
+                .record(expiry.timeIntervalSince1970)
+        }
         if result.warnings != last?.result.warnings {
             for warning in result.warnings { logger.warning("certificate expires soon", metadata: ["detail": "\(warning)"]) }
         }

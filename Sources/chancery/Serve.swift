@@ -83,8 +83,34 @@ extension Chancery {
                 tasks.addTask { try await admin.run() }
                 tasks.addTask { try await SignalWatcher.waitForTermination() }
                 tasks.addTask {
+                    // File changes, and an hourly recheck so that certificates crossing
+                    // their expiry (or the 14-day warning) are noticed without an edit.
                     var pipeline = watching
-                    for await update in source.timedUpdates() { pipeline.apply(update.set, seenAt: update.seenAt) }
+                    let (events, sink) = AsyncStream<PipelineEvent>.makeStream()
+                    let forward = Task {
+                        for await update in source.timedUpdates() { sink.yield(.update(update)) }
+                        sink.finish()
+                    }
+                    let hourly = Task {
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: .seconds(3600))
+                            sink.yield(.recheck)
+                        }
+                    }
+                    defer {
+                        forward.cancel()
+                        hourly.cancel()
+                    }
+                    var latest = first
+                    for await event in events {
+                        switch event {
+                        case .update(let update):
+                            latest = update.set
+                            pipeline.apply(update.set, seenAt: update.seenAt)
+                        case .recheck:
+                            pipeline.apply(latest, recheck: true)
+                        }
+                    }
                 }
                 let bound = try await server.boundAddress()
                 let adminBound = try await admin.boundAddress()
@@ -115,4 +141,10 @@ extension Chancery {
 /// waiting for the addresses.
 func say(_ text: String, newline: Bool = true) {
     FileHandle.standardOutput.write(Data((newline ? text + "\n" : text).utf8))
+}
+
+/// What wakes the pipeline: a changed set of objects, or the hourly certificate recheck.
+enum PipelineEvent: Sendable {
+    case update(FileSource.Update)
+    case recheck
 }

@@ -198,6 +198,10 @@ import XDS
         #expect(objects.contains("RefNotPermitted"), "\(objects)")
         #expect(!objects.contains("PRIVATE KEY"), "a private key leaked into the admin output")
         #expect(!lab.chancery.output.contains("PRIVATE KEY"), "a private key leaked into the log")
+        let metrics = try await lab.chancery.admin("/metrics").text
+        #expect(
+            metrics.contains("chancery_certificate_expiry_timestamp_seconds{secret=\"default/cert-a\"}"),
+            "no expiry gauge for default/cert-a in:\n\(metrics.split(separator: "\n").filter { $0.contains("certificate") })")
 
         // HTTP redirects to HTTPS.
         let redirect = try await httpGet(port: httpPort, path: "/shop?x=1", host: "a.example.com")
