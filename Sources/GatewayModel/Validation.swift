@@ -76,6 +76,13 @@ enum Validation {
                 }
             }
         }
+        func backendRef(_ backend: HTTPRoute.BackendRef, _ path: [PathComponent]) {
+            port(backend.port, path + [.key("port")])
+            if let weight = backend.weight {
+                check((0...1_000_000).contains(weight), path + [.key("weight")], "\(weight) is not in 0…1000000")
+            }
+            filters(backend.filters, path + [.key("filters")])
+        }
         func streamRoute(_ parents: [ParentReference]?, _ rules: [StreamRule]?) {
             for (i, parent) in (parents ?? []).enumerated() {
                 port(parent.port, [.key("spec"), .key("parentRefs"), .index(i), .key("port")])
@@ -89,10 +96,7 @@ enum Validation {
                     if (backend.kind ?? "Service") == "Service", (backend.group ?? "") == "" {
                         check(backend.port != nil, backendPath + [.key("port")], "required for a Service backend")
                     }
-                    port(backend.port, backendPath + [.key("port")])
-                    if let weight = backend.weight {
-                        check((0...1_000_000).contains(weight), backendPath + [.key("weight")], "\(weight) is not in 0…1000000")
-                    }
+                    backendRef(backend, backendPath)
                 }
             }
         }
@@ -198,12 +202,7 @@ enum Validation {
                     }
                 }
                 for (b, backend) in (rule.backendRefs ?? []).enumerated() {
-                    let backendPath = rulePath + [.key("backendRefs"), .index(b)]
-                    port(backend.port, backendPath + [.key("port")])
-                    if let weight = backend.weight {
-                        check((0...1_000_000).contains(weight), backendPath + [.key("weight")], "\(weight) is not in 0…1000000")
-                    }
-                    filters(backend.filters, backendPath + [.key("filters")])
+                    backendRef(backend, rulePath + [.key("backendRefs"), .index(b)])
                 }
             }
         case .service(let service):
@@ -248,12 +247,7 @@ enum Validation {
                 }
                 filters(rule.filters, rulePath + [.key("filters")])
                 for (b, backend) in (rule.backendRefs ?? []).enumerated() {
-                    let backendPath = rulePath + [.key("backendRefs"), .index(b)]
-                    port(backend.port, backendPath + [.key("port")])
-                    if let weight = backend.weight {
-                        check((0...1_000_000).contains(weight), backendPath + [.key("weight")], "\(weight) is not in 0…1000000")
-                    }
-                    filters(backend.filters, backendPath + [.key("filters")])
+                    backendRef(backend, rulePath + [.key("backendRefs"), .index(b)])
                 }
             }
         case .tlsRoute(let route):
