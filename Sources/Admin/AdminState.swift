@@ -31,6 +31,11 @@ public final class AdminState: Sendable {
 
     public var current: Current? { storage.withLock { $0.current } }
 
+    /// What readiness reports until the first translation (e.g. kinds still syncing).
+    public func setNotReadyReason(_ reason: String) {
+        storage.withLock { $0.notReadyReason = reason }
+    }
+
     /// Ready once every source has been read and the first snapshots are built.
     public var readiness: (ready: Bool, reason: String) {
         storage.withLock { ($0.current != nil, $0.current != nil ? "ready" : $0.notReadyReason) }

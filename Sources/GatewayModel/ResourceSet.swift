@@ -31,6 +31,15 @@ public struct ResourceSet: Sendable, Hashable {
 
     public mutating func report(_ error: ManifestError) { errors.append(error) }
 
+    /// This set with another's objects and errors added; where both define an object,
+    /// this set's definition is kept and the other one reported.
+    public func merging(_ other: ResourceSet) -> ResourceSet {
+        var merged = self
+        for key in other.manifests.keys.sorted() { merged.insert(other.manifests[key]!) }
+        for error in other.errors { merged.report(error) }
+        return merged
+    }
+
     public subscript(key: ObjectKey) -> Manifest? { manifests[key] }
 
     /// Objects of a kind, ordered by namespace and name.

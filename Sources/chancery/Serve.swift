@@ -2,16 +2,18 @@ import Admin
 import ArgumentParser
 import ConfigSources
 import Foundation
+import GatewayModel
 import Logging
 import Metrics
 import Prometheus
+import Translation
 import XDS
 
 extension Chancery {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Watch Gateway API objects and serve them to Envoy over xDS.",
-            discussion: "With no --config-dir, serves the bundled example in examples/quickstart.")
+            discussion: "With no --config-dir and no cluster (--kubeconfig, --in-cluster), serves the bundled example in examples/quickstart.")
 
         @Option(name: .customLong("config-dir"), help: "Directory of Kubernetes YAML to watch (repeatable).")
         var configDirs: [String] = []
@@ -27,6 +29,63 @@ extension Chancery {
 
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String = "info"
+
+        @Option(help: "Read objects from the Kubernetes API server of this kubeconfig (current context unless --context).")
+        var kubeconfig: String?
+
+        @Option(help: "The kubeconfig context to use.")
+        var context: String?
+
+        @Flag(help: "Read objects from the cluster this Pod runs in (service-account token, CA and KUBERNETES_SERVICE_HOST/PORT).")
+        var inCluster = false
+
+        @Option(name: .customLong("watch-namespace"), help: "Watch only this namespace (repeatable; default all).")
+        var watchNamespaces: [String] = []
+
+        @Option(help: "Namespace of the leader-election Lease (default: the context's or the Pod's namespace).")
+        var leaderElectionNamespace: String?
+
+        @Option(help: "Leader-election lease duration in seconds; the leader renews every third of it.")
+        var leaseDuration: Int = 15
+
+        @Option(help: "This replica's identity in the Lease (default: host name and process id).")
+        var identity: String?
+
+        /// The Kubernetes source, its status writer and leader elector.
+        struct Kubernetes: Sendable {
+            let source: KubernetesSource
+            let status: StatusSync
+            let elector: LeaderElector
+        }
+
+        func makeKubernetes(logger: Logger) throws -> Kubernetes? {
+            if kubeconfig != nil, inCluster { throw ValidationError("use either --kubeconfig or --in-cluster, not both") }
+            let connection: KubeConnection
+            do {
+                if let kubeconfig {
+                    connection = try KubeConnection.kubeconfig(path: kubeconfig, context: context)
+                } else if inCluster {
+                    connection = try KubeConnection.inCluster()
+                } else {
+                    return nil
+                }
+                if connection.insecureSkipTLSVerify {
+                    logger.warning(
+                        "insecure-skip-tls-verify is set: the API server's certificate is NOT checked; anyone on the path can impersonate it"
+                    )
+                }
+                let client = try KubeClient(connection)
+                let source = KubernetesSource(client: client, namespaces: watchNamespaces, logger: logger)
+                let writer = StatusWriter(source: source, logger: logger)
+                let me = identity ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+                let elector = LeaderElector(
+                    client: client, namespace: leaderElectionNamespace ?? connection.namespace, identity: me,
+                    leaseDuration: .seconds(max(leaseDuration, 2)), logger: logger)
+                return Kubernetes(source: source, status: StatusSync(writer: writer), elector: elector)
+            } catch let error as KubeConfigError {
+                throw ValidationError(error.description)
+            }
+        }
 
         /// The bundled example, found from the working directory (`swift run` runs in the
         /// package root) or next to the executable's package.
@@ -49,7 +108,8 @@ extension Chancery {
                 return handler
             }
             let logger = Logger(label: "chancery")
-            let directories = configDirs.isEmpty ? [Self.quickstart()] : configDirs
+            let usesCluster = kubeconfig != nil || inCluster
+            let directories = configDirs.isEmpty && !usesCluster ? [Self.quickstart()] : configDirs
             let metrics = PrometheusCollectorRegistry()
             MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
             let token = try adminTokenFile.map { path in
@@ -70,56 +130,95 @@ extension Chancery {
             } catch {
                 throw ValidationError("\(error)")
             }
-            let source = FileSource(directories: directories)
-            var pipeline = Pipeline(cache: cache, admin: adminState, logger: logger)
-            // The first read builds the first snapshots before Envoy can connect; the
-            // watch then starts from the same files (identical snapshots wake nobody).
-            let first = source.load()
-            let result = pipeline.apply(first)
-            let watching = pipeline
+            let kube = try makeKubernetes(logger: logger)
+            let files = directories.isEmpty ? nil : FileSource(directories: directories)
+            let pipeline = Pipeline(cache: cache, admin: adminState, logger: logger)
+            // From files alone, the first read builds the first snapshots before Envoy can
+            // connect. With the cluster, nothing is built until every kind has synced, so
+            // a restart never serves a half-empty configuration (and /readyz says so).
+            let first = files?.load() ?? ResourceSet()
+            var initial: TranslationResult?
+            var started = pipeline
+            if kube == nil { initial = started.apply(first) }
+            let watching = started
 
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await server.run() }
                 tasks.addTask { try await admin.run() }
                 tasks.addTask { try await SignalWatcher.waitForTermination() }
+                if let kube {
+                    tasks.addTask {
+                        await kube.elector.run { leading in await kube.status.setLeading(leading) }
+                    }
+                    tasks.addTask {
+                        while !kube.source.isSynced, !Task.isCancelled {
+                            adminState.setNotReadyReason(
+                                "waiting for the Kubernetes API: " + kube.source.problems.joined(separator: "; "))
+                            try await Task.sleep(for: .milliseconds(200))
+                        }
+                    }
+                }
                 tasks.addTask {
-                    // File changes, and an hourly recheck so that certificates crossing
-                    // their expiry (or the 14-day warning) are noticed without an edit.
+                    // File changes, cluster changes, and an hourly recheck so that
+                    // certificates crossing their expiry (or the 14-day warning) are
+                    // noticed without an edit.
                     var pipeline = watching
                     let (events, sink) = AsyncStream<PipelineEvent>.makeStream()
-                    let forward = Task {
-                        for await update in source.timedUpdates() { sink.yield(.update(update)) }
-                        sink.finish()
+                    var feeders: [Task<Void, Never>] = []
+                    if let files {
+                        feeders.append(
+                            Task {
+                                for await update in files.timedUpdates() { sink.yield(.files(update)) }
+                            })
                     }
-                    let hourly = Task {
-                        while !Task.isCancelled {
-                            try? await Task.sleep(for: .seconds(3600))
-                            sink.yield(.recheck)
-                        }
+                    if let kube {
+                        feeders.append(
+                            Task {
+                                for await set in kube.source.updates() { sink.yield(.cluster(set, Date())) }
+                            })
                     }
-                    defer {
-                        forward.cancel()
-                        hourly.cancel()
-                    }
-                    var latest = first
+                    feeders.append(
+                        Task {
+                            while !Task.isCancelled {
+                                try? await Task.sleep(for: .seconds(3600))
+                                sink.yield(.recheck)
+                            }
+                        })
+                    defer { for feeder in feeders { feeder.cancel() } }
+                    var fromFiles = first
+                    var fromCluster: ResourceSet? = nil
                     for await event in events {
+                        var seenAt = Date()
+                        var recheck = false
                         switch event {
-                        case .update(let update):
-                            latest = update.set
-                            pipeline.apply(update.set, seenAt: update.seenAt)
+                        case .files(let update):
+                            fromFiles = update.set
+                            seenAt = update.seenAt
+                        case .cluster(let set, let at):
+                            fromCluster = set
+                            seenAt = at
                         case .recheck:
-                            pipeline.apply(latest, recheck: true)
+                            recheck = true
                         }
+                        if kube != nil, fromCluster == nil { continue }  // not synced yet
+                        let set = fromCluster.map { fromFiles.merging($0) } ?? fromFiles
+                        let result = pipeline.apply(set, seenAt: seenAt, recheck: recheck)
+                        if let kube { await kube.status.update(result.statuses) }
                     }
                 }
                 let bound = try await server.boundAddress()
                 let adminBound = try await admin.boundAddress()
-                let groups = result.proxies.keys.sorted()
+                let groups = initial?.proxies.keys.sorted() ?? []
                 let example = groups.first { $0.contains("/") } ?? groups.first ?? "NAMESPACE/GATEWAY"
+                let watched = (directories + (kube.map { ["the Kubernetes API at \($0.source.client.connection.server)"] } ?? []))
+                    .joined(separator: ", ")
+                let found =
+                    initial == nil
+                    ? "proxy groups appear once every kind has synced"
+                    : "\(first.manifests.count) objects, proxy groups: \(groups.isEmpty ? "(none)" : groups.joined(separator: ", "))"
                 say(
                     """
-                    Watching \(directories.joined(separator: ", ")): \(first.manifests.count) objects, \
-                    proxy groups: \(groups.isEmpty ? "(none)" : groups.joined(separator: ", "))
+                    Watching \(watched): \(found)
                     xDS (ADS, state of the world and delta) listening on \(bound)
                     Admin: http://\(adminBound)/ (JSON under /api/v1, metrics at /metrics)\(token != nil ? ", bearer token required" : "")
                     Point an Envoy at it:
@@ -143,8 +242,10 @@ func say(_ text: String, newline: Bool = true) {
     FileHandle.standardOutput.write(Data((newline ? text + "\n" : text).utf8))
 }
 
-/// What wakes the pipeline: a changed set of objects, or the hourly certificate recheck.
+/// What wakes the pipeline: changed files, a changed cluster, or the hourly certificate
+/// recheck.
 enum PipelineEvent: Sendable {
-    case update(FileSource.Update)
+    case files(FileSource.Update)
+    case cluster(ResourceSet, Date)
     case recheck
 }

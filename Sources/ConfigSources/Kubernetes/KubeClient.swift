@@ -1,0 +1,127 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOSSL
+
+/// A small Kubernetes REST client on AsyncHTTPClient: JSON requests and line-delimited
+/// watch streams, authenticated as the connection says.
+public final class KubeClient: Sendable {
+    public let connection: KubeConnection
+    private let http: HTTPClient
+
+    public init(_ connection: KubeConnection) throws {
+        self.connection = connection
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            if let ca = connection.caPEM {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(ca.utf8)))
+            }
+            if let certificate = connection.clientCertificatePEM, let key = connection.clientKeyPEM {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem))
+            }
+        } catch {
+            throw KubeConfigError("the CA or client certificate/key cannot be loaded: \(error)")
+        }
+        if connection.insecureSkipTLSVerify { tls.certificateVerification = .none }
+        var configuration = HTTPClient.Configuration(
+            tlsConfiguration: tls, redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(5), read: .seconds(90)))
+        configuration.httpVersion = .http1Only
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    /// A failed request: the HTTP status and the API server's Status message.
+    public struct Failure: Error, CustomStringConvertible {
+        public let status: Int
+        public let message: String
+        public let path: String
+        public var description: String { "\(status) from \(path): \(message)" }
+    }
+
+    public struct Response: Sendable {
+        public let status: Int
+        public let body: Data
+    }
+
+    private func request(_ method: HTTPMethod, _ path: String, body: Data?, contentType: String) throws -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: connection.server + path)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "chancery")
+        if let token = try connection.token?.current() {
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(data: body))
+        }
+        return request
+    }
+
+    /// One request; any status is returned (callers decide what is an error).
+    public func send(
+        _ method: HTTPMethod, _ path: String, body: Data? = nil, contentType: String = "application/json",
+        timeout: Duration = .seconds(30)
+    ) async throws -> Response {
+        let response = try await http.execute(
+            request(method, path, body: body, contentType: contentType), timeout: .seconds(Int64(timeout.components.seconds)))
+        let buffer = try await response.body.collect(upTo: 256 << 20)
+        return Response(status: Int(response.status.code), body: Data(buffer: buffer))
+    }
+
+    /// GET that must succeed: the JSON object, or a ``Failure`` naming the status.
+    public func getJSON(_ path: String) async throws -> [String: Any] {
+        let response = try await send(.GET, path)
+        guard response.status == 200 else { throw Self.failure(response, path: path) }
+        guard let object = try JSONSerialization.jsonObject(with: response.body) as? [String: Any] else {
+            throw Failure(status: response.status, message: "not a JSON object", path: path)
+        }
+        return object
+    }
+
+    static func failure(_ response: Response, path: String) -> Failure {
+        let status = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any]
+        let message = status?["message"] as? String ?? String(decoding: response.body.prefix(300), as: UTF8.self)
+        return Failure(status: response.status, message: message, path: path)
+    }
+
+    /// A watch: each line of the chunked response, as it arrives. Ends when the server
+    /// ends the stream; throws a ``Failure`` if the server refuses the watch.
+    public func watchLines(_ path: String, timeout: Duration) -> AsyncThrowingStream<Data, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    let response = try await http.execute(
+                        request(.GET, path, body: nil, contentType: ""),
+                        timeout: .seconds(Int64(timeout.components.seconds)))
+                    guard response.status == .ok else {
+                        let buffer = try await response.body.collect(upTo: 1 << 20)
+                        throw Self.failure(
+                            Response(status: Int(response.status.code), body: Data(buffer: buffer)), path: path)
+                    }
+                    var pending = Data()
+                    for try await chunk in response.body {
+                        pending.append(contentsOf: chunk.readableBytesView)
+                        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                            let line = pending[pending.startIndex..<newline]
+                            if !line.isEmpty { continuation.yield(Data(line)) }
+                            pending.removeSubrange(pending.startIndex...newline)
+                        }
+                    }
+                    if !pending.isEmpty { continuation.yield(pending) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}

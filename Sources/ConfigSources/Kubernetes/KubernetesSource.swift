@@ -1,0 +1,414 @@
+import Foundation
+import GatewayModel
+import Logging
+import Metrics
+import Synchronization
+
+/// A kind Chancery lists and watches: where it lives in the API.
+public struct WatchedKind: Sendable, Hashable {
+    public let kind: Kind
+    /// API group ("" for core).
+    public let group: String
+    /// Versions to try, preferred first (a CRD may serve only an older one).
+    public let versions: [String]
+    public let resource: String
+    /// Server-side filter (Secrets: only TLS ones).
+    public let fieldSelector: String?
+
+    public static let all: [WatchedKind] = [
+        WatchedKind(kind: .gatewayClass, group: gatewayGroup, versions: ["v1", "v1beta1"], resource: "gatewayclasses", fieldSelector: nil),
+        WatchedKind(kind: .gateway, group: gatewayGroup, versions: ["v1", "v1beta1"], resource: "gateways", fieldSelector: nil),
+        WatchedKind(kind: .httpRoute, group: gatewayGroup, versions: ["v1", "v1beta1"], resource: "httproutes", fieldSelector: nil),
+        WatchedKind(kind: .grpcRoute, group: gatewayGroup, versions: ["v1", "v1alpha2"], resource: "grpcroutes", fieldSelector: nil),
+        WatchedKind(
+            kind: .tlsRoute, group: gatewayGroup, versions: ["v1", "v1alpha3", "v1alpha2"], resource: "tlsroutes", fieldSelector: nil),
+        WatchedKind(kind: .tcpRoute, group: gatewayGroup, versions: ["v1alpha2"], resource: "tcproutes", fieldSelector: nil),
+        WatchedKind(kind: .udpRoute, group: gatewayGroup, versions: ["v1alpha2"], resource: "udproutes", fieldSelector: nil),
+        WatchedKind(
+            kind: .referenceGrant, group: gatewayGroup, versions: ["v1", "v1beta1"], resource: "referencegrants", fieldSelector: nil),
+        WatchedKind(
+            kind: .backendTLSPolicy, group: gatewayGroup, versions: ["v1", "v1alpha3"], resource: "backendtlspolicies",
+            fieldSelector: nil),
+        WatchedKind(kind: .service, group: "", versions: ["v1"], resource: "services", fieldSelector: nil),
+        WatchedKind(
+            kind: .endpointSlice, group: "discovery.k8s.io", versions: ["v1"], resource: "endpointslices", fieldSelector: nil),
+        WatchedKind(kind: .secret, group: "", versions: ["v1"], resource: "secrets", fieldSelector: "type=kubernetes.io/tls"),
+        WatchedKind(kind: .configMap, group: "", versions: ["v1"], resource: "configmaps", fieldSelector: nil),
+        WatchedKind(kind: .namespace, group: "", versions: ["v1"], resource: "namespaces", fieldSelector: nil),
+    ]
+
+    public var label: String { group.isEmpty ? resource : "\(resource).\(group)" }
+
+    public func apiVersion(_ version: String) -> String { group.isEmpty ? version : "\(group)/\(version)" }
+
+    /// The collection path, in one namespace or across all.
+    public func path(version: String, namespace: String?) -> String {
+        let root = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
+        if let namespace, kind.isNamespaced { return "\(root)/namespaces/\(namespace)/\(resource)" }
+        return "\(root)/\(resource)"
+    }
+
+    public func objectPath(version: String, namespace: String?, name: String) -> String {
+        path(version: version, namespace: kind.isNamespaced ? namespace : nil) + "/" + name
+    }
+}
+
+/// An object as the API server last showed it: the decoded manifest (or why it could
+/// not be read) and the raw JSON, whose `status` and `resourceVersion` status
+/// write-back needs.
+public struct ClusterObject: Sendable {
+    public let key: ObjectKey
+    public let apiVersion: String
+    public let resourceVersion: String
+    public let raw: Data
+    public let manifest: Manifest?
+    public let error: ManifestError?
+}
+
+/// Lists and watches every kind Chancery reads from a Kubernetes API server and turns
+/// them into ResourceSets. Each kind has its own reflector: paginated list, then watch
+/// from the list's resourceVersion with bookmarks; `410 Gone` relists; errors back off
+/// with jitter and are logged once, in words that say what to fix; a kind whose CRD is
+/// not installed counts as synced and empty, is retried and reported, and the others
+/// keep working. Sets are published only once every kind has synced.
+public final class KubernetesSource: Sendable {
+    public let client: KubeClient
+    public let namespaces: [String]
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let changes: AsyncStream<Void>.Continuation
+    private let changeStream: AsyncStream<Void>
+    let backoff: Backoff
+
+    struct State {
+        var objects: [WatchedKind: [ObjectKey: ClusterObject]] = [:]
+        var synced: Set<WatchedKind> = []
+        var problems: [WatchedKind: String] = [:]
+        var servedVersion: [WatchedKind: String] = [:]
+    }
+
+    /// Retry delays: doubling from `base` up to `max`, each scaled by a random 50–100 %.
+    public struct Backoff: Sendable {
+        public var base: Duration
+        public var max: Duration
+        public init(base: Duration = .milliseconds(250), max: Duration = .seconds(8)) {
+            self.base = base
+            self.max = max
+        }
+        func delay(_ attempt: Int) -> Duration {
+            let grown = base * Int(1 << Swift.min(attempt, 16))
+            let capped = grown > max ? max : grown
+            return capped * Double.random(in: 0.5...1.0)
+        }
+    }
+
+    /// - Parameter namespaces: watch only these namespaces (cluster-scoped kinds are
+    ///   always watched); empty means all.
+    public init(client: KubeClient, namespaces: [String] = [], backoff: Backoff = Backoff(), logger: Logger) {
+        self.client = client
+        self.namespaces = namespaces
+        self.backoff = backoff
+        self.logger = logger
+        (changeStream, changes) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Whether every kind has been listed (a missing CRD counts: it is empty).
+    public var isSynced: Bool { state.withLock { $0.synced.count == WatchedKind.all.count } }
+
+    /// What is not synced yet or not working, by kind, for readiness and logs.
+    public var problems: [String] {
+        state.withLock { state in
+            WatchedKind.all.compactMap { kind in
+                if let problem = state.problems[kind] { return "\(kind.label): \(problem)" }
+                if !state.synced.contains(kind) { return "\(kind.label): not listed yet" }
+                return nil
+            }
+        }
+    }
+
+    /// The objects as last seen, by key (for status write-back).
+    public func object(_ key: ObjectKey) -> ClusterObject? {
+        state.withLock { state in
+            for (kind, objects) in state.objects where kind.kind == key.kind {
+                if let object = objects[key] { return object }
+            }
+            return nil
+        }
+    }
+
+    /// Every object of a kind as last seen.
+    public func objects(of kind: Kind) -> [ClusterObject] {
+        state.withLock { state in
+            state.objects.filter { $0.key.kind == kind }.values.flatMap(\.values).sorted { $0.key < $1.key }
+        }
+    }
+
+    /// The version the server serves a kind at (after discovery by listing).
+    public func servedVersion(of kind: Kind) -> (WatchedKind, String)? {
+        state.withLock { state in
+            guard let watched = WatchedKind.all.first(where: { $0.kind == kind }), let version = state.servedVersion[watched]
+            else { return nil }
+            return (watched, version)
+        }
+    }
+
+    /// Everything read so far, as one ResourceSet.
+    public func currentSet() -> ResourceSet {
+        state.withLock { state in
+            var manifests: [Manifest] = []
+            var errors: [ManifestError] = []
+            for kind in WatchedKind.all {
+                for object in (state.objects[kind] ?? [:]).values.sorted(by: { $0.key < $1.key }) {
+                    if let manifest = object.manifest { manifests.append(manifest) }
+                    if let error = object.error { errors.append(error) }
+                }
+            }
+            return ResourceSet(manifests: manifests, errors: errors)
+        }
+    }
+
+    /// Runs every reflector until cancelled, yielding a ResourceSet after each change
+    /// once all kinds have synced (the first one when they all have).
+    public func updates(debounce: Duration = .milliseconds(10)) -> AsyncStream<ResourceSet> {
+        let (stream, continuation) = AsyncStream<ResourceSet>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let task = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for kind in WatchedKind.all {
+                    let scopes: [String?] = kind.kind.isNamespaced && !namespaces.isEmpty ? namespaces.map { $0 } : [nil]
+                    group.addTask { await self.reflect(kind, scopes: scopes) }
+                }
+                group.addTask {
+                    var last: ResourceSet?
+                    for await _ in self.changeStream {
+                        try? await Task.sleep(for: debounce)
+                        guard self.isSynced else { continue }
+                        let set = self.currentSet()
+                        if set != last {
+                            continuation.yield(set)
+                            last = set
+                        }
+                    }
+                }
+                await group.waitForAll()
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    // MARK: one kind
+
+    private enum WatchEnd: Error { case relist }
+
+    /// List then watch one kind (in each namespace scope), forever.
+    private func reflect(_ kind: WatchedKind, scopes: [String?]) async {
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                guard let (version, listed) = try await list(kind, scopes: scopes) else {
+                    // No version of this kind is served: its CRD is not installed.
+                    report(
+                        kind,
+                        "the CRD is not installed (tried \(kind.versions.joined(separator: ", "))); retrying — install the Gateway API CRDs to serve this kind")
+                    replace(kind, with: [:], version: nil, synced: true)
+                    try await Task.sleep(for: backoff.delay(attempt + 4))
+                    attempt += 1
+                    continue
+                }
+                replace(kind, with: listed.objects, version: version, synced: true)
+                report(kind, nil)
+                attempt = 0
+                try await watch(kind, version: version, scopes: scopes, from: listed.resourceVersions)
+            } catch is CancellationError {
+                return
+            } catch WatchEnd.relist {
+                logger.info("watch expired (410 Gone); listing again", metadata: ["kind": "\(kind.label)"])
+                continue
+            } catch {
+                report(kind, describe(error))
+                try? await Task.sleep(for: backoff.delay(attempt))
+                attempt += 1
+            }
+        }
+    }
+
+    private struct Listed {
+        var objects: [ObjectKey: ClusterObject] = [:]
+        var resourceVersions: [String] = []
+    }
+
+    /// Lists every scope at the first version the server serves; nil when it serves none.
+    private func list(_ kind: WatchedKind, scopes: [String?]) async throws -> (String, Listed)? {
+        versions: for version in kind.versions {
+            var listed = Listed()
+            for scope in scopes {
+                var continueToken: String?
+                var resourceVersion = ""
+                repeat {
+                    var query = ["limit=500"]
+                    if let selector = kind.fieldSelector { query.append("fieldSelector=" + escape(selector)) }
+                    if let token = continueToken { query.append("continue=" + escape(token)) }
+                    let path = kind.path(version: version, namespace: scope) + "?" + query.joined(separator: "&")
+                    let response = try await client.send(.GET, path)
+                    if response.status == 404 { continue versions }
+                    if response.status == 410 {
+                        // The continue token outlived the server's history: start over.
+                        throw WatchEnd.relist
+                    }
+                    guard response.status == 200 else { throw KubeClient.failure(response, path: path) }
+                    guard let body = try JSONSerialization.jsonObject(with: response.body) as? [String: Any] else {
+                        throw KubeClient.Failure(status: 200, message: "list is not a JSON object", path: path)
+                    }
+                    let metadata = body["metadata"] as? [String: Any] ?? [:]
+                    resourceVersion = metadata["resourceVersion"] as? String ?? ""
+                    continueToken = (metadata["continue"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+                    for item in body["items"] as? [[String: Any]] ?? [] {
+                        if let object = decode(item, kind: kind, version: version) { listed.objects[object.key] = object }
+                    }
+                } while continueToken != nil
+                listed.resourceVersions.append(resourceVersion)
+            }
+            return (version, listed)
+        }
+        return nil
+    }
+
+    /// Watches every scope from its list's resourceVersion; returns only by throwing
+    /// (``WatchEnd/relist`` on 410, or the error that ended a watch).
+    private func watch(_ kind: WatchedKind, version: String, scopes: [String?], from versions: [String]) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (scope, start) in zip(scopes, versions) {
+                group.addTask {
+                    var resourceVersion = start
+                    var failures = 0
+                    while !Task.isCancelled {
+                        var query = ["watch=1", "allowWatchBookmarks=true", "resourceVersion=\(resourceVersion)"]
+                        query.append("timeoutSeconds=\(Int.random(in: 240...300))")
+                        if let selector = kind.fieldSelector { query.append("fieldSelector=" + self.escape(selector)) }
+                        let path = kind.path(version: version, namespace: scope) + "?" + query.joined(separator: "&")
+                        do {
+                            for try await line in self.client.watchLines(path, timeout: .seconds(330)) {
+                                guard let event = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                                    let type = event["type"] as? String, let object = event["object"] as? [String: Any]
+                                else { continue }
+                                if type == "ERROR" {
+                                    if object["code"] as? Int == 410 { throw WatchEnd.relist }
+                                    throw KubeClient.Failure(
+                                        status: object["code"] as? Int ?? 500, message: object["message"] as? String ?? "watch error",
+                                        path: path)
+                                }
+                                let metadata = object["metadata"] as? [String: Any] ?? [:]
+                                if let next = metadata["resourceVersion"] as? String { resourceVersion = next }
+                                switch type {
+                                case "ADDED", "MODIFIED":
+                                    if let decoded = self.decode(object, kind: kind, version: version) { self.upsert(kind, decoded) }
+                                case "DELETED":
+                                    if let decoded = self.decode(object, kind: kind, version: version) {
+                                        self.remove(kind, decoded.key)
+                                    }
+                                default: break  // BOOKMARK: only the resourceVersion moves
+                                }
+                                failures = 0
+                            }
+                            // The server ended the watch (timeout, restart): watch again
+                            // from where it stopped.
+                        } catch WatchEnd.relist {
+                            throw WatchEnd.relist
+                        } catch let failure as KubeClient.Failure where failure.status == 410 {
+                            throw WatchEnd.relist
+                        } catch is CancellationError {
+                            return
+                        } catch {
+                            self.report(kind, self.describe(error))
+                            try await Task.sleep(for: self.backoff.delay(failures))
+                            failures += 1
+                            continue
+                        }
+                        self.report(kind, nil)
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    // MARK: state
+
+    private func decode(_ item: [String: Any], kind: WatchedKind, version: String) -> ClusterObject? {
+        var item = item
+        item["apiVersion"] = kind.apiVersion(version)
+        item["kind"] = kind.kind.rawValue
+        guard let data = try? JSONSerialization.data(withJSONObject: item, options: [.sortedKeys]),
+            let text = String(data: data, encoding: .utf8)
+        else { return nil }
+        let metadata = item["metadata"] as? [String: Any] ?? [:]
+        guard let name = metadata["name"] as? String else { return nil }
+        let namespace = kind.kind.isNamespaced ? (metadata["namespace"] as? String ?? "default") : ""
+        let key = ObjectKey(kind.kind, namespace: namespace, name: name)
+        let decoded = ManifestDecoder.decode(file: "kubernetes", contents: text)
+        var error = decoded.errors.first ?? decoded.fileError
+        // Name the object where a file name would be.
+        error?.file = "kubernetes \(kind.kind.rawValue) \(namespace.isEmpty ? name : namespace + "/" + name)"
+        return ClusterObject(
+            key: key, apiVersion: kind.apiVersion(version), resourceVersion: metadata["resourceVersion"] as? String ?? "",
+            raw: data, manifest: decoded.manifests.first, error: error)
+    }
+
+    private func replace(_ kind: WatchedKind, with objects: [ObjectKey: ClusterObject], version: String?, synced: Bool) {
+        state.withLock { state in
+            state.objects[kind] = objects
+            if synced { state.synced.insert(kind) }
+            if let version { state.servedVersion[kind] = version } else { state.servedVersion[kind] = nil }
+        }
+        changes.yield()
+    }
+
+    private func upsert(_ kind: WatchedKind, _ object: ClusterObject) {
+        state.withLock { $0.objects[kind, default: [:]][object.key] = object }
+        changes.yield()
+    }
+
+    private func remove(_ kind: WatchedKind, _ key: ObjectKey) {
+        state.withLock { _ = $0.objects[kind]?.removeValue(forKey: key) }
+        changes.yield()
+    }
+
+    /// Records (and logs once) what is wrong with a kind, or that it recovered.
+    private func report(_ kind: WatchedKind, _ problem: String?) {
+        let previous = state.withLock { state in
+            let previous = state.problems[kind]
+            state.problems[kind] = problem
+            return previous
+        }
+        guard previous != problem else { return }
+        if let problem {
+            logger.error("Kubernetes \(kind.label): \(problem)")
+            Counter(label: "chancery_kubernetes_watch_errors_total", dimensions: [("kind", kind.label)]).increment()
+        } else if previous != nil {
+            logger.notice("Kubernetes \(kind.label): working again")
+        }
+    }
+
+    /// An error in words that say what to do about it.
+    func describe(_ error: any Error) -> String {
+        let server = client.connection.server
+        if let failure = error as? KubeClient.Failure {
+            switch failure.status {
+            case 401:
+                return "the API server at \(server) rejected the credentials (401 Unauthorized): check the token or client certificate in the kubeconfig (or the ServiceAccount token)"
+            case 403:
+                return "forbidden (403): the identity may not list/watch this kind (\(failure.message)); grant it with the ClusterRole in docs/kubernetes.md"
+            default:
+                return "the API server answered \(failure)"
+            }
+        }
+        if let config = error as? KubeConfigError { return config.description }
+        return "cannot reach the API server at \(server): \(error); retrying"
+    }
+
+    func escape(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+    }
+}

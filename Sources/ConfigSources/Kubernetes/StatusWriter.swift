@@ -1,0 +1,171 @@
+import Foundation
+import GatewayModel
+import Logging
+import Metrics
+import Translation
+
+/// Writes the translator's conditions to objects' `status` subresource: GatewayClasses,
+/// Gateways (conditions, listeners, addresses), every route's entry for each of our
+/// parents and BackendTLSPolicies' ancestors. A write happens only when the status
+/// differs from what the cluster shows; other controllers' entries in `parents` and
+/// `ancestors` are kept; `lastTransitionTime` changes only when a condition's status
+/// does. Writes carry the object's resourceVersion, so a stale view gets 409 and is
+/// written again once the watch delivers the newer object.
+public final class StatusWriter: Sendable {
+    let source: KubernetesSource
+    let controllerName: String
+    private let logger: Logger
+
+    public init(source: KubernetesSource, controllerName: String = Translator.controllerName, logger: Logger) {
+        self.source = source
+        self.controllerName = controllerName
+        self.logger = logger
+    }
+
+    /// Writes what changed; returns how many objects were written.
+    @discardableResult
+    public func write(_ statuses: [ObjectKey: ObjectStatus], now: Date = Date()) async -> Int {
+        var written = 0
+        // Routes and policies that no longer concern our Gateways lose our entries.
+        var statuses = statuses
+        for kind in [Kind.httpRoute, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute, .backendTLSPolicy] {
+            for object in source.objects(of: kind) where statuses[object.key] == nil {
+                statuses[object.key] = kind == .backendTLSPolicy ? ObjectStatus(ancestors: []) : ObjectStatus(parents: [])
+            }
+        }
+        for key in statuses.keys.sorted() {
+            guard let object = source.object(key),
+                var body = try? JSONSerialization.jsonObject(with: object.raw) as? [String: Any]
+            else { continue }  // not a cluster object (a file's), or gone
+            let current = body["status"] as? [String: Any] ?? [:]
+            let desired = desiredStatus(statuses[key]!, current: current, object: body, now: now)
+            guard !Self.same(current, desired) else { continue }
+            body["status"] = desired
+            guard let (kind, version) = source.servedVersion(of: key.kind) else { continue }
+            let path = kind.objectPath(version: version, namespace: key.namespace, name: key.name) + "/status"
+            do {
+                let response = try await source.client.send(.PUT, path, body: JSONSerialization.data(withJSONObject: body))
+                switch response.status {
+                case 200, 201:
+                    written += 1
+                    Counter(label: "chancery_status_writes_total", dimensions: [("kind", key.kind.rawValue)]).increment()
+                case 409:
+                    logger.debug("status write raced a change; it is written again after the watch catches up", metadata: ["object": "\(key)"])
+                case 404:
+                    break  // deleted meanwhile
+                default:
+                    logger.warning(
+                        "status write refused: \(KubeClient.failure(response, path: path))", metadata: ["object": "\(key)"])
+                }
+            } catch {
+                logger.warning("status write failed: \(error)", metadata: ["object": "\(key)"])
+            }
+        }
+        return written
+    }
+
+    // MARK: building
+
+    func desiredStatus(_ status: ObjectStatus, current: [String: Any], object: [String: Any], now: Date) -> [String: Any] {
+        var result = current
+        let currentConditions = current["conditions"] as? [[String: Any]] ?? []
+        switch true {
+        case status.listeners != nil:
+            result["conditions"] = conditions(status.conditions, previous: currentConditions, now: now)
+            let previousListeners = current["listeners"] as? [[String: Any]] ?? []
+            result["listeners"] = (status.listeners ?? []).map { listener -> [String: Any] in
+                let previous = previousListeners.first { $0["name"] as? String == listener.name }
+                return [
+                    "name": listener.name,
+                    "attachedRoutes": listener.attachedRoutes,
+                    "supportedKinds": listener.supportedKinds.map { ["group": $0.group ?? gatewayGroup, "kind": $0.kind] },
+                    "conditions": conditions(
+                        listener.conditions, previous: previous?["conditions"] as? [[String: Any]] ?? [], now: now),
+                ]
+            }
+            let spec = object["spec"] as? [String: Any] ?? [:]
+            let addresses = (spec["addresses"] as? [[String: Any]] ?? []).filter { ($0["type"] as? String ?? "IPAddress") == "IPAddress" }
+            if !addresses.isEmpty {
+                result["addresses"] = addresses.map { ["type": "IPAddress", "value": $0["value"] ?? ""] }
+            }
+        case status.parents != nil:
+            result["parents"] = entries(
+                status.parents ?? [], previous: current["parents"] as? [[String: Any]] ?? [], reference: "parentRef", now: now)
+        case status.ancestors != nil:
+            result["ancestors"] = entries(
+                status.ancestors ?? [], previous: current["ancestors"] as? [[String: Any]] ?? [], reference: "ancestorRef", now: now)
+        default:
+            result["conditions"] = conditions(status.conditions, previous: currentConditions, now: now)
+        }
+        return result
+    }
+
+    /// Our entries replace our previous ones; other controllers' stay, first. Routes
+    /// name the parent `parentRef`, policies `ancestorRef`.
+    func entries(_ ours: [RouteParentStatus], previous: [[String: Any]], reference field: String, now: Date) -> [[String: Any]] {
+        let others = previous.filter { ($0["controllerName"] as? String) != controllerName }
+        let mine = previous.filter { ($0["controllerName"] as? String) == controllerName }
+        return others
+            + ours.map { entry in
+                let reference = Self.json(entry.parentRef)
+                let before = mine.first { Self.same($0[field] as? [String: Any] ?? [:], reference) }
+                return [
+                    field: reference, "controllerName": entry.controllerName,
+                    "conditions": conditions(entry.conditions, previous: before?["conditions"] as? [[String: Any]] ?? [], now: now),
+                ]
+            }
+    }
+
+    func conditions(_ conditions: [Condition], previous: [[String: Any]], now: Date) -> [[String: Any]] {
+        conditions.map { condition in
+            let before = previous.first { $0["type"] as? String == condition.type }
+            let unchanged = before?["status"] as? String == condition.status
+            var json: [String: Any] = [
+                "type": condition.type, "status": condition.status, "reason": condition.reason, "message": condition.message,
+                "lastTransitionTime": unchanged ? (before?["lastTransitionTime"] as? String ?? Self.timestamp(now)) : Self.timestamp(now),
+            ]
+            if let generation = condition.observedGeneration { json["observedGeneration"] = generation }
+            return json
+        }
+    }
+
+    static func json(_ value: some Encodable) -> [String: Any] {
+        guard let data = try? JSONEncoder().encode(value),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return [:] }
+        return object
+    }
+
+    static func same(_ a: [String: Any], _ b: [String: Any]) -> Bool {
+        let encode = { (value: [String: Any]) in try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) }
+        return encode(a) == encode(b)
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+}
+
+/// Keeps the newest statuses and writes them while this replica leads: at once when
+/// leadership is gained, and after every translation while it lasts.
+public actor StatusSync {
+    let writer: StatusWriter
+    var latest: [ObjectKey: ObjectStatus]?
+    var leading = false
+
+    public init(writer: StatusWriter) {
+        self.writer = writer
+    }
+
+    public func update(_ statuses: [ObjectKey: ObjectStatus]) async {
+        latest = statuses
+        if leading { await writer.write(statuses) }
+    }
+
+    public func setLeading(_ value: Bool) async {
+        leading = value
+        if value, let latest { await writer.write(latest) }
+    }
+}
