@@ -86,6 +86,13 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// SIGKILL at once, as a crash or an OOM kill ends a process: no clean-up runs.
+    public func crash() {
+        guard isRunning else { return }
+        kill(pid, SIGKILL)
+        while isRunning { usleep(5_000) }
+    }
+
     /// Waits for the process to end by itself.
     public func wait() -> Int32 {
         while true {
