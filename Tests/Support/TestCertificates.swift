@@ -61,12 +61,18 @@ public struct TestCA: Sendable {
         self.privateKey = privateKey
     }
 
-    /// A leaf signed by this CA with SANs = dnsNames (DNS), CN = commonName, serverAuth EKU.
+    /// A leaf signed by this CA with SANs = dnsNames (DNS) and ipAddresses (IPv4 dotted
+    /// quads), CN = commonName, serverAuth EKU (plus clientAuth when `clientAuth`).
     /// Its key is a fresh P-256 key; the dates may lie in the past to make an expired leaf.
     public func issue(
-        commonName: String, dnsNames: [String], notValidBefore: Date = Date() - 3600,
-        notValidAfter: Date = Date() + 30 * 86400
+        commonName: String, dnsNames: [String], ipAddresses: [String] = [], clientAuth: Bool = false,
+        notValidBefore: Date = Date() - 3600, notValidAfter: Date = Date() + 30 * 86400
     ) throws -> TestCertificate {
+        let ipNames = try ipAddresses.map { address in
+            let octets = address.split(separator: ".").compactMap { UInt8($0) }
+            guard octets.count == 4 else { throw TestCAError.invalidIPv4Address(address) }
+            return GeneralName.ipAddress(ASN1OctetString(contentBytes: ArraySlice(octets)))
+        }
         let key = P256.Signing.PrivateKey()
         let publicKey = Certificate.PublicKey(key.publicKey)
         let authorityKeyID = try certificate.extensions.subjectKeyIdentifier?.keyIdentifier
@@ -85,16 +91,24 @@ public struct TestCA: Sendable {
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
-                try ExtendedKeyUsage([.serverAuth])
+                try ExtendedKeyUsage(clientAuth ? [.serverAuth, .clientAuth] : [.serverAuth])
                 SubjectKeyIdentifier(hash: publicKey)
                 AuthorityKeyIdentifier(keyIdentifier: authorityKeyID)
-                SubjectAlternativeNames(dnsNames.map { GeneralName.dnsName($0) })
+                // RFC 5280 forbids an empty SAN extension: a client certificate may have none.
+                if !dnsNames.isEmpty || !ipNames.isEmpty {
+                    SubjectAlternativeNames(dnsNames.map { GeneralName.dnsName($0) } + ipNames)
+                }
             },
             issuerPrivateKey: privateKey)
         return TestCertificate(
             certificatePEM: try leaf.serializeAsPEM().pemString, privateKeyPEM: key.pemRepresentation,
             commonName: commonName)
     }
+}
+
+/// ``TestCA/issue(commonName:dnsNames:ipAddresses:clientAuth:notValidBefore:notValidAfter:)`` was given an address it cannot encode.
+public enum TestCAError: Error {
+    case invalidIPv4Address(String)
 }
 
 extension Certificate {
