@@ -74,7 +74,8 @@ extension Chancery {
                         "insecure-skip-tls-verify is set: the API server's certificate is NOT checked; anyone on the path can impersonate it"
                     )
                 }
-                let client = try KubeClient(connection)
+                let client = try KubeClient(
+                    connection, connectionLimit: WatchedKind.all.count * max(watchNamespaces.count, 1) + 16)
                 let source = KubernetesSource(client: client, namespaces: watchNamespaces, logger: logger)
                 let writer = StatusWriter(source: source, logger: logger)
                 let me = identity ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
@@ -148,14 +149,18 @@ extension Chancery {
                 tasks.addTask { try await SignalWatcher.waitForTermination() }
                 if let kube {
                     tasks.addTask {
-                        await kube.elector.run { leading in await kube.status.setLeading(leading) }
+                        await kube.elector.run { leading in kube.status.setLeading(leading) }
                     }
+                    tasks.addTask { await kube.status.run() }
                     tasks.addTask {
                         while !kube.source.isSynced, !Task.isCancelled {
                             adminState.setNotReadyReason(
                                 "waiting for the Kubernetes API: " + kube.source.problems.joined(separator: "; "))
                             try await Task.sleep(for: .milliseconds(200))
                         }
+                        // Every task here lives as long as the process: the first to end
+                        // ends it.
+                        while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
                     }
                 }
                 tasks.addTask {
@@ -203,7 +208,7 @@ extension Chancery {
                         if kube != nil, fromCluster == nil { continue }  // not synced yet
                         let set = fromCluster.map { fromFiles.merging($0) } ?? fromFiles
                         let result = pipeline.apply(set, seenAt: seenAt, recheck: recheck)
-                        if let kube { await kube.status.update(result.statuses) }
+                        kube?.status.submit(result.statuses)
                     }
                 }
                 let bound = try await server.boundAddress()
@@ -230,8 +235,10 @@ extension Chancery {
                 try await tasks.next()
                 server.stopListening()
                 tasks.cancelAll()
-                logger.info("stopped")
             }
+            // After the tasks (the leader has released its Lease by now).
+            await kube?.source.client.shutdown()
+            logger.info("stopped")
         }
     }
 }

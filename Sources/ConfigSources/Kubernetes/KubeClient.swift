@@ -3,15 +3,24 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
+import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// A small Kubernetes REST client on AsyncHTTPClient: JSON requests and line-delimited
 /// watch streams, authenticated as the connection says.
 public final class KubeClient: Sendable {
     public let connection: KubeConnection
-    private let http: HTTPClient
+    private let configuration: HTTPClient.Configuration
+    /// The client, and when it was made. Replaced after connection failures: its pool
+    /// backs off reconnecting for up to a minute, far longer than it takes an API server
+    /// to come back.
+    private let current: Mutex<(client: HTTPClient, made: ContinuousClock.Instant)>
+    private var http: HTTPClient { current.withLock { $0.client } }
 
-    public init(_ connection: KubeConnection) throws {
+    /// - Parameter connectionLimit: how many connections to the server may be open at
+    ///   once; watches hold one each.
+    public init(_ connection: KubeConnection, connectionLimit: Int = 64) throws {
         self.connection = connection
         var tls = TLSConfiguration.makeClientConfiguration()
         do {
@@ -30,11 +39,44 @@ public final class KubeClient: Sendable {
             tlsConfiguration: tls, redirectConfiguration: .disallow,
             timeout: .init(connect: .seconds(5), read: .seconds(90)))
         configuration.httpVersion = .http1Only
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        // Over HTTP/1.1 every open watch holds a connection: leave room for one per kind
+        // and namespace, plus lists, status writes and the Lease.
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionLimit)
+        self.configuration = configuration
+        current = Mutex((HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration), .now))
     }
 
     public func shutdown() async {
         try? await http.shutdown()
+    }
+
+    /// After a failure to connect: start over with a fresh connection pool (at most
+    /// once a second), so a server that is back is reached at once.
+    func reconnect() {
+        let retired: HTTPClient? = current.withLock { current in
+            guard ContinuousClock.now - current.made > .seconds(1) else { return nil }
+            let old = current.client
+            current = (HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration), .now)
+            return old
+        }
+        if let retired { Task { try? await retired.shutdown() } }
+    }
+
+    /// Runs a request, starting a fresh pool if it could not connect.
+    private func execute(_ request: HTTPClientRequest, timeout: Duration) async throws -> HTTPClientResponse {
+        do {
+            return try await http.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
+        } catch let error as HTTPClientError where [.getConnectionFromPoolTimeout, .connectTimeout, .remoteConnectionClosed].contains(error) {
+            reconnect()
+            throw error
+        } catch let error as NIOConnectionError {
+            reconnect()
+            throw error
+        } catch let error as ChannelError {
+            reconnect()
+            throw error
+        }
     }
 
     /// A failed request: the HTTP status and the API server's Status message.
@@ -70,8 +112,7 @@ public final class KubeClient: Sendable {
         _ method: HTTPMethod, _ path: String, body: Data? = nil, contentType: String = "application/json",
         timeout: Duration = .seconds(30)
     ) async throws -> Response {
-        let response = try await http.execute(
-            request(method, path, body: body, contentType: contentType), timeout: .seconds(Int64(timeout.components.seconds)))
+        let response = try await execute(request(method, path, body: body, contentType: contentType), timeout: timeout)
         let buffer = try await response.body.collect(upTo: 256 << 20)
         return Response(status: Int(response.status.code), body: Data(buffer: buffer))
     }
@@ -98,9 +139,7 @@ public final class KubeClient: Sendable {
         AsyncThrowingStream { continuation in
             let task = Task {
                 do {
-                    let response = try await http.execute(
-                        request(.GET, path, body: nil, contentType: ""),
-                        timeout: .seconds(Int64(timeout.components.seconds)))
+                    let response = try await execute(request(.GET, path, body: nil, contentType: ""), timeout: timeout)
                     guard response.status == .ok else {
                         let buffer = try await response.body.collect(upTo: 1 << 20)
                         throw Self.failure(

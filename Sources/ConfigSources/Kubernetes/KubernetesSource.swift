@@ -300,6 +300,12 @@ public final class KubernetesSource: Sendable {
                                 }
                                 let metadata = object["metadata"] as? [String: Any] ?? [:]
                                 if let next = metadata["resourceVersion"] as? String { resourceVersion = next }
+                                self.logger.debug(
+                                    "watch event",
+                                    metadata: [
+                                        "kind": "\(kind.label)", "type": "\(type)", "name": "\(metadata["name"] ?? "")",
+                                        "resourceVersion": "\(resourceVersion)",
+                                    ])
                                 switch type {
                                 case "ADDED", "MODIFIED":
                                     if let decoded = self.decode(object, kind: kind, version: version) { self.upsert(kind, decoded) }

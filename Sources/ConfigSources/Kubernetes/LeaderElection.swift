@@ -62,7 +62,8 @@ public final class LeaderElector: Sendable {
             try? await Task.sleep(for: retryPeriod)
         }
         if isLeader {
-            await release()
+            // Cancelled by shutdown: release from a task that is not, so the request runs.
+            await Task { await self.release() }.value
             leading.withLock { $0 = false }
             await onChange(false)
         }
@@ -112,7 +113,8 @@ public final class LeaderElector: Sendable {
     /// Gives the Lease up so another replica can take it at once.
     private func release() async {
         do {
-            let response = try await client.send(.GET, path)
+            // Shutdown should not hang on an API server that is gone: short timeouts.
+            let response = try await client.send(.GET, path, timeout: .seconds(2))
             guard response.status == 200, var lease = try JSONSerialization.jsonObject(with: response.body) as? [String: Any]
             else { return }
             var spec = lease["spec"] as? [String: Any] ?? [:]
@@ -120,7 +122,7 @@ public final class LeaderElector: Sendable {
             spec["holderIdentity"] = ""
             spec["leaseDurationSeconds"] = 1
             lease["spec"] = spec
-            _ = try await client.send(.PUT, path, body: JSONSerialization.data(withJSONObject: lease))
+            _ = try await client.send(.PUT, path, body: JSONSerialization.data(withJSONObject: lease), timeout: .seconds(2))
             logger.notice("released the lease", metadata: ["lease": "\(path)"])
         } catch {
             logger.warning("could not release the lease: \(error)")

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayModel
+import Synchronization
 import Logging
 import Metrics
 import Translation
@@ -149,23 +150,36 @@ public final class StatusWriter: Sendable {
 }
 
 /// Keeps the newest statuses and writes them while this replica leads: at once when
-/// leadership is gained, and after every translation while it lasts.
-public actor StatusSync {
+/// leadership is gained, and after every translation while it lasts. Submitting never
+/// waits for the API server (translation must not stall behind a slow write); when
+/// several translations happen during one write, only the newest is written next.
+public final class StatusSync: Sendable {
     let writer: StatusWriter
-    var latest: [ObjectKey: ObjectStatus]?
-    var leading = false
+    private let latest = Mutex<[ObjectKey: ObjectStatus]?>(nil)
+    private let leading = Mutex(false)
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
 
     public init(writer: StatusWriter) {
         self.writer = writer
+        (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    public func update(_ statuses: [ObjectKey: ObjectStatus]) async {
-        latest = statuses
-        if leading { await writer.write(statuses) }
+    public func submit(_ statuses: [ObjectKey: ObjectStatus]) {
+        latest.withLock { $0 = statuses }
+        wake.yield()
     }
 
-    public func setLeading(_ value: Bool) async {
-        leading = value
-        if value, let latest { await writer.write(latest) }
+    public func setLeading(_ value: Bool) {
+        leading.withLock { $0 = value }
+        if value { wake.yield() }
+    }
+
+    /// Writes until cancelled.
+    public func run() async {
+        for await _ in wakes {
+            guard leading.withLock({ $0 }), let statuses = latest.withLock({ $0 }) else { continue }
+            await writer.write(statuses)
+        }
     }
 }

@@ -1,0 +1,517 @@
+import Foundation
+import Testing
+import TestSupport
+import XDS
+import Yams
+
+/// The Kubernetes API as a source, against the test API server (`FakeKubeAPI`, which
+/// follows the documented API machinery): objects reach a real Envoy, compaction and
+/// restarts lose nothing, status is written back once, two replicas elect one writer,
+/// and bad credentials, an unreachable server and missing CRDs are said clearly and
+/// recovered from.
+@Suite(.serialized) struct KubernetesTests {
+    /// YAML → the JSON the API takes.
+    static func json(_ yaml: String) -> String {
+        let object = (try? Yams.load(yaml: yaml)) ?? [:]
+        let data = (try? JSONSerialization.data(withJSONObject: object as Any)) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func object(_ json: String?) -> [String: Any] {
+        guard let json, let data = json.data(using: .utf8) else { return [:] }
+        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+
+    /// A kubeconfig for the server (a token, or a token file).
+    static func kubeconfig(server: String, ca: TestCA, token: String? = "test-token", tokenFile: String? = nil) throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kube-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let caData = Data(ca.certificatePEM.utf8).base64EncodedString()
+        let user = tokenFile.map { "{tokenFile: \($0)}" } ?? token.map { "{token: \($0)}" } ?? "{}"
+        let text = """
+            apiVersion: v1
+            kind: Config
+            current-context: test
+            clusters: [{name: fake, cluster: {server: "\(server)", certificate-authority-data: \(caData)}}]
+            users: [{name: tester, user: \(user)}]
+            contexts: [{name: test, context: {cluster: fake, user: tester, namespace: default}}]
+            """
+        let path = dir.appendingPathComponent("config").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    static let gatewayClass = json(
+        """
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: GatewayClass
+        metadata: {name: chancery}
+        spec: {controllerName: chancery.dev/gateway-controller}
+        """)
+
+    static func gateway(_ name: String, port: Int) -> String {
+        json(
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: \(name), namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners: [{name: http, protocol: HTTP, port: \(port), allowedRoutes: {namespaces: {from: Same}}}]
+            """)
+    }
+
+    static func route(_ name: String, gateways: [String], path: String = "/", service: String, resourceVersion: String? = nil) -> String {
+        let parents = gateways.map { "{name: \($0)}" }.joined(separator: ", ")
+        let version = resourceVersion.map { ", resourceVersion: \"\($0)\"" } ?? ""
+        return json(
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: \(name), namespace: default\(version)}
+            spec:
+              parentRefs: [\(parents)]
+              rules: [{matches: [{path: {type: PathPrefix, value: \(path)}}], backendRefs: [{name: \(service), port: 80}]}]
+            """)
+    }
+
+    /// A Service and its EndpointSlice pointing at a loopback backend.
+    static func service(_ name: String, target: Int) -> [String] {
+        [
+            json(
+                """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: \(name), namespace: default}
+                spec: {ports: [{name: http, port: 80}]}
+                """),
+            json(
+                """
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: \(name)-1, namespace: default, labels: {kubernetes.io/service-name: \(name)}}
+                addressType: IPv4
+                ports: [{name: http, port: \(target)}]
+                endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+                """),
+        ]
+    }
+
+    /// The API server with Gateway API installed, a Gateway on `port`, services a and
+    /// b, and a route to a.
+    static func world(_ api: FakeKubeAPI, port: Int, a: EchoBackend, b: EchoBackend, gateway: String = "web") throws {
+        api.installGatewayAPI()
+        try api.create(gatewayClass)
+        try api.create(self.gateway(gateway, port: port))
+        for object in service("svc-a", target: a.port) + service("svc-b", target: b.port) { try api.create(object) }
+        try api.create(route("route", gateways: [gateway], service: "svc-a"))
+    }
+
+    /// Every xDS update Envoy has received (any type).
+    static func updateAttempts(_ envoy: EnvoyProcess) async throws -> Int {
+        let text = try await envoy.admin("/stats?filter=update_attempt")
+        return text.split(separator: "\n").compactMap { line -> Int? in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            return parts.count == 2 && parts[0].hasSuffix("update_attempt") ? Int(parts[1].trimmingCharacters(in: .whitespaces)) : nil
+        }.reduce(0, +)
+    }
+
+    static func backend(port: Int, path: String = "/") async -> String? {
+        (try? await httpGet(port: port, path: path, host: "example.com"))?.backend
+    }
+
+    static func statusWrites(_ api: FakeKubeAPI) -> Int {
+        api.requestLog.filter { $0.hasPrefix("PUT ") && $0.contains("/status") && $0.hasSuffix("-> 200") }.count
+    }
+
+    // MARK: objects to Envoy
+
+    @Test func objectsCreatedChangedAndDeletedReachEnvoyWithinASecond() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        let api = try await FakeKubeAPI.start()
+        try Self.world(api, port: port, a: a, b: b)
+        let chancery = try await ChanceryProcess.serve([
+            "--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca),
+        ])
+        defer { chancery.stop() }
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
+        defer { envoy.stop() }
+
+        let first = await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" }
+        #expect(first, "the route from the API server never reached Envoy\n\(chancery.output.suffix(3000))")
+
+        // Changed: the route now sends to b.
+        let current = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
+        let version = (current["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        try api.update(Self.route("route", gateways: ["web"], service: "svc-b", resourceVersion: version))
+        #expect(
+            await eventually(timeout: .seconds(1)) { await Self.backend(port: port) == "b" },
+            "the change took over 1 s\n\(chancery.output.suffix(3000))")
+
+        // Created: a second route.
+        try api.create(Self.route("other", gateways: ["web"], path: "/other", service: "svc-a"))
+        #expect(await eventually(timeout: .seconds(1)) { await Self.backend(port: port, path: "/other") == "a" }, "the new route took over 1 s")
+
+        // Deleted: the first route is gone; the second still serves.
+        try api.delete(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route")
+        let gone = await eventually(timeout: .seconds(1)) {
+            (try? await httpGet(port: port, path: "/", host: "example.com"))?.status == 404
+        }
+        #expect(gone, "the deleted route still answered after 1 s")
+        #expect(await Self.backend(port: port, path: "/other") == "a")
+
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
+    // MARK: compaction and restarts
+
+    @Test func compactionAndAPIServerRestartsLoseNothingAndPushNothingTwice() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        var api = try await FakeKubeAPI.start()
+        try Self.world(api, port: port, a: a, b: b)
+        let chancery = try await ChanceryProcess.serve(["--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca)])
+        defer { chancery.stop() }
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
+        defer { envoy.stop() }
+        #expect(await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" })
+        try await Task.sleep(for: .milliseconds(500))
+        let pushesBefore = try await Self.updateAttempts(envoy)
+
+        // 1. The API server restarts and, meanwhile, history is compacted past what
+        //    Chancery saw (an unrelated object changed): its watches get 410 and relist.
+        //    Nothing Envoy uses changed, so Envoy is sent nothing.
+        await api.stop()
+        try api.create(
+            Self.json("{apiVersion: v1, kind: ConfigMap, metadata: {name: unrelated, namespace: default}, data: {a: b}}"))
+        api.compact()
+        api = try await FakeKubeAPI.start(port: api.port, ca: api.ca, state: api.store)
+        let relisted = await eventually(timeout: .seconds(10)) {
+            api.requestLog.contains { $0.hasPrefix("GET ") && !$0.contains("watch=") && $0.contains("/configmaps") }
+        }
+        #expect(relisted, "Chancery did not list again after the 410\n\(api.requestLog.suffix(20))")
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await Self.updateAttempts(envoy) == pushesBefore, "a relist that changed nothing was pushed to Envoy")
+        #expect(await Self.backend(port: port) == "a")
+
+        // 2. A change made while the server is down, with history compacted past it,
+        //    still arrives once the server is back.
+        await api.stop()
+        let current = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
+        let version = (current["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        try api.update(Self.route("route", gateways: ["web"], service: "svc-b", resourceVersion: version))
+        api.compact()
+        api = try await FakeKubeAPI.start(port: api.port, ca: api.ca, state: api.store)
+        let arrived = await eventually(timeout: .seconds(10)) { await Self.backend(port: port) == "b" }
+        #expect(arrived, "the change made during the outage was lost\n\(chancery.output.suffix(3000))")
+        try await Task.sleep(for: .seconds(1))
+        let afterChange = try await Self.updateAttempts(envoy)
+        try await Task.sleep(for: .seconds(2))
+        #expect(try await Self.updateAttempts(envoy) == afterChange, "Envoy kept receiving pushes with nothing changing")
+
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
+    // MARK: status
+
+    @Test func statusIsWrittenBackOnceAndOtherControllersAreKept() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        let api = try await FakeKubeAPI.start()
+        try Self.world(api, port: port, a: a, b: b)
+        // Another controller already reports on the route for its own Gateway.
+        var route = Self.object(Self.route("route", gateways: ["web", "theirs"], service: "svc-a"))
+        route["status"] = [
+            "parents": [
+                [
+                    "parentRef": ["name": "theirs", "group": "gateway.networking.k8s.io", "kind": "Gateway"],
+                    "controllerName": "example.com/other-controller",
+                    "conditions": [
+                        [
+                            "type": "Accepted", "status": "True", "reason": "Accepted", "message": "theirs",
+                            "lastTransitionTime": "2026-01-01T00:00:00Z",
+                        ]
+                    ],
+                ]
+            ]
+        ]
+        try api.delete(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route")
+        try api.create(String(decoding: try JSONSerialization.data(withJSONObject: route), as: UTF8.self))
+
+        let chancery = try await ChanceryProcess.serve(["--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca)])
+        defer { chancery.stop() }
+        func gatewayStatus() -> [String: Any] {
+            Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway", namespace: "default", name: "web"))["status"]
+                as? [String: Any] ?? [:]
+        }
+        func routeParents() -> [[String: Any]] {
+            (Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))[
+                "status"] as? [String: Any])?["parents"] as? [[String: Any]] ?? []
+        }
+        let written = await eventually(timeout: .seconds(15)) {
+            routeParents().contains { $0["controllerName"] as? String == "chancery.dev/gateway-controller" }
+                && !(gatewayStatus()["conditions"] as? [[String: Any]] ?? []).isEmpty
+        }
+        #expect(written, "no status was written\n\(chancery.output.suffix(3000))")
+
+        // The Gateway's status is the translator's.
+        let conditions = gatewayStatus()["conditions"] as? [[String: Any]] ?? []
+        let programmed = conditions.first { $0["type"] as? String == "Programmed" }
+        #expect(programmed?["status"] as? String == "True")
+        #expect(programmed?["observedGeneration"] as? Int == 1)
+        #expect(programmed?["lastTransitionTime"] as? String != nil)
+        let listeners = gatewayStatus()["listeners"] as? [[String: Any]] ?? []
+        #expect(listeners.first?["attachedRoutes"] as? Int == 1)
+        // The route keeps the other controller's entry next to ours.
+        let parents = routeParents()
+        #expect(parents.count == 2, "\(parents)")
+        #expect(parents.contains { $0["controllerName"] as? String == "example.com/other-controller" })
+        let ours = parents.first { $0["controllerName"] as? String == "chancery.dev/gateway-controller" }
+        let accepted = (ours?["conditions"] as? [[String: Any]] ?? []).first { $0["type"] as? String == "Accepted" }
+        #expect(accepted?["status"] as? String == "True")
+        #expect((ours?["parentRef"] as? [String: Any])?["name"] as? String == "web")
+        // The class too.
+        let gatewayClass = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "GatewayClass", namespace: nil, name: "chancery"))
+        #expect(((gatewayClass["status"] as? [String: Any])?["conditions"] as? [[String: Any]])?.first?["status"] as? String == "True")
+
+        // Nothing changes, nothing is written.
+        try await Task.sleep(for: .seconds(1))
+        let writes = Self.statusWrites(api)
+        try await Task.sleep(for: .seconds(3))
+        #expect(Self.statusWrites(api) == writes, "status was rewritten with nothing changed:\n\(api.requestLog.suffix(10))")
+
+        // A spec change is reported with its generation; the other entry survives.
+        let current = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
+        let version = (current["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        var changed = Self.object(Self.route("route", gateways: ["web", "theirs"], service: "svc-b", resourceVersion: version))
+        changed["status"] = current["status"]
+        try api.update(String(decoding: try JSONSerialization.data(withJSONObject: changed), as: UTF8.self))
+        let observed = await eventually(timeout: .seconds(5)) {
+            let ours = routeParents().first { $0["controllerName"] as? String == "chancery.dev/gateway-controller" }
+            return (ours?["conditions"] as? [[String: Any]] ?? []).allSatisfy { $0["observedGeneration"] as? Int == 2 }
+        }
+        #expect(observed, "observedGeneration did not follow the change: \(routeParents())")
+        #expect(routeParents().contains { $0["controllerName"] as? String == "example.com/other-controller" })
+
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
+    // MARK: replicas
+
+    @Test func twoReplicasOneLeaderHandsOverWhenItDies() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port1 = try freePort()
+        let port2 = try freePort()
+        let api = try await FakeKubeAPI.start()
+        try Self.world(api, port: port1, a: a, b: b, gateway: "web1")
+        try api.create(Self.gateway("web2", port: port2))
+        let current = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
+        let rv = (current["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        try api.update(Self.route("route", gateways: ["web1", "web2"], service: "svc-a", resourceVersion: rv))
+        let config = try Self.kubeconfig(server: api.url, ca: api.ca)
+        func holder() -> String? {
+            let lease = Self.object(api.get(apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "default", name: "chancery-leader"))
+            return (lease["spec"] as? [String: Any])?["holderIdentity"] as? String
+        }
+
+        let first = try await ChanceryProcess.serve(["--kubeconfig", config, "--identity", "replica-1", "--lease-duration", "2"])
+        defer { first.stop() }
+        #expect(await eventually(timeout: .seconds(10)) { holder() == "replica-1" }, "replica-1 never took the lease")
+        let second = try await ChanceryProcess.serve(["--kubeconfig", config, "--identity", "replica-2", "--lease-duration", "2"])
+        defer { second.stop() }
+        let envoy1 = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: first.xdsAddress, group: "default/web1", nodeID: "e1", adminPort: 0))
+        defer { envoy1.stop() }
+        let envoy2 = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: second.xdsAddress, group: "default/web2", nodeID: "e2", adminPort: 0))
+        defer { envoy2.stop() }
+
+        // Both replicas serve their Envoys; only one leads.
+        #expect(await eventually(timeout: .seconds(20)) { await Self.backend(port: port1) == "a" })
+        #expect(await eventually(timeout: .seconds(20)) { await Self.backend(port: port2) == "a" })
+        try await Task.sleep(for: .seconds(1))
+        #expect(holder() == "replica-1")
+        #expect(!second.output.contains("became the leader"), "replica-2 led while replica-1 held the lease")
+
+        // The leader dies without releasing the lease: replica-2 takes over within the
+        // lease duration (2 s, plus one retry period), and its Envoy never stops.
+        let killedAt = ContinuousClock.now
+        first.process.crash()
+        var served = 0
+        var failed = 0
+        var tookOver = false
+        while ContinuousClock.now - killedAt < .seconds(6) {
+            if await Self.backend(port: port2) == "a" { served += 1 } else { failed += 1 }
+            if holder() == "replica-2" {
+                tookOver = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let handover = ContinuousClock.now - killedAt
+        #expect(tookOver, "replica-2 did not take the lease over\n\(second.output.suffix(2000))")
+        #expect(handover < .seconds(4), "hand-over took \(handover)")
+        #expect(failed == 0, "replica-2's Envoy failed \(failed) of \(served + failed) requests during the hand-over")
+
+        // The new leader writes status: a change is reported with its generation.
+        let now = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
+        let version = (now["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        var changed = Self.object(Self.route("route", gateways: ["web1", "web2"], service: "svc-b", resourceVersion: version))
+        changed["status"] = now["status"]
+        try api.update(String(decoding: try JSONSerialization.data(withJSONObject: changed), as: UTF8.self))
+        let reported = await eventually(timeout: .seconds(5)) {
+            let route = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
+            let parents = (route["status"] as? [String: Any])?["parents"] as? [[String: Any]] ?? []
+            return parents.count == 2
+                && parents.allSatisfy { parent in
+                    (parent["conditions"] as? [[String: Any]] ?? []).allSatisfy { $0["observedGeneration"] as? Int == 2 }
+                }
+        }
+        #expect(reported, "the new leader did not write status\n\(second.output.suffix(2000))")
+        #expect(await eventually(timeout: .seconds(2)) { await Self.backend(port: port2) == "b" })
+
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
+    // MARK: errors
+
+    @Test func wrongCredentialsAreNamedAndRecoveredFrom() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        let api = try await FakeKubeAPI.start()
+        try Self.world(api, port: port, a: a, b: b)
+        let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID().uuidString)").path
+        try "wrong-token".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let chancery = try await ChanceryProcess.serve([
+            "--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca, tokenFile: tokenFile),
+        ])
+        defer { chancery.stop() }
+        let said = await eventually(timeout: .seconds(10)) { chancery.output.contains("rejected the credentials (401 Unauthorized)") }
+        #expect(said, "no clear line about the credentials:\n\(chancery.output.suffix(2000))")
+        let notReady = try await chancery.admin("/readyz")
+        #expect(notReady.status == 503)
+        #expect(notReady.text.contains("waiting for the Kubernetes API"), "\(notReady.text)")
+
+        // The token file is fixed (as a rotated ServiceAccount token would be).
+        try "test-token".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let ready = await eventually(timeout: .seconds(15)) { (try? await chancery.admin("/readyz"))?.status == 200 }
+        #expect(ready, "not ready after the token was fixed\n\(chancery.output.suffix(2000))")
+        #expect(chancery.output.contains("working again"))
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
+        defer { envoy.stop() }
+        #expect(await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" })
+
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test func anUnreachableServerIsNamedAndRecoveredFrom() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        let apiPort = try freePort()
+        let ca = try TestCA.make(commonName: "Later API CA")
+        let chancery = try await ChanceryProcess.serve([
+            "--kubeconfig", try Self.kubeconfig(server: "https://127.0.0.1:\(apiPort)", ca: ca),
+        ])
+        defer { chancery.stop() }
+        let said = await eventually(timeout: .seconds(10)) {
+            chancery.output.contains("cannot reach the API server at https://127.0.0.1:\(apiPort)")
+        }
+        #expect(said, "no clear line about the unreachable server:\n\(chancery.output.suffix(2000))")
+        #expect(try await chancery.admin("/readyz").status == 503)
+
+        let api = try await FakeKubeAPI.start(port: apiPort, ca: ca)
+        try Self.world(api, port: port, a: a, b: b)
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
+        defer { envoy.stop() }
+        let recovered = await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" }
+        #expect(recovered, "no recovery once the server came up\n\(chancery.output.suffix(2000))")
+
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test func aMissingCRDIsReportedWhileTheOtherKindsWork() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        let api = try await FakeKubeAPI.start()
+        // Everything but TCPRoute (and UDPRoute): the cluster has only some CRDs.
+        for (resource, kind, version, namespaced) in [
+            ("gatewayclasses", "GatewayClass", "v1", false), ("gateways", "Gateway", "v1", true),
+            ("httproutes", "HTTPRoute", "v1", true), ("grpcroutes", "GRPCRoute", "v1", true),
+            ("referencegrants", "ReferenceGrant", "v1beta1", true), ("tlsroutes", "TLSRoute", "v1alpha2", true),
+            ("backendtlspolicies", "BackendTLSPolicy", "v1", true),
+        ] {
+            api.installCRD(group: "gateway.networking.k8s.io", version: version, resource: resource, kind: kind, namespaced: namespaced)
+        }
+        try api.create(Self.gatewayClass)
+        try api.create(Self.gateway("web", port: port))
+        for object in Self.service("svc-a", target: a.port) + Self.service("svc-b", target: b.port) { try api.create(object) }
+        try api.create(Self.route("route", gateways: ["web"], service: "svc-a"))
+
+        let chancery = try await ChanceryProcess.serve(["--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca)])
+        defer { chancery.stop() }
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
+        defer { envoy.stop() }
+        #expect(await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" }, "\(chancery.output.suffix(2000))")
+        #expect(chancery.output.contains("tcproutes.gateway.networking.k8s.io: the CRD is not installed (tried v1alpha2)"))
+
+        // Installed later, the kind is picked up.
+        api.installCRD(group: "gateway.networking.k8s.io", version: "v1alpha2", resource: "tcproutes", kind: "TCPRoute", namespaced: true)
+        let tcpPort = try freePort()
+        let echo = try await TCPEchoBackend.start(name: "tcp")
+        try api.create(
+            Self.json(
+                """
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: Gateway
+                metadata: {name: tcp, namespace: default}
+                spec: {gatewayClassName: chancery, listeners: [{name: tcp, protocol: TCP, port: \(tcpPort)}]}
+                """))
+        try api.create(
+            Self.json(
+                """
+                apiVersion: gateway.networking.k8s.io/v1alpha2
+                kind: TCPRoute
+                metadata: {name: tcp, namespace: default}
+                spec: {parentRefs: [{name: tcp}], rules: [{backendRefs: [{name: svc-tcp, port: 80}]}]}
+                """))
+        for object in Self.service("svc-tcp", target: echo.port) { try api.create(object) }
+        let tcpEnvoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/tcp", nodeID: "tcp", adminPort: 0))
+        defer { tcpEnvoy.stop() }
+        let picked = await eventually(timeout: .seconds(20)) {
+            (try? await tcpExchange(port: tcpPort, message: "x", timeout: .milliseconds(500))) == "tcp: x"
+        }
+        #expect(picked, "the TCPRoute was not picked up after its CRD was installed\n\(chancery.output.suffix(2000))")
+        #expect(chancery.output.contains("working again"))
+
+        await echo.stop()
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+}
