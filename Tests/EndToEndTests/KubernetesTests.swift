@@ -383,6 +383,44 @@ import Yams
         #expect(reported, "the new leader did not write status\n\(second.output.suffix(2000))")
         #expect(await eventually(timeout: .seconds(2)) { await Self.backend(port: port2) == "b" })
 
+        // A clean shutdown releases the Lease at once.
+        second.stop()
+        #expect(holder() == "", "the lease was not released on shutdown: holder \(holder() ?? "none")")
+
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test func watchNamespaceReadsOnlyThoseNamespaces() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        let api = try await FakeKubeAPI.start()
+        try Self.world(api, port: port, a: a, b: b)
+        try api.create(
+            Self.json(
+                """
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: HTTPRoute
+                metadata: {name: elsewhere, namespace: other}
+                spec: {parentRefs: [{name: web, namespace: default}], rules: [{backendRefs: [{name: svc, port: 80}]}]}
+                """))
+        let chancery = try await ChanceryProcess.serve([
+            "--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca), "--watch-namespace", "default",
+        ])
+        defer { chancery.stop() }
+        let ready = await eventually(timeout: .seconds(10)) { (try? await chancery.admin("/readyz"))?.status == 200 }
+        #expect(ready)
+        let objects = try await chancery.admin("/api/v1/objects?kind=HTTPRoute").text
+        #expect(objects.contains("\"route\""), "\(objects)")
+        #expect(!objects.contains("elsewhere"), "a route outside the watched namespace was read: \(objects)")
+        // Namespaced kinds are listed in the namespace; cluster-scoped ones as a whole.
+        let log = api.requestLog
+        #expect(log.contains { $0.contains("/namespaces/default/httproutes") })
+        #expect(!log.contains { $0.contains("/apis/gateway.networking.k8s.io/v1/httproutes") })
+        #expect(log.contains { $0.contains("/apis/gateway.networking.k8s.io/v1/gatewayclasses") })
+
         await api.stop()
         await a.stop()
         await b.stop()
