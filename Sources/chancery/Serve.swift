@@ -51,6 +51,9 @@ extension Chancery {
         @Option(help: "This replica's identity in the Lease (default: host name and process id).")
         var identity: String?
 
+        @Option(help: "Objects per page when listing from the Kubernetes API.")
+        var listPageSize: Int = 500
+
         /// The Kubernetes source, its status writer and leader elector.
         struct Kubernetes: Sendable {
             let source: KubernetesSource
@@ -76,7 +79,8 @@ extension Chancery {
                 }
                 let client = try KubeClient(
                     connection, connectionLimit: WatchedKind.all.count * max(watchNamespaces.count, 1) + 16)
-                let source = KubernetesSource(client: client, namespaces: watchNamespaces, logger: logger)
+                let source = KubernetesSource(
+                    client: client, namespaces: watchNamespaces, pageSize: listPageSize, logger: logger)
                 let writer = StatusWriter(source: source, logger: logger)
                 let me = identity ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
                 let elector = LeaderElector(

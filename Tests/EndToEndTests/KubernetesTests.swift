@@ -176,12 +176,16 @@ import Yams
         let port = try freePort()
         var api = try await FakeKubeAPI.start()
         try Self.world(api, port: port, a: a, b: b)
-        let chancery = try await ChanceryProcess.serve(["--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca)])
+        // Pages of one object: every list here goes through continue tokens.
+        let chancery = try await ChanceryProcess.serve([
+            "--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca), "--list-page-size", "1",
+        ])
         defer { chancery.stop() }
         let envoy = try await EnvoyProcess.start(
             bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
         defer { envoy.stop() }
         #expect(await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" })
+        #expect(api.requestLog.contains { $0.contains("/endpointslices?") && $0.contains("continue=") }, "lists were not paginated")
         try await Task.sleep(for: .milliseconds(500))
         let pushesBefore = try await Self.updateAttempts(envoy)
 
@@ -406,14 +410,30 @@ import Yams
                 metadata: {name: elsewhere, namespace: other}
                 spec: {parentRefs: [{name: web, namespace: default}], rules: [{backendRefs: [{name: svc, port: 80}]}]}
                 """))
+        // Files and the cluster together: their objects merge.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("files-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: from-file, namespace: default}
+            spec: {parentRefs: [{name: web}], rules: [{matches: [{path: {value: /file}}], backendRefs: [{name: svc-b, port: 80}]}]}
+            """.write(to: dir.appendingPathComponent("route.yaml"), atomically: true, encoding: .utf8)
         let chancery = try await ChanceryProcess.serve([
             "--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca), "--watch-namespace", "default",
+            "--config-dir", dir.path,
         ])
         defer { chancery.stop() }
         let ready = await eventually(timeout: .seconds(10)) { (try? await chancery.admin("/readyz"))?.status == 200 }
         #expect(ready)
         let objects = try await chancery.admin("/api/v1/objects?kind=HTTPRoute").text
         #expect(objects.contains("\"route\""), "\(objects)")
+        #expect(objects.contains("\"from-file\""), "the file's route is missing: \(objects)")
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
+        defer { envoy.stop() }
+        #expect(await eventually(timeout: .seconds(20)) { await Self.backend(port: port, path: "/file") == "b" })
+        #expect(await Self.backend(port: port) == "a")
         #expect(!objects.contains("elsewhere"), "a route outside the watched namespace was read: \(objects)")
         // Namespaced kinds are listed in the namespace; cluster-scoped ones as a whole.
         let log = api.requestLog
@@ -451,6 +471,38 @@ import Yams
         let ready = await eventually(timeout: .seconds(15)) { (try? await chancery.admin("/readyz"))?.status == 200 }
         #expect(ready, "not ready after the token was fixed\n\(chancery.output.suffix(2000))")
         #expect(chancery.output.contains("working again"))
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
+        defer { envoy.stop() }
+        #expect(await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" })
+
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
+    @Test func clientCertificateAuthentication() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        let clients = try TestCA.make(commonName: "Client CA")
+        var options = FakeKubeAPI.Options()
+        options.tokens = []
+        options.clientCA = clients
+        let api = try await FakeKubeAPI.start(options: options)
+        try Self.world(api, port: port, a: a, b: b)
+        let certificate = try clients.issue(commonName: "system:serviceaccount:chancery", dnsNames: [], clientAuth: true)
+        let config = try Self.kubeconfig(server: api.url, ca: api.ca, token: nil)
+        // The user entry gets the client certificate and key, inline.
+        let text = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(
+            of: "user: {}",
+            with: "user: {client-certificate-data: \(Data(certificate.certificatePEM.utf8).base64EncodedString()), client-key-data: \(Data(certificate.privateKeyPEM.utf8).base64EncodedString())}"
+        )
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let chancery = try await ChanceryProcess.serve(["--kubeconfig", config])
+        defer { chancery.stop() }
+        let ready = await eventually(timeout: .seconds(10)) { (try? await chancery.admin("/readyz"))?.status == 200 }
+        #expect(ready, "client-certificate authentication failed\n\(chancery.output.suffix(2000))")
         let envoy = try await EnvoyProcess.start(
             bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
         defer { envoy.stop() }

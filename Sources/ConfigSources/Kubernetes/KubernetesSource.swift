@@ -74,6 +74,7 @@ public struct ClusterObject: Sendable {
 public final class KubernetesSource: Sendable {
     public let client: KubeClient
     public let namespaces: [String]
+    public let pageSize: Int
     private let logger: Logger
     private let state = Mutex(State())
     private let changes: AsyncStream<Void>.Continuation
@@ -104,9 +105,13 @@ public final class KubernetesSource: Sendable {
 
     /// - Parameter namespaces: watch only these namespaces (cluster-scoped kinds are
     ///   always watched); empty means all.
-    public init(client: KubeClient, namespaces: [String] = [], backoff: Backoff = Backoff(), logger: Logger) {
+    /// - Parameter pageSize: objects per list page (`limit`).
+    public init(
+        client: KubeClient, namespaces: [String] = [], pageSize: Int = 500, backoff: Backoff = Backoff(), logger: Logger
+    ) {
         self.client = client
         self.namespaces = namespaces
+        self.pageSize = max(pageSize, 1)
         self.backoff = backoff
         self.logger = logger
         (changeStream, changes) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -246,7 +251,7 @@ public final class KubernetesSource: Sendable {
                 var continueToken: String?
                 var resourceVersion = ""
                 repeat {
-                    var query = ["limit=500"]
+                    var query = ["limit=\(pageSize)"]
                     if let selector = kind.fieldSelector { query.append("fieldSelector=" + escape(selector)) }
                     if let token = continueToken { query.append("continue=" + escape(token)) }
                     let path = kind.path(version: version, namespace: scope) + "?" + query.joined(separator: "&")
