@@ -127,9 +127,14 @@ let package = Package(
             path: "Benchmarks/Support",
             swiftSettings: strict
         ),
+        // Counts heap allocations in the benchmark executable (malloc interposition).
+        .target(
+            name: "AllocationCounter",
+            path: "Benchmarks/AllocationCounter"
+        ),
         .executableTarget(
             name: "chancery-bench",
-            dependencies: ["BenchmarkSupport", "GatewayModel", "Translation", "XDS"],
+            dependencies: ["BenchmarkSupport", "GatewayModel", "Translation", "XDS", "AllocationCounter"],
             path: "Benchmarks/chancery-bench",
             swiftSettings: strict
         ),

@@ -1,3 +1,4 @@
+import AllocationCounter
 import BenchmarkSupport
 import Foundation
 import GatewayModel
@@ -9,8 +10,9 @@ import XDS
 //   swift run -c release chancery-bench [--routes 100,1000,10000] [--runs 5]
 //
 // Prints, per world size: full translation time, snapshot build time (serialise + hash
-// every resource), a one-route change end to end (translate + snapshot), allocations
-// are not counted here (see docs/performance.md), and peak RSS.
+// every resource), a one-route change end to end (translate + snapshot), heap
+// allocations per full translation and per one-route change (counted by interposing
+// malloc: Benchmarks/AllocationCounter), and peak RSS.
 
 struct Options {
     var sizes = [100, 1000, 10000]
@@ -45,14 +47,19 @@ func seconds(_ duration: Duration) -> Double {
 
 func median(_ values: [Double]) -> Double { Stats.percentile(values, 0.5) }
 
-func measure(runs: Int, _ body: () throws -> Void) rethrows -> Double {
+/// Median wall time of `runs` runs, and the mean heap allocations (count, bytes) per run.
+func measure(runs: Int, _ body: () throws -> Void) rethrows -> (seconds: Double, allocations: Double, bytes: Double) {
     var samples: [Double] = []
+    let allocationsBefore = chancery_allocation_count()
+    let bytesBefore = chancery_allocated_bytes()
     for _ in 0..<runs {
         let start = ContinuousClock.now
         try body()
         samples.append(seconds(ContinuousClock.now - start))
     }
-    return median(samples)
+    let allocations = Double(chancery_allocation_count() - allocationsBefore) / Double(runs)
+    let bytes = Double(chancery_allocated_bytes() - bytesBefore) / Double(runs)
+    return (median(samples), allocations, bytes)
 }
 
 func snapshot(_ config: ProxyConfig) throws -> Snapshot {
@@ -63,8 +70,8 @@ func snapshot(_ config: ProxyConfig) throws -> Snapshot {
 
 let options = Options(CommandLine.arguments)
 let translator = Translator()
-print("chancery-bench: median of \(options.runs) runs; times in milliseconds")
-print("routes  translate  snapshot  one-route-change  resources  peak-RSS-MiB")
+print("chancery-bench: median of \(options.runs) runs; times in milliseconds; allocations per run (count / MiB asked for)")
+print("routes  translate  snapshot  one-route-change  resources  peak-RSS-MiB  translate-allocs        change-allocs")
 for size in options.sizes {
     let set = world(routes: size)
     let changed = world(routes: size, variant: 1)
@@ -83,6 +90,7 @@ for size in options.sizes {
     }
     print(
         String(
-            format: "%6d  %9.1f  %8.1f  %16.1f  %9d  %12.1f", size, translate * 1000, build * 1000, change * 1000,
-            built.resourceCount, Stats.memoryMiB("VmHWM")))
+            format: "%6d  %9.1f  %8.1f  %16.1f  %9d  %12.1f  %9.0f / %6.1f  %9.0f / %6.1f", size, translate.seconds * 1000,
+            build.seconds * 1000, change.seconds * 1000, built.resourceCount, Stats.memoryMiB("VmHWM"), translate.allocations,
+            translate.bytes / 1_048_576, change.allocations, change.bytes / 1_048_576))
 }

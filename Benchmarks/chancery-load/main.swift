@@ -74,6 +74,11 @@ func report(_ label: String, _ values: [Double]) {
 
 func rssMiB() -> Double { Stats.memoryMiB() }
 
+#if canImport(Glibc)
+    /// glibc's `malloc_trim` (in <malloc.h>, which the Glibc module does not export).
+    @_silgen_name("malloc_trim") func mallocTrim(_ pad: Int) -> Int32
+#endif
+
 /// The synthetic world (plain routes), as a snapshot for one group.
 func snapshot(routes: Int, variant: Int) throws -> Snapshot {
     let set = Worlds.gateway(routes: routes, variant: variant, detailed: false)
@@ -170,6 +175,26 @@ if options.target == nil {
 errors += stats.compactMap { s in s.state.withLock { $0.error } }
 print(String(format: "process RSS: %.1f MiB (%.1f MiB before clients and server)", rssMiB(), rssBefore))
 print("errors: \(Set(errors).count == 0 ? "none" : Set(errors).joined(separator: "; "))")
+if options.target == nil {
+    // Scale-down: the routes are deleted, every stream closes, the server stops. How
+    // much memory does the process give back? (glibc keeps freed memory in its arenas
+    // until malloc_trim returns it; both figures are printed.)
+    cache.removeSnapshot(for: options.group)
+    clients.cancel()
+    await clients.value
+    server?.stopListening()
+    serverTask?.cancel()
+    _ = await serverTask?.result
+    try await Task.sleep(for: .seconds(1))
+    let released = rssMiB()
+    #if canImport(Glibc)
+        _ = mallocTrim(0)
+    #endif
+    print(
+        String(
+            format: "after routes deleted and streams closed: RSS %.1f MiB, %.1f MiB after malloc_trim (start %.1f MiB)",
+            released, rssMiB(), rssBefore))
+}
 clients.cancel()
 server?.stopListening()
 serverTask?.cancel()
