@@ -7,6 +7,18 @@ public struct ResourceSet: Sendable, Hashable {
     public private(set) var manifests: [ObjectKey: Manifest] = [:]
     /// Objects (or whole files) that could not be read.
     public private(set) var errors: [ManifestError] = []
+    /// The keys of each kind, kept in step with `manifests` (derived: not part of
+    /// equality), so that reading one kind does not walk every object.
+    private var keysByKind: [Kind: [ObjectKey]] = [:]
+
+    public static func == (a: ResourceSet, b: ResourceSet) -> Bool {
+        a.manifests == b.manifests && a.errors == b.errors
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(manifests)
+        hasher.combine(errors)
+    }
 
     public init() {}
 
@@ -27,6 +39,7 @@ public struct ResourceSet: Sendable, Hashable {
             return
         }
         manifests[key] = manifest
+        keysByKind[key.kind, default: []].append(key)
     }
 
     public mutating func report(_ error: ManifestError) { errors.append(error) }
@@ -44,7 +57,7 @@ public struct ResourceSet: Sendable, Hashable {
 
     /// Objects of a kind, ordered by namespace and name.
     public func manifests(of kind: Kind) -> [Manifest] {
-        manifests.filter { $0.key.kind == kind }.sorted { $0.key < $1.key }.map(\.value)
+        (keysByKind[kind] ?? []).sorted().map { manifests[$0]! }
     }
 
     public var gatewayClasses: [GatewayClass] {

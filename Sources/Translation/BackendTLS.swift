@@ -142,6 +142,7 @@ enum BackendTLS {
     /// Each policy's status towards every Gateway whose routes send to a Service it
     /// targets (the spec's "ancestors").
     static func statuses(prepared: [PreparedGateway], attachments: Attachments, context: Context) -> [ObjectKey: ObjectStatus] {
+        guard !context.backendTLS.isEmpty else { return [:] }
         var ancestors: [ObjectKey: [ObjectKey: Set<BackendCluster>]] = [:]  // policy → gateway → backends
         var policies: [ObjectKey: BackendTLSPolicy] = [:]
         for gateway in prepared {
