@@ -16,7 +16,8 @@ import XDS
 //   chancery-load [--clients 100] [--routes 1000] [--delta] [--changes 5] [--timeout 60]
 //       Starts an in-process Chancery xDS server with a synthetic world of N routes,
 //       connects K clients, then makes C one-route changes and reports how long until
-//       every client held each new version.
+//       every client held each new version; then deletes the routes, closes the
+//       streams and reports RSS (repeated --cycles times).
 //   chancery-load --target 127.0.0.1:18000 --group default/gw [--clients 100] [--delta]
 //       Connects K clients to any ADS server and reports time to first full config
 //       (CDS, EDS, LDS and RDS ACKed); then waits --watch seconds and reports how long
@@ -31,6 +32,7 @@ struct Options {
     var target: HostPort?
     var group = "infra/gw"
     var watch = 0.0
+    var cycles = 1
 
     init(_ arguments: [String]) {
         var it = arguments.dropFirst().makeIterator()
@@ -44,8 +46,9 @@ struct Options {
             case "--target": target = HostPort(it.next() ?? "")
             case "--group": group = it.next() ?? group
             case "--watch": watch = Double(it.next() ?? "") ?? watch
+            case "--cycles": cycles = Int(it.next() ?? "") ?? cycles
             default:
-                print("usage: chancery-load [--clients K] [--routes N] [--delta] [--changes C] [--timeout S] [--target HOST:PORT --group G --watch S]")
+                print("usage: chancery-load [--clients K] [--routes N] [--delta] [--changes C] [--timeout S] [--cycles N] [--target HOST:PORT --group G --watch S]")
                 exit(a == "--help" ? 0 : 2)
             }
         }
@@ -120,27 +123,52 @@ print(
     "chancery-load: \(options.clients) \(options.delta ? "delta" : "state-of-the-world") clients → \(target.0):\(target.1)"
         + (options.target == nil ? ", \(options.routes) routes in process" : ""))
 
-let stats = (0..<options.clients).map { _ in ClientStats() }
 let endpoint = target
-let started = Date()
-let clients = Task {
-    await withTaskGroup(of: Void.self) { group in
-        for i in 0..<options.clients {
-            group.addTask {
-                let envoy = SimulatedEnvoy(
-                    target: endpoint, nodeID: "load-\(i)", group: options.group, delta: options.delta, stats: stats[i])
-                do { try await envoy.run() } catch {
-                    stats[i].state.withLock { $0.error = "\(error)" }
+
+/// Connects one simulated Envoy per entry of `stats`; cancel the task to close them all.
+func startClients(_ stats: [ClientStats]) -> Task<Void, Never> {
+    Task {
+        await withTaskGroup(of: Void.self) { group in
+            for i in stats.indices {
+                group.addTask {
+                    let envoy = SimulatedEnvoy(
+                        target: endpoint, nodeID: "load-\(i)", group: options.group, delta: options.delta, stats: stats[i])
+                    do { try await envoy.run() } catch {
+                        stats[i].state.withLock { $0.error = "\(error)" }
+                    }
                 }
             }
         }
     }
 }
 
-// Time to first complete configuration.
-while Date() < deadline, !stats.allSatisfy({ s in s.state.withLock { $0.firstCompleteAt != nil || $0.error != nil } }) {
-    try await Task.sleep(for: .milliseconds(10))
+/// Until every client holds a complete configuration (or failed), or the deadline.
+func awaitFirstConfig(_ stats: [ClientStats]) async throws {
+    while Date() < deadline, !stats.allSatisfy({ s in s.state.withLock { $0.firstCompleteAt != nil || $0.error != nil } }) {
+        try await Task.sleep(for: .milliseconds(10))
+    }
 }
+
+/// Deletes the routes and closes every stream (the server keeps running); returns RSS
+/// after that and after `malloc_trim`.
+func scaleDown(_ clients: Task<Void, Never>) async throws -> (released: Double, trimmed: Double) {
+    cache.removeSnapshot(for: options.group)
+    clients.cancel()
+    await clients.value
+    try await Task.sleep(for: .seconds(1))
+    let released = rssMiB()
+    #if canImport(Glibc)
+        _ = mallocTrim(0)
+    #endif
+    return (released, rssMiB())
+}
+
+let stats = (0..<options.clients).map { _ in ClientStats() }
+let started = Date()
+let clients = startClients(stats)
+
+// Time to first complete configuration.
+try await awaitFirstConfig(stats)
 let firsts = stats.compactMap { s in s.state.withLock { $0.firstCompleteAt?.timeIntervalSince(started) } }
 report("time to first full config", firsts)
 var errors = stats.compactMap { s in s.state.withLock { $0.error } }
@@ -183,18 +211,25 @@ if options.target == nil {
     // Scale-down: the routes are deleted, every stream closes, the server stops. How
     // much memory does the process give back? (glibc keeps freed memory in its arenas
     // until malloc_trim returns it; both figures are printed.)
-    cache.removeSnapshot(for: options.group)
-    clients.cancel()
-    await clients.value
-    try await Task.sleep(for: .seconds(1))
-    let released = rssMiB()
-    #if canImport(Glibc)
-        _ = mallocTrim(0)
-    #endif
+    let first = try await scaleDown(clients)
     print(
         String(
             format: "after routes deleted and streams closed (server still up): RSS %.1f MiB, %.1f MiB after malloc_trim; idle server at start %.1f MiB",
-            released, rssMiB(), rssIdle))
+            first.released, first.trimmed, rssIdle))
+    // Further cycles of the same load: RSS that keeps climbing is a leak; RSS that
+    // settles is one-time cost or allocator slack.
+    for cycle in stride(from: 2, through: options.cycles, by: 1) {
+        cache.setSnapshot(try snapshot(routes: options.routes, variant: 0), for: options.group)
+        let again = (0..<options.clients).map { _ in ClientStats() }
+        let cycleClients = startClients(again)
+        try await awaitFirstConfig(again)
+        let loaded = rssMiB()
+        let down = try await scaleDown(cycleClients)
+        print(
+            String(
+                format: "cycle %d: RSS %.1f MiB loaded, %.1f MiB after scale-down, %.1f MiB after malloc_trim", cycle, loaded,
+                down.released, down.trimmed))
+    }
 }
 clients.cancel()
 server?.stopListening()
