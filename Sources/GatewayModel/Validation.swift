@@ -83,10 +83,13 @@ enum Validation {
             }
             filters(backend.filters, path + [.key("filters")])
         }
-        func streamRoute(_ parents: [ParentReference]?, _ rules: [StreamRule]?) {
+        func parentRefs(_ parents: [ParentReference]?) {
             for (i, parent) in (parents ?? []).enumerated() {
                 port(parent.port, [.key("spec"), .key("parentRefs"), .index(i), .key("port")])
             }
+        }
+        func streamRoute(_ parents: [ParentReference]?, _ rules: [StreamRule]?) {
+            parentRefs(parents)
             check(!(rules ?? []).isEmpty, [.key("spec"), .key("rules")], "at least one rule is required")
             for (r, rule) in (rules ?? []).enumerated() {
                 let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]
@@ -156,9 +159,7 @@ enum Validation {
                 }
             }
         case .httpRoute(let route):
-            for (i, parent) in (route.spec.parentRefs ?? []).enumerated() {
-                port(parent.port, [.key("spec"), .key("parentRefs"), .index(i), .key("port")])
-            }
+            parentRefs(route.spec.parentRefs)
             for (r, rule) in (route.spec.rules ?? []).enumerated() {
                 let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]
                 for (m, match) in (rule.matches ?? []).enumerated() {
@@ -215,9 +216,7 @@ enum Validation {
                 port(slicePort.port, [.key("ports"), .index(i), .key("port")])
             }
         case .grpcRoute(let route):
-            for (i, parent) in (route.spec.parentRefs ?? []).enumerated() {
-                port(parent.port, [.key("spec"), .key("parentRefs"), .index(i), .key("port")])
-            }
+            parentRefs(route.spec.parentRefs)
             let grpcFilters = ["RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "ExtensionRef"]
             for (r, rule) in (route.spec.rules ?? []).enumerated() {
                 let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]

@@ -233,9 +233,9 @@ enum Secrets {
 
     /// A downstream TLS context serving the named certificates (Envoy picks among them by
     /// SNI and key type), offering HTTP/2 and HTTP/1.1 when `alpn` is set.
-    static func downstream(_ certificates: [String], alpn: [String]) -> Envoy_Config_Core_V3_TransportSocket {
+    static func downstream(_ certificates: [ObjectKey], alpn: [String]) -> Envoy_Config_Core_V3_TransportSocket {
         var common = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext()
-        common.tlsCertificateSdsSecretConfigs = certificates.map(sdsConfig)
+        common.tlsCertificateSdsSecretConfigs = certificates.map { sdsConfig(certificateName($0)) }
         common.alpnProtocols = alpn
         var downstream = Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTlsContext()
         downstream.commonTlsContext = common

@@ -61,7 +61,8 @@ enum Backends {
         }
     }
 
-    static func cluster(_ backend: BackendCluster, context: Context) -> Envoy_Config_Cluster_V3_Cluster {
+    /// - Parameter tls: the backend's resolved BackendTLSPolicy, if one applies.
+    static func cluster(_ backend: BackendCluster, tls: UpstreamTLS?, context: Context) -> Envoy_Config_Cluster_V3_Cluster {
         var cluster = edsCluster(backend.name)
         let http2 = usesHTTP2(backend, context: context)
         if http2 {
@@ -72,9 +73,7 @@ enum Backends {
             cluster.typedExtensionProtocolOptions["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"] =
                 try! .packing(options)
         }
-        if case .success(let tls)? = BackendTLS.resolve(backend, context: context) {
-            cluster.transportSocket = BackendTLS.transportSocket(tls, http2: http2)
-        }
+        if let tls { cluster.transportSocket = BackendTLS.transportSocket(tls, http2: http2) }
         return cluster
     }
 

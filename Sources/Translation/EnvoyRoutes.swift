@@ -110,6 +110,11 @@ enum EnvoyRoutes {
         return matcher
     }
 
+    /// `literal` as an RE2 pattern that matches exactly it.
+    static func escapeRegex(_ literal: String) -> String {
+        literal.map { "\\^$.|?*+()[]{}".contains($0) ? "\\\($0)" : String($0) }.joined()
+    }
+
     static func regex(_ pattern: String) -> Envoy_Type_Matcher_V3_RegexMatcher {
         var matcher = Envoy_Type_Matcher_V3_RegexMatcher()
         matcher.regex = pattern
@@ -306,8 +311,7 @@ enum EnvoyRoutes {
     static func prefixRegex(prefix: String, replacement: String) -> Envoy_Type_Matcher_V3_RegexMatchAndSubstitute {
         let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
         var regex = Envoy_Type_Matcher_V3_RegexMatchAndSubstitute()
-        let escaped = trimmed.map { "\\^$.|?*+()[]{}".contains($0) ? "\\\($0)" : String($0) }.joined()
-        regex.pattern = EnvoyRoutes.regex("^" + escaped + "(/|$)(.*)")
+        regex.pattern = EnvoyRoutes.regex("^" + escapeRegex(trimmed) + "(/|$)(.*)")
         let base = replacement.hasSuffix("/") ? String(replacement.dropLast()) : replacement
         regex.substitution = base + "/\\2"
         return regex

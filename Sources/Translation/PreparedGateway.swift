@@ -11,8 +11,9 @@ struct PreparedListener {
     var invalidKinds: [String] = []
     var supportedKinds: [Gateway.RouteGroupKind] = []
     var attachedRoutes = 0
-    /// SDS names of the listener's usable certificates (HTTPS, and TLS in Terminate mode).
-    var certificates: [String] = []
+    /// The Secrets holding the listener's usable certificates (HTTPS, and TLS in
+    /// Terminate mode).
+    var certificates: [ObjectKey] = []
     /// Why a certificate reference could not be used (reason, message).
     var certificateProblems: [(reason: String, message: String)] = []
     /// Certificates that are served but expire soon.
@@ -197,7 +198,7 @@ struct PreparedGateway {
             }
             switch checked {
             case .success(let certificate):
-                listener.certificates.append(Secrets.certificateName(secretKey))
+                listener.certificates.append(secretKey)
                 if let warning = certificate.warning { listener.certificateWarnings.append(warning) }
             case .failure(let problem):
                 listener.certificateProblems.append(("InvalidCertificateRef", problem.message))

@@ -22,7 +22,7 @@ enum ProxyBuilder {
     private struct Collected {
         var config = ProxyConfig()
         var clusters: Set<BackendCluster> = []
-        var certificates: Set<String> = []
+        var certificates: Set<ObjectKey> = []
         var weighted: [String: [(BackendCluster, Int)]] = [:]
         var reject = false
 
@@ -50,7 +50,7 @@ enum ProxyBuilder {
                 collected.origin("listener", bind.name, entry.gateway.key)
                 collected.certificates.formUnion(entry.listener.certificates)
                 for certificate in entry.listener.certificates {
-                    collected.origin("secret", certificate, entry.gateway.key)
+                    collected.origin("secret", Secrets.certificateName(certificate), entry.gateway.key)
                 }
             }
             switch protocolName {
@@ -60,43 +60,43 @@ enum ProxyBuilder {
             default: break
             }
         }
-        var config = collected.config
         var secrets: [String: Envoy_Extensions_TransportSockets_Tls_V3_Secret] = [:]
-        for name in collected.certificates {
-            let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
-            let key = ObjectKey(.secret, namespace: parts[0], name: parts[1])
+        for key in collected.certificates {
             if case .success(let checked)? = context.certificate(key) {
+                let name = Secrets.certificateName(key)
                 secrets[name] = Secrets.certificate(name, checked)
                 collected.origin("secret", name, key)
             }
         }
         for backend in collected.clusters.sorted() {
-            config.clusters.append(Backends.cluster(backend, context: context))
-            config.endpoints.append(Backends.endpoints(backend, context: context))
+            var tls: UpstreamTLS?
+            if case .success(let resolved)? = BackendTLS.resolve(backend, context: context) { tls = resolved }
+            collected.config.clusters.append(Backends.cluster(backend, tls: tls, context: context))
+            collected.config.endpoints.append(Backends.endpoints(backend, context: context))
             let service = ObjectKey(.service, namespace: backend.namespace, name: backend.service)
             collected.origin("cluster", backend.name, service)
             collected.origin("endpoint", backend.name, service)
-            if case .success(let tls)? = BackendTLS.resolve(backend, context: context) {
+            if let tls {
                 secrets[tls.caSecret] = BackendTLS.caSecret(tls)
                 collected.origin("cluster", backend.name, tls.policy)
                 collected.origin("secret", tls.caSecret, tls.policy)
             }
         }
         for name in collected.weighted.keys.sorted() {
-            config.clusters.append(Backends.weightedCluster(name))
-            config.endpoints.append(Backends.weightedEndpoints(name, backends: collected.weighted[name]!, context: context))
+            collected.config.clusters.append(Backends.weightedCluster(name))
+            collected.config.endpoints.append(
+                Backends.weightedEndpoints(name, backends: collected.weighted[name]!, context: context))
             for (backend, _) in collected.weighted[name]! {
                 let service = ObjectKey(.service, namespace: backend.namespace, name: backend.service)
                 collected.origin("cluster", name, service)
                 collected.origin("endpoint", name, service)
             }
         }
-        if collected.reject { config.clusters.append(Backends.rejectingCluster()) }
-        config.clusters.sort { $0.name < $1.name }
-        config.endpoints.sort { $0.clusterName < $1.clusterName }
-        config.secrets = secrets.keys.sorted().map { secrets[$0]! }
-        config.origins = collected.config.origins
-        return config
+        if collected.reject { collected.config.clusters.append(Backends.rejectingCluster()) }
+        collected.config.clusters.sort { $0.name < $1.name }
+        collected.config.endpoints.sort { $0.clusterName < $1.clusterName }
+        collected.config.secrets = secrets.keys.sorted().map { secrets[$0]! }
+        return collected.config
     }
 
     // MARK: HTTP and HTTPS

@@ -96,12 +96,8 @@ enum GRPCRules {
         }
         // Grouped, so an alternation in one part cannot swallow the rest of the path.
         let any = "[^/]+"
-        let service = method.service.map { exact ? escape($0) : "(?:\($0))" } ?? any
-        let name = method.method.map { exact ? escape($0) : "(?:\($0))" } ?? any
+        let service = method.service.map { exact ? EnvoyRoutes.escapeRegex($0) : "(?:\($0))" } ?? any
+        let name = method.method.map { exact ? EnvoyRoutes.escapeRegex($0) : "(?:\($0))" } ?? any
         return HTTPRoute.PathMatch(type: "RegularExpression", value: "/\(service)/\(name)")
-    }
-
-    static func escape(_ literal: String) -> String {
-        literal.map { "\\^$.|?*+()[]{}".contains($0) ? "\\\($0)" : String($0) }.joined()
     }
 }

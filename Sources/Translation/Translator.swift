@@ -76,10 +76,9 @@ public struct Translator: Sendable {
             result.statuses[gateway.key] = gateway.status
             for listener in gateway.listeners where listener.isProgrammed {
                 result.warnings += listener.certificateWarnings
-                for name in listener.certificates {
-                    let parts = name.split(separator: "/", maxSplits: 1).map(String.init)
-                    if case .success(let checked)? = context.certificate(ObjectKey(.secret, namespace: parts[0], name: parts[1])) {
-                        result.certificateExpiry[name] = checked.notAfter
+                for key in listener.certificates {
+                    if case .success(let checked)? = context.certificate(key) {
+                        result.certificateExpiry[Secrets.certificateName(key)] = checked.notAfter
                     }
                 }
             }

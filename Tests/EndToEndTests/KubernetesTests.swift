@@ -107,6 +107,12 @@ import Yams
         try api.create(route("route", gateways: [gateway], service: "svc-a"))
     }
 
+    /// The HTTPRoute `default/route` as stored, and its resourceVersion.
+    static func route(in api: FakeKubeAPI) -> (object: [String: Any], version: String?) {
+        let route = object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
+        return (route, (route["metadata"] as? [String: Any])?["resourceVersion"] as? String)
+    }
+
     /// Every xDS update Envoy has received (any type).
     static func updateAttempts(_ envoy: EnvoyProcess) async throws -> Int {
         let text = try await envoy.admin("/stats?filter=update_attempt")
@@ -144,8 +150,7 @@ import Yams
         #expect(first, "the route from the API server never reached Envoy\n\(chancery.output.suffix(3000))")
 
         // Changed: the route now sends to b.
-        let current = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
-        let version = (current["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        let (_, version) = Self.route(in: api)
         try api.update(Self.route("route", gateways: ["web"], service: "svc-b", resourceVersion: version))
         #expect(
             await eventually(timeout: .seconds(1)) { await Self.backend(port: port) == "b" },
@@ -208,8 +213,7 @@ import Yams
         // 2. A change made while the server is down, with history compacted past it,
         //    still arrives once the server is back.
         await api.stop()
-        let current = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
-        let version = (current["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        let (_, version) = Self.route(in: api)
         try api.update(Self.route("route", gateways: ["web"], service: "svc-b", resourceVersion: version))
         api.compact()
         api = try await FakeKubeAPI.start(port: api.port, ca: api.ca, state: api.store)
@@ -295,8 +299,7 @@ import Yams
         #expect(Self.statusWrites(api) == writes, "status was rewritten with nothing changed:\n\(api.requestLog.suffix(10))")
 
         // A spec change is reported with its generation; the other entry survives.
-        let current = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
-        let version = (current["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        let (current, version) = Self.route(in: api)
         var changed = Self.object(Self.route("route", gateways: ["web", "theirs"], service: "svc-b", resourceVersion: version))
         changed["status"] = current["status"]
         try api.update(String(decoding: try JSONSerialization.data(withJSONObject: changed), as: UTF8.self))
@@ -322,8 +325,7 @@ import Yams
         let api = try await FakeKubeAPI.start()
         try Self.world(api, port: port1, a: a, b: b, gateway: "web1")
         try api.create(Self.gateway("web2", port: port2))
-        let current = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
-        let rv = (current["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        let (_, rv) = Self.route(in: api)
         try api.update(Self.route("route", gateways: ["web1", "web2"], service: "svc-a", resourceVersion: rv))
         let config = try Self.kubeconfig(server: api.url, ca: api.ca)
         func holder() -> String? {
@@ -371,8 +373,7 @@ import Yams
         #expect(failed == 0, "replica-2's Envoy failed \(failed) of \(served + failed) requests during the hand-over")
 
         // The new leader writes status: a change is reported with its generation.
-        let now = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
-        let version = (now["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        let (now, version) = Self.route(in: api)
         var changed = Self.object(Self.route("route", gateways: ["web1", "web2"], service: "svc-b", resourceVersion: version))
         changed["status"] = now["status"]
         try api.update(String(decoding: try JSONSerialization.data(withJSONObject: changed), as: UTF8.self))

@@ -67,16 +67,17 @@ public final class KubeClient: Sendable {
     private func execute(_ request: HTTPClientRequest, timeout: Duration) async throws -> HTTPClientResponse {
         do {
             return try await http.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
-        } catch let error as HTTPClientError where [.getConnectionFromPoolTimeout, .connectTimeout, .remoteConnectionClosed].contains(error) {
-            reconnect()
-            throw error
-        } catch let error as NIOConnectionError {
-            reconnect()
-            throw error
-        } catch let error as ChannelError {
-            reconnect()
+        } catch {
+            if Self.isConnectionFailure(error) { reconnect() }
             throw error
         }
+    }
+
+    static func isConnectionFailure(_ error: any Error) -> Bool {
+        if let client = error as? HTTPClientError {
+            return [.getConnectionFromPoolTimeout, .connectTimeout, .remoteConnectionClosed].contains(client)
+        }
+        return error is NIOConnectionError || error is ChannelError
     }
 
     /// A failed request: the HTTP status and the API server's Status message.
