@@ -159,6 +159,7 @@ let traffic = Task.detached { () -> (ok: Int, failed: Int, failures: [String]) i
 }
 
 var samples: [Double] = []
+var inside: [Double] = []
 var unserved = 0
 for change in 1...options.changes {
     // Add one route, remove the oldest churning one and edit another.
@@ -169,6 +170,7 @@ for change in 1...options.changes {
     let next = try snapshot(
         world(port: port, backend: backend.port, routes: Array(0..<steady) + churning, edited: churning.first))
     cache.setSnapshot(next, for: group)
+    inside.append(Date().timeIntervalSince(start))
     let deadline = Date().addingTimeInterval(30)
     while !allSynced(next.version), Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
     for client in registry.clients(inGroup: group) {
@@ -187,6 +189,10 @@ print(
         format: "propagation (change → each Envoy applied it): n=%d p50=%.1fms p99=%.1fms max=%.1fms",
         samples.count, percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000,
         (samples.max() ?? .nan) * 1000))
+print(
+    String(
+        format: "inside Chancery (objects → snapshot set): p50=%.1fms max=%.1fms",
+        percentile(inside, 0.5) * 1000, (inside.max() ?? .nan) * 1000))
 print("requests for a just-added route not served: \(unserved)")
 print("background traffic: \(totals.ok) 2xx, \(totals.failed) non-2xx\(totals.failures.isEmpty ? "" : " (\(totals.failures.joined(separator: "; ")))")")
 serverTask.cancel()

@@ -5,7 +5,7 @@ import SwiftProtobuf
 /// TLS from Envoy to a backend, as a BackendTLSPolicy asks: the policy's hostname as
 /// SNI, the backend's certificate verified against the CA bundle from ConfigMaps (or
 /// the system's CAs) and required to carry the hostname (or the listed subjectAltNames).
-struct UpstreamTLS: Hashable {
+struct UpstreamTLS: Hashable, Sendable {
     let policy: ObjectKey
     let hostname: String
     let subjectAltNames: [BackendTLSPolicy.SubjectAltName]

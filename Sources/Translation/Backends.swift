@@ -63,8 +63,13 @@ enum Backends {
 
     /// - Parameter tls: the backend's resolved BackendTLSPolicy, if one applies.
     static func cluster(_ backend: BackendCluster, tls: UpstreamTLS?, context: Context) -> Envoy_Config_Cluster_V3_Cluster {
-        var cluster = edsCluster(backend.name)
         let http2 = usesHTTP2(backend, context: context)
+        guard let cache = context.cache else { return cluster(backend, tls: tls, http2: http2) }
+        return cache.cluster(backend, tls: tls, http2: http2) { cluster(backend, tls: tls, http2: http2) }
+    }
+
+    private static func cluster(_ backend: BackendCluster, tls: UpstreamTLS?, http2: Bool) -> Envoy_Config_Cluster_V3_Cluster {
+        var cluster = edsCluster(backend.name)
         if http2 {
             var options = Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions()
             var explicit = Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions.ExplicitHttpConfig()
@@ -145,13 +150,26 @@ enum Backends {
     /// The Service port's ready endpoints, following Kubernetes' port rules: the
     /// Service port's name picks the EndpointSlice port of the same name.
     static func endpoints(_ backend: BackendCluster, context: Context) -> Envoy_Config_Endpoint_V3_ClusterLoadAssignment {
+        var service: Service?
+        if case .service(let found)? = context.set[ObjectKey(.service, namespace: backend.namespace, name: backend.service)]?.object {
+            service = found
+        }
+        let slices = context.slices[Context.ServiceKey(namespace: backend.namespace, name: backend.service)] ?? []
+        guard let cache = context.cache else { return endpoints(backend, service: service, slices: slices) }
+        return cache.endpoints(backend, service: service, slices: slices) {
+            endpoints(backend, service: service, slices: slices)
+        }
+    }
+
+    private static func endpoints(_ backend: BackendCluster, service: Service?, slices: [EndpointSlice])
+        -> Envoy_Config_Endpoint_V3_ClusterLoadAssignment
+    {
         var assignment = Envoy_Config_Endpoint_V3_ClusterLoadAssignment()
         assignment.clusterName = backend.name
-        guard case .service(let service)? = context.set[ObjectKey(.service, namespace: backend.namespace, name: backend.service)]?.object,
-            let servicePort = service.spec.ports?.first(where: { $0.port == backend.port })
+        guard let service, let servicePort = service.spec.ports?.first(where: { $0.port == backend.port })
         else { return assignment }
         var addresses: Set<AddressPort> = []
-        for slice in context.slices[Context.ServiceKey(namespace: backend.namespace, name: backend.service)] ?? [] {
+        for slice in slices {
             guard slice.addressType == "IPv4" || slice.addressType == "IPv6" else { continue }
             guard let port = slice.ports?.first(where: { ($0.name ?? "") == (servicePort.name ?? "") })?.port else { continue }
             for endpoint in slice.endpoints ?? [] where endpoint.conditions?.ready ?? true {

@@ -4,7 +4,7 @@ import SwiftProtobuf
 
 /// One Envoy route made from one match of one HTTPRoute rule, with the key the spec
 /// orders matches by.
-struct RouteEntry {
+struct RouteEntry: Sendable {
     let precedence: Precedence
     let route: Envoy_Config_Route_V3_Route
 }
@@ -14,7 +14,7 @@ struct RouteEntry {
 /// prefixes a `/` catch-all would shadow them), then the longest prefix; then a method,
 /// more header matches, more query matches; then the older route, then namespace/name,
 /// then rule and match order.
-struct Precedence: Comparable {
+struct Precedence: Comparable, Sendable {
     var pathRank: Int
     var pathLength: Int
     var hasMethod: Bool
@@ -48,6 +48,13 @@ struct Precedence: Comparable {
 let invalidBackendCluster = "chancery/invalid-backend"
 
 enum EnvoyRoutes {
+    /// The route's entries, reused from `cache` when the route and what it resolved to
+    /// are unchanged.
+    static func entries(for attached: AttachedRoute, cache: TranslationCache?) -> [RouteEntry] {
+        guard let cache else { return entries(for: attached) }
+        return cache.entries(for: attached) { entries(for: attached) }
+    }
+
     static func entries(for attached: AttachedRoute) -> [RouteEntry] {
         var entries: [RouteEntry] = []
         for resolved in attached.rules {

@@ -54,7 +54,7 @@ enum ProxyBuilder {
                 }
             }
             switch protocolName {
-            case "HTTP", "HTTPS": buildHTTP(bind, placed, routes: routes, into: &collected)
+            case "HTTP", "HTTPS": buildHTTP(bind, placed, routes: routes, context: context, into: &collected)
             case "TLS": buildTLS(bind, placed, routes: routes, into: &collected)
             case "TCP", "UDP": buildStream(bind, placed, udp: protocolName == "UDP", routes: routes, into: &collected)
             default: break
@@ -68,7 +68,8 @@ enum ProxyBuilder {
                 collected.origin("secret", name, key)
             }
         }
-        for backend in collected.clusters.sorted() {
+        // (Any fixed order does: the clusters are sorted by name below.)
+        for backend in collected.clusters.sorted(by: { ($0.namespace, $0.service, $0.port) < ($1.namespace, $1.service, $1.port) }) {
             var tls: UpstreamTLS?
             if case .success(let resolved)? = BackendTLS.resolve(backend, context: context) { tls = resolved }
             collected.config.clusters.append(Backends.cluster(backend, tls: tls, context: context))
@@ -101,7 +102,9 @@ enum ProxyBuilder {
 
     // MARK: HTTP and HTTPS
 
-    private static func buildHTTP(_ bind: Bind, _ placed: [Placed], routes: Attachments, into collected: inout Collected) {
+    private static func buildHTTP(
+        _ bind: Bind, _ placed: [Placed], routes: Attachments, context: Context, into collected: inout Collected
+    ) {
         var hosts: [String: [RouteEntry]] = [:]
         var chains: [Envoy_Config_Listener_V3_FilterChain] = []
         var serverNamesUsed: Set<[String]> = []
@@ -113,7 +116,7 @@ enum ProxyBuilder {
             collected.origin("route", bind.name, entry.gateway.key)
             for attached in routes.routes(for: entry.gateway.key, listener: entry.listener.spec.name) {
                 collected.origin("route", bind.name, attached.key)
-                let entries = EnvoyRoutes.entries(for: attached)
+                let entries = EnvoyRoutes.entries(for: attached, cache: context.cache)
                 for hostname in attached.hostnames { hosts[hostname, default: []] += entries }
                 for backend in attached.allBackendRefs {
                     collected.clusters.insert(backend)
@@ -151,12 +154,20 @@ enum ProxyBuilder {
         routeConfig.validateClusters = Google_Protobuf_BoolValue(false)
         // Only wildcards can cover another hostname: find them once.
         let wildcards = hosts.keys.filter { $0 == "*" || $0.hasPrefix("*.") }
+        // Virtual host names are unique within a group, not across groups: the cache
+        // keys them by the group's Gateways too.
+        let scope = placed.map { "\($0.gateway.key.namespace)/\($0.gateway.key.name)" }.joined(separator: ",")
         routeConfig.virtualHosts = hosts.keys.sorted().map { hostname in
-            var host = Envoy_Config_Route_V3_VirtualHost()
-            host.name = "\(bind.name)/\(hostname)"
-            host.domains = [hostname]
-            host.routes = virtualHostRoutes(for: hostname, in: hosts, wildcards: wildcards)
-            return host
+            let name = "\(bind.name)/\(hostname)"
+            let routes = virtualHostRoutes(for: hostname, in: hosts, wildcards: wildcards)
+            func build() -> Envoy_Config_Route_V3_VirtualHost {
+                var host = Envoy_Config_Route_V3_VirtualHost()
+                host.name = name
+                host.domains = [hostname]
+                host.routes = routes
+                return host
+            }
+            return context.cache?.virtualHost(named: scope + " " + name, routes: routes, build: build) ?? build()
         }
         collected.config.routes.append(routeConfig)
     }

@@ -1,7 +1,7 @@
 import GatewayModel
 
 /// A Service port that a route sends traffic to: one Envoy cluster.
-struct BackendCluster: Hashable, Comparable {
+struct BackendCluster: Hashable, Comparable, Sendable {
     let namespace: String
     let service: String
     let port: Int
@@ -13,16 +13,22 @@ struct BackendCluster: Hashable, Comparable {
 
 /// A backendRef after resolution: a cluster, or the reason it cannot be used (its share
 /// of requests is answered with HTTP 500, as the spec requires).
-struct ResolvedBackend {
+struct ResolvedBackend: Equatable, Sendable {
     var cluster: BackendCluster?
     var weight: Int
     var filters: [HTTPRoute.Filter]
     var problem: (reason: String, message: String)?
     /// The Service port a BackendTLSPolicy refused (its CA could not be resolved).
     var refusedByPolicy: BackendCluster?
+
+    static func == (a: ResolvedBackend, b: ResolvedBackend) -> Bool {
+        a.cluster == b.cluster && a.weight == b.weight && a.filters == b.filters
+            && a.problem?.reason == b.problem?.reason && a.problem?.message == b.problem?.message
+            && a.refusedByPolicy == b.refusedByPolicy
+    }
 }
 
-struct ResolvedRule {
+struct ResolvedRule: Equatable, Sendable {
     let index: Int
     let rule: HTTPRoute.Rule
     var backends: [ResolvedBackend]

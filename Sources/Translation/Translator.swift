@@ -46,13 +46,19 @@ public struct Translator: Sendable {
     /// The time certificates are checked against: translation reads no clock, so the
     /// caller says what time it is (tests pin it).
     public var now: Date
+    /// Values of the previous translation to reuse where their inputs are unchanged
+    /// (the result is the same with or without it).
+    public var cache: TranslationCache?
 
-    public init(now: Date = Date()) {
+    public init(now: Date = Date(), cache: TranslationCache? = nil) {
         self.now = now
+        self.cache = cache
     }
 
     public func translate(_ set: ResourceSet) -> TranslationResult {
-        var context = Context(set: set, now: now)
+        cache?.begin()
+        defer { cache?.finish() }
+        var context = Context(set: set, now: now, cache: cache)
         var result = TranslationResult()
         result.readErrors = set.errors
 
@@ -129,6 +135,7 @@ struct Context {
     let backendTLS: [ServiceKey: [BackendTLSPolicy]]
     /// Clusters that GRPCRoutes send to (always HTTP/2).
     var grpcClusters: Set<BackendCluster> = []
+    let cache: TranslationCache?
 
     struct ServiceKey: Hashable {
         let namespace: String
@@ -137,9 +144,10 @@ struct Context {
 
     func certificate(_ key: ObjectKey) -> Result<CheckedCertificate, CertificateProblem>? { certificates[key] }
 
-    init(set: ResourceSet, now: Date) {
+    init(set: ResourceSet, now: Date, cache: TranslationCache? = nil) {
         self.set = set
         self.now = now
+        self.cache = cache
         var certificates: [ObjectKey: Result<CheckedCertificate, CertificateProblem>] = [:]
         for manifest in set.manifests(of: .secret) {
             guard case .secret(let secret) = manifest.object else { continue }

@@ -24,7 +24,12 @@ public struct Resource: Sendable, Hashable {
     }
 
     init(type: ResourceType, name: String, message: some SwiftProtobuf.Message, references: [ResourceReference]) throws {
-        let bytes: Data = try message.serializedBytes(options: deterministicEncoding)
+        try self.init(
+            type: type, name: name, bytes: message.serializedBytes(options: deterministicEncoding), references: references)
+    }
+
+    /// A resource from bytes already serialised (deterministically).
+    init(type: ResourceType, name: String, bytes: Data, references: [ResourceReference]) {
         var any = Google_Protobuf_Any()
         any.typeURL = type.typeURL
         any.value = bytes

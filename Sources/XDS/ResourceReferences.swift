@@ -71,22 +71,24 @@ enum ResourceReferences {
     }
 
     static func of(routes: Envoy_Config_Route_V3_RouteConfiguration) -> [ResourceReference] {
+        routes.virtualHosts.flatMap(of(host:))
+    }
+
+    static func of(host: Envoy_Config_Route_V3_VirtualHost) -> [ResourceReference] {
         var refs: [ResourceReference] = []
-        for host in routes.virtualHosts {
-            for route in host.routes {
-                guard case .route(let action)? = route.action else { continue }
-                // A route that says what to answer when a cluster is missing names it on
-                // purpose (Gateway API answers 500 for an invalid backend's share).
-                let missingIsIntended = action.clusterNotFoundResponseCode != .serviceUnavailable
-                switch action.clusterSpecifier {
-                case .cluster(let name)? where !missingIsIntended:
-                    refs.append(ResourceReference(type: .cluster, name: name))
-                case .weightedClusters(let weighted)? where !missingIsIntended:
-                    refs += weighted.clusters.map { ResourceReference(type: .cluster, name: $0.name) }
-                default: break
-                }
-                refs += action.requestMirrorPolicies.map { ResourceReference(type: .cluster, name: $0.cluster) }
+        for route in host.routes {
+            guard case .route(let action)? = route.action else { continue }
+            // A route that says what to answer when a cluster is missing names it on
+            // purpose (Gateway API answers 500 for an invalid backend's share).
+            let missingIsIntended = action.clusterNotFoundResponseCode != .serviceUnavailable
+            switch action.clusterSpecifier {
+            case .cluster(let name)? where !missingIsIntended:
+                refs.append(ResourceReference(type: .cluster, name: name))
+            case .weightedClusters(let weighted)? where !missingIsIntended:
+                refs += weighted.clusters.map { ResourceReference(type: .cluster, name: $0.name) }
+            default: break
             }
+            refs += action.requestMirrorPolicies.map { ResourceReference(type: .cluster, name: $0.cluster) }
         }
         return refs
     }

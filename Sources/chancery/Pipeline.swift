@@ -14,6 +14,10 @@ struct Pipeline {
     let admin: AdminState
     let logger: Logger
     private var groups: Set<String> = []
+    /// What the last translation built and serialised, reused for what did not change:
+    /// a one-route edit re-translates and re-serialises about one route's worth.
+    private let translations = TranslationCache()
+    private let encoder = SnapshotEncoder()
     /// The last set applied and its translation: an identical set (the watcher's first
     /// read repeats the startup read; safety rescans find nothing new) is not translated again.
     private var last: (set: ResourceSet, result: TranslationResult)?
@@ -32,7 +36,7 @@ struct Pipeline {
         if let last, last.set == set, !recheck { return last.result }
         Counter(label: "chancery_source_events_total", dimensions: [("source", "files")]).increment()
         let start = ContinuousClock.now
-        let result = Translator().translate(set)
+        let result = Translator(cache: translations).translate(set)
         let elapsed = ContinuousClock.now - start
         let translatedAt = Date()
         Timer(label: "chancery_translation_seconds").recordNanoseconds(
@@ -47,8 +51,8 @@ struct Pipeline {
             let proxy = result.proxies[group]!
             do {
                 let snapshot = try result.identical[group].flatMap { built[$0] }
-                    ?? Snapshot(
-                        listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
+                    ?? encoder.snapshot(
+                        for: group, listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
                         endpoints: proxy.endpoints, secrets: proxy.secrets)
                 built[group] = snapshot
                 cache.setSnapshot(snapshot, for: group, seenAt: seenAt, translatedAt: translatedAt)
@@ -58,7 +62,10 @@ struct Pipeline {
                     metadata: ["group": "\(group)", "error": "\(error)"])
             }
         }
-        for gone in groups.subtracting(result.proxies.keys) { cache.removeSnapshot(for: gone) }
+        for gone in groups.subtracting(result.proxies.keys) {
+            cache.removeSnapshot(for: gone)
+            encoder.forget(group: gone)
+        }
         groups = Set(result.proxies.keys)
         for (name, expiry) in result.certificateExpiry {
             Gauge(label: "chancery_certificate_expiry_timestamp_seconds", dimensions: [("secret", name)])
