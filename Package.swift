@@ -153,7 +153,7 @@ let package = Package(
         .executableTarget(
             name: "chancery-propagation",
             dependencies: [
-                "BenchmarkSupport", "GatewayModel", "Translation", "XDS", "TestSupport",
+                "BenchmarkSupport", "GatewayModel", "Translation", "XDS", "TestSupport", "ConfigSources", "EnvoyAPI",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/chancery-propagation",

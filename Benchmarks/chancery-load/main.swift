@@ -82,13 +82,18 @@ func rssMiB() -> Double { Stats.memoryMiB() }
     @_silgen_name("malloc_trim") func mallocTrim(_ pad: Int) -> Int32
 #endif
 
+/// Kept between translations, as `chancery serve` keeps them (so their memory counts).
+let translations = TranslationCache()
+let encoder = SnapshotEncoder()
+
 /// The synthetic world (plain routes), as a snapshot for one group.
 func snapshot(routes: Int, variant: Int) throws -> Snapshot {
     let set = Worlds.gateway(routes: routes, variant: variant, detailed: false)
-    let result = Translator().translate(set)
+    let result = Translator(cache: translations).translate(set)
     let config = result.proxies["infra/gw"]!
-    return try Snapshot(
-        listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints: config.endpoints)
+    return try encoder.snapshot(
+        for: "infra/gw", listeners: config.listeners, routes: config.routes, clusters: config.clusters,
+        endpoints: config.endpoints)
 }
 
 let options = Options(CommandLine.arguments)
@@ -152,6 +157,10 @@ func awaitFirstConfig(_ stats: [ClientStats]) async throws {
 /// Deletes the routes and closes every stream (the server keeps running); returns RSS
 /// after that and after `malloc_trim`.
 func scaleDown(_ clients: Task<Void, Never>) async throws -> (released: Double, trimmed: Double) {
+    // What `serve` does when every route is deleted: an empty translation (the cache
+    // keeps nothing), the group's snapshot and encodings dropped.
+    _ = Translator(cache: translations).translate(ResourceSet())
+    encoder.forget(group: "infra/gw")
     cache.removeSnapshot(for: options.group)
     clients.cancel()
     await clients.value

@@ -1,4 +1,6 @@
 import BenchmarkSupport
+import ConfigSources
+import EnvoyAPI
 import Foundation
 import GatewayModel
 import Logging
@@ -6,15 +8,19 @@ import TestSupport
 import Translation
 import XDS
 
-// chancery-propagation: real Envoys, steady background traffic, scripted route churn.
+// chancery-propagation: real Envoys, steady background traffic, scripted route churn
+// through real files.
 //
 //   swift run -c release chancery-propagation [--envoys 10] [--routes 1000] [--changes 20] [--delta]
 //
 // One Gateway (all Envoys share its port through SO_REUSEPORT) with N HTTPRoutes to a
-// loopback echo backend. Each change adds a route, edits one and removes one; the
-// time from the start of translation until each Envoy has applied the new version
-// (its ACK) is one propagation sample, and a request for the new route must then be
-// served. Background traffic to routes that never change must never see a non-2xx.
+// loopback echo backend, one file per route in a directory that a FileSource watches
+// (inotify, 10 ms debounce, as `chancery serve --config-dir` does); every change is
+// translated with the translation cache and encoded with the snapshot encoder, as
+// `serve` does. Each change adds a route file, edits one and deletes one; the time from
+// the first file write until each Envoy has applied the resulting version (its ACK) is
+// one propagation sample, and a request for the new route must then be served.
+// Background traffic to routes that never change must never see a non-2xx.
 // Needs `envoy` (scripts/test installs it into .venv/). Loopback only; bounded.
 
 struct Options {
@@ -42,56 +48,69 @@ struct Options {
 let options = Options(CommandLine.arguments)
 let group = "bench/gw"
 
-/// Route i serves host-i.example.com; `edited` changes one route's path.
-func world(port: Int, backend: Int, routes: [Int], edited: Int?) -> ResourceSet {
-    var yaml = """
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: GatewayClass
-        metadata: {name: bench}
-        spec: {controllerName: chancery.dev/gateway-controller}
-        ---
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: Gateway
-        metadata: {name: gw, namespace: bench}
-        spec:
-          gatewayClassName: bench
-          addresses: [{type: IPAddress, value: 127.0.0.1}]
-          listeners: [{name: http, protocol: HTTP, port: \(port)}]
-        ---
-        apiVersion: v1
-        kind: Service
-        metadata: {name: echo, namespace: bench}
-        spec: {ports: [{name: http, port: 80}]}
-        ---
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata: {name: echo-1, namespace: bench, labels: {kubernetes.io/service-name: echo}}
-        addressType: IPv4
-        endpoints: [{addresses: [127.0.0.1]}]
-        ports: [{name: http, port: \(backend)}]
+/// The Gateway, its class, and the echo Service every route sends to.
+func base(port: Int, backend: Int) -> String {
+    """
+    apiVersion: gateway.networking.k8s.io/v1
+    kind: GatewayClass
+    metadata: {name: bench}
+    spec: {controllerName: chancery.dev/gateway-controller}
+    ---
+    apiVersion: gateway.networking.k8s.io/v1
+    kind: Gateway
+    metadata: {name: gw, namespace: bench}
+    spec:
+      gatewayClassName: bench
+      addresses: [{type: IPAddress, value: 127.0.0.1}]
+      listeners: [{name: http, protocol: HTTP, port: \(port)}]
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: echo, namespace: bench}
+    spec: {ports: [{name: http, port: 80}]}
+    ---
+    apiVersion: discovery.k8s.io/v1
+    kind: EndpointSlice
+    metadata: {name: echo-1, namespace: bench, labels: {kubernetes.io/service-name: echo}}
+    addressType: IPv4
+    endpoints: [{addresses: [127.0.0.1]}]
+    ports: [{name: http, port: \(backend)}]
 
-        """
-    for i in routes {
-        let path = edited == i ? "/edited" : "/"
-        yaml += """
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: r\(i), namespace: bench}
-            spec:
-              parentRefs: [{name: gw}]
-              hostnames: [host-\(i).example.com]
-              rules: [{matches: [{path: {type: PathPrefix, value: \(path)}}], backendRefs: [{name: echo, port: 80}]}]
-
-            """
-    }
-    return ResourceSet(manifests: ManifestDecoder.decode(file: "bench.yaml", contents: yaml).manifests)
+    """
 }
 
-func snapshot(_ set: ResourceSet) throws -> Snapshot {
-    let config = Translator().translate(set).proxies[group]!
-    return try Snapshot(
-        listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints: config.endpoints)
+/// Route i serves host-i.example.com; an edited route matches /edited instead of /.
+func route(_ i: Int, edited: Bool = false) -> String {
+    """
+    apiVersion: gateway.networking.k8s.io/v1
+    kind: HTTPRoute
+    metadata: {name: r\(i), namespace: bench}
+    spec:
+      parentRefs: [{name: gw}]
+      hostnames: [host-\(i).example.com]
+      rules: [{matches: [{path: {type: PathPrefix, value: \(edited ? "/edited" : "/")}}], backendRefs: [{name: echo, port: 80}]}]
+
+    """
+}
+
+func write(_ text: String, _ path: String) throws {
+    // Written aside and renamed into place, as editors and ConfigMap updates do.
+    let aside = (path as NSString).deletingLastPathComponent + "/.tmp-" + (path as NSString).lastPathComponent
+    try text.write(toFile: aside, atomically: false, encoding: .utf8)
+    _ = rename(aside, path)
+}
+
+/// Whether a snapshot holds the added route, not the removed one, and the edit.
+func reflects(_ snapshot: Snapshot, added: Int, removed: Int, edited: Int) -> Bool {
+    guard let resource = snapshot[.route].values.first,
+        let config = try? resource.decode(as: Envoy_Config_Route_V3_RouteConfiguration.self)
+    else { return false }
+    var hosts: [String: Envoy_Config_Route_V3_VirtualHost] = [:]
+    for host in config.virtualHosts { hosts[host.domains.first ?? ""] = host }
+    guard hosts["host-\(added).example.com"] != nil, hosts["host-\(removed).example.com"] == nil,
+        let edit = hosts["host-\(edited).example.com"]
+    else { return false }
+    return edit.routes.first?.match.pathSeparatedPrefix == "/edited"
 }
 
 func percentile(_ values: [Double], _ p: Double) -> Double { Stats.percentile(values, p) }
@@ -111,9 +130,61 @@ let xds = try await server.boundAddress()
 // Routes 0..<routes/2 are the steady ones background traffic uses; the others churn.
 let steady = options.routes / 2
 var churning = Array(steady..<options.routes)
-cache.setSnapshot(
-    try snapshot(world(port: port, backend: backend.port, routes: Array(0..<options.routes), edited: nil)), for: group)
-print("chancery-propagation: \(options.envoys) Envoys (\(options.delta ? "delta" : "SotW")), \(options.routes) routes, \(options.changes) changes")
+let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-propagation-\(getpid())").path
+try? FileManager.default.removeItem(atPath: directory)
+try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: directory) }
+func routeFile(_ i: Int) -> String { "\(directory)/route-\(i).yaml" }
+try write(base(port: port, backend: backend.port), "\(directory)/base.yaml")
+for i in 0..<options.routes { try write(route(i), routeFile(i)) }
+
+/// Where the time inside Chancery goes, per snapshot: change noticed → set read
+/// (debounce and rescan), translation, encoding.
+final class Phases: @unchecked Sendable {
+    private let lock = NSLock()
+    private var samples: [(read: Double, translate: Double, encode: Double)] = []
+    func add(read: Double, translate: Double, encode: Double) {
+        lock.withLock { samples.append((read, translate, encode)) }
+    }
+    func reset() { lock.withLock { samples = [] } }
+    var medians: (read: Double, translate: Double, encode: Double) {
+        lock.withLock {
+            (
+                percentile(samples.map(\.read), 0.5), percentile(samples.map(\.translate), 0.5),
+                percentile(samples.map(\.encode), 0.5)
+            )
+        }
+    }
+}
+let phases = Phases()
+
+// What `chancery serve` does with each change the FileSource reports.
+let source = FileSource(directories: [directory], logger: logger)
+let pipeline = Task.detached {
+    let translations = TranslationCache()
+    let encoder = SnapshotEncoder()
+    for await update in source.timedUpdates(debounce: .milliseconds(10)) {
+        let read = Date()
+        let result = Translator(cache: translations).translate(update.set)
+        let translated = Date()
+        guard let proxy = result.proxies[group] else { continue }
+        do {
+            let snapshot = try encoder.snapshot(
+                for: group, listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
+                endpoints: proxy.endpoints, secrets: proxy.secrets)
+            cache.setSnapshot(snapshot, for: group, seenAt: update.seenAt)
+            phases.add(
+                read: read.timeIntervalSince(update.seenAt), translate: translated.timeIntervalSince(read),
+                encode: Date().timeIntervalSince(translated))
+        } catch {
+            print("inconsistent snapshot: \(error)")
+        }
+    }
+}
+defer { pipeline.cancel() }
+let loadDeadline = Date().addingTimeInterval(120)
+while cache.snapshot(for: group)[.route].isEmpty, Date() < loadDeadline { try await Task.sleep(for: .milliseconds(20)) }
+print("chancery-propagation: \(options.envoys) Envoys (\(options.delta ? "delta" : "SotW")), \(options.routes) routes (one file each), \(options.changes) changes")
 
 var envoys: [EnvoyProcess] = []
 for i in 0..<options.envoys {
@@ -158,6 +229,7 @@ let traffic = Task.detached { () -> (ok: Int, failed: Int, failures: [String]) i
     return (ok, failed, failures)
 }
 
+phases.reset()
 var samples: [Double] = []
 var inside: [Double] = []
 var unserved = 0
@@ -165,13 +237,31 @@ for change in 1...options.changes {
     // Add one route, remove the oldest churning one and edit another.
     let added = options.routes + change
     churning.append(added)
-    churning.removeFirst()
+    let removed = churning.removeFirst()
+    let edited = churning.first!
+    let before = cache.snapshot(for: group).version
     let start = Date()
-    let next = try snapshot(
-        world(port: port, backend: backend.port, routes: Array(0..<steady) + churning, edited: churning.first))
-    cache.setSnapshot(next, for: group)
-    inside.append(Date().timeIntervalSince(start))
+    try write(route(added), routeFile(added))
+    try write(route(edited, edited: true), routeFile(edited))
+    try FileManager.default.removeItem(atPath: routeFile(removed))
+    // The snapshot that holds all three (the watcher may report them in one or two steps).
     let deadline = Date().addingTimeInterval(30)
+    var checked = before
+    var final: Snapshot?
+    while final == nil, Date() < deadline {
+        let current = cache.snapshot(for: group)
+        if current.version != checked {
+            checked = current.version
+            if reflects(current, added: added, removed: removed, edited: edited) { final = current }
+        }
+        if final == nil { try await Task.sleep(for: .milliseconds(1)) }
+    }
+    guard let next = final else {
+        print("change \(change) did not reach a snapshot within 30 s")
+        envoys.forEach { $0.stop() }
+        exit(1)
+    }
+    if let set = cache.record(for: group, version: next.version)?.setAt { inside.append(set.timeIntervalSince(start)) }
     while !allSynced(next.version), Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
     for client in registry.clients(inGroup: group) {
         if let acked = client.ackedAt[next.version] { samples.append(acked.timeIntervalSince(start)) }
@@ -186,15 +276,23 @@ traffic.cancel()
 let totals = await traffic.value
 print(
     String(
-        format: "propagation (change → each Envoy applied it): n=%d p50=%.1fms p99=%.1fms max=%.1fms",
+        format: "propagation (first file write → each Envoy applied it): n=%d p50=%.1fms p99=%.1fms max=%.1fms",
         samples.count, percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000,
         (samples.max() ?? .nan) * 1000))
 print(
     String(
-        format: "inside Chancery (objects → snapshot set): p50=%.1fms max=%.1fms",
+        format: "inside Chancery (first file write → snapshot set, incl. inotify and 10 ms debounce): p50=%.1fms max=%.1fms",
         percentile(inside, 0.5) * 1000, (inside.max() ?? .nan) * 1000))
+let medians = phases.medians
+print(
+    String(
+        format: "  of which (median per snapshot): debounce + rescan %.1fms, translation %.1fms, encoding %.1fms",
+        medians.read * 1000, medians.translate * 1000, medians.encode * 1000))
 print("requests for a just-added route not served: \(unserved)")
 print("background traffic: \(totals.ok) 2xx, \(totals.failed) non-2xx\(totals.failures.isEmpty ? "" : " (\(totals.failures.joined(separator: "; ")))")")
 serverTask.cancel()
+pipeline.cancel()
+envoys.forEach { $0.stop() }
 await backend.stop()
+try? FileManager.default.removeItem(atPath: directory)
 exit(totals.failed == 0 && unserved == 0 && samples.count == options.envoys * options.changes ? 0 : 1)

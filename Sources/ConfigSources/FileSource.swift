@@ -86,8 +86,36 @@ public final class FileSource: Sendable {
 final class FileSourceState: @unchecked Sendable {
     private struct FileEntry {
         var contents: Data
+        var stamp: Stamp?
         var manifests: [Manifest]
         var errors: [ManifestError]
+    }
+
+    /// What `stat` says of a file: while it stays the same the file is not read again
+    /// (a rescan of 1,000 unchanged files then costs 1,000 `stat`s, not 1,000 reads).
+    /// A rename into place changes the inode, a write the modification and change times.
+    struct Stamp: Equatable {
+        let device: UInt64
+        let inode: UInt64
+        let size: Int64
+        let modified: timespec
+        let changed: timespec
+
+        init?(path: String) {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            modified = info.st_mtim
+            changed = info.st_ctim
+        }
+
+        static func == (a: Stamp, b: Stamp) -> Bool {
+            a.device == b.device && a.inode == b.inode && a.size == b.size
+                && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
+                && a.changed.tv_sec == b.changed.tv_sec && a.changed.tv_nsec == b.changed.tv_nsec
+        }
     }
 
     private let lock = NSLock()
@@ -117,10 +145,17 @@ final class FileSourceState: @unchecked Sendable {
                     continue
                 }
                 seen.insert(path)
+                let stamp = Stamp(path: path)
+                if let stamp, let known = files[path], known.stamp == stamp {
+                    manifests += known.manifests
+                    errors += known.errors
+                    continue
+                }
                 guard let contents = FileManager.default.contents(atPath: path) else { continue }
                 if files[path]?.contents != contents {
                     let decoded = ManifestDecoder.decode(file: path, contents: String(decoding: contents, as: UTF8.self))
-                    var entry = FileEntry(contents: contents, manifests: decoded.manifests, errors: decoded.errors)
+                    var entry = FileEntry(
+                        contents: contents, stamp: stamp, manifests: decoded.manifests, errors: decoded.errors)
                     if let fileError = decoded.fileError {
                         // Keep what this file had before; say why it was not re-read.
                         entry.manifests = files[path]?.manifests ?? []
@@ -133,6 +168,8 @@ final class FileSourceState: @unchecked Sendable {
                         for error in decoded.errors { logger.warning("rejected object", metadata: ["error": "\(error)"]) }
                     }
                     files[path] = entry
+                } else {
+                    files[path]!.stamp = stamp
                 }
                 manifests += files[path]!.manifests
                 errors += files[path]!.errors

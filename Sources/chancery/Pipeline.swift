@@ -18,6 +18,9 @@ struct Pipeline {
     /// a one-route edit re-translates and re-serialises about one route's worth.
     private let translations = TranslationCache()
     private let encoder = SnapshotEncoder()
+    /// Resources across all groups after the last translation: when the world shrinks,
+    /// the memory it used is handed back to the system.
+    private var resourceCount = 0
     /// The last set applied and its translation: an identical set (the watcher's first
     /// read repeats the startup read; safety rescans find nothing new) is not translated again.
     private var last: (set: ResourceSet, result: TranslationResult)?
@@ -67,6 +70,11 @@ struct Pipeline {
             encoder.forget(group: gone)
         }
         groups = Set(result.proxies.keys)
+        let count = result.proxies.values.reduce(0) {
+            $0 + $1.listeners.count + $1.routes.count + $1.clusters.count + $1.endpoints.count + $1.secrets.count
+        }
+        if count < resourceCount * 3 / 4 { Memory.returnFreePages() }
+        resourceCount = count
         for (name, expiry) in result.certificateExpiry {
             Gauge(label: "chancery_certificate_expiry_timestamp_seconds", dimensions: [("secret", name)])
                 .record(expiry.timeIntervalSince1970)
@@ -81,6 +89,22 @@ struct Pipeline {
         return result
     }
 }
+
+enum Memory {
+    /// Hands memory that glibc keeps in its arenas after frees back to the system
+    /// (`malloc_trim`), so RSS falls after routes are deleted instead of staying at its
+    /// peak. Costs a few milliseconds; called only when the world shrank by a quarter.
+    static func returnFreePages() {
+        #if canImport(Glibc)
+            _ = mallocTrim(0)
+        #endif
+    }
+}
+
+#if canImport(Glibc)
+    /// glibc's `malloc_trim` (in <malloc.h>, which the Glibc module does not export).
+    @_silgen_name("malloc_trim") private func mallocTrim(_ pad: Int) -> Int32
+#endif
 
 /// Human-readable status, as `validate` prints it.
 enum Report {
