@@ -208,7 +208,7 @@ public struct StreamSession: Sendable {
     /// once: it scans every listener and route, and a pump asks for it per type.
     private func desired(_ type: ResourceType, routingInFlight: Bool) -> [String: Resource] {
         guard let state = types[type] else { return [:] }
-        var result = snapshot[type].filter { state.subscription.covers($0.key) }
+        var result = covered(snapshot[type], by: state.subscription)
         let holding =
             switch type {
             case .cluster: routingInFlight
@@ -234,7 +234,13 @@ public struct StreamSession: Sendable {
 
     private func snapshotDesired(_ type: ResourceType) -> [String: Resource] {
         guard let state = types[type] else { return [:] }
-        return snapshot[type].filter { state.subscription.covers($0.key) }
+        return covered(snapshot[type], by: state.subscription)
+    }
+
+    /// The resources a subscription covers. A wildcard covers the snapshot's own
+    /// dictionary, shared rather than copied (CDS and LDS streams, at every pump).
+    private func covered(_ resources: [String: Resource], by subscription: Subscription) -> [String: Resource] {
+        subscription.wildcard ? resources : resources.filter { subscription.covers($0.key) }
     }
 
     private struct Changes {
