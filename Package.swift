@@ -123,7 +123,7 @@ let package = Package(
         // Benchmarks: plain executables that print numbers (docs/performance.md).
         .target(
             name: "BenchmarkSupport",
-            dependencies: ["GatewayModel"],
+            dependencies: ["GatewayModel", "Translation", "XDS"],
             path: "Benchmarks/Support",
             swiftSettings: strict
         ),

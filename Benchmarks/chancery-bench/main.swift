@@ -66,14 +66,6 @@ func measure(runs: Int, _ body: () throws -> Void) rethrows -> (seconds: Double,
     return (median(samples), allocations, bytes)
 }
 
-extension SnapshotEncoder {
-    func snapshot(for group: String, _ config: ProxyConfig) throws -> Snapshot {
-        try snapshot(
-            for: group, listeners: config.listeners, routes: config.routes, clusters: config.clusters,
-            endpoints: config.endpoints, secrets: config.secrets)
-    }
-}
-
 func snapshot(_ config: ProxyConfig) throws -> Snapshot {
     try Snapshot(
         listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints: config.endpoints,

@@ -91,9 +91,7 @@ func snapshot(routes: Int, variant: Int) throws -> Snapshot {
     let set = Worlds.gateway(routes: routes, variant: variant, detailed: false)
     let result = Translator(cache: translations).translate(set)
     let config = result.proxies["infra/gw"]!
-    return try encoder.snapshot(
-        for: "infra/gw", listeners: config.listeners, routes: config.routes, clusters: config.clusters,
-        endpoints: config.endpoints)
+    return try encoder.snapshot(for: "infra/gw", config)
 }
 
 let options = Options(CommandLine.arguments)

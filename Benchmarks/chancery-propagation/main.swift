@@ -169,9 +169,7 @@ let pipeline = Task.detached {
         let translated = Date()
         guard let proxy = result.proxies[group] else { continue }
         do {
-            let snapshot = try encoder.snapshot(
-                for: group, listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
-                endpoints: proxy.endpoints, secrets: proxy.secrets)
+            let snapshot = try encoder.snapshot(for: group, proxy)
             cache.setSnapshot(snapshot, for: group, seenAt: update.seenAt)
             phases.add(
                 read: read.timeIntervalSince(update.seenAt), translate: translated.timeIntervalSince(read),

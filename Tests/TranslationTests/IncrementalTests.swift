@@ -19,6 +19,12 @@ import XDS
         return ResourceSet(manifests: decoded.manifests, errors: decoded.errors)
     }
 
+    static func encode(_ proxy: ProxyConfig, for group: String, with encoder: SnapshotEncoder) throws -> Snapshot {
+        try encoder.snapshot(
+            for: group, listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
+            endpoints: proxy.endpoints, secrets: proxy.secrets)
+    }
+
     /// Translates `set` with the cache and the encoder, and from scratch, and expects
     /// the same statuses, resources and snapshot bytes.
     static func expectSame(
@@ -31,9 +37,7 @@ import XDS
             let expected = try? Snapshot(
                 listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters, endpoints: proxy.endpoints,
                 secrets: proxy.secrets)
-            let encoded = try? encoder.snapshot(
-                for: group, listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
-                endpoints: proxy.endpoints, secrets: proxy.secrets)
+            let encoded = try? Self.encode(proxy, for: group, with: encoder)
             #expect(encoded?.version == expected?.version, "\(what), group \(group): encoder's snapshot differs")
             for type in ResourceType.allCases {
                 for (name, resource) in expected?[type] ?? [:] {
@@ -71,12 +75,10 @@ import XDS
 
         let encoder = SnapshotEncoder()
         let proxy = try #require(second.proxies.values.first)
-        _ = try encoder.snapshot(for: "g", listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
-            endpoints: proxy.endpoints, secrets: proxy.secrets)
+        _ = try Self.encode(proxy, for: "g", with: encoder)
         #expect(encoder.lastBuild.reused == 0)
         let again = Translator(now: Self.now, cache: cache).translate(set).proxies[second.proxies.keys.first!]!
-        _ = try encoder.snapshot(for: "g", listeners: again.listeners, routes: again.routes, clusters: again.clusters,
-            endpoints: again.endpoints, secrets: again.secrets)
+        _ = try Self.encode(again, for: "g", with: encoder)
         #expect(encoder.lastBuild.encoded == 0)
         #expect(encoder.lastBuild.reused > 0)
     }
