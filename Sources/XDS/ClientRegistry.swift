@@ -44,8 +44,11 @@ public final class ClientRegistry: Sendable {
         public var sentNonce: String?
         public var sentAt: Date?
         /// Names in the last push (delta: only the changed ones) and names removed by it.
-        public var lastPushResources: [String] = []
+        public var lastPushResources: [String] { lastPush.map(\.name) }
         public var lastPushRemoved: [String] = []
+        /// The last push's resources: the push's own array, shared, so that recording a
+        /// push does not copy a thousand names per stream.
+        var lastPush: [Resource] = []
         public var pushes = 0
         public var ackedVersion: String?
         public var ackedAt: Date?
@@ -87,7 +90,7 @@ public final class ClientRegistry: Sendable {
             status.sentVersion = push.version
             status.sentNonce = push.nonce
             status.sentAt = now
-            status.lastPushResources = push.resources.map(\.name)
+            status.lastPush = push.resources
             status.lastPushRemoved = push.removed
             status.pushes += 1
         }

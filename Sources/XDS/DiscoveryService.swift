@@ -128,6 +128,8 @@ public struct DiscoveryService: Sendable {
             var session = StreamSession(mode: mode, served: served)
             let connectedAt = Date()
             var client: (id: UInt64, group: String, nodeID: String)?
+            /// Subscriptions last given to the registry.
+            var recorded: [ResourceType: Subscription] = [:]
             defer { if let client { registry.remove(client.id) } }
             let transport: ClientRegistry.Transport = mode == .delta ? .delta : .stateOfTheWorld
 
@@ -162,8 +164,10 @@ public struct DiscoveryService: Sendable {
                     pushes = out
                     if let client, let type {
                         registry.recordOutcome(client.id, type, outcome)
-                        if let subscription = session.types[type]?.subscription {
+                        // Most requests are ACKs naming the same resources again.
+                        if let subscription = session.types[type]?.subscription, recorded[type] != subscription {
                             registry.recordSubscription(client.id, type, subscription)
+                            recorded[type] = subscription
                         }
                         log(outcome, type: type, client: client)
                     }

@@ -6,8 +6,9 @@ import SwiftProtobuf
 ///
 /// The packed `Any` holds the resource's bytes; every stream that sends this version
 /// shares that buffer (copy-on-write), so a snapshot is encoded once however many
-/// Envoys receive it.
-public struct Resource: Sendable, Hashable {
+/// Envoys receive it. Immutable, and a class so that the dictionaries and push lists of
+/// a thousand streams hold one reference each rather than copies of its five fields.
+public final class Resource: Sendable, Hashable {
     public let type: ResourceType
     public let name: String
     /// Content hash of the serialised bytes: the resource's version in delta xDS.
@@ -17,13 +18,15 @@ public struct Resource: Sendable, Hashable {
     /// Resources this one names over xDS (found once, from the typed message).
     public let references: [ResourceReference]
 
-    public init(_ message: some ResourceMessage) throws {
+    public convenience init(_ message: some ResourceMessage) throws {
         try self.init(
             type: Swift.type(of: message).resourceType, name: message.resourceName, message: message,
             references: ResourceReferences.of(message))
     }
 
-    init(type: ResourceType, name: String, message: some SwiftProtobuf.Message, references: [ResourceReference]) throws {
+    convenience init(
+        type: ResourceType, name: String, message: some SwiftProtobuf.Message, references: [ResourceReference]
+    ) throws {
         try self.init(
             type: type, name: name, bytes: message.serializedBytes(options: deterministicEncoding), references: references)
     }

@@ -1,4 +1,5 @@
 import EnvoyAPI
+import Synchronization
 
 /// A consistent set of xDS resources for one proxy group.
 ///
@@ -14,6 +15,9 @@ public struct Snapshot: Sendable, Equatable {
     public let version: String
     /// Names of the EDS resources each cluster waits for (cluster name → service name).
     public let edsServiceNames: [String: String]
+    /// Per-type lists made on first use and shared by every stream that sends the
+    /// whole type (state of the world).
+    private let derived = Derived()
 
     public static let empty = try! Snapshot([Resource]())
 
@@ -69,9 +73,30 @@ public struct Snapshot: Sendable, Equatable {
 
     public subscript(type: ResourceType) -> [String: Resource] { resources[type] ?? [:] }
 
+    /// A type's resources sorted by name (computed once per snapshot).
+    public func sorted(_ type: ResourceType) -> [Resource] {
+        if let list = derived.sorted.withLock({ $0[type] }) { return list }
+        let list = self[type].values.sorted { $0.name < $1.name }
+        derived.sorted.withLock { $0[type] = list }
+        return list
+    }
+
+    /// A type's versions by name (computed once per snapshot).
+    public func versionsByName(_ type: ResourceType) -> [String: String] {
+        if let map = derived.versions.withLock({ $0[type] }) { return map }
+        let map = self[type].mapValues(\.version)
+        derived.versions.withLock { $0[type] = map }
+        return map
+    }
+
     public var resourceCount: Int { resources.values.reduce(0) { $0 + $1.count } }
 
     public static func == (lhs: Snapshot, rhs: Snapshot) -> Bool { lhs.version == rhs.version }
+}
+
+private final class Derived: Sendable {
+    let sorted = Mutex<[ResourceType: [Resource]]>([:])
+    let versions = Mutex<[ResourceType: [String: String]]>([:])
 }
 
 /// Why a snapshot was refused: every missing reference or duplicate, one a line.

@@ -72,6 +72,18 @@ public struct StreamSession: Sendable {
         var forced: Set<String> = []
         /// Delta: newly subscribed names to answer even if missing (as removed).
         var announce: Set<String> = []
+        /// What the subscription covers of the snapshot, kept up to date as either
+        /// changes. When it covers the whole type this is the snapshot's own dictionary,
+        /// shared by every such stream.
+        var view: [String: Resource] = [:]
+        /// The view is the snapshot's whole type, so its version and sorted list are
+        /// the snapshot's (computed once, not per stream).
+        var viewIsWhole = false
+        /// `known` names exactly the view's resources at the view's versions: nothing
+        /// to send. Lets the many checks made after every event skip comparing every
+        /// resource (a thousand streams each re-checking a thousand clusters was most
+        /// of fan-out's time).
+        var synced = false
     }
 
     public let mode: Mode
@@ -80,6 +92,9 @@ public struct StreamSession: Sendable {
     private(set) var snapshot: Snapshot
     private(set) var types: [ResourceType: TypeState] = [:]
     private var nonceCounter: UInt64 = 0
+    /// Envoy subscribes to the endpoints of every EDS cluster it was sent (recomputed
+    /// when the snapshot, the clusters sent or the endpoint subscription change).
+    private var endpointsCoverClusters = true
 
     public init(mode: Mode, served: Set<ResourceType> = Set(ResourceType.allCases), snapshot: Snapshot = .empty) {
         self.mode = mode
@@ -91,7 +106,14 @@ public struct StreamSession: Sendable {
 
     /// A new snapshot for the stream's group: returns what to push now.
     public mutating func update(_ snapshot: Snapshot) -> [Push] {
+        let previous = self.snapshot
         self.snapshot = snapshot
+        // A type whose version is unchanged has the same names at the same versions,
+        // so its view still holds.
+        for type in ResourceType.allCases where types[type] != nil && previous.versions[type] != snapshot.versions[type] {
+            refreshView(type)
+        }
+        refreshCoverage()
         return pump()
     }
 
@@ -102,9 +124,10 @@ public struct StreamSession: Sendable {
         guard let type = ResourceType(typeURL: typeURL), served.contains(type) else {
             return (.unsupportedType(typeURL), [])
         }
-        var state = types[type] ?? TypeState()
+        var state = types.removeValue(forKey: type) ?? TypeState()
         var outcome: RequestOutcome
         let wanted = Self.subscription(for: type, names: names)
+        let refresh = !state.requested || wanted != state.subscription
         if !state.requested {
             state.requested = true
             state.mustRespond = true
@@ -120,6 +143,8 @@ public struct StreamSession: Sendable {
         }
         state.subscription = wanted
         types[type] = state
+        if refresh { refreshView(type) }
+        if type == .cluster || type == .endpoint { refreshCoverage() }
         return (outcome, pump())
     }
 
@@ -131,7 +156,7 @@ public struct StreamSession: Sendable {
         guard let type = ResourceType(typeURL: typeURL), served.contains(type) else {
             return (.unsupportedType(typeURL), [])
         }
-        var state = types[type] ?? TypeState()
+        var state = types.removeValue(forKey: type) ?? TypeState()
         let outcome: RequestOutcome
         if !state.requested {
             state.requested = true
@@ -165,11 +190,47 @@ public struct StreamSession: Sendable {
                     state.subscription.names.remove(name)
                 }
             }
-            state.known = state.known.filter { state.subscription.covers($0.key) }
-            state.announce = state.announce.filter { state.subscription.covers($0) }
+            if !unsubscribe.isEmpty {
+                // The client forgets what it unsubscribed from: nothing of it is held back.
+                state.known = state.known.filter { state.subscription.covers($0.key) }
+                state.sent = state.sent.filter { state.subscription.covers($0.key) }
+                state.announce = state.announce.filter { state.subscription.covers($0) }
+            }
         }
         types[type] = state
+        if outcome == .subscribed || !subscribe.isEmpty || !unsubscribe.isEmpty { refreshView(type) }
+        if type == .cluster || type == .endpoint { refreshCoverage() }
         return (outcome, pump())
+    }
+
+    /// Recomputes a type's view of the snapshot and whether the client already holds it.
+    private mutating func refreshView(_ type: ResourceType) {
+        guard var state = types.removeValue(forKey: type) else { return }
+        defer { types[type] = state }
+        let all = snapshot[type]
+        let names = state.subscription.names
+        if state.subscription.wildcard || (all.count <= names.count && all.keys.allSatisfy(names.contains)) {
+            state.view = all
+            state.viewIsWhole = true
+        } else {
+            state.view = all.filter { names.contains($0.key) }
+            state.viewIsWhole = false
+        }
+        state.synced =
+            state.known.count == state.view.count && state.view.allSatisfy { state.known[$0.key] == $0.value.version }
+    }
+
+    private mutating func refreshCoverage() {
+        endpointsCoverClusters = {
+            guard let clusters = types[.cluster], clusters.requested else { return true }
+            let endpoints = types[.endpoint]?.subscription ?? Subscription()
+            if endpoints.wildcard { return true }
+            for name in clusters.known.keys {
+                guard let service = snapshot.edsServiceNames[name], snapshot[.endpoint][service] != nil else { continue }
+                if !endpoints.covers(service) { return false }
+            }
+            return true
+        }()
     }
 
     private static func subscription(for type: ResourceType, names: [String]) -> Subscription {
@@ -208,7 +269,10 @@ public struct StreamSession: Sendable {
     /// once: it scans every listener and route, and a pump asks for it per type.
     private func desired(_ type: ResourceType, routingInFlight: Bool) -> [String: Resource] {
         guard let state = types[type] else { return [:] }
-        var result = covered(snapshot[type], by: state.subscription)
+        // The client holds the view: whatever it was sent that is still covered is in
+        // the view, so there is nothing to hold back.
+        if state.synced { return state.view }
+        var result = state.view
         let holding =
             switch type {
             case .cluster: routingInFlight
@@ -228,19 +292,8 @@ public struct StreamSession: Sendable {
     private var routingInFlight: Bool {
         [ResourceType.listener, .route].contains { type in
             guard let state = types[type], state.requested else { return false }
-            return state.pending != nil || !changes(type, desired: snapshotDesired(type)).isEmpty
+            return state.pending != nil || !changes(type, desired: state.view).isEmpty
         }
-    }
-
-    private func snapshotDesired(_ type: ResourceType) -> [String: Resource] {
-        guard let state = types[type] else { return [:] }
-        return covered(snapshot[type], by: state.subscription)
-    }
-
-    /// The resources a subscription covers. A wildcard covers the snapshot's own
-    /// dictionary, shared rather than copied (CDS and LDS streams, at every pump).
-    private func covered(_ resources: [String: Resource], by subscription: Subscription) -> [String: Resource] {
-        subscription.wildcard ? resources : resources.filter { subscription.covers($0.key) }
     }
 
     private struct Changes {
@@ -251,6 +304,7 @@ public struct StreamSession: Sendable {
 
     private func changes(_ type: ResourceType, desired: [String: Resource]) -> Changes {
         guard let state = types[type] else { return Changes() }
+        if state.synced, state.forced.isEmpty, state.announce.isEmpty { return Changes() }
         var changes = Changes()
         for (name, resource) in desired where state.known[name] != resource.version || state.forced.contains(name) {
             changes.updated.append(resource)
@@ -287,12 +341,7 @@ public struct StreamSession: Sendable {
         guard served.contains(.endpoint), let clusters = types[.cluster], clusters.requested,
             !clusters.lastPushNacked
         else { return true }
-        let endpoints = types[.endpoint]?.subscription ?? Subscription()
-        for name in clusters.known.keys {
-            guard let service = snapshot.edsServiceNames[name], snapshot[.endpoint][service] != nil else { continue }
-            if !endpoints.covers(service) { return false }
-        }
-        return true
+        return endpointsCoverClusters
     }
 
     private mutating func pump() -> [Push] {
@@ -319,15 +368,19 @@ public struct StreamSession: Sendable {
     private mutating func push(_ type: ResourceType, desired: [String: Resource], changes: Changes) -> Push {
         nonceCounter += 1
         let nonce = String(nonceCounter)
-        var state = types[type]!
-        let version = ContentHash.of(versions: desired.values.map { ($0.name, $0.version) })
+        var state = types.removeValue(forKey: type)!
+        // desired ⊇ view, so equal counts mean the client is sent exactly its view.
+        let exactlyView = desired.count == state.view.count
+        // The whole type: the snapshot's version and sorted list, shared by all streams.
+        let whole = exactlyView && state.viewIsWhole
+        let version = whole ? snapshot.versions[type]! : ContentHash.of(versions: desired.values.map { ($0.name, $0.version) })
         let push: Push
         switch mode {
         case .stateOfTheWorld:
             push = Push(
                 type: type, nonce: nonce, version: version,
-                resources: desired.values.sorted { $0.name < $1.name }, removed: [])
-            state.known = desired.mapValues(\.version)
+                resources: whole ? snapshot.sorted(type) : desired.values.sorted { $0.name < $1.name }, removed: [])
+            state.known = whole ? snapshot.versionsByName(type) : desired.mapValues(\.version)
             state.sent = desired
         case .delta:
             push = Push(type: type, nonce: nonce, version: version, resources: changes.updated, removed: changes.removed)
@@ -345,15 +398,20 @@ public struct StreamSession: Sendable {
         state.mustRespond = false
         state.forced = []
         state.announce = []
+        // Both modes: `known` is now exactly `desired`.
+        state.synced = exactlyView
         types[type] = state
-        if type == .cluster { forceEndpoints(of: changes.updated) }
+        if type == .cluster {
+            forceEndpoints(of: changes.updated)
+            refreshCoverage()
+        }
         return push
     }
 
     /// Envoy re-creates a changed cluster and keeps it warming until a
     /// ClusterLoadAssignment arrives for it, so send those again.
     private mutating func forceEndpoints(of clusters: [Resource]) {
-        guard var endpoints = types[.endpoint] else { return }
+        guard var endpoints = types.removeValue(forKey: .endpoint) else { return }
         for cluster in clusters {
             if let service = snapshot.edsServiceNames[cluster.name], endpoints.known[service] != nil {
                 endpoints.forced.insert(service)
@@ -384,4 +442,43 @@ public struct StreamSession: Sendable {
 
     /// The version last pushed and the version last ACKed, per type (for the registry).
     public func pendingNonce(_ type: ResourceType) -> String? { types[type]?.pending?.nonce }
+
+    // MARK: checks
+
+    /// Where the state kept to answer quickly (views, `synced`, endpoint coverage)
+    /// differs from the same facts worked out from scratch; empty when consistent.
+    /// Tests call it after every event of long random runs.
+    func cacheViolations() -> [String] {
+        var problems: [String] = []
+        for (type, state) in types where state.requested {
+            let fresh = snapshot[type].filter { state.subscription.covers($0.key) }
+            if fresh.mapValues(\.version) != state.view.mapValues(\.version) {
+                problems.append("\(type): view differs from the snapshot's covered resources")
+            }
+            if state.viewIsWhole, Set(state.view.keys) != Set(snapshot[type].keys) {
+                problems.append("\(type): view marked whole but is not the whole type")
+            }
+            let holds = state.known == fresh.mapValues(\.version)
+            if holds != state.synced { problems.append("\(type): synced is \(state.synced), client holds view: \(holds)") }
+            if state.synced {
+                let held = state.sent.keys.filter { fresh[$0] == nil && state.subscription.covers($0) }
+                if !held.isEmpty { problems.append("\(type): synced but would hold back \(held.sorted())") }
+            }
+        }
+        var covered = true
+        if let clusters = types[.cluster], clusters.requested {
+            let endpoints = types[.endpoint]?.subscription ?? Subscription()
+            for name in clusters.known.keys {
+                if let service = snapshot.edsServiceNames[name], snapshot[.endpoint][service] != nil,
+                    !endpoints.covers(service)
+                {
+                    covered = false
+                }
+            }
+        }
+        if covered != endpointsCoverClusters {
+            problems.append("endpoint coverage is \(endpointsCoverClusters), worked out afresh: \(covered)")
+        }
+        return problems
+    }
 }
