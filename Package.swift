@@ -141,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "chancery-load",
             dependencies: [
-                "BenchmarkSupport", "GatewayModel", "Translation", "XDS", "EnvoyAPI",
+                "BenchmarkSupport", "GatewayModel", "Translation", "XDS", "EnvoyAPI", "TestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -3,6 +3,7 @@ import EnvoyAPI
 import Foundation
 import GatewayModel
 import Logging
+import TestSupport
 import Translation
 import XDS
 
@@ -18,10 +19,14 @@ import XDS
 //       connects K clients, then makes C one-route changes and reports how long until
 //       every client held each new version; then deletes the routes, closes the
 //       streams and reports RSS (repeated --cycles times).
+//       With --clients-process the clients run in a child process (this tool again,
+//       with --target and --hold), so the RSS printed is the server's alone; readiness
+//       and ACKs are then read from the server's client registry.
 //   chancery-load --target 127.0.0.1:18000 --group default/gw [--clients 100] [--delta]
 //       Connects K clients to any ADS server and reports time to first full config
 //       (CDS, EDS, LDS and RDS ACKed); then waits --watch seconds and reports how long
-//       each change took to reach every client.
+//       each change took to reach every client. --hold keeps the clients connected
+//       until the process is stopped (or --timeout passes).
 
 struct Options {
     var clients = 100
@@ -33,6 +38,8 @@ struct Options {
     var group = "infra/gw"
     var watch = 0.0
     var cycles = 1
+    var clientsProcess = false
+    var hold = false
 
     init(_ arguments: [String]) {
         var it = arguments.dropFirst().makeIterator()
@@ -47,8 +54,10 @@ struct Options {
             case "--group": group = it.next() ?? group
             case "--watch": watch = Double(it.next() ?? "") ?? watch
             case "--cycles": cycles = Int(it.next() ?? "") ?? cycles
+            case "--clients-process": clientsProcess = true
+            case "--hold": hold = true
             default:
-                print("usage: chancery-load [--clients K] [--routes N] [--delta] [--changes C] [--timeout S] [--cycles N] [--target HOST:PORT --group G --watch S]")
+                print("usage: chancery-load [--clients K] [--routes N] [--delta] [--changes C] [--timeout S] [--cycles N] [--clients-process] [--target HOST:PORT --group G --watch S | --hold]")
                 exit(a == "--help" ? 0 : 2)
             }
         }
@@ -77,10 +86,6 @@ func report(_ label: String, _ values: [Double]) {
 
 func rssMiB() -> Double { Stats.memoryMiB() }
 
-#if canImport(Glibc)
-    /// glibc's `malloc_trim` (in <malloc.h>, which the Glibc module does not export).
-    @_silgen_name("malloc_trim") func mallocTrim(_ pad: Int) -> Int32
-#endif
 
 /// Kept between translations, as `chancery serve` keeps them (so their memory counts).
 let translations = TranslationCache()
@@ -112,6 +117,8 @@ var rssIdle = rssBefore
 if let remote = options.target {
     target = (remote.host, remote.port)
 } else {
+    // The allocator set up as `chancery serve` sets it up.
+    ProcessMemory.configureAllocator()
     let xds = XDSServer(
         address: HostPort(host: "127.0.0.1", port: 0),
         discovery: DiscoveryService(cache: cache, registry: registry, logger: logger))
@@ -124,12 +131,47 @@ if let remote = options.target {
 }
 print(
     "chancery-load: \(options.clients) \(options.delta ? "delta" : "state-of-the-world") clients → \(target.0):\(target.1)"
-        + (options.target == nil ? ", \(options.routes) routes in process" : ""))
+        + (options.target == nil ? ", \(options.routes) routes in process" : "")
+        + (options.clientsProcess ? " (clients in a child process)" : ""))
 
 let endpoint = target
 
+/// The simulated Envoys of one run: tasks in this process, or a child process.
+enum Clients {
+    case local(Task<Void, Never>, [ClientStats])
+    case child(ChildProcess, log: String)
+
+    /// Closes every stream.
+    func close() async {
+        switch self {
+        case .local(let task, _):
+            task.cancel()
+            await task.value
+        case .child(let process, _):
+            process.stop()
+        }
+    }
+}
+
+/// Starts the clients where the options say.
+func startClients() throws -> Clients {
+    guard options.clientsProcess else {
+        let stats = (0..<options.clients).map { _ in ClientStats() }
+        return .local(startLocalClients(stats), stats)
+    }
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-load-clients-\(getpid()).log").path
+    try? FileManager.default.removeItem(atPath: log)
+    let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    var arguments = [
+        "--target", "\(endpoint.0):\(endpoint.1)", "--group", options.group, "--clients", "\(options.clients)",
+        "--hold", "--timeout", "\(options.timeout)",
+    ]
+    if options.delta { arguments.append("--delta") }
+    return .child(try ChildProcess(executable: executable, arguments: arguments, output: log), log: log)
+}
+
 /// Connects one simulated Envoy per entry of `stats`; cancel the task to close them all.
-func startClients(_ stats: [ClientStats]) -> Task<Void, Never> {
+func startLocalClients(_ stats: [ClientStats]) -> Task<Void, Never> {
     Task {
         await withTaskGroup(of: Void.self) { group in
             for i in stats.indices {
@@ -145,40 +187,68 @@ func startClients(_ stats: [ClientStats]) -> Task<Void, Never> {
     }
 }
 
-/// Until every client holds a complete configuration (or failed), or the deadline.
-func awaitFirstConfig(_ stats: [ClientStats]) async throws {
-    while Date() < deadline, !stats.allSatisfy({ s in s.state.withLock { $0.firstCompleteAt != nil || $0.error != nil } }) {
-        try await Task.sleep(for: .milliseconds(10))
+/// Until every client holds a complete configuration (or failed), or the deadline;
+/// returns each client's time from `started` to its first complete configuration.
+func awaitFirstConfig(_ clients: Clients, since started: Date) async throws -> [Double] {
+    switch clients {
+    case .local(_, let stats):
+        while Date() < deadline,
+            !stats.allSatisfy({ s in s.state.withLock { $0.firstCompleteAt != nil || $0.error != nil } })
+        {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return stats.compactMap { s in s.state.withLock { $0.firstCompleteAt?.timeIntervalSince(started) } }
+    case .child(let process, _):
+        // The server's registry knows when each proxy held the whole snapshot.
+        let version = cache.snapshot(for: options.group).version
+        var synced: [ClientRegistry.Client] = []
+        while Date() < deadline, process.isRunning {
+            synced = registry.clients(inGroup: options.group).filter { $0.syncedVersion == version }
+            if synced.count >= options.clients { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return synced.compactMap { $0.syncedAt?.timeIntervalSince(started) }
+    }
+}
+
+/// Errors the clients reported.
+func clientErrors(_ clients: Clients) -> [String] {
+    switch clients {
+    case .local(_, let stats):
+        return stats.compactMap { s in s.state.withLock { $0.error } }
+    case .child(let process, let log):
+        guard let status = process.status, status != 0 else { return [] }
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        return ["client process exited with status \(status): \(output.suffix(2000))"]
     }
 }
 
 /// Deletes the routes and closes every stream (the server keeps running); returns RSS
 /// after that and after `malloc_trim`.
-func scaleDown(_ clients: Task<Void, Never>) async throws -> (released: Double, trimmed: Double) {
+func scaleDown(_ clients: Clients) async throws -> (released: Double, trimmed: Double) {
     // What `serve` does when every route is deleted: an empty translation (the cache
     // keeps nothing), the group's snapshot and encodings dropped.
     _ = Translator(cache: translations).translate(ResourceSet())
     encoder.forget(group: "infra/gw")
     cache.removeSnapshot(for: options.group)
-    clients.cancel()
-    await clients.value
+    await clients.close()
+    // Until the server has seen every stream close (a thousand take a moment).
+    while Date() < deadline, !registry.clients(inGroup: options.group).isEmpty {
+        try await Task.sleep(for: .milliseconds(50))
+    }
     try await Task.sleep(for: .seconds(1))
     let released = rssMiB()
-    #if canImport(Glibc)
-        _ = mallocTrim(0)
-    #endif
+    ProcessMemory.returnFreePages()
     return (released, rssMiB())
 }
 
-let stats = (0..<options.clients).map { _ in ClientStats() }
 let started = Date()
-let clients = startClients(stats)
+let clients = try startClients()
 
 // Time to first complete configuration.
-try await awaitFirstConfig(stats)
-let firsts = stats.compactMap { s in s.state.withLock { $0.firstCompleteAt?.timeIntervalSince(started) } }
+let firsts = try await awaitFirstConfig(clients, since: started)
 report("time to first full config", firsts)
-var errors = stats.compactMap { s in s.state.withLock { $0.error } }
+var errors = clientErrors(clients)
 
 if options.target == nil {
     // Changes: one route edited each time; wait until every client holds the version.
@@ -195,7 +265,10 @@ if options.target == nil {
         propagation.append(Date().timeIntervalSince(start))
     }
     report("change → all clients ACKed", propagation)
-} else if options.watch > 0 {
+} else if options.hold {
+    // A child of a --clients-process run: stay connected until stopped.
+    while Date() < deadline { try await Task.sleep(for: .seconds(1)) }
+} else if case .local(_, let stats) = clients, options.watch > 0 {
     // External server: each client's RDS version changes; report how spread out that was.
     let before = stats.map { s in s.state.withLock { $0.acked[SimulatedEnvoy.rds]?.version } }
     try await Task.sleep(for: .seconds(options.watch))
@@ -211,8 +284,16 @@ if options.target == nil {
         print("no RDS change seen in \(options.watch) s")
     }
 }
-errors += stats.compactMap { s in s.state.withLock { $0.error } }
-print(String(format: "process RSS: %.1f MiB (%.1f MiB before clients and server)", rssMiB(), rssBefore))
+errors += clientErrors(clients)
+print(
+    String(
+        format: "%@ RSS: %.1f MiB (%.1f MiB before clients and server)",
+        options.clientsProcess ? "server process" : "process", rssMiB(), rssBefore))
+if options.target == nil {
+    // What of that is live: glibc keeps freed memory in its arenas until trimmed.
+    ProcessMemory.returnFreePages()
+    print(String(format: "  after malloc_trim, streams still open: %.1f MiB", rssMiB()))
+}
 print("errors: \(Set(errors).count == 0 ? "none" : Set(errors).joined(separator: "; "))")
 if options.target == nil {
     // Scale-down: the routes are deleted, every stream closes, the server stops. How
@@ -227,9 +308,8 @@ if options.target == nil {
     // settles is one-time cost or allocator slack.
     for cycle in stride(from: 2, through: options.cycles, by: 1) {
         cache.setSnapshot(try snapshot(routes: options.routes, variant: 0), for: options.group)
-        let again = (0..<options.clients).map { _ in ClientStats() }
-        let cycleClients = startClients(again)
-        try await awaitFirstConfig(again)
+        let cycleClients = try startClients()
+        _ = try await awaitFirstConfig(cycleClients, since: Date())
         let loaded = rssMiB()
         let down = try await scaleDown(cycleClients)
         print(
@@ -238,7 +318,7 @@ if options.target == nil {
                 down.released, down.trimmed))
     }
 }
-clients.cancel()
+await clients.close()
 server?.stopListening()
 serverTask?.cancel()
 exit(errors.isEmpty && firsts.count == options.clients ? 0 : 1)

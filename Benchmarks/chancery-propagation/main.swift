@@ -46,6 +46,8 @@ struct Options {
 }
 
 let options = Options(CommandLine.arguments)
+// The allocator set up as `chancery serve` sets it up.
+ProcessMemory.configureAllocator()
 let group = "bench/gw"
 
 /// The Gateway, its class, and the echo Service every route sends to.

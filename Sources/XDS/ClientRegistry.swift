@@ -54,7 +54,12 @@ public final class ClientRegistry: Sendable {
         public var ackedAt: Date?
         public var lastNack: Nack?
         /// Names the proxy subscribes to, or nil for a wildcard subscription.
-        public var subscribed: [String]?
+        public var subscribed: [String]? {
+            guard let subscription, !subscription.wildcard else { return nil }
+            return subscription.names.sorted()
+        }
+        /// The subscription as the stream holds it (its set is shared, not copied).
+        var subscription: Subscription?
     }
 
     public struct Nack: Sendable, Equatable {
@@ -154,7 +159,7 @@ public final class ClientRegistry: Sendable {
 
     func recordSubscription(_ id: UInt64, _ type: ResourceType, _ subscription: Subscription) {
         update(id, type) { status in
-            status.subscribed = subscription.wildcard ? nil : subscription.names.sorted()
+            status.subscription = subscription
         }
     }
 

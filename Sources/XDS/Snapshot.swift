@@ -81,6 +81,15 @@ public struct Snapshot: Sendable, Equatable {
         return list
     }
 
+    /// A type's names (computed once per snapshot). Streams whose subscription names
+    /// exactly these share this set instead of holding a copy each.
+    public func names(_ type: ResourceType) -> Set<String> {
+        if let names = derived.names.withLock({ $0[type] }) { return names }
+        let names = Set(self[type].keys)
+        derived.names.withLock { $0[type] = names }
+        return names
+    }
+
     /// A type's versions by name (computed once per snapshot).
     public func versionsByName(_ type: ResourceType) -> [String: String] {
         if let map = derived.versions.withLock({ $0[type] }) { return map }
@@ -97,6 +106,7 @@ public struct Snapshot: Sendable, Equatable {
 private final class Derived: Sendable {
     let sorted = Mutex<[ResourceType: [Resource]]>([:])
     let versions = Mutex<[ResourceType: [String: String]]>([:])
+    let names = Mutex<[ResourceType: Set<String>]>([:])
 }
 
 /// Why a snapshot was refused: every missing reference or duplicate, one a line.

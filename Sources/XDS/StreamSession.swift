@@ -126,7 +126,7 @@ public struct StreamSession: Sendable {
         }
         var state = types.removeValue(forKey: type) ?? TypeState()
         var outcome: RequestOutcome
-        let wanted = Self.subscription(for: type, names: names)
+        let wanted = shared(Self.subscription(for: type, names: names), type)
         let refresh = !state.requested || wanted != state.subscription
         if !state.requested {
             state.requested = true
@@ -161,7 +161,7 @@ public struct StreamSession: Sendable {
         if !state.requested {
             state.requested = true
             state.mustRespond = true
-            state.subscription = Self.subscription(for: type, names: subscribe)
+            state.subscription = shared(Self.subscription(for: type, names: subscribe), type)
             state.known = initialVersions.filter { state.subscription.covers($0.key) }
             // Names asked for by name are answered even when missing, so Envoy's
             // initial fetch does not wait for its timeout.
@@ -231,6 +231,16 @@ public struct StreamSession: Sendable {
             }
             return true
         }()
+    }
+
+    /// A subscription naming exactly the snapshot's resources of its type (Envoy asks
+    /// for the endpoints of every cluster and the routes of every listener it holds)
+    /// uses the snapshot's own set of names: a thousand streams then hold one set, not
+    /// a thousand copies of every name.
+    private func shared(_ subscription: Subscription, _ type: ResourceType) -> Subscription {
+        guard !subscription.wildcard, subscription.names.count == snapshot[type].count else { return subscription }
+        let names = snapshot.names(type)
+        return names == subscription.names ? Subscription(wildcard: false, names: names) : subscription
     }
 
     private static func subscription(for type: ResourceType, names: [String]) -> Subscription {
@@ -391,6 +401,12 @@ public struct StreamSession: Sendable {
             for name in changes.removed {
                 state.known.removeValue(forKey: name)
                 state.sent.removeValue(forKey: name)
+            }
+            if exactlyView {
+                // What the client holds is the view: share it (and, for a whole type,
+                // the snapshot's version map) rather than keep a copy per stream.
+                state.sent = state.view
+                if whole { state.known = snapshot.versionsByName(type) }
             }
         }
         state.pending = (nonce, version)

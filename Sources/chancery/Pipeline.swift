@@ -73,7 +73,8 @@ struct Pipeline {
         let count = result.proxies.values.reduce(0) {
             $0 + $1.listeners.count + $1.routes.count + $1.clusters.count + $1.endpoints.count + $1.secrets.count
         }
-        if count < resourceCount * 3 / 4 { Memory.returnFreePages() }
+        // Called only when the world shrank by a quarter: trimming costs a few ms.
+        if count < resourceCount * 3 / 4 { ProcessMemory.returnFreePages() }
         resourceCount = count
         for (name, expiry) in result.certificateExpiry {
             Gauge(label: "chancery_certificate_expiry_timestamp_seconds", dimensions: [("secret", name)])
@@ -89,22 +90,6 @@ struct Pipeline {
         return result
     }
 }
-
-enum Memory {
-    /// Hands memory that glibc keeps in its arenas after frees back to the system
-    /// (`malloc_trim`), so RSS falls after routes are deleted instead of staying at its
-    /// peak. Costs a few milliseconds; called only when the world shrank by a quarter.
-    static func returnFreePages() {
-        #if canImport(Glibc)
-            _ = mallocTrim(0)
-        #endif
-    }
-}
-
-#if canImport(Glibc)
-    /// glibc's `malloc_trim` (in <malloc.h>, which the Glibc module does not export).
-    @_silgen_name("malloc_trim") private func mallocTrim(_ pad: Int) -> Int32
-#endif
 
 /// Human-readable status, as `validate` prints it.
 enum Report {

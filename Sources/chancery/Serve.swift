@@ -104,6 +104,7 @@ extension Chancery {
         }
 
         func run() async throws {
+            ProcessMemory.configureAllocator()
             guard let level = Logger.Level(rawValue: logLevel) else {
                 throw ValidationError("unknown --log-level '\(logLevel)'")
             }
