@@ -110,10 +110,12 @@ public struct StreamSession: Sendable {
         self.snapshot = snapshot
         // A type whose version is unchanged has the same names at the same versions,
         // so its view still holds.
+        var changed = false
         for type in ResourceType.allCases where types[type] != nil && previous.versions[type] != snapshot.versions[type] {
             refreshView(type)
+            changed = changed || type == .cluster || type == .endpoint
         }
-        refreshCoverage()
+        if changed { refreshCoverage() }
         return pump()
     }
 
@@ -143,8 +145,11 @@ public struct StreamSession: Sendable {
         }
         state.subscription = wanted
         types[type] = state
-        if refresh { refreshView(type) }
-        if type == .cluster || type == .endpoint { refreshCoverage() }
+        // Most requests are ACKs naming what they named before: nothing to refresh.
+        if refresh {
+            refreshView(type)
+            if type == .cluster || type == .endpoint { refreshCoverage() }
+        }
         return (outcome, pump())
     }
 
@@ -198,8 +203,10 @@ public struct StreamSession: Sendable {
             }
         }
         types[type] = state
-        if outcome == .subscribed || !subscribe.isEmpty || !unsubscribe.isEmpty { refreshView(type) }
-        if type == .cluster || type == .endpoint { refreshCoverage() }
+        if outcome == .subscribed || !subscribe.isEmpty || !unsubscribe.isEmpty {
+            refreshView(type)
+            if type == .cluster || type == .endpoint { refreshCoverage() }
+        }
         return (outcome, pump())
     }
 
