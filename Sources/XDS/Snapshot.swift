@@ -75,27 +75,18 @@ public struct Snapshot: Sendable, Equatable {
 
     /// A type's resources sorted by name (computed once per snapshot).
     public func sorted(_ type: ResourceType) -> [Resource] {
-        if let list = derived.sorted.withLock({ $0[type] }) { return list }
-        let list = self[type].values.sorted { $0.name < $1.name }
-        derived.sorted.withLock { $0[type] = list }
-        return list
+        derived.sorted.value(type) { self[type].values.sorted { $0.name < $1.name } }
     }
 
     /// A type's names (computed once per snapshot). Streams whose subscription names
     /// exactly these share this set instead of holding a copy each.
     public func names(_ type: ResourceType) -> Set<String> {
-        if let names = derived.names.withLock({ $0[type] }) { return names }
-        let names = Set(self[type].keys)
-        derived.names.withLock { $0[type] = names }
-        return names
+        derived.names.value(type) { Set(self[type].keys) }
     }
 
     /// A type's versions by name (computed once per snapshot).
     public func versionsByName(_ type: ResourceType) -> [String: String] {
-        if let map = derived.versions.withLock({ $0[type] }) { return map }
-        let map = self[type].mapValues(\.version)
-        derived.versions.withLock { $0[type] = map }
-        return map
+        derived.versions.value(type) { self[type].mapValues(\.version) }
     }
 
     public var resourceCount: Int { resources.values.reduce(0) { $0 + $1.count } }
@@ -104,9 +95,21 @@ public struct Snapshot: Sendable, Equatable {
 }
 
 private final class Derived: Sendable {
-    let sorted = Mutex<[ResourceType: [Resource]]>([:])
-    let versions = Mutex<[ResourceType: [String: String]]>([:])
-    let names = Mutex<[ResourceType: Set<String>]>([:])
+    let sorted = PerType<[Resource]>()
+    let versions = PerType<[String: String]>()
+    let names = PerType<Set<String>>()
+}
+
+/// One value per resource type, made on first use.
+private final class PerType<Value: Sendable>: Sendable {
+    private let values = Mutex<[ResourceType: Value]>([:])
+
+    func value(_ type: ResourceType, make: () -> Value) -> Value {
+        if let value = values.withLock({ $0[type] }) { return value }
+        let value = make()
+        values.withLock { $0[type] = value }
+        return value
+    }
 }
 
 /// Why a snapshot was refused: every missing reference or duplicate, one a line.

@@ -227,17 +227,18 @@ public struct StreamSession: Sendable {
             state.known.count == state.view.count && state.view.allSatisfy { state.known[$0.key] == $0.value.version }
     }
 
-    private mutating func refreshCoverage() {
-        endpointsCoverClusters = {
-            guard let clusters = types[.cluster], clusters.requested else { return true }
-            let endpoints = types[.endpoint]?.subscription ?? Subscription()
-            if endpoints.wildcard { return true }
-            for name in clusters.known.keys {
-                guard let service = snapshot.edsServiceNames[name], snapshot[.endpoint][service] != nil else { continue }
-                if !endpoints.covers(service) { return false }
-            }
-            return true
-        }()
+    private mutating func refreshCoverage() { endpointsCoverClusters = workedOutCoverage() }
+
+    /// Whether the endpoint subscription covers every EDS cluster sent that has endpoints.
+    private func workedOutCoverage() -> Bool {
+        guard let clusters = types[.cluster], clusters.requested else { return true }
+        let endpoints = types[.endpoint]?.subscription ?? Subscription()
+        if endpoints.wildcard { return true }
+        for name in clusters.known.keys {
+            guard let service = snapshot.edsServiceNames[name], snapshot[.endpoint][service] != nil else { continue }
+            if !endpoints.covers(service) { return false }
+        }
+        return true
     }
 
     /// A subscription naming exactly the snapshot's resources of its type (Envoy asks
@@ -488,17 +489,7 @@ public struct StreamSession: Sendable {
                 if !held.isEmpty { problems.append("\(type): synced but would hold back \(held.sorted())") }
             }
         }
-        var covered = true
-        if let clusters = types[.cluster], clusters.requested {
-            let endpoints = types[.endpoint]?.subscription ?? Subscription()
-            for name in clusters.known.keys {
-                if let service = snapshot.edsServiceNames[name], snapshot[.endpoint][service] != nil,
-                    !endpoints.covers(service)
-                {
-                    covered = false
-                }
-            }
-        }
+        let covered = workedOutCoverage()
         if covered != endpointsCoverClusters {
             problems.append("endpoint coverage is \(endpointsCoverClusters), worked out afresh: \(covered)")
         }
