@@ -1,3 +1,5 @@
+import EnvoyBuild
+import GatewayModel
 import Translation
 import XDS
 
@@ -7,5 +9,20 @@ extension SnapshotEncoder {
         try snapshot(
             for: group, listeners: config.listeners, routes: config.routes, clusters: config.clusters,
             endpoints: config.endpoints, secrets: config.secrets)
+    }
+}
+
+/// Both stages of translation, as `chancery serve` runs them: objects → a plan per proxy
+/// group, then each plan → Envoy resources (reusing, with a cache, what did not change).
+public struct TwoStageTranslation: Sendable {
+    public let builder: EnvoyBuilder
+
+    public init(cache: EnvoyCache? = nil) {
+        builder = EnvoyBuilder(cache: cache)
+    }
+
+    public func callAsFunction(_ set: ResourceSet) -> [String: ProxyConfig] {
+        let result = Translator().translate(set)
+        return builder.build(result.plans, identical: result.identical)
     }
 }

@@ -1,5 +1,6 @@
 import AllocationCounter
 import BenchmarkSupport
+import EnvoyBuild
 import Foundation
 import GatewayModel
 import Translation
@@ -73,7 +74,7 @@ func snapshot(_ config: ProxyConfig) throws -> Snapshot {
 }
 
 let options = Options(CommandLine.arguments)
-let translator = Translator()
+let translator = TwoStageTranslation()
 print("chancery-bench: median of \(options.runs) runs; times in milliseconds; allocations per run (count / MiB asked for)")
 print("routes  decode  translate  snapshot  one-route-change  resources  peak-RSS-MiB  translate-allocs        change-allocs")
 for size in options.sizes {
@@ -81,23 +82,22 @@ for size in options.sizes {
     var set = ResourceSet()
     let decode = measure(runs: 1) { set = world(routes: size) }
     let changed = world(routes: size, variant: 1)
-    var result = translator.translate(set)
-    let translate = measure(runs: options.runs) { result = translator.translate(set) }
-    guard let config = result.proxies["infra/gw"] else { fatalError("no proxy group") }
+    var result = translator(set)
+    let translate = measure(runs: options.runs) { result = translator(set) }
+    guard let config = result["infra/gw"] else { fatalError("no proxy group") }
     var built = try snapshot(config)
     let build = try measure(runs: options.runs) { built = try snapshot(config) }
     // A one-route edit in a world of `size`: what Chancery does between reading the
     // edited file and handing the new snapshot to the streams. Like `serve`, it keeps
     // the previous translation and serialisation to reuse what did not change.
-    let cache = TranslationCache()
     let encoder = SnapshotEncoder()
-    let incremental = Translator(cache: cache)
-    built = try encoder.snapshot(for: "infra/gw", incremental.translate(set).proxies["infra/gw"]!)
+    let incremental = TwoStageTranslation(cache: EnvoyCache())
+    built = try encoder.snapshot(for: "infra/gw", incremental(set)["infra/gw"]!)
     var flip = false
     let change = try measure(runs: options.changeRuns ?? options.runs) {
         flip.toggle()
-        let next = incremental.translate(flip ? changed : set)
-        built = try encoder.snapshot(for: "infra/gw", next.proxies["infra/gw"]!)
+        let next = incremental(flip ? changed : set)
+        built = try encoder.snapshot(for: "infra/gw", next["infra/gw"]!)
     }
     print(
         String(

@@ -1,5 +1,6 @@
 import BenchmarkSupport
 import EnvoyAPI
+import EnvoyBuild
 import Foundation
 import GatewayModel
 import Logging
@@ -88,14 +89,13 @@ func rssMiB() -> Double { Stats.memoryMiB() }
 
 
 /// Kept between translations, as `chancery serve` keeps them (so their memory counts).
-let translations = TranslationCache()
+let translations = TwoStageTranslation(cache: EnvoyCache())
 let encoder = SnapshotEncoder()
 
 /// The synthetic world (plain routes), as a snapshot for one group.
 func snapshot(routes: Int, variant: Int) throws -> Snapshot {
     let set = Worlds.gateway(routes: routes, variant: variant, detailed: false)
-    let result = Translator(cache: translations).translate(set)
-    let config = result.proxies["infra/gw"]!
+    let config = translations(set)["infra/gw"]!
     return try encoder.snapshot(for: "infra/gw", config)
 }
 
@@ -228,7 +228,7 @@ func clientErrors(_ clients: Clients) -> [String] {
 func scaleDown(_ clients: Clients) async throws -> (released: Double, trimmed: Double) {
     // What `serve` does when every route is deleted: an empty translation (the cache
     // keeps nothing), the group's snapshot and encodings dropped.
-    _ = Translator(cache: translations).translate(ResourceSet())
+    _ = translations(ResourceSet())
     encoder.forget(group: "infra/gw")
     cache.removeSnapshot(for: options.group)
     await clients.close()

@@ -1,6 +1,7 @@
 import BenchmarkSupport
 import ConfigSources
 import EnvoyAPI
+import EnvoyBuild
 import Foundation
 import GatewayModel
 import Logging
@@ -163,13 +164,13 @@ let phases = Phases()
 // What `chancery serve` does with each change the FileSource reports.
 let source = FileSource(directories: [directory], logger: logger)
 let pipeline = Task.detached {
-    let translations = TranslationCache()
+    let translations = TwoStageTranslation(cache: EnvoyCache())
     let encoder = SnapshotEncoder()
     for await update in source.timedUpdates(debounce: .milliseconds(10)) {
         let read = Date()
-        let result = Translator(cache: translations).translate(update.set)
+        let result = translations(update.set)
         let translated = Date()
-        guard let proxy = result.proxies[group] else { continue }
+        guard let proxy = result[group] else { continue }
         do {
             let snapshot = try encoder.snapshot(for: group, proxy)
             cache.setSnapshot(snapshot, for: group, seenAt: update.seenAt)

@@ -50,16 +50,16 @@ enum AdminPage {
         }
         for object in objects.objects {
             let name = [object.kind, object.namespace.map { $0 + "/" + object.name } ?? object.name].joined(separator: " ")
-            var reasons = object.conditions.filter { !$0.isTrue && $0.type != "Conflicted" }.map { "\($0.type) \($0.reason): \($0.message)" }
+            var reasons = object.conditions.filter { !$0.isTrue && $0.type != .conflicted }.map { "\($0.type) \($0.reason): \($0.message)" }
             reasons += (object.listeners ?? []).flatMap { listener in
-                listener.conditions.filter { ($0.type == "Accepted" || $0.type == "ResolvedRefs") && !$0.isTrue }
+                listener.conditions.filter { ($0.type == .accepted || $0.type == .resolvedRefs) && !$0.isTrue }
                     .map { "listener \(listener.name): \($0.reason): \($0.message)" }
             }
             reasons += (object.parents ?? []).flatMap { parent in
                 parent.conditions.filter { !$0.isTrue }.map { "parent \(parent.parentRef.name): \($0.reason): \($0.message)" }
             }
             reasons += (object.ancestors ?? []).flatMap { ancestor in
-                ancestor.conditions.filter { !$0.isTrue }.map { "for Gateway \(ancestor.parentRef.name): \($0.reason): \($0.message)" }
+                ancestor.conditions.filter { !$0.isTrue }.map { "for Gateway \(ancestor.ancestorRef.name): \($0.reason): \($0.message)" }
             }
             html += "<tr><td class=bad>\(escape(name))</td><td>\(escape(object.origin ?? ""))</td><td>\(reasons.map(escape).joined(separator: "<br>"))</td></tr>"
         }

@@ -1,7 +1,9 @@
 import EnvoyAPI
+import EnvoyBuild
 import Foundation
 import GatewayModel
 import Hummingbird
+import IR
 import Logging
 import NIOCore
 import Prometheus
@@ -21,7 +23,7 @@ public final class AdminServer: Sendable {
     public let state: AdminState
     public let metrics: PrometheusCollectorRegistry
     private let address: HostPort
-    private let token: String?
+    let token: String?
     private let bound = Mutex<HostPort?>(nil)
     private let logger: Logger
 
@@ -47,12 +49,10 @@ public final class AdminServer: Sendable {
         self.logger = logger
     }
 
-    /// Serves until the task is cancelled.
+    /// Serves until the task is cancelled (or, in a ServiceGroup, until it shuts down).
     public func run() async throws {
-        let router = Router()
-        routes(router)
         let app = Application(
-            router: router,
+            router: router(),
             configuration: .init(address: .hostname(address.host == "localhost" ? "127.0.0.1" : address.host, port: address.port)),
             onServerRunning: { [self] channel in
                 if let port = channel.localAddress?.port {
@@ -72,50 +72,26 @@ public final class AdminServer: Sendable {
         throw InsecureBinding(address: address)
     }
 
-    // MARK: routes
-
-    private func routes(_ router: Router<BasicRequestContext>) {
-        router.get("/healthz") { _, _ in self.text("ok\n") }
-        router.get("/readyz") { _, _ in
-            let (ready, reason) = self.state.readiness
-            return ready ? self.text("ready\n") : self.error(.serviceUnavailable, "not_ready", reason)
-        }
-        router.get("/") { request, _ in
-            try self.authorized(request) { self.html(AdminPage.render(self)) }
-        }
-        router.get("/metrics") { request, _ in
-            try self.authorized(request) { self.text(self.prometheusText(), type: "text/plain; version=0.0.4") }
-        }
-        router.get("/api/v1/objects") { request, _ in
-            try self.authorized(request) {
-                let query = request.uri.queryParameters
-                return try self.json(
-                    self.objects(
-                        kind: query.get("kind"), namespace: query.get("namespace"),
-                        onlyRejected: query.get("rejected") == "true"))
-            }
-        }
-        router.get("/api/v1/clients") { request, _ in
-            try self.authorized(request) {
-                let group = request.uri.queryParameters.get("group")
-                let clients = self.registry.all.filter { group == nil || $0.group == group }.map(Views.client)
-                return try self.json(["clients": clients])
-            }
-        }
-        router.get("/api/v1/snapshots") { request, _ in
-            try self.authorized(request) { try self.json(["snapshots": self.cache.groups.compactMap(self.summary)]) }
-        }
-        router.get("/api/v1/snapshots/**") { request, context in
-            try self.authorized(request) {
-                let rest = context.parameters.getCatchAll().map(String.init)
-                return try self.snapshotRoute(rest, query: request.uri.queryParameters)
-            }
-        }
+    /// Every route: health checks open to all; the rest behind the bearer token when
+    /// there is one. Each collection is one area of the API (``AdminRoutes``).
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.addRoutes(AdminRoutes.health(self))
+        let guarded = RouteCollection(context: BasicRequestContext.self)
+        if let token { guarded.add(middleware: BearerToken(token: token, server: self)) }
+        guarded.addRoutes(AdminRoutes.page(self))
+        guarded.addRoutes(AdminRoutes.metrics(self))
+        guarded.addRoutes(AdminRoutes.objects(self), atPath: "/api/v1")
+        guarded.addRoutes(AdminRoutes.clients(self), atPath: "/api/v1")
+        guarded.addRoutes(AdminRoutes.snapshots(self), atPath: "/api/v1")
+        guarded.addRoutes(AdminRoutes.plans(self), atPath: "/api/v1")
+        router.addRoutes(guarded)
+        return router
     }
 
     /// `/api/v1/snapshots/{group}`, `…/{group}/diff`, `…/{group}/versions/{v}`, where a
     /// group may be `namespace/name` (with or without its `/` encoded).
-    private func snapshotRoute(_ parts: [String], query: Parameters) throws -> Response {
+    func snapshotRoute(_ parts: [String], query: Parameters) throws -> Response {
         var segments = parts.map { $0.removingPercentEncoding ?? $0 }
         var action = "resources"
         var version: String?
@@ -150,6 +126,19 @@ public final class AdminServer: Sendable {
         default:
             return try resources(group: group, type: query.get("type"), name: query.get("name"))
         }
+    }
+
+    /// `/api/v1/ir/{group}`: the plan the translator made for the group (its
+    /// intermediate representation), private keys redacted.
+    func planRoute(_ parts: [String]) throws -> Response {
+        let group = parts.map { $0.removingPercentEncoding ?? $0 }.joined(separator: "/")
+        guard let current = state.current, let plan = current.result.plans[group] else {
+            let known = state.current?.result.plans.keys.sorted().joined(separator: ", ") ?? ""
+            return error(.notFound, "unknown_group", "no proxy group \"\(group)\"; groups: \(known)")
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: try plan.json())))
     }
 
     // MARK: builders
@@ -216,7 +205,7 @@ public final class AdminServer: Sendable {
             let before = a[type]
             let after = b[type]
             for name in Set(before.keys).union(after.keys).sorted() {
-                let key = "\(type.originType)/\(name)"
+                let key = ResourceKey(type.resourceKind, name).description
                 switch (before[name], after[name]) {
                 case (nil, _?): added.append(key)
                 case (_?, nil): removed.append(key)
@@ -234,7 +223,7 @@ public final class AdminServer: Sendable {
         let snapshot = cache.snapshot(for: group)
         var body: [String: Any] = ["group": group, "version": snapshot.version]
         for resourceType in ResourceType.allCases {
-            if let type, type != resourceType.plural, type != resourceType.originType, type != resourceType.shortName {
+            if let type, type != resourceType.plural, type != resourceType.resourceKind.rawValue, type != resourceType.shortName {
                 continue
             }
             var items: [Any] = []
@@ -302,16 +291,6 @@ public final class AdminServer: Sendable {
 
     // MARK: responses
 
-    private func authorized(_ request: Request, _ body: () throws -> Response) throws -> Response {
-        if let token {
-            let header = request.headers[.authorization] ?? ""
-            guard header == "Bearer \(token)" else {
-                return error(.unauthorized, "unauthorized", "send Authorization: Bearer <token from --admin-token-file>")
-            }
-        }
-        return try body()
-    }
-
     func json(_ value: some Encodable) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -325,11 +304,11 @@ public final class AdminServer: Sendable {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    private func text(_ text: String, type: String = "text/plain; charset=utf-8") -> Response {
+    func text(_ text: String, type: String = "text/plain; charset=utf-8") -> Response {
         Response(status: .ok, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
-    private func html(_ text: String) -> Response {
+    func html(_ text: String) -> Response {
         Response(
             status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))

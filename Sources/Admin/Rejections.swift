@@ -1,4 +1,5 @@
 import GatewayModel
+import IR
 import Translation
 import XDS
 
@@ -9,14 +10,17 @@ public enum Rejections {
         registry: ClientRegistry, result: TranslationResult, set: ResourceSet
     ) -> [ObjectKey: [Condition]] {
         var messages: [ObjectKey: [String]] = [:]
+        var originsByGroup: [String: [ResourceKey: Set<ObjectKey>]] = [:]
         for client in registry.all {
-            guard let origins = result.proxies[client.group]?.origins else { continue }
+            guard let plan = result.plans[client.group] else { continue }
             for (type, status) in client.types.sorted(by: { $0.key < $1.key }) {
                 // Only a NACK of the latest push still stands: anything sent since replaced it.
                 guard let nack = status.lastNack, status.sentNonce == nack.nonce else { continue }
+                let origins = originsByGroup[client.group] ?? plan.origins
+                originsByGroup[client.group] = origins
                 var objects: Set<ObjectKey> = []
                 for name in nack.resources {
-                    objects.formUnion(origins[ProxyConfig.originKey(type.originType, name)] ?? [])
+                    objects.formUnion(origins[ResourceKey(type.resourceKind, name)] ?? [])
                 }
                 for object in objects {
                     messages[object, default: []].append(
@@ -26,7 +30,7 @@ public enum Rejections {
             }
         }
         return messages.mapValues { lines in
-            [Condition("Programmed", false, reason: "Invalid", message: lines.sorted().joined(separator: "; "), generation: nil)]
+            [Condition(.programmed, false, reason: .invalid, message: lines.sorted().joined(separator: "; "), generation: nil)]
         }.reduce(into: [:]) { result, entry in
             var conditions = entry.value
             conditions[0].observedGeneration = set[entry.key]?.object.metadata.generation
@@ -38,7 +42,7 @@ public enum Rejections {
     public static func merged(_ status: ObjectStatus?, _ nack: [Condition]?) -> ObjectStatus {
         var status = status ?? ObjectStatus()
         guard let nack else { return status }
-        status.conditions.removeAll { $0.type == "Programmed" }
+        status.conditions.removeAll { $0.type == .programmed }
         status.conditions += nack
         return status
     }

@@ -1,6 +1,6 @@
 import Foundation
 import GatewayModel
-import Translation
+import IR
 import XDS
 
 /// JSON shapes of the admin API. Field names are the API: keep them stable.
@@ -24,7 +24,7 @@ enum Views {
         var listeners: [ListenerStatus]?
         var parents: [RouteParentStatus]?
         /// Policies: their status towards each Gateway they take effect for.
-        var ancestors: [RouteParentStatus]?
+        var ancestors: [PolicyAncestorStatus]?
     }
 
     struct Objects: Codable {
@@ -127,14 +127,14 @@ enum Views {
 }
 
 extension ResourceType {
-    /// The key Translation uses for resources of this type in `ProxyConfig.origins`.
-    var originType: String {
+    /// The IR's name for resources of this type (origins are looked up by it).
+    var resourceKind: ResourceKind {
         switch self {
-        case .listener: "listener"
-        case .route: "route"
-        case .cluster: "cluster"
-        case .endpoint: "endpoint"
-        case .secret: "secret"
+        case .listener: .listener
+        case .route: .route
+        case .cluster: .cluster
+        case .endpoint: .endpoint
+        case .secret: .secret
         }
     }
 

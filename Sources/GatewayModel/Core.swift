@@ -21,7 +21,7 @@ public struct Service: Codable, Sendable, Hashable {
 public struct EndpointSlice: Codable, Sendable, Hashable {
     public var metadata: ObjectMeta
     /// IPv4, IPv6 or FQDN.
-    public var addressType: String
+    public var addressType: EndpointAddressType
     public var endpoints: [Endpoint]?
     public var ports: [Port]?
 

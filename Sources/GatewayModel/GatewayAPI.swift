@@ -22,7 +22,7 @@ public struct Gateway: Codable, Sendable, Hashable {
     }
 
     public struct Address: Codable, Sendable, Hashable {
-        public var type: String?
+        public var type: AddressType?
         public var value: String
     }
 
@@ -31,14 +31,14 @@ public struct Gateway: Codable, Sendable, Hashable {
         public var hostname: String?
         public var port: Int
         /// HTTP, HTTPS, TLS, TCP, UDP.
-        public var `protocol`: String
+        public var `protocol`: ProtocolType
         public var tls: TLSConfig?
         public var allowedRoutes: AllowedRoutes?
     }
 
     public struct TLSConfig: Codable, Sendable, Hashable {
         /// Terminate (default) or Passthrough.
-        public var mode: String?
+        public var mode: TLSModeType?
         public var certificateRefs: [SecretObjectReference]?
         public var options: [String: String]?
     }
@@ -50,7 +50,7 @@ public struct Gateway: Codable, Sendable, Hashable {
 
     public struct RouteNamespaces: Codable, Sendable, Hashable {
         /// All, Same (default) or Selector.
-        public var from: String?
+        public var from: FromNamespaces?
         public var selector: LabelSelector?
     }
 
@@ -129,9 +129,11 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
         public var path: PathMatch?
         public var headers: [HeaderMatch]?
         public var queryParams: [HeaderMatch]?
-        public var method: String?
+        public var method: HTTPMethod?
 
-        public init(path: PathMatch? = nil, headers: [HeaderMatch]? = nil, queryParams: [HeaderMatch]? = nil, method: String? = nil) {
+        public init(
+            path: PathMatch? = nil, headers: [HeaderMatch]? = nil, queryParams: [HeaderMatch]? = nil, method: HTTPMethod? = nil
+        ) {
             self.path = path
             self.headers = headers
             self.queryParams = queryParams
@@ -141,10 +143,10 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
 
     public struct PathMatch: Codable, Sendable, Hashable {
         /// Exact, PathPrefix (default) or RegularExpression.
-        public var type: String?
+        public var type: PathMatchType?
         public var value: String?
 
-        public init(type: String?, value: String?) {
+        public init(type: PathMatchType?, value: String?) {
             self.type = type
             self.value = value
         }
@@ -153,15 +155,21 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
     /// A header or query parameter match.
     public struct HeaderMatch: Codable, Sendable, Hashable {
         /// Exact (default) or RegularExpression.
-        public var type: String?
+        public var type: StringMatchType?
         public var name: String
         public var value: String
+
+        public init(type: StringMatchType?, name: String, value: String) {
+            self.type = type
+            self.name = name
+            self.value = value
+        }
     }
 
     public struct Filter: Codable, Sendable, Hashable {
         /// RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite,
         /// RequestMirror, ExtensionRef.
-        public var type: String
+        public var type: HTTPRouteFilterType
         public var requestHeaderModifier: HeaderModifier?
         public var responseHeaderModifier: HeaderModifier?
         public var requestRedirect: RequestRedirect?
@@ -196,7 +204,7 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
 
     public struct PathModifier: Codable, Sendable, Hashable {
         /// ReplaceFullPath or ReplacePrefixMatch.
-        public var type: String
+        public var type: HTTPPathModifierType
         public var replaceFullPath: String?
         public var replacePrefixMatch: String?
     }

@@ -55,6 +55,14 @@ public struct ResourceSet: Sendable, Hashable {
 
     public subscript(key: ObjectKey) -> Manifest? { manifests[key] }
 
+    /// The objects added, changed (object or origin) or removed since `previous`.
+    public func changedKeys(since previous: ResourceSet) -> Set<ObjectKey> {
+        var changed: Set<ObjectKey> = []
+        for (key, manifest) in manifests where previous.manifests[key] != manifest { changed.insert(key) }
+        for key in previous.manifests.keys where manifests[key] == nil { changed.insert(key) }
+        return changed
+    }
+
     /// Objects of a kind, ordered by namespace and name.
     public func manifests(of kind: Kind) -> [Manifest] {
         (keysByKind[kind] ?? []).sorted().map { manifests[$0]! }

@@ -26,7 +26,7 @@ public struct GRPCRoute: Codable, Sendable, Hashable {
 
     public struct MethodMatch: Codable, Sendable, Hashable {
         /// Exact (default) or RegularExpression.
-        public var type: String?
+        public var type: StringMatchType?
         public var service: String?
         public var method: String?
     }
@@ -91,7 +91,7 @@ public struct BackendTLSPolicy: Codable, Sendable, Hashable {
     public struct Validation: Codable, Sendable, Hashable {
         public var caCertificateRefs: [LocalObjectReference]?
         /// "System": the well-known CAs of the proxy's operating system.
-        public var wellKnownCACertificates: String?
+        public var wellKnownCACertificates: WellKnownCACertificatesType?
         /// The SNI sent to the backend, and the name its certificate must carry unless
         /// `subjectAltNames` says otherwise.
         public var hostname: String
@@ -100,11 +100,11 @@ public struct BackendTLSPolicy: Codable, Sendable, Hashable {
 
     public struct SubjectAltName: Codable, Sendable, Hashable {
         /// Hostname or URI.
-        public var type: String
+        public var type: SubjectAltNameType
         public var hostname: String?
         public var uri: String?
 
-        public init(type: String, hostname: String?, uri: String?) {
+        public init(type: SubjectAltNameType, hostname: String?, uri: String?) {
             self.type = type
             self.hostname = hostname
             self.uri = uri

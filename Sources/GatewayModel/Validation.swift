@@ -12,11 +12,11 @@ enum Validation {
         func check(_ ok: Bool, _ path: [PathComponent], _ message: @autoclosure () -> String) {
             if !ok { problems.append(Problem(path: path, message: message())) }
         }
-        func oneOf(_ value: String?, _ allowed: [String], _ path: [PathComponent]) {
+        func oneOf<Value: Vocabulary>(_ value: Value?, _ allowed: [Value], _ path: [PathComponent]) {
             guard let value else { return }
             check(
                 allowed.contains(value), path,
-                "\"\(value)\" is not one of \(allowed.joined(separator: ", "))")
+                "\"\(value)\" is not one of \(allowed.map(\.rawValue).joined(separator: ", "))")
         }
         func port(_ value: Int?, _ path: [PathComponent]) {
             guard let value else { return }
@@ -25,27 +25,28 @@ enum Validation {
         func filters(_ list: [HTTPRoute.Filter]?, _ base: [PathComponent]) {
             for (i, filter) in (list ?? []).enumerated() {
                 let path = base + [.index(i)]
-                let types = [
-                    "RequestHeaderModifier": filter.requestHeaderModifier != nil,
-                    "ResponseHeaderModifier": filter.responseHeaderModifier != nil,
-                    "RequestRedirect": filter.requestRedirect != nil,
-                    "URLRewrite": filter.urlRewrite != nil,
-                    "RequestMirror": filter.requestMirror != nil,
-                    "ExtensionRef": filter.extensionRef != nil,
+                let types: [HTTPRouteFilterType: Bool] = [
+                    .requestHeaderModifier: filter.requestHeaderModifier != nil,
+                    .responseHeaderModifier: filter.responseHeaderModifier != nil,
+                    .requestRedirect: filter.requestRedirect != nil,
+                    .urlRewrite: filter.urlRewrite != nil,
+                    .requestMirror: filter.requestMirror != nil,
+                    .extensionRef: filter.extensionRef != nil,
                 ]
                 guard let present = types[filter.type] else {
                     oneOf(filter.type, types.keys.sorted(), path + [.key("type")])
                     continue
                 }
-                let field = filter.type.prefix(1).lowercased() + filter.type.dropFirst()
-                let fieldName = filter.type == "URLRewrite" ? "urlRewrite" : field
-                check(present, path + [.key(fieldName)], "required when type is \(filter.type)")
-                for (other, set) in types where other != filter.type && set {
-                    let otherField = other == "URLRewrite" ? "urlRewrite" : other.prefix(1).lowercased() + other.dropFirst()
-                    check(false, path + [.key(otherField)], "must not be set when type is \(filter.type)")
+                check(present, path + [.key(filter.type.fieldName)], "required when type is \(filter.type)")
+                for (other, set) in types.sorted(by: { $0.key < $1.key }) where other != filter.type && set {
+                    check(false, path + [.key(other.fieldName)], "must not be set when type is \(filter.type)")
                 }
                 if let redirect = filter.requestRedirect {
-                    oneOf(redirect.scheme, ["http", "https"], path + [.key("requestRedirect"), .key("scheme")])
+                    if let scheme = redirect.scheme {
+                        check(
+                            ["http", "https"].contains(scheme), path + [.key("requestRedirect"), .key("scheme")],
+                            "\"\(scheme)\" is not one of http, https")
+                    }
                     port(redirect.port, path + [.key("requestRedirect"), .key("port")])
                     if let code = redirect.statusCode {
                         check(
@@ -104,11 +105,11 @@ enum Validation {
             }
         }
         func pathModifier(_ modifier: HTTPRoute.PathModifier, _ path: [PathComponent]) {
-            oneOf(modifier.type, ["ReplaceFullPath", "ReplacePrefixMatch"], path + [.key("type")])
-            if modifier.type == "ReplaceFullPath" {
+            oneOf(modifier.type, [.replaceFullPath, .replacePrefixMatch], path + [.key("type")])
+            if modifier.type == .replaceFullPath {
                 check(modifier.replaceFullPath != nil, path + [.key("replaceFullPath")], "required when type is ReplaceFullPath")
             }
-            if modifier.type == "ReplacePrefixMatch" {
+            if modifier.type == .replacePrefixMatch {
                 check(
                     modifier.replacePrefixMatch != nil, path + [.key("replacePrefixMatch")],
                     "required when type is ReplacePrefixMatch")
@@ -124,34 +125,34 @@ enum Validation {
                 let path: [PathComponent] = [.key("spec"), .key("listeners"), .index(i)]
                 check(names.insert(listener.name).inserted, path + [.key("name")], "listener name \"\(listener.name)\" is used twice")
                 port(listener.port, path + [.key("port")])
-                oneOf(listener.protocol, ["HTTP", "HTTPS", "TLS", "TCP", "UDP"], path + [.key("protocol")])
-                oneOf(listener.tls?.mode, ["Terminate", "Passthrough"], path + [.key("tls"), .key("mode")])
+                oneOf(listener.protocol, ProtocolType.served, path + [.key("protocol")])
+                oneOf(listener.tls?.mode, [.terminate, .passthrough], path + [.key("tls"), .key("mode")])
                 oneOf(
-                    listener.allowedRoutes?.namespaces?.from, ["All", "Same", "Selector"],
+                    listener.allowedRoutes?.namespaces?.from, [.all, .same, .selector],
                     path + [.key("allowedRoutes"), .key("namespaces"), .key("from")])
                 // The CRD's rules for tls: required for HTTPS and TLS, forbidden for the
                 // others; HTTPS always terminates; Terminate needs certificates.
                 let tlsPath = path + [.key("tls")]
                 switch listener.protocol {
-                case "HTTPS", "TLS":
+                case .https, .tls:
                     check(listener.tls != nil, tlsPath, "required when protocol is \(listener.protocol)")
-                case "HTTP", "TCP", "UDP":
+                case .http, .tcp, .udp:
                     check(listener.tls == nil, tlsPath, "must not be set when protocol is \(listener.protocol)")
                 default: break
                 }
                 if let tls = listener.tls {
-                    if listener.protocol == "HTTPS" {
+                    if listener.protocol == .https {
                         check(
-                            (tls.mode ?? "Terminate") == "Terminate", tlsPath + [.key("mode")],
+                            (tls.mode ?? .terminate) == .terminate, tlsPath + [.key("mode")],
                             "must be Terminate when protocol is HTTPS (use protocol TLS for Passthrough)")
                     }
-                    if (tls.mode ?? "Terminate") == "Terminate" {
+                    if (tls.mode ?? .terminate) == .terminate {
                         check(
                             !(tls.certificateRefs ?? []).isEmpty || !(tls.options ?? [:]).isEmpty,
                             tlsPath + [.key("certificateRefs")], "at least one certificate is required when mode is Terminate")
                     }
                 }
-                if listener.allowedRoutes?.namespaces?.from == "Selector" {
+                if listener.allowedRoutes?.namespaces?.from == .selector {
                     check(
                         listener.allowedRoutes?.namespaces?.selector != nil,
                         path + [.key("allowedRoutes"), .key("namespaces"), .key("selector")],
@@ -164,26 +165,24 @@ enum Validation {
                 let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]
                 for (m, match) in (rule.matches ?? []).enumerated() {
                     let matchPath = rulePath + [.key("matches"), .index(m)]
-                    oneOf(match.path?.type, ["Exact", "PathPrefix", "RegularExpression"], matchPath + [.key("path"), .key("type")])
-                    if let value = match.path?.value, match.path?.type != "RegularExpression" {
+                    oneOf(match.path?.type, [.exact, .pathPrefix, .regularExpression], matchPath + [.key("path"), .key("type")])
+                    if let value = match.path?.value, match.path?.type != .regularExpression {
                         check(value.hasPrefix("/"), matchPath + [.key("path"), .key("value")], "must start with /")
                     }
                     for (h, header) in (match.headers ?? []).enumerated() {
-                        oneOf(header.type, ["Exact", "RegularExpression"], matchPath + [.key("headers"), .index(h), .key("type")])
+                        oneOf(header.type, [.exact, .regularExpression], matchPath + [.key("headers"), .index(h), .key("type")])
                     }
                     for (q, query) in (match.queryParams ?? []).enumerated() {
-                        oneOf(query.type, ["Exact", "RegularExpression"], matchPath + [.key("queryParams"), .index(q), .key("type")])
+                        oneOf(query.type, [.exact, .regularExpression], matchPath + [.key("queryParams"), .index(q), .key("type")])
                     }
-                    oneOf(
-                        match.method, ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"],
-                        matchPath + [.key("method")])
+                    oneOf(match.method, HTTPMethod.matchable, matchPath + [.key("method")])
                 }
                 filters(rule.filters, rulePath + [.key("filters")])
                 // ReplacePrefixMatch needs a prefix to replace.
-                let prefixOnly = (rule.matches ?? []).allSatisfy { ($0.path?.type ?? "PathPrefix") == "PathPrefix" }
+                let prefixOnly = (rule.matches ?? []).allSatisfy { ($0.path?.type ?? .pathPrefix) == .pathPrefix }
                 for (f, filter) in (rule.filters ?? []).enumerated() {
                     let modifier = filter.requestRedirect?.path ?? filter.urlRewrite?.path
-                    if modifier?.type == "ReplacePrefixMatch", !prefixOnly {
+                    if modifier?.type == .replacePrefixMatch, !prefixOnly {
                         check(
                             false, rulePath + [.key("filters"), .index(f)],
                             "ReplacePrefixMatch needs every match of the rule to be a PathPrefix match")
@@ -211,24 +210,24 @@ enum Validation {
                 port(servicePort.port, [.key("spec"), .key("ports"), .index(i), .key("port")])
             }
         case .endpointSlice(let slice):
-            oneOf(slice.addressType, ["IPv4", "IPv6", "FQDN"], [.key("addressType")])
+            oneOf(slice.addressType, [.ipv4, .ipv6, .fqdn], [.key("addressType")])
             for (i, slicePort) in (slice.ports ?? []).enumerated() {
                 port(slicePort.port, [.key("ports"), .index(i), .key("port")])
             }
         case .grpcRoute(let route):
             parentRefs(route.spec.parentRefs)
-            let grpcFilters = ["RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "ExtensionRef"]
+            let grpcFilters: [HTTPRouteFilterType] = [.requestHeaderModifier, .responseHeaderModifier, .requestMirror, .extensionRef]
             for (r, rule) in (route.spec.rules ?? []).enumerated() {
                 let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]
                 for (m, match) in (rule.matches ?? []).enumerated() {
                     let matchPath = rulePath + [.key("matches"), .index(m)]
                     if let method = match.method {
                         let methodPath = matchPath + [.key("method")]
-                        oneOf(method.type, ["Exact", "RegularExpression"], methodPath + [.key("type")])
+                        oneOf(method.type, [.exact, .regularExpression], methodPath + [.key("type")])
                         check(
                             method.service != nil || method.method != nil, methodPath,
                             "one or both of service and method must be set")
-                        if (method.type ?? "Exact") == "Exact" {
+                        if (method.type ?? .exact) == .exact {
                             check(
                                 !(method.service ?? "").contains("/"), methodPath + [.key("service")],
                                 "an Exact service name cannot contain /")
@@ -238,7 +237,7 @@ enum Validation {
                         }
                     }
                     for (h, header) in (match.headers ?? []).enumerated() {
-                        oneOf(header.type, ["Exact", "RegularExpression"], matchPath + [.key("headers"), .index(h), .key("type")])
+                        oneOf(header.type, [.exact, .regularExpression], matchPath + [.key("headers"), .index(h), .key("type")])
                     }
                 }
                 for (f, filter) in (rule.filters ?? []).enumerated() {
@@ -263,15 +262,15 @@ enum Validation {
             check(
                 hasRefs != (validation.wellKnownCACertificates != nil), path,
                 "exactly one of caCertificateRefs and wellKnownCACertificates must be set")
-            oneOf(validation.wellKnownCACertificates, ["System"], path + [.key("wellKnownCACertificates")])
+            oneOf(validation.wellKnownCACertificates, [.system], path + [.key("wellKnownCACertificates")])
             check(!validation.hostname.isEmpty, path + [.key("hostname")], "must not be empty")
             for (i, san) in (validation.subjectAltNames ?? []).enumerated() {
                 let sanPath = path + [.key("subjectAltNames"), .index(i)]
-                oneOf(san.type, ["Hostname", "URI"], sanPath + [.key("type")])
-                if san.type == "Hostname" {
+                oneOf(san.type, [.hostname, .uri], sanPath + [.key("type")])
+                if san.type == .hostname {
                     check(san.hostname != nil && san.uri == nil, sanPath, "type Hostname needs hostname (and no uri)")
                 }
-                if san.type == "URI" {
+                if san.type == .uri {
                     check(san.uri != nil && san.hostname == nil, sanPath, "type URI needs uri (and no hostname)")
                 }
             }
@@ -315,5 +314,12 @@ public enum GatewayDuration {
         }
         guard digits.isEmpty, (1...4).contains(parts) else { return nil }
         return total
+    }
+}
+
+extension HTTPRouteFilterType {
+    /// The filter's field that carries its settings (`requestHeaderModifier`, `urlRewrite`, …).
+    var fieldName: String {
+        self == .urlRewrite ? "urlRewrite" : rawValue.prefix(1).lowercased() + rawValue.dropFirst()
     }
 }

@@ -122,6 +122,18 @@ enum CertificateCheck {
 }
 
 struct CertificateProblem: Error, Hashable {
+    enum Kind: Hashable {
+        /// The certificate or bundle is missing, unreadable or not valid now.
+        case unusable
+        /// A reference names something that is not a ConfigMap.
+        case notAConfigMap
+    }
+
     let message: String
-    init(_ message: String) { self.message = message }
+    let kind: Kind
+
+    init(_ message: String, kind: Kind = .unusable) {
+        self.message = message
+        self.kind = kind
+    }
 }

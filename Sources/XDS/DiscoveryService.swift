@@ -12,11 +12,17 @@ import Metrics
 public struct DiscoveryService: Sendable {
     public let cache: SnapshotCache
     public let registry: ClientRegistry
+    /// Which group each connecting node is served.
+    public let grouping: any NodeGrouping
     let logger: Logger
 
-    public init(cache: SnapshotCache, registry: ClientRegistry, logger: Logger = Logger(label: "chancery.xds")) {
+    public init(
+        cache: SnapshotCache, registry: ClientRegistry, grouping: any NodeGrouping = ClusterGrouping(),
+        logger: Logger = Logger(label: "chancery.xds")
+    ) {
         self.cache = cache
         self.registry = registry
+        self.grouping = grouping
         self.logger = logger
     }
 
@@ -143,7 +149,7 @@ public struct DiscoveryService: Sendable {
                                 code: .invalidArgument,
                                 message: "the first discovery request must carry the node (id and cluster)")
                         }
-                        let group = node.cluster
+                        let group = grouping.group(of: node)
                         let id = registry.register(
                             nodeID: node.id, group: group, peer: context.remotePeer, transport: transport,
                             service: service)
@@ -232,7 +238,7 @@ public struct DiscoveryService: Sendable {
         guard request.hasNode else {
             throw RPCError(code: .invalidArgument, message: "a fetch request must carry the node (id and cluster)")
         }
-        let resources = cache.snapshot(for: request.node.cluster)[type]
+        let resources = cache.snapshot(for: grouping.group(of: request.node))[type]
         let wanted = request.resourceNames.isEmpty ? resources : resources.filter { request.resourceNames.contains($0.key) }
         var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
         response.typeURL = type.typeURL

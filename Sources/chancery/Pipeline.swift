@@ -1,5 +1,6 @@
 import Admin
 import ConfigSources
+import EnvoyBuild
 import Foundation
 import GatewayModel
 import Logging
@@ -15,8 +16,8 @@ struct Pipeline {
     let logger: Logger
     private var groups: Set<String> = []
     /// What the last translation built and serialised, reused for what did not change:
-    /// a one-route edit re-translates and re-serialises about one route's worth.
-    private let translations = TranslationCache()
+    /// a one-route edit rebuilds and re-serialises about one route's worth.
+    private let builder = EnvoyBuilder(cache: EnvoyCache())
     private let encoder = SnapshotEncoder()
     /// Resources across all groups after the last translation: when the world shrinks,
     /// the memory it used is handed back to the system.
@@ -31,15 +32,26 @@ struct Pipeline {
         self.logger = logger
     }
 
+    /// Translates `set` and hands every group's snapshot to the cache.
+    /// - Parameters:
+    ///   - source: what changed (`files`, `kubernetes`, `recheck`), for metrics and logs.
+    ///   - changed: the objects that changed, when the source knows.
+    ///   - recheck: translate even an unchanged set (certificates age).
     @discardableResult
-    mutating func apply(_ set: ResourceSet, seenAt: Date = Date(), recheck: Bool = false) -> TranslationResult {
+    mutating func apply(
+        _ set: ResourceSet, seenAt: Date = Date(), source: String, changed: Set<ObjectKey>? = nil, recheck: Bool = false
+    ) -> TranslationResult {
         // An unchanged set translates the same, except that certificates age: a
         // recheck translates it again (versions are content hashes, so if nothing
         // changed no proxy hears of it).
         if let last, last.set == set, !recheck { return last.result }
-        Counter(label: "chancery_source_events_total", dimensions: [("source", "files")]).increment()
+        Counter(label: "chancery_source_events_total", dimensions: [("source", source)]).increment()
+        if let changed {
+            logger.debug("change", metadata: ["source": "\(source)", "objects": "\(changed.count)"])
+        }
         let start = ContinuousClock.now
-        let result = Translator(cache: translations).translate(set)
+        let result = Translator().translate(set)
+        let configs = builder.build(result.plans, identical: result.identical)
         let elapsed = ContinuousClock.now - start
         let translatedAt = Date()
         Timer(label: "chancery_translation_seconds").recordNanoseconds(
@@ -49,9 +61,9 @@ struct Pipeline {
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         var built: [String: Snapshot] = [:]
         // Groups that equal another group come last and reuse its snapshot.
-        let order = result.proxies.keys.sorted { (result.identical[$0] != nil ? 1 : 0, $0) < (result.identical[$1] != nil ? 1 : 0, $1) }
+        let order = configs.keys.sorted { (result.identical[$0] != nil ? 1 : 0, $0) < (result.identical[$1] != nil ? 1 : 0, $1) }
         for group in order {
-            let proxy = result.proxies[group]!
+            let proxy = configs[group]!
             do {
                 let snapshot = try result.identical[group].flatMap { built[$0] }
                     ?? encoder.snapshot(
@@ -65,14 +77,12 @@ struct Pipeline {
                     metadata: ["group": "\(group)", "error": "\(error)"])
             }
         }
-        for gone in groups.subtracting(result.proxies.keys) {
+        for gone in groups.subtracting(configs.keys) {
             cache.removeSnapshot(for: gone)
             encoder.forget(group: gone)
         }
-        groups = Set(result.proxies.keys)
-        let count = result.proxies.values.reduce(0) {
-            $0 + $1.listeners.count + $1.routes.count + $1.clusters.count + $1.endpoints.count + $1.secrets.count
-        }
+        groups = Set(configs.keys)
+        let count = configs.values.reduce(0) { $0 + $1.count }
         // Called only when the world shrank by a quarter: trimming costs a few ms.
         if count < resourceCount * 3 / 4 { ProcessMemory.returnFreePages() }
         resourceCount = count
@@ -104,14 +114,14 @@ enum Report {
             for condition in parent.conditions { parts.append("parent \(name): " + line(condition)) }
         }
         for ancestor in status.ancestors ?? [] {
-            let name = "\(ancestor.parentRef.namespace.map { $0 + "/" } ?? "")\(ancestor.parentRef.name)"
+            let name = "\(ancestor.ancestorRef.namespace.map { $0 + "/" } ?? "")\(ancestor.ancestorRef.name)"
             for condition in ancestor.conditions { parts.append("for Gateway \(name): " + line(condition)) }
         }
         return parts.joined(separator: "; ")
     }
 
     static func line(_ condition: Condition) -> String {
-        "\(condition.type)=\(condition.status) (\(condition.reason)) \(condition.message)"
+        "\(condition.type)=\(condition.status.rawValue) (\(condition.reason)) \(condition.message)"
     }
 
     static func print(_ result: TranslationResult, set: ResourceSet) -> String {
@@ -135,7 +145,7 @@ enum Report {
                 for condition in parent.conditions { out += "      \(line(condition))\n" }
             }
             for ancestor in status.ancestors ?? [] {
-                let name = "\(ancestor.parentRef.namespace.map { $0 + "/" } ?? "")\(ancestor.parentRef.name)"
+                let name = "\(ancestor.ancestorRef.namespace.map { $0 + "/" } ?? "")\(ancestor.ancestorRef.name)"
                 out += "    for Gateway \(name)\n"
                 for condition in ancestor.conditions { out += "      \(line(condition))\n" }
             }

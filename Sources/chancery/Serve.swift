@@ -6,6 +6,7 @@ import GatewayModel
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle
 import Translation
 import XDS
 
@@ -126,7 +127,7 @@ extension Chancery {
             let cache = SnapshotCache()
             let registry = ClientRegistry()
             let adminState = AdminState()
-            let discovery = DiscoveryService(cache: cache, registry: registry)
+            let discovery = DiscoveryService(cache: cache, registry: registry, grouping: ClusterGrouping())
             let server = XDSServer(address: xdsAddress, discovery: discovery)
             let admin: AdminServer
             do {
@@ -137,111 +138,72 @@ extension Chancery {
                 throw ValidationError("\(error)")
             }
             let kube = try makeKubernetes(logger: logger)
-            let files = directories.isEmpty ? nil : FileSource(directories: directories)
-            let pipeline = Pipeline(cache: cache, admin: adminState, logger: logger)
+            // Files first: where a file and the cluster define the same object, the file wins.
+            var sources: [any ConfigSource] = []
+            if !directories.isEmpty { sources.append(FileSource(directories: directories)) }
+            if let kube { sources.append(kube.source) }
+            let merged = SourceMerger(sources)
+            var pipeline = Pipeline(cache: cache, admin: adminState, logger: logger)
             // From files alone, the first read builds the first snapshots before Envoy can
             // connect. With the cluster, nothing is built until every kind has synced, so
             // a restart never serves a half-empty configuration (and /readyz says so).
-            let first = files?.load() ?? ResourceSet()
-            var initial: TranslationResult?
-            var started = pipeline
-            if kube == nil { initial = started.apply(first) }
-            let watching = started
+            let first = merged.readNow()
+            let initial = first.map { pipeline.apply($0, source: "startup") }
 
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await server.run() }
-                tasks.addTask { try await admin.run() }
-                tasks.addTask { try await SignalWatcher.waitForTermination() }
-                if let kube {
-                    tasks.addTask {
-                        await kube.elector.run { leading in kube.status.setLeading(leading) }
-                    }
-                    tasks.addTask { await kube.status.run() }
-                    tasks.addTask {
-                        while !kube.source.isSynced, !Task.isCancelled {
-                            adminState.setNotReadyReason(
-                                "waiting for the Kubernetes API: " + kube.source.problems.joined(separator: "; "))
-                            try await Task.sleep(for: .milliseconds(200))
-                        }
-                        // Every task here lives as long as the process: the first to end
-                        // ends it.
-                        while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
-                    }
+            var services: [any ServiceLifecycle.Service] = [
+                PipelineService(
+                    sources: merged, pipeline: pipeline, admin: adminState, status: kube?.status,
+                    recheckInterval: .seconds(3600))
+            ]
+            if let kube {
+                services.append(StatusWriterService(status: kube.status))
+                services.append(LeaderElectionService(elector: kube.elector, status: kube.status))
+            }
+            // Shut down in reverse: the xDS server first (Envoys move to another replica),
+            // then the admin endpoint, then the Lease is released.
+            services.append(AdminService(server: admin))
+            services.append(XDSService(server: server))
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+
+            enum Ended { case group, announced }
+            try await withThrowingTaskGroup(of: Ended.self) { tasks in
+                tasks.addTask {
+                    try await group.run()
+                    return .group
                 }
                 tasks.addTask {
-                    // File changes, cluster changes, and an hourly recheck so that
-                    // certificates crossing their expiry (or the 14-day warning) are
-                    // noticed without an edit.
-                    var pipeline = watching
-                    let (events, sink) = AsyncStream<PipelineEvent>.makeStream()
-                    var feeders: [Task<Void, Never>] = []
-                    if let files {
-                        feeders.append(
-                            Task {
-                                for await update in files.timedUpdates() { sink.yield(.files(update)) }
-                            })
-                    }
-                    if let kube {
-                        feeders.append(
-                            Task {
-                                for await set in kube.source.updates() { sink.yield(.cluster(set, Date())) }
-                            })
-                    }
-                    feeders.append(
-                        Task {
-                            while !Task.isCancelled {
-                                try? await Task.sleep(for: .seconds(3600))
-                                sink.yield(.recheck)
-                            }
-                        })
-                    defer { for feeder in feeders { feeder.cancel() } }
-                    var fromFiles = first
-                    var fromCluster: ResourceSet? = nil
-                    for await event in events {
-                        var seenAt = Date()
-                        var recheck = false
-                        switch event {
-                        case .files(let update):
-                            fromFiles = update.set
-                            seenAt = update.seenAt
-                        case .cluster(let set, let at):
-                            fromCluster = set
-                            seenAt = at
-                        case .recheck:
-                            recheck = true
-                        }
-                        if kube != nil, fromCluster == nil { continue }  // not synced yet
-                        let set = fromCluster.map { fromFiles.merging($0) } ?? fromFiles
-                        let result = pipeline.apply(set, seenAt: seenAt, recheck: recheck)
-                        kube?.status.submit(result.statuses)
+                    let bound = try await server.boundAddress()
+                    let adminBound = try await admin.boundAddress()
+                    let groups = initial?.plans.keys.sorted() ?? []
+                    let example = groups.first { $0.contains("/") } ?? groups.first ?? "NAMESPACE/GATEWAY"
+                    let watched = (directories + (kube.map { ["the Kubernetes API at \($0.source.client.connection.server)"] } ?? []))
+                        .joined(separator: ", ")
+                    let found =
+                        initial == nil
+                        ? "proxy groups appear once every kind has synced"
+                        : "\(first?.manifests.count ?? 0) objects, proxy groups: \(groups.isEmpty ? "(none)" : groups.joined(separator: ", "))"
+                    say(
+                        """
+                        Watching \(watched): \(found)
+                        xDS (ADS, state of the world and delta) listening on \(bound)
+                        Admin: http://\(adminBound)/ (JSON under /api/v1, metrics at /metrics)\(token != nil ? ", bearer token required" : "")
+                        Point an Envoy at it:
+                          chancery bootstrap --xds-address \(bound) --proxy \(example) > envoy.yaml && envoy -c envoy.yaml
+                        """)
+                    logger.info("serving", metadata: ["xds": "\(bound)"])
+                    return .announced
+                }
+                while let ended = try await tasks.next() {
+                    if ended == .group {
+                        tasks.cancelAll()
+                        break
                     }
                 }
-                let bound = try await server.boundAddress()
-                let adminBound = try await admin.boundAddress()
-                let groups = initial?.proxies.keys.sorted() ?? []
-                let example = groups.first { $0.contains("/") } ?? groups.first ?? "NAMESPACE/GATEWAY"
-                let watched = (directories + (kube.map { ["the Kubernetes API at \($0.source.client.connection.server)"] } ?? []))
-                    .joined(separator: ", ")
-                let found =
-                    initial == nil
-                    ? "proxy groups appear once every kind has synced"
-                    : "\(first.manifests.count) objects, proxy groups: \(groups.isEmpty ? "(none)" : groups.joined(separator: ", "))"
-                say(
-                    """
-                    Watching \(watched): \(found)
-                    xDS (ADS, state of the world and delta) listening on \(bound)
-                    Admin: http://\(adminBound)/ (JSON under /api/v1, metrics at /metrics)\(token != nil ? ", bearer token required" : "")
-                    Point an Envoy at it:
-                      chancery bootstrap --xds-address \(bound) --proxy \(example) > envoy.yaml && envoy -c envoy.yaml
-                    """)
-                logger.info("serving", metadata: ["xds": "\(bound)"])
-                // Whichever ends first — a signal or a server failure — ends the process:
-                // stop listening, then close every stream so Envoys reconnect elsewhere.
-                try await tasks.next()
-                server.stopListening()
-                tasks.cancelAll()
             }
-            // After the tasks (the leader has released its Lease by now).
+            // After the services (the leader has released its Lease by now).
             await kube?.source.client.shutdown()
             logger.info("stopped")
         }
@@ -252,12 +214,4 @@ extension Chancery {
 /// waiting for the addresses.
 func say(_ text: String, newline: Bool = true) {
     FileHandle.standardOutput.write(Data((newline ? text + "\n" : text).utf8))
-}
-
-/// What wakes the pipeline: changed files, a changed cluster, or the hourly certificate
-/// recheck.
-enum PipelineEvent: Sendable {
-    case files(FileSource.Update)
-    case cluster(ResourceSet, Date)
-    case recheck
 }

@@ -1,27 +1,46 @@
 import ArgumentParser
 import ConfigSources
+import EnvoyBuild
 import Foundation
+import IR
 import Translation
 
 extension Chancery {
     struct Translate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print a proxy group's xDS resources as Envoy JSON.")
+            abstract: "Print a proxy group's xDS resources as Envoy JSON (or its intermediate representation).",
+            discussion: """
+                Without --proxy, every group is printed, keyed by group. With --ir, the plan the
+                translator made for the group is printed instead: every decision taken, before
+                it is spelled in Envoy's terms (private keys are redacted).
+                """)
 
         @Option(name: .customLong("config-dir"), help: "Directory of Kubernetes YAML (repeatable).")
         var configDirs: [String]
 
-        @Option(help: "Proxy group: NAMESPACE/GATEWAY or a GatewayClass name.")
-        var proxy: String
+        @Option(help: "Proxy group: NAMESPACE/GATEWAY or a GatewayClass name (default: every group).")
+        var proxy: String?
+
+        @Flag(help: "Print the intermediate representation instead of Envoy resources.")
+        var ir = false
 
         func run() throws {
             let set = FileSource(directories: configDirs).load()
             let result = Translator().translate(set)
-            guard let config = result.proxies[proxy] else {
-                let known = result.proxies.keys.sorted().joined(separator: ", ")
-                throw ValidationError("no proxy group \"\(proxy)\"; groups: \(known.isEmpty ? "(none)" : known)")
+            var plans = result.plans
+            if let proxy {
+                guard let plan = result.plans[proxy] else {
+                    let known = result.plans.keys.sorted().joined(separator: ", ")
+                    throw ValidationError("no proxy group \"\(proxy)\"; groups: \(known.isEmpty ? "(none)" : known)")
+                }
+                plans = [proxy: plan]
             }
-            say(try config.json())
+            if ir {
+                say(try proxy.map { _ in try plans.values.first!.json() } ?? ProxyPlan.json(plans), newline: false)
+                return
+            }
+            let configs = EnvoyBuilder().build(plans, identical: result.identical.filter { plans[$0.value] != nil })
+            say(try proxy.map { try configs[$0]!.json() } ?? ProxyConfig.json(configs), newline: false)
         }
     }
 
@@ -32,10 +51,21 @@ extension Chancery {
         @Option(name: .customLong("config-dir"), help: "Directory of Kubernetes YAML (repeatable).")
         var configDirs: [String]
 
+        @Option(help: "Also print this proxy group's intermediate representation (the translator's plan).")
+        var ir: String?
+
         func run() throws {
             let set = FileSource(directories: configDirs).load()
             let result = Translator().translate(set)
             say(Report.print(result, set: set), newline: false)
+            if let ir {
+                guard let plan = result.plans[ir] else {
+                    let known = result.plans.keys.sorted().joined(separator: ", ")
+                    throw ValidationError("no proxy group \"\(ir)\"; groups: \(known.isEmpty ? "(none)" : known)")
+                }
+                say("Plan of proxy group \(ir):")
+                say(try plan.json(), newline: false)
+            }
             let rejected = !result.readErrors.isEmpty || result.statuses.values.contains(where: \.isRejected)
             if rejected { throw ExitCode(1) }
         }

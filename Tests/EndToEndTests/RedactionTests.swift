@@ -1,8 +1,8 @@
 import Admin
 import EnvoyAPI
+import EnvoyBuild
 import Foundation
 import Testing
-import Translation
 
 /// SDS secrets as the admin API shows them: everything but the key material.
 @Suite struct RedactionTests {

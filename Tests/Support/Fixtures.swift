@@ -1,6 +1,6 @@
 import EnvoyAPI
+import EnvoyBuild
 import SwiftProtobuf
-import Translation
 import XDS
 
 /// Envoy resources for tests that exercise the xDS layer directly (no translation).

@@ -1,14 +1,18 @@
+import EnvoyBuild
 import Foundation
 import GatewayModel
+import IR
 import Testing
 import Translation
 import XDS
 import Yams
 
 /// Golden translation tests: each directory of `testdata/translation/` holds an
-/// `input.yaml`, the `expected.json` xDS resources of every proxy group and the
-/// `status.yaml` of every object. Run with `CHANCERY_UPDATE_GOLDEN=1` to rewrite the
-/// expectations after a deliberate change, then review the diff.
+/// `input.yaml` and three expectations — `ir.json`, every proxy group's plan (the
+/// intermediate representation the first stage produces); `status.yaml`, every object's
+/// status; and `expected.json`, the xDS resources the second stage builds from the
+/// plans. Run with `CHANCERY_UPDATE_GOLDEN=1` to rewrite the expectations after a
+/// deliberate change, then review the diff.
 @Suite struct GoldenTests {
     static let root = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -32,12 +36,14 @@ import Yams
         let dir = Self.root.appendingPathComponent(name)
         let input = try String(contentsOf: dir.appendingPathComponent("input.yaml"), encoding: .utf8)
         let result = translate(input)
-        let json = try result.json()
+        let configs = EnvoyBuilder().build(result.plans, identical: result.identical)
+        let json = try ProxyConfig.json(configs)
+        let ir = try ProxyPlan.json(result.plans)
         let status = try Self.statusYAML(result)
 
         // Whatever the translator gives a proxy group must be a snapshot the xDS
         // server accepts: nothing names a resource that is not there.
-        for (group, proxy) in result.proxies {
+        for (group, proxy) in configs {
             #expect(throws: Never.self, "group \(group)") {
                 try Snapshot(
                     listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
@@ -45,10 +51,15 @@ import Yams
             }
         }
         // Deterministic: the same input gives byte-identical output.
-        #expect(try translate(input).json() == json)
+        let again = translate(input)
+        #expect(again == result)
+        #expect(try ProxyConfig.json(EnvoyBuilder().build(again.plans, identical: again.identical)) == json)
+        // A group that equals another has the same plan.
+        for (group, same) in result.identical { #expect(result.plans[group] == result.plans[same], "group \(group)") }
 
-        try compare(json, dir.appendingPathComponent("expected.json"))
+        try compare(ir, dir.appendingPathComponent("ir.json"))
         try compare(status, dir.appendingPathComponent("status.yaml"))
+        try compare(json, dir.appendingPathComponent("expected.json"))
     }
 
     func translate(_ input: String) -> TranslationResult {

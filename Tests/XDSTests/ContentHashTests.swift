@@ -1,9 +1,9 @@
 import EnvoyAPI
+import EnvoyBuild
 import Foundation
 import SwiftProtobuf
-import Testing
-import Translation
 import TestSupport
+import Testing
 
 @testable import XDS
 

@@ -1,7 +1,7 @@
 import EnvoyAPI
-import Testing
-import Translation
+import EnvoyBuild
 import TestSupport
+import Testing
 
 @testable import XDS
 

@@ -77,7 +77,7 @@ public final class KubernetesSource: Sendable {
     public let pageSize: Int
     private let logger: Logger
     private let state = Mutex(State())
-    private let changes: AsyncStream<Void>.Continuation
+    private let changed: AsyncStream<Void>.Continuation
     private let changeStream: AsyncStream<Void>
     let backoff: Backoff
 
@@ -114,7 +114,7 @@ public final class KubernetesSource: Sendable {
         self.pageSize = max(pageSize, 1)
         self.backoff = backoff
         self.logger = logger
-        (changeStream, changes) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        (changeStream, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Whether every kind has been listed (a missing CRD counts: it is empty).
@@ -373,17 +373,17 @@ public final class KubernetesSource: Sendable {
             if synced { state.synced.insert(kind) }
             if let version { state.servedVersion[kind] = version } else { state.servedVersion[kind] = nil }
         }
-        changes.yield()
+        changed.yield()
     }
 
     private func upsert(_ kind: WatchedKind, _ object: ClusterObject) {
         state.withLock { $0.objects[kind, default: [:]][object.key] = object }
-        changes.yield()
+        changed.yield()
     }
 
     private func remove(_ kind: WatchedKind, _ key: ObjectKey) {
         state.withLock { _ = $0.objects[kind]?.removeValue(forKey: key) }
-        changes.yield()
+        changed.yield()
     }
 
     /// Records (and logs once) what is wrong with a kind, or that it recovered.

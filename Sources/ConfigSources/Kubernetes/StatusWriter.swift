@@ -1,9 +1,8 @@
 import Foundation
 import GatewayModel
-import Synchronization
 import Logging
 import Metrics
-import Translation
+import Synchronization
 
 /// Writes the translator's conditions to objects' `status` subresource: GatewayClasses,
 /// Gateways (conditions, listeners, addresses), every route's entry for each of our
@@ -17,7 +16,7 @@ public final class StatusWriter: Sendable {
     let controllerName: String
     private let logger: Logger
 
-    public init(source: KubernetesSource, controllerName: String = Translator.controllerName, logger: Logger) {
+    public init(source: KubernetesSource, controllerName: String = chanceryControllerName, logger: Logger) {
         self.source = source
         self.controllerName = controllerName
         self.logger = logger
@@ -91,10 +90,12 @@ public final class StatusWriter: Sendable {
             }
         case status.parents != nil:
             result["parents"] = entries(
-                status.parents ?? [], previous: current["parents"] as? [[String: Any]] ?? [], reference: "parentRef", now: now)
+                (status.parents ?? []).map { ($0.parentRef, $0.controllerName, $0.conditions) },
+                previous: current["parents"] as? [[String: Any]] ?? [], reference: "parentRef", now: now)
         case status.ancestors != nil:
             result["ancestors"] = entries(
-                status.ancestors ?? [], previous: current["ancestors"] as? [[String: Any]] ?? [], reference: "ancestorRef", now: now)
+                (status.ancestors ?? []).map { ($0.ancestorRef, $0.controllerName, $0.conditions) },
+                previous: current["ancestors"] as? [[String: Any]] ?? [], reference: "ancestorRef", now: now)
         default:
             result["conditions"] = conditions(status.conditions, previous: currentConditions, now: now)
         }
@@ -103,12 +104,15 @@ public final class StatusWriter: Sendable {
 
     /// Our entries replace our previous ones; other controllers' stay, first. Routes
     /// name the parent `parentRef`, policies `ancestorRef`.
-    func entries(_ ours: [RouteParentStatus], previous: [[String: Any]], reference field: String, now: Date) -> [[String: Any]] {
+    func entries(
+        _ ours: [(reference: ParentReference, controllerName: String, conditions: [Condition])], previous: [[String: Any]],
+        reference field: String, now: Date
+    ) -> [[String: Any]] {
         let others = previous.filter { ($0["controllerName"] as? String) != controllerName }
         let mine = previous.filter { ($0["controllerName"] as? String) == controllerName }
         return others
             + ours.map { entry in
-                let reference = Self.json(entry.parentRef)
+                let reference = Self.json(entry.reference)
                 let before = mine.first { Self.same($0[field] as? [String: Any] ?? [:], reference) }
                 return [
                     field: reference, "controllerName": entry.controllerName,
@@ -119,10 +123,11 @@ public final class StatusWriter: Sendable {
 
     func conditions(_ conditions: [Condition], previous: [[String: Any]], now: Date) -> [[String: Any]] {
         conditions.map { condition in
-            let before = previous.first { $0["type"] as? String == condition.type }
-            let unchanged = before?["status"] as? String == condition.status
+            let before = previous.first { $0["type"] as? String == condition.type.rawValue }
+            let unchanged = before?["status"] as? String == condition.status.rawValue
             var json: [String: Any] = [
-                "type": condition.type, "status": condition.status, "reason": condition.reason, "message": condition.message,
+                "type": condition.type.rawValue, "status": condition.status.rawValue, "reason": condition.reason.rawValue,
+                "message": condition.message,
                 "lastTransitionTime": unchanged ? (before?["lastTransitionTime"] as? String ?? Self.timestamp(now)) : Self.timestamp(now),
             ]
             if let generation = condition.observedGeneration { json["observedGeneration"] = generation }

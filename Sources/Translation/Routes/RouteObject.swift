@@ -1,4 +1,5 @@
 import GatewayModel
+import IR
 
 /// A route of any kind, reduced to what attachment and building need. GRPCRoutes become
 /// HTTP rules (a gRPC method is an HTTP/2 path); TLSRoutes, TCPRoutes and UDPRoutes keep
@@ -85,19 +86,20 @@ enum GRPCRules {
     /// `/service/method`.
     static func path(_ method: GRPCRoute.MethodMatch?) -> HTTPRoute.PathMatch {
         guard let method, method.service != nil || method.method != nil else {
-            return HTTPRoute.PathMatch(type: "PathPrefix", value: "/")
+            return HTTPRoute.PathMatch(type: .pathPrefix, value: "/")
         }
-        let exact = (method.type ?? "Exact") == "Exact"
+        let exact = (method.type ?? .exact) == .exact
         if exact, let service = method.service, let name = method.method {
-            return HTTPRoute.PathMatch(type: "Exact", value: "/\(service)/\(name)")
+            return HTTPRoute.PathMatch(type: .exact, value: "/\(service)/\(name)")
         }
         if exact, let service = method.service {
-            return HTTPRoute.PathMatch(type: "PathPrefix", value: "/\(service)")
+            return HTTPRoute.PathMatch(type: .pathPrefix, value: "/\(service)")
         }
         // Grouped, so an alternation in one part cannot swallow the rest of the path.
         let any = "[^/]+"
-        let service = method.service.map { exact ? EnvoyRoutes.escapeRegex($0) : "(?:\($0))" } ?? any
-        let name = method.method.map { exact ? EnvoyRoutes.escapeRegex($0) : "(?:\($0))" } ?? any
-        return HTTPRoute.PathMatch(type: "RegularExpression", value: "/\(service)/\(name)")
+        let service = method.service.map { exact ? RE2.escape($0) : "(?:\($0))" } ?? any
+        let name = method.method.map { exact ? RE2.escape($0) : "(?:\($0))" } ?? any
+        return HTTPRoute.PathMatch(type: .regularExpression, value: "/\(service)/\(name)")
     }
 }
+

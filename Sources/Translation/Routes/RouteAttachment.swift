@@ -1,39 +1,11 @@
 import GatewayModel
 
-/// A Service port that a route sends traffic to: one Envoy cluster.
-struct BackendCluster: Hashable, Comparable, Sendable {
-    let namespace: String
-    let service: String
-    let port: Int
-
-    var name: String { "\(namespace)/\(service):\(port)" }
-
-    static func < (a: BackendCluster, b: BackendCluster) -> Bool { a.name < b.name }
-}
-
-/// A backendRef after resolution: a cluster, or the reason it cannot be used (its share
-/// of requests is answered with HTTP 500, as the spec requires).
-struct ResolvedBackend: Equatable, Sendable {
-    var cluster: BackendCluster?
-    var weight: Int
-    var filters: [HTTPRoute.Filter]
-    var problem: (reason: String, message: String)?
-    /// The Service port a BackendTLSPolicy refused (its CA could not be resolved).
-    var refusedByPolicy: BackendCluster?
-
-    static func == (a: ResolvedBackend, b: ResolvedBackend) -> Bool {
-        a.cluster == b.cluster && a.weight == b.weight && a.filters == b.filters
-            && a.problem?.reason == b.problem?.reason && a.problem?.message == b.problem?.message
-            && a.refusedByPolicy == b.refusedByPolicy
-    }
-}
-
-struct ResolvedRule: Equatable, Sendable {
+struct ResolvedRule: Hashable, Sendable {
     let index: Int
     let rule: HTTPRoute.Rule
     var backends: [ResolvedBackend]
     /// Mirror targets by filter position (nil when unresolvable).
-    var mirrors: [BackendCluster?]
+    var mirrors: [ServicePort?]
     /// Why the whole rule must answer 500 (an unsupported filter).
     var failure: String?
 }
@@ -52,24 +24,45 @@ struct AttachedRoute {
     let rules: [ResolvedRule]
     /// TLSRoute, TCPRoute and UDPRoute backends (every rule's, in order).
     let backends: [ResolvedBackend]
+    /// HTTPRoutes and GRPCRoutes: the planned route of every rule's matches.
+    var entries: [RouteEntry] = []
 
     var key: ObjectKey { object.key }
 
     /// Service ports whose BackendTLSPolicy applies: those sent to and those refused.
-    var policyTargets: [BackendCluster] {
-        allBackendRefs + (rules.flatMap(\.backends) + backends).compactMap(\.refusedByPolicy)
+    var policyTargets: [ServicePort] {
+        allTargets + (rules.flatMap(\.backends) + backends).compactMap(\.refusedByPolicy)
     }
 
-    /// Every cluster the route sends to (backends and mirrors).
-    var allBackendRefs: [BackendCluster] {
-        rules.flatMap { $0.backends.compactMap(\.cluster) + $0.mirrors.compactMap { $0 } } + backends.compactMap(\.cluster)
+    /// Every Service port the route sends to (backends and mirrors).
+    var allTargets: [ServicePort] {
+        rules.flatMap { $0.backends.compactMap(\.target) + $0.mirrors.compactMap { $0 } } + backends.compactMap(\.target)
     }
 }
 
-/// Routes attached to Gateways, and the routes' statuses.
+/// How a route stands towards one of its parentRefs that names a Gateway of ours.
+struct ParentAttachment {
+    let parentRef: ParentReference
+    let gateway: ObjectKey
+    var accepted: Verdict
+    /// The listeners it attached to.
+    var listeners: [String] = []
+}
+
+/// What attaching found for one route: its standing towards each parent, and the
+/// references it could not resolve.
+struct RouteRecord {
+    let key: ObjectKey
+    let generation: Int?
+    var parents: [ParentAttachment]
+    var refProblems: [Verdict]
+}
+
+/// Routes attached to Gateways.
 struct Attachments {
-    var statuses: [ObjectKey: ObjectStatus] = [:]
-    /// By Gateway key and listener name.
+    /// Routes that name a Gateway of ours, by key.
+    var records: [ObjectKey: RouteRecord] = [:]
+    /// By Gateway key and listener name, oldest route first.
     var routes: [ObjectKey: [String: [AttachedRoute]]] = [:]
 
     func routes(for gateway: ObjectKey, listener: String) -> [AttachedRoute] {
@@ -81,7 +74,8 @@ enum RouteAttachment {
     /// Attaches routes (oldest first) to the listeners that admit them. Two rules of the
     /// spec are settled here, in age order: an HTTPRoute and a GRPCRoute may not share a
     /// hostname on one listener (the newer loses it), and a TCP or UDP listener carries
-    /// one route (the oldest).
+    /// one route (the oldest). Which route serves a TLS hostname is settled per proxy
+    /// group when listeners share a port (``GatewayPlanner``).
     static func attach(_ routes: [RouteObject], to gateways: inout [PreparedGateway], context: inout Context) -> Attachments {
         var result = Attachments()
         let byKey = Dictionary(uniqueKeysWithValues: gateways.enumerated().map { ($1.key, $0) })
@@ -92,7 +86,6 @@ enum RouteAttachment {
         for route in routes {
             let routeKey = route.key
             let namespace = routeKey.namespace
-            let generation = route.metadata.generation
             let rules: [ResolvedRule]
             let streamBackends: [ResolvedBackend]
             switch route.body {
@@ -100,7 +93,7 @@ enum RouteAttachment {
                 rules = resolveRules(http, kind: route.kind, namespace: namespace, context: context)
                 streamBackends = []
                 if route.kind == .grpcRoute {
-                    context.grpcClusters.formUnion(rules.flatMap { $0.backends.compactMap(\.cluster) })
+                    context.grpcClusters.formUnion(rules.flatMap { $0.backends.compactMap(\.target) })
                 }
             case .stream(let streamRules):
                 rules = []
@@ -116,30 +109,31 @@ enum RouteAttachment {
             }
             let problems =
                 rules.flatMap { rule in rule.backends.compactMap(\.problem) }
-                + rules.compactMap { $0.failure.map { ("UnsupportedValue", $0) } }
+                + rules.compactMap { rule in rule.failure.map { Verdict(false, .unsupportedValue, $0) } }
                 + streamBackends.compactMap(\.problem)
-            var parents: [RouteParentStatus] = []
+            var parents: [ParentAttachment] = []
             for parentRef in route.parentRefs {
                 guard (parentRef.group ?? gatewayGroup) == gatewayGroup, (parentRef.kind ?? "Gateway") == "Gateway" else {
                     continue
                 }
                 let gatewayKey = ObjectKey(.gateway, namespace: parentRef.namespace ?? namespace, name: parentRef.name)
                 guard let g = byKey[gatewayKey] else { continue }  // not a Gateway of ours
-                var accepted: (Bool, String, String) = (
-                    false, "NoMatchingParent", "no listener of Gateway \(gatewayKey.namespace)/\(gatewayKey.name) matches"
-                )
+                let gatewayName = "\(gatewayKey.namespace)/\(gatewayKey.name)"
+                var parent = ParentAttachment(
+                    parentRef: parentRef, gateway: gatewayKey,
+                    accepted: Verdict(false, .noMatchingParent, "no listener of Gateway \(gatewayName) matches"))
                 let gateway = gateways[g]
-                var candidates = gateway.listeners.indices.filter { gateway.listeners[$0].accepted }
+                var candidates = gateway.listeners.indices.filter { gateway.listeners[$0].accepted.holds }
                 if let section = parentRef.sectionName {
                     candidates = candidates.filter { gateway.listeners[$0].spec.name == section }
                     if candidates.isEmpty {
-                        accepted.2 = "Gateway \(gatewayKey.namespace)/\(gatewayKey.name) has no valid listener named \(section)"
+                        parent.accepted.message = "Gateway \(gatewayName) has no valid listener named \(section)"
                     }
                 }
                 if let port = parentRef.port {
                     candidates = candidates.filter { gateway.listeners[$0].spec.port == port }
                     if candidates.isEmpty {
-                        accepted.2 = "Gateway \(gatewayKey.namespace)/\(gatewayKey.name) has no valid listener on port \(port)"
+                        parent.accepted.message = "Gateway \(gatewayName) has no valid listener on port \(port)"
                     }
                 }
                 var allowedSome = false
@@ -155,7 +149,8 @@ enum RouteAttachment {
                     if route.kind == .tcpRoute || route.kind == .udpRoute {
                         hostnames = ["*"]
                         if let holder = soleRoute[gatewayKey]?[name], holder != routeKey {
-                            lostTo = "listener \(name) already carries \(holder.kind.rawValue) \(holder.namespace)/\(holder.name); a \(listener.spec.protocol) listener carries one route"
+                            lostTo =
+                                "listener \(name) already carries \(holder.kind.rawValue) \(holder.namespace)/\(holder.name); a \(listener.spec.protocol) listener carries one route"
                             continue
                         }
                         soleRoute[gatewayKey, default: [:]][name] = routeKey
@@ -172,53 +167,44 @@ enum RouteAttachment {
                             hostnames.removeAll { taken.contains($0) }
                             if hostnames.isEmpty {
                                 let other = route.kind == .httpRoute ? "GRPCRoute" : "HTTPRoute"
-                                lostTo = "an older \(other) already serves \(taken.joined(separator: ", ")) on listener \(name); HTTPRoutes and GRPCRoutes cannot share a hostname"
+                                lostTo =
+                                    "an older \(other) already serves \(taken.joined(separator: ", ")) on listener \(name); HTTPRoutes and GRPCRoutes cannot share a hostname"
                                 continue
                             }
-                            for hostname in hostnames { hostnameOwners[gatewayKey, default: [:]][name, default: [:]][hostname] = route.kind }
+                            for hostname in hostnames {
+                                hostnameOwners[gatewayKey, default: [:]][name, default: [:]][hostname] = route.kind
+                            }
                         }
                     }
                     gateways[g].listeners[index].attachedRoutes += 1
-                    result.routes[gatewayKey, default: [:]][name, default: []].append(
-                        AttachedRoute(
-                            object: route, gateway: gatewayKey, listener: name, listenerPort: listener.spec.port,
-                            listenerScheme: listener.spec.protocol == "HTTPS" ? "https" : "http",
-                            hostnames: hostnames, rules: rules, backends: streamBackends))
-                    accepted = (true, "Accepted", "attached to Gateway \(gatewayKey.namespace)/\(gatewayKey.name)")
+                    var attached = AttachedRoute(
+                        object: route, gateway: gatewayKey, listener: name, listenerPort: listener.spec.port,
+                        listenerScheme: listener.spec.protocol == .https ? "https" : "http",
+                        hostnames: hostnames, rules: rules, backends: streamBackends)
+                    if case .http = route.body { attached.entries = HTTPRoutePlanner.entries(for: attached) }
+                    result.routes[gatewayKey, default: [:]][name, default: []].append(attached)
+                    parent.listeners.append(name)
+                    parent.accepted = Verdict(true, .accepted, "attached to Gateway \(gatewayName)")
                 }
-                if !accepted.0, !candidates.isEmpty {
+                if !parent.accepted.holds, !candidates.isEmpty {
                     if !allowedSome {
-                        accepted = (
-                            false, "NotAllowedByListeners",
+                        parent.accepted = Verdict(
+                            false, .notAllowedByListeners,
                             "the listeners' allowedRoutes (kinds and namespaces) do not admit \(route.kind == .httpRoute ? "an" : "a") \(route.kind.rawValue) from namespace \(namespace)"
                         )
                     } else if let lostTo {
-                        accepted = (false, "Conflicted", lostTo)
+                        parent.accepted = Verdict(false, .conflicted, lostTo)
                     } else if hostnameMismatch {
-                        accepted = (
-                            false, "NoMatchingListenerHostname",
-                            "none of the route's hostnames match a listener hostname"
-                        )
+                        parent.accepted = Verdict(
+                            false, .noMatchingListenerHostname, "none of the route's hostnames match a listener hostname")
                     }
                 }
-                var conditions = [
-                    Condition("Accepted", accepted.0, reason: accepted.1, message: accepted.2, generation: generation)
-                ]
-                if let problem = problems.first {
-                    conditions.append(
-                        Condition(
-                            "ResolvedRefs", false, reason: problem.0,
-                            message: problems.map(\.1).joined(separator: "; "), generation: generation))
-                } else {
-                    conditions.append(
-                        Condition(
-                            "ResolvedRefs", true, reason: "ResolvedRefs", message: "all references resolved",
-                            generation: generation))
-                }
-                parents.append(
-                    RouteParentStatus(parentRef: parentRef, controllerName: Translator.controllerName, conditions: conditions))
+                parents.append(parent)
             }
-            if !parents.isEmpty { result.statuses[routeKey] = ObjectStatus(parents: parents) }
+            if !parents.isEmpty {
+                result.records[routeKey] = RouteRecord(
+                    key: routeKey, generation: route.metadata.generation, parents: parents, refProblems: problems)
+            }
         }
         return result
     }
@@ -229,9 +215,9 @@ enum RouteAttachment {
     ) -> Bool {
         guard listener.supportedKinds.contains(where: { $0.kind == kind.rawValue }) else { return false }
         let namespaces = listener.spec.allowedRoutes?.namespaces
-        switch namespaces?.from ?? "Same" {
-        case "All": return true
-        case "Selector":
+        switch namespaces?.from ?? .same {
+        case .all: return true
+        case .selector:
             return namespaces?.selector?.matches(context.set.labels(ofNamespace: routeNamespace)) ?? false
         default: return routeNamespace == gateway.key.namespace
         }
@@ -240,17 +226,17 @@ enum RouteAttachment {
     static func resolveRules(_ route: HTTPRoute, kind: Kind, namespace: String, context: Context) -> [ResolvedRule] {
         (route.spec.rules ?? []).enumerated().map { index, rule in
             var failure: String?
-            var mirrors: [BackendCluster?] = []
+            var mirrors: [ServicePort?] = []
             for filter in rule.filters ?? [] {
                 switch filter.type {
-                case "ExtensionRef":
+                case .extensionRef:
                     failure = "rule \(index): ExtensionRef filters are not supported; the rule answers 500"
-                case "RequestMirror":
+                case .requestMirror:
                     if let ref = filter.requestMirror?.backendRef {
                         let resolved = Backends.resolve(
                             kind: ref.kind, group: ref.group, name: ref.name, namespace: ref.namespace, port: ref.port,
                             from: namespace, routeKind: kind, context: context)
-                        mirrors.append(resolved.cluster)
+                        mirrors.append(resolved.target)
                     }
                 default: break
                 }

@@ -1,5 +1,5 @@
 import EnvoyAPI
-import GatewayModel
+import Foundation
 import SwiftProtobuf
 
 extension ProxyConfig {
@@ -51,28 +51,26 @@ public enum EnvoyJSON {
     }
 }
 
-extension TranslationResult {
-    /// Every proxy group's resources, keyed by group, as in ``ProxyConfig/json()``.
-    public func json() throws -> String {
-        let groups = try proxies.keys.sorted().map { group in
-            "\(try PrettyJSON.quote(group)):\(try proxies[group]!.rawJSON())"
+extension ProxyConfig {
+    /// Several groups' resources, keyed by group, as in ``ProxyConfig/json()``.
+    public static func json(_ groups: [String: ProxyConfig]) throws -> String {
+        let entries = try groups.keys.sorted().map { group in
+            "\(try PrettyJSON.quote(group)):\(try groups[group]!.rawJSON())"
         }
-        return try PrettyJSON.format("{" + groups.joined(separator: ",") + "}")
+        return try PrettyJSON.format("{" + entries.joined(separator: ",") + "}")
     }
 }
 
-import Foundation
-
 /// Re-indents JSON with sorted keys (Foundation), so output is byte-stable.
-enum PrettyJSON {
-    static func format(_ json: String) throws -> String {
+public enum PrettyJSON {
+    public static func format(_ json: String) throws -> String {
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])
         let data = try JSONSerialization.data(
             withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
-    static func quote(_ text: String) throws -> String {
+    public static func quote(_ text: String) throws -> String {
         String(decoding: try JSONSerialization.data(withJSONObject: text, options: [.fragmentsAllowed]), as: UTF8.self)
     }
 }

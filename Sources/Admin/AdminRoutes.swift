@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+
+/// The admin API's areas, one route collection each, so each can be read and tested on
+/// its own (in process, with HummingbirdTesting's router framework).
+enum AdminRoutes {
+    typealias Routes = RouteCollection<BasicRequestContext>
+
+    /// `/healthz` (the process is up) and `/readyz` (sources read, first snapshots
+    /// built): open without a token, for probes.
+    static func health(_ server: AdminServer) -> Routes {
+        let routes = Routes()
+        routes.get("/healthz") { _, _ in server.text("ok\n") }
+        routes.get("/readyz") { _, _ in
+            let (ready, reason) = server.state.readiness
+            return ready ? server.text("ready\n") : server.error(.serviceUnavailable, "not_ready", reason)
+        }
+        return routes
+    }
+
+    /// `/`: the page for people.
+    static func page(_ server: AdminServer) -> Routes {
+        let routes = Routes()
+        routes.get("/") { _, _ in server.html(AdminPage.render(server)) }
+        return routes
+    }
+
+    /// `/metrics`: Prometheus text.
+    static func metrics(_ server: AdminServer) -> Routes {
+        let routes = Routes()
+        routes.get("/metrics") { _, _ in server.text(server.prometheusText(), type: "text/plain; version=0.0.4") }
+        return routes
+    }
+
+    /// `/objects[?kind=&namespace=&rejected=true]`: every object and its status.
+    static func objects(_ server: AdminServer) -> Routes {
+        let routes = Routes()
+        routes.get("/objects") { request, _ in
+            let query = request.uri.queryParameters
+            return try server.json(
+                server.objects(kind: query.get("kind"), namespace: query.get("namespace"), onlyRejected: query.get("rejected") == "true"))
+        }
+        return routes
+    }
+
+    /// `/clients[?group=]`: connected proxies and where each type stands.
+    static func clients(_ server: AdminServer) -> Routes {
+        let routes = Routes()
+        routes.get("/clients") { request, _ in
+            let group = request.uri.queryParameters.get("group")
+            return try server.json(["clients": server.registry.all.filter { group == nil || $0.group == group }.map(Views.client)])
+        }
+        return routes
+    }
+
+    /// `/snapshots`, `/snapshots/{group}[/diff|/versions/{v}]`.
+    static func snapshots(_ server: AdminServer) -> Routes {
+        let routes = Routes()
+        routes.get("/snapshots") { _, _ in try server.json(["snapshots": server.cache.groups.compactMap(server.summary)]) }
+        routes.get("/snapshots/**") { request, context in
+            try server.snapshotRoute(context.parameters.getCatchAll().map(String.init), query: request.uri.queryParameters)
+        }
+        return routes
+    }
+
+    /// `/ir/{group}`: a group's plan, the translator's intermediate representation.
+    static func plans(_ server: AdminServer) -> Routes {
+        let routes = Routes()
+        routes.get("/ir/**") { _, context in try server.planRoute(context.parameters.getCatchAll().map(String.init)) }
+        return routes
+    }
+}
+
+/// Every request must carry `Authorization: Bearer <token>` (constant-time compare).
+struct BearerToken: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let token: String
+    let server: AdminServer
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let header = Array((request.headers[.authorization] ?? "").utf8)
+        let expected = Array("Bearer \(token)".utf8)
+        var difference = UInt8(header.count == expected.count ? 0 : 1)
+        for (a, b) in zip(header, expected) { difference |= a ^ b }
+        guard difference == 0 else {
+            return server.error(.unauthorized, "unauthorized", "send Authorization: Bearer <token from --admin-token-file>")
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,116 @@
+import EnvoyAPI
+import IR
+import SwiftProtobuf
+
+/// Envoy resources for one proxy group, in a deterministic order.
+public struct ProxyConfig: Sendable, Equatable {
+    public var listeners: [Envoy_Config_Listener_V3_Listener] = []
+    public var routes: [Envoy_Config_Route_V3_RouteConfiguration] = []
+    public var clusters: [Envoy_Config_Cluster_V3_Cluster] = []
+    public var endpoints: [Envoy_Config_Endpoint_V3_ClusterLoadAssignment] = []
+    public var secrets: [Envoy_Extensions_TransportSockets_Tls_V3_Secret] = []
+
+    public init() {}
+
+    /// How many resources of all types.
+    public var count: Int { listeners.count + routes.count + clusters.count + endpoints.count + secrets.count }
+}
+
+/// The second stage of translation: a ``ProxyPlan`` in Envoy's terms. It takes no
+/// decision — every choice is in the plan — and reuses, through an ``EnvoyCache``, the
+/// message built for an equal plan element last time.
+public struct EnvoyBuilder: Sendable {
+    public let cache: EnvoyCache?
+    let filters: [any HTTPFilter]
+
+    public init(cache: EnvoyCache? = nil) {
+        self.init(cache: cache, filters: HTTPFilters.ordered)
+    }
+
+    init(cache: EnvoyCache?, filters: [any HTTPFilter]) {
+        self.cache = cache
+        self.filters = filters
+    }
+
+    /// Every group's resources. A group identical to another (`identical`: group → the
+    /// group it equals) gets that group's resources without building them again.
+    public func build(_ plans: [String: ProxyPlan], identical: [String: String] = [:]) -> [String: ProxyConfig] {
+        cache?.begin()
+        defer { cache?.finish() }
+        var configs: [String: ProxyConfig] = [:]
+        for group in plans.keys.sorted() where identical[group] == nil {
+            configs[group] = resources(plans[group]!)
+        }
+        for (group, same) in identical where plans[group] != nil {
+            configs[group] = configs[same] ?? resources(plans[group]!)
+        }
+        return configs
+    }
+
+    /// One plan's resources.
+    public func build(_ plan: ProxyPlan) -> ProxyConfig {
+        cache?.begin()
+        defer { cache?.finish() }
+        return resources(plan)
+    }
+
+    private func resources(_ plan: ProxyPlan) -> ProxyConfig {
+        var config = ProxyConfig()
+        for listener in plan.listeners {
+            config.listeners.append(Listeners.listener(listener, filters: filters))
+            if case .http(let http) = listener.traffic { config.routes.append(routeConfiguration(http.routeTable)) }
+        }
+        for cluster in plan.clusters {
+            config.clusters.append(memoCluster(cluster))
+            if let assignment = memoEndpoints(cluster) { config.endpoints.append(assignment) }
+        }
+        config.secrets = plan.secrets.map(Secrets.secret)
+        return config
+    }
+
+    private func routeConfiguration(_ table: RouteTablePlan) -> Envoy_Config_Route_V3_RouteConfiguration {
+        var configuration = Envoy_Config_Route_V3_RouteConfiguration()
+        configuration.name = table.name
+        configuration.validateClusters = Google_Protobuf_BoolValue(false)
+        configuration.virtualHosts = table.virtualHosts.map { host in
+            guard let cache else { return virtualHost(host) }
+            return cache.memo(\.hosts, host.name, host) { virtualHost(host) }
+        }
+        return configuration
+    }
+
+    private func virtualHost(_ plan: VirtualHostPlan) -> Envoy_Config_Route_V3_VirtualHost {
+        var host = Envoy_Config_Route_V3_VirtualHost()
+        host.name = plan.name
+        host.domains = plan.domains
+        host.routes = plan.routes.map { route in
+            guard let cache else { return Routes.route(route, filters: filters) }
+            return cache.memo(\.routes, route.name, route) { Routes.route(route, filters: filters) }
+        }
+        return host
+    }
+
+    private func memoCluster(_ plan: ClusterPlan) -> Envoy_Config_Cluster_V3_Cluster {
+        guard let cache, case .service = plan.kind else { return Clusters.cluster(plan) }
+        return cache.memo(\.clusters, plan.name, plan.settings) { Clusters.cluster(plan) }
+    }
+
+    private func memoEndpoints(_ plan: ClusterPlan) -> Envoy_Config_Endpoint_V3_ClusterLoadAssignment? {
+        guard let cache, plan.kind.hasDiscoveredEndpoints else { return Clusters.loadAssignment(plan) }
+        return cache.memo(\.endpoints, plan.name, plan.kind) { Clusters.loadAssignment(plan)! }
+    }
+}
+
+extension Google_Protobuf_Any {
+    /// Packs `message` with deterministic bytes (map entries in key order). Use this
+    /// rather than `Any(message:)` for anything that ends up in an xDS resource: a nested
+    /// map serialised in hash order would change the resource's version on every start.
+    public static func packing(_ message: some SwiftProtobuf.Message) throws -> Google_Protobuf_Any {
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
+        var any = Google_Protobuf_Any()
+        any.typeURL = "type.googleapis.com/" + type(of: message).protoMessageName
+        any.value = try message.serializedBytes(options: options)
+        return any
+    }
+}

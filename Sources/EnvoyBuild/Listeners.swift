@@ -1,0 +1,130 @@
+import EnvoyAPI
+import IR
+import SwiftProtobuf
+
+/// Planned listeners as Envoy listeners: HTTP connection managers (behind TLS chains for
+/// HTTPS), TLS chains by SNI, TCP and UDP proxies.
+enum Listeners {
+    static func listener(_ plan: ListenerPlan, filters: [any HTTPFilter]) -> Envoy_Config_Listener_V3_Listener {
+        var listener = Envoy_Config_Listener_V3_Listener()
+        listener.name = plan.name
+        listener.address = Addresses.socket(plan.address, plan.port)
+        switch plan.traffic {
+        case .http(let http):
+            let manager = connectionManager(
+                http, statPrefix: "\(http.isSecure ? "https" : "http")-\(plan.port)", filters: filters)
+            if http.isSecure {
+                listener.listenerFilters = [tlsInspector()]
+                listener.filterChains = http.secureChains.map { planned in
+                    var chain = Envoy_Config_Listener_V3_FilterChain()
+                    chain.name = planned.name
+                    if !planned.serverNames.isEmpty { chain.filterChainMatch.serverNames = planned.serverNames }
+                    chain.transportSocket = Secrets.downstream(planned.certificates, alpn: ["h2", "http/1.1"])
+                    chain.filters = [manager]
+                    return chain
+                }
+            } else {
+                var chain = Envoy_Config_Listener_V3_FilterChain()
+                chain.filters = [manager]
+                listener.filterChains = [chain]
+            }
+        case .tls(let chains):
+            listener.listenerFilters = [tlsInspector()]
+            listener.filterChains = chains.map { planned in
+                var chain = Envoy_Config_Listener_V3_FilterChain()
+                chain.name = planned.name
+                if !planned.serverNames.isEmpty { chain.filterChainMatch.serverNames = planned.serverNames }
+                if !planned.certificates.isEmpty {
+                    chain.transportSocket = Secrets.downstream(planned.certificates, alpn: [])
+                }
+                chain.filters = [tcpProxy(planned.destination, statPrefix: "tls-\(plan.port)")]
+                return chain
+            }
+        case .tcp(let planned):
+            var chain = Envoy_Config_Listener_V3_FilterChain()
+            chain.name = planned.name
+            chain.filters = [tcpProxy(planned.destination, statPrefix: "tcp-\(plan.port)")]
+            listener.filterChains = [chain]
+        case .udp(let planned):
+            listener.address = Addresses.socket(plan.address, plan.port, udp: true)
+            listener.udpListenerConfig = Envoy_Config_Listener_V3_UdpListenerConfig()
+            listener.listenerFilters = [udpProxy(planned.cluster, statPrefix: "udp-\(plan.port)")]
+        }
+        return listener
+    }
+
+    /// The HTTP connection manager with the hygiene every peer ships: request ids
+    /// generated, the client address appended to x-forwarded-for, a `server` header of
+    /// our own, paths normalised (slashes not merged), ports stripped from Host before
+    /// matching. It speaks HTTP/1.1 and HTTP/2 (h2c with prior knowledge, h2 by ALPN).
+    static func connectionManager(_ plan: HTTPListenerPlan, statPrefix: String, filters: [any HTTPFilter])
+        -> Envoy_Config_Listener_V3_Filter
+    {
+        var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
+        rds.routeConfigName = plan.routeTable.name
+        rds.configSource = AggregatedSource.ads
+        var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
+        hcm.statPrefix = statPrefix
+        hcm.rds = rds
+        hcm.httpFilters = HTTPFilters.chain(for: plan, filters: filters)
+        hcm.generateRequestID = Google_Protobuf_BoolValue(true)
+        hcm.useRemoteAddress = Google_Protobuf_BoolValue(true)
+        hcm.serverName = "chancery"
+        hcm.normalizePath = Google_Protobuf_BoolValue(true)
+        hcm.mergeSlashes = false
+        hcm.stripAnyHostPort = true
+        var filter = Envoy_Config_Listener_V3_Filter()
+        filter.name = "envoy.filters.network.http_connection_manager"
+        filter.typedConfig = try! .packing(hcm)
+        return filter
+    }
+
+    /// A tcp_proxy to one cluster, or to several by weight.
+    static func tcpProxy(_ destination: StreamDestination, statPrefix: String) -> Envoy_Config_Listener_V3_Filter {
+        var proxy = Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy()
+        proxy.statPrefix = statPrefix
+        if destination.backends.count == 1 {
+            proxy.cluster = destination.backends[0].cluster
+        } else {
+            var weighted = Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster()
+            weighted.clusters = destination.backends.map { backend in
+                var entry = Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster.ClusterWeight()
+                entry.name = backend.cluster
+                entry.weight = UInt32(backend.weight)
+                return entry
+            }
+            proxy.weightedClusters = weighted
+        }
+        var filter = Envoy_Config_Listener_V3_Filter()
+        filter.name = "envoy.filters.network.tcp_proxy"
+        filter.typedConfig = try! .packing(proxy)
+        return filter
+    }
+
+    /// A udp_proxy listener filter sending every datagram to one cluster.
+    static func udpProxy(_ cluster: String, statPrefix: String) -> Envoy_Config_Listener_V3_ListenerFilter {
+        var route = Envoy_Extensions_Filters_Udp_UdpProxy_V3_Route()
+        route.cluster = cluster
+        var action = Xds_Core_V3_TypedExtensionConfig()
+        action.name = "route"
+        action.typedConfig = try! .packing(route)
+        var onMatch = Xds_Type_Matcher_V3_Matcher.OnMatch()
+        onMatch.action = action
+        var matcher = Xds_Type_Matcher_V3_Matcher()
+        matcher.onNoMatch = onMatch
+        var proxy = Envoy_Extensions_Filters_Udp_UdpProxy_V3_UdpProxyConfig()
+        proxy.statPrefix = statPrefix
+        proxy.matcher = matcher
+        var filter = Envoy_Config_Listener_V3_ListenerFilter()
+        filter.name = "envoy.filters.udp_listener.udp_proxy"
+        filter.typedConfig = try! .packing(proxy)
+        return filter
+    }
+
+    static func tlsInspector() -> Envoy_Config_Listener_V3_ListenerFilter {
+        var filter = Envoy_Config_Listener_V3_ListenerFilter()
+        filter.name = "envoy.filters.listener.tls_inspector"
+        filter.typedConfig = try! .packing(Envoy_Extensions_Filters_Listener_TlsInspector_V3_TlsInspector())
+        return filter
+    }
+}

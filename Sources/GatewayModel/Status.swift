@@ -1,0 +1,159 @@
+/// Status as Kubernetes and the Gateway API spell it: conditions, a Gateway's listeners,
+/// a route's parents and a policy's ancestors. The translator writes these values;
+/// the Kubernetes source writes them back to the cluster; the admin endpoint shows them.
+
+/// A condition's `type`.
+public struct ConditionType: Vocabulary {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let accepted = Self(rawValue: "Accepted")
+    public static let resolvedRefs = Self(rawValue: "ResolvedRefs")
+    public static let programmed = Self(rawValue: "Programmed")
+    public static let conflicted = Self(rawValue: "Conflicted")
+}
+
+/// A condition's `reason`: the Gateway API's reasons, and Chancery's where the spec
+/// leaves one to the implementation.
+public struct ConditionReason: Vocabulary {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    // Positive reasons, one per condition type.
+    public static let accepted = Self(rawValue: "Accepted")
+    public static let resolvedRefs = Self(rawValue: "ResolvedRefs")
+    public static let programmed = Self(rawValue: "Programmed")
+    public static let noConflicts = Self(rawValue: "NoConflicts")
+
+    // Gateways and listeners.
+    public static let invalid = Self(rawValue: "Invalid")
+    public static let listenersNotValid = Self(rawValue: "ListenersNotValid")
+    public static let unsupportedAddress = Self(rawValue: "UnsupportedAddress")
+    public static let unsupportedProtocol = Self(rawValue: "UnsupportedProtocol")
+    public static let protocolConflict = Self(rawValue: "ProtocolConflict")
+    public static let hostnameConflict = Self(rawValue: "HostnameConflict")
+    public static let invalidCertificateRef = Self(rawValue: "InvalidCertificateRef")
+    public static let invalidRouteKinds = Self(rawValue: "InvalidRouteKinds")
+
+    // Routes.
+    public static let noMatchingParent = Self(rawValue: "NoMatchingParent")
+    public static let notAllowedByListeners = Self(rawValue: "NotAllowedByListeners")
+    public static let noMatchingListenerHostname = Self(rawValue: "NoMatchingListenerHostname")
+    /// A newer route lost what it asked for (a hostname, a TCP listener) to an older one.
+    public static let conflicted = Self(rawValue: "Conflicted")
+    public static let refNotPermitted = Self(rawValue: "RefNotPermitted")
+    public static let invalidKind = Self(rawValue: "InvalidKind")
+    public static let backendNotFound = Self(rawValue: "BackendNotFound")
+    public static let unsupportedValue = Self(rawValue: "UnsupportedValue")
+    /// A backend whose BackendTLSPolicy cannot be used (TLS to it fails closed).
+    public static let invalidBackendTLSPolicy = Self(rawValue: "InvalidBackendTLSPolicy")
+
+    // Policies (GEP-713) and BackendTLSPolicy.
+    public static let noValidCACertificate = Self(rawValue: "NoValidCACertificate")
+    public static let invalidCACertificateRef = Self(rawValue: "InvalidCACertificateRef")
+}
+
+/// A condition's `status`.
+public enum ConditionStatus: String, Codable, Hashable, Sendable {
+    case `true` = "True"
+    case `false` = "False"
+    case unknown = "Unknown"
+}
+
+/// A status condition as Kubernetes and the Gateway API spell it.
+public struct Condition: Codable, Hashable, Sendable {
+    public var type: ConditionType
+    public var status: ConditionStatus
+    public var reason: ConditionReason
+    public var message: String
+    public var observedGeneration: Int?
+
+    public init(_ type: ConditionType, _ status: Bool, reason: ConditionReason, message: String, generation: Int?) {
+        self.type = type
+        self.status = status ? .true : .false
+        self.reason = reason
+        self.message = message
+        self.observedGeneration = generation
+    }
+
+    public var isTrue: Bool { status == .true }
+}
+
+/// A Gateway listener's status.
+public struct ListenerStatus: Codable, Hashable, Sendable {
+    public var name: String
+    public var attachedRoutes: Int
+    public var supportedKinds: [Gateway.RouteGroupKind]
+    public var conditions: [Condition]
+
+    public init(name: String, attachedRoutes: Int, supportedKinds: [Gateway.RouteGroupKind], conditions: [Condition]) {
+        self.name = name
+        self.attachedRoutes = attachedRoutes
+        self.supportedKinds = supportedKinds
+        self.conditions = conditions
+    }
+}
+
+/// A route's status towards one parent (one Gateway, possibly one listener of it).
+public struct RouteParentStatus: Codable, Hashable, Sendable {
+    public var parentRef: ParentReference
+    public var controllerName: String
+    public var conditions: [Condition]
+
+    public init(parentRef: ParentReference, controllerName: String, conditions: [Condition]) {
+        self.parentRef = parentRef
+        self.controllerName = controllerName
+        self.conditions = conditions
+    }
+}
+
+/// A policy's status towards one ancestor (GEP-713's PolicyAncestorStatus): for a
+/// BackendTLSPolicy, a Gateway whose routes send to the Service it targets.
+public struct PolicyAncestorStatus: Codable, Hashable, Sendable {
+    public var ancestorRef: ParentReference
+    public var controllerName: String
+    public var conditions: [Condition]
+
+    public init(ancestorRef: ParentReference, controllerName: String, conditions: [Condition]) {
+        self.ancestorRef = ancestorRef
+        self.controllerName = controllerName
+        self.conditions = conditions
+    }
+}
+
+/// The status Chancery computes for one object.
+public struct ObjectStatus: Codable, Hashable, Sendable {
+    public var conditions: [Condition] = []
+    /// Gateways only.
+    public var listeners: [ListenerStatus]?
+    /// Routes only: one entry per parent that is a Gateway of Chancery's.
+    public var parents: [RouteParentStatus]?
+    /// Policies only: one entry per ancestor the policy takes effect for.
+    public var ancestors: [PolicyAncestorStatus]?
+
+    public init(
+        conditions: [Condition] = [], listeners: [ListenerStatus]? = nil, parents: [RouteParentStatus]? = nil,
+        ancestors: [PolicyAncestorStatus]? = nil
+    ) {
+        self.conditions = conditions
+        self.listeners = listeners
+        self.parents = parents
+        self.ancestors = ancestors
+    }
+
+    /// Every condition: the object's, its listeners', towards its parents and ancestors.
+    public var allConditions: [Condition] {
+        conditions + (listeners ?? []).flatMap(\.conditions) + (parents ?? []).flatMap(\.conditions)
+            + (ancestors ?? []).flatMap(\.conditions)
+    }
+
+    /// Whether anything about the object was refused: a False Accepted or ResolvedRefs,
+    /// at the object, on a listener, or towards a parent or ancestor.
+    public var isRejected: Bool {
+        allConditions.contains { ($0.type == .accepted || $0.type == .resolvedRefs) && !$0.isTrue }
+    }
+}
+
+/// The `controllerName` of the GatewayClasses Chancery serves, and the name its entries in
+/// routes' and policies' status carry.
+public let chanceryControllerName = "chancery.dev/gateway-controller"

@@ -1,0 +1,131 @@
+import GatewayModel
+
+/// One Envoy cluster with its endpoints: a Service port, several Service ports mixed by
+/// weight (UDP), or the cluster that stands for invalid backends.
+public struct ClusterPlan: Hashable, Sendable, Encodable {
+    /// `namespace/service:port`, `namespace/route/weighted` or ``ClusterPlan/rejectName``.
+    public var name: String
+    public var kind: Kind
+    public var settings: UpstreamSettings
+    /// The route, Service and policy objects the cluster was made from.
+    public var origins: Set<ObjectKey>
+    /// Those its endpoints were made from (the routes and Services).
+    public var endpointOrigins: Set<ObjectKey>
+
+    public init(
+        name: String, kind: Kind, settings: UpstreamSettings = UpstreamSettings(), origins: Set<ObjectKey>,
+        endpointOrigins: Set<ObjectKey>
+    ) {
+        self.name = name
+        self.kind = kind
+        self.settings = settings
+        self.origins = origins
+        self.endpointOrigins = endpointOrigins
+    }
+
+    /// The cluster that stands for invalid backends of TCP and TLS routes: it has no
+    /// endpoints, so the share of connections sent to it is closed at once.
+    public static let rejectName = "chancery/reject"
+
+    public enum Kind: Hashable, Sendable, Encodable {
+        /// A Service port's ready endpoints, discovered over EDS.
+        case service(endpoints: [Endpoint])
+        /// Several Service ports' endpoints, a locality each, weighted (over EDS).
+        case weighted(localities: [WeightedLocality])
+        /// No endpoints: every connection is refused.
+        case reject
+
+        /// Whether the cluster's endpoints are sent as their own resource (EDS).
+        public var hasDiscoveredEndpoints: Bool {
+            if case .reject = self { return false }
+            return true
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .service(let endpoints): try encoder.encodeCase("service", ["endpoints": endpoints])
+            case .weighted(let localities): try encoder.encodeCase("weighted", ["localities": localities])
+            case .reject: try encoder.encodeCase("reject", [String: String]())
+            }
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case name, kind, settings, origins, endpointOrigins }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(kind, forKey: .kind)
+        if settings != UpstreamSettings() { try container.encode(settings, forKey: .settings) }
+        try container.encode(origins.sorted().map(\.description), forKey: .origins)
+        if kind.hasDiscoveredEndpoints {
+            try container.encode(endpointOrigins.sorted().map(\.description), forKey: .endpointOrigins)
+        }
+    }
+}
+
+/// How Envoy talks to a cluster's endpoints.
+public struct UpstreamSettings: Hashable, Sendable, Encodable {
+    public var http2: Bool
+    public var tls: UpstreamTLSPlan?
+
+    public init(http2: Bool = false, tls: UpstreamTLSPlan? = nil) {
+        self.http2 = http2
+        self.tls = tls
+    }
+}
+
+/// TLS from Envoy to the backend: the SNI sent, the names the backend's certificate
+/// must carry, and the SDS secret holding the CAs it must chain to.
+public struct UpstreamTLSPlan: Hashable, Sendable, Encodable {
+    public var sni: String
+    public var subjectAltNames: [SubjectAltNamePlan]
+    public var caSecret: String
+
+    public init(sni: String, subjectAltNames: [SubjectAltNamePlan], caSecret: String) {
+        self.sni = sni
+        self.subjectAltNames = subjectAltNames
+        self.caSecret = caSecret
+    }
+}
+
+public struct SubjectAltNamePlan: Hashable, Sendable, Encodable {
+    public enum Kind: String, Hashable, Sendable, Encodable {
+        case dns, uri
+    }
+
+    public var kind: Kind
+    public var value: String
+
+    public init(kind: Kind, value: String) {
+        self.kind = kind
+        self.value = value
+    }
+}
+
+/// An endpoint address and port.
+public struct Endpoint: Hashable, Sendable, Comparable, Encodable {
+    public var address: String
+    public var port: Int
+
+    public init(address: String, port: Int) {
+        self.address = address
+        self.port = port
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.address, a.port) < (b.address, b.port) }
+}
+
+/// One backend's endpoints in a weighted cluster.
+public struct WeightedLocality: Hashable, Sendable, Encodable {
+    /// The backend's cluster name.
+    public var name: String
+    public var weight: Int
+    public var endpoints: [Endpoint]
+
+    public init(name: String, weight: Int, endpoints: [Endpoint]) {
+        self.name = name
+        self.weight = weight
+        self.endpoints = endpoints
+    }
+}

@@ -1,0 +1,165 @@
+import GatewayModel
+
+/// One Envoy listener: an address and port, and what is served there. Every Gateway
+/// listener of the group on the same address and port lands here; the first stage has
+/// already refused those that could not share it.
+public struct ListenerPlan: Hashable, Sendable, Encodable {
+    /// `address:port`.
+    public var name: String
+    public var address: String
+    public var port: Int
+    public var traffic: Traffic
+    /// The Gateways (and TLS, TCP and UDP routes) the listener was made from.
+    public var origins: Set<ObjectKey>
+
+    public init(name: String, address: String, port: Int, traffic: Traffic, origins: Set<ObjectKey>) {
+        self.name = name
+        self.address = address
+        self.port = port
+        self.traffic = traffic
+        self.origins = origins
+    }
+
+    /// What the listener carries.
+    public enum Traffic: Hashable, Sendable, Encodable {
+        /// HTTP in cleartext, or HTTPS: HTTP behind TLS chosen by SNI.
+        case http(HTTPListenerPlan)
+        /// TLS connections routed by SNI, passed through or terminated.
+        case tls([TLSChainPlan])
+        /// One TCP connection proxy.
+        case tcp(StreamChainPlan)
+        /// One UDP datagram proxy.
+        case udp(UDPPlan)
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .http(let plan): try encoder.encodeCase("http", plan)
+            case .tls(let chains): try encoder.encodeCase("tls", chains)
+            case .tcp(let chain): try encoder.encodeCase("tcp", chain)
+            case .udp(let plan): try encoder.encodeCase("udp", plan)
+            }
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case name, address, port, traffic, origins }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(address, forKey: .address)
+        try container.encode(port, forKey: .port)
+        try container.encode(traffic, forKey: .traffic)
+        try container.encode(origins.sorted().map(\.description), forKey: .origins)
+    }
+}
+
+/// HTTP on one port: its route table, the HTTP filters every request passes and, for
+/// HTTPS, a filter chain per SNI with its certificates.
+public struct HTTPListenerPlan: Hashable, Sendable, Encodable {
+    /// HTTPS chains, in the order Envoy should consider them; empty for cleartext HTTP.
+    public var secureChains: [SecureChainPlan]
+    public var routeTable: RouteTablePlan
+
+    public init(secureChains: [SecureChainPlan], routeTable: RouteTablePlan) {
+        self.secureChains = secureChains
+        self.routeTable = routeTable
+    }
+
+    public var isSecure: Bool { !secureChains.isEmpty }
+}
+
+/// One HTTPS filter chain: the SNI names it answers (none: any) and the certificates
+/// (SDS secret names) it serves.
+public struct SecureChainPlan: Hashable, Sendable, Encodable {
+    /// `namespace/gateway/listener`.
+    public var name: String
+    public var serverNames: [String]
+    public var certificates: [String]
+
+    public init(name: String, serverNames: [String], certificates: [String]) {
+        self.name = name
+        self.serverNames = serverNames
+        self.certificates = certificates
+    }
+}
+
+/// The routes of one HTTP port (an Envoy route configuration).
+public struct RouteTablePlan: Hashable, Sendable, Encodable {
+    /// `address:port`, as the listener.
+    public var name: String
+    /// Sorted by name.
+    public var virtualHosts: [VirtualHostPlan]
+    /// The Gateways and the routes it was made from.
+    public var origins: Set<ObjectKey>
+
+    public init(name: String, virtualHosts: [VirtualHostPlan], origins: Set<ObjectKey>) {
+        self.name = name
+        self.virtualHosts = virtualHosts
+        self.origins = origins
+    }
+
+    enum CodingKeys: String, CodingKey { case name, virtualHosts, origins }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(virtualHosts, forKey: .virtualHosts)
+        try container.encode(origins.sorted().map(\.description), forKey: .origins)
+    }
+}
+
+/// A TLS filter chain: connections whose SNI is one of `serverNames` (none: any) go to
+/// `destination`, terminated first with `certificates` when there are any.
+public struct TLSChainPlan: Hashable, Sendable, Encodable {
+    /// `namespace/gateway/listener/namespace/route`.
+    public var name: String
+    public var serverNames: [String]
+    /// SDS names; empty for passthrough.
+    public var certificates: [String]
+    public var destination: StreamDestination
+
+    public init(name: String, serverNames: [String], certificates: [String], destination: StreamDestination) {
+        self.name = name
+        self.serverNames = serverNames
+        self.certificates = certificates
+        self.destination = destination
+    }
+}
+
+/// A TCP listener's one chain (its one route).
+public struct StreamChainPlan: Hashable, Sendable, Encodable {
+    public var name: String
+    public var destination: StreamDestination
+
+    public init(name: String, destination: StreamDestination) {
+        self.name = name
+        self.destination = destination
+    }
+}
+
+/// A UDP listener's one route: datagrams go to one cluster (several weighted backends
+/// are one cluster with a locality each, see ``ClusterPlan/Kind/weighted``).
+public struct UDPPlan: Hashable, Sendable, Encodable {
+    public var cluster: String
+
+    public init(cluster: String) { self.cluster = cluster }
+}
+
+/// Where a TCP or TLS connection goes: one cluster, or several by weight. Invalid
+/// backends' share goes to the rejecting cluster, whose connections close at once.
+public struct StreamDestination: Hashable, Sendable, Encodable {
+    public var backends: [WeightedCluster]
+
+    public init(backends: [WeightedCluster]) { self.backends = backends }
+}
+
+/// A cluster and its share of traffic.
+public struct WeightedCluster: Hashable, Sendable, Encodable {
+    public var cluster: String
+    public var weight: Int
+
+    public init(cluster: String, weight: Int) {
+        self.cluster = cluster
+        self.weight = weight
+    }
+}

@@ -1,0 +1,276 @@
+import GatewayModel
+
+/// The routes of one hostname on one HTTP port. Its routes are in their final order:
+/// the first stage has applied the Gateway API's precedence.
+public struct VirtualHostPlan: Hashable, Sendable, Encodable {
+    /// `address:port/hostname`.
+    public var name: String
+    /// The Host header values it answers (a hostname, a `*.` wildcard, or `*`).
+    public var domains: [String]
+    public var routes: [RoutePlan]
+
+    public init(name: String, domains: [String], routes: [RoutePlan]) {
+        self.name = name
+        self.domains = domains
+        self.routes = routes
+    }
+}
+
+/// One match of one route rule and what happens to the requests it matches.
+public struct RoutePlan: Hashable, Sendable, Encodable {
+    /// `namespace/route/rule/R/match/M`.
+    public var name: String
+    /// The HTTPRoute or GRPCRoute it comes from.
+    public var origin: ObjectKey
+    public var match: RouteMatchPlan
+    public var requestHeaders: HeaderMutation
+    public var responseHeaders: HeaderMutation
+    public var action: RouteAction
+
+    public init(
+        name: String, origin: ObjectKey, match: RouteMatchPlan, requestHeaders: HeaderMutation = HeaderMutation(),
+        responseHeaders: HeaderMutation = HeaderMutation(), action: RouteAction
+    ) {
+        self.name = name
+        self.origin = origin
+        self.match = match
+        self.requestHeaders = requestHeaders
+        self.responseHeaders = responseHeaders
+        self.action = action
+    }
+
+    enum CodingKeys: String, CodingKey { case name, origin, match, requestHeaders, responseHeaders, action }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(origin.description, forKey: .origin)
+        try container.encode(match, forKey: .match)
+        if !requestHeaders.isEmpty { try container.encode(requestHeaders, forKey: .requestHeaders) }
+        if !responseHeaders.isEmpty { try container.encode(responseHeaders, forKey: .responseHeaders) }
+        try container.encode(action, forKey: .action)
+    }
+}
+
+/// What a request must look like: all of it must hold.
+public struct RouteMatchPlan: Hashable, Sendable, Encodable {
+    public var path: PathMatch
+    /// Header names are lower case.
+    public var headers: [HeaderMatchPlan]
+    public var queryParameters: [HeaderMatchPlan]
+    public var method: HTTPMethod?
+
+    public init(
+        path: PathMatch, headers: [HeaderMatchPlan] = [], queryParameters: [HeaderMatchPlan] = [], method: HTTPMethod? = nil
+    ) {
+        self.path = path
+        self.headers = headers
+        self.queryParameters = queryParameters
+        self.method = method
+    }
+}
+
+public enum PathMatch: Hashable, Sendable, Encodable {
+    case exact(String)
+    /// Whole path segments: `/foo` matches `/foo` and `/foo/bar`, not `/foobar`. `/`
+    /// matches every path. Never ends in `/` otherwise.
+    case segmentPrefix(String)
+    /// An RE2 expression over the whole path.
+    case regex(String)
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .exact(let path): try encoder.encodeCase("exact", path)
+        case .segmentPrefix(let prefix): try encoder.encodeCase("segmentPrefix", prefix)
+        case .regex(let pattern): try encoder.encodeCase("regex", pattern)
+        }
+    }
+}
+
+/// A header or query parameter that must be present with a matching value.
+public struct HeaderMatchPlan: Hashable, Sendable, Encodable {
+    public var name: String
+    public var value: StringMatch
+
+    public init(name: String, value: StringMatch) {
+        self.name = name
+        self.value = value
+    }
+}
+
+public enum StringMatch: Hashable, Sendable, Encodable {
+    case exact(String)
+    /// An RE2 expression over the whole value.
+    case regex(String)
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .exact(let value): try encoder.encodeCase("exact", value)
+        case .regex(let pattern): try encoder.encodeCase("regex", pattern)
+        }
+    }
+}
+
+/// Headers to set, append and remove, in the order the filters gave them.
+public struct HeaderMutation: Hashable, Sendable, Encodable {
+    public var values: [HeaderValue]
+    /// Lower-case names.
+    public var remove: [String]
+
+    public init(values: [HeaderValue] = [], remove: [String] = []) {
+        self.values = values
+        self.remove = remove
+    }
+
+    public var isEmpty: Bool { values.isEmpty && remove.isEmpty }
+}
+
+public struct HeaderValue: Hashable, Sendable, Encodable {
+    /// Lower case.
+    public var name: String
+    public var value: String
+    /// Add another value (`add`), rather than replace any present (`set`).
+    public var append: Bool
+
+    public init(name: String, value: String, append: Bool) {
+        self.name = name
+        self.value = value
+        self.append = append
+    }
+}
+
+/// What a matched request gets.
+public enum RouteAction: Hashable, Sendable, Encodable {
+    /// Sent to backends.
+    case forward(ForwardPlan)
+    /// Answered with a redirect.
+    case redirect(RedirectPlan)
+    /// Answered by the proxy itself (invalid backends, unsupported filters: 500).
+    case respond(DirectResponsePlan)
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .forward(let plan): try encoder.encodeCase("forward", plan)
+        case .redirect(let plan): try encoder.encodeCase("redirect", plan)
+        case .respond(let plan): try encoder.encodeCase("respond", plan)
+        }
+    }
+}
+
+public struct ForwardPlan: Hashable, Sendable, Encodable {
+    /// Valid backends with weight above zero, in the route's order.
+    public var destinations: [DestinationPlan]
+    /// The combined weight of backends that cannot be used: that share of requests is
+    /// answered with 500.
+    public var invalidShare: Int
+    public var hostRewrite: String?
+    public var pathRewrite: PathRewrite?
+    public var mirrors: [MirrorPlan]
+    /// The whole request, from the first byte to the last of the response (0: none).
+    public var timeoutMilliseconds: Int64?
+    /// Each attempt to a backend.
+    public var backendTimeoutMilliseconds: Int64?
+
+    public init(
+        destinations: [DestinationPlan], invalidShare: Int = 0, hostRewrite: String? = nil, pathRewrite: PathRewrite? = nil,
+        mirrors: [MirrorPlan] = [], timeoutMilliseconds: Int64? = nil, backendTimeoutMilliseconds: Int64? = nil
+    ) {
+        self.destinations = destinations
+        self.invalidShare = invalidShare
+        self.hostRewrite = hostRewrite
+        self.pathRewrite = pathRewrite
+        self.mirrors = mirrors
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.backendTimeoutMilliseconds = backendTimeoutMilliseconds
+    }
+}
+
+/// A backend cluster with its weight and the header changes of its own filters.
+public struct DestinationPlan: Hashable, Sendable, Encodable {
+    public var cluster: String
+    public var weight: Int
+    public var requestHeaders: HeaderMutation
+    public var responseHeaders: HeaderMutation
+
+    public init(
+        cluster: String, weight: Int, requestHeaders: HeaderMutation = HeaderMutation(),
+        responseHeaders: HeaderMutation = HeaderMutation()
+    ) {
+        self.cluster = cluster
+        self.weight = weight
+        self.requestHeaders = requestHeaders
+        self.responseHeaders = responseHeaders
+    }
+
+    enum CodingKeys: String, CodingKey { case cluster, weight, requestHeaders, responseHeaders }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(cluster, forKey: .cluster)
+        try container.encode(weight, forKey: .weight)
+        if !requestHeaders.isEmpty { try container.encode(requestHeaders, forKey: .requestHeaders) }
+        if !responseHeaders.isEmpty { try container.encode(responseHeaders, forKey: .responseHeaders) }
+    }
+}
+
+/// A new path for a request or a redirect.
+public enum PathRewrite: Hashable, Sendable, Encodable {
+    case replaceFull(String)
+    /// Replaces `prefix` (the path match's value) with `replacement`, keeping one `/`
+    /// between the replacement and the rest of the path.
+    case replacePrefix(prefix: String, replacement: String)
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .replaceFull(let path): try encoder.encodeCase("replaceFull", path)
+        case .replacePrefix(let prefix, let replacement):
+            try encoder.encodeCase("replacePrefix", ["prefix": prefix, "replacement": replacement])
+        }
+    }
+}
+
+/// A copy of each (or some) of the requests, sent to another cluster; its answers are
+/// dropped.
+public struct MirrorPlan: Hashable, Sendable, Encodable {
+    public var cluster: String
+    /// The share mirrored: `numerator` out of `denominator` (100 or 1,000,000).
+    public var numerator: Int
+    public var denominator: Int
+
+    public init(cluster: String, numerator: Int, denominator: Int) {
+        self.cluster = cluster
+        self.numerator = numerator
+        self.denominator = denominator
+    }
+}
+
+/// A redirect with every part decided: the scheme, host and port of the Location, and
+/// the status code.
+public struct RedirectPlan: Hashable, Sendable, Encodable {
+    public var scheme: String?
+    public var hostname: String?
+    /// Set only when the Location must carry it (it is not the scheme's well-known port).
+    public var port: Int?
+    public var path: PathRewrite?
+    /// 301, 302, 303, 307 or 308.
+    public var statusCode: Int
+
+    public init(scheme: String?, hostname: String?, port: Int?, path: PathRewrite?, statusCode: Int) {
+        self.scheme = scheme
+        self.hostname = hostname
+        self.port = port
+        self.path = path
+        self.statusCode = statusCode
+    }
+}
+
+public struct DirectResponsePlan: Hashable, Sendable, Encodable {
+    public var status: Int
+    /// Sent as the response body, followed by a newline.
+    public var body: String
+
+    public init(status: Int, body: String) {
+        self.status = status
+        self.body = body
+    }
+}

@@ -1,0 +1,44 @@
+import GatewayModel
+
+/// A secret served over SDS: a certificate with its key, or the CAs a backend's
+/// certificate must chain to. Encoding never shows a private key.
+public struct SecretPlan: Hashable, Sendable, Encodable {
+    /// `namespace/name` for certificates, `namespace/policy/ca` or `chancery/system-ca` for CAs.
+    public var name: String
+    public var content: Content
+    /// The Gateways, Secrets and policies it was made from.
+    public var origins: Set<ObjectKey>
+
+    public init(name: String, content: Content, origins: Set<ObjectKey>) {
+        self.name = name
+        self.content = content
+        self.origins = origins
+    }
+
+    public enum Content: Hashable, Sendable, Encodable {
+        /// A checked certificate chain (leaf first) and its key, PEM.
+        case certificate(chainPEM: String, keyPEM: String)
+        /// CA certificates, PEM.
+        case trustedCA(bundlePEM: String)
+        /// The proxy's own file of system CAs.
+        case trustedCAFile(path: String)
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .certificate(let chain, _):
+                try encoder.encodeCase("certificate", ["chainPEM": chain, "keyPEM": "[redacted]"])
+            case .trustedCA(let bundle): try encoder.encodeCase("trustedCA", ["bundlePEM": bundle])
+            case .trustedCAFile(let path): try encoder.encodeCase("trustedCAFile", ["path": path])
+            }
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case name, content, origins }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(content, forKey: .content)
+        try container.encode(origins.sorted().map(\.description), forKey: .origins)
+    }
+}

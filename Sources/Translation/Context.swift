@@ -1,0 +1,83 @@
+import Foundation
+import GatewayModel
+
+/// Lookups shared by every step of one translation, indexed once so that each lookup
+/// costs the same however many objects there are.
+struct Context {
+    let set: ResourceSet
+    let now: Date
+    /// EndpointSlices by the Service they belong to.
+    let slices: [ServiceKey: [EndpointSlice]]
+    /// ReferenceGrants by the namespace they live in.
+    let grants: [String: [ReferenceGrant]]
+    /// Every Secret, checked as a listener certificate once.
+    let certificates: [ObjectKey: Result<CheckedCertificate, CertificateProblem>]
+    /// BackendTLSPolicies by the Service (and port) they target.
+    let backendTLS: PolicyIndex<BackendTLSPolicy>
+    /// Clusters that GRPCRoutes send to (always HTTP/2).
+    var grpcClusters: Set<ServicePort> = []
+
+    /// A Service by namespace and name.
+    struct ServiceKey: Hashable {
+        let namespace: String
+        let name: String
+    }
+
+    init(set: ResourceSet, now: Date) {
+        self.set = set
+        self.now = now
+        var certificates: [ObjectKey: Result<CheckedCertificate, CertificateProblem>] = [:]
+        for manifest in set.manifests(of: .secret) {
+            guard case .secret(let secret) = manifest.object else { continue }
+            certificates[manifest.object.key] = CertificateCheck.check(secret, now: now)
+        }
+        self.certificates = certificates
+        self.backendTLS = BackendTLS.index(set)
+        var slices: [ServiceKey: [EndpointSlice]] = [:]
+        for slice in set.endpointSlices {
+            guard let service = slice.serviceName else { continue }
+            slices[ServiceKey(namespace: slice.metadata.namespace ?? "default", name: service), default: []].append(slice)
+        }
+        self.slices = slices
+        self.grants = Dictionary(grouping: set.referenceGrants) { $0.metadata.namespace ?? "default" }
+    }
+
+    func certificate(_ key: ObjectKey) -> Result<CheckedCertificate, CertificateProblem>? { certificates[key] }
+
+    func service(_ namespace: String, _ name: String) -> Service? {
+        guard case .service(let service)? = set[ObjectKey(.service, namespace: namespace, name: name)]?.object else {
+            return nil
+        }
+        return service
+    }
+
+    /// A ReferenceGrant in the target's namespace lets objects of kind `from` in
+    /// namespace `fromNamespace` reference it.
+    func referenceGranted(from kind: Kind, namespace fromNamespace: String, to target: ObjectKey) -> Bool {
+        (grants[target.namespace] ?? []).contains { grant in
+            grant.spec.from.contains { $0.group == kind.group && $0.kind == kind.rawValue && $0.namespace == fromNamespace }
+                && grant.spec.to.contains {
+                    $0.group == target.kind.group && $0.kind == target.kind.rawValue && ($0.name == nil || $0.name == target.name)
+                }
+        }
+    }
+}
+
+func key(_ kind: Kind, _ metadata: ObjectMeta) -> ObjectKey {
+    ObjectKey(kind, namespace: kind.isNamespaced ? (metadata.namespace ?? "default") : "", name: metadata.name)
+}
+
+/// The spec's tie-breaks: older objects first, then namespace/name.
+enum Ordering {
+    static func older(_ a: ObjectMeta, than b: ObjectMeta) -> Bool {
+        let ta = a.creationTimestamp ?? ""
+        let tb = b.creationTimestamp ?? ""
+        if ta != tb {
+            // An object without a timestamp (a file) counts as newest.
+            if ta.isEmpty { return false }
+            if tb.isEmpty { return true }
+            return ta < tb
+        }
+        return ((a.namespace ?? "default"), a.name) < ((b.namespace ?? "default"), b.name)
+    }
+}

@@ -1,0 +1,104 @@
+import GatewayModel
+
+/// GatewayClass and Gateway status, written once every proxy group is planned, so that it
+/// says where each Gateway and listener is served and what a shared group could not take.
+enum GatewayStatus {
+    static func gatewayClass(_ gatewayClass: GatewayClass) -> ObjectStatus {
+        ObjectStatus(conditions: [
+            Condition(
+                .accepted, true, reason: .accepted, message: "Chancery serves this class",
+                generation: gatewayClass.metadata.generation)
+        ])
+    }
+
+    /// - Parameters:
+    ///   - servedIn: the proxy groups the Gateway is served in.
+    ///   - findings: what groups found about its listeners, by listener name.
+    static func gateway(_ gateway: PreparedGateway, servedIn: [String], findings: [String: [Finding]]) -> ObjectStatus {
+        let generation = gateway.gateway.metadata.generation
+        var listenerStatuses: [ListenerStatus] = []
+        for listener in gateway.listeners {
+            let shared = findings[listener.spec.name] ?? []
+            var conditions: [Condition] = [listener.accepted.condition(.accepted, generation: generation)]
+            if let conflict = listener.conflict {
+                conditions.append(conflict.condition(.conflicted, generation: generation))
+            } else if let first = shared.first {
+                conditions.append(
+                    Condition(
+                        .conflicted, true, reason: first.verdict.reason,
+                        message: shared.map(\.verdict.message).joined(separator: "; "), generation: generation))
+            } else {
+                conditions.append(Condition(.conflicted, false, reason: .noConflicts, message: "no conflicts", generation: generation))
+            }
+            conditions.append(resolvedRefs(listener, generation: generation))
+            conditions.append(programmed(listener, of: gateway, shared: shared, generation: generation))
+            listenerStatuses.append(
+                ListenerStatus(
+                    name: listener.spec.name, attachedRoutes: listener.attachedRoutes,
+                    supportedKinds: listener.supportedKinds, conditions: conditions))
+        }
+        let programmed = gateway.listeners.contains(where: \.isProgrammed)
+        let allValid = gateway.listeners.allSatisfy {
+            $0.isProgrammed && $0.invalidKinds.isEmpty && $0.certificateProblems.isEmpty
+        }
+        var conditions: [Condition] = []
+        if let addressProblem = gateway.addressProblem {
+            conditions.append(Condition(.accepted, false, reason: .unsupportedAddress, message: addressProblem, generation: generation))
+            conditions.append(
+                Condition(
+                    .programmed, false, reason: .invalid, message: "not served: the Gateway is not accepted", generation: generation))
+        } else {
+            conditions.append(
+                Condition(
+                    .accepted, true, reason: allValid ? .accepted : .listenersNotValid,
+                    message: allValid ? "Gateway is accepted" : "some listeners are not valid; see their conditions",
+                    generation: generation))
+            conditions.append(
+                programmed
+                    ? Condition(
+                        .programmed, true, reason: .programmed,
+                        message: "configuration sent to proxy groups \(servedIn.joined(separator: " and "))", generation: generation)
+                    : Condition(
+                        .programmed, false, reason: .invalid, message: "no listener could be programmed", generation: generation))
+        }
+        return ObjectStatus(conditions: conditions, listeners: listenerStatuses)
+    }
+
+    private static func resolvedRefs(_ listener: PreparedListener, generation: Int?) -> Condition {
+        let invalidKinds = "route kinds not supported here: \(listener.invalidKinds.joined(separator: ", "))"
+        if let problem = listener.certificateProblems.first {
+            var message = listener.certificateProblems.map(\.message).joined(separator: "; ")
+            if !listener.invalidKinds.isEmpty { message += "; " + invalidKinds }
+            return Condition(.resolvedRefs, false, reason: problem.reason, message: message, generation: generation)
+        }
+        if !listener.invalidKinds.isEmpty {
+            return Condition(.resolvedRefs, false, reason: .invalidRouteKinds, message: invalidKinds, generation: generation)
+        }
+        var message = "all references resolved"
+        if !listener.certificateWarnings.isEmpty {
+            message += "; warning: " + listener.certificateWarnings.joined(separator: "; ")
+        }
+        return Condition(.resolvedRefs, true, reason: .resolvedRefs, message: message, generation: generation)
+    }
+
+    /// Programmed says what the proxies get: nothing for an invalid listener or an
+    /// unserved Gateway; for a TCP, UDP or TLS listener without routes, no open port yet
+    /// (Envoy has nothing to pass connections to); and which shared groups left it out.
+    private static func programmed(
+        _ listener: PreparedListener, of gateway: PreparedGateway, shared: [Finding], generation: Int?
+    ) -> Condition {
+        guard listener.isProgrammed, gateway.isServed else {
+            let why = gateway.isServed ? "see the other conditions" : "the Gateway is not accepted"
+            return Condition(.programmed, false, reason: .invalid, message: "not sent: \(why)", generation: generation)
+        }
+        var message = "sent to the proxy group"
+        if listener.attachedRoutes == 0, [.tls, .tcp, .udp].contains(listener.spec.protocol) {
+            message += "; no route is attached, so port \(listener.spec.port) is not opened yet"
+        }
+        if !shared.isEmpty {
+            let groups = Set(shared.map(\.group)).sorted().joined(separator: ", ")
+            message = "sent to proxy group \(gateway.group); not to \(groups) (see Conflicted)"
+        }
+        return Condition(.programmed, true, reason: .programmed, message: message, generation: generation)
+    }
+}

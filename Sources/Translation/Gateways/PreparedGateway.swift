@@ -1,0 +1,167 @@
+import GatewayModel
+
+/// A condition's outcome before it is written: whether it holds, why, and in words.
+struct Verdict: Hashable, Sendable {
+    var holds: Bool
+    var reason: ConditionReason
+    var message: String
+
+    init(_ holds: Bool, _ reason: ConditionReason, _ message: String) {
+        self.holds = holds
+        self.reason = reason
+        self.message = message
+    }
+
+    func condition(_ type: ConditionType, generation: Int?) -> Condition {
+        Condition(type, holds, reason: reason, message: message, generation: generation)
+    }
+}
+
+/// One Gateway listener after validation, with the routes that attach to it.
+struct PreparedListener {
+    let index: Int
+    let spec: Gateway.Listener
+    var accepted = Verdict(true, .accepted, "listener is valid")
+    /// Why the listener cannot be served at all (another listener of its Gateway claims
+    /// the same port with another protocol, or the same port and hostname).
+    var conflict: Verdict?
+    var invalidKinds: [String] = []
+    var supportedKinds: [Gateway.RouteGroupKind] = []
+    var attachedRoutes = 0
+    /// The Secrets holding the listener's usable certificates (HTTPS, and TLS in
+    /// Terminate mode).
+    var certificates: [ObjectKey] = []
+    /// Why a certificate reference could not be used.
+    var certificateProblems: [Verdict] = []
+    /// Certificates that are served but expire soon.
+    var certificateWarnings: [String] = []
+
+    /// Whether this listener terminates TLS with certificates of its own.
+    var terminatesTLS: Bool {
+        spec.protocol == .https || (spec.protocol == .tls && (spec.tls?.mode ?? .terminate) == .terminate)
+    }
+
+    var isProgrammed: Bool { accepted.holds && conflict == nil && (!terminatesTLS || !certificates.isEmpty) }
+
+    /// Route kinds this listener protocol can carry.
+    static func routeKinds(for protocolType: ProtocolType) -> [Kind] {
+        switch protocolType {
+        case .http, .https: [.httpRoute, .grpcRoute]
+        case .tls: [.tlsRoute]
+        case .tcp: [.tcpRoute]
+        case .udp: [.udpRoute]
+        default: []
+        }
+    }
+}
+
+/// A Gateway of Chancery's, its listeners validated, ready for routes to attach.
+struct PreparedGateway {
+    let gateway: Gateway
+    let key: ObjectKey
+    /// The IP address Envoy listens on: the Gateway's first `IPAddress`, else all.
+    let bindAddress: String
+    var listeners: [PreparedListener]
+    /// Why the Gateway cannot be served at all (an address Chancery cannot use).
+    var addressProblem: String?
+
+    /// The proxy group of this Gateway's dedicated fleet: `namespace/name`.
+    var group: String { "\(key.namespace)/\(key.name)" }
+    var className: String { gateway.spec.gatewayClassName }
+    /// Whether any of it is served: a Gateway whose address cannot be used is not.
+    var isServed: Bool { addressProblem == nil }
+
+    init(gateway: Gateway, context: Context) {
+        self.gateway = gateway
+        self.key = Translation.key(.gateway, gateway.metadata)
+        let addresses = gateway.spec.addresses ?? []
+        let unsupported = addresses.filter { ($0.type ?? .ipAddress) != .ipAddress }
+        addressProblem =
+            unsupported.isEmpty
+            ? nil : "address type \(unsupported[0].type ?? .ipAddress) is not supported; use IPAddress"
+        bindAddress = addresses.first { ($0.type ?? .ipAddress) == .ipAddress }?.value ?? "0.0.0.0"
+
+        var listeners: [PreparedListener] = []
+        for (index, spec) in gateway.spec.listeners.enumerated() {
+            var listener = PreparedListener(index: index, spec: spec)
+            let kinds = PreparedListener.routeKinds(for: spec.protocol)
+            if kinds.isEmpty {
+                listener.accepted = Verdict(
+                    false, .unsupportedProtocol, "protocol \(spec.protocol) is not one Chancery serves")
+            }
+            if listener.terminatesTLS {
+                Self.resolveCertificates(&listener, gateway: key, context: context)
+            }
+            if let requested = spec.allowedRoutes?.kinds, !requested.isEmpty {
+                for kind in requested {
+                    if (kind.group ?? gatewayGroup) == gatewayGroup, kinds.contains(where: { $0.rawValue == kind.kind }) {
+                        listener.supportedKinds.append(Gateway.RouteGroupKind(group: gatewayGroup, kind: kind.kind))
+                    } else {
+                        listener.invalidKinds.append(kind.kind)
+                    }
+                }
+            } else {
+                listener.supportedKinds = kinds.map { Gateway.RouteGroupKind(group: gatewayGroup, kind: $0.rawValue) }
+            }
+            listeners.append(listener)
+        }
+        // Conflicts among valid listeners: one port carries one protocol, and one
+        // hostname per port.
+        for i in listeners.indices where listeners[i].accepted.holds {
+            for j in listeners.indices where j != i && listeners[j].accepted.holds {
+                let a = listeners[i].spec
+                let b = listeners[j].spec
+                guard a.port == b.port else { continue }
+                if a.protocol != b.protocol {
+                    listeners[i].conflict = Verdict(
+                        true, .protocolConflict, "port \(a.port) is also used by listener \(b.name) with protocol \(b.protocol)")
+                } else if (a.hostname ?? "") == (b.hostname ?? "") {
+                    listeners[i].conflict = Verdict(
+                        true, .hostnameConflict,
+                        "listener \(b.name) uses the same port \(a.port) and hostname \(a.hostname ?? "(any)")")
+                }
+            }
+        }
+        self.listeners = listeners
+    }
+
+    /// A TLS-terminating listener's certificateRefs: Secrets of type kubernetes.io/tls in
+    /// the Gateway's namespace, or in another one that grants it with a ReferenceGrant;
+    /// each checked before it is served.
+    static func resolveCertificates(_ listener: inout PreparedListener, gateway: ObjectKey, context: Context) {
+        for ref in listener.spec.tls?.certificateRefs ?? [] {
+            let namespace = ref.namespace ?? gateway.namespace
+            let label = "\(namespace)/\(ref.name)"
+            guard (ref.group ?? "") == "", (ref.kind ?? "Secret") == "Secret" else {
+                listener.certificateProblems.append(
+                    Verdict(
+                        false, .invalidCertificateRef,
+                        "certificateRef \(ref.group ?? "")/\(ref.kind ?? "") \(ref.name): only core Secrets are supported"))
+                continue
+            }
+            if namespace != gateway.namespace,
+                !context.referenceGranted(
+                    from: .gateway, namespace: gateway.namespace, to: ObjectKey(.secret, namespace: namespace, name: ref.name))
+            {
+                listener.certificateProblems.append(
+                    Verdict(
+                        false, .refNotPermitted,
+                        "Secret \(label) is in another namespace and no ReferenceGrant there allows Gateways from \(gateway.namespace)"
+                    ))
+                continue
+            }
+            let secretKey = ObjectKey(.secret, namespace: namespace, name: ref.name)
+            guard let checked = context.certificate(secretKey) else {
+                listener.certificateProblems.append(Verdict(false, .invalidCertificateRef, "Secret \(label) does not exist"))
+                continue
+            }
+            switch checked {
+            case .success(let certificate):
+                listener.certificates.append(secretKey)
+                if let warning = certificate.warning { listener.certificateWarnings.append(warning) }
+            case .failure(let problem):
+                listener.certificateProblems.append(Verdict(false, .invalidCertificateRef, problem.message))
+            }
+        }
+    }
+}

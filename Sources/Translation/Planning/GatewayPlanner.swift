@@ -1,0 +1,226 @@
+import GatewayModel
+import IR
+
+/// Plans one proxy group from Gateways and the routes attached to them: Gateway
+/// listeners on the same address and port become one Envoy listener (HTTP ones share
+/// virtual hosts, HTTPS ones get a chain per SNI name, TLS ones a chain per route
+/// hostname, TCP and UDP ones carry one route), with the clusters, endpoints and
+/// secrets they name. What the group cannot serve as asked becomes a ``Finding``.
+enum GatewayPlanner {
+    struct Bind: Hashable, Comparable {
+        let address: String
+        let port: Int
+        var name: String { "\(address):\(port)" }
+        static func < (a: Bind, b: Bind) -> Bool { (a.port, a.address) < (b.port, b.address) }
+    }
+
+    /// A Gateway listener placed on an Envoy listener.
+    struct Placed {
+        let gateway: PreparedGateway
+        let listener: PreparedListener
+        var chainName: String { "\(gateway.group)/\(listener.spec.name)" }
+        var label: String { "Gateway \(gateway.group) listener \(listener.spec.name)" }
+        var subject: Finding.Subject { .listener(gateway: gateway.key, name: listener.spec.name) }
+    }
+
+    static func plan(group: String, gateways: [PreparedGateway], world: World, findings: inout [Finding]) -> ProxyPlan {
+        var binds: [Bind: [Placed]] = [:]
+        for gateway in gateways {
+            for listener in gateway.listeners where listener.isProgrammed {
+                binds[Bind(address: gateway.bindAddress, port: listener.spec.port), default: []].append(
+                    Placed(gateway: gateway, listener: listener))
+            }
+        }
+        var builder = PlanBuilder(group: group, world: world)
+        for bind in binds.keys.sorted() {
+            // One protocol per port: the first Gateway's (the oldest) keeps it.
+            let all = binds[bind]!
+            let first = all[0]
+            var placed: [Placed] = []
+            for entry in all {
+                if entry.listener.spec.protocol == first.listener.spec.protocol {
+                    placed.append(entry)
+                } else {
+                    builder.find(
+                        entry.subject, .protocolConflict,
+                        "in proxy group \(group), port \(bind.port) carries \(first.listener.spec.protocol) for \(first.label); this \(entry.listener.spec.protocol) listener is not served there"
+                    )
+                }
+            }
+            switch first.listener.spec.protocol {
+            case .http, .https: planHTTP(bind, placed, into: &builder)
+            case .tls: planTLS(bind, placed, into: &builder)
+            case .tcp, .udp: planStream(bind, placed, into: &builder)
+            default: break
+            }
+        }
+        findings += builder.findings
+        return builder.finish()
+    }
+
+    // MARK: HTTP and HTTPS
+
+    private static func planHTTP(_ bind: Bind, _ all: [Placed], into builder: inout PlanBuilder) {
+        let secure = all[0].listener.spec.protocol == .https
+        var placed: [Placed] = []
+        var chains: [SecureChainPlan] = []
+        if secure {
+            // One filter chain per SNI name: the older listener keeps a name two ask for.
+            var holders: [[String]: Placed] = [:]
+            for entry in all {
+                let serverNames = entry.listener.spec.hostname.map { [$0] } ?? []
+                if let holder = holders[serverNames] {
+                    builder.find(
+                        entry.subject, .hostnameConflict,
+                        "in proxy group \(builder.group), port \(bind.port) already serves \(serverNames.first.map { "SNI \($0)" } ?? "connections without a listener hostname") with the certificates of \(holder.label); this listener is not served there"
+                    )
+                    continue
+                }
+                holders[serverNames] = entry
+                placed.append(entry)
+                chains.append(
+                    SecureChainPlan(
+                        name: entry.chainName, serverNames: serverNames,
+                        certificates: entry.listener.certificates.map(Certificates.sdsName)))
+            }
+        } else {
+            placed = all
+        }
+        var hosts: [String: [RouteEntry]] = [:]
+        var tableOrigins: Set<ObjectKey> = []
+        var listenerOrigins: Set<ObjectKey> = []
+        for entry in placed {
+            builder.addCertificates(of: entry)
+            listenerOrigins.insert(entry.gateway.key)
+            tableOrigins.insert(entry.gateway.key)
+            let fallback = entry.listener.spec.hostname ?? "*"
+            if hosts[fallback] == nil { hosts[fallback] = [] }
+            for attached in builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.spec.name) {
+                tableOrigins.insert(attached.key)
+                for hostname in attached.hostnames { hosts[hostname, default: []] += attached.entries }
+                for target in attached.allTargets { builder.use(target, by: attached.key) }
+            }
+        }
+        // Only wildcards can cover another hostname: find them once.
+        let wildcards = hosts.keys.filter { $0 == "*" || $0.hasPrefix("*.") }
+        let virtualHosts = hosts.keys.sorted().map { hostname in
+            VirtualHostPlan(
+                name: "\(bind.name)/\(hostname)", domains: [hostname],
+                routes: virtualHostRoutes(for: hostname, in: hosts, wildcards: wildcards))
+        }
+        builder.listeners.append(
+            ListenerPlan(
+                name: bind.name, address: bind.address, port: bind.port,
+                traffic: .http(
+                    HTTPListenerPlan(
+                        secureChains: chains,
+                        routeTable: RouteTablePlan(name: bind.name, virtualHosts: virtualHosts, origins: tableOrigins))),
+                origins: listenerOrigins))
+    }
+
+    /// A virtual host's routes. Envoy picks one virtual host per request, the most
+    /// specific; the spec lets a more specific hostname take precedence but still
+    /// serves the routes of wildcard hostnames that cover it. So the host's own routes
+    /// come first, then those of each covering wildcard, most specific first, then `*`.
+    static func virtualHostRoutes(for hostname: String, in byHost: [String: [RouteEntry]], wildcards: [String]) -> [RoutePlan] {
+        let covering = wildcards.filter { other in
+            other != hostname && (other == "*" || Hostnames.matches(pattern: other, hostname))
+        }.sorted { a, b in
+            if a == "*" || b == "*" { return b == "*" && a != "*" }
+            return a.count != b.count ? a.count > b.count : a < b
+        }
+        var seen: Set<String> = []
+        var result: [RoutePlan] = []
+        for host in [hostname] + covering {
+            for entry in byHost[host]!.sorted(by: { $0.precedence < $1.precedence }) where seen.insert(entry.plan.name).inserted {
+                result.append(entry.plan)
+            }
+        }
+        return result
+    }
+
+    // MARK: TLS, TCP, UDP
+
+    /// TLS listeners: a filter chain per TLSRoute hostname (SNI), proxying the
+    /// connection as it is (Passthrough) or after terminating TLS with the listener's
+    /// certificates (Terminate). The oldest route keeps a hostname two routes ask for,
+    /// and the catch-all chain of routes without hostnames.
+    private static func planTLS(_ bind: Bind, _ placed: [Placed], into builder: inout PlanBuilder) {
+        var chains: [TLSChainPlan] = []
+        var holders: [String: ObjectKey] = [:]
+        var catchAll: ObjectKey?
+        var origins: Set<ObjectKey> = []
+        for entry in placed {
+            builder.addCertificates(of: entry)
+            origins.insert(entry.gateway.key)
+            let certificates = entry.listener.terminatesTLS ? entry.listener.certificates.map(Certificates.sdsName) : []
+            for attached in builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.spec.name) {
+                let subject = Finding.Subject.route(attached.key, gateway: entry.gateway.key, listener: entry.listener.spec.name)
+                var serverNames = attached.hostnames.filter { $0 != "*" }
+                if serverNames.isEmpty {
+                    if let holder = catchAll {
+                        if holder != attached.key {
+                            builder.find(
+                                subject, .conflicted,
+                                "connections to port \(bind.port) without a listed SNI name already go to the older \(describe(holder))")
+                        }
+                        continue
+                    }
+                    catchAll = attached.key
+                } else {
+                    let lost = serverNames.filter { holders[$0].map { $0 != attached.key } ?? false }
+                    let kept = serverNames.filter { holders[$0] == nil }
+                    if !lost.isEmpty {
+                        let by = Set(lost.compactMap { holders[$0] }).sorted().map(describe).joined(separator: ", ")
+                        builder.find(
+                            subject, .conflicted,
+                            "SNI \(lost.joined(separator: ", ")) on port \(bind.port) already goes to the older \(by)",
+                            total: kept.isEmpty)
+                    }
+                    serverNames = kept
+                    for name in serverNames { holders[name] = attached.key }
+                    if serverNames.isEmpty { continue }
+                }
+                chains.append(
+                    TLSChainPlan(
+                        name: "\(entry.chainName)/\(attached.key.namespace)/\(attached.key.name)", serverNames: serverNames,
+                        certificates: certificates, destination: builder.destination(attached)))
+                origins.insert(attached.key)
+            }
+        }
+        // Envoy refuses a TCP listener without filter chains: no routes, no listener.
+        guard !chains.isEmpty else { return }
+        builder.listeners.append(
+            ListenerPlan(name: bind.name, address: bind.address, port: bind.port, traffic: .tls(chains), origins: origins))
+    }
+
+    /// TCP and UDP listeners carry one route each, so a port carries one listener: the
+    /// oldest Gateway's.
+    private static func planStream(_ bind: Bind, _ placed: [Placed], into builder: inout PlanBuilder) {
+        guard let entry = placed.first else { return }
+        for other in placed.dropFirst() {
+            builder.find(
+                other.subject, .hostnameConflict,
+                "in proxy group \(builder.group), \(entry.listener.spec.protocol) port \(bind.port) is served by \(entry.label); a \(other.listener.spec.protocol) port carries one listener, and this one is not served there"
+            )
+        }
+        builder.addCertificates(of: entry)
+        guard let attached = builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.spec.name).first
+        else { return }
+        let traffic: ListenerPlan.Traffic
+        if entry.listener.spec.protocol == .udp {
+            traffic = .udp(UDPPlan(cluster: builder.udpCluster(attached)))
+        } else {
+            traffic = .tcp(
+                StreamChainPlan(
+                    name: "\(entry.chainName)/\(attached.key.namespace)/\(attached.key.name)",
+                    destination: builder.destination(attached)))
+        }
+        builder.listeners.append(
+            ListenerPlan(
+                name: bind.name, address: bind.address, port: bind.port, traffic: traffic,
+                origins: [entry.gateway.key, attached.key]))
+    }
+
+    static func describe(_ route: ObjectKey) -> String { "\(route.kind.rawValue) \(route.namespace)/\(route.name)" }
+}

@@ -1,0 +1,141 @@
+import GatewayModel
+import IR
+
+/// What planning one proxy group collects besides its listeners: the Service ports its
+/// routes use (with the objects that use them), weighted UDP clusters, whether the
+/// rejecting cluster is needed, certificates, and findings.
+struct PlanBuilder {
+    let group: String
+    let world: World
+    var listeners: [ListenerPlan] = []
+    var findings: [Finding] = []
+    private var targets: [ServicePort: Set<ObjectKey>] = [:]
+    private var weighted: [String: (origin: ObjectKey, backends: [(ServicePort, Int)])] = [:]
+    private var certificates: [ObjectKey: Set<ObjectKey>] = [:]
+    private var reject = false
+
+    init(group: String, world: World) {
+        self.group = group
+        self.world = world
+    }
+
+    mutating func find(_ subject: Finding.Subject, _ reason: ConditionReason, _ message: String, total: Bool = true) {
+        findings.append(Finding(group: group, subject: subject, verdict: Verdict(true, reason, message), total: total))
+    }
+
+    /// A route sends traffic to a Service port.
+    mutating func use(_ target: ServicePort, by route: ObjectKey) {
+        targets[target, default: []].insert(route)
+    }
+
+    /// A placed listener's certificates, served over SDS.
+    mutating func addCertificates(of placed: GatewayPlanner.Placed) {
+        for certificate in placed.listener.certificates {
+            certificates[certificate, default: []].insert(placed.gateway.key)
+        }
+    }
+
+    /// Where a TCP or TLS route's connections go: its valid backends by weight; the
+    /// share of invalid ones (or all, when none is valid) to the rejecting cluster.
+    mutating func destination(_ attached: AttachedRoute) -> StreamDestination {
+        let valid = attached.backends.filter { $0.target != nil && $0.weight > 0 }
+        let invalidWeight = attached.backends.filter { $0.target == nil }.reduce(0) { $0 + $1.weight }
+        for backend in valid { use(backend.target!, by: attached.key) }
+        if valid.isEmpty {
+            reject = true
+            return StreamDestination(backends: [WeightedCluster(cluster: ClusterPlan.rejectName, weight: max(invalidWeight, 1))])
+        }
+        var backends = valid.map { WeightedCluster(cluster: $0.target!.name, weight: $0.weight) }
+        if invalidWeight > 0 {
+            reject = true
+            backends.append(WeightedCluster(cluster: ClusterPlan.rejectName, weight: invalidWeight))
+        }
+        return StreamDestination(backends: backends)
+    }
+
+    /// The one cluster a UDP route's datagrams go to: its backend's, a weighted cluster
+    /// of several, or the rejecting one.
+    mutating func udpCluster(_ attached: AttachedRoute) -> String {
+        let valid = attached.backends.filter { $0.target != nil && $0.weight > 0 }
+        if valid.isEmpty {
+            reject = true
+            return ClusterPlan.rejectName
+        }
+        if valid.count == 1 {
+            use(valid[0].target!, by: attached.key)
+            return valid[0].target!.name
+        }
+        let name = "\(attached.key.namespace)/\(attached.key.name)/weighted"
+        weighted[name] = (attached.key, valid.map { ($0.target!, $0.weight) })
+        return name
+    }
+
+    /// The plan: listeners as placed, clusters and secrets sorted by name.
+    func finish() -> ProxyPlan {
+        let context = world.context
+        var clusters: [ClusterPlan] = []
+        var secrets: [String: SecretPlan] = [:]
+        for (key, gateways) in certificates {
+            guard case .success(let checked)? = context.certificate(key) else { continue }
+            let name = Certificates.sdsName(key)
+            secrets[name] = SecretPlan(
+                name: name, content: .certificate(chainPEM: checked.chainPEM, keyPEM: checked.keyPEM),
+                origins: gateways.union([key]))
+        }
+        for (target, routes) in targets {
+            let service = target.serviceKey
+            var settings = UpstreamSettings(http2: Backends.usesHTTP2(target, context: context))
+            var origins = routes.union([service])
+            if case .success(let resolved)? = BackendTLS.resolve(target, context: context) {
+                settings.tls = resolved.tls
+                origins.insert(resolved.policy)
+                secrets[resolved.tls.caSecret] = SecretPlan(
+                    name: resolved.tls.caSecret, content: resolved.caSecret, origins: [resolved.policy])
+            }
+            clusters.append(
+                ClusterPlan(
+                    name: target.name, kind: .service(endpoints: Endpoints.of(target, context: context)), settings: settings,
+                    origins: origins, endpointOrigins: routes.union([service])))
+        }
+        for (name, use) in weighted {
+            let localities = use.backends.compactMap { target, weight -> WeightedLocality? in
+                guard weight > 0 else { return nil }
+                let endpoints = Endpoints.of(target, context: context)
+                return endpoints.isEmpty ? nil : WeightedLocality(name: target.name, weight: weight, endpoints: endpoints)
+            }
+            let origins = Set(use.backends.map(\.0.serviceKey)).union([use.origin])
+            clusters.append(
+                ClusterPlan(name: name, kind: .weighted(localities: localities), origins: origins, endpointOrigins: origins))
+        }
+        if reject {
+            clusters.append(ClusterPlan(name: ClusterPlan.rejectName, kind: .reject, origins: [], endpointOrigins: []))
+        }
+        return ProxyPlan(
+            listeners: listeners, clusters: clusters.sorted { $0.name < $1.name },
+            secrets: secrets.keys.sorted().map { secrets[$0]! })
+    }
+}
+
+/// SDS names of listener certificates.
+enum Certificates {
+    /// A Secret's certificate is served as `namespace/name`.
+    static func sdsName(_ key: ObjectKey) -> String { "\(key.namespace)/\(key.name)" }
+}
+
+/// A Service port's ready endpoints, following Kubernetes' port rules: the Service
+/// port's name picks the EndpointSlice port of the same name.
+enum Endpoints {
+    static func of(_ target: ServicePort, context: Context) -> [Endpoint] {
+        guard let servicePort = context.service(target.namespace, target.service)?.spec.ports?.first(where: { $0.port == target.port })
+        else { return [] }
+        var endpoints: Set<Endpoint> = []
+        for slice in context.slices[Context.ServiceKey(namespace: target.namespace, name: target.service)] ?? [] {
+            guard slice.addressType == .ipv4 || slice.addressType == .ipv6 else { continue }
+            guard let port = slice.ports?.first(where: { ($0.name ?? "") == (servicePort.name ?? "") })?.port else { continue }
+            for endpoint in slice.endpoints ?? [] where endpoint.conditions?.ready ?? true {
+                for address in endpoint.addresses { endpoints.insert(Endpoint(address: address, port: port)) }
+            }
+        }
+        return endpoints.sorted()
+    }
+}

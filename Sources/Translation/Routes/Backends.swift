@@ -1,0 +1,80 @@
+import GatewayModel
+
+/// A Service port that routes send traffic to: one Envoy cluster.
+struct ServicePort: Hashable, Comparable, Sendable {
+    let namespace: String
+    let service: String
+    let port: Int
+
+    /// The cluster's name: `namespace/service:port`.
+    var name: String { "\(namespace)/\(service):\(port)" }
+    var serviceKey: ObjectKey { ObjectKey(.service, namespace: namespace, name: service) }
+
+    static func < (a: ServicePort, b: ServicePort) -> Bool { a.name < b.name }
+}
+
+/// A backendRef after resolution: a Service port, or the reason it cannot be used (its
+/// share of requests is answered with HTTP 500, as the spec requires).
+struct ResolvedBackend: Hashable, Sendable {
+    var target: ServicePort?
+    var weight: Int
+    var filters: [HTTPRoute.Filter]
+    var problem: Verdict?
+    /// The Service port a BackendTLSPolicy refused (its CA could not be resolved).
+    var refusedByPolicy: ServicePort?
+}
+
+enum Backends {
+    /// Resolves a reference from a route in namespace `from` to a Service port.
+    static func resolve(
+        kind: String?, group: String?, name: String, namespace: String?, port: Int?, from: String, routeKind: Kind,
+        context: Context
+    ) -> ResolvedBackend {
+        var backend = ResolvedBackend(target: nil, weight: 1, filters: [], problem: nil)
+        let targetNamespace = namespace ?? from
+        guard (group ?? "") == "", (kind ?? "Service") == "Service" else {
+            backend.problem = Verdict(
+                false, .invalidKind, "backend \(group ?? "")/\(kind ?? "") \(name): only Services are supported")
+            return backend
+        }
+        if targetNamespace != from,
+            !context.referenceGranted(
+                from: routeKind, namespace: from, to: ObjectKey(.service, namespace: targetNamespace, name: name))
+        {
+            backend.problem = Verdict(
+                false, .refNotPermitted,
+                "Service \(targetNamespace)/\(name) is in another namespace and no ReferenceGrant there allows \(routeKind.rawValue)s from \(from)"
+            )
+            return backend
+        }
+        guard let service = context.service(targetNamespace, name) else {
+            backend.problem = Verdict(false, .backendNotFound, "Service \(targetNamespace)/\(name) does not exist")
+            return backend
+        }
+        guard let port else {
+            backend.problem = Verdict(false, .unsupportedValue, "backend Service \(targetNamespace)/\(name) needs a port")
+            return backend
+        }
+        guard (service.spec.ports ?? []).contains(where: { $0.port == port }) else {
+            backend.problem = Verdict(false, .backendNotFound, "Service \(targetNamespace)/\(name) has no port \(port)")
+            return backend
+        }
+        let target = ServicePort(namespace: targetNamespace, service: name, port: port)
+        if case .failure(let problem)? = BackendTLS.resolve(target, context: context) {
+            // TLS to this backend cannot be verified: fail closed.
+            backend.problem = Verdict(false, .invalidBackendTLSPolicy, problem.message)
+            backend.refusedByPolicy = target
+            return backend
+        }
+        backend.target = target
+        return backend
+    }
+
+    /// gRPC backends, and Service ports that say they speak HTTP/2 in cleartext.
+    static func usesHTTP2(_ target: ServicePort, context: Context) -> Bool {
+        if context.grpcClusters.contains(target) { return true }
+        guard let port = context.service(target.namespace, target.service)?.spec.ports?.first(where: { $0.port == target.port })
+        else { return false }
+        return ["kubernetes.io/h2c", "grpc", "http2"].contains(port.appProtocol ?? "")
+    }
+}

@@ -1,0 +1,54 @@
+import GatewayModel
+
+/// Route status: per parent Gateway, whether the route is attached (and, when proxy
+/// groups could not serve all of it, what they left out), and whether its references
+/// resolved.
+enum RouteStatus {
+    /// - Parameter findings: what planning found about this route, by Gateway.
+    static func route(_ record: RouteRecord, findings: [ObjectKey: [Finding]]) -> ObjectStatus {
+        let generation = record.generation
+        let resolvedRefs: Condition =
+            if let problem = record.refProblems.first {
+                Condition(
+                    .resolvedRefs, false, reason: problem.reason,
+                    message: record.refProblems.map(\.message).joined(separator: "; "), generation: generation)
+            } else {
+                Condition(.resolvedRefs, true, reason: .resolvedRefs, message: "all references resolved", generation: generation)
+            }
+        let parents = record.parents.map { parent in
+            RouteParentStatus(
+                parentRef: parent.parentRef, controllerName: chanceryControllerName,
+                conditions: [
+                    accepted(parent, findings: findings[parent.gateway] ?? []).condition(.accepted, generation: generation),
+                    resolvedRefs,
+                ])
+        }
+        return ObjectStatus(parents: parents)
+    }
+
+    /// Losses in the Gateway's own proxy group refuse the route there when nothing of it
+    /// is left; shared groups' losses are named in the message.
+    private static func accepted(_ parent: ParentAttachment, findings: [Finding]) -> Verdict {
+        guard parent.accepted.holds else { return parent.accepted }
+        let ownGroup = "\(parent.gateway.namespace)/\(parent.gateway.name)"
+        var own: [Finding] = []
+        var shared: [Finding] = []
+        for finding in findings {
+            guard case .route(_, _, let listener) = finding.subject, parent.listeners.contains(listener) else { continue }
+            if finding.group == ownGroup { own.append(finding) } else { shared.append(finding) }
+        }
+        var verdict = parent.accepted
+        let lostEverywhere = Set(parent.listeners).allSatisfy { listener in
+            own.contains { finding in
+                guard case .route(_, _, let lost) = finding.subject else { return false }
+                return lost == listener && finding.total
+            }
+        }
+        if !own.isEmpty, lostEverywhere {
+            return Verdict(false, own[0].verdict.reason, own.map(\.verdict.message).joined(separator: "; "))
+        }
+        for finding in own { verdict.message += "; not served: " + finding.verdict.message }
+        for finding in shared { verdict.message += "; not served by shared proxy group \(finding.group): " + finding.verdict.message }
+        return verdict
+    }
+}

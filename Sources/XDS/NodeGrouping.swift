@@ -1,0 +1,22 @@
+import EnvoyAPI
+
+/// Which proxy group a connecting Envoy belongs to, worked out from the node it announces
+/// in its first request (go-control-plane's `NodeHash`). The xDS server asks once per
+/// stream and serves that group's snapshot; the cache knows groups only by name.
+///
+/// Chancery's Gateway proxies say their group in `node.cluster` (``ClusterGrouping``,
+/// what `chancery bootstrap --proxy` writes). Proxies that do not name a group — a
+/// sidecar announcing its Pod, a node-level proxy its node — will get a grouping that
+/// reads their node metadata, passed to ``DiscoveryService`` in its place.
+public protocol NodeGrouping: Sendable {
+    /// The group of `node`; a group with no snapshot gets an empty, valid one.
+    func group(of node: Envoy_Config_Core_V3_Node) -> String
+}
+
+/// The group is `node.cluster`.
+public struct ClusterGrouping: NodeGrouping {
+    public init() {}
+
+    public func group(of node: Envoy_Config_Core_V3_Node) -> String { node.cluster }
+}
+
