@@ -8,6 +8,9 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "Chancery",
+    // Chancery runs on Linux (inotify, glibc's allocator): building elsewhere stops with an
+    // error saying so (Sources/ConfigSources/FileSource.swift). The macOS version only
+    // lets that error be the one a developer sees.
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "chancery", targets: ["chancery"]),
@@ -235,7 +238,10 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "XDS", "EnvoyAPI", "TestSupport", "Admin", "Translation", "EnvoyBuild", "IR", "GatewayModel",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict
         ),

@@ -15,14 +15,17 @@ extension SnapshotEncoder {
 /// Both stages of translation, as `chancery serve` runs them: objects → a plan per proxy
 /// group, then each plan → Envoy resources (reusing, with a cache, what did not change).
 public struct TwoStageTranslation: Sendable {
+    public let translator: Translator
     public let builder: EnvoyBuilder
 
-    public init(cache: EnvoyCache? = nil) {
-        builder = EnvoyBuilder(cache: cache)
+    /// With `reusing`, each stage keeps what it built for the next call, as `serve` does.
+    public init(reusing: Bool = false) {
+        translator = Translator(cache: reusing ? PlanCache() : nil)
+        builder = EnvoyBuilder(cache: reusing ? EnvoyCache() : nil)
     }
 
     public func callAsFunction(_ set: ResourceSet) -> [String: ProxyConfig] {
-        let result = Translator().translate(set)
+        let result = translator.translate(set)
         return builder.build(result.plans, identical: result.identical)
     }
 }

@@ -91,7 +91,7 @@ for size in options.sizes {
     // edited file and handing the new snapshot to the streams. Like `serve`, it keeps
     // the previous translation and serialisation to reuse what did not change.
     let encoder = SnapshotEncoder()
-    let incremental = TwoStageTranslation(cache: EnvoyCache())
+    let incremental = TwoStageTranslation(reusing: true)
     built = try encoder.snapshot(for: "infra/gw", incremental(set)["infra/gw"]!)
     var flip = false
     let change = try measure(runs: options.changeRuns ?? options.runs) {

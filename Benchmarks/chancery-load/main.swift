@@ -89,7 +89,7 @@ func rssMiB() -> Double { Stats.memoryMiB() }
 
 
 /// Kept between translations, as `chancery serve` keeps them (so their memory counts).
-let translations = TwoStageTranslation(cache: EnvoyCache())
+let translations = TwoStageTranslation(reusing: true)
 let encoder = SnapshotEncoder()
 
 /// The synthetic world (plain routes), as a snapshot for one group.

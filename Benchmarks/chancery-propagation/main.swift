@@ -164,7 +164,7 @@ let phases = Phases()
 // What `chancery serve` does with each change the FileSource reports.
 let source = FileSource(directories: [directory], logger: logger)
 let pipeline = Task.detached {
-    let translations = TwoStageTranslation(cache: EnvoyCache())
+    let translations = TwoStageTranslation(reusing: true)
     let encoder = SnapshotEncoder()
     for await update in source.timedUpdates(debounce: .milliseconds(10)) {
         let read = Date()

@@ -3,8 +3,10 @@ import Foundation
 import GatewayModel
 import Logging
 
-#if canImport(Glibc)
+#if os(Linux)
     import Glibc
+#else
+    #error("Chancery runs on Linux only: the file source watches directories with inotify (docs/architecture.md, Platforms)")
 #endif
 
 /// Kubernetes manifests from one or more directories, read recursively and watched.

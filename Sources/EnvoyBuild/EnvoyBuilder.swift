@@ -74,7 +74,7 @@ public struct EnvoyBuilder: Sendable {
         configuration.validateClusters = Google_Protobuf_BoolValue(false)
         configuration.virtualHosts = table.virtualHosts.map { host in
             guard let cache else { return virtualHost(host) }
-            return cache.memo(\.hosts, host.name, host) { virtualHost(host) }
+            return cache.hosts.value(host.name, host) { virtualHost(host) }
         }
         return configuration
     }
@@ -85,19 +85,19 @@ public struct EnvoyBuilder: Sendable {
         host.domains = plan.domains
         host.routes = plan.routes.map { route in
             guard let cache else { return Routes.route(route, filters: filters) }
-            return cache.memo(\.routes, route.name, route) { Routes.route(route, filters: filters) }
+            return cache.routes.value(route.name, route) { Routes.route(route, filters: filters) }
         }
         return host
     }
 
     private func memoCluster(_ plan: ClusterPlan) -> Envoy_Config_Cluster_V3_Cluster {
         guard let cache, case .service = plan.kind else { return Clusters.cluster(plan) }
-        return cache.memo(\.clusters, plan.name, plan.settings) { Clusters.cluster(plan) }
+        return cache.clusters.value(plan.name, plan.settings) { Clusters.cluster(plan) }
     }
 
     private func memoEndpoints(_ plan: ClusterPlan) -> Envoy_Config_Endpoint_V3_ClusterLoadAssignment? {
         guard let cache, plan.kind.hasDiscoveredEndpoints else { return Clusters.loadAssignment(plan) }
-        return cache.memo(\.endpoints, plan.name, plan.kind) { Clusters.loadAssignment(plan)! }
+        return cache.endpoints.value(plan.name, plan.kind) { Clusters.loadAssignment(plan)! }
     }
 }
 

@@ -47,6 +47,14 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
 
     public var isNamespaced: Bool { self != .gatewayClass && self != .namespace }
 
+    /// The kind a reference names by `group` and `kind`, where either may be left out for
+    /// `implied` (a backendRef's default is a core Service, a parentRef's a Gateway); nil
+    /// for a kind Chancery does not read.
+    public static func referenced(group: String?, kind: String?, implied: Kind) -> Kind? {
+        guard let known = kind.map({ Kind(rawValue: $0) }) ?? implied else { return nil }
+        return (group ?? implied.group) == known.group ? known : nil
+    }
+
     /// The route kinds, whose status lists parents.
     public var isRoute: Bool { [.httpRoute, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute].contains(self) }
 }

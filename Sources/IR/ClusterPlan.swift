@@ -8,13 +8,13 @@ public struct ClusterPlan: Hashable, Sendable, Encodable {
     public var kind: Kind
     public var settings: UpstreamSettings
     /// The route, Service and policy objects the cluster was made from.
-    public var origins: Set<ObjectKey>
+    public var origins: Origins
     /// Those its endpoints were made from (the routes and Services).
-    public var endpointOrigins: Set<ObjectKey>
+    public var endpointOrigins: Origins
 
     public init(
-        name: String, kind: Kind, settings: UpstreamSettings = UpstreamSettings(), origins: Set<ObjectKey>,
-        endpointOrigins: Set<ObjectKey>
+        name: String, kind: Kind, settings: UpstreamSettings = UpstreamSettings(), origins: Origins,
+        endpointOrigins: Origins
     ) {
         self.name = name
         self.kind = kind
@@ -57,9 +57,9 @@ public struct ClusterPlan: Hashable, Sendable, Encodable {
         try container.encode(name, forKey: .name)
         try container.encode(kind, forKey: .kind)
         if settings != UpstreamSettings() { try container.encode(settings, forKey: .settings) }
-        try container.encode(origins.sorted().map(\.description), forKey: .origins)
+        try container.encode(origins, forKey: .origins)
         if kind.hasDiscoveredEndpoints {
-            try container.encode(endpointOrigins.sorted().map(\.description), forKey: .endpointOrigins)
+            try container.encode(endpointOrigins, forKey: .endpointOrigins)
         }
     }
 }

@@ -10,9 +10,9 @@ public struct ListenerPlan: Hashable, Sendable, Encodable {
     public var port: Int
     public var traffic: Traffic
     /// The Gateways (and TLS, TCP and UDP routes) the listener was made from.
-    public var origins: Set<ObjectKey>
+    public var origins: Origins
 
-    public init(name: String, address: String, port: Int, traffic: Traffic, origins: Set<ObjectKey>) {
+    public init(name: String, address: String, port: Int, traffic: Traffic, origins: Origins) {
         self.name = name
         self.address = address
         self.port = port
@@ -49,7 +49,7 @@ public struct ListenerPlan: Hashable, Sendable, Encodable {
         try container.encode(address, forKey: .address)
         try container.encode(port, forKey: .port)
         try container.encode(traffic, forKey: .traffic)
-        try container.encode(origins.sorted().map(\.description), forKey: .origins)
+        try container.encode(origins, forKey: .origins)
     }
 }
 
@@ -90,9 +90,9 @@ public struct RouteTablePlan: Hashable, Sendable, Encodable {
     /// Sorted by name.
     public var virtualHosts: [VirtualHostPlan]
     /// The Gateways and the routes it was made from.
-    public var origins: Set<ObjectKey>
+    public var origins: Origins
 
-    public init(name: String, virtualHosts: [VirtualHostPlan], origins: Set<ObjectKey>) {
+    public init(name: String, virtualHosts: [VirtualHostPlan], origins: Origins) {
         self.name = name
         self.virtualHosts = virtualHosts
         self.origins = origins
@@ -104,7 +104,7 @@ public struct RouteTablePlan: Hashable, Sendable, Encodable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
         try container.encode(virtualHosts, forKey: .virtualHosts)
-        try container.encode(origins.sorted().map(\.description), forKey: .origins)
+        try container.encode(origins, forKey: .origins)
     }
 }
 

@@ -34,19 +34,19 @@ public struct ProxyPlan: Hashable, Sendable, Encodable {
     public var origins: [ResourceKey: Set<ObjectKey>] {
         var result: [ResourceKey: Set<ObjectKey>] = [:]
         for listener in listeners {
-            result[ResourceKey(.listener, listener.name), default: []].formUnion(listener.origins)
+            result[ResourceKey(.listener, listener.name), default: []].formUnion(listener.origins.keys)
             if case .http(let http) = listener.traffic {
-                result[ResourceKey(.route, http.routeTable.name), default: []].formUnion(http.routeTable.origins)
+                result[ResourceKey(.route, http.routeTable.name), default: []].formUnion(http.routeTable.origins.keys)
             }
         }
         for cluster in clusters {
-            result[ResourceKey(.cluster, cluster.name), default: []].formUnion(cluster.origins)
+            result[ResourceKey(.cluster, cluster.name), default: []].formUnion(cluster.origins.keys)
             if cluster.kind.hasDiscoveredEndpoints {
-                result[ResourceKey(.endpoint, cluster.name), default: []].formUnion(cluster.endpointOrigins)
+                result[ResourceKey(.endpoint, cluster.name), default: []].formUnion(cluster.endpointOrigins.keys)
             }
         }
         for secret in secrets {
-            result[ResourceKey(.secret, secret.name), default: []].formUnion(secret.origins)
+            result[ResourceKey(.secret, secret.name), default: []].formUnion(secret.origins.keys)
         }
         return result
     }
@@ -88,5 +88,26 @@ extension Encoder {
     func encodeCase(_ name: String, _ value: some Encodable) throws {
         var container = container(keyedBy: SingleKey.self)
         try container.encode(value, forKey: SingleKey(name))
+    }
+}
+
+/// The objects an element of a plan was made from, in the order planning met them.
+/// Adding is an append (planning adds one per route and backend, thousands per
+/// translation); duplicates are dropped when read (``set``) or shown (sorted).
+public struct Origins: Hashable, Sendable, Encodable, ExpressibleByArrayLiteral {
+    public private(set) var keys: [ObjectKey]
+
+    public init(_ keys: [ObjectKey] = []) { self.keys = keys }
+    public init(arrayLiteral keys: ObjectKey...) { self.keys = keys }
+
+    public mutating func insert(_ key: ObjectKey) { keys.append(key) }
+
+    /// Every object, once.
+    public var set: Set<ObjectKey> { Set(keys) }
+
+    /// As shown in JSON: sorted, each once.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(set.sorted().map(\.description))
     }
 }

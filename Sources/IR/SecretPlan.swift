@@ -7,9 +7,9 @@ public struct SecretPlan: Hashable, Sendable, Encodable {
     public var name: String
     public var content: Content
     /// The Gateways, Secrets and policies it was made from.
-    public var origins: Set<ObjectKey>
+    public var origins: Origins
 
-    public init(name: String, content: Content, origins: Set<ObjectKey>) {
+    public init(name: String, content: Content, origins: Origins) {
         self.name = name
         self.content = content
         self.origins = origins
@@ -39,6 +39,6 @@ public struct SecretPlan: Hashable, Sendable, Encodable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
         try container.encode(content, forKey: .content)
-        try container.encode(origins.sorted().map(\.description), forKey: .origins)
+        try container.encode(origins, forKey: .origins)
     }
 }

@@ -16,6 +16,8 @@ struct Context {
     let backendTLS: PolicyIndex<BackendTLSPolicy>
     /// Clusters that GRPCRoutes send to (always HTTP/2).
     var grpcClusters: Set<ServicePort> = []
+    /// What the previous translation planned, to reuse where its inputs are equal.
+    let cache: PlanCache?
 
     /// A Service by namespace and name.
     struct ServiceKey: Hashable {
@@ -23,9 +25,10 @@ struct Context {
         let name: String
     }
 
-    init(set: ResourceSet, now: Date) {
+    init(set: ResourceSet, now: Date, cache: PlanCache? = nil) {
         self.set = set
         self.now = now
+        self.cache = cache
         var certificates: [ObjectKey: Result<CheckedCertificate, CertificateProblem>] = [:]
         for manifest in set.manifests(of: .secret) {
             guard case .secret(let secret) = manifest.object else { continue }

@@ -42,16 +42,22 @@ public struct Translator: Sendable {
     /// The time certificates are checked against: translation reads no clock, so the
     /// caller says what time it is (tests pin it).
     public var now: Date
+    /// What the previous translation planned, reused where its inputs are unchanged (the
+    /// result is the same with or without it).
+    public var cache: PlanCache?
     /// How what is served divides into proxy groups.
     var producers: [any GroupProducer]
 
-    public init(now: Date = Date()) {
+    public init(now: Date = Date(), cache: PlanCache? = nil) {
         self.now = now
+        self.cache = cache
         self.producers = GroupProducers.all
     }
 
     public func translate(_ set: ResourceSet) -> TranslationResult {
-        var context = Context(set: set, now: now)
+        cache?.begin()
+        defer { cache?.finish() }
+        var context = Context(set: set, now: now, cache: cache)
         var result = TranslationResult()
         result.readErrors = set.errors
 
@@ -97,11 +103,9 @@ public struct Translator: Sendable {
         for (key, record) in attachments.records {
             result.statuses[key] = RouteStatus.route(record, findings: routeFindings[key] ?? [:])
         }
-        var used: [ObjectKey: Set<ServicePort>] = [:]
-        for (gateway, listeners) in attachments.routes {
-            for attached in listeners.values.joined() { used[gateway, default: []].formUnion(attached.policyTargets) }
+        for kind in PolicyKinds.all {
+            for (key, status) in kind.statuses(in: world) { result.statuses[key] = status }
         }
-        for (key, status) in BackendTLS.statuses(used: used, context: context) { result.statuses[key] = status }
         return result
     }
 }

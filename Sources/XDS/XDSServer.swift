@@ -1,4 +1,5 @@
 import GRPCCore
+import Synchronization
 
 import GRPCNIOTransportHTTP2
 import Logging
@@ -7,6 +8,7 @@ import Logging
 public final class XDSServer: Sendable {
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     public let discovery: DiscoveryService
+    private let stopping = Mutex(false)
 
     /// - Parameter address: where to listen; port 0 picks a free port (see ``boundAddress()``).
     public init(address: HostPort, discovery: DiscoveryService) {
@@ -26,14 +28,21 @@ public final class XDSServer: Sendable {
     }
 
     /// Serves until the task running it is cancelled; cancelling closes every stream,
-    /// so connected Envoys notice at once and reconnect to another replica.
+    /// so connected Envoys notice at once and reconnect to another replica. Returns
+    /// normally when it was stopped on purpose (cancelled, or ``stopListening()``).
     public func run() async throws {
-        try await server.serve()
+        do {
+            try await server.serve()
+        } catch where Task.isCancelled || stopping.withLock({ $0 }) {
+            // Closing the transport under open streams ends `serve` with an error: that
+            // is how a stop looks from here.
+        }
     }
 
     /// Stops listening at once; open streams end when the task running ``run()`` is
     /// cancelled (cancelling alone may leave the listening socket bound).
     public func stopListening() {
+        stopping.withLock { $0 = true }
         server.beginGracefulShutdown()
     }
 

@@ -17,6 +17,7 @@ struct Pipeline {
     private var groups: Set<String> = []
     /// What the last translation built and serialised, reused for what did not change:
     /// a one-route edit rebuilds and re-serialises about one route's worth.
+    private let plans = PlanCache()
     private let builder = EnvoyBuilder(cache: EnvoyCache())
     private let encoder = SnapshotEncoder()
     /// Resources across all groups after the last translation: when the world shrinks,
@@ -50,7 +51,7 @@ struct Pipeline {
             logger.debug("change", metadata: ["source": "\(source)", "objects": "\(changed.count)"])
         }
         let start = ContinuousClock.now
-        let result = Translator().translate(set)
+        let result = Translator(cache: plans).translate(set)
         let configs = builder.build(result.plans, identical: result.identical)
         let elapsed = ContinuousClock.now - start
         let translatedAt = Date()

@@ -36,8 +36,8 @@ struct LeaderElectionService: Service {
     let elector: LeaderElector
     let status: StatusSync
 
-    func run() async throws {
-        try await cancelWhenGracefulShutdown {
+    func run() async {
+        await cancelWhenGracefulShutdown {
             await elector.run { leading in status.setLeading(leading) }
         }
     }
@@ -47,8 +47,8 @@ struct LeaderElectionService: Service {
 struct StatusWriterService: Service {
     let status: StatusSync
 
-    func run() async throws {
-        try await cancelWhenGracefulShutdown { await status.run() }
+    func run() async {
+        await cancelWhenGracefulShutdown { await status.run() }
     }
 }
 
@@ -68,19 +68,19 @@ struct PipelineService: Service {
         case recheck
     }
 
-    func run() async throws {
+    func run() async {
         var pipeline = pipeline
         let (events, sink) = AsyncStream<Event>.makeStream()
         let sources = sources
         let admin = admin
         let recheckInterval = recheckInterval
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
+        await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 for await update in sources.changes() { sink.yield(.changed(update)) }
             }
             tasks.addTask {
                 while !Task.isCancelled {
-                    try await Task.sleep(for: recheckInterval)
+                    try? await Task.sleep(for: recheckInterval)
                     sink.yield(.recheck)
                 }
             }
@@ -88,7 +88,7 @@ struct PipelineService: Service {
                 // Readiness until the first translation: what the sources still wait for.
                 while !Task.isCancelled, !admin.readiness.ready {
                     if let reason = sources.notReadyReason { admin.setNotReadyReason(reason) }
-                    try await Task.sleep(for: .milliseconds(200))
+                    try? await Task.sleep(for: .milliseconds(200))
                 }
             }
             var latest: MergedUpdate?

@@ -41,6 +41,41 @@ import XDS
         #expect(message.contains("no proxy group \"nope/nothing\"; groups: chancery, default/quickstart"))
     }
 
+    @Test func translateAndValidateShowTheIR() throws {
+        let quickstart = root + "/examples/quickstart"
+        let (status, output) = try runChancery(["translate", "--config-dir", quickstart, "--proxy", "default/quickstart", "--ir"])
+        #expect(status == 0, "\(output)")
+        let plan = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+        let listener = (plan?["listeners"] as? [[String: Any]])?.first
+        #expect(listener?["name"] as? String == "127.0.0.1:8080")
+        #expect((plan?["clusters"] as? [[String: Any]])?.first?["name"] as? String == "default/web:80")
+
+        let (all, allOutput) = try runChancery(["translate", "--config-dir", quickstart, "--ir"])
+        #expect(all == 0)
+        let plans = try JSONSerialization.jsonObject(with: Data(allOutput.utf8)) as? [String: Any]
+        #expect(plans?.keys.sorted() == ["chancery", "default/quickstart"], "every group without --proxy")
+
+        let (valid, report) = try runChancery(["validate", "--config-dir", quickstart, "--ir", "default/quickstart"])
+        #expect(valid == 0, "\(report)")
+        #expect(report.contains("Plan of proxy group default/quickstart:"))
+        #expect(report.contains("\"routeTable\""))
+    }
+
+    /// SIGTERM (what Kubernetes sends) shuts every part down in order and exits 0, without
+    /// an error line: the ServiceGroup's graceful shutdown.
+    @Test func serveStopsCleanlyOnSIGTERM() async throws {
+        let chancery = try await ChanceryProcess.serve(["--config-dir", root + "/examples/quickstart", "--log-level", "debug"])
+        #expect(try await chancery.admin("/readyz").status == 200)
+        let started = ContinuousClock.now
+        chancery.process.stop(grace: .seconds(10))
+        #expect(chancery.process.status == 0, "\(chancery.output)")
+        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(chancery.output.contains("stopped"), "\(chancery.output)")
+        let errors = chancery.output.split(separator: "\n").filter { $0.contains(" error ") || $0.contains(" critical ") }
+        #expect(errors.isEmpty, "\(errors)")
+        chancery.stop()
+    }
+
     /// The README's promise: `chancery serve` with no arguments plus the bootstrap it
     /// prints lets a new user reach the quickstart backend through Envoy.
     @Test func quickstartServesTrafficThroughEnvoy() async throws {

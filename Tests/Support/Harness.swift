@@ -8,13 +8,18 @@ import XDS
 public final class ChanceryHarness: @unchecked Sendable {
     public let cache: SnapshotCache
     public let registry: ClientRegistry
+    public let grouping: any NodeGrouping
     public private(set) var address: HostPort
     private var task: Task<Void, any Error>?
     private var server: XDSServer?
 
-    public init(cache: SnapshotCache = SnapshotCache(), registry: ClientRegistry = ClientRegistry()) {
+    public init(
+        cache: SnapshotCache = SnapshotCache(), registry: ClientRegistry = ClientRegistry(),
+        grouping: any NodeGrouping = ClusterGrouping()
+    ) {
         self.cache = cache
         self.registry = registry
+        self.grouping = grouping
         self.address = HostPort(host: "127.0.0.1", port: 0)
     }
 
@@ -26,7 +31,8 @@ public final class ChanceryHarness: @unchecked Sendable {
         let deadline = ContinuousClock.now + .seconds(5)
         while true {
             let server = XDSServer(
-                address: address, discovery: DiscoveryService(cache: cache, registry: registry, logger: logger))
+                address: address,
+                discovery: DiscoveryService(cache: cache, registry: registry, grouping: grouping, logger: logger))
             let task = Task { try await server.run() }
             do {
                 address = try await server.boundAddress()

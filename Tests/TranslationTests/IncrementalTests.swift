@@ -30,10 +30,12 @@ import XDS
     /// Translates `set` with the cache and the encoder, and from scratch, and expects
     /// the same statuses, resources and snapshot bytes.
     static func expectSame(
-        _ set: ResourceSet, cache: EnvoyCache, encoder: SnapshotEncoder, _ what: String
+        _ set: ResourceSet, plans: PlanCache, cache: EnvoyCache, encoder: SnapshotEncoder, _ what: String
     ) throws {
         let result = Translator(now: now).translate(set)
-        let cached = EnvoyBuilder(cache: cache).build(result.plans, identical: result.identical)
+        let planned = Translator(now: now, cache: plans).translate(set)
+        #expect(planned == result, "\(what): translation with the plan cache differs")
+        let cached = EnvoyBuilder(cache: cache).build(planned.plans, identical: planned.identical)
         let fresh = EnvoyBuilder().build(result.plans, identical: result.identical)
         #expect(cached == fresh, "\(what): building with the cache differs")
         for (group, proxy) in fresh.sorted(by: { $0.key < $1.key }) {
@@ -55,13 +57,14 @@ import XDS
     @Test(arguments: GoldenTests.cases)
     func sameResultAfterEveryRemoval(_ name: String) throws {
         let full = try Self.world(name)
+        let plans = PlanCache()
         let cache = EnvoyCache()
         let encoder = SnapshotEncoder()
-        try Self.expectSame(full, cache: cache, encoder: encoder, "\(name)")
+        try Self.expectSame(full, plans: plans, cache: cache, encoder: encoder, "\(name)")
         for key in full.manifests.keys.sorted() {
             let without = ResourceSet(manifests: full.manifests.values.filter { $0.object.key != key }, errors: full.errors)
-            try Self.expectSame(without, cache: cache, encoder: encoder, "\(name) without \(key)")
-            try Self.expectSame(full, cache: cache, encoder: encoder, "\(name) with \(key) back")
+            try Self.expectSame(without, plans: plans, cache: cache, encoder: encoder, "\(name) without \(key)")
+            try Self.expectSame(full, plans: plans, cache: cache, encoder: encoder, "\(name) with \(key) back")
         }
     }
 
@@ -69,7 +72,13 @@ import XDS
         let set = try Self.world("filters")
         let cache = EnvoyCache()
         let builder = EnvoyBuilder(cache: cache)
-        let plans = Translator(now: Self.now).translate(set).plans
+        let planCache = PlanCache()
+        let plans = Translator(now: Self.now, cache: planCache).translate(set).plans
+        #expect(planCache.lastTranslation.built > 0)
+        #expect(planCache.lastTranslation.reused == 0)
+        _ = Translator(now: Self.now, cache: planCache).translate(set)
+        #expect(planCache.lastTranslation.built == 0)
+        #expect(planCache.lastTranslation.reused > 0)
         let first = builder.build(plans)
         // A first build reuses only what one plan holds twice (a wildcard host's routes
         // served under a more specific host too).

@@ -132,7 +132,7 @@ struct PreparedGateway {
         for ref in listener.spec.tls?.certificateRefs ?? [] {
             let namespace = ref.namespace ?? gateway.namespace
             let label = "\(namespace)/\(ref.name)"
-            guard (ref.group ?? "") == "", (ref.kind ?? "Secret") == "Secret" else {
+            guard Kind.referenced(group: ref.group, kind: ref.kind, implied: .secret) == .secret else {
                 listener.certificateProblems.append(
                     Verdict(
                         false, .invalidCertificateRef,

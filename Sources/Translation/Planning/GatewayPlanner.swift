@@ -87,8 +87,8 @@ enum GatewayPlanner {
             placed = all
         }
         var hosts: [String: [RouteEntry]] = [:]
-        var tableOrigins: Set<ObjectKey> = []
-        var listenerOrigins: Set<ObjectKey> = []
+        var tableOrigins = Origins()
+        var listenerOrigins = Origins()
         for entry in placed {
             builder.addCertificates(of: entry)
             listenerOrigins.insert(entry.gateway.key)
@@ -129,12 +129,18 @@ enum GatewayPlanner {
             if a == "*" || b == "*" { return b == "*" && a != "*" }
             return a.count != b.count ? a.count > b.count : a < b
         }
-        var seen: Set<String> = []
+        var entries = byHost[hostname]!.sorted { $0.precedence < $1.precedence }
+        for host in covering { entries += byHost[host]!.sorted { $0.precedence < $1.precedence } }
+        // A route reaches a host once, even when it came through two listeners or a
+        // covering wildcard too (a host usually has a handful of routes: compare them
+        // directly rather than hashing names).
         var result: [RoutePlan] = []
-        for host in [hostname] + covering {
-            for entry in byHost[host]!.sorted(by: { $0.precedence < $1.precedence }) where seen.insert(entry.plan.name).inserted {
-                result.append(entry.plan)
-            }
+        result.reserveCapacity(entries.count)
+        if entries.count <= 16 {
+            for entry in entries where !result.contains(where: { $0.name == entry.plan.name }) { result.append(entry.plan) }
+        } else {
+            var seen: Set<String> = []
+            for entry in entries where seen.insert(entry.plan.name).inserted { result.append(entry.plan) }
         }
         return result
     }
@@ -149,7 +155,7 @@ enum GatewayPlanner {
         var chains: [TLSChainPlan] = []
         var holders: [String: ObjectKey] = [:]
         var catchAll: ObjectKey?
-        var origins: Set<ObjectKey> = []
+        var origins = Origins()
         for entry in placed {
             builder.addCertificates(of: entry)
             origins.insert(entry.gateway.key)

@@ -9,9 +9,9 @@ struct PlanBuilder {
     let world: World
     var listeners: [ListenerPlan] = []
     var findings: [Finding] = []
-    private var targets: [ServicePort: Set<ObjectKey>] = [:]
+    private var targets: [ServicePort: Origins] = [:]
     private var weighted: [String: (origin: ObjectKey, backends: [(ServicePort, Int)])] = [:]
-    private var certificates: [ObjectKey: Set<ObjectKey>] = [:]
+    private var certificates: [ObjectKey: Origins] = [:]
     private var reject = false
 
     init(group: String, world: World) {
@@ -80,22 +80,16 @@ struct PlanBuilder {
             let name = Certificates.sdsName(key)
             secrets[name] = SecretPlan(
                 name: name, content: .certificate(chainPEM: checked.chainPEM, keyPEM: checked.keyPEM),
-                origins: gateways.union([key]))
+                origins: Origins(gateways.keys + [key]))
         }
         for (target, routes) in targets {
-            let service = target.serviceKey
-            var settings = UpstreamSettings(http2: Backends.usesHTTP2(target, context: context))
-            var origins = routes.union([service])
-            if case .success(let resolved)? = BackendTLS.resolve(target, context: context) {
-                settings.tls = resolved.tls
-                origins.insert(resolved.policy)
-                secrets[resolved.tls.caSecret] = SecretPlan(
-                    name: resolved.tls.caSecret, content: resolved.caSecret, origins: [resolved.policy])
-            }
-            clusters.append(
-                ClusterPlan(
-                    name: target.name, kind: .service(endpoints: Endpoints.of(target, context: context)), settings: settings,
-                    origins: origins, endpointOrigins: routes.union([service])))
+            let origins = Origins(routes.keys + [target.serviceKey])
+            var cluster = ClusterPlan(
+                name: target.name, kind: .service(endpoints: Endpoints.of(target, context: context)),
+                settings: UpstreamSettings(http2: Backends.usesHTTP2(target, context: context)), origins: origins,
+                endpointOrigins: origins)
+            for kind in PolicyKinds.all { kind.apply(to: &cluster, for: target, secrets: &secrets, context: context) }
+            clusters.append(cluster)
         }
         for (name, use) in weighted {
             let localities = use.backends.compactMap { target, weight -> WeightedLocality? in
@@ -103,7 +97,7 @@ struct PlanBuilder {
                 let endpoints = Endpoints.of(target, context: context)
                 return endpoints.isEmpty ? nil : WeightedLocality(name: target.name, weight: weight, endpoints: endpoints)
             }
-            let origins = Set(use.backends.map(\.0.serviceKey)).union([use.origin])
+            let origins = Origins([use.origin] + use.backends.map(\.0.serviceKey))
             clusters.append(
                 ClusterPlan(name: name, kind: .weighted(localities: localities), origins: origins, endpointOrigins: origins))
         }
@@ -128,14 +122,22 @@ enum Endpoints {
     static func of(_ target: ServicePort, context: Context) -> [Endpoint] {
         guard let servicePort = context.service(target.namespace, target.service)?.spec.ports?.first(where: { $0.port == target.port })
         else { return [] }
-        var endpoints: Set<Endpoint> = []
+        var endpoints: [Endpoint] = []
         for slice in context.slices[Context.ServiceKey(namespace: target.namespace, name: target.service)] ?? [] {
             guard slice.addressType == .ipv4 || slice.addressType == .ipv6 else { continue }
             guard let port = slice.ports?.first(where: { ($0.name ?? "") == (servicePort.name ?? "") })?.port else { continue }
             for endpoint in slice.endpoints ?? [] where endpoint.conditions?.ready ?? true {
-                for address in endpoint.addresses { endpoints.insert(Endpoint(address: address, port: port)) }
+                for address in endpoint.addresses { endpoints.append(Endpoint(address: address, port: port)) }
             }
         }
-        return endpoints.sorted()
+        // Sorted, each once (slices may list an address twice).
+        endpoints.sort()
+        var unique = 0
+        for index in endpoints.indices where index == 0 || endpoints[index] != endpoints[unique - 1] {
+            endpoints[unique] = endpoints[index]
+            unique += 1
+        }
+        endpoints.removeLast(endpoints.count - unique)
+        return endpoints
     }
 }

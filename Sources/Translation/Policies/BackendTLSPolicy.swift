@@ -95,11 +95,32 @@ enum BackendTLS: PolicyKind {
                 caSecret: .trustedCA(bundlePEM: bundle)))
     }
 
+    /// TLS to the backend cannot be verified when its policy's CAs are unusable: fail
+    /// closed.
+    static func refusal(of target: ServicePort, context: Context) -> Verdict? {
+        guard case .failure(let problem)? = resolve(target, context: context) else { return nil }
+        return Verdict(false, .invalidBackendTLSPolicy, problem.message)
+    }
+
+    /// The cluster speaks TLS to its endpoints as the policy says; the policy's CA bundle
+    /// is served as a secret.
+    static func apply(to cluster: inout ClusterPlan, for target: ServicePort, secrets: inout [String: SecretPlan], context: Context) {
+        guard case .success(let resolved)? = resolve(target, context: context) else { return }
+        cluster.settings.tls = resolved.tls
+        cluster.origins.insert(resolved.policy)
+        secrets[resolved.tls.caSecret] = SecretPlan(
+            name: resolved.tls.caSecret, content: resolved.caSecret, origins: [resolved.policy])
+    }
+
     /// Each policy's status towards every Gateway whose routes send to a Service port it
-    /// targets (the spec's "ancestors"): `used` maps each Gateway to the Service ports its
-    /// routes send to or were refused.
-    static func statuses(used: [ObjectKey: Set<ServicePort>], context: Context) -> [ObjectKey: ObjectStatus] {
+    /// targets (the spec's "ancestors"), or were refused because of it.
+    static func statuses(in world: World) -> [ObjectKey: ObjectStatus] {
+        let context = world.context
         guard !context.backendTLS.isEmpty else { return [:] }
+        var used: [ObjectKey: Set<ServicePort>] = [:]
+        for (gateway, listeners) in world.attachments.routes {
+            for attached in listeners.values.joined() { used[gateway, default: []].formUnion(attached.policyTargets) }
+        }
         var targeted: [ObjectKey: (entry: PolicyIndex<BackendTLSPolicy>.Entry, gateways: [ObjectKey: Set<ServicePort>])] = [:]
         for (gateway, targets) in used {
             for target in targets {

@@ -1,4 +1,5 @@
 import GatewayModel
+import IR
 
 /// Where a policy can attach (GEP-713): an object, or one named section of it — a
 /// Gateway listener, a route rule, a Service port.
@@ -13,19 +14,40 @@ struct PolicyTarget: Hashable, Sendable {
     }
 }
 
-/// A kind of policy: which objects it reads and what each attaches to. A new kind is one
-/// file conforming to this, a field in ``Context`` holding its index, and the IR fields
-/// its effects fill.
-protocol PolicyKind {
+/// A kind of policy: which objects it reads, what each attaches to, and what it does to
+/// the plan — the hooks the translator calls for every kind in ``PolicyKinds/all``.
+///
+/// A new kind is one file conforming to this (its targets, its effects, its status),
+/// one entry in ``PolicyKinds/all``, a field in ``Context`` holding its index, the IR
+/// fields its effects fill and, when Envoy needs a filter for it, one `HTTPFilter` file
+/// in EnvoyBuild.
+protocol PolicyKind: Sendable {
     associatedtype Policy: Sendable
     static var kind: Kind { get }
     static func policies(in set: ResourceSet) -> [Policy]
     static func metadata(of policy: Policy) -> ObjectMeta
     /// The objects (and sections) the policy names, resolved in its namespace.
     static func targets(of policy: Policy) -> [PolicyTarget]
+
+    /// Why a route may not send traffic to a Service port (its policy fails closed); nil
+    /// when it may.
+    static func refusal(of target: ServicePort, context: Context) -> Verdict?
+    /// Applies the policy that governs a Service port to its cluster, adding the secrets
+    /// it names.
+    static func apply(to cluster: inout ClusterPlan, for target: ServicePort, secrets: inout [String: SecretPlan], context: Context)
+    /// Every policy's status (GEP-713 ancestors), once routes are attached.
+    static func statuses(in world: World) -> [ObjectKey: ObjectStatus]
+}
+
+/// Every policy kind the translator applies.
+enum PolicyKinds {
+    static let all: [any PolicyKind.Type] = [BackendTLS.self]
 }
 
 extension PolicyKind {
+    static func refusal(of target: ServicePort, context: Context) -> Verdict? { nil }
+    static func apply(to cluster: inout ClusterPlan, for target: ServicePort, secrets: inout [String: SecretPlan], context: Context) {}
+
     /// Every policy of this kind, indexed by what it targets.
     static func index(_ set: ResourceSet) -> PolicyIndex<Policy> {
         PolicyIndex(

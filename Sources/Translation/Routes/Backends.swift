@@ -20,7 +20,7 @@ struct ResolvedBackend: Hashable, Sendable {
     var weight: Int
     var filters: [HTTPRoute.Filter]
     var problem: Verdict?
-    /// The Service port a BackendTLSPolicy refused (its CA could not be resolved).
+    /// The Service port a policy refused (a BackendTLSPolicy whose CAs are unusable).
     var refusedByPolicy: ServicePort?
 }
 
@@ -32,7 +32,7 @@ enum Backends {
     ) -> ResolvedBackend {
         var backend = ResolvedBackend(target: nil, weight: 1, filters: [], problem: nil)
         let targetNamespace = namespace ?? from
-        guard (group ?? "") == "", (kind ?? "Service") == "Service" else {
+        guard Kind.referenced(group: group, kind: kind, implied: .service) == .service else {
             backend.problem = Verdict(
                 false, .invalidKind, "backend \(group ?? "")/\(kind ?? "") \(name): only Services are supported")
             return backend
@@ -60,11 +60,12 @@ enum Backends {
             return backend
         }
         let target = ServicePort(namespace: targetNamespace, service: name, port: port)
-        if case .failure(let problem)? = BackendTLS.resolve(target, context: context) {
-            // TLS to this backend cannot be verified: fail closed.
-            backend.problem = Verdict(false, .invalidBackendTLSPolicy, problem.message)
-            backend.refusedByPolicy = target
-            return backend
+        for kind in PolicyKinds.all {
+            if let refusal = kind.refusal(of: target, context: context) {
+                backend.problem = refusal
+                backend.refusedByPolicy = target
+                return backend
+            }
         }
         backend.target = target
         return backend

@@ -49,11 +49,40 @@ enum HTTPRoutePlanner {
     /// requires; a rule with no valid backend answers 500 with this message.
     static let noValidBackend = "no valid backend for this route"
 
-    static func entries(for attached: AttachedRoute) -> [RouteEntry] {
+    /// Everything the planned routes of a route on a listener are made from: the whole
+    /// input of ``entries(_:)`` (and of its reuse, ``PlanCache``).
+    struct Input: Hashable, Sendable {
+        let key: ObjectKey
+        /// `creationTimestamp`: precedence among routes.
+        let created: String
+        let rules: [ResolvedRule]
+        /// The listener's port and scheme (redirects without a port go back to it).
+        let listenerPort: Int
+        let listenerScheme: String
+
+        init(_ attached: AttachedRoute) {
+            key = attached.key
+            created = attached.object.metadata.creationTimestamp ?? ""
+            rules = attached.rules
+            listenerPort = attached.listenerPort
+            listenerScheme = attached.listenerScheme
+        }
+    }
+
+    /// The route's planned routes, reused from `cache` when it was planned from an equal
+    /// input last time.
+    static func entries(for attached: AttachedRoute, cache: PlanCache?) -> [RouteEntry] {
+        let input = Input(attached)
+        guard let cache else { return entries(input) }
+        // Found by route: the same route on two listeners of one port plans the same.
+        return cache.routeEntries.value(attached.key, input) { entries(input) }
+    }
+
+    static func entries(_ input: Input) -> [RouteEntry] {
         var entries: [RouteEntry] = []
-        let key = attached.key
-        let created = attached.object.metadata.creationTimestamp ?? ""
-        for resolved in attached.rules {
+        let key = input.key
+        let created = input.created
+        for resolved in input.rules {
             let matches = resolved.rule.matches ?? []
             let effective = matches.isEmpty ? [HTTPRoute.Match(path: HTTPRoute.PathMatch(type: .pathPrefix, value: "/"))] : matches
             for (m, match) in effective.enumerated() {
@@ -67,7 +96,7 @@ enum HTTPRoutePlanner {
                 var plan = RoutePlan(
                     name: "\(key.namespace)/\(key.name)/rule/\(resolved.index)/match/\(m)", origin: key,
                     match: routeMatch(match), action: .respond(DirectResponsePlan(status: 500, body: noValidBackend)))
-                apply(resolved, match: match, listener: (attached.listenerPort, attached.listenerScheme), to: &plan)
+                apply(resolved, match: match, listener: (input.listenerPort, input.listenerScheme), to: &plan)
                 entries.append(RouteEntry(precedence: precedence, plan: plan))
             }
         }

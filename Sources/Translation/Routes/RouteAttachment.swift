@@ -113,7 +113,7 @@ enum RouteAttachment {
                 + streamBackends.compactMap(\.problem)
             var parents: [ParentAttachment] = []
             for parentRef in route.parentRefs {
-                guard (parentRef.group ?? gatewayGroup) == gatewayGroup, (parentRef.kind ?? "Gateway") == "Gateway" else {
+                guard Kind.referenced(group: parentRef.group, kind: parentRef.kind, implied: .gateway) == .gateway else {
                     continue
                 }
                 let gatewayKey = ObjectKey(.gateway, namespace: parentRef.namespace ?? namespace, name: parentRef.name)
@@ -181,7 +181,7 @@ enum RouteAttachment {
                         object: route, gateway: gatewayKey, listener: name, listenerPort: listener.spec.port,
                         listenerScheme: listener.spec.protocol == .https ? "https" : "http",
                         hostnames: hostnames, rules: rules, backends: streamBackends)
-                    if case .http = route.body { attached.entries = HTTPRoutePlanner.entries(for: attached) }
+                    if case .http = route.body { attached.entries = HTTPRoutePlanner.entries(for: attached, cache: context.cache) }
                     result.routes[gatewayKey, default: [:]][name, default: []].append(attached)
                     parent.listeners.append(name)
                     parent.accepted = Verdict(true, .accepted, "attached to Gateway \(gatewayName)")

@@ -1,0 +1,87 @@
+import Synchronization
+
+/// Values built in the previous round (translation or build), reused when what they were
+/// built from is equal: both stages keep one per kind of value between changes, so a
+/// one-route change rebuilds about one route's worth.
+///
+/// A value is found by key and reused only when its input — the whole argument of the
+/// pure function that built it — equals the new one, so reuse never changes a result.
+/// A key may have several values in a round (a class's merged virtual host and one
+/// Gateway's share a name), each with its own input. Each round keeps what it used and
+/// drops the rest (``finish()``), so deleted objects are forgotten with the next round.
+/// Values reused keep their storage, so equality checks on them later cost a pointer
+/// comparison.
+public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, Value: Sendable>: Sendable {
+    private struct Round: Sendable {
+        var entries: [Key: [(input: Input, value: Value)]] = [:]
+
+        func find(_ key: Key, _ input: Input) -> Value? {
+            entries[key]?.first { $0.input == input }?.value
+        }
+    }
+
+    private struct State: Sendable {
+        var previous = Round()
+        var current = Round()
+        var hits = 0
+        var misses = 0
+        var last = (reused: 0, built: 0)
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Values reused and built in the last finished round.
+    public var lastRound: (reused: Int, built: Int) { state.withLock { $0.last } }
+
+    /// Starts a round: values it does not use are dropped when it finishes.
+    public func begin() {
+        state.withLock { state in
+            state.current = Round()
+            state.hits = 0
+            state.misses = 0
+        }
+    }
+
+    public func finish() {
+        state.withLock { state in
+            state.previous = state.current
+            state.current = Round()
+            state.last = (state.hits, state.misses)
+        }
+    }
+
+    /// The value kept under `key` for an input equal to `input`, else `build()`'s; either
+    /// way it is kept for the next round.
+    public func value(_ key: Key, _ input: Input, build: () -> Value) -> Value {
+        let kept: Value? = state.withLock { state in
+            // Values move from the previous round to this one as they are used: one
+            // lookup in each, and the previous round ends holding only what is dropped.
+            if var candidates = state.previous.entries.removeValue(forKey: key) {
+                if let index = candidates.firstIndex(where: { $0.input == input }) {
+                    let hit = candidates.remove(at: index)
+                    if !candidates.isEmpty { state.previous.entries[key] = candidates }
+                    state.current.entries[key, default: []].append(hit)
+                    state.hits += 1
+                    return hit.value
+                }
+                state.previous.entries[key] = candidates
+            }
+            if let hit = state.current.find(key, input) {
+                state.hits += 1
+                return hit
+            }
+            return nil
+        }
+        if let kept { return kept }
+        let value = build()
+        state.withLock { state in
+            // An equal input may have been built meanwhile (groups built at once): either
+            // value is right.
+            if state.current.find(key, input) == nil { state.current.entries[key, default: []].append((input, value)) }
+            state.misses += 1
+        }
+        return value
+    }
+}
