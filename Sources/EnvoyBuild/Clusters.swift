@@ -133,19 +133,23 @@ enum Secrets {
             certificate.privateKey = key
             secret.tlsCertificate = certificate
         case .trustedCA(let bundle):
-            var context = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
             var source = Envoy_Config_Core_V3_DataSource()
             source.inlineString = bundle
-            context.trustedCa = source
-            secret.validationContext = context
+            secret.validationContext = trusting(source)
         case .trustedCAFile(let path):
-            var context = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
             var source = Envoy_Config_Core_V3_DataSource()
             source.filename = path
-            context.trustedCa = source
-            secret.validationContext = context
+            secret.validationContext = trusting(source)
         }
         return secret
+    }
+
+    private static func trusting(_ source: Envoy_Config_Core_V3_DataSource)
+        -> Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext
+    {
+        var context = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
+        context.trustedCa = source
+        return context
     }
 
     static func sdsConfig(_ name: String) -> Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig {

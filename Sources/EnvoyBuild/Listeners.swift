@@ -16,12 +16,9 @@ enum Listeners {
             if http.isSecure {
                 listener.listenerFilters = [tlsInspector()]
                 listener.filterChains = http.secureChains.map { planned in
-                    var chain = Envoy_Config_Listener_V3_FilterChain()
-                    chain.name = planned.name
-                    if !planned.serverNames.isEmpty { chain.filterChainMatch.serverNames = planned.serverNames }
-                    chain.transportSocket = Secrets.downstream(planned.certificates, alpn: ["h2", "http/1.1"])
-                    chain.filters = [manager]
-                    return chain
+                    sniChain(
+                        planned.name, serverNames: planned.serverNames,
+                        tls: Secrets.downstream(planned.certificates, alpn: ["h2", "http/1.1"]), filter: manager)
                 }
             } else {
                 var chain = Envoy_Config_Listener_V3_FilterChain()
@@ -31,14 +28,10 @@ enum Listeners {
         case .tls(let chains):
             listener.listenerFilters = [tlsInspector()]
             listener.filterChains = chains.map { planned in
-                var chain = Envoy_Config_Listener_V3_FilterChain()
-                chain.name = planned.name
-                if !planned.serverNames.isEmpty { chain.filterChainMatch.serverNames = planned.serverNames }
-                if !planned.certificates.isEmpty {
-                    chain.transportSocket = Secrets.downstream(planned.certificates, alpn: [])
-                }
-                chain.filters = [tcpProxy(planned.destination, statPrefix: "tls-\(plan.port)")]
-                return chain
+                sniChain(
+                    planned.name, serverNames: planned.serverNames,
+                    tls: planned.certificates.isEmpty ? nil : Secrets.downstream(planned.certificates, alpn: []),
+                    filter: tcpProxy(planned.destination, statPrefix: "tls-\(plan.port)"))
             }
         case .tcp(let planned):
             var chain = Envoy_Config_Listener_V3_FilterChain()
@@ -51,6 +44,20 @@ enum Listeners {
             listener.listenerFilters = [udpProxy(planned.cluster, statPrefix: "udp-\(plan.port)")]
         }
         return listener
+    }
+
+    /// A filter chain chosen by SNI (any name when `serverNames` is empty), terminating
+    /// TLS when `tls` is set.
+    static func sniChain(
+        _ name: String, serverNames: [String], tls: Envoy_Config_Core_V3_TransportSocket?,
+        filter: Envoy_Config_Listener_V3_Filter
+    ) -> Envoy_Config_Listener_V3_FilterChain {
+        var chain = Envoy_Config_Listener_V3_FilterChain()
+        chain.name = name
+        if !serverNames.isEmpty { chain.filterChainMatch.serverNames = serverNames }
+        if let tls { chain.transportSocket = tls }
+        chain.filters = [filter]
+        return chain
     }
 
     /// The HTTP connection manager with the hygiene every peer ships: request ids

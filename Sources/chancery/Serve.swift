@@ -150,22 +150,29 @@ extension Chancery {
             let first = merged.readNow()
             let initial = first.map { pipeline.apply($0, source: "startup") }
 
-            var services: [any ServiceLifecycle.Service] = [
-                PipelineService(
-                    sources: merged, pipeline: pipeline, admin: adminState, status: kube?.status,
-                    recheckInterval: .seconds(3600))
+            // Named, so logs say which part is starting or stopping (and the group does
+            // not describe services by reflection).
+            var services: [(name: String, service: any ServiceLifecycle.Service)] = [
+                (
+                    "pipeline",
+                    PipelineService(
+                        sources: merged, pipeline: pipeline, admin: adminState, status: kube?.status,
+                        recheckInterval: .seconds(3600))
+                )
             ]
             if let kube {
-                services.append(StatusWriterService(status: kube.status))
-                services.append(LeaderElectionService(elector: kube.elector, status: kube.status))
+                services.append(("status-writer", StatusWriterService(status: kube.status)))
+                services.append(("leader-election", LeaderElectionService(elector: kube.elector, status: kube.status)))
             }
             // Shut down in reverse: the xDS server first (Envoys move to another replica),
             // then the admin endpoint, then the Lease is released.
-            services.append(AdminService(server: admin))
-            services.append(XDSService(server: server))
+            services.append(("admin", AdminService(server: admin)))
+            services.append(("xds", XDSService(server: server)))
             let group = ServiceGroup(
                 configuration: ServiceGroupConfiguration(
-                    services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+                    services: services.map {
+                        .init(service: $0.service, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: $0.name)
+                    },
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
 
             enum Ended { case group, announced }

@@ -36,11 +36,11 @@ extension Chancery {
                 plans = [proxy: plan]
             }
             if ir {
-                say(try proxy.map { _ in try plans.values.first!.json() } ?? ProxyPlan.json(plans), newline: false)
+                if let proxy { say(try plans[proxy]!.json(), newline: false) } else { say(try ProxyPlan.json(plans), newline: false) }
                 return
             }
             let configs = EnvoyBuilder().build(plans, identical: result.identical.filter { plans[$0.value] != nil })
-            say(try proxy.map { try configs[$0]!.json() } ?? ProxyConfig.json(configs), newline: false)
+            if let proxy { say(try configs[proxy]!.json(), newline: false) } else { say(try ProxyConfig.json(configs), newline: false) }
         }
     }
 

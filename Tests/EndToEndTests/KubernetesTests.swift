@@ -168,6 +168,12 @@ import Yams
         #expect(gone, "the deleted route still answered after 1 s")
         #expect(await Self.backend(port: port, path: "/other") == "a")
 
+        // Each change is counted under the source it came from.
+        let metrics = try await chancery.admin("/metrics").text
+        let line = metrics.split(separator: "\n").first { $0.hasPrefix("chancery_source_events_total{source=\"kubernetes\"}") }
+        #expect((line?.split(separator: " ").last).flatMap { Double($0) } ?? 0 >= 3, "\(line ?? "no kubernetes events counted")")
+        #expect(!metrics.contains("chancery_source_events_total{source=\"files\"}"), "no file was read")
+
         await api.stop()
         await a.stop()
         await b.stop()
