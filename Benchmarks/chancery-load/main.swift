@@ -319,6 +319,6 @@ if options.target == nil {
     }
 }
 await clients.close()
-server?.stopListening()
-serverTask?.cancel()
+server?.stop()
+_ = await serverTask?.result
 exit(errors.isEmpty && firsts.count == options.clients ? 0 : 1)

@@ -38,16 +38,18 @@ public struct MergedUpdate: Sendable {
     public var seenAt: Date
     /// The source that changed.
     public var source: String
-    /// The objects added, changed or removed since the previous merged set (all of them
-    /// for the first).
-    public var changed: Set<ObjectKey>
 }
 
 /// Several sources as one. Where two sources define the same object, the earlier
 /// source's definition is kept and the other is reported as a read error (files come
 /// before the cluster, so a local file overrides what the cluster has). Nothing is
 /// yielded until every source has delivered its first set, so a restart never serves
-/// half a world.
+/// half a world. A consumer slower than the changes gets the newest merged set (a burst
+/// is translated once); which objects changed is what differs from the set it handled
+/// last (`ResourceSet.changedKeys(since:)`).
+///
+/// A source whose stream ends (it stopped) keeps its last set in the merge; the others
+/// go on.
 public struct SourceMerger: Sendable {
     public let sources: [any ConfigSource]
 
@@ -73,31 +75,31 @@ public struct SourceMerger: Sendable {
 
     /// The merged set after every change of any source (once all have delivered).
     public func changes() -> AsyncStream<MergedUpdate> {
-        let (stream, continuation) = AsyncStream<MergedUpdate>.makeStream()
+        let (stream, continuation) = AsyncStream<MergedUpdate>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let sources = sources
         let task = Task {
             let (updates, sink) = AsyncStream<(Int, SourceUpdate)>.makeStream()
             await withTaskGroup(of: Void.self) { group in
-                for (index, source) in sources.enumerated() {
-                    group.addTask {
-                        for await update in source.changes() { sink.yield((index, update)) }
+                group.addTask {
+                    // Every source feeds the merge until it ends; the merge ends after all.
+                    await withTaskGroup(of: Void.self) { feeders in
+                        for (index, source) in sources.enumerated() {
+                            feeders.addTask {
+                                for await update in source.changes() { sink.yield((index, update)) }
+                            }
+                        }
                     }
+                    sink.finish()
                 }
                 group.addTask {
                     var latest = [ResourceSet?](repeating: nil, count: sources.count)
-                    var previous: ResourceSet?
                     for await (index, update) in updates {
                         latest[index] = update.set
                         guard latest.allSatisfy({ $0 != nil }) else { continue }
-                        let merged = Self.merge(latest.map { $0! })
-                        let changed = previous.map { merged.changedKeys(since: $0) } ?? Set(merged.manifests.keys)
-                        previous = merged
                         continuation.yield(
-                            MergedUpdate(set: merged, seenAt: update.seenAt, source: sources[index].name, changed: changed))
+                            MergedUpdate(set: Self.merge(latest.map { $0! }), seenAt: update.seenAt, source: sources[index].name))
                     }
                 }
-                await group.next()
-                group.cancelAll()
             }
             continuation.finish()
         }

@@ -73,19 +73,28 @@ public struct EnvoyBuilder: Sendable {
         configuration.name = table.name
         configuration.validateClusters = Google_Protobuf_BoolValue(false)
         configuration.virtualHosts = table.virtualHosts.map { host in
-            guard let cache else { return virtualHost(host) }
-            return cache.hosts.value(host.name, host) { virtualHost(host) }
+            guard let cache else { return virtualHost(host, keeping: [:]) }
+            return cache.hosts.value(host.name, host) {
+                // The host changed: its routes whose plans did not keep their messages.
+                var kept: [String: (plan: RoutePlan, message: Envoy_Config_Route_V3_Route)] = [:]
+                for (plan, message) in cache.hosts.previous(host.name) {
+                    for (index, route) in plan.routes.enumerated() { kept[route.name] = (route, message.routes[index]) }
+                }
+                return virtualHost(host, keeping: kept)
+            }
         }
         return configuration
     }
 
-    private func virtualHost(_ plan: VirtualHostPlan) -> Envoy_Config_Route_V3_VirtualHost {
+    private func virtualHost(
+        _ plan: VirtualHostPlan, keeping kept: [String: (plan: RoutePlan, message: Envoy_Config_Route_V3_Route)]
+    ) -> Envoy_Config_Route_V3_VirtualHost {
         var host = Envoy_Config_Route_V3_VirtualHost()
         host.name = plan.name
         host.domains = plan.domains
         host.routes = plan.routes.map { route in
-            guard let cache else { return Routes.route(route, filters: filters) }
-            return cache.routes.value(route.name, route) { Routes.route(route, filters: filters) }
+            if let old = kept[route.name], old.plan == route { return old.message }
+            return Routes.route(route, filters: filters)
         }
         return host
     }

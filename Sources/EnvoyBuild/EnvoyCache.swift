@@ -4,14 +4,15 @@ import IR
 /// The Envoy messages the previous build made, for the next one to reuse.
 ///
 /// A message is reused when the plan element it was built from is equal to the new
-/// one — the element is its whole input, so there is no list of inputs to keep in step
-/// with what the builder reads: a route's planned match, filters and backends; a virtual
-/// host's planned routes; a cluster's upstream settings; a cluster's endpoints. Reused
-/// messages share their storage with the previous build's, so comparing them later
-/// (the snapshot encoder's check for unchanged resources) costs a pointer comparison.
-/// Elements are found by name; each build keeps what it used (``Reuse``).
+/// one — the element is its whole input (with the builder's filter list, which is fixed
+/// for an ``EnvoyBuilder`` and its cache), so there is no list of inputs to keep in step
+/// with what the builder reads: a virtual host's planned routes; a cluster's upstream
+/// settings; a cluster's endpoints. A virtual host that changed keeps the messages of
+/// its routes whose plans did not. Reused messages share their storage with the
+/// previous build's, so comparing them later (the snapshot encoder's check for
+/// unchanged resources) costs a pointer comparison. Elements are found by name; each
+/// build keeps what it used (``Reuse``).
 public final class EnvoyCache: Sendable {
-    let routes = Reuse<String, RoutePlan, Envoy_Config_Route_V3_Route>()
     let hosts = Reuse<String, VirtualHostPlan, Envoy_Config_Route_V3_VirtualHost>()
     let clusters = Reuse<String, UpstreamSettings, Envoy_Config_Cluster_V3_Cluster>()
     let endpoints = Reuse<String, ClusterPlan.Kind, Envoy_Config_Endpoint_V3_ClusterLoadAssignment>()
@@ -20,20 +21,18 @@ public final class EnvoyCache: Sendable {
 
     /// Messages reused and built by the last build (for benchmarks and logs).
     public var lastBuild: (reused: Int, built: Int) {
-        [routes.lastRound, hosts.lastRound, clusters.lastRound, endpoints.lastRound].reduce((0, 0)) {
+        [hosts.lastRound, clusters.lastRound, endpoints.lastRound].reduce((0, 0)) {
             ($0.0 + $1.reused, $0.1 + $1.built)
         }
     }
 
     func begin() {
-        routes.begin()
         hosts.begin()
         clusters.begin()
         endpoints.begin()
     }
 
     func finish() {
-        routes.finish()
         hosts.finish()
         clusters.finish()
         endpoints.finish()

@@ -53,8 +53,9 @@ public struct ListenerPlan: Hashable, Sendable, Encodable {
     }
 }
 
-/// HTTP on one port: its route table, the HTTP filters every request passes and, for
-/// HTTPS, a filter chain per SNI with its certificates.
+/// HTTP on one port: its route table and, for HTTPS, a filter chain per SNI with its
+/// certificates. (The HTTP filters requests pass are worked out from the routes by the
+/// second stage: `EnvoyBuild/HTTPFilters.swift`.)
 public struct HTTPListenerPlan: Hashable, Sendable, Encodable {
     /// HTTPS chains, in the order Envoy should consider them; empty for cleartext HTTP.
     public var secureChains: [SecureChainPlan]

@@ -52,6 +52,13 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
         }
     }
 
+    /// The values the previous round kept under `key` that this round has not used yet,
+    /// with their inputs: for building a value from parts of an older one (a virtual
+    /// host one of whose routes changed keeps the others' messages).
+    public func previous(_ key: Key) -> [(input: Input, value: Value)] {
+        state.withLock { $0.previous.entries[key] ?? [] }
+    }
+
     /// The value kept under `key` for an input equal to `input`, else `build()`'s; either
     /// way it is kept for the next round.
     public func value(_ key: Key, _ input: Input, build: () -> Value) -> Value {

@@ -14,6 +14,8 @@ struct Context {
     let certificates: [ObjectKey: Result<CheckedCertificate, CertificateProblem>]
     /// BackendTLSPolicies by the Service (and port) they target.
     let backendTLS: PolicyIndex<BackendTLSPolicy>
+    /// Each BackendTLSPolicy's TLS settings (its CA bundle checked once), by policy.
+    let backendTLSResolved: [ObjectKey: Result<BackendTLS.Resolved, CertificateProblem>]
     /// Clusters that GRPCRoutes send to (always HTTP/2).
     var grpcClusters: Set<ServicePort> = []
     /// What the previous translation planned, to reuse where its inputs are equal.
@@ -36,6 +38,8 @@ struct Context {
         }
         self.certificates = certificates
         self.backendTLS = BackendTLS.index(set)
+        self.backendTLSResolved = Dictionary(
+            backendTLS.all.map { ($0.key, BackendTLS.resolve($0, in: set)) }, uniquingKeysWith: { first, _ in first })
         var slices: [ServiceKey: [EndpointSlice]] = [:]
         for slice in set.endpointSlices {
             guard let service = slice.serviceName else { continue }

@@ -2,8 +2,8 @@ import Foundation
 
 /// An Envoy bootstrap that takes all its configuration from Chancery over ADS.
 ///
-/// `node.cluster` is the proxy group (see DESIGN.md: `namespace/gateway` or a
-/// GatewayClass name), `node.id` names this one proxy. Envoy's admin listens on loopback.
+/// `node.cluster` is the proxy group (`namespace/gateway` or a GatewayClass name, see
+/// docs/xds.md), `node.id` names this one proxy. Envoy's admin listens on loopback.
 public struct Bootstrap: Sendable {
     public var xdsAddress: HostPort
     public var group: String

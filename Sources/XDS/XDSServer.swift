@@ -8,7 +8,13 @@ import Logging
 public final class XDSServer: Sendable {
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     public let discovery: DiscoveryService
-    private let stopping = Mutex(false)
+    private let state = Mutex(State())
+
+    private struct State {
+        /// The task serving, once ``run()`` started it.
+        var serving: Task<Void, any Error>?
+        var stopping = false
+    }
 
     /// - Parameter address: where to listen; port 0 picks a free port (see ``boundAddress()``).
     public init(address: HostPort, discovery: DiscoveryService) {
@@ -27,23 +33,34 @@ public final class XDSServer: Sendable {
         self.discovery = discovery
     }
 
-    /// Serves until the task running it is cancelled; cancelling closes every stream,
-    /// so connected Envoys notice at once and reconnect to another replica. Returns
-    /// normally when it was stopped on purpose (cancelled, or ``stopListening()``).
+    /// Serves until ``stop()`` is called or the task running it is cancelled (which
+    /// stops it the same way), then returns normally; throws if serving fails otherwise.
     public func run() async throws {
-        do {
-            try await server.serve()
-        } catch where Task.isCancelled || stopping.withLock({ $0 }) {
-            // Closing the transport under open streams ends `serve` with an error: that
-            // is how a stop looks from here.
+        let serving = Task { try await server.serve() }
+        let stopped = state.withLock { state in
+            state.serving = serving
+            return state.stopping
         }
+        if stopped { serving.cancel() }
+        let result = await withTaskCancellationHandler { await serving.result } onCancel: { self.stop() }
+        if case .failure(let error) = result, !state.withLock({ $0.stopping }) { throw error }
     }
 
-    /// Stops listening at once; open streams end when the task running ``run()`` is
-    /// cancelled (cancelling alone may leave the listening socket bound).
-    public func stopListening() {
-        stopping.withLock { $0 = true }
+    /// Stops serving: no new connections, and every connection is told (HTTP/2 GOAWAY)
+    /// to open no new stream; then, after `grace`, every open stream is closed, so
+    /// connected Envoys reconnect to another replica at once. Closing streams first
+    /// would let an Envoy reopen its stream on a connection that is going away.
+    public func stop(grace: Duration = .milliseconds(200)) {
+        let (first, serving) = state.withLock { state in
+            defer { state.stopping = true }
+            return (!state.stopping, state.serving)
+        }
+        guard first else { return }
         server.beginGracefulShutdown()
+        Task {
+            try? await Task.sleep(for: grace)
+            serving?.cancel()
+        }
     }
 
     /// The address actually bound, once listening.

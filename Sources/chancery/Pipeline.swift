@@ -36,20 +36,17 @@ struct Pipeline {
     /// Translates `set` and hands every group's snapshot to the cache.
     /// - Parameters:
     ///   - source: what changed (`files`, `kubernetes`, `recheck`), for metrics and logs.
-    ///   - changed: the objects that changed, when the source knows.
     ///   - recheck: translate even an unchanged set (certificates age).
     @discardableResult
-    mutating func apply(
-        _ set: ResourceSet, seenAt: Date = Date(), source: String, changed: Set<ObjectKey>? = nil, recheck: Bool = false
-    ) -> TranslationResult {
+    mutating func apply(_ set: ResourceSet, seenAt: Date = Date(), source: String, recheck: Bool = false) -> TranslationResult {
         // An unchanged set translates the same, except that certificates age: a
         // recheck translates it again (versions are content hashes, so if nothing
         // changed no proxy hears of it).
-        if let last, last.set == set, !recheck { return last.result }
+        let changed = last.map { set.changedKeys(since: $0.set) }
+        if let last, changed?.isEmpty == true, set.errors == last.set.errors, !recheck { return last.result }
         Counter(label: "chancery_source_events_total", dimensions: [("source", source)]).increment()
-        if let changed {
-            logger.debug("change", metadata: ["source": "\(source)", "objects": "\(changed.count)"])
-        }
+        logger.debug(
+            "change", metadata: ["source": "\(source)", "objects": "\(changed.map { "\($0.count)" } ?? "all")"])
         let start = ContinuousClock.now
         let result = Translator(cache: plans).translate(set)
         let configs = builder.build(result.plans, identical: result.identical)

@@ -168,49 +168,58 @@ extension Chancery {
             // then the admin endpoint, then the Lease is released.
             services.append(("admin", AdminService(server: admin)))
             services.append(("xds", XDSService(server: server)))
-            let group = ServiceGroup(
-                configuration: ServiceGroupConfiguration(
-                    services: services.map {
-                        .init(service: $0.service, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: $0.name)
-                    },
-                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            var configuration = ServiceGroupConfiguration(
+                services: services.map {
+                    .init(service: $0.service, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: $0.name)
+                },
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            // A part that cannot stop (a Lease release to an unreachable API server) does
+            // not keep the process alive: after 10 s it is cancelled, after 5 more given up.
+            configuration.maximumGracefulShutdownDuration = .seconds(10)
+            configuration.maximumCancellationDuration = .seconds(5)
+            let group = ServiceGroup(configuration: configuration)
 
             enum Ended { case group, announced }
-            try await withThrowingTaskGroup(of: Ended.self) { tasks in
-                tasks.addTask {
-                    try await group.run()
-                    return .group
-                }
-                tasks.addTask {
-                    let bound = try await server.boundAddress()
-                    let adminBound = try await admin.boundAddress()
-                    let groups = initial?.plans.keys.sorted() ?? []
-                    let example = groups.first { $0.contains("/") } ?? groups.first ?? "NAMESPACE/GATEWAY"
-                    let watched = (directories + (kube.map { ["the Kubernetes API at \($0.source.client.connection.server)"] } ?? []))
-                        .joined(separator: ", ")
-                    let found =
-                        initial == nil
-                        ? "proxy groups appear once every kind has synced"
-                        : "\(first?.manifests.count ?? 0) objects, proxy groups: \(groups.isEmpty ? "(none)" : groups.joined(separator: ", "))"
-                    say(
-                        """
-                        Watching \(watched): \(found)
-                        xDS (ADS, state of the world and delta) listening on \(bound)
-                        Admin: http://\(adminBound)/ (JSON under /api/v1, metrics at /metrics)\(token != nil ? ", bearer token required" : "")
-                        Point an Envoy at it:
-                          chancery bootstrap --xds-address \(bound) --proxy \(example) > envoy.yaml && envoy -c envoy.yaml
-                        """)
-                    logger.info("serving", metadata: ["xds": "\(bound)"])
-                    return .announced
-                }
-                while let ended = try await tasks.next() {
-                    if ended == .group {
-                        tasks.cancelAll()
-                        break
+            do {
+                try await withThrowingTaskGroup(of: Ended.self) { tasks in
+                    tasks.addTask {
+                        try await group.run()
+                        return .group
+                    }
+                    tasks.addTask {
+                        let bound = try await server.boundAddress()
+                        let adminBound = try await admin.boundAddress()
+                        let groups = initial?.plans.keys.sorted() ?? []
+                        let example = groups.first { $0.contains("/") } ?? groups.first ?? "NAMESPACE/GATEWAY"
+                        let watched = (directories + (kube.map { ["the Kubernetes API at \($0.source.client.connection.server)"] } ?? []))
+                            .joined(separator: ", ")
+                        let found =
+                            initial == nil
+                            ? "proxy groups appear once every kind has synced"
+                            : "\(first?.manifests.count ?? 0) objects, proxy groups: \(groups.isEmpty ? "(none)" : groups.joined(separator: ", "))"
+                        say(
+                            """
+                            Watching \(watched): \(found)
+                            xDS (ADS, state of the world and delta) listening on \(bound)
+                            Admin: http://\(adminBound)/ (JSON under /api/v1, metrics at /metrics)\(token != nil ? ", bearer token required" : "")
+                            Point an Envoy at it:
+                              chancery bootstrap --xds-address \(bound) --proxy \(example) > envoy.yaml && envoy -c envoy.yaml
+                            """)
+                        logger.info("serving", metadata: ["xds": "\(bound)"])
+                        return .announced
+                    }
+                    while let ended = try await tasks.next() {
+                        if ended == .group {
+                            tasks.cancelAll()
+                            break
+                        }
                     }
                 }
+            } catch {
+                // The Kubernetes client is shut down however the services end.
+                await kube?.source.client.shutdown()
+                throw error
             }
-            // After the services (the leader has released its Lease by now).
             await kube?.source.client.shutdown()
             logger.info("stopped")
         }

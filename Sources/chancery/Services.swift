@@ -9,16 +9,17 @@ import XDS
 // starts them together, turns SIGTERM and SIGINT into a graceful shutdown (services
 // shut down in reverse order of the list) and ends them all if one fails.
 
-/// The xDS server. On shutdown it stops listening and closes every stream, so connected
-/// Envoys notice at once and reconnect to another replica.
+/// The xDS server. On shutdown it stops listening, tells every connection to open no
+/// new stream, then closes every stream, so connected Envoys reconnect to another
+/// replica at once.
 struct XDSService: Service {
     let server: XDSServer
 
     func run() async throws {
         try await withGracefulShutdownHandler {
-            try await cancelWhenGracefulShutdown { try await server.run() }
+            try await server.run()
         } onGracefulShutdown: {
-            server.stopListening()
+            server.stop()
         }
     }
 }
@@ -96,7 +97,7 @@ struct PipelineService: Service {
                 switch event {
                 case .changed(let update):
                     latest = update
-                    let result = pipeline.apply(update.set, seenAt: update.seenAt, source: update.source, changed: update.changed)
+                    let result = pipeline.apply(update.set, seenAt: update.seenAt, source: update.source)
                     status?.submit(result.statuses)
                 case .recheck:
                     guard let latest else { continue }

@@ -33,6 +33,11 @@ import Testing
             for stream in streams.withLock({ $0 }) { stream.yield(SourceUpdate(set: set, seenAt: Date())) }
         }
 
+        /// The source stops: its streams end.
+        func end() {
+            for stream in streams.withLock({ $0 }) { stream.finish() }
+        }
+
         var listening: Bool { streams.withLock { !$0.isEmpty } }
     }
 
@@ -67,17 +72,32 @@ import Testing
         let shared = try #require(first.set.services.first { $0.metadata.name == "shared" })
         #expect(shared.spec.ports?.first?.port == 1, "the file's definition wins")
         #expect(first.set.errors.contains { $0.message.contains("defined again") })
-        #expect(first.changed.count == 3)
 
         cluster.send(Self.set(Self.service("b", port: 81) + Self.service("shared", port: 2), file: "kubernetes"))
         let second = try #require(await updates.next())
         #expect(second.source == "kubernetes")
-        #expect(second.changed == [ObjectKey(.service, namespace: "app", name: "b")])
+        #expect(second.set.changedKeys(since: first.set) == [ObjectKey(.service, namespace: "app", name: "b")])
 
         files.send(Self.set(Self.service("shared", port: 1), file: "local.yaml"))
         let third = try #require(await updates.next())
         #expect(third.source == "files")
-        #expect(third.changed == [ObjectKey(.service, namespace: "app", name: "a")], "a removal is a change")
+        #expect(third.set.changedKeys(since: second.set) == [ObjectKey(.service, namespace: "app", name: "a")], "a removal is a change")
+    }
+
+    /// A source that stops keeps its last set in the merge; the others go on.
+    @Test func aSourceThatEndsLeavesTheOthersRunning() async throws {
+        let files = Scripted(name: "files")
+        let cluster = Scripted(name: "kubernetes")
+        var updates = SourceMerger([files, cluster]).changes().makeAsyncIterator()
+        while !(files.listening && cluster.listening) { try await Task.sleep(for: .milliseconds(5)) }
+        files.send(Self.set(Self.service("a", port: 80), file: "local.yaml"))
+        cluster.send(Self.set(Self.service("b", port: 80), file: "kubernetes"))
+        _ = try #require(await updates.next())
+        files.end()
+        cluster.send(Self.set(Self.service("b", port: 81), file: "kubernetes"))
+        let after = try #require(await updates.next())
+        #expect(after.set.services.map(\.metadata.name) == ["a", "b"])
+        #expect(after.set.services.last?.spec.ports?.first?.port == 81)
     }
 
     @Test func sourcesThatCanBeReadAtOnceAreMergedAtOnce() {

@@ -49,6 +49,8 @@ import XDS
         #expect(harness.registry.clients(inGroup: "pod/app/a").map(\.nodeID) == ["pa"])
         #expect(harness.registry.clients(inGroup: "pod/app/b").map(\.nodeID) == ["pb"])
         #expect(harness.registry.clients(inGroup: "fleet").isEmpty)
+        envoyA.stop()
+        envoyB.stop()
         await a.stop()
         await b.stop()
         await harness.stop()

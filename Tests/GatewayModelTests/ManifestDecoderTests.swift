@@ -216,4 +216,22 @@ import Testing
     @Test func namespacesHaveTheirNameLabel() {
         #expect(ResourceSet().labels(ofNamespace: "shop") == ["kubernetes.io/metadata.name": "shop"])
     }
+
+    /// What changed between two sets: added, removed, edited objects, and an object that
+    /// moved in its file (its origin is part of what is served: status names it).
+    @Test func changedKeysNameAddedRemovedEditedAndMovedObjects() {
+        func set(_ names: [String], labelled: String? = nil) -> ResourceSet {
+            let yaml = names.map { name in
+                "apiVersion: v1\nkind: Namespace\nmetadata: {name: \(name)\(name == labelled ? ", labels: {x: y}" : "")}\n"
+            }.joined(separator: "---\n")
+            return ResourceSet(manifests: ManifestDecoder.decode(file: "ns.yaml", contents: yaml).manifests)
+        }
+        func key(_ name: String) -> ObjectKey { ObjectKey(.namespace, namespace: "", name: name) }
+        let before = set(["a", "b", "c"])
+        #expect(before.changedKeys(since: before).isEmpty)
+        #expect(set(["a", "b", "c", "d"]).changedKeys(since: before) == [key("d")])
+        #expect(set(["a", "b"]).changedKeys(since: before) == [key("c")])
+        #expect(set(["a", "b", "c"], labelled: "b").changedKeys(since: before) == [key("b")])
+        #expect(set(["b", "a", "c"]).changedKeys(since: before) == [key("a"), key("b")])
+    }
 }

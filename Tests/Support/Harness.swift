@@ -51,8 +51,7 @@ public final class ChanceryHarness: @unchecked Sendable {
 
     /// Stops serving: every stream is closed, as when a Chancery process dies.
     public func stop() async {
-        server?.stopListening()
-        task?.cancel()
+        server?.stop()
         _ = await task?.result
         task = nil
     }

@@ -87,17 +87,17 @@ enum GatewayStatus {
     private static func programmed(
         _ listener: PreparedListener, of gateway: PreparedGateway, shared: [Finding], generation: Int?
     ) -> Condition {
-        guard listener.isProgrammed, gateway.isServed else {
+        let leftOutOf = Set(shared.map(\.group))
+        guard listener.isProgrammed, gateway.isServed, !leftOutOf.contains(gateway.group) else {
             let why = gateway.isServed ? "see the other conditions" : "the Gateway is not accepted"
             return Condition(.programmed, false, reason: .invalid, message: "not sent: \(why)", generation: generation)
         }
-        var message = "sent to the proxy group"
+        var message =
+            leftOutOf.isEmpty
+            ? "sent to the proxy group"
+            : "sent to proxy group \(gateway.group); not to \(leftOutOf.sorted().joined(separator: ", ")) (see Conflicted)"
         if listener.attachedRoutes == 0, [.tls, .tcp, .udp].contains(listener.spec.protocol) {
             message += "; no route is attached, so port \(listener.spec.port) is not opened yet"
-        }
-        if !shared.isEmpty {
-            let groups = Set(shared.map(\.group)).sorted().joined(separator: ", ")
-            message = "sent to proxy group \(gateway.group); not to \(groups) (see Conflicted)"
         }
         return Condition(.programmed, true, reason: .programmed, message: message, generation: generation)
     }

@@ -19,7 +19,6 @@ struct Verdict: Hashable, Sendable {
 
 /// One Gateway listener after validation, with the routes that attach to it.
 struct PreparedListener {
-    let index: Int
     let spec: Gateway.Listener
     var accepted = Verdict(true, .accepted, "listener is valid")
     /// Why the listener cannot be served at all (another listener of its Gateway claims
@@ -82,8 +81,8 @@ struct PreparedGateway {
         bindAddress = addresses.first { ($0.type ?? .ipAddress) == .ipAddress }?.value ?? "0.0.0.0"
 
         var listeners: [PreparedListener] = []
-        for (index, spec) in gateway.spec.listeners.enumerated() {
-            var listener = PreparedListener(index: index, spec: spec)
+        for spec in gateway.spec.listeners {
+            var listener = PreparedListener(spec: spec)
             let kinds = PreparedListener.routeKinds(for: spec.protocol)
             if kinds.isEmpty {
                 listener.accepted = Verdict(
@@ -115,6 +114,11 @@ struct PreparedGateway {
                 if a.protocol != b.protocol {
                     listeners[i].conflict = Verdict(
                         true, .protocolConflict, "port \(a.port) is also used by listener \(b.name) with protocol \(b.protocol)")
+                } else if a.protocol == .tcp || a.protocol == .udp {
+                    // No hostname tells their connections apart: one listener per port.
+                    listeners[i].conflict = Verdict(
+                        true, .hostnameConflict,
+                        "listener \(b.name) uses the same \(a.protocol) port \(a.port); a \(a.protocol) port carries one listener")
                 } else if (a.hostname ?? "") == (b.hostname ?? "") {
                     listeners[i].conflict = Verdict(
                         true, .hostnameConflict,

@@ -41,10 +41,10 @@ enum GatewayPlanner {
                 if entry.listener.spec.protocol == first.listener.spec.protocol {
                     placed.append(entry)
                 } else {
-                    builder.find(
-                        entry.subject, .protocolConflict,
-                        "in proxy group \(group), port \(bind.port) carries \(first.listener.spec.protocol) for \(first.label); this \(entry.listener.spec.protocol) listener is not served there"
-                    )
+                    exclude(
+                        entry, .protocolConflict,
+                        "in proxy group \(group), port \(bind.port) carries \(first.listener.spec.protocol) for \(first.label); this \(entry.listener.spec.protocol) listener is not served there",
+                        from: &builder)
                 }
             }
             switch first.listener.spec.protocol {
@@ -70,10 +70,10 @@ enum GatewayPlanner {
             for entry in all {
                 let serverNames = entry.listener.spec.hostname.map { [$0] } ?? []
                 if let holder = holders[serverNames] {
-                    builder.find(
-                        entry.subject, .hostnameConflict,
-                        "in proxy group \(builder.group), port \(bind.port) already serves \(serverNames.first.map { "SNI \($0)" } ?? "connections without a listener hostname") with the certificates of \(holder.label); this listener is not served there"
-                    )
+                    exclude(
+                        entry, .hostnameConflict,
+                        "in proxy group \(builder.group), port \(bind.port) already serves \(serverNames.first.map { "SNI \($0)" } ?? "connections without a listener hostname") with the certificates of \(holder.label); this listener is not served there",
+                        from: &builder)
                     continue
                 }
                 holders[serverNames] = entry
@@ -205,10 +205,10 @@ enum GatewayPlanner {
     private static func planStream(_ bind: Bind, _ placed: [Placed], into builder: inout PlanBuilder) {
         guard let entry = placed.first else { return }
         for other in placed.dropFirst() {
-            builder.find(
-                other.subject, .hostnameConflict,
-                "in proxy group \(builder.group), \(entry.listener.spec.protocol) port \(bind.port) is served by \(entry.label); a \(other.listener.spec.protocol) port carries one listener, and this one is not served there"
-            )
+            exclude(
+                other, .hostnameConflict,
+                "in proxy group \(builder.group), \(entry.listener.spec.protocol) port \(bind.port) is served by \(entry.label); a \(other.listener.spec.protocol) port carries one listener, and this one is not served there",
+                from: &builder)
         }
         builder.addCertificates(of: entry)
         guard let attached = builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.spec.name).first
@@ -229,4 +229,18 @@ enum GatewayPlanner {
     }
 
     static func describe(_ route: ObjectKey) -> String { "\(route.kind.rawValue) \(route.namespace)/\(route.name)" }
+
+    /// Leaves a Gateway listener out of this group: the listener says why, and so does
+    /// every route attached to it.
+    private static func exclude(
+        _ entry: Placed, _ reason: ConditionReason, _ message: String, from builder: inout PlanBuilder
+    ) {
+        builder.find(entry.subject, reason, message)
+        let name = entry.listener.spec.name
+        for attached in builder.world.attachments.routes(for: entry.gateway.key, listener: name) {
+            builder.find(
+                .route(attached.key, gateway: entry.gateway.key, listener: name), .conflicted,
+                "listener \(name) of Gateway \(entry.gateway.group) is not served there (see the Gateway's status)")
+        }
+    }
 }

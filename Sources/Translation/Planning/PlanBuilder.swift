@@ -82,8 +82,10 @@ struct PlanBuilder {
                 name: name, content: .certificate(chainPEM: checked.chainPEM, keyPEM: checked.keyPEM),
                 origins: Origins(gateways.keys + [key]))
         }
-        for (target, routes) in targets {
-            let origins = Origins(routes.keys + [target.serviceKey])
+        // In a fixed order (fields, not names: no string is built per comparison), so
+        // that what clusters add to shared secrets comes in a fixed order.
+        for target in targets.keys.sorted(by: { ($0.namespace, $0.service, $0.port) < ($1.namespace, $1.service, $1.port) }) {
+            let origins = Origins(targets[target]!.keys + [target.serviceKey])
             var cluster = ClusterPlan(
                 name: target.name, kind: .service(endpoints: Endpoints.of(target, context: context)),
                 settings: UpstreamSettings(http2: Backends.usesHTTP2(target, context: context)), origins: origins,

@@ -50,10 +50,12 @@ enum BackendTLS: PolicyKind {
         guard context.backendTLS.hasPolicies(for: target.serviceKey),
             let entry = context.backendTLS.effective(along: levels(for: target, context: context))
         else { return nil }
-        return resolve(entry, context: context)
+        return context.backendTLSResolved[entry.key]
     }
 
-    static func resolve(_ entry: PolicyIndex<BackendTLSPolicy>.Entry, context: Context) -> Result<Resolved, CertificateProblem> {
+    /// A policy's TLS settings, or why its CA certificates cannot be used (``Context``
+    /// works this out once per policy).
+    static func resolve(_ entry: PolicyIndex<BackendTLSPolicy>.Entry, in set: ResourceSet) -> Result<Resolved, CertificateProblem> {
         let namespace = entry.key.namespace
         let name = "BackendTLSPolicy \(namespace)/\(entry.key.name)"
         let validation = entry.policy.spec.validation
@@ -78,7 +80,7 @@ enum BackendTLS: PolicyKind {
                     CertificateProblem(
                         "\(name): caCertificateRef \(ref.group)/\(ref.kind) \(ref.name) is not a ConfigMap", kind: .notAConfigMap))
             }
-            guard case .configMap(let configMap)? = context.set[ObjectKey(.configMap, namespace: namespace, name: ref.name)]?.object
+            guard case .configMap(let configMap)? = set[ObjectKey(.configMap, namespace: namespace, name: ref.name)]?.object
             else {
                 return .failure(CertificateProblem("\(name): ConfigMap \(namespace)/\(ref.name) does not exist"))
             }
@@ -108,8 +110,11 @@ enum BackendTLS: PolicyKind {
         guard case .success(let resolved)? = resolve(target, context: context) else { return }
         cluster.settings.tls = resolved.tls
         cluster.origins.insert(resolved.policy)
-        secrets[resolved.tls.caSecret] = SecretPlan(
-            name: resolved.tls.caSecret, content: resolved.caSecret, origins: [resolved.policy])
+        // Several policies may name one secret (the system CAs): it comes from all of them.
+        let name = resolved.tls.caSecret
+        var secret = secrets[name] ?? SecretPlan(name: name, content: resolved.caSecret, origins: [])
+        secret.origins.insert(resolved.policy)
+        secrets[name] = secret
     }
 
     /// Each policy's status towards every Gateway whose routes send to a Service port it
@@ -132,7 +137,7 @@ enum BackendTLS: PolicyKind {
         var ancestry = PolicyAncestry()
         for (key, use) in targeted {
             let generation = use.entry.metadata.generation
-            let resolved = resolve(use.entry, context: context)
+            guard let resolved = context.backendTLSResolved[key] else { continue }
             for (gateway, targets) in use.gateways {
                 let sorted = targets.sorted()
                 let applies = sorted.allSatisfy { target in

@@ -82,8 +82,11 @@ struct PolicyIndex<Policy: Sendable>: Sendable {
     private var byTarget: [PolicyTarget: [Entry]] = [:]
     /// The objects any policy targets, sections aside (a quick "is anything attached here").
     private var objects: Set<ObjectKey> = []
+    /// Every policy of the kind, attached or not.
+    let all: [Entry]
 
     init(_ entries: [Entry]) {
+        all = entries
         for entry in entries {
             for target in Set(entry.targets) {
                 byTarget[target, default: []].append(entry)

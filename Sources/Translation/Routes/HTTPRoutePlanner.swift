@@ -52,20 +52,22 @@ enum HTTPRoutePlanner {
     /// Everything the planned routes of a route on a listener are made from: the whole
     /// input of ``entries(_:)`` (and of its reuse, ``PlanCache``).
     struct Input: Hashable, Sendable {
+        // Cheap fields first: equality compares in this order, and the rules (compared
+        // element by element) are the dearest.
+        /// The listener's port and scheme (redirects without a port go back to it).
+        let listenerPort: Int
+        let listenerScheme: String
         let key: ObjectKey
         /// `creationTimestamp`: precedence among routes.
         let created: String
         let rules: [ResolvedRule]
-        /// The listener's port and scheme (redirects without a port go back to it).
-        let listenerPort: Int
-        let listenerScheme: String
 
         init(_ attached: AttachedRoute) {
+            listenerPort = attached.listenerPort
+            listenerScheme = attached.listenerScheme
             key = attached.key
             created = attached.object.metadata.creationTimestamp ?? ""
             rules = attached.rules
-            listenerPort = attached.listenerPort
-            listenerScheme = attached.listenerScheme
         }
     }
 

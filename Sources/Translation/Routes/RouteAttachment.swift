@@ -119,6 +119,15 @@ enum RouteAttachment {
                 let gatewayKey = ObjectKey(.gateway, namespace: parentRef.namespace ?? namespace, name: parentRef.name)
                 guard let g = byKey[gatewayKey] else { continue }  // not a Gateway of ours
                 let gatewayName = "\(gatewayKey.namespace)/\(gatewayKey.name)"
+                guard gateways[g].isServed else {
+                    parents.append(
+                        ParentAttachment(
+                            parentRef: parentRef, gateway: gatewayKey,
+                            accepted: Verdict(
+                                false, .noMatchingParent,
+                                "Gateway \(gatewayName) is not served: \(gateways[g].addressProblem ?? "it is not accepted")")))
+                    continue
+                }
                 var parent = ParentAttachment(
                     parentRef: parentRef, gateway: gatewayKey,
                     accepted: Verdict(false, .noMatchingParent, "no listener of Gateway \(gatewayName) matches"))
@@ -181,7 +190,11 @@ enum RouteAttachment {
                         object: route, gateway: gatewayKey, listener: name, listenerPort: listener.spec.port,
                         listenerScheme: listener.spec.protocol == .https ? "https" : "http",
                         hostnames: hostnames, rules: rules, backends: streamBackends)
-                    if case .http = route.body { attached.entries = HTTPRoutePlanner.entries(for: attached, cache: context.cache) }
+                    // Planned only where they can be served (a listener without usable
+                    // certificates or in conflict counts the route but serves nothing).
+                    if case .http = route.body, listener.isProgrammed {
+                        attached.entries = HTTPRoutePlanner.entries(for: attached, cache: context.cache)
+                    }
                     result.routes[gatewayKey, default: [:]][name, default: []].append(attached)
                     parent.listeners.append(name)
                     parent.accepted = Verdict(true, .accepted, "attached to Gateway \(gatewayName)")
