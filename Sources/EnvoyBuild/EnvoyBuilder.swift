@@ -72,6 +72,8 @@ public struct EnvoyBuilder: Sendable {
         var configuration = Envoy_Config_Route_V3_RouteConfiguration()
         configuration.name = table.name
         configuration.validateClusters = Google_Protobuf_BoolValue(false)
+        // `foo.com:8080` is matched as `foo.com`, and forwarded unchanged.
+        configuration.ignorePortInHostMatching = true
         configuration.virtualHosts = table.virtualHosts.map { host in
             guard let cache else { return virtualHost(host, keeping: [:]) }
             return cache.hosts.value(host.name, host) {

@@ -62,8 +62,9 @@ enum Listeners {
 
     /// The HTTP connection manager with the hygiene every peer ships: request ids
     /// generated, the client address appended to x-forwarded-for, a `server` header of
-    /// our own, paths normalised (slashes not merged), ports stripped from Host before
-    /// matching. It speaks HTTP/1.1 and HTTP/2 (h2c with prior knowledge, h2 by ALPN).
+    /// our own, paths normalised (slashes not merged). The Host header reaches the
+    /// backend as the client sent it, port included (the route table ignores the port
+    /// when matching virtual hosts). WebSocket upgrades pass. It speaks HTTP/1.1 and HTTP/2 (h2c with prior knowledge, h2 by ALPN).
     static func connectionManager(_ plan: HTTPListenerPlan, statPrefix: String, filters: [any HTTPFilter])
         -> Envoy_Config_Listener_V3_Filter
     {
@@ -79,7 +80,11 @@ enum Listeners {
         hcm.serverName = "chancery"
         hcm.normalizePath = Google_Protobuf_BoolValue(true)
         hcm.mergeSlashes = false
-        hcm.stripAnyHostPort = true
+        // WebSocket handshakes (`Upgrade: websocket`) are forwarded to the backend, whatever
+        // its appProtocol says (`kubernetes.io/ws` needs nothing else).
+        var websocket = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.UpgradeConfig()
+        websocket.upgradeType = "websocket"
+        hcm.upgradeConfigs = [websocket]
         var filter = Envoy_Config_Listener_V3_Filter()
         filter.name = "envoy.filters.network.http_connection_manager"
         filter.typedConfig = try! .packing(hcm)

@@ -117,14 +117,37 @@ enum Routes {
         }
         action.requestMirrorPolicies = plan.mirrors.map(mirrorPolicy)
         if let timeout = plan.timeoutMilliseconds { action.timeout = duration(timeout) }
-        if let perTry = plan.backendTimeoutMilliseconds {
-            // A per-attempt timeout with no retries bounds each request to the backend.
-            var retry = Envoy_Config_Route_V3_RetryPolicy()
-            retry.numRetries = Google_Protobuf_UInt32Value(0)
-            retry.perTryTimeout = duration(perTry)
-            action.retryPolicy = retry
+        if plan.retry != nil || plan.backendTimeoutMilliseconds != nil {
+            action.retryPolicy = retryPolicy(plan.retry, perTryMilliseconds: plan.backendTimeoutMilliseconds)
         }
         return action
+    }
+
+    /// Retries as planned; without them, a per-attempt timeout with no retries bounds
+    /// each request to the backend. Connection failures, refused streams and resets
+    /// (which include an attempt that ran out of time) are always retried, status codes
+    /// when listed.
+    static func retryPolicy(_ plan: RetryPlan?, perTryMilliseconds: Int64?) -> Envoy_Config_Route_V3_RetryPolicy {
+        var retry = Envoy_Config_Route_V3_RetryPolicy()
+        if let perTryMilliseconds { retry.perTryTimeout = duration(perTryMilliseconds) }
+        guard let plan else {
+            retry.numRetries = Google_Protobuf_UInt32Value(0)
+            return retry
+        }
+        var conditions = ["connect-failure", "refused-stream", "reset"]
+        if !plan.codes.isEmpty {
+            conditions.append("retriable-status-codes")
+            retry.retriableStatusCodes = plan.codes.map(UInt32.init)
+        }
+        retry.retryOn = conditions.joined(separator: ",")
+        retry.numRetries = Google_Protobuf_UInt32Value(UInt32(plan.attempts))
+        if let backoff = plan.backoffMilliseconds, backoff > 0 {
+            var policy = Envoy_Config_Route_V3_RetryPolicy.RetryBackOff()
+            policy.baseInterval = duration(backoff)
+            policy.maxInterval = duration(backoff * 10)
+            retry.retryBackOff = policy
+        }
+        return retry
     }
 
     static func headerOptions(_ mutation: HeaderMutation) -> [Envoy_Config_Core_V3_HeaderValueOption] {

@@ -115,13 +115,18 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
         public var filters: [Filter]?
         public var backendRefs: [BackendRef]?
         public var timeouts: Timeouts?
+        public var retry: Retry?
 
-        public init(name: String?, matches: [Match]?, filters: [Filter]?, backendRefs: [BackendRef]?, timeouts: Timeouts?) {
+        public init(
+            name: String?, matches: [Match]?, filters: [Filter]?, backendRefs: [BackendRef]?, timeouts: Timeouts?,
+            retry: Retry? = nil
+        ) {
             self.name = name
             self.matches = matches
             self.filters = filters
             self.backendRefs = backendRefs
             self.timeouts = timeouts
+            self.retry = retry
         }
     }
 
@@ -233,6 +238,20 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
     public struct Timeouts: Codable, Sendable, Hashable {
         public var request: String?
         public var backendRequest: String?
+    }
+
+    /// GEP-1731: retry a request to a backend that answered one of `codes` or could
+    /// not be reached, up to `attempts` more times, waiting at least `backoff`.
+    public struct Retry: Codable, Sendable, Hashable {
+        public var codes: [Int]?
+        public var attempts: Int?
+        public var backoff: String?
+
+        public init(codes: [Int]? = nil, attempts: Int? = nil, backoff: String? = nil) {
+            self.codes = codes
+            self.attempts = attempts
+            self.backoff = backoff
+        }
     }
 }
 

@@ -201,6 +201,20 @@ enum Validation {
                         check(b <= r, rulePath + [.key("timeouts"), .key("backendRequest")], "must not be longer than timeouts.request")
                     }
                 }
+                if let retry = rule.retry {
+                    let retryPath = rulePath + [.key("retry")]
+                    for (c, code) in (retry.codes ?? []).enumerated() {
+                        check((400...599).contains(code), retryPath + [.key("codes"), .index(c)], "\(code) is not in 400…599")
+                    }
+                    if let attempts = retry.attempts {
+                        check(attempts >= 0, retryPath + [.key("attempts")], "must not be negative")
+                    }
+                    if let backoff = retry.backoff {
+                        check(
+                            GatewayDuration.milliseconds(in: backoff) != nil, retryPath + [.key("backoff")],
+                            "\"\(backoff)\" is not a duration like 10s, 1m30s or 500ms")
+                    }
+                }
                 for (b, backend) in (rule.backendRefs ?? []).enumerated() {
                     backendRef(backend, rulePath + [.key("backendRefs"), .index(b)])
                 }

@@ -170,10 +170,13 @@ public struct ForwardPlan: Hashable, Sendable, Encodable {
     public var timeoutMilliseconds: Int64?
     /// Each attempt to a backend.
     public var backendTimeoutMilliseconds: Int64?
+    /// Requests tried again when a backend fails them.
+    public var retry: RetryPlan?
 
     public init(
         destinations: [DestinationPlan], invalidShare: Int = 0, hostRewrite: String? = nil, pathRewrite: PathRewrite? = nil,
-        mirrors: [MirrorPlan] = [], timeoutMilliseconds: Int64? = nil, backendTimeoutMilliseconds: Int64? = nil
+        mirrors: [MirrorPlan] = [], timeoutMilliseconds: Int64? = nil, backendTimeoutMilliseconds: Int64? = nil,
+        retry: RetryPlan? = nil
     ) {
         self.destinations = destinations
         self.invalidShare = invalidShare
@@ -182,6 +185,22 @@ public struct ForwardPlan: Hashable, Sendable, Encodable {
         self.mirrors = mirrors
         self.timeoutMilliseconds = timeoutMilliseconds
         self.backendTimeoutMilliseconds = backendTimeoutMilliseconds
+        self.retry = retry
+    }
+}
+
+/// A request is tried again, up to `attempts` more times, when the backend cannot be
+/// reached, resets the stream, or takes longer than the backend timeout, or answers
+/// with one of `codes`; `backoff` is the least wait between attempts.
+public struct RetryPlan: Hashable, Sendable, Encodable {
+    public var codes: [Int]
+    public var attempts: Int
+    public var backoffMilliseconds: Int64?
+
+    public init(codes: [Int], attempts: Int, backoffMilliseconds: Int64?) {
+        self.codes = codes
+        self.attempts = attempts
+        self.backoffMilliseconds = backoffMilliseconds
     }
 }
 

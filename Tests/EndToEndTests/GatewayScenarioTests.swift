@@ -48,6 +48,8 @@ import Yams
         var body: String?
         /// A copy of the request reaches this backend (RequestMirror).
         var mirroredTo: String?
+        /// How many times the request reached a backend (retries), by path.
+        var attempts: Int?
     }
 
     /// Many requests, and the share each backend must get.
@@ -149,6 +151,9 @@ import Yams
     /// What is wrong with the answer to `request` (empty when it is as expected).
     func check(_ request: Request, port: Int, backends: [String: EchoBackend]) async throws -> [String] {
         let mirrorsBefore = request.expect.mirroredTo.map { backends[$0]?.received.count ?? 0 } ?? 0
+        let path = request.path ?? "/"
+        func arrivals() -> Int { backends.values.reduce(0) { $0 + $1.received.count { $0.path == path } } }
+        let arrivalsBefore = arrivals()
         let result = try await httpGet(
             port: port, path: request.path ?? "/", host: request.host ?? "example.com", method: request.method ?? "GET",
             headers: (request.headers ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
@@ -176,8 +181,10 @@ import Yams
             problems.append("response has \(name), which should have been removed")
         }
         if let body = expect.body, !result.text.contains(body) { problems.append("body lacks \(body)") }
+        if let attempts = expect.attempts, arrivals() - arrivalsBefore != attempts {
+            problems.append("the request reached backends \(arrivals() - arrivalsBefore) times, expected \(attempts)")
+        }
         if let mirror = expect.mirroredTo {
-            let path = request.path ?? "/"
             let arrived = await eventually(timeout: .seconds(2)) {
                 (backends[mirror]?.received.dropFirst(mirrorsBefore) ?? []).contains { $0.path == path }
             }

@@ -52,8 +52,10 @@ final class RequestLog: Sendable {
     let entries = Mutex<[EchoBackend.Echo]>([])
 }
 
-/// Answers with the echo; a request header `x-echo-delay-ms` delays the answer (for
-/// timeout tests).
+/// Answers with the echo. Request headers steer it, for tests of timeouts and retries:
+/// `x-echo-delay-ms` delays the answer; `x-echo-status` answers with that status
+/// instead of 200 — only the first `x-echo-fail-times` times a request with the same
+/// `x-request-id` arrives, when that header is given too.
 private final class EchoHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -87,7 +89,18 @@ private final class EchoHandler: ChannelInboundHandler {
             responseHeaders.add(name: "content-type", value: "application/json")
             responseHeaders.add(name: "content-length", value: String(body.count))
             responseHeaders.add(name: "x-backend", value: name)
-            let response = HTTPResponseHead(version: head.version, status: .ok, headers: responseHeaders)
+            var status = HTTPResponseStatus.ok
+            if let code = headers["x-echo-status"].flatMap(Int.init) {
+                let seen = log.entries.withLock { entries in
+                    entries.count { $0.headers["x-request-id"] == headers["x-request-id"] }
+                }
+                if let times = headers["x-echo-fail-times"].flatMap(Int.init), seen > times {
+                    status = .ok
+                } else {
+                    status = HTTPResponseStatus(statusCode: code)
+                }
+            }
+            let response = HTTPResponseHead(version: head.version, status: status, headers: responseHeaders)
             let delay = Int64(headers["x-echo-delay-ms"] ?? "") ?? 0
             self.head = nil
             let send = { [self] in

@@ -86,27 +86,33 @@ enum GatewayPlanner {
         } else {
             placed = all
         }
-        var hosts: [String: [RouteEntry]] = [:]
+        // Route entries by the hostname they serve, then by the hostname of the listener
+        // they came through (`*` for a listener without one).
+        var hosts: [String: [String: [RouteEntry]]] = [:]
+        var listenerHosts: Set<String> = []
         var tableOrigins = Origins()
         var listenerOrigins = Origins()
         for entry in placed {
             builder.addCertificates(of: entry)
             listenerOrigins.insert(entry.gateway.key)
             tableOrigins.insert(entry.gateway.key)
-            let fallback = entry.listener.spec.hostname ?? "*"
-            if hosts[fallback] == nil { hosts[fallback] = [] }
+            let listenerHost = entry.listener.spec.hostname ?? "*"
+            listenerHosts.insert(listenerHost)
+            if hosts[listenerHost] == nil { hosts[listenerHost] = [:] }
             for attached in builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.spec.name) {
                 tableOrigins.insert(attached.key)
-                for hostname in attached.hostnames { hosts[hostname, default: []] += attached.entries }
+                for hostname in attached.hostnames { hosts[hostname, default: [:]][listenerHost, default: []] += attached.entries }
                 for target in attached.allTargets { builder.use(target, by: attached.key) }
             }
         }
         // Only wildcards can cover another hostname: find them once.
-        let wildcards = hosts.keys.filter { $0 == "*" || $0.hasPrefix("*.") }
+        let wildcards = hosts.keys.filter(isWildcard)
+        let listenerWildcards = listenerHosts.filter(isWildcard)
         let virtualHosts = hosts.keys.sorted().map { hostname in
-            VirtualHostPlan(
+            let owner = listenerHosts.contains(hostname) ? hostname : mostSpecific(covering: hostname, among: listenerWildcards)
+            return VirtualHostPlan(
                 name: "\(bind.name)/\(hostname)", domains: [hostname],
-                routes: virtualHostRoutes(for: hostname, in: hosts, wildcards: wildcards))
+                routes: virtualHostRoutes(for: hostname, in: hosts, wildcards: wildcards, listener: owner))
         }
         builder.listeners.append(
             ListenerPlan(
@@ -118,19 +124,41 @@ enum GatewayPlanner {
                 origins: listenerOrigins))
     }
 
-    /// A virtual host's routes. Envoy picks one virtual host per request, the most
-    /// specific; the spec lets a more specific hostname take precedence but still
-    /// serves the routes of wildcard hostnames that cover it. So the host's own routes
-    /// come first, then those of each covering wildcard, most specific first, then `*`.
-    static func virtualHostRoutes(for hostname: String, in byHost: [String: [RouteEntry]], wildcards: [String]) -> [RoutePlan] {
-        let covering = wildcards.filter { other in
+    static func isWildcard(_ hostname: String) -> Bool { hostname == "*" || hostname.hasPrefix("*.") }
+
+    /// The wildcards that cover `hostname` (other than itself), most specific first:
+    /// the longest suffix first, `*` last.
+    static func covering(_ hostname: String, among wildcards: some Collection<String>) -> [String] {
+        wildcards.filter { other in
             other != hostname && (other == "*" || Hostnames.matches(pattern: other, hostname))
         }.sorted { a, b in
             if a == "*" || b == "*" { return b == "*" && a != "*" }
             return a.count != b.count ? a.count > b.count : a < b
         }
-        var entries = byHost[hostname]!.sorted { $0.precedence < $1.precedence }
-        for host in covering { entries += byHost[host]!.sorted { $0.precedence < $1.precedence } }
+    }
+
+    /// The most specific of `wildcards` covering `hostname`. Every HTTP port has a
+    /// virtual host per listener hostname, so one always exists for a hostname a route
+    /// serves (a route's hostnames are within its listener's).
+    static func mostSpecific(covering hostname: String, among wildcards: some Collection<String>) -> String {
+        covering(hostname, among: wildcards).first ?? "*"
+    }
+
+    /// A virtual host's routes. Envoy picks one virtual host per request, the most
+    /// specific. Listeners are isolated (GEP-1713): a request is handled only by the
+    /// routes of the most specific listener hostname that matches it, `listener` — the
+    /// same for every request this virtual host gets, since every listener hostname has
+    /// a virtual host of its own. Among that listener's routes, the spec lets a more
+    /// specific route hostname take precedence but still serves the routes of wildcard
+    /// hostnames that cover it: the host's own routes come first, then those of each
+    /// covering wildcard, most specific first, then `*`.
+    static func virtualHostRoutes(
+        for hostname: String, in byHost: [String: [String: [RouteEntry]]], wildcards: [String], listener: String
+    ) -> [RoutePlan] {
+        var entries = (byHost[hostname]![listener] ?? []).sorted { $0.precedence < $1.precedence }
+        for host in covering(hostname, among: wildcards) {
+            entries += (byHost[host]![listener] ?? []).sorted { $0.precedence < $1.precedence }
+        }
         // A route reaches a host once, even when it came through two listeners or a
         // covering wildcard too (a host usually has a handful of routes: compare them
         // directly rather than hashing names).

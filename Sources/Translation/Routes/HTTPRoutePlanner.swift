@@ -48,6 +48,9 @@ enum HTTPRoutePlanner {
     /// The share of requests sent to invalid backends is answered 500, as the spec
     /// requires; a rule with no valid backend answers 500 with this message.
     static let noValidBackend = "no valid backend for this route"
+    /// Retries when `retry.attempts` is not given (the spec leaves it to the
+    /// implementation).
+    static let defaultRetryAttempts = 2
 
     /// Everything the planned routes of a route on a listener are made from: the whole
     /// input of ``entries(_:)`` (and of its reuse, ``PlanCache``).
@@ -191,6 +194,11 @@ enum HTTPRoutePlanner {
         if let timeouts = rule.timeouts {
             forward.timeoutMilliseconds = timeouts.request.flatMap(GatewayDuration.milliseconds(in:))
             forward.backendTimeoutMilliseconds = timeouts.backendRequest.flatMap(GatewayDuration.milliseconds(in:))
+        }
+        if let retry = rule.retry {
+            forward.retry = RetryPlan(
+                codes: (retry.codes ?? []).sorted(), attempts: retry.attempts ?? defaultRetryAttempts,
+                backoffMilliseconds: retry.backoff.flatMap(GatewayDuration.milliseconds(in:)))
         }
         plan.action = .forward(forward)
     }
