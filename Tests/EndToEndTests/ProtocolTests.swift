@@ -425,6 +425,62 @@ import XDS
         await streaming.stop()
     }
 
+    // MARK: WebSocket
+
+    /// HTTPRouteBackendProtocolWebSocket: a handshake through Envoy reaches the backend,
+    /// is answered 101, and messages go both ways — to a Service port that says
+    /// `appProtocol: kubernetes.io/ws` and to one that says nothing.
+    @Test func webSocketUpgradesReachTheBackend() async throws {
+        let declared = try await WebSocketBackend.start(name: "ws")
+        let plain = try await WebSocketBackend.start(name: "plain")
+        let port = try freePort()
+        let config = Self.gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: web, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners: [{name: http, protocol: HTTP, port: \(port)}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: sockets, namespace: default}
+            spec:
+              parentRefs: [{name: web}]
+              hostnames: [ws.example.com]
+              rules:
+              - matches: [{path: {type: PathPrefix, value: /declared}}]
+                backendRefs: [{name: ws, port: 8080}]
+              - matches: [{path: {type: PathPrefix, value: /plain}}]
+                backendRefs: [{name: plain, port: 8080}]
+            \(Self.service("ws", port: 8080, target: declared.port, appProtocol: "kubernetes.io/ws"))\
+            \(Self.service("plain", port: 8080, target: plain.port))
+            """
+        let lab = try await Lab(files: ["web.yaml": config], group: "default/web")
+        defer { lab.stop() }
+
+        var exchange: WebSocketExchange?
+        let served = await eventually(timeout: .seconds(20)) {
+            exchange = try await webSocketExchange(port: port, host: "ws.example.com", path: "/declared", message: "hello")
+            return exchange?.status == 101
+        }
+        #expect(served, "no upgrade: \(String(describing: exchange))\n\(lab.output)")
+        #expect(exchange?.reply == "ws: hello")
+        let other = try await webSocketExchange(port: port, host: "ws.example.com", path: "/plain/chat", message: "hi")
+        #expect(other.status == 101)
+        #expect(other.reply == "plain: hi")
+        #expect(plain.accepted.last?.path == "/plain/chat")
+        #expect(plain.accepted.last?.headers["upgrade"]?.lowercased() == "websocket")
+        // A path no rule matches is refused before any upgrade.
+        let unrouted = try await webSocketExchange(port: port, host: "ws.example.com", path: "/nowhere", message: "x")
+        #expect(unrouted.status == 404)
+
+        await declared.stop()
+        await plain.stop()
+    }
+
     // MARK: TLS to backends
 
     @Test func backendTLSPolicyVerifiesTheBackendAndFailsClosedOnTheWrongCA() async throws {
