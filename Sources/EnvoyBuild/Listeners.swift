@@ -11,19 +11,20 @@ enum Listeners {
         listener.address = Addresses.socket(plan.address, plan.port)
         switch plan.traffic {
         case .http(let http):
-            let manager = connectionManager(
-                http, statPrefix: "\(http.isSecure ? "https" : "http")-\(plan.port)", filters: filters)
-            if http.isSecure {
+            let chain = HTTPFilters.chain(for: http, filters: filters)
+            switch http {
+            case .secure(let chains):
                 listener.listenerFilters = [tlsInspector()]
-                listener.filterChains = http.secureChains.map { planned in
+                listener.filterChains = chains.map { planned in
                     sniChain(
                         planned.name, serverNames: planned.serverNames,
-                        tls: Secrets.downstream(planned.certificates, alpn: ["h2", "http/1.1"]), filter: manager)
+                        tls: Secrets.downstream(planned.certificates, alpn: ["h2", "http/1.1"]),
+                        filter: connectionManager(planned.routeTable.name, statPrefix: "https-\(plan.port)", filters: chain))
                 }
-            } else {
-                var chain = Envoy_Config_Listener_V3_FilterChain()
-                chain.filters = [manager]
-                listener.filterChains = [chain]
+            case .plain(let table):
+                var filterChain = Envoy_Config_Listener_V3_FilterChain()
+                filterChain.filters = [connectionManager(table.name, statPrefix: "http-\(plan.port)", filters: chain)]
+                listener.filterChains = [filterChain]
             }
         case .tls(let chains):
             listener.listenerFilters = [tlsInspector()]
@@ -64,17 +65,20 @@ enum Listeners {
     /// generated, the client address appended to x-forwarded-for, a `server` header of
     /// our own, paths normalised (slashes not merged). The Host header reaches the
     /// backend as the client sent it, port included (the route table ignores the port
-    /// when matching virtual hosts). WebSocket upgrades pass. It speaks HTTP/1.1 and HTTP/2 (h2c with prior knowledge, h2 by ALPN).
-    static func connectionManager(_ plan: HTTPListenerPlan, statPrefix: String, filters: [any HTTPFilter])
-        -> Envoy_Config_Listener_V3_Filter
-    {
+    /// when matching virtual hosts). WebSocket upgrades pass. It speaks HTTP/1.1 and
+    /// HTTP/2 (h2c with prior knowledge, h2 by ALPN). `filters` is the listener's HTTP
+    /// filter chain (``HTTPFilters/chain(for:filters:)``).
+    static func connectionManager(
+        _ routeTable: String, statPrefix: String,
+        filters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter]
+    ) -> Envoy_Config_Listener_V3_Filter {
         var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
-        rds.routeConfigName = plan.routeTable.name
+        rds.routeConfigName = routeTable
         rds.configSource = AggregatedSource.ads
         var hcm = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
         hcm.statPrefix = statPrefix
         hcm.rds = rds
-        hcm.httpFilters = HTTPFilters.chain(for: plan, filters: filters)
+        hcm.httpFilters = filters
         hcm.generateRequestID = Google_Protobuf_BoolValue(true)
         hcm.useRemoteAddress = Google_Protobuf_BoolValue(true)
         hcm.serverName = "chancery"

@@ -53,38 +53,52 @@ public struct ListenerPlan: Hashable, Sendable, Encodable {
     }
 }
 
-/// HTTP on one port: its route table and, for HTTPS, a filter chain per SNI with its
-/// certificates. (The HTTP filters requests pass are worked out from the routes by the
-/// second stage: `EnvoyBuild/HTTPFilters.swift`.)
-public struct HTTPListenerPlan: Hashable, Sendable, Encodable {
-    /// HTTPS chains, in the order Envoy should consider them; empty for cleartext HTTP.
-    public var secureChains: [SecureChainPlan]
-    public var routeTable: RouteTablePlan
+/// HTTP on one port. Cleartext HTTP has one route table; HTTPS has a filter chain per
+/// SNI, each with its certificates and a route table of its own, so that a request for a
+/// host another chain serves is answered 421 rather than routed across certificates.
+/// (The HTTP filters requests pass are worked out from the routes by the second stage:
+/// `EnvoyBuild/HTTPFilters.swift`.)
+public enum HTTPListenerPlan: Hashable, Sendable, Encodable {
+    case plain(RouteTablePlan)
+    /// In the order Envoy should consider them.
+    case secure([SecureChainPlan])
 
-    public init(secureChains: [SecureChainPlan], routeTable: RouteTablePlan) {
-        self.secureChains = secureChains
-        self.routeTable = routeTable
+    public var isSecure: Bool { if case .secure = self { true } else { false } }
+
+    /// Every route table of the port: the one of cleartext HTTP, or one per chain.
+    public var routeTables: [RouteTablePlan] {
+        switch self {
+        case .plain(let table): [table]
+        case .secure(let chains): chains.map(\.routeTable)
+        }
     }
 
-    public var isSecure: Bool { !secureChains.isEmpty }
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .plain(let table): try encoder.encodeCase("plain", table)
+        case .secure(let chains): try encoder.encodeCase("secure", chains)
+        }
+    }
 }
 
-/// One HTTPS filter chain: the SNI names it answers (none: any) and the certificates
-/// (SDS secret names) it serves.
+/// One HTTPS filter chain: the SNI names it answers (none: any), the certificates (SDS
+/// secret names) it serves, and the routes of requests on its connections.
 public struct SecureChainPlan: Hashable, Sendable, Encodable {
     /// `namespace/gateway/listener`.
     public var name: String
     public var serverNames: [String]
     public var certificates: [String]
+    public var routeTable: RouteTablePlan
 
-    public init(name: String, serverNames: [String], certificates: [String]) {
+    public init(name: String, serverNames: [String], certificates: [String], routeTable: RouteTablePlan) {
         self.name = name
         self.serverNames = serverNames
         self.certificates = certificates
+        self.routeTable = routeTable
     }
 }
 
-/// The routes of one HTTP port (an Envoy route configuration).
+/// The routes of one HTTP port, or of one HTTPS chain (an Envoy route configuration).
 public struct RouteTablePlan: Hashable, Sendable, Encodable {
     /// `address:port`, as the listener.
     public var name: String

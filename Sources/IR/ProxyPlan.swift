@@ -36,7 +36,9 @@ public struct ProxyPlan: Hashable, Sendable, Encodable {
         for listener in listeners {
             result[ResourceKey(.listener, listener.name), default: []].formUnion(listener.origins.keys)
             if case .http(let http) = listener.traffic {
-                result[ResourceKey(.route, http.routeTable.name), default: []].formUnion(http.routeTable.origins.keys)
+                for table in http.routeTables {
+                    result[ResourceKey(.route, table.name), default: []].formUnion(table.origins.keys)
+                }
             }
         }
         for cluster in clusters {

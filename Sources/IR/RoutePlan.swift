@@ -20,7 +20,8 @@ public struct VirtualHostPlan: Hashable, Sendable, Encodable {
 public struct RoutePlan: Hashable, Sendable, Encodable {
     /// `namespace/route/rule/R/match/M`.
     public var name: String
-    /// The HTTPRoute or GRPCRoute it comes from.
+    /// The HTTPRoute or GRPCRoute it comes from; the Gateway for a route the proxy
+    /// adds itself (421 for hosts of another HTTPS listener).
     public var origin: ObjectKey
     public var match: RouteMatchPlan
     public var requestHeaders: HeaderMutation

@@ -58,7 +58,7 @@ import XDS
         let (valid, report) = try runChancery(["validate", "--config-dir", quickstart, "--ir", "default/quickstart"])
         #expect(valid == 0, "\(report)")
         #expect(report.contains("Plan of proxy group default/quickstart:"))
-        #expect(report.contains("\"routeTable\""))
+        #expect(report.contains("\"virtualHosts\""))
     }
 
     /// SIGTERM (what Kubernetes sends) shuts every part down in order and exits 0, without

@@ -425,6 +425,107 @@ import XDS
         await streaming.stop()
     }
 
+    /// GatewayHTTPSListenerDetectMisdirectedRequests, as the conformance test lays it
+    /// out: four HTTPS listeners on one port, an HTTP/2 client that keeps one connection
+    /// per SNI and sends requests for other hosts on it. The SNI picks a listener, the
+    /// Host picks one by the same rule (most specific, else the one without hostname);
+    /// when they differ the answer is 421, when they agree the routes decide (404 when
+    /// none matches).
+    @Test func httpsRequestsForAnotherListenersHostGet421() async throws {
+        let ca = try TestCA.make()
+        let catchAll = try ca.issue(commonName: "example.org", dnsNames: ["example.org", "unknown-example.org"])
+        let second = try ca.issue(commonName: "second-example.org", dnsNames: ["second-example.org"])
+        let wildcard = try ca.issue(commonName: "*.wildcard.org", dnsNames: ["*.wildcard.org"])
+        let fourth = try ca.issue(commonName: "fourth-example.wildcard.org", dnsNames: ["fourth-example.wildcard.org"])
+        var backends: [String: EchoBackend] = [:]
+        for name in ["v1", "v2", "v3"] { backends[name] = try await EchoBackend.start(name: name) }
+        let port = try freePort()
+        func route(_ name: String, _ section: String, _ hostnames: String, _ backend: String) -> String {
+            """
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: \(name), namespace: default}
+            spec:
+              parentRefs: [{name: web, sectionName: \(section)}]
+              hostnames: \(hostnames)
+              rules:
+              - matches: [{path: {type: PathPrefix, value: /detect-misdirected-requests}}]
+                backendRefs: [{name: \(backend), port: 8080}]
+
+            """
+        }
+        let config = Self.gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: web, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners:
+              - {name: https, protocol: HTTPS, port: \(port), tls: {certificateRefs: [{name: catch-all}]}}
+              - {name: https-with-hostname, protocol: HTTPS, port: \(port), hostname: second-example.org, tls: {certificateRefs: [{name: second}]}}
+              - {name: https-with-wildcard-hostname, protocol: HTTPS, port: \(port), hostname: "*.wildcard.org", tls: {certificateRefs: [{name: wildcard}]}}
+              - {name: https-with-hostname-matching-wildcard, protocol: HTTPS, port: \(port), hostname: fourth-example.wildcard.org, tls: {certificateRefs: [{name: fourth}]}}
+            ---
+            \(Self.tlsSecret("catch-all", catchAll))
+            ---
+            \(Self.tlsSecret("second", second))
+            ---
+            \(Self.tlsSecret("wildcard", wildcard))
+            ---
+            \(Self.tlsSecret("fourth", fourth))
+            \(route("test-1", "https", "[example.org]", "v1"))\
+            \(route("test-2", "https-with-hostname", "[]", "v2"))\
+            \(route("test-3", "https-with-wildcard-hostname", "[]", "v3"))\
+            \(route("test-4", "https-with-hostname-matching-wildcard", "[]", "v1"))\
+            \(Self.service("v1", port: 8080, target: backends["v1"]!.port))\
+            \(Self.service("v2", port: 8080, target: backends["v2"]!.port))\
+            \(Self.service("v3", port: 8080, target: backends["v3"]!.port))
+            """
+        let lab = try await Lab(files: ["web.yaml": config], group: "default/web")
+        defer { lab.stop() }
+
+        // SNI → [(Host, status, backend)], from the conformance test's table.
+        let table: [(sni: String, host: String, status: Int, backend: String?)] = [
+            ("example.org", "example.org", 200, "v1"),
+            ("example.org", "second-example.org", 421, nil),
+            ("example.org", "unknown-example.org", 404, nil),
+            ("second-example.org", "second-example.org", 200, "v2"),
+            ("second-example.org", "example.org", 421, nil),
+            ("second-example.org", "unknown-example.org", 421, nil),
+            ("third-example.wildcard.org", "third-example.wildcard.org", 200, "v3"),
+            ("third-example.wildcard.org", "fifth-example.wildcard.org", 200, "v3"),
+            ("third-example.wildcard.org", "fourth-example.wildcard.org", 421, nil),
+            ("third-example.wildcard.org", "second-example.org", 421, nil),
+            ("third-example.wildcard.org", "unknown-example.org", 421, nil),
+            ("fourth-example.wildcard.org", "fourth-example.wildcard.org", 200, "v1"),
+            ("fourth-example.wildcard.org", "fifth-example.wildcard.org", 421, nil),
+            ("unknown-example.org", "example.org", 200, "v1"),
+            ("unknown-example.org", "unknown-example.org", 404, nil),
+        ]
+        let ready = await eventually(timeout: .seconds(20)) {
+            let answers = try await http2Exchange(
+                port: port, serverName: "example.org", requests: [("example.org", "/detect-misdirected-requests")])
+            return answers.first?.status == 200
+        }
+        #expect(ready, "HTTPS never answered\n\(lab.output)")
+        for sni in ["example.org", "second-example.org", "third-example.wildcard.org", "fourth-example.wildcard.org", "unknown-example.org"] {
+            let rows = table.filter { $0.sni == sni }
+            // Every request of one SNI on one connection.
+            let answers = try await http2Exchange(
+                port: port, serverName: sni, requests: rows.map { ($0.host, "/detect-misdirected-requests") })
+            for (row, answer) in zip(rows, answers) {
+                #expect(answer.status == row.status, "SNI \(sni), Host \(row.host): \(answer.status), expected \(row.status)")
+                if let backend = row.backend {
+                    #expect(answer.backend == backend, "SNI \(sni), Host \(row.host): answered by \(answer.backend ?? "-")")
+                }
+            }
+        }
+        for backend in backends.values { await backend.stop() }
+    }
+
     // MARK: WebSocket
 
     /// HTTPRouteBackendProtocolWebSocket: a handshake through Envoy reaches the backend,

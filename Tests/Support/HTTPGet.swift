@@ -62,7 +62,7 @@ public struct HTTPTimeout: Error, CustomStringConvertible {
     public var description: String { "no HTTP response from 127.0.0.1:\(port)\(path)" }
 }
 
-private final class ResponseCollector: ChannelInboundHandler {
+final class ResponseCollector: ChannelInboundHandler {
     typealias InboundIn = HTTPClientResponsePart
 
     let promise: EventLoopPromise<HTTPResult>

@@ -15,7 +15,7 @@ import Testing
         let name = "envoy.filters.http.local_ratelimit"
 
         func listenerConfig(for listener: HTTPListenerPlan) -> Google_Protobuf_Any? {
-            let used = listener.routeTable.virtualHosts.contains { $0.routes.contains { $0.name.contains("limited") } }
+            let used = listener.routeTables.flatMap(\.virtualHosts).contains { $0.routes.contains { $0.name.contains("limited") } }
             guard used else { return nil }
             var config = Envoy_Extensions_Filters_Http_LocalRatelimit_V3_LocalRateLimit()
             config.statPrefix = "limits"
@@ -52,7 +52,7 @@ import Testing
         return ProxyPlan(listeners: [
             ListenerPlan(
                 name: "0.0.0.0:80", address: "0.0.0.0", port: 80,
-                traffic: .http(HTTPListenerPlan(secureChains: [], routeTable: table)), origins: [origin])
+                traffic: .http(.plain(table)), origins: [origin])
         ])
     }
 

@@ -63,7 +63,6 @@ enum GatewayPlanner {
     private static func planHTTP(_ bind: Bind, _ all: [Placed], into builder: inout PlanBuilder) {
         let secure = all[0].listener.spec.protocol == .https
         var placed: [Placed] = []
-        var chains: [SecureChainPlan] = []
         if secure {
             // One filter chain per SNI name: the older listener keeps a name two ask for.
             var holders: [[String]: Placed] = [:]
@@ -78,10 +77,6 @@ enum GatewayPlanner {
                 }
                 holders[serverNames] = entry
                 placed.append(entry)
-                chains.append(
-                    SecureChainPlan(
-                        name: entry.chainName, serverNames: serverNames,
-                        certificates: entry.listener.certificates.map(Certificates.sdsName)))
             }
         } else {
             placed = all
@@ -91,6 +86,7 @@ enum GatewayPlanner {
         var hosts: [String: [String: [RouteEntry]]] = [:]
         var listenerHosts: Set<String> = []
         var tableOrigins = Origins()
+        var originsByListener: [String: Origins] = [:]
         var listenerOrigins = Origins()
         for entry in placed {
             builder.addCertificates(of: entry)
@@ -98,9 +94,11 @@ enum GatewayPlanner {
             tableOrigins.insert(entry.gateway.key)
             let listenerHost = entry.listener.spec.hostname ?? "*"
             listenerHosts.insert(listenerHost)
+            originsByListener[listenerHost, default: Origins()].insert(entry.gateway.key)
             if hosts[listenerHost] == nil { hosts[listenerHost] = [:] }
             for attached in builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.spec.name) {
                 tableOrigins.insert(attached.key)
+                originsByListener[listenerHost]!.insert(attached.key)
                 for hostname in attached.hostnames { hosts[hostname, default: [:]][listenerHost, default: []] += attached.entries }
                 for target in attached.allTargets { builder.use(target, by: attached.key) }
             }
@@ -108,20 +106,52 @@ enum GatewayPlanner {
         // Only wildcards can cover another hostname: find them once.
         let wildcards = hosts.keys.filter(isWildcard)
         let listenerWildcards = listenerHosts.filter(isWildcard)
+        // Each virtual host with the listener hostname that owns it.
         let virtualHosts = hosts.keys.sorted().map { hostname in
             let owner = listenerHosts.contains(hostname) ? hostname : mostSpecific(covering: hostname, among: listenerWildcards)
-            return VirtualHostPlan(
+            let host = VirtualHostPlan(
                 name: "\(bind.name)/\(hostname)", domains: [hostname],
                 routes: virtualHostRoutes(for: hostname, in: hosts, wildcards: wildcards, listener: owner))
+            return (host: host, owner: owner)
+        }
+        let traffic: HTTPListenerPlan
+        if secure {
+            traffic = .secure(
+                placed.map { entry in
+                    let listenerHost = entry.listener.spec.hostname ?? "*"
+                    let name = "\(bind.name)/\(entry.chainName)"
+                    var tableHosts = virtualHosts.filter { $0.owner == listenerHost }.map(\.host)
+                    let elsewhere = virtualHosts.filter { $0.owner != listenerHost }.flatMap(\.host.domains)
+                    if !elsewhere.isEmpty {
+                        tableHosts.append(misdirected(table: name, domains: elsewhere, gateway: entry.gateway.key))
+                    }
+                    return SecureChainPlan(
+                        name: entry.chainName, serverNames: entry.listener.spec.hostname.map { [$0] } ?? [],
+                        certificates: entry.listener.certificates.map(Certificates.sdsName),
+                        routeTable: RouteTablePlan(name: name, virtualHosts: tableHosts, origins: originsByListener[listenerHost]!))
+                })
+        } else {
+            traffic = .plain(RouteTablePlan(name: bind.name, virtualHosts: virtualHosts.map(\.host), origins: tableOrigins))
         }
         builder.listeners.append(
-            ListenerPlan(
-                name: bind.name, address: bind.address, port: bind.port,
-                traffic: .http(
-                    HTTPListenerPlan(
-                        secureChains: chains,
-                        routeTable: RouteTablePlan(name: bind.name, virtualHosts: virtualHosts, origins: tableOrigins))),
-                origins: listenerOrigins))
+            ListenerPlan(name: bind.name, address: bind.address, port: bind.port, traffic: .http(traffic), origins: listenerOrigins))
+    }
+
+    /// On an HTTPS chain, the hosts another listener serves (with other certificates):
+    /// a client that reused the connection for one of them gets 421 Misdirected Request
+    /// and opens a new connection with that host's SNI. Hosts no listener serves are not
+    /// listed, and get 404.
+    static func misdirected(table: String, domains: [String], gateway: ObjectKey) -> VirtualHostPlan {
+        VirtualHostPlan(
+            name: "\(table)/misdirected", domains: domains,
+            routes: [
+                RoutePlan(
+                    name: "\(table)/misdirected", origin: gateway, match: RouteMatchPlan(path: .segmentPrefix("/")),
+                    action: .respond(
+                        DirectResponsePlan(
+                            status: 421,
+                            body: "misdirected request: this host is served with another certificate; connect again with its name as SNI")))
+            ])
     }
 
     static func isWildcard(_ hostname: String) -> Bool { hostname == "*" || hostname.hasPrefix("*.") }
