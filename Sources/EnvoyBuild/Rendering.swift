@@ -27,6 +27,8 @@ extension ProxyConfig {
         let types: [any SwiftProtobuf.Message.Type] = [
             Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.self,
             Envoy_Extensions_Filters_Http_Router_V3_Router.self,
+            Envoy_Extensions_Filters_Http_Cors_V3_Cors.self,
+            Envoy_Extensions_Filters_Http_Cors_V3_CorsPolicy.self,
             Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.self,
             Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTlsContext.self,
             Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext.self,

@@ -173,7 +173,7 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
 
     public struct Filter: Codable, Sendable, Hashable {
         /// RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite,
-        /// RequestMirror, ExtensionRef.
+        /// RequestMirror, ExtensionRef, CORS.
         public var type: HTTPRouteFilterType
         public var requestHeaderModifier: HeaderModifier?
         public var responseHeaderModifier: HeaderModifier?
@@ -181,6 +181,22 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
         public var urlRewrite: URLRewrite?
         public var requestMirror: RequestMirror?
         public var extensionRef: LocalObjectReference?
+        public var cors: CORS?
+    }
+
+    /// GEP-1767: the cross-origin requests a route allows, answered by the gateway.
+    public struct CORS: Codable, Sendable, Hashable {
+        /// `*`, or `http(s)://host[:port]` where the host may start with `*.` (any
+        /// number of labels) or be `*`.
+        public var allowOrigins: [String]?
+        public var allowCredentials: Bool?
+        /// Method names, or `*` alone.
+        public var allowMethods: [String]?
+        /// Header names, or `*` alone.
+        public var allowHeaders: [String]?
+        public var exposeHeaders: [String]?
+        /// Seconds a browser may cache a preflight's answer (default 5).
+        public var maxAge: Int?
     }
 
     public struct HeaderModifier: Codable, Sendable, Hashable {

@@ -32,6 +32,7 @@ enum Validation {
                     .urlRewrite: filter.urlRewrite != nil,
                     .requestMirror: filter.requestMirror != nil,
                     .extensionRef: filter.extensionRef != nil,
+                    .cors: filter.cors != nil,
                 ]
                 guard let present = types[filter.type] else {
                     oneOf(filter.type, types.keys.sorted(), path + [.key("type")])
@@ -58,6 +59,7 @@ enum Validation {
                 if let rewrite = filter.urlRewrite, let modifier = rewrite.path {
                     pathModifier(modifier, path + [.key("urlRewrite"), .key("path")])
                 }
+                if let cors = filter.cors { self.cors(cors, path + [.key("cors")], check: check) }
                 if let mirror = filter.requestMirror {
                     let mirrorPath = path + [.key("requestMirror")]
                     if let percent = mirror.percent {
@@ -75,6 +77,18 @@ enum Validation {
                         mirror.percent == nil || mirror.fraction == nil, mirrorPath,
                         "percent and fraction cannot both be set")
                 }
+            }
+        }
+        // The CRD's rules on a filter list: these kinds at most once each, and a
+        // redirect and a rewrite not together.
+        func filterList(_ list: [HTTPRoute.Filter]?, _ base: [PathComponent]) {
+            let list = list ?? []
+            for type in [HTTPRouteFilterType.requestHeaderModifier, .responseHeaderModifier, .requestRedirect, .urlRewrite, .cors] {
+                let indices = list.indices.filter { list[$0].type == type }
+                if indices.count > 1 { check(false, base + [.index(indices[1])], "\(type) filter cannot be repeated") }
+            }
+            if list.contains(where: { $0.type == .requestRedirect }), let rewrite = list.firstIndex(where: { $0.type == .urlRewrite }) {
+                check(false, base + [.index(rewrite)], "RequestRedirect and URLRewrite filters cannot be used together")
             }
         }
         func backendRef(_ backend: HTTPRoute.BackendRef, _ path: [PathComponent]) {
@@ -178,6 +192,7 @@ enum Validation {
                     oneOf(match.method, HTTPMethod.matchable, matchPath + [.key("method")])
                 }
                 filters(rule.filters, rulePath + [.key("filters")])
+                filterList(rule.filters, rulePath + [.key("filters")])
                 // ReplacePrefixMatch needs a prefix to replace.
                 let prefixOnly = (rule.matches ?? []).allSatisfy { ($0.path?.type ?? .pathPrefix) == .pathPrefix }
                 for (f, filter) in (rule.filters ?? []).enumerated() {
@@ -334,6 +349,69 @@ public enum GatewayDuration {
 extension HTTPRouteFilterType {
     /// The filter's field that carries its settings (`requestHeaderModifier`, `urlRewrite`, …).
     var fieldName: String {
-        self == .urlRewrite ? "urlRewrite" : rawValue.prefix(1).lowercased() + rawValue.dropFirst()
+        switch self {
+        case .urlRewrite: "urlRewrite"
+        case .cors: "cors"
+        default: rawValue.prefix(1).lowercased() + rawValue.dropFirst()
+        }
     }
+}
+
+extension Validation {
+    /// An origin as the CRD allows it: `*`, or `http(s)://host[:port]` whose host may
+    /// be `*` or start with `*.`.
+    static func isCORSOrigin(_ origin: String) -> Bool {
+        if origin == "*" { return true }
+        guard let schemeEnd = origin.range(of: "://") else { return false }
+        guard ["http", "https"].contains(origin[..<schemeEnd.lowerBound]) else { return false }
+        var rest = origin[schemeEnd.upperBound...]
+        if let colon = rest.lastIndex(of: ":") {
+            let port = rest[rest.index(after: colon)...]
+            guard (1...5).contains(port.count), port.allSatisfy(\.isASCIIDigit) else { return false }
+            rest = rest[..<colon]
+        }
+        if rest == "*" { return true }
+        if rest.hasPrefix("*.") { rest = rest.dropFirst(2) }
+        let labels = rest.split(separator: ".", omittingEmptySubsequences: false)
+        return !labels.isEmpty
+            && labels.allSatisfy { label in !label.isEmpty && label.allSatisfy { $0.isASCIIAlphanumeric || $0 == "-" } }
+    }
+
+    /// A header name as the CRD allows it (an RFC 7230 token).
+    static func isHeaderName(_ name: String) -> Bool {
+        (1...256).contains(name.count)
+            && name.allSatisfy { $0.isASCIIAlphanumeric || "!#$%&'*+-.^_`|~".contains($0) }
+    }
+
+    static func cors(
+        _ cors: HTTPRoute.CORS, _ path: [PathComponent], check: (Bool, [PathComponent], @autoclosure () -> String) -> Void
+    ) {
+        let origins = cors.allowOrigins ?? []
+        for (i, origin) in origins.enumerated() {
+            check(
+                isCORSOrigin(origin), path + [.key("allowOrigins"), .index(i)],
+                "\"\(origin)\" is not * or http(s)://host[:port] (the host may be * or start with *.)")
+        }
+        check(!(origins.contains("*") && origins.count > 1), path + [.key("allowOrigins")], "* cannot be listed with other origins")
+        let methods = cors.allowMethods ?? []
+        for (i, method) in methods.enumerated() {
+            check(
+                method == "*" || HTTPMethod.matchable.map(\.rawValue).contains(method), path + [.key("allowMethods"), .index(i)],
+                "\"\(method)\" is not one of \(HTTPMethod.matchable.map(\.rawValue).joined(separator: ", ")), *")
+        }
+        check(!(methods.contains("*") && methods.count > 1), path + [.key("allowMethods")], "* cannot be listed with other methods")
+        for field in ["allowHeaders", "exposeHeaders"] {
+            let names = (field == "allowHeaders" ? cors.allowHeaders : cors.exposeHeaders) ?? []
+            for (i, name) in names.enumerated() {
+                check(isHeaderName(name), path + [.key(field), .index(i)], "\"\(name)\" is not a header name")
+            }
+            check(!(names.contains("*") && names.count > 1), path + [.key(field)], "* cannot be listed with other headers")
+        }
+        if let maxAge = cors.maxAge { check(maxAge >= 1, path + [.key("maxAge")], "must be at least 1") }
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+    var isASCIIAlphanumeric: Bool { isASCII && (isLetter || isNumber) }
 }

@@ -97,6 +97,7 @@ public struct HTTPRouteFilterType: Vocabulary {
     public static let urlRewrite = Self(rawValue: "URLRewrite")
     public static let requestMirror = Self(rawValue: "RequestMirror")
     public static let extensionRef = Self(rawValue: "ExtensionRef")
+    public static let cors = Self(rawValue: "CORS")
 }
 
 /// A redirect's or rewrite's `path.type`.
@@ -133,4 +134,5 @@ public struct HTTPMethod: Vocabulary {
     /// The methods an HTTPRoute match may name.
     public static let matchable: [Self] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
         .map(Self.init(rawValue:))
+    public static let options = Self(rawValue: "OPTIONS")
 }

@@ -27,10 +27,12 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
     public var requestHeaders: HeaderMutation
     public var responseHeaders: HeaderMutation
     public var action: RouteAction
+    /// Cross-origin requests this route allows (its preflights are answered by the proxy).
+    public var cors: CORSPlan?
 
     public init(
         name: String, origin: ObjectKey, match: RouteMatchPlan, requestHeaders: HeaderMutation = HeaderMutation(),
-        responseHeaders: HeaderMutation = HeaderMutation(), action: RouteAction
+        responseHeaders: HeaderMutation = HeaderMutation(), action: RouteAction, cors: CORSPlan? = nil
     ) {
         self.name = name
         self.origin = origin
@@ -38,9 +40,10 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
         self.requestHeaders = requestHeaders
         self.responseHeaders = responseHeaders
         self.action = action
+        self.cors = cors
     }
 
-    enum CodingKeys: String, CodingKey { case name, origin, match, requestHeaders, responseHeaders, action }
+    enum CodingKeys: String, CodingKey { case name, origin, match, requestHeaders, responseHeaders, action, cors }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -50,6 +53,31 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
         if !requestHeaders.isEmpty { try container.encode(requestHeaders, forKey: .requestHeaders) }
         if !responseHeaders.isEmpty { try container.encode(responseHeaders, forKey: .responseHeaders) }
         try container.encode(action, forKey: .action)
+        try container.encodeIfPresent(cors, forKey: .cors)
+    }
+}
+
+/// A route's CORS policy (GEP-1767), with the origins already as patterns.
+public struct CORSPlan: Hashable, Sendable, Encodable {
+    public var allowOrigins: [StringMatch]
+    /// Method names; `["*"]` allows whatever the preflight asks for.
+    public var allowMethods: [String]
+    /// Header names; `["*"]` allows whatever the preflight asks for.
+    public var allowHeaders: [String]
+    public var exposeHeaders: [String]
+    public var maxAgeSeconds: Int
+    public var allowCredentials: Bool
+
+    public init(
+        allowOrigins: [StringMatch], allowMethods: [String], allowHeaders: [String], exposeHeaders: [String],
+        maxAgeSeconds: Int, allowCredentials: Bool
+    ) {
+        self.allowOrigins = allowOrigins
+        self.allowMethods = allowMethods
+        self.allowHeaders = allowHeaders
+        self.exposeHeaders = exposeHeaders
+        self.maxAgeSeconds = maxAgeSeconds
+        self.allowCredentials = allowCredentials
     }
 }
 

@@ -24,6 +24,8 @@ struct Precedence: Comparable, Sendable {
     var name: String
     var rule: Int
     var match: Int
+    /// A route the planner adds after a match's own (a CORS preflight's).
+    var companion = false
 
     static func < (a: Precedence, b: Precedence) -> Bool {
         if a.pathRank != b.pathRank { return a.pathRank < b.pathRank }
@@ -37,7 +39,8 @@ struct Precedence: Comparable, Sendable {
             return a.created < b.created
         }
         if (a.namespace, a.name) != (b.namespace, b.name) { return (a.namespace, a.name) < (b.namespace, b.name) }
-        return (a.rule, a.match) < (b.rule, b.match)
+        if (a.rule, a.match) != (b.rule, b.match) { return (a.rule, a.match) < (b.rule, b.match) }
+        return !a.companion && b.companion
     }
 }
 
@@ -103,9 +106,32 @@ enum HTTPRoutePlanner {
                     match: routeMatch(match), action: .respond(DirectResponsePlan(status: 500, body: noValidBackend)))
                 apply(resolved, match: match, listener: (input.listenerPort, input.listenerScheme), to: &plan)
                 entries.append(RouteEntry(precedence: precedence, plan: plan))
+                if let preflight = preflight(for: plan) {
+                    var after = precedence
+                    after.companion = true
+                    entries.append(RouteEntry(precedence: after, plan: preflight))
+                }
             }
         }
         return entries
+    }
+
+    /// A route with CORS whose match names a method other than OPTIONS would never see
+    /// its preflights (OPTIONS requests): a companion route takes them, matching the
+    /// same path with method OPTIONS and the two headers every preflight carries (not
+    /// the route's other headers, which a browser does not send on a preflight).
+    static func preflight(for plan: RoutePlan) -> RoutePlan? {
+        guard plan.cors != nil, let method = plan.match.method, method != .options else { return nil }
+        var preflight = plan
+        preflight.name += "/preflight"
+        preflight.match = RouteMatchPlan(
+            path: plan.match.path,
+            headers: [
+                HeaderMatchPlan(name: "origin", value: .regex(".+")),
+                HeaderMatchPlan(name: "access-control-request-method", value: .regex(".+")),
+            ],
+            method: .options)
+        return preflight
     }
 
     static func routeMatch(_ match: HTTPRoute.Match) -> RouteMatchPlan {
@@ -149,6 +175,7 @@ enum HTTPRoutePlanner {
                 if let modifier = filter.responseHeaderModifier { plan.responseHeaders.apply(modifier) }
             case .requestRedirect: redirect = filter.requestRedirect
             case .urlRewrite: rewrite = filter.urlRewrite
+            case .cors: plan.cors = filter.cors.map(corsPlan)
             case .requestMirror:
                 if let mirror = filter.requestMirror {
                     if mirrorIndex < resolved.mirrors.count, let target = resolved.mirrors[mirrorIndex] {
@@ -201,6 +228,30 @@ enum HTTPRoutePlanner {
                 backoffMilliseconds: retry.backoff.flatMap(GatewayDuration.milliseconds(in:)))
         }
         plan.action = .forward(forward)
+    }
+
+    /// Origins as patterns: `*` any; a `*` in the host any run of DNS labels (one or
+    /// more, `*.bar.com` covers `a.b.bar.com` but not `bar.com`); a scheme's well-known
+    /// port left out, as browsers send it. Methods and headers as listed (`*` alone lets
+    /// the proxy echo what the preflight asks for); `maxAge` 5 s unless given.
+    static func corsPlan(_ cors: HTTPRoute.CORS) -> CORSPlan {
+        CORSPlan(
+            allowOrigins: (cors.allowOrigins ?? []).map(originMatch),
+            allowMethods: cors.allowMethods ?? [], allowHeaders: cors.allowHeaders ?? [],
+            exposeHeaders: cors.exposeHeaders ?? [], maxAgeSeconds: cors.maxAge ?? 5,
+            allowCredentials: cors.allowCredentials ?? false)
+    }
+
+    static func originMatch(_ origin: String) -> StringMatch {
+        if origin == "*" { return .regex(".*") }
+        var text = origin
+        for (scheme, port) in [("https://", ":443"), ("http://", ":80")] where text.hasPrefix(scheme) && text.hasSuffix(port) {
+            text.removeLast(port.count)
+        }
+        guard text.contains("*") else { return .exact(text) }
+        return .regex(
+            text.split(separator: "*", omittingEmptySubsequences: false).map { RE2.escape(String($0)) }
+                .joined(separator: "[A-Za-z0-9.-]+"))
     }
 
     /// The spec's port rules: an explicit port is used; else a new scheme's well-known

@@ -254,6 +254,14 @@ enum RouteAttachment {
                 default: break
                 }
             }
+            // Per backend, Envoy can change headers (weighted cluster entries); other
+            // filters there are refused rather than dropped.
+            for (b, ref) in (rule.backendRefs ?? []).enumerated() {
+                for filter in ref.filters ?? [] where ![.requestHeaderModifier, .responseHeaderModifier].contains(filter.type) {
+                    failure =
+                        "rule \(index): backendRefs[\(b)]: \(filter.type) filters are not supported on a backend (only RequestHeaderModifier and ResponseHeaderModifier); the rule answers 500"
+                }
+            }
             let backends = (rule.backendRefs ?? []).map { ref in
                 var resolved = Backends.resolve(
                     kind: ref.kind, group: ref.group, name: ref.name, namespace: ref.namespace, port: ref.port,
