@@ -175,7 +175,14 @@ enum Routes {
         var action = Envoy_Config_Route_V3_RedirectAction()
         if let scheme = plan.scheme { action.schemeRedirect = scheme }
         if let hostname = plan.hostname { action.hostRedirect = hostname }
-        if let port = plan.port { action.portRedirect = UInt32(port) }
+        if let port = plan.port {
+            action.portRedirect = UInt32(port)
+        } else if let scheme = plan.scheme, plan.hostname == nil {
+            // The new scheme's well-known port replaces any port the Host carried (Envoy
+            // then writes it out, `https://host:443/`, which the spec allows). A new
+            // hostname replaces the whole authority, port included.
+            action.portRedirect = scheme == "https" ? 443 : 80
+        }
         switch plan.statusCode {
         case 301: action.responseCode = .movedPermanently
         case 303: action.responseCode = .seeOther

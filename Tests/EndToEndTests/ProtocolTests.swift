@@ -526,6 +526,58 @@ import XDS
         for backend in backends.values { await backend.stop() }
     }
 
+    /// HTTPRouteBackendProtocolH2C: a client speaking HTTP/2 with prior knowledge to a
+    /// cleartext listener, and one speaking HTTP/1.1, both reach a backend that speaks
+    /// only HTTP/2 because its Service port says `appProtocol: kubernetes.io/h2c`; a
+    /// backend without it is reached over HTTP/1.1.
+    @Test func h2cBackendsAreReachedOverHTTP2() async throws {
+        let h2 = try await EchoBackend.start(name: "h2", h2c: true)
+        let plain = try await EchoBackend.start(name: "plain")
+        let port = try freePort()
+        let config = Self.gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: web, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners: [{name: http, protocol: HTTP, port: \(port)}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: h2c, namespace: default}
+            spec:
+              parentRefs: [{name: web}]
+              rules:
+              - matches: [{path: {type: PathPrefix, value: /h2c}}]
+                backendRefs: [{name: h2, port: 8080}]
+              - matches: [{path: {type: PathPrefix, value: /plain}}]
+                backendRefs: [{name: plain, port: 8080}]
+            \(Self.service("h2", port: 8080, target: h2.port, appProtocol: "kubernetes.io/h2c"))\
+            \(Self.service("plain", port: 8080, target: plain.port))
+            """
+        let lab = try await Lab(files: ["web.yaml": config], group: "default/web")
+        defer { lab.stop() }
+
+        var answers: [HTTPResult] = []
+        let served = await eventually(timeout: .seconds(20)) {
+            answers = try await http2Exchange(
+                port: port, serverName: nil, requests: [("h2c.example.com", "/h2c/a"), ("h2c.example.com", "/plain/b")])
+            return answers.first?.status == 200
+        }
+        #expect(served, "no answer over h2c: \(answers.map(\.status))\n\(lab.output)")
+        #expect(answers.map(\.status) == [200, 200])
+        #expect(answers.first?.echo?.version == "HTTP/2.0", "the h2c backend was reached over HTTP/2")
+        #expect(answers.last?.echo?.version == "HTTP/1.1", "a backend without appProtocol is reached over HTTP/1.1")
+        let fromHTTP1 = try await httpGet(port: port, path: "/h2c/c", host: "h2c.example.com")
+        #expect(fromHTTP1.status == 200)
+        #expect(fromHTTP1.echo?.backend == "h2" && fromHTTP1.echo?.version == "HTTP/2.0")
+
+        await h2.stop()
+        await plain.stop()
+    }
+
     // MARK: WebSocket
 
     /// HTTPRouteBackendProtocolWebSocket: a handshake through Envoy reaches the backend,

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import Synchronization
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 
 /// A loopback HTTP/1.1 backend that answers every request with what it received:
@@ -20,16 +21,32 @@ public final class EchoBackend: Sendable {
         public let method: String
         public let path: String
         public let headers: [String: String]
+        /// `HTTP/1.1`, or `HTTP/2.0` for an h2c backend.
+        public let version: String
     }
 
-    public static func start(name: String, port: Int = 0) async throws -> EchoBackend {
+    /// An HTTP/1.1 backend, or with `h2c` one that speaks only HTTP/2 in cleartext (with
+    /// prior knowledge, as Envoy does to a Service port with `appProtocol:
+    /// kubernetes.io/h2c`); it refuses HTTP/1.1.
+    public static func start(name: String, port: Int = 0, h2c: Bool = false) async throws -> EchoBackend {
         let log = RequestLog()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name, log: log))
+                    if h2c {
+                        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                            mode: .server, connectionConfiguration: .init(), streamConfiguration: .init()
+                        ) { stream in
+                            stream.eventLoop.makeCompletedFuture {
+                                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                                try stream.pipeline.syncOperations.addHandler(EchoHandler(name: name, log: log))
+                            }
+                        }
+                    } else {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name, log: log))
+                    }
                 }
             }
         let channel = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
@@ -82,7 +99,9 @@ private final class EchoHandler: ChannelInboundHandler {
                 let key = key.lowercased()
                 headers[key] = headers[key].map { $0 + "," + value } ?? value
             }
-            let echo = EchoBackend.Echo(backend: name, method: head.method.rawValue, path: head.uri, headers: headers)
+            let echo = EchoBackend.Echo(
+                backend: name, method: head.method.rawValue, path: head.uri, headers: headers,
+                version: "HTTP/\(head.version.major).\(head.version.minor)")
             log.entries.withLock { $0.append(echo) }
             let body = (try? JSONEncoder().encode(echo)) ?? Data()
             var responseHeaders = HTTPHeaders()

@@ -8,9 +8,10 @@ import NIOSSL
 /// Opens one TLS connection to 127.0.0.1:`port` with SNI `serverName`, speaks HTTP/2 on
 /// it (h2 by ALPN), and sends each request in turn on its own stream of that one
 /// connection — as a browser does when it coalesces hosts whose certificates it trusts.
-/// Returns the answers in order. The server's certificate is not verified.
+/// Returns the answers in order. The server's certificate is not verified. With
+/// `serverName` nil the connection is cleartext HTTP/2 with prior knowledge (h2c).
 public func http2Exchange(
-    port: Int, serverName: String, requests: [(host: String, path: String)], timeout: Duration = .seconds(5)
+    port: Int, serverName: String?, requests: [(host: String, path: String)], timeout: Duration = .seconds(5)
 ) async throws -> [HTTPResult] {
     var configuration = TLSConfiguration.makeClientConfiguration()
     configuration.certificateVerification = .none
@@ -21,8 +22,10 @@ public func http2Exchange(
         .connectTimeout(.seconds(2))
         .connect(host: "127.0.0.1", port: port) { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(
-                    NIOSSLClientHandler(context: context, serverHostname: serverName))
+                if let serverName {
+                    try channel.pipeline.syncOperations.addHandler(
+                        NIOSSLClientHandler(context: context, serverHostname: serverName))
+                }
                 let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
                 ) { stream in stream.eventLoop.makeSucceededVoidFuture() }
@@ -36,7 +39,8 @@ public func http2Exchange(
         defer { promise.fail(ConnectionClosed()) }
         let stream = try await multiplexer.createStreamChannel { stream in
             stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .https))
+                try stream.pipeline.syncOperations.addHandler(
+                    HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: serverName == nil ? .http : .https))
                 try stream.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
             }
         }.get()
