@@ -130,15 +130,18 @@ public struct ObjectStatus: Codable, Hashable, Sendable {
     public var parents: [RouteParentStatus]?
     /// Policies only: one entry per ancestor the policy takes effect for.
     public var ancestors: [PolicyAncestorStatus]?
+    /// GatewayClasses only: the conformance features implemented, sorted.
+    public var supportedFeatures: [FeatureName]?
 
     public init(
         conditions: [Condition] = [], listeners: [ListenerStatus]? = nil, parents: [RouteParentStatus]? = nil,
-        ancestors: [PolicyAncestorStatus]? = nil
+        ancestors: [PolicyAncestorStatus]? = nil, supportedFeatures: [FeatureName]? = nil
     ) {
         self.conditions = conditions
         self.listeners = listeners
         self.parents = parents
         self.ancestors = ancestors
+        self.supportedFeatures = supportedFeatures
     }
 
     /// Every condition: the object's, its listeners', towards its parents and ancestors.

@@ -91,6 +91,14 @@ enum Validation {
                 check(false, base + [.index(rewrite)], "RequestRedirect and URLRewrite filters cannot be used together")
             }
         }
+        // Rule names (a section name each) are unique within a route.
+        func ruleNames(_ names: [String?]) {
+            var seen: Set<String> = []
+            for (r, name) in names.enumerated() {
+                guard let name else { continue }
+                check(seen.insert(name).inserted, [.key("spec"), .key("rules"), .index(r), .key("name")], "rule name \"\(name)\" is used by an earlier rule")
+            }
+        }
         func backendRef(_ backend: HTTPRoute.BackendRef, _ path: [PathComponent]) {
             port(backend.port, path + [.key("port")])
             if let weight = backend.weight {
@@ -175,6 +183,7 @@ enum Validation {
             }
         case .httpRoute(let route):
             parentRefs(route.spec.parentRefs)
+            ruleNames((route.spec.rules ?? []).map(\.name))
             for (r, rule) in (route.spec.rules ?? []).enumerated() {
                 let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]
                 for (m, match) in (rule.matches ?? []).enumerated() {
@@ -245,6 +254,7 @@ enum Validation {
             }
         case .grpcRoute(let route):
             parentRefs(route.spec.parentRefs)
+            ruleNames((route.spec.rules ?? []).map(\.name))
             let grpcFilters: [HTTPRouteFilterType] = [.requestHeaderModifier, .responseHeaderModifier, .requestMirror, .extensionRef]
             for (r, rule) in (route.spec.rules ?? []).enumerated() {
                 let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]

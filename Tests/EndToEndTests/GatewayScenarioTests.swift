@@ -60,6 +60,9 @@ import Yams
         var shares: [String: Double]
         var tolerance: Double
         var statuses: [String: Double]?
+        /// The share of the requests a mirror backend got copies of (RequestMirror
+        /// percent or fraction).
+        var mirrored: [String: Double]?
     }
 
     static let directory = EnvoyProcess.packageRoot.appendingPathComponent("testdata/e2e")
@@ -125,6 +128,8 @@ import Yams
             if let sample = step.sample {
                 var counts: [String: Int] = [:]
                 var statuses: [String: Int] = [:]
+                let mirroredBefore = (sample.mirrored ?? [:]).mapValues { _ in 0 }.merging(
+                    backends.mapValues(\.received.count), uniquingKeysWith: { $1 })
                 for _ in 0..<sample.count {
                     let result = try await httpGet(port: port, path: sample.path ?? "/", host: sample.host ?? "example.com")
                     statuses[String(result.status), default: 0] += 1
@@ -135,6 +140,17 @@ import Yams
                     #expect(
                         abs(actual - share) <= sample.tolerance,
                         "\(where_): backend \(backend) got \(actual) of \(sample.count) requests, expected \(share) ± \(sample.tolerance); all: \(counts), statuses \(statuses)")
+                }
+                if let mirrored = sample.mirrored {
+                    // Copies are sent after the answer: give the last ones a moment.
+                    try await Task.sleep(for: .milliseconds(500))
+                    for (backend, share) in mirrored {
+                        let copies = (backends[backend]?.received.count ?? 0) - (mirroredBefore[backend] ?? 0) - (counts[backend] ?? 0)
+                        let actual = Double(copies) / Double(sample.count)
+                        #expect(
+                            abs(actual - share) <= sample.tolerance,
+                            "\(where_): \(backend) got copies of \(actual) of \(sample.count) requests, expected \(share) ± \(sample.tolerance)")
+                    }
                 }
                 for (status, share) in sample.statuses ?? [:] {
                     let actual = Double(statuses[status] ?? 0) / Double(sample.count)

@@ -98,6 +98,9 @@ public final class StatusWriter: Sendable {
                 previous: current["ancestors"] as? [[String: Any]] ?? [], reference: "ancestorRef", now: now)
         default:
             result["conditions"] = conditions(status.conditions, previous: currentConditions, now: now)
+            if let features = status.supportedFeatures {
+                result["supportedFeatures"] = features.map { ["name": $0.rawValue] }
+            }
         }
         return result
     }

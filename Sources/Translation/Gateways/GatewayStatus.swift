@@ -4,11 +4,13 @@ import GatewayModel
 /// says where each Gateway and listener is served and what a shared group could not take.
 enum GatewayStatus {
     static func gatewayClass(_ gatewayClass: GatewayClass) -> ObjectStatus {
-        ObjectStatus(conditions: [
-            Condition(
-                .accepted, true, reason: .accepted, message: "Chancery serves this class",
-                generation: gatewayClass.metadata.generation)
-        ])
+        ObjectStatus(
+            conditions: [
+                Condition(
+                    .accepted, true, reason: .accepted, message: "Chancery serves this class",
+                    generation: gatewayClass.metadata.generation)
+            ],
+            supportedFeatures: Features.supported)
     }
 
     /// - Parameters:
