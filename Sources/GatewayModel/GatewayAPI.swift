@@ -8,6 +8,14 @@ public struct GatewayClass: Codable, Sendable, Hashable {
     public struct Spec: Codable, Sendable, Hashable {
         public var controllerName: String
         public var description: String?
+        public var parametersRef: ParametersReference?
+    }
+
+    public struct ParametersReference: Codable, Sendable, Hashable {
+        public var group: String
+        public var kind: String
+        public var name: String
+        public var namespace: String?
     }
 }
 
@@ -19,11 +27,37 @@ public struct Gateway: Codable, Sendable, Hashable {
         public var gatewayClassName: String
         public var listeners: [Listener]
         public var addresses: [Address]?
+        public var infrastructure: Infrastructure?
+        public var allowedListeners: AllowedListeners?
     }
 
     public struct Address: Codable, Sendable, Hashable {
         public var type: AddressType?
-        public var value: String
+        /// Empty or absent: the implementation is asked to assign one.
+        public var value: String?
+    }
+
+    /// What an implementation that creates resources for a Gateway puts on them.
+    public struct Infrastructure: Codable, Sendable, Hashable {
+        public var labels: [String: String]?
+        public var annotations: [String: String]?
+        public var parametersRef: LocalParametersReference?
+    }
+
+    public struct LocalParametersReference: Codable, Sendable, Hashable {
+        public var group: String
+        public var kind: String
+        public var name: String
+    }
+
+    /// Which ListenerSets may attach to the Gateway.
+    public struct AllowedListeners: Codable, Sendable, Hashable {
+        public var namespaces: Namespaces?
+
+        public struct Namespaces: Codable, Sendable, Hashable {
+            /// All, Same, Selector or None (default).
+            public var from: String?
+        }
     }
 
     public struct Listener: Codable, Sendable, Hashable {

@@ -29,6 +29,8 @@ public struct ConditionReason: Vocabulary {
     public static let invalid = Self(rawValue: "Invalid")
     public static let listenersNotValid = Self(rawValue: "ListenersNotValid")
     public static let unsupportedAddress = Self(rawValue: "UnsupportedAddress")
+    public static let addressNotAssigned = Self(rawValue: "AddressNotAssigned")
+    public static let invalidParameters = Self(rawValue: "InvalidParameters")
     public static let unsupportedProtocol = Self(rawValue: "UnsupportedProtocol")
     public static let protocolConflict = Self(rawValue: "ProtocolConflict")
     public static let hostnameConflict = Self(rawValue: "HostnameConflict")

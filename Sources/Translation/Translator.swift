@@ -63,9 +63,15 @@ public struct Translator: Sendable {
 
         let classes = set.gatewayClasses.filter { $0.spec.controllerName == Self.controllerName }
         let ours = Set(classes.map(\.metadata.name))
+        var classProblems: [String: String] = [:]
+        for gatewayClass in classes {
+            if let problem = GatewayStatus.classProblem(gatewayClass) {
+                classProblems[gatewayClass.metadata.name] = "its GatewayClass \(gatewayClass.metadata.name) is not accepted: \(problem)"
+            }
+        }
         var gateways = set.gateways.filter { ours.contains($0.spec.gatewayClassName) }
             .sorted { Ordering.older($0.metadata, than: $1.metadata) }
-            .map { PreparedGateway(gateway: $0, context: context) }
+            .map { PreparedGateway(gateway: $0, classProblem: classProblems[$0.spec.gatewayClassName], context: context) }
         let attachments = RouteAttachment.attach(RouteObject.all(in: set), to: &gateways, context: &context)
 
         let world = World(classes: classes, gateways: gateways, attachments: attachments, context: context)

@@ -84,9 +84,15 @@ public final class StatusWriter: Sendable {
                 ]
             }
             let spec = object["spec"] as? [String: Any] ?? [:]
-            let addresses = (spec["addresses"] as? [[String: Any]] ?? []).filter { ($0["type"] as? String ?? "IPAddress") == "IPAddress" }
-            if !addresses.isEmpty {
-                result["addresses"] = addresses.map { ["type": "IPAddress", "value": $0["value"] ?? ""] }
+            // The address Envoy listens on (the first IPAddress with a value), as the
+            // Gateway's `Accepted` message says; none when there is none.
+            let address = (spec["addresses"] as? [[String: Any]] ?? []).first {
+                ($0["type"] as? String ?? "IPAddress") == "IPAddress" && !($0["value"] as? String ?? "").isEmpty
+            }
+            if let address {
+                result["addresses"] = [["type": "IPAddress", "value": address["value"] ?? ""]]
+            } else {
+                result.removeValue(forKey: "addresses")
             }
         case status.parents != nil:
             result["parents"] = entries(

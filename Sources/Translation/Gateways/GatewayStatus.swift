@@ -4,13 +4,25 @@ import GatewayModel
 /// says where each Gateway and listener is served and what a shared group could not take.
 enum GatewayStatus {
     static func gatewayClass(_ gatewayClass: GatewayClass) -> ObjectStatus {
-        ObjectStatus(
+        let generation = gatewayClass.metadata.generation
+        if let problem = classProblem(gatewayClass) {
+            return ObjectStatus(
+                conditions: [Condition(.accepted, false, reason: .invalidParameters, message: problem, generation: generation)],
+                supportedFeatures: Features.supported)
+        }
+        return ObjectStatus(
             conditions: [
-                Condition(
-                    .accepted, true, reason: .accepted, message: "Chancery serves this class",
-                    generation: gatewayClass.metadata.generation)
+                Condition(.accepted, true, reason: .accepted, message: "Chancery serves this class", generation: generation)
             ],
             supportedFeatures: Features.supported)
+    }
+
+    /// Why a class of Chancery's is not accepted: it names parameters, and Chancery
+    /// reads no parameters kind.
+    static func classProblem(_ gatewayClass: GatewayClass) -> String? {
+        guard let parameters = gatewayClass.spec.parametersRef else { return nil }
+        return
+            "spec.parametersRef names \(parameters.kind) \(parameters.name) (group \(parameters.group.isEmpty ? "core" : parameters.group)); Chancery reads no parameters kind"
     }
 
     /// - Parameters:
@@ -44,8 +56,9 @@ enum GatewayStatus {
             $0.isProgrammed && $0.invalidKinds.isEmpty && $0.certificateProblems.isEmpty
         }
         var conditions: [Condition] = []
-        if let addressProblem = gateway.addressProblem {
-            conditions.append(Condition(.accepted, false, reason: .unsupportedAddress, message: addressProblem, generation: generation))
+        let notes = gateway.notes.map { "; " + $0 }.joined()
+        if let refusal = gateway.refusal, !refusal.accepted {
+            conditions.append(refusal.verdict.condition(.accepted, generation: generation))
             conditions.append(
                 Condition(
                     .programmed, false, reason: .invalid, message: "not served: the Gateway is not accepted", generation: generation))
@@ -53,8 +66,12 @@ enum GatewayStatus {
             conditions.append(
                 Condition(
                     .accepted, true, reason: allValid ? .accepted : .listenersNotValid,
-                    message: allValid ? "Gateway is accepted" : "some listeners are not valid; see their conditions",
+                    message: (allValid ? "Gateway is accepted" : "some listeners are not valid; see their conditions") + notes,
                     generation: generation))
+            if let refusal = gateway.refusal {
+                conditions.append(refusal.verdict.condition(.programmed, generation: generation))
+                return ObjectStatus(conditions: conditions, listeners: listenerStatuses)
+            }
             conditions.append(
                 programmed
                     ? Condition(
@@ -91,7 +108,7 @@ enum GatewayStatus {
     ) -> Condition {
         let leftOutOf = Set(shared.map(\.group))
         guard listener.isProgrammed, gateway.isServed, !leftOutOf.contains(gateway.group) else {
-            let why = gateway.isServed ? "see the other conditions" : "the Gateway is not accepted"
+            let why = gateway.isServed ? "see the other conditions" : "the Gateway is not served"
             return Condition(.programmed, false, reason: .invalid, message: "not sent: \(why)", generation: generation)
         }
         var message =

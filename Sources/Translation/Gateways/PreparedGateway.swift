@@ -61,24 +61,60 @@ struct PreparedGateway {
     /// The IP address Envoy listens on: the Gateway's first `IPAddress`, else all.
     let bindAddress: String
     var listeners: [PreparedListener]
-    /// Why the Gateway cannot be served at all (an address Chancery cannot use).
-    var addressProblem: String?
+    /// Why the Gateway cannot be served at all: parameters Chancery does not read, an
+    /// address it cannot use or must assign. `accepted` tells which condition says so.
+    var refusal: (accepted: Bool, verdict: Verdict)?
+    /// Fields Chancery reads but does not act on, for the `Accepted` message.
+    var notes: [String] = []
 
     /// The proxy group of this Gateway's dedicated fleet: `namespace/name`.
     var group: String { "\(key.namespace)/\(key.name)" }
     var className: String { gateway.spec.gatewayClassName }
-    /// Whether any of it is served: a Gateway whose address cannot be used is not.
-    var isServed: Bool { addressProblem == nil }
+    /// Whether any of it is served.
+    var isServed: Bool { refusal == nil }
 
-    init(gateway: Gateway, context: Context) {
+    /// - Parameter classProblem: why its GatewayClass is not accepted, if it is not.
+    init(gateway: Gateway, classProblem: String? = nil, context: Context) {
         self.gateway = gateway
         self.key = Translation.key(.gateway, gateway.metadata)
         let addresses = gateway.spec.addresses ?? []
-        let unsupported = addresses.filter { ($0.type ?? .ipAddress) != .ipAddress }
-        addressProblem =
-            unsupported.isEmpty
-            ? nil : "address type \(unsupported[0].type ?? .ipAddress) is not supported; use IPAddress"
-        bindAddress = addresses.first { ($0.type ?? .ipAddress) == .ipAddress }?.value ?? "0.0.0.0"
+        let ips = addresses.filter { ($0.type ?? .ipAddress) == .ipAddress }
+        bindAddress = ips.first?.value.flatMap { $0.isEmpty ? nil : $0 } ?? "0.0.0.0"
+        let infrastructure = gateway.spec.infrastructure
+        if let classProblem {
+            refusal = (false, Verdict(false, .invalidParameters, classProblem))
+        } else if let parameters = infrastructure?.parametersRef {
+            refusal = (
+                false,
+                Verdict(
+                    false, .invalidParameters,
+                    "spec.infrastructure.parametersRef names \(parameters.kind) \(parameters.name) (group \(parameters.group.isEmpty ? "core" : parameters.group)); Chancery reads no parameters kind"
+                )
+            )
+        } else if let other = addresses.first(where: { ($0.type ?? .ipAddress) != .ipAddress }) {
+            refusal = (
+                false,
+                Verdict(false, .unsupportedAddress, "address type \(other.type ?? .ipAddress) is not supported; use IPAddress")
+            )
+        } else if addresses.contains(where: { ($0.value ?? "").isEmpty }) {
+            refusal = (
+                true,
+                Verdict(
+                    false, .addressNotAssigned,
+                    "an address without a value asks Chancery to assign one, and Chancery does not assign addresses: give the IP address Envoy should listen on"
+                )
+            )
+        }
+        if ips.count > 1 {
+            notes.append(
+                "only the first address (\(bindAddress)) is listened on, not \(ips.dropFirst().compactMap(\.value).joined(separator: ", "))")
+        }
+        if !(infrastructure?.labels ?? [:]).isEmpty || !(infrastructure?.annotations ?? [:]).isEmpty {
+            notes.append("spec.infrastructure labels and annotations are not applied: Chancery creates no resources for Gateways")
+        }
+        if let from = gateway.spec.allowedListeners?.namespaces?.from, from != "None" {
+            notes.append("spec.allowedListeners has no effect: Chancery does not read ListenerSets")
+        }
 
         var listeners: [PreparedListener] = []
         for spec in gateway.spec.listeners {

@@ -125,7 +125,7 @@ enum RouteAttachment {
                             parentRef: parentRef, gateway: gatewayKey,
                             accepted: Verdict(
                                 false, .noMatchingParent,
-                                "Gateway \(gatewayName) is not served: \(gateways[g].addressProblem ?? "it is not accepted")")))
+                                "Gateway \(gatewayName) is not served: \(gateways[g].refusal?.verdict.message ?? "it is not accepted")")))
                     continue
                 }
                 var parent = ParentAttachment(
