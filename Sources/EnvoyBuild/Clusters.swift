@@ -140,6 +140,13 @@ enum Secrets {
             var source = Envoy_Config_Core_V3_DataSource()
             source.filename = path
             secret.validationContext = trusting(source)
+        case .clientCA(let bundle, let acceptUntrusted):
+            var source = Envoy_Config_Core_V3_DataSource()
+            source.inlineString = bundle
+            var context = trusting(source)
+            // The CA stays configured so that Envoy still asks for a certificate.
+            if acceptUntrusted { context.trustChainVerification = .acceptUntrusted }
+            secret.validationContext = context
         }
         return secret
     }
@@ -161,11 +168,17 @@ enum Secrets {
 
     /// A downstream TLS context serving the named certificates (Envoy picks among them by
     /// SNI and key type), offering HTTP/2 and HTTP/1.1 when `alpn` is set.
-    static func downstream(_ certificates: [String], alpn: [String]) -> Envoy_Config_Core_V3_TransportSocket {
+    static func downstream(_ certificates: [String], alpn: [String], clientValidation: ClientValidationPlan? = nil)
+        -> Envoy_Config_Core_V3_TransportSocket
+    {
         var common = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext()
         common.tlsCertificateSdsSecretConfigs = certificates.map(sdsConfig)
         common.alpnProtocols = alpn
         var downstream = Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTlsContext()
+        if let clientValidation {
+            common.validationContextSdsSecretConfig = sdsConfig(clientValidation.caSecret)
+            downstream.requireClientCertificate = Google_Protobuf_BoolValue(clientValidation.required)
+        }
         downstream.commonTlsContext = common
         var socket = Envoy_Config_Core_V3_TransportSocket()
         socket.name = "envoy.transport_sockets.tls"

@@ -18,7 +18,8 @@ enum Listeners {
                 listener.filterChains = chains.map { planned in
                     sniChain(
                         planned.name, serverNames: planned.serverNames,
-                        tls: Secrets.downstream(planned.certificates, alpn: ["h2", "http/1.1"]),
+                        tls: Secrets.downstream(
+                            planned.certificates, alpn: ["h2", "http/1.1"], clientValidation: planned.clientValidation),
                         filter: connectionManager(planned.routeTable.name, statPrefix: "https-\(plan.port)", filters: chain))
                 }
             case .plain(let table):

@@ -29,6 +29,39 @@ public struct Gateway: Codable, Sendable, Hashable {
         public var addresses: [Address]?
         public var infrastructure: Infrastructure?
         public var allowedListeners: AllowedListeners?
+        public var tls: GatewayTLS?
+    }
+
+    /// TLS for the whole Gateway: what it asks of clients (`frontend`) and what it
+    /// presents to backends (`backend`).
+    public struct GatewayTLS: Codable, Sendable, Hashable {
+        public var frontend: FrontendTLS?
+        public var backend: BackendTLS?
+    }
+
+    public struct BackendTLS: Codable, Sendable, Hashable {
+        public var clientCertificateRef: SecretObjectReference?
+    }
+
+    /// Client certificate validation on HTTPS listeners: `default`, or per port.
+    public struct FrontendTLS: Codable, Sendable, Hashable {
+        public var `default`: FrontendTLSConfig
+        public var perPort: [PortTLSConfig]?
+    }
+
+    public struct PortTLSConfig: Codable, Sendable, Hashable {
+        public var port: Int
+        public var tls: FrontendTLSConfig
+    }
+
+    public struct FrontendTLSConfig: Codable, Sendable, Hashable {
+        public var validation: FrontendValidation?
+    }
+
+    public struct FrontendValidation: Codable, Sendable, Hashable {
+        public var caCertificateRefs: [ObjectReference]
+        /// AllowValidOnly (default) or AllowInsecureFallback.
+        public var mode: FrontendValidationMode?
     }
 
     public struct Address: Codable, Sendable, Hashable {
@@ -97,6 +130,14 @@ public struct Gateway: Codable, Sendable, Hashable {
             self.kind = kind
         }
     }
+}
+
+/// A reference whose group and kind must be given (`""` is the core group).
+public struct ObjectReference: Codable, Sendable, Hashable {
+    public var group: String
+    public var kind: String
+    public var name: String
+    public var namespace: String?
 }
 
 public struct SecretObjectReference: Codable, Sendable, Hashable {

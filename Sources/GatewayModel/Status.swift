@@ -11,6 +11,8 @@ public struct ConditionType: Vocabulary {
     public static let resolvedRefs = Self(rawValue: "ResolvedRefs")
     public static let programmed = Self(rawValue: "Programmed")
     public static let conflicted = Self(rawValue: "Conflicted")
+    /// A Gateway accepts clients whose certificates do not validate.
+    public static let insecureFrontendValidationMode = Self(rawValue: "InsecureFrontendValidationMode")
 }
 
 /// A condition's `reason`: the Gateway API's reasons, and Chancery's where the spec
@@ -36,6 +38,8 @@ public struct ConditionReason: Vocabulary {
     public static let hostnameConflict = Self(rawValue: "HostnameConflict")
     public static let invalidCertificateRef = Self(rawValue: "InvalidCertificateRef")
     public static let invalidRouteKinds = Self(rawValue: "InvalidRouteKinds")
+    public static let invalidCACertificateKind = Self(rawValue: "InvalidCACertificateKind")
+    public static let configurationChanged = Self(rawValue: "ConfigurationChanged")
 
     // Routes.
     public static let noMatchingParent = Self(rawValue: "NoMatchingParent")

@@ -142,6 +142,24 @@ enum Validation {
         case .gateway(let gateway):
             let listeners = gateway.spec.listeners
             check(!listeners.isEmpty, [.key("spec"), .key("listeners")], "at least one listener is required")
+            if let frontend = gateway.spec.tls?.frontend {
+                let base: [PathComponent] = [.key("spec"), .key("tls"), .key("frontend")]
+                func validation(_ validation: Gateway.FrontendValidation?, _ path: [PathComponent]) {
+                    guard let validation else { return }
+                    check(
+                        (1...16).contains(validation.caCertificateRefs.count), path + [.key("caCertificateRefs")],
+                        "1 to 16 CA certificate references are required")
+                    oneOf(validation.mode, [.allowValidOnly, .allowInsecureFallback], path + [.key("mode")])
+                }
+                validation(frontend.default.validation, base + [.key("default"), .key("validation")])
+                var ports: Set<Int> = []
+                for (i, entry) in (frontend.perPort ?? []).enumerated() {
+                    let path = base + [.key("perPort"), .index(i)]
+                    port(entry.port, path + [.key("port")])
+                    check(ports.insert(entry.port).inserted, path + [.key("port")], "port \(entry.port) has another entry")
+                    validation(entry.tls.validation, path + [.key("tls"), .key("validation")])
+                }
+            }
             var names: Set<String> = []
             for (i, listener) in listeners.enumerated() {
                 let path: [PathComponent] = [.key("spec"), .key("listeners"), .index(i)]

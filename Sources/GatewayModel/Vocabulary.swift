@@ -126,6 +126,15 @@ public struct WellKnownCACertificatesType: Vocabulary {
     public static let system = Self(rawValue: "System")
 }
 
+/// A Gateway's `tls.frontend` validation `mode`.
+public struct FrontendValidationMode: Vocabulary {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let allowValidOnly = Self(rawValue: "AllowValidOnly")
+    public static let allowInsecureFallback = Self(rawValue: "AllowInsecureFallback")
+}
+
 /// An HTTP method as HTTPRoute matches name it.
 public struct HTTPMethod: Vocabulary {
     public let rawValue: String

@@ -89,12 +89,31 @@ public struct SecureChainPlan: Hashable, Sendable, Encodable {
     public var serverNames: [String]
     public var certificates: [String]
     public var routeTable: RouteTablePlan
+    /// Client certificates asked for and validated (the Gateway's `tls.frontend`).
+    public var clientValidation: ClientValidationPlan?
 
-    public init(name: String, serverNames: [String], certificates: [String], routeTable: RouteTablePlan) {
+    public init(
+        name: String, serverNames: [String], certificates: [String], routeTable: RouteTablePlan,
+        clientValidation: ClientValidationPlan? = nil
+    ) {
         self.name = name
         self.serverNames = serverNames
         self.certificates = certificates
         self.routeTable = routeTable
+        self.clientValidation = clientValidation
+    }
+}
+
+/// Mutual TLS on an HTTPS chain: the proxy asks every client for a certificate and
+/// validates it against the CA bundle of `caSecret` (an SDS name). When not
+/// `required` (AllowInsecureFallback), a client without a valid certificate is let in.
+public struct ClientValidationPlan: Hashable, Sendable, Encodable {
+    public var caSecret: String
+    public var required: Bool
+
+    public init(caSecret: String, required: Bool) {
+        self.caSecret = caSecret
+        self.required = required
     }
 }
 

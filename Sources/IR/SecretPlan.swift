@@ -22,6 +22,9 @@ public struct SecretPlan: Hashable, Sendable, Encodable {
         case trustedCA(bundlePEM: String)
         /// The proxy's own file of system CAs.
         case trustedCAFile(path: String)
+        /// CA certificates for client certificates, PEM; with `acceptUntrusted`, a
+        /// certificate that does not validate is let through (insecure fallback).
+        case clientCA(bundlePEM: String, acceptUntrusted: Bool)
 
         public func encode(to encoder: any Encoder) throws {
             switch self {
@@ -29,6 +32,9 @@ public struct SecretPlan: Hashable, Sendable, Encodable {
                 try encoder.encodeCase("certificate", ["chainPEM": chain, "keyPEM": "[redacted]"])
             case .trustedCA(let bundle): try encoder.encodeCase("trustedCA", ["bundlePEM": bundle])
             case .trustedCAFile(let path): try encoder.encodeCase("trustedCAFile", ["path": path])
+            case .clientCA(let bundle, let acceptUntrusted):
+                try encoder.encodeCase(
+                    "clientCA", ["bundlePEM": bundle, "acceptUntrusted": acceptUntrusted ? "true" : "false"])
             }
         }
     }

@@ -578,6 +578,116 @@ import XDS
         await plain.stop()
     }
 
+    /// GatewayFrontendClientCertificateValidation and its insecure fallback: a Gateway's
+    /// `tls.frontend` asks HTTPS clients for certificates, per port. With
+    /// AllowValidOnly, a certificate from another CA, or none, fails the TLS handshake
+    /// (no HTTP answer at all); with AllowInsecureFallback every client gets in. A CA
+    /// reference that cannot be used refuses the listener rather than dropping
+    /// validation.
+    @Test func clientCertificatesAreValidatedPerPort() async throws {
+        let serverCA = try TestCA.make(commonName: "server CA")
+        let caA = try TestCA.make(commonName: "client CA A")
+        let caB = try TestCA.make(commonName: "client CA B")
+        let server = try serverCA.issue(commonName: "example.org", dnsNames: ["example.org", "second-example.org"])
+        let clientA = try caA.issue(commonName: "default", dnsNames: [], clientAuth: true)
+        let clientB = try caB.issue(commonName: "default", dnsNames: [], clientAuth: true)
+        let backend = try await EchoBackend.start(name: "v1")
+        let strictPort = try freePort()
+        let perPort = try freePort()
+        let fallbackPort = try freePort()
+        let brokenPort = try freePort()
+        func route(_ gateway: String) -> String {
+            """
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: \(gateway), namespace: default}
+            spec:
+              parentRefs: [{name: \(gateway)}]
+              rules: [{backendRefs: [{name: v1, port: 8080}]}]
+
+            """
+        }
+        let config = Self.gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: strict, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              tls:
+                frontend:
+                  default:
+                    validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: ca-a}]}
+                  perPort:
+                  - port: \(perPort)
+                    tls: {validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: ca-b}]}}
+              listeners:
+              - {name: https, protocol: HTTPS, port: \(strictPort), tls: {certificateRefs: [{name: server}]}}
+              - {name: https-per-port, protocol: HTTPS, port: \(perPort), hostname: second-example.org, tls: {certificateRefs: [{name: server}]}}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: fallback, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              tls:
+                frontend:
+                  default:
+                    validation: {mode: AllowInsecureFallback, caCertificateRefs: [{group: "", kind: ConfigMap, name: ca-a}]}
+              listeners:
+              - {name: https, protocol: HTTPS, port: \(fallbackPort), tls: {certificateRefs: [{name: server}]}}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: broken, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              tls:
+                frontend:
+                  default:
+                    validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: no-such-ca}]}
+              listeners:
+              - {name: https, protocol: HTTPS, port: \(brokenPort), tls: {certificateRefs: [{name: server}]}}
+            ---
+            \(Self.tlsSecret("server", server))
+            \(Self.caConfigMap("ca-a", caA))\
+            \(Self.caConfigMap("ca-b", caB))\
+            \(route("strict"))\
+            \(route("fallback"))\
+            \(route("broken"))\
+            \(Self.service("v1", port: 8080, target: backend.port))
+            """
+        let lab = try await Lab(files: ["gateways.yaml": config], group: "chancery")
+        defer { lab.stop() }
+
+        func get(_ port: Int, _ name: String, _ client: TestCertificate?) async -> Int? {
+            try? await httpsGet(port: port, serverName: name, clientCertificate: client).status
+        }
+        let ready = await eventually(timeout: .seconds(20)) { await get(strictPort, "example.org", clientA) == 200 }
+        #expect(ready, "the strict listener never answered a valid client\n\(lab.output)")
+        // AllowValidOnly: only the port's own CA gets in; the handshake fails otherwise.
+        #expect(await get(strictPort, "example.org", clientB) == nil, "a certificate of another CA is refused in TLS")
+        #expect(await get(strictPort, "example.org", nil) == nil, "no certificate is refused in TLS")
+        #expect(await get(perPort, "second-example.org", clientB) == 200, "perPort names CA B for its port")
+        #expect(await get(perPort, "second-example.org", clientA) == nil, "CA A is not trusted on the perPort port")
+        // AllowInsecureFallback: everyone gets in.
+        let fallbackReady = await eventually(timeout: .seconds(5)) { await get(fallbackPort, "example.org", clientA) == 200 }
+        #expect(fallbackReady)
+        #expect(await get(fallbackPort, "example.org", clientB) == 200)
+        #expect(await get(fallbackPort, "example.org", nil) == 200)
+        // No usable CA: the listener is not served at all.
+        #expect(await get(brokenPort, "example.org", clientA) == nil)
+
+        let status = try await lab.chancery.admin("/api/v1/objects?kind=Gateway")
+        #expect(status.status == 200)
+        let text = status.text
+        #expect(text.contains("InsecureFrontendValidationMode"), "the fallback Gateway says it is insecure")
+        #expect(text.contains("NoValidCACertificate"), "the broken listener says why it is not served")
+        await backend.stop()
+    }
+
     // MARK: WebSocket
 
     /// HTTPRouteBackendProtocolWebSocket: a handshake through Envoy reaches the backend,

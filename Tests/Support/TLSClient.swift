@@ -30,13 +30,22 @@ public struct TLSVerificationFailed: Error, CustomStringConvertible {
 /// An empty `serverName` sends no SNI at all. With a CA, the leaf must chain to it, be
 /// valid now, and name `serverName` (or, without SNI, `host`) in its SANs; otherwise this
 /// throws (a ``TLSVerificationFailed`` when the reason is known).
+///
+/// With `clientCertificate`, the client presents it when the server asks for one.
 public func httpsGet(
     port: Int, serverName: String, host: String? = nil, path: String = "/", trustedCAPEM: String? = nil,
-    timeout: Duration = .seconds(5)
+    clientCertificate: TestCertificate? = nil, timeout: Duration = .seconds(5)
 ) async throws -> TLSResult {
     let trusted = try trustedCAPEM.map { try Certificate(pemEncoded: $0) }
     let peer = PeerCapture(serverName: serverName.isEmpty ? (host ?? "") : serverName, trusted: trusted)
     var configuration = TLSConfiguration.makeClientConfiguration()
+    if let clientCertificate {
+        configuration.certificateChain = [
+            .certificate(try NIOSSLCertificate(bytes: Array(clientCertificate.certificatePEM.utf8), format: .pem))
+        ]
+        configuration.privateKey = .privateKey(
+            try NIOSSLPrivateKey(bytes: Array(clientCertificate.privateKeyPEM.utf8), format: .pem))
+    }
     // Not .none: NIOSSL skips the custom callback then, and the callback is where the
     // peer's certificate is captured and (with a CA) verified.
     configuration.certificateVerification = .noHostnameVerification

@@ -80,6 +80,13 @@ enum GatewayStatus {
                     : Condition(
                         .programmed, false, reason: .invalid, message: "no listener could be programmed", generation: generation))
         }
+        if gateway.insecureFrontend {
+            conditions.append(
+                Condition(
+                    .insecureFrontendValidationMode, true, reason: .configurationChanged,
+                    message: "tls.frontend mode AllowInsecureFallback lets clients in without a valid certificate",
+                    generation: generation))
+        }
         return ObjectStatus(conditions: conditions, listeners: listenerStatuses)
     }
 

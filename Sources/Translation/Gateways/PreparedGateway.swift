@@ -34,6 +34,8 @@ struct PreparedListener {
     var certificateProblems: [Verdict] = []
     /// Certificates that are served but expire soon.
     var certificateWarnings: [String] = []
+    /// HTTPS: the client certificates the Gateway's `tls.frontend` asks for here.
+    var clientValidation: ClientValidation?
 
     /// Whether this listener terminates TLS with certificates of its own.
     var terminatesTLS: Bool {
@@ -52,6 +54,16 @@ struct PreparedListener {
         default: []
         }
     }
+}
+
+/// Client certificate validation on one HTTPS listener: the usable CA bundles, the
+/// ConfigMaps they came from, and whether a client must present a valid certificate.
+struct ClientValidation: Hashable {
+    let bundlePEM: String
+    let configMaps: [ObjectKey]
+    let required: Bool
+    /// The SDS name of the bundle: one per Gateway and port, as the spec configures it.
+    let secretName: String
 }
 
 /// A Gateway of Chancery's, its listeners validated, ready for routes to attach.
@@ -127,6 +139,12 @@ struct PreparedGateway {
             if listener.terminatesTLS {
                 Self.resolveCertificates(&listener, gateway: key, context: context)
             }
+            if spec.protocol == .https, let frontend = gateway.spec.tls?.frontend {
+                let config = frontend.perPort?.first { $0.port == spec.port }?.tls ?? frontend.default
+                if let validation = config.validation {
+                    Self.resolveClientValidation(validation, for: &listener, gateway: key, context: context)
+                }
+            }
             if let requested = spec.allowedRoutes?.kinds, !requested.isEmpty {
                 for kind in requested {
                     if (kind.group ?? gatewayGroup) == gatewayGroup, kinds.contains(where: { $0.rawValue == kind.kind }) {
@@ -163,6 +181,71 @@ struct PreparedGateway {
             }
         }
         self.listeners = listeners
+    }
+
+    /// Whether the Gateway lets clients in without a valid certificate somewhere.
+    var insecureFrontend: Bool {
+        guard let frontend = gateway.spec.tls?.frontend else { return false }
+        return ([frontend.default] + (frontend.perPort ?? []).map(\.tls)).contains {
+            $0.validation?.mode == .allowInsecureFallback
+        }
+    }
+
+    /// The CA bundles client certificates are checked against: ConfigMaps (`ca.crt`) in
+    /// the Gateway's namespace, or another one whose ReferenceGrant allows it. A bad
+    /// reference makes the listener's `ResolvedRefs` False; when none is usable the
+    /// listener is not accepted (`NoValidCACertificate`) rather than served without
+    /// validation.
+    static func resolveClientValidation(
+        _ validation: Gateway.FrontendValidation, for listener: inout PreparedListener, gateway: ObjectKey, context: Context
+    ) {
+        var bundle = ""
+        var configMaps: [ObjectKey] = []
+        for ref in validation.caCertificateRefs {
+            let namespace = ref.namespace ?? gateway.namespace
+            let label = "\(namespace)/\(ref.name)"
+            guard ref.group.isEmpty, ref.kind == Kind.configMap.rawValue else {
+                listener.certificateProblems.append(
+                    Verdict(
+                        false, .invalidCACertificateKind,
+                        "tls.frontend caCertificateRef \(ref.group.isEmpty ? "core" : ref.group)/\(ref.kind) \(ref.name): only ConfigMaps are supported"
+                    ))
+                continue
+            }
+            let configMapKey = ObjectKey(.configMap, namespace: namespace, name: ref.name)
+            if namespace != gateway.namespace,
+                !context.referenceGranted(from: .gateway, namespace: gateway.namespace, to: configMapKey)
+            {
+                listener.certificateProblems.append(
+                    Verdict(
+                        false, .refNotPermitted,
+                        "ConfigMap \(label) is in another namespace and no ReferenceGrant there allows Gateways from \(gateway.namespace)"
+                    ))
+                continue
+            }
+            guard case .configMap(let configMap)? = context.set[configMapKey]?.object else {
+                listener.certificateProblems.append(
+                    Verdict(false, .invalidCACertificateRef, "tls.frontend CA ConfigMap \(label) does not exist"))
+                continue
+            }
+            switch CertificateCheck.checkBundle(configMap) {
+            case .success(let pem):
+                bundle += pem
+                configMaps.append(configMapKey)
+            case .failure(let problem):
+                listener.certificateProblems.append(
+                    Verdict(false, .invalidCACertificateRef, "tls.frontend CA ConfigMap \(label): \(problem.message)"))
+            }
+        }
+        guard !configMaps.isEmpty else {
+            listener.accepted = Verdict(
+                false, .noValidCACertificate,
+                "no tls.frontend CA certificate can be used, and the listener is not served without client validation")
+            return
+        }
+        listener.clientValidation = ClientValidation(
+            bundlePEM: bundle, configMaps: configMaps, required: (validation.mode ?? .allowValidOnly) == .allowValidOnly,
+            secretName: "\(gateway.namespace)/\(gateway.name)/client-ca/\(listener.spec.port)")
     }
 
     /// A TLS-terminating listener's certificateRefs: Secrets of type kubernetes.io/tls in

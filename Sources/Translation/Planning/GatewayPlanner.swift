@@ -128,7 +128,8 @@ enum GatewayPlanner {
                     return SecureChainPlan(
                         name: entry.chainName, serverNames: entry.listener.spec.hostname.map { [$0] } ?? [],
                         certificates: entry.listener.certificates.map(Certificates.sdsName),
-                        routeTable: RouteTablePlan(name: name, virtualHosts: tableHosts, origins: originsByListener[listenerHost]!))
+                        routeTable: RouteTablePlan(name: name, virtualHosts: tableHosts, origins: originsByListener[listenerHost]!),
+                        clientValidation: builder.clientValidation(of: entry))
                 })
         } else {
             traffic = .plain(RouteTablePlan(name: bind.name, virtualHosts: virtualHosts.map(\.host), origins: tableOrigins))

@@ -12,6 +12,7 @@ struct PlanBuilder {
     private var targets: [ServicePort: Origins] = [:]
     private var weighted: [String: (origin: ObjectKey, backends: [(ServicePort, Int)])] = [:]
     private var certificates: [ObjectKey: Origins] = [:]
+    private var clientCAs: [String: SecretPlan] = [:]
     private var reject = false
 
     init(group: String, world: World) {
@@ -33,6 +34,16 @@ struct PlanBuilder {
         for certificate in placed.listener.certificates {
             certificates[certificate, default: []].insert(placed.gateway.key)
         }
+    }
+
+    /// The listener's client certificate validation, its CA bundle served as a secret.
+    mutating func clientValidation(of placed: GatewayPlanner.Placed) -> ClientValidationPlan? {
+        guard let validation = placed.listener.clientValidation else { return nil }
+        clientCAs[validation.secretName] = SecretPlan(
+            name: validation.secretName,
+            content: .clientCA(bundlePEM: validation.bundlePEM, acceptUntrusted: !validation.required),
+            origins: Origins([placed.gateway.key] + validation.configMaps))
+        return ClientValidationPlan(caSecret: validation.secretName, required: validation.required)
     }
 
     /// Where a TCP or TLS route's connections go: its valid backends by weight; the
@@ -74,7 +85,7 @@ struct PlanBuilder {
     func finish() -> ProxyPlan {
         let context = world.context
         var clusters: [ClusterPlan] = []
-        var secrets: [String: SecretPlan] = [:]
+        var secrets = clientCAs
         for (key, gateways) in certificates {
             guard case .success(let checked)? = context.certificate(key) else { continue }
             let name = Certificates.sdsName(key)
