@@ -89,7 +89,7 @@ enum Clusters {
 }
 
 /// TLS from Envoy to a backend: the SNI, the names the backend's certificate must carry,
-/// and the CA bundle (an SDS secret) it must chain to.
+/// the CA bundle (an SDS secret) it must chain to, and the certificate Envoy presents.
 enum UpstreamTLS {
     static func transportSocket(_ tls: UpstreamTLSPlan, http2: Bool) -> Envoy_Config_Core_V3_TransportSocket {
         var defaults = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
@@ -106,6 +106,7 @@ enum UpstreamTLS {
         combined.validationContextSdsSecretConfig = Secrets.sdsConfig(tls.caSecret)
         var common = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext()
         common.combinedValidationContext = combined
+        if let certificate = tls.clientCertificate { common.tlsCertificateSdsSecretConfigs = [Secrets.sdsConfig(certificate)] }
         if http2 { common.alpnProtocols = ["h2"] }
         var upstream = Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext()
         upstream.commonTlsContext = common

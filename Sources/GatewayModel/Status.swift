@@ -39,6 +39,7 @@ public struct ConditionReason: Vocabulary {
     public static let invalidCertificateRef = Self(rawValue: "InvalidCertificateRef")
     public static let invalidRouteKinds = Self(rawValue: "InvalidRouteKinds")
     public static let invalidCACertificateKind = Self(rawValue: "InvalidCACertificateKind")
+    public static let invalidClientCertificateRef = Self(rawValue: "InvalidClientCertificateRef")
     public static let configurationChanged = Self(rawValue: "ConfigurationChanged")
 
     // Routes.

@@ -81,11 +81,15 @@ public struct UpstreamTLSPlan: Hashable, Sendable, Encodable {
     public var sni: String
     public var subjectAltNames: [SubjectAltNamePlan]
     public var caSecret: String
+    /// The certificate Envoy presents to the backend (an SDS name): the Gateway's
+    /// `tls.backend.clientCertificateRef`.
+    public var clientCertificate: String?
 
-    public init(sni: String, subjectAltNames: [SubjectAltNamePlan], caSecret: String) {
+    public init(sni: String, subjectAltNames: [SubjectAltNamePlan], caSecret: String, clientCertificate: String? = nil) {
         self.sni = sni
         self.subjectAltNames = subjectAltNames
         self.caSecret = caSecret
+        self.clientCertificate = clientCertificate
     }
 }
 

@@ -746,6 +746,74 @@ import XDS
 
     // MARK: TLS to backends
 
+    /// GatewayBackendClientCertificate: a Gateway's `tls.backend.clientCertificateRef`
+    /// is presented on TLS to backends (those with a BackendTLSPolicy) reached through
+    /// it. A backend that requires client certificates answers through that Gateway,
+    /// and refuses the handshake through one without (503); a reference that cannot be
+    /// used leaves the Gateway accepted with `ResolvedRefs=False`.
+    @Test func gatewaysPresentTheirBackendClientCertificate() async throws {
+        let backendCA = try TestCA.make(commonName: "Backend CA")
+        let clientCA = try TestCA.make(commonName: "Gateway client CA")
+        let serving = try backendCA.issue(commonName: "secure.internal", dnsNames: ["secure.internal"])
+        let client = try clientCA.issue(commonName: "gateway", dnsNames: [], clientAuth: true)
+        let backend = try await TLSBackend.start(name: "secure", certificate: serving, clientCA: clientCA)
+        let withCertificate = try freePort()
+        let without = try freePort()
+        let broken = try freePort()
+        func gateway(_ name: String, _ port: Int, _ tls: String) -> String {
+            """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: \(name), namespace: default}
+            spec:
+              gatewayClassName: chancery
+              \(tls)
+              listeners: [{name: http, protocol: HTTP, port: \(port)}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: \(name), namespace: default}
+            spec:
+              parentRefs: [{name: \(name)}]
+              rules: [{backendRefs: [{name: \(name), port: 443}]}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: BackendTLSPolicy
+            metadata: {name: \(name), namespace: default}
+            spec:
+              targetRefs: [{group: "", kind: Service, name: \(name)}]
+              validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: backend-ca}], hostname: secure.internal}
+            \(Self.service(name, port: 443, target: backend.port))
+            """
+        }
+        let config =
+            Self.gatewayClass
+            + gateway("with-certificate", withCertificate, "tls: {backend: {clientCertificateRef: {name: gateway-client}}}")
+            + gateway("without", without, "")
+            + gateway("broken", broken, "tls: {backend: {clientCertificateRef: {name: no-such-secret}}}")
+            + "\n---\n" + Self.tlsSecret("gateway-client", client) + Self.caConfigMap("backend-ca", backendCA)
+        let lab = try await Lab(files: ["gateways.yaml": config], group: "chancery")
+        defer { lab.stop() }
+
+        var answer: HTTPResult?
+        let served = await eventually(timeout: .seconds(20)) {
+            answer = try await httpGet(port: withCertificate, path: "/")
+            return answer?.status == 200
+        }
+        #expect(served, "mutual TLS to the backend never worked: \(answer?.status ?? 0) \(answer?.text ?? "")\n\(lab.output)")
+        #expect(answer?.text == "secure\n")
+        let refused = try await httpGet(port: without, path: "/")
+        #expect(refused.status == 503, "without a client certificate the backend refuses: \(refused.status) \(refused.text)")
+        let brokenAnswer = try await httpGet(port: broken, path: "/")
+        #expect(brokenAnswer.status == 503, "an unusable reference presents nothing: \(brokenAnswer.status)")
+
+        let gateways = try await lab.chancery.admin("/api/v1/objects?kind=Gateway")
+        #expect(gateways.text.contains("InvalidClientCertificateRef"), "\(gateways.text)")
+        await backend.stop()
+    }
+
     @Test func backendTLSPolicyVerifiesTheBackendAndFailsClosedOnTheWrongCA() async throws {
         let ca = try TestCA.make(commonName: "Backend CA")
         let wrongCA = try TestCA.make(commonName: "Someone Else's CA")

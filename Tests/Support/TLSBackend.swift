@@ -15,13 +15,20 @@ public final class TLSBackend: Sendable {
     /// SNI of each accepted handshake, oldest first (nil: the client sent none).
     public var serverNames: [String?] { log.names.withLock { $0 } }
 
-    public static func start(name: String, certificate: TestCertificate) async throws -> TLSBackend {
+    /// With `clientCA`, a client must present a certificate that CA signed, or the
+    /// handshake fails.
+    public static func start(name: String, certificate: TestCertificate, clientCA: TestCA? = nil) async throws -> TLSBackend {
         let log = SNILog()
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.certificatePEM.utf8))
                 .map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.privateKeyPEM.utf8), format: .pem)))
         configuration.applicationProtocols = ["http/1.1"]
+        if let clientCA {
+            configuration.certificateVerification = .noHostnameVerification
+            configuration.trustRoots = .certificates(
+                try NIOSSLCertificate.fromPEMBytes(Array(clientCA.certificatePEM.utf8)))
+        }
         // BoringSSL's certificate callback runs once per ClientHello, after the SNI is
         // parsed: the place to see it; the certificate stays as configured.
         configuration.sslContextCallback = { values, promise in

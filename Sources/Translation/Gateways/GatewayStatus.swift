@@ -80,6 +80,14 @@ enum GatewayStatus {
                     : Condition(
                         .programmed, false, reason: .invalid, message: "no listener could be programmed", generation: generation))
         }
+        if gateway.gateway.spec.tls?.backend?.clientCertificateRef != nil {
+            conditions.append(
+                gateway.backendCertificateProblem?.condition(.resolvedRefs, generation: generation)
+                    ?? Condition(
+                        .resolvedRefs, true, reason: .resolvedRefs,
+                        message: "tls.backend.clientCertificateRef is presented to backends reached over TLS",
+                        generation: generation))
+        }
         if gateway.insecureFrontend {
             conditions.append(
                 Condition(

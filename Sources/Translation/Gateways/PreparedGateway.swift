@@ -78,6 +78,10 @@ struct PreparedGateway {
     var refusal: (accepted: Bool, verdict: Verdict)?
     /// Fields Chancery reads but does not act on, for the `Accepted` message.
     var notes: [String] = []
+    /// The Secret whose certificate TLS to backends presents (`tls.backend`), checked.
+    var backendClientCertificate: ObjectKey?
+    /// Why `tls.backend.clientCertificateRef` cannot be used (the Gateway's ResolvedRefs).
+    var backendCertificateProblem: Verdict?
 
     /// The proxy group of this Gateway's dedicated fleet: `namespace/name`.
     var group: String { "\(key.namespace)/\(key.name)" }
@@ -116,6 +120,14 @@ struct PreparedGateway {
                     "an address without a value asks Chancery to assign one, and Chancery does not assign addresses: give the IP address Envoy should listen on"
                 )
             )
+        }
+        if let ref = gateway.spec.tls?.backend?.clientCertificateRef {
+            switch Self.resolveSecret(ref, field: "tls.backend.clientCertificateRef", gateway: key, context: context) {
+            case .success(let secret): backendClientCertificate = secret
+            case .failure(let problem):
+                backendCertificateProblem = Verdict(
+                    false, problem.reason == .refNotPermitted ? .refNotPermitted : .invalidClientCertificateRef, problem.message)
+            }
         }
         if ips.count > 1 {
             notes.append(
@@ -246,6 +258,43 @@ struct PreparedGateway {
         listener.clientValidation = ClientValidation(
             bundlePEM: bundle, configMaps: configMaps, required: (validation.mode ?? .allowValidOnly) == .allowValidOnly,
             secretName: "\(gateway.namespace)/\(gateway.name)/client-ca/\(listener.spec.port)")
+    }
+
+    /// A certificate Secret a Gateway names: a core Secret in its namespace, or in another
+    /// one whose ReferenceGrant allows it, that passes the certificate checks.
+    static func resolveSecret(
+        _ ref: SecretObjectReference, field: String, gateway: ObjectKey, context: Context
+    ) -> Result<ObjectKey, ReferenceProblem> {
+        let namespace = ref.namespace ?? gateway.namespace
+        let label = "\(namespace)/\(ref.name)"
+        guard Kind.referenced(group: ref.group, kind: ref.kind, implied: .secret) == .secret else {
+            return .failure(
+                ReferenceProblem(
+                    reason: .invalidCertificateRef,
+                    message: "\(field) \(ref.group ?? "")/\(ref.kind ?? "") \(ref.name): only core Secrets are supported"))
+        }
+        let secretKey = ObjectKey(.secret, namespace: namespace, name: ref.name)
+        if namespace != gateway.namespace,
+            !context.referenceGranted(from: .gateway, namespace: gateway.namespace, to: secretKey)
+        {
+            return .failure(
+                ReferenceProblem(
+                    reason: .refNotPermitted,
+                    message: "\(field): Secret \(label) is in another namespace and no ReferenceGrant there allows Gateways from \(gateway.namespace)"))
+        }
+        switch context.certificate(secretKey) {
+        case nil:
+            return .failure(ReferenceProblem(reason: .invalidCertificateRef, message: "\(field): Secret \(label) does not exist"))
+        case .failure(let problem)?:
+            return .failure(ReferenceProblem(reason: .invalidCertificateRef, message: "\(field): \(problem.message)"))
+        case .success?:
+            return .success(secretKey)
+        }
+    }
+
+    struct ReferenceProblem: Error {
+        let reason: ConditionReason
+        let message: String
     }
 
     /// A TLS-terminating listener's certificateRefs: Secrets of type kubernetes.io/tls in

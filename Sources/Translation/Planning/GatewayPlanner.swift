@@ -100,7 +100,7 @@ enum GatewayPlanner {
                 tableOrigins.insert(attached.key)
                 originsByListener[listenerHost]!.insert(attached.key)
                 for hostname in attached.hostnames { hosts[hostname, default: [:]][listenerHost, default: []] += attached.entries }
-                for target in attached.allTargets { builder.use(target, by: attached.key) }
+                for target in attached.allTargets { builder.use(target, by: attached.key, through: entry.gateway.key) }
             }
         }
         // Only wildcards can cover another hostname: find them once.

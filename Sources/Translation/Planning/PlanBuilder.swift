@@ -13,6 +13,9 @@ struct PlanBuilder {
     private var weighted: [String: (origin: ObjectKey, backends: [(ServicePort, Int)])] = [:]
     private var certificates: [ObjectKey: Origins] = [:]
     private var clientCAs: [String: SecretPlan] = [:]
+    /// The Gateways whose routes reach each Service port (their `tls.backend`
+    /// certificate is what TLS to it presents).
+    private var gatewaysByTarget: [ServicePort: Set<ObjectKey>] = [:]
     private var reject = false
 
     init(group: String, world: World) {
@@ -25,8 +28,9 @@ struct PlanBuilder {
     }
 
     /// A route sends traffic to a Service port.
-    mutating func use(_ target: ServicePort, by route: ObjectKey) {
+    mutating func use(_ target: ServicePort, by route: ObjectKey, through gateway: ObjectKey) {
         targets[target, default: []].insert(route)
+        gatewaysByTarget[target, default: []].insert(gateway)
     }
 
     /// A placed listener's certificates, served over SDS.
@@ -51,7 +55,7 @@ struct PlanBuilder {
     mutating func destination(_ attached: AttachedRoute) -> StreamDestination {
         let valid = attached.backends.filter { $0.target != nil && $0.weight > 0 }
         let invalidWeight = attached.backends.filter { $0.target == nil }.reduce(0) { $0 + $1.weight }
-        for backend in valid { use(backend.target!, by: attached.key) }
+        for backend in valid { use(backend.target!, by: attached.key, through: attached.gateway) }
         if valid.isEmpty {
             reject = true
             return StreamDestination(backends: [WeightedCluster(cluster: ClusterPlan.rejectName, weight: max(invalidWeight, 1))])
@@ -73,7 +77,7 @@ struct PlanBuilder {
             return ClusterPlan.rejectName
         }
         if valid.count == 1 {
-            use(valid[0].target!, by: attached.key)
+            use(valid[0].target!, by: attached.key, through: attached.gateway)
             return valid[0].target!.name
         }
         let name = "\(attached.key.namespace)/\(attached.key.name)/weighted"
@@ -86,6 +90,14 @@ struct PlanBuilder {
         let context = world.context
         var clusters: [ClusterPlan] = []
         var secrets = clientCAs
+        // Backend client certificates: the oldest Gateway's, of those reaching a port.
+        var backendCertificates: [ServicePort: (secret: ObjectKey, gateway: ObjectKey)] = [:]
+        for gateway in world.gateways {
+            guard let secret = gateway.backendClientCertificate else { continue }
+            for (target, gateways) in gatewaysByTarget where gateways.contains(gateway.key) && backendCertificates[target] == nil {
+                backendCertificates[target] = (secret, gateway.key)
+            }
+        }
         for (key, gateways) in certificates {
             guard case .success(let checked)? = context.certificate(key) else { continue }
             let name = Certificates.sdsName(key)
@@ -102,6 +114,19 @@ struct PlanBuilder {
                 settings: UpstreamSettings(http2: Backends.usesHTTP2(target, context: context)), origins: origins,
                 endpointOrigins: origins)
             for kind in PolicyKinds.all { kind.apply(to: &cluster, for: target, secrets: &secrets, context: context) }
+            if cluster.settings.tls != nil, let client = backendCertificates[target],
+                case .success(let checked)? = context.certificate(client.secret)
+            {
+                let name = Certificates.sdsName(client.secret)
+                cluster.settings.tls?.clientCertificate = name
+                cluster.origins.insert(client.gateway)
+                var secret =
+                    secrets[name]
+                    ?? SecretPlan(name: name, content: .certificate(chainPEM: checked.chainPEM, keyPEM: checked.keyPEM), origins: [])
+                secret.origins.insert(client.gateway)
+                secret.origins.insert(client.secret)
+                secrets[name] = secret
+            }
             clusters.append(cluster)
         }
         for (name, use) in weighted {
