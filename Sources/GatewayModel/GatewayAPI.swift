@@ -191,10 +191,11 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
         public var backendRefs: [BackendRef]?
         public var timeouts: Timeouts?
         public var retry: Retry?
+        public var sessionPersistence: SessionPersistence?
 
         public init(
             name: String?, matches: [Match]?, filters: [Filter]?, backendRefs: [BackendRef]?, timeouts: Timeouts?,
-            retry: Retry? = nil
+            retry: Retry? = nil, sessionPersistence: SessionPersistence? = nil
         ) {
             self.name = name
             self.matches = matches
@@ -202,6 +203,7 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
             self.backendRefs = backendRefs
             self.timeouts = timeouts
             self.retry = retry
+            self.sessionPersistence = sessionPersistence
         }
     }
 
@@ -329,6 +331,31 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
     public struct Timeouts: Codable, Sendable, Hashable {
         public var request: String?
         public var backendRequest: String?
+    }
+
+    /// GEP-1619: requests of one session go to the backend endpoint the first one went
+    /// to, the session carried by a cookie (default) or a header.
+    public struct SessionPersistence: Codable, Sendable, Hashable {
+        public var sessionName: String?
+        public var absoluteTimeout: String?
+        public var type: SessionPersistenceType?
+        public var cookieConfig: CookieConfig?
+
+        public init(
+            sessionName: String? = nil, absoluteTimeout: String? = nil, type: SessionPersistenceType? = nil,
+            cookieConfig: CookieConfig? = nil
+        ) {
+            self.sessionName = sessionName
+            self.absoluteTimeout = absoluteTimeout
+            self.type = type
+            self.cookieConfig = cookieConfig
+        }
+    }
+
+    public struct CookieConfig: Codable, Sendable, Hashable {
+        /// Session (default: the cookie lasts as long as the browser session) or
+        /// Permanent (it expires after `absoluteTimeout`).
+        public var lifetimeType: CookieLifetimeType?
     }
 
     /// GEP-1731: retry a request to a backend that answered one of `codes` or could

@@ -17,6 +17,7 @@ public struct GRPCRoute: Codable, Sendable, Hashable {
         public var matches: [Match]?
         public var filters: [HTTPRoute.Filter]?
         public var backendRefs: [HTTPRoute.BackendRef]?
+        public var sessionPersistence: HTTPRoute.SessionPersistence?
     }
 
     public struct Match: Codable, Sendable, Hashable {

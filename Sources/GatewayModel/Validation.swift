@@ -91,6 +91,27 @@ enum Validation {
                 check(false, base + [.index(rewrite)], "RequestRedirect and URLRewrite filters cannot be used together")
             }
         }
+        // GEP-1619's rules: known type and lifetime, a duration, Permanent cookies expire,
+        // cookie settings only for cookies.
+        func sessionPersistence(_ session: HTTPRoute.SessionPersistence?, _ path: [PathComponent]) {
+            guard let session else { return }
+            oneOf(session.type, [.cookie, .header], path + [.key("type")])
+            oneOf(session.cookieConfig?.lifetimeType, [.session, .permanent], path + [.key("cookieConfig"), .key("lifetimeType")])
+            if let name = session.sessionName {
+                check((1...128).contains(name.count), path + [.key("sessionName")], "must be 1 to 128 characters")
+            }
+            if let timeout = session.absoluteTimeout {
+                check(
+                    GatewayDuration.milliseconds(in: timeout) != nil, path + [.key("absoluteTimeout")],
+                    "\"\(timeout)\" is not a duration like 10s, 1m30s or 500ms")
+            }
+            if session.cookieConfig?.lifetimeType == .permanent {
+                check(session.absoluteTimeout != nil, path + [.key("absoluteTimeout")], "required when cookieConfig.lifetimeType is Permanent")
+            }
+            if session.cookieConfig != nil {
+                check((session.type ?? .cookie) == .cookie, path + [.key("cookieConfig")], "allowed only when type is Cookie")
+            }
+        }
         // Rule names (a section name each) are unique within a route.
         func ruleNames(_ names: [String?]) {
             var seen: Set<String> = []
@@ -243,6 +264,7 @@ enum Validation {
                         check(b <= r, rulePath + [.key("timeouts"), .key("backendRequest")], "must not be longer than timeouts.request")
                     }
                 }
+                sessionPersistence(rule.sessionPersistence, rulePath + [.key("sessionPersistence")])
                 if let retry = rule.retry {
                     let retryPath = rulePath + [.key("retry")]
                     for (c, code) in (retry.codes ?? []).enumerated() {
@@ -276,6 +298,7 @@ enum Validation {
             let grpcFilters: [HTTPRouteFilterType] = [.requestHeaderModifier, .responseHeaderModifier, .requestMirror, .extensionRef]
             for (r, rule) in (route.spec.rules ?? []).enumerated() {
                 let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]
+                sessionPersistence(rule.sessionPersistence, rulePath + [.key("sessionPersistence")])
                 for (m, match) in (rule.matches ?? []).enumerated() {
                     let matchPath = rulePath + [.key("matches"), .index(m)]
                     if let method = match.method {

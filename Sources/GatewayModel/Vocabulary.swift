@@ -126,6 +126,24 @@ public struct WellKnownCACertificatesType: Vocabulary {
     public static let system = Self(rawValue: "System")
 }
 
+/// A route rule's `sessionPersistence.type`.
+public struct SessionPersistenceType: Vocabulary {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let cookie = Self(rawValue: "Cookie")
+    public static let header = Self(rawValue: "Header")
+}
+
+/// A session cookie's `cookieConfig.lifetimeType`.
+public struct CookieLifetimeType: Vocabulary {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    public static let session = Self(rawValue: "Session")
+    public static let permanent = Self(rawValue: "Permanent")
+}
+
 /// A Gateway's `tls.frontend` validation `mode`.
 public struct FrontendValidationMode: Vocabulary {
     public let rawValue: String

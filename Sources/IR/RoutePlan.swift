@@ -29,6 +29,8 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
     public var action: RouteAction
     /// Cross-origin requests this route allows (its preflights are answered by the proxy).
     public var cors: CORSPlan?
+    /// Requests of one session go to the endpoint the session started on.
+    public var session: SessionPlan?
 
     public init(
         name: String, origin: ObjectKey, match: RouteMatchPlan, requestHeaders: HeaderMutation = HeaderMutation(),
@@ -43,7 +45,7 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
         self.cors = cors
     }
 
-    enum CodingKeys: String, CodingKey { case name, origin, match, requestHeaders, responseHeaders, action, cors }
+    enum CodingKeys: String, CodingKey { case name, origin, match, requestHeaders, responseHeaders, action, cors, session }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -54,6 +56,25 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
         if !responseHeaders.isEmpty { try container.encode(responseHeaders, forKey: .responseHeaders) }
         try container.encode(action, forKey: .action)
         try container.encodeIfPresent(cors, forKey: .cors)
+        try container.encodeIfPresent(session, forKey: .session)
+    }
+}
+
+/// Session persistence (GEP-1619): the endpoint a session started on is named in a
+/// cookie the proxy sets (with `path`, and a Max-Age when `ttlSeconds` is set) or in a
+/// header the backend's answers carry and clients send back.
+public enum SessionPlan: Hashable, Sendable, Encodable {
+    case cookie(name: String, path: String, ttlSeconds: Int64?)
+    case header(name: String)
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .cookie(let name, let path, let ttl):
+            var fields = ["name": name, "path": path]
+            if let ttl { fields["ttlSeconds"] = String(ttl) }
+            try encoder.encodeCase("cookie", fields)
+        case .header(let name): try encoder.encodeCase("header", ["name": name])
+        }
     }
 }
 

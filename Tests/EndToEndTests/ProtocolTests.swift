@@ -688,6 +688,107 @@ import XDS
         await backend.stop()
     }
 
+    // MARK: Session persistence
+
+    /// GEP-1619 through a real Envoy: a cookie session (one Service with two endpoints,
+    /// and a rule splitting requests across two Services by weight, whose sessions
+    /// share one cluster) and a header session keep every request of a session on the
+    /// endpoint its first request reached, while requests without one are spread.
+    @Test func sessionsStayOnTheirEndpoint() async throws {
+        var backends: [String: EchoBackend] = [:]
+        for name in ["p1", "p2", "a", "b"] { backends[name] = try await EchoBackend.start(name: name) }
+        let port = try freePort()
+        let pair = """
+
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: pair, namespace: default}
+            spec: {ports: [{name: http, port: 8080}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: pair-1, namespace: default, labels: {kubernetes.io/service-name: pair}}
+            addressType: IPv4
+            ports: [{name: http, port: \(backends["p1"]!.port)}]
+            endpoints: [{addresses: [127.0.0.1]}]
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: pair-2, namespace: default, labels: {kubernetes.io/service-name: pair}}
+            addressType: IPv4
+            ports: [{name: http, port: \(backends["p2"]!.port)}]
+            endpoints: [{addresses: [127.0.0.1]}]
+
+            """
+        let config = Self.gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: web, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners: [{name: http, protocol: HTTP, port: \(port)}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: sticky, namespace: default}
+            spec:
+              parentRefs: [{name: web}]
+              rules:
+              - matches: [{path: {type: PathPrefix, value: /cookie}}]
+                backendRefs: [{name: pair, port: 8080}]
+                sessionPersistence: {sessionName: chancery-session, cookieConfig: {lifetimeType: Permanent}, absoluteTimeout: 1h}
+              - matches: [{path: {type: PathPrefix, value: /split}}]
+                backendRefs: [{name: a, port: 8080, weight: 1}, {name: b, port: 8080, weight: 1}]
+                sessionPersistence: {sessionName: split-session}
+              - matches: [{path: {type: PathPrefix, value: /header}}]
+                backendRefs: [{name: pair, port: 8080}]
+                sessionPersistence: {sessionName: x-session, type: Header}
+            \(pair)\
+            \(Self.service("a", port: 8080, target: backends["a"]!.port))\
+            \(Self.service("b", port: 8080, target: backends["b"]!.port))
+            """
+        let lab = try await Lab(files: ["web.yaml": config], group: "default/web")
+        defer { lab.stop() }
+        let ready = await eventually(timeout: .seconds(20)) {
+            try await httpGet(port: port, path: "/split").status == 200
+        }
+        #expect(ready, "never served\n\(lab.output)")
+
+        /// Who answers `count` requests carrying `headers`.
+        func answers(_ path: String, _ headers: [(String, String)] = [], count: Int = 12) async throws -> Set<String> {
+            var seen: Set<String> = []
+            for _ in 0..<count {
+                let result = try await httpGet(port: port, path: path, headers: headers)
+                #expect(result.status == 200)
+                if let backend = result.backend { seen.insert(backend) }
+            }
+            return seen
+        }
+        for (path, cookieName, pool) in [("/cookie", "chancery-session", ["p1", "p2"]), ("/split", "split-session", ["a", "b"])] {
+            // Without a session, requests are spread over both.
+            #expect(try await answers(path, count: 24) == Set(pool), "\(path) spreads requests without a session")
+            let first = try await httpGet(port: port, path: path)
+            let setCookie = first.headers["set-cookie"] ?? ""
+            #expect(setCookie.hasPrefix(cookieName + "="), "\(path): set-cookie \(setCookie)")
+            #expect(setCookie.contains("Path=\(path)"), "the cookie covers the route's paths: \(setCookie)")
+            let cookie = String(setCookie.prefix { $0 != ";" })
+            let sticky = try await answers(path, [("cookie", cookie)])
+            #expect(sticky == [first.backend ?? "-"], "\(path): a session stays where it started: \(sticky)")
+        }
+        #expect(
+            (try await httpGet(port: port, path: "/cookie")).headers["set-cookie"]?.contains("Max-Age=3600") == true,
+            "a Permanent cookie lives absoluteTimeout")
+        // A header session: the answer names the endpoint, requests that send it back stay.
+        let first = try await httpGet(port: port, path: "/header")
+        let session = try #require(first.headers["x-session"], "the answer carries the session header")
+        #expect(try await answers("/header", [("x-session", session)]) == [first.backend ?? "-"])
+
+        for backend in backends.values { await backend.stop() }
+    }
+
     // MARK: WebSocket
 
     /// HTTPRouteBackendProtocolWebSocket: a handshake through Envoy reaches the backend,

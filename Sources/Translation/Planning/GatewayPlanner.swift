@@ -101,6 +101,7 @@ enum GatewayPlanner {
                 originsByListener[listenerHost]!.insert(attached.key)
                 for hostname in attached.hostnames { hosts[hostname, default: [:]][listenerHost, default: []] += attached.entries }
                 for target in attached.allTargets { builder.use(target, by: attached.key, through: entry.gateway.key) }
+                builder.useSessionClusters(of: attached)
             }
         }
         // Only wildcards can cover another hostname: find them once.

@@ -10,7 +10,7 @@ struct PlanBuilder {
     var listeners: [ListenerPlan] = []
     var findings: [Finding] = []
     private var targets: [ServicePort: Origins] = [:]
-    private var weighted: [String: (origin: ObjectKey, backends: [(ServicePort, Int)])] = [:]
+    private var weighted: [String: (origin: ObjectKey, backends: [(ServicePort, Int)], http2: Bool)] = [:]
     private var certificates: [ObjectKey: Origins] = [:]
     private var clientCAs: [String: SecretPlan] = [:]
     /// The Gateways whose routes reach each Service port (their `tls.backend`
@@ -81,8 +81,16 @@ struct PlanBuilder {
             return valid[0].target!.name
         }
         let name = "\(attached.key.namespace)/\(attached.key.name)/weighted"
-        weighted[name] = (attached.key, valid.map { ($0.target!, $0.weight) })
+        weighted[name] = (attached.key, valid.map { ($0.target!, $0.weight) }, false)
         return name
+    }
+
+    /// The clusters that rules with session persistence share across their backends.
+    mutating func useSessionClusters(of attached: AttachedRoute) {
+        for rule in attached.rules {
+            guard let shared = rule.sessionCluster else { continue }
+            weighted[shared.name] = (attached.key, shared.backends.map { ($0.target, $0.weight) }, shared.http2)
+        }
     }
 
     /// The plan: listeners as placed, clusters and secrets sorted by name.
@@ -137,7 +145,9 @@ struct PlanBuilder {
             }
             let origins = Origins([use.origin] + use.backends.map(\.0.serviceKey))
             clusters.append(
-                ClusterPlan(name: name, kind: .weighted(localities: localities), origins: origins, endpointOrigins: origins))
+                ClusterPlan(
+                    name: name, kind: .weighted(localities: localities), settings: UpstreamSettings(http2: use.http2),
+                    origins: origins, endpointOrigins: origins))
         }
         if reject {
             clusters.append(ClusterPlan(name: ClusterPlan.rejectName, kind: .reject, origins: [], endpointOrigins: []))

@@ -42,6 +42,16 @@ protocol PolicyKind: Sendable {
 /// Every policy kind the translator applies.
 enum PolicyKinds {
     static let all: [any PolicyKind.Type] = [BackendTLS.self]
+
+    /// Whether a policy changes the cluster of this Service port (so that it cannot
+    /// share a cluster with other ports).
+    static func shapeCluster(of target: ServicePort, context: Context) -> Bool {
+        let plain = ClusterPlan(name: target.name, kind: .reject, origins: [], endpointOrigins: [])
+        var shaped = plain
+        var secrets: [String: SecretPlan] = [:]
+        for kind in all { kind.apply(to: &shaped, for: target, secrets: &secrets, context: context) }
+        return shaped.settings != plain.settings
+    }
 }
 
 extension PolicyKind {

@@ -222,12 +222,40 @@ enum HTTPRoutePlanner {
             forward.timeoutMilliseconds = timeouts.request.flatMap(GatewayDuration.milliseconds(in:))
             forward.backendTimeoutMilliseconds = timeouts.backendRequest.flatMap(GatewayDuration.milliseconds(in:))
         }
+        if let session = rule.sessionPersistence {
+            plan.session = sessionPlan(session, match: match, route: plan.origin, rule: resolved.index)
+            if let shared = resolved.sessionCluster {
+                forward.destinations = [DestinationPlan(cluster: shared.name, weight: 1)]
+            }
+        }
         if let retry = rule.retry {
             forward.retry = RetryPlan(
                 codes: (retry.codes ?? []).sorted(), attempts: retry.attempts ?? defaultRetryAttempts,
                 backoffMilliseconds: retry.backoff.flatMap(GatewayDuration.milliseconds(in:)))
         }
         plan.action = .forward(forward)
+    }
+
+    /// A cookie named by `sessionName` (else after the route and rule: rules never share
+    /// sessions), for the paths the match covers, expiring after `absoluteTimeout` when
+    /// Permanent; or a header of that name.
+    static func sessionPlan(_ session: HTTPRoute.SessionPersistence, match: HTTPRoute.Match, route: ObjectKey, rule: Int)
+        -> SessionPlan
+    {
+        let name = session.sessionName ?? "session-\(route.namespace)-\(route.name)-\(rule)"
+        if session.type == .header { return .header(name: name) }
+        let path: String
+        switch match.path?.type ?? .pathPrefix {
+        case .regularExpression: path = "/"
+        default: path = match.path?.value ?? "/"
+        }
+        var ttl: Int64?
+        if session.cookieConfig?.lifetimeType == .permanent, let timeout = session.absoluteTimeout,
+            let milliseconds = GatewayDuration.milliseconds(in: timeout)
+        {
+            ttl = max(1, (milliseconds + 999) / 1000)
+        }
+        return .cookie(name: name, path: path, ttlSeconds: ttl)
     }
 
     /// Origins as patterns: `*` any; a `*` in the host any run of DNS labels (one or

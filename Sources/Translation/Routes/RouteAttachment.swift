@@ -8,6 +8,24 @@ struct ResolvedRule: Hashable, Sendable {
     var mirrors: [ServicePort?]
     /// Why the whole rule must answer 500 (an unsupported filter).
     var failure: String?
+    /// Session persistence across several backends: the one cluster they share.
+    var sessionCluster: SessionCluster? = nil
+    /// What the rule asks for that is served only in part, for the route's status.
+    var notes: [String] = []
+}
+
+/// The backends of a rule with session persistence, as one cluster with a weighted
+/// locality each: Envoy keeps a session on an endpoint of the cluster a request was
+/// sent to, so sessions across backends need them in one cluster.
+struct SessionCluster: Hashable, Sendable {
+    let name: String
+    let backends: [WeightedTarget]
+    let http2: Bool
+}
+
+struct WeightedTarget: Hashable, Sendable {
+    let target: ServicePort
+    let weight: Int
 }
 
 /// A route attached to one listener of one Gateway.
@@ -56,6 +74,8 @@ struct RouteRecord {
     let generation: Int?
     var parents: [ParentAttachment]
     var refProblems: [Verdict]
+    /// What is served only in part (for the `Accepted` message).
+    var notes: [String] = []
 }
 
 /// Routes attached to Gateways.
@@ -216,7 +236,8 @@ enum RouteAttachment {
             }
             if !parents.isEmpty {
                 result.records[routeKey] = RouteRecord(
-                    key: routeKey, generation: route.metadata.generation, parents: parents, refProblems: problems)
+                    key: routeKey, generation: route.metadata.generation, parents: parents, refProblems: problems,
+                    notes: rules.flatMap(\.notes))
             }
         }
         return result
@@ -234,6 +255,36 @@ enum RouteAttachment {
             return namespaces?.selector?.matches(context.set.labels(ofNamespace: routeNamespace)) ?? false
         default: return routeNamespace == gateway.key.namespace
         }
+    }
+
+    /// Sessions across several backends share one cluster when the backends' clusters
+    /// would be alike (no policy shapes them, one protocol, no per-backend filters);
+    /// otherwise, and for what Envoy cannot enforce, the rule's notes say so.
+    static func sessions(
+        _ session: HTTPRoute.SessionPersistence, route: HTTPRoute, kind: Kind, namespace: String, context: Context,
+        into rule: inout ResolvedRule
+    ) {
+        let index = rule.index
+        if (session.type ?? .cookie) == .cookie, session.absoluteTimeout != nil,
+            (session.cookieConfig?.lifetimeType ?? .session) == .session
+        {
+            rule.notes.append(
+                "rule \(index): sessionPersistence.absoluteTimeout is not enforced for a Session cookie (Envoy expires only cookies it gives a Max-Age, which makes them Permanent)")
+        }
+        let valid = rule.backends.filter { $0.target != nil && $0.weight > 0 }
+        guard valid.count > 1 else { return }
+        let targets = valid.map { $0.target! }
+        let protocols = Set(targets.map { kind == .grpcRoute || Backends.usesHTTP2($0, context: context) })
+        if targets.contains(where: { PolicyKinds.shapeCluster(of: $0, context: context) }) || protocols.count > 1
+            || valid.contains(where: { !$0.filters.isEmpty })
+        {
+            rule.notes.append(
+                "rule \(index): a session stays with one backend only within the backend its weights pick (backends with BackendTLSPolicies, other protocols or filters of their own cannot share the cluster sessions need)")
+            return
+        }
+        rule.sessionCluster = SessionCluster(
+            name: "\(namespace)/\(route.metadata.name)/rule/\(index)/sessions",
+            backends: valid.map { WeightedTarget(target: $0.target!, weight: $0.weight) }, http2: protocols.first!)
     }
 
     static func resolveRules(_ route: HTTPRoute, kind: Kind, namespace: String, context: Context) -> [ResolvedRule] {
@@ -270,7 +321,11 @@ enum RouteAttachment {
                 resolved.filters = ref.filters ?? []
                 return resolved
             }
-            return ResolvedRule(index: index, rule: rule, backends: backends, mirrors: mirrors, failure: failure)
+            var resolved = ResolvedRule(index: index, rule: rule, backends: backends, mirrors: mirrors, failure: failure)
+            if let session = rule.sessionPersistence {
+                sessions(session, route: route, kind: kind, namespace: namespace, context: context, into: &resolved)
+            }
+            return resolved
         }
     }
 }

@@ -70,7 +70,8 @@ enum GRPCRules {
             HTTPRoute.Rule(
                 name: rule.name,
                 matches: rule.matches.map { $0.map(match) },
-                filters: rule.filters, backendRefs: rule.backendRefs, timeouts: nil)
+                filters: rule.filters, backendRefs: rule.backendRefs, timeouts: nil,
+                sessionPersistence: rule.sessionPersistence)
         }
         return HTTPRoute(
             metadata: route.metadata,

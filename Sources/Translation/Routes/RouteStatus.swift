@@ -19,7 +19,8 @@ enum RouteStatus {
             RouteParentStatus(
                 parentRef: parent.parentRef, controllerName: chanceryControllerName,
                 conditions: [
-                    accepted(parent, findings: findings[parent.gateway] ?? []).condition(.accepted, generation: generation),
+                    accepted(parent, findings: findings[parent.gateway] ?? [], notes: record.notes)
+                        .condition(.accepted, generation: generation),
                     resolvedRefs,
                 ])
         }
@@ -28,7 +29,7 @@ enum RouteStatus {
 
     /// Losses in the Gateway's own proxy group refuse the route there when nothing of it
     /// is left; shared groups' losses are named in the message.
-    private static func accepted(_ parent: ParentAttachment, findings: [Finding]) -> Verdict {
+    private static func accepted(_ parent: ParentAttachment, findings: [Finding], notes: [String]) -> Verdict {
         guard parent.accepted.holds else { return parent.accepted }
         let ownGroup = "\(parent.gateway.namespace)/\(parent.gateway.name)"
         var own: [Finding] = []
@@ -49,6 +50,7 @@ enum RouteStatus {
         }
         for finding in own { verdict.message += "; not served: " + finding.verdict.message }
         for finding in shared { verdict.message += "; not served by shared proxy group \(finding.group): " + finding.verdict.message }
+        for note in notes { verdict.message += "; " + note }
         return verdict
     }
 }
