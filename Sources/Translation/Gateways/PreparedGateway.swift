@@ -151,6 +151,10 @@ struct PreparedGateway {
             if listener.terminatesTLS {
                 Self.resolveCertificates(&listener, gateway: key, context: context)
             }
+            if let options = spec.tls?.options?.keys.sorted(), !options.isEmpty, listener.accepted.holds {
+                listener.accepted.message +=
+                    "; tls.options \(options.joined(separator: ", ")) are not recognised and have no effect"
+            }
             if spec.protocol == .https, let frontend = gateway.spec.tls?.frontend {
                 let config = frontend.perPort?.first { $0.port == spec.port }?.tls ?? frontend.default
                 if let validation = config.validation {

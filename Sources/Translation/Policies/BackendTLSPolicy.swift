@@ -117,6 +117,12 @@ enum BackendTLS: PolicyKind {
         secrets[name] = secret
     }
 
+    /// Chancery recognises no `options`: any given are named as having no effect.
+    static func ignoredOptions(_ options: [String: String]?) -> String {
+        guard let keys = options?.keys.sorted(), !keys.isEmpty else { return "" }
+        return "; options \(keys.joined(separator: ", ")) are not recognised and have no effect"
+    }
+
     /// Each policy's status towards every Gateway whose routes send to a Service port it
     /// targets (the spec's "ancestors"), or were refused because of it.
     static func statuses(in world: World) -> [ObjectKey: ObjectStatus] {
@@ -157,7 +163,8 @@ enum BackendTLS: PolicyKind {
                         conditions.append(
                             Condition(
                                 .accepted, true, reason: .accepted,
-                                message: "TLS to \(sorted.map(\.name).joined(separator: ", ")) is verified", generation: generation))
+                                message: "TLS to \(sorted.map(\.name).joined(separator: ", ")) is verified"
+                                    + Self.ignoredOptions(use.entry.policy.spec.options), generation: generation))
                     } else {
                         conditions.append(
                             Condition(
