@@ -8,7 +8,8 @@ enum Clusters {
         switch plan.kind {
         case .service: return serviceCluster(plan.name, settings: plan.settings)
         case .weighted:
-            var cluster = edsCluster(plan.name)
+            // The backends' settings are alike (a session cluster is made only then).
+            var cluster = serviceCluster(plan.name, settings: plan.settings)
             var common = Envoy_Config_Cluster_V3_Cluster.CommonLbConfig()
             common.localityWeightedLbConfig = Envoy_Config_Cluster_V3_Cluster.CommonLbConfig.LocalityWeightedLbConfig()
             cluster.commonLbConfig = common

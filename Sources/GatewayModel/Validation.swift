@@ -99,6 +99,9 @@ enum Validation {
             oneOf(session.cookieConfig?.lifetimeType, [.session, .permanent], path + [.key("cookieConfig"), .key("lifetimeType")])
             if let name = session.sessionName {
                 check((1...128).contains(name.count), path + [.key("sessionName")], "must be 1 to 128 characters")
+                check(
+                    isHeaderName(name), path + [.key("sessionName")],
+                    "\"\(name)\" cannot name a cookie or header (letters, digits and !#$%&'*+-.^_`|~ only)")
             }
             if let timeout = session.absoluteTimeout {
                 check(
@@ -267,11 +270,13 @@ enum Validation {
                 sessionPersistence(rule.sessionPersistence, rulePath + [.key("sessionPersistence")])
                 if let retry = rule.retry {
                     let retryPath = rulePath + [.key("retry")]
+                    var codes: Set<Int> = []
                     for (c, code) in (retry.codes ?? []).enumerated() {
                         check((400...599).contains(code), retryPath + [.key("codes"), .index(c)], "\(code) is not in 400…599")
+                        check(codes.insert(code).inserted, retryPath + [.key("codes"), .index(c)], "\(code) is listed twice")
                     }
                     if let attempts = retry.attempts {
-                        check(attempts >= 0, retryPath + [.key("attempts")], "must not be negative")
+                        check(attempts >= 1, retryPath + [.key("attempts")], "must be at least 1")
                     }
                     if let backoff = retry.backoff {
                         check(

@@ -63,7 +63,7 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
 /// Session persistence (GEP-1619): the endpoint a session started on is named in a
 /// cookie the proxy sets (with `path`, and a Max-Age when `ttlSeconds` is set) or in a
 /// header the backend's answers carry and clients send back.
-public enum SessionPlan: Hashable, Sendable, Encodable {
+public indirect enum SessionPlan: Hashable, Sendable, Encodable {
     case cookie(name: String, path: String, ttlSeconds: Int64?)
     case header(name: String)
 
@@ -78,16 +78,17 @@ public enum SessionPlan: Hashable, Sendable, Encodable {
     }
 }
 
-/// A route's CORS policy (GEP-1767), with the origins already as patterns.
-public struct CORSPlan: Hashable, Sendable, Encodable {
-    public var allowOrigins: [StringMatch]
+/// A route's CORS policy (GEP-1767), with the origins already as patterns. A class,
+/// so that the few routes with one do not make every planned route larger.
+public final class CORSPlan: Hashable, Sendable, Encodable {
+    public let allowOrigins: [StringMatch]
     /// Method names; `["*"]` allows whatever the preflight asks for.
-    public var allowMethods: [String]
+    public let allowMethods: [String]
     /// Header names; `["*"]` allows whatever the preflight asks for.
-    public var allowHeaders: [String]
-    public var exposeHeaders: [String]
-    public var maxAgeSeconds: Int
-    public var allowCredentials: Bool
+    public let allowHeaders: [String]
+    public let exposeHeaders: [String]
+    public let maxAgeSeconds: Int
+    public let allowCredentials: Bool
 
     public init(
         allowOrigins: [StringMatch], allowMethods: [String], allowHeaders: [String], exposeHeaders: [String],
@@ -99,6 +100,22 @@ public struct CORSPlan: Hashable, Sendable, Encodable {
         self.exposeHeaders = exposeHeaders
         self.maxAgeSeconds = maxAgeSeconds
         self.allowCredentials = allowCredentials
+    }
+
+    public static func == (a: CORSPlan, b: CORSPlan) -> Bool {
+        a === b
+            || (a.allowOrigins == b.allowOrigins && a.allowMethods == b.allowMethods && a.allowHeaders == b.allowHeaders
+                && a.exposeHeaders == b.exposeHeaders && a.maxAgeSeconds == b.maxAgeSeconds
+                && a.allowCredentials == b.allowCredentials)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(allowOrigins)
+        hasher.combine(allowMethods)
+        hasher.combine(allowHeaders)
+        hasher.combine(exposeHeaders)
+        hasher.combine(maxAgeSeconds)
+        hasher.combine(allowCredentials)
     }
 }
 
@@ -189,8 +206,9 @@ public struct HeaderValue: Hashable, Sendable, Encodable {
     }
 }
 
-/// What a matched request gets.
-public enum RouteAction: Hashable, Sendable, Encodable {
+/// What a matched request gets. Boxed (`indirect`): a planned route is moved and
+/// compared often, and a forward plan is the largest part of it.
+public indirect enum RouteAction: Hashable, Sendable, Encodable {
     /// Sent to backends.
     case forward(ForwardPlan)
     /// Answered with a redirect.

@@ -70,15 +70,15 @@ enum GatewayStatus {
                     generation: generation))
             if let refusal = gateway.refusal {
                 conditions.append(refusal.verdict.condition(.programmed, generation: generation))
-                return ObjectStatus(conditions: conditions, listeners: listenerStatuses)
+            } else {
+                conditions.append(
+                    programmed
+                        ? Condition(
+                            .programmed, true, reason: .programmed,
+                            message: "configuration sent to proxy groups \(servedIn.joined(separator: " and "))", generation: generation)
+                        : Condition(
+                            .programmed, false, reason: .invalid, message: "no listener could be programmed", generation: generation))
             }
-            conditions.append(
-                programmed
-                    ? Condition(
-                        .programmed, true, reason: .programmed,
-                        message: "configuration sent to proxy groups \(servedIn.joined(separator: " and "))", generation: generation)
-                    : Condition(
-                        .programmed, false, reason: .invalid, message: "no listener could be programmed", generation: generation))
         }
         if gateway.gateway.spec.tls?.backend?.clientCertificateRef != nil {
             conditions.append(

@@ -81,9 +81,10 @@ enum GatewayPlanner {
         } else {
             placed = all
         }
-        // Route entries by the hostname they serve, then by the hostname of the listener
-        // they came through (`*` for a listener without one).
-        var hosts: [String: [String: [RouteEntry]]] = [:]
+        // Route entries by the hostname they serve, each group with the hostname of the
+        // listener it came through (`*` for a listener without one). The groups are the
+        // attached routes' own arrays: nothing is copied until a host's routes are sorted.
+        var hosts: [String: [HostGroup]] = [:]
         var listenerHosts: Set<String> = []
         var tableOrigins = Origins()
         var originsByListener: [String: Origins] = [:]
@@ -94,12 +95,15 @@ enum GatewayPlanner {
             tableOrigins.insert(entry.gateway.key)
             let listenerHost = entry.listener.spec.hostname ?? "*"
             listenerHosts.insert(listenerHost)
-            originsByListener[listenerHost, default: Origins()].insert(entry.gateway.key)
-            if hosts[listenerHost] == nil { hosts[listenerHost] = [:] }
+            if secure { originsByListener[listenerHost, default: Origins()].insert(entry.gateway.key) }
+            if hosts[listenerHost] == nil { hosts[listenerHost] = [] }
             for attached in builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.spec.name) {
                 tableOrigins.insert(attached.key)
-                originsByListener[listenerHost]!.insert(attached.key)
-                for hostname in attached.hostnames { hosts[hostname, default: [:]][listenerHost, default: []] += attached.entries }
+                if secure { originsByListener[listenerHost]!.insert(attached.key) }
+                for hostname in attached.hostnames {
+                    hosts[hostname, default: []].append(
+                        HostGroup(listener: listenerHost, entries: attached.entries, route: attached.key, placed: entry))
+                }
                 for target in attached.allTargets { builder.use(target, by: attached.key, through: entry.gateway.key) }
                 builder.useSessionClusters(of: attached)
             }
@@ -107,9 +111,19 @@ enum GatewayPlanner {
         // Only wildcards can cover another hostname: find them once.
         let wildcards = hosts.keys.filter(isWildcard)
         let listenerWildcards = listenerHosts.filter(isWildcard)
-        // Each virtual host with the listener hostname that owns it.
+        // Each virtual host with the listener hostname that owns it. A route that names a
+        // hostname another listener owns is not served for it through its own listener
+        // (isolation): its status says so.
         let virtualHosts = hosts.keys.sorted().map { hostname in
             let owner = listenerHosts.contains(hostname) ? hostname : mostSpecific(covering: hostname, among: listenerWildcards)
+            for group in hosts[hostname]! where group.listener != owner {
+                let holder = placed.first { ($0.listener.spec.hostname ?? "*") == owner }!
+                builder.find(
+                    .route(group.route, gateway: group.placed.gateway.key, listener: group.placed.listener.spec.name),
+                    .noMatchingListenerHostname,
+                    "on port \(bind.port), requests for \(hostname) go to the routes of \(holder.label), the most specific listener hostname matching it",
+                    total: false)
+            }
             let host = VirtualHostPlan(
                 name: "\(bind.name)/\(hostname)", domains: [hostname],
                 routes: virtualHostRoutes(for: hostname, in: hosts, wildcards: wildcards, listener: owner))
@@ -122,7 +136,9 @@ enum GatewayPlanner {
                     let listenerHost = entry.listener.spec.hostname ?? "*"
                     let name = "\(bind.name)/\(entry.chainName)"
                     var tableHosts = virtualHosts.filter { $0.owner == listenerHost }.map(\.host)
-                    let elsewhere = virtualHosts.filter { $0.owner != listenerHost }.flatMap(\.host.domains)
+                    // Every host another listener owns is covered by that listener's own
+                    // hostname, which wins over this chain's less specific ones.
+                    let elsewhere = listenerHosts.subtracting([listenerHost]).sorted()
                     if !elsewhere.isEmpty {
                         tableHosts.append(misdirected(table: name, domains: elsewhere, gateway: entry.gateway.key))
                     }
@@ -169,11 +185,24 @@ enum GatewayPlanner {
         }
     }
 
-    /// The most specific of `wildcards` covering `hostname`. Every HTTP port has a
-    /// virtual host per listener hostname, so one always exists for a hostname a route
-    /// serves (a route's hostnames are within its listener's).
+    /// The most specific of `wildcards` covering `hostname` (the longest; `*` last).
+    /// Every HTTP port has a virtual host per listener hostname, so one always exists
+    /// for a hostname a route serves (a route's hostnames are within its listener's).
     static func mostSpecific(covering hostname: String, among wildcards: some Collection<String>) -> String {
-        covering(hostname, among: wildcards).first ?? "*"
+        var best = "*"
+        for other in wildcards where other != "*" && other != hostname && Hostnames.matches(pattern: other, hostname) {
+            if best == "*" || other.count > best.count || (other.count == best.count && other < best) { best = other }
+        }
+        return best
+    }
+
+    /// Routes of one attached route that serve a hostname, and the listener hostname
+    /// they came through.
+    struct HostGroup {
+        let listener: String
+        let entries: [RouteEntry]
+        let route: ObjectKey
+        let placed: Placed
     }
 
     /// A virtual host's routes. Envoy picks one virtual host per request, the most
@@ -185,12 +214,10 @@ enum GatewayPlanner {
     /// hostnames that cover it: the host's own routes come first, then those of each
     /// covering wildcard, most specific first, then `*`.
     static func virtualHostRoutes(
-        for hostname: String, in byHost: [String: [String: [RouteEntry]]], wildcards: [String], listener: String
+        for hostname: String, in byHost: [String: [HostGroup]], wildcards: [String], listener: String
     ) -> [RoutePlan] {
-        var entries = (byHost[hostname]![listener] ?? []).sorted { $0.precedence < $1.precedence }
-        for host in covering(hostname, among: wildcards) {
-            entries += (byHost[host]![listener] ?? []).sorted { $0.precedence < $1.precedence }
-        }
+        var entries = entries(of: byHost[hostname]!, through: listener)
+        for host in covering(hostname, among: wildcards) { entries += self.entries(of: byHost[host]!, through: listener) }
         // A route reaches a host once, even when it came through two listeners or a
         // covering wildcard too (a host usually has a handful of routes: compare them
         // directly rather than hashing names).
@@ -203,6 +230,17 @@ enum GatewayPlanner {
             for entry in entries where seen.insert(entry.plan.name).inserted { result.append(entry.plan) }
         }
         return result
+    }
+
+    /// The entries of the groups that came through `listener`, in precedence order.
+    static func entries(of groups: [HostGroup], through listener: String) -> [RouteEntry] {
+        if groups.count == 1 {
+            return groups[0].listener == listener ? groups[0].entries.sorted { $0.precedence < $1.precedence } : []
+        }
+        var entries: [RouteEntry] = []
+        for group in groups where group.listener == listener { entries += group.entries }
+        entries.sort { $0.precedence < $1.precedence }
+        return entries
     }
 
     // MARK: TLS, TCP, UDP

@@ -98,12 +98,16 @@ struct PlanBuilder {
         let context = world.context
         var clusters: [ClusterPlan] = []
         var secrets = clientCAs
-        // Backend client certificates: the oldest Gateway's, of those reaching a port.
-        var backendCertificates: [ServicePort: (secret: ObjectKey, gateway: ObjectKey)] = [:]
-        for gateway in world.gateways {
-            guard let secret = gateway.backendClientCertificate else { continue }
-            for (target, gateways) in gatewaysByTarget where gateways.contains(gateway.key) && backendCertificates[target] == nil {
-                backendCertificates[target] = (secret, gateway.key)
+        // Backend client certificates: a Service port's cluster presents one when every
+        // Gateway reaching it in this group names that same certificate (a shared group's
+        // cluster cannot present one Gateway's identity for another).
+        var certificateOf: [ObjectKey: ObjectKey] = [:]
+        for gateway in world.gateways { certificateOf[gateway.key] = gateway.backendClientCertificate }
+        var backendCertificates: [ServicePort: (secret: ObjectKey, gateways: [ObjectKey])] = [:]
+        for (target, gateways) in gatewaysByTarget {
+            let named = Set(gateways.map { certificateOf[$0] })
+            if named.count == 1, let only = named.first, let secret = only {
+                backendCertificates[target] = (secret, gateways.sorted())
             }
         }
         for (key, gateways) in certificates {
@@ -127,11 +131,11 @@ struct PlanBuilder {
             {
                 let name = Certificates.sdsName(client.secret)
                 cluster.settings.tls?.clientCertificate = name
-                cluster.origins.insert(client.gateway)
+                for gateway in client.gateways { cluster.origins.insert(gateway) }
                 var secret =
                     secrets[name]
                     ?? SecretPlan(name: name, content: .certificate(chainPEM: checked.chainPEM, keyPEM: checked.keyPEM), origins: [])
-                secret.origins.insert(client.gateway)
+                for gateway in client.gateways { secret.origins.insert(gateway) }
                 secret.origins.insert(client.secret)
                 secrets[name] = secret
             }

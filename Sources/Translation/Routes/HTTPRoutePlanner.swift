@@ -102,7 +102,7 @@ enum HTTPRoutePlanner {
                     queries: match.queryParams?.count ?? 0, created: created,
                     namespace: key.namespace, name: key.name, rule: resolved.index, match: m)
                 var plan = RoutePlan(
-                    name: "\(key.namespace)/\(key.name)/rule/\(resolved.index)/match/\(m)", origin: key,
+                    name: "\(routeName(key))/rule/\(resolved.index)/match/\(m)", origin: key,
                     match: routeMatch(match), action: .respond(DirectResponsePlan(status: 500, body: noValidBackend)))
                 apply(resolved, match: match, listener: (input.listenerPort, input.listenerScheme), to: &plan)
                 entries.append(RouteEntry(precedence: precedence, plan: plan))
@@ -116,12 +116,12 @@ enum HTTPRoutePlanner {
         return entries
     }
 
-    /// A route with CORS whose match names a method other than OPTIONS would never see
-    /// its preflights (OPTIONS requests): a companion route takes them, matching the
-    /// same path with method OPTIONS and the two headers every preflight carries (not
-    /// the route's other headers, which a browser does not send on a preflight).
+    /// A route with CORS whose match names a method other than OPTIONS, or headers,
+    /// would never see its preflights (OPTIONS requests without the route's headers): a
+    /// companion route takes them, matching the same path and query with method OPTIONS
+    /// and the two headers every preflight carries.
     static func preflight(for plan: RoutePlan) -> RoutePlan? {
-        guard plan.cors != nil, let method = plan.match.method, method != .options else { return nil }
+        guard plan.cors != nil, plan.match.method.map({ $0 != .options }) ?? !plan.match.headers.isEmpty else { return nil }
         var preflight = plan
         preflight.name += "/preflight"
         preflight.match = RouteMatchPlan(
@@ -130,8 +130,14 @@ enum HTTPRoutePlanner {
                 HeaderMatchPlan(name: "origin", value: .regex(".+")),
                 HeaderMatchPlan(name: "access-control-request-method", value: .regex(".+")),
             ],
-            method: .options)
+            queryParameters: plan.match.queryParameters, method: .options)
         return preflight
+    }
+
+    /// How planned routes and clusters of a route are named: `namespace/name`, with
+    /// `grpc:` in front for a GRPCRoute (an HTTPRoute may have the same name).
+    static func routeName(_ key: ObjectKey) -> String {
+        key.kind == .grpcRoute ? "grpc:\(key.namespace)/\(key.name)" : "\(key.namespace)/\(key.name)"
     }
 
     static func routeMatch(_ match: HTTPRoute.Match) -> RouteMatchPlan {
@@ -225,7 +231,10 @@ enum HTTPRoutePlanner {
         if let session = rule.sessionPersistence {
             plan.session = sessionPlan(session, match: match, route: plan.origin, rule: resolved.index)
             if let shared = resolved.sessionCluster {
-                forward.destinations = [DestinationPlan(cluster: shared.name, weight: 1)]
+                // The valid backends' whole weight, so that invalid ones keep their share.
+                forward.destinations = [
+                    DestinationPlan(cluster: shared.name, weight: forward.destinations.reduce(0) { $0 + $1.weight })
+                ]
             }
         }
         if let retry = rule.retry {
@@ -242,7 +251,7 @@ enum HTTPRoutePlanner {
     static func sessionPlan(_ session: HTTPRoute.SessionPersistence, match: HTTPRoute.Match, route: ObjectKey, rule: Int)
         -> SessionPlan
     {
-        let name = session.sessionName ?? "session-\(route.namespace)-\(route.name)-\(rule)"
+        let name = session.sessionName ?? "session-\(route.kind == .grpcRoute ? "grpc-" : "")\(route.namespace)-\(route.name)-\(rule)"
         if session.type == .header { return .header(name: name) }
         let path: String
         switch match.path?.type ?? .pathPrefix {
@@ -266,7 +275,8 @@ enum HTTPRoutePlanner {
         CORSPlan(
             allowOrigins: (cors.allowOrigins ?? []).map(originMatch),
             allowMethods: cors.allowMethods ?? [], allowHeaders: cors.allowHeaders ?? [],
-            exposeHeaders: cors.exposeHeaders ?? [], maxAgeSeconds: cors.maxAge ?? 5,
+            exposeHeaders: (cors.allowCredentials ?? false) && cors.exposeHeaders == ["*"] ? [] : cors.exposeHeaders ?? [],
+            maxAgeSeconds: cors.maxAge ?? 5,
             allowCredentials: cors.allowCredentials ?? false)
     }
 

@@ -283,7 +283,7 @@ enum RouteAttachment {
             return
         }
         rule.sessionCluster = SessionCluster(
-            name: "\(namespace)/\(route.metadata.name)/rule/\(index)/sessions",
+            name: "\(HTTPRoutePlanner.routeName(ObjectKey(kind, namespace: namespace, name: route.metadata.name)))/rule/\(index)/sessions",
             backends: valid.map { WeightedTarget(target: $0.target!, weight: $0.weight) }, http2: protocols.first!)
     }
 
@@ -322,6 +322,12 @@ enum RouteAttachment {
                 return resolved
             }
             var resolved = ResolvedRule(index: index, rule: rule, backends: backends, mirrors: mirrors, failure: failure)
+            for filter in rule.filters ?? [] where filter.type == .cors {
+                if filter.cors?.allowCredentials == true, filter.cors?.exposeHeaders == ["*"] {
+                    resolved.notes.append(
+                        "rule \(index): CORS exposeHeaders * is not sent: with allowCredentials a browser reads it as a header named *")
+                }
+            }
             if let session = rule.sessionPersistence {
                 sessions(session, route: route, kind: kind, namespace: namespace, context: context, into: &resolved)
             }
