@@ -206,9 +206,8 @@ public struct HeaderValue: Hashable, Sendable, Encodable {
     }
 }
 
-/// What a matched request gets. Boxed (`indirect`): a planned route is moved and
-/// compared often, and a forward plan is the largest part of it.
-public indirect enum RouteAction: Hashable, Sendable, Encodable {
+/// What a matched request gets.
+public enum RouteAction: Hashable, Sendable, Encodable {
     /// Sent to backends.
     case forward(ForwardPlan)
     /// Answered with a redirect.

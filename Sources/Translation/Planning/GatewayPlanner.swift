@@ -89,7 +89,7 @@ enum GatewayPlanner {
         var tableOrigins = Origins()
         var originsByListener: [String: Origins] = [:]
         var listenerOrigins = Origins()
-        for entry in placed {
+        for (index, entry) in placed.enumerated() {
             builder.addCertificates(of: entry)
             listenerOrigins.insert(entry.gateway.key)
             tableOrigins.insert(entry.gateway.key)
@@ -102,7 +102,7 @@ enum GatewayPlanner {
                 if secure { originsByListener[listenerHost]!.insert(attached.key) }
                 for hostname in attached.hostnames {
                     hosts[hostname, default: []].append(
-                        HostGroup(listener: listenerHost, entries: attached.entries, route: attached.key, placed: entry))
+                        HostGroup(listener: listenerHost, entries: attached.entries, route: attached.key, placed: index))
                 }
                 for target in attached.allTargets { builder.use(target, by: attached.key, through: entry.gateway.key) }
                 builder.useSessionClusters(of: attached)
@@ -118,8 +118,9 @@ enum GatewayPlanner {
             let owner = listenerHosts.contains(hostname) ? hostname : mostSpecific(covering: hostname, among: listenerWildcards)
             for group in hosts[hostname]! where group.listener != owner {
                 let holder = placed.first { ($0.listener.spec.hostname ?? "*") == owner }!
+                let through = placed[group.placed]
                 builder.find(
-                    .route(group.route, gateway: group.placed.gateway.key, listener: group.placed.listener.spec.name),
+                    .route(group.route, gateway: through.gateway.key, listener: through.listener.spec.name),
                     .noMatchingListenerHostname,
                     "on port \(bind.port), requests for \(hostname) go to the routes of \(holder.label), the most specific listener hostname matching it",
                     total: false)
@@ -202,7 +203,8 @@ enum GatewayPlanner {
         let listener: String
         let entries: [RouteEntry]
         let route: ObjectKey
-        let placed: Placed
+        /// The index of the placed listener it came through.
+        let placed: Int
     }
 
     /// A virtual host's routes. Envoy picks one virtual host per request, the most

@@ -18,9 +18,14 @@ struct PlanBuilder {
     private var gatewaysByTarget: [ServicePort: Set<ObjectKey>] = [:]
     private var reject = false
 
+    /// Whether a Gateway of the world names a backend client certificate (only then is
+    /// it worth knowing which Gateways reach each port).
+    private let presentsClientCertificates: Bool
+
     init(group: String, world: World) {
         self.group = group
         self.world = world
+        presentsClientCertificates = world.gateways.contains { $0.backendClientCertificate != nil }
     }
 
     mutating func find(_ subject: Finding.Subject, _ reason: ConditionReason, _ message: String, total: Bool = true) {
@@ -30,7 +35,7 @@ struct PlanBuilder {
     /// A route sends traffic to a Service port.
     mutating func use(_ target: ServicePort, by route: ObjectKey, through gateway: ObjectKey) {
         targets[target, default: []].insert(route)
-        gatewaysByTarget[target, default: []].insert(gateway)
+        if presentsClientCertificates { gatewaysByTarget[target, default: []].insert(gateway) }
     }
 
     /// A placed listener's certificates, served over SDS.

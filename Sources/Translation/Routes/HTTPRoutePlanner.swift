@@ -102,7 +102,10 @@ enum HTTPRoutePlanner {
                     queries: match.queryParams?.count ?? 0, created: created,
                     namespace: key.namespace, name: key.name, rule: resolved.index, match: m)
                 var plan = RoutePlan(
-                    name: "\(routeName(key))/rule/\(resolved.index)/match/\(m)", origin: key,
+                    name: key.kind == .grpcRoute
+                        ? "grpc:\(key.namespace)/\(key.name)/rule/\(resolved.index)/match/\(m)"
+                        : "\(key.namespace)/\(key.name)/rule/\(resolved.index)/match/\(m)",
+                    origin: key,
                     match: routeMatch(match), action: .respond(DirectResponsePlan(status: 500, body: noValidBackend)))
                 apply(resolved, match: match, listener: (input.listenerPort, input.listenerScheme), to: &plan)
                 entries.append(RouteEntry(precedence: precedence, plan: plan))
@@ -134,8 +137,8 @@ enum HTTPRoutePlanner {
         return preflight
     }
 
-    /// How planned routes and clusters of a route are named: `namespace/name`, with
-    /// `grpc:` in front for a GRPCRoute (an HTTPRoute may have the same name).
+    /// How clusters of a route are named: `namespace/name`, with `grpc:` in front for a
+    /// GRPCRoute (an HTTPRoute may have the same name); its planned routes likewise.
     static func routeName(_ key: ObjectKey) -> String {
         key.kind == .grpcRoute ? "grpc:\(key.namespace)/\(key.name)" : "\(key.namespace)/\(key.name)"
     }
