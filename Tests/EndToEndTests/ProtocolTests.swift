@@ -43,6 +43,20 @@ import XDS
         spec: {controllerName: chancery.dev/gateway-controller}
         """
 
+    /// The GatewayClass and a Gateway `default/web` with one HTTP listener on `port`.
+    static func httpGateway(port: Int) -> String {
+        gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: web, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners: [{name: http, protocol: HTTP, port: \(port)}]
+            """
+    }
+
     /// A Service whose one port (`name`) is served on 127.0.0.1 at `target`.
     static func service(
         _ name: String, namespace: String = "default", port: Int, target: Int, portName: String = "main",
@@ -534,15 +548,8 @@ import XDS
         let h2 = try await EchoBackend.start(name: "h2", h2c: true)
         let plain = try await EchoBackend.start(name: "plain")
         let port = try freePort()
-        let config = Self.gatewayClass + """
+        let config = Self.httpGateway(port: port) + """
 
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: web, namespace: default}
-            spec:
-              gatewayClassName: chancery
-              listeners: [{name: http, protocol: HTTP, port: \(port)}]
             ---
             apiVersion: gateway.networking.k8s.io/v1
             kind: HTTPRoute
@@ -721,15 +728,8 @@ import XDS
             endpoints: [{addresses: [127.0.0.1]}]
 
             """
-        let config = Self.gatewayClass + """
+        let config = Self.httpGateway(port: port) + """
 
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: web, namespace: default}
-            spec:
-              gatewayClassName: chancery
-              listeners: [{name: http, protocol: HTTP, port: \(port)}]
             ---
             apiVersion: gateway.networking.k8s.io/v1
             kind: HTTPRoute
@@ -798,15 +798,8 @@ import XDS
         let declared = try await WebSocketBackend.start(name: "ws")
         let plain = try await WebSocketBackend.start(name: "plain")
         let port = try freePort()
-        let config = Self.gatewayClass + """
+        let config = Self.httpGateway(port: port) + """
 
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: web, namespace: default}
-            spec:
-              gatewayClassName: chancery
-              listeners: [{name: http, protocol: HTTP, port: \(port)}]
             ---
             apiVersion: gateway.networking.k8s.io/v1
             kind: HTTPRoute
@@ -921,15 +914,8 @@ import XDS
         let certificate = try ca.issue(commonName: "secure.internal", dnsNames: ["secure.internal"])
         let backend = try await TLSBackend.start(name: "secure", certificate: certificate)
         let port = try freePort()
-        let config = Self.gatewayClass + """
+        let config = Self.httpGateway(port: port) + """
 
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: web, namespace: default}
-            spec:
-              gatewayClassName: chancery
-              listeners: [{name: http, protocol: HTTP, port: \(port)}]
             ---
             apiVersion: gateway.networking.k8s.io/v1
             kind: HTTPRoute
