@@ -38,8 +38,7 @@ public enum Features {
     public static let unsupported: Set<FeatureName> = Set(
         [
             "GatewayStaticAddresses", "GatewayInfrastructurePropagation", "GatewayAddressEmpty", "ListenerSet",
-            "HTTPRouteDestinationPortMatching",
-            "TLSRouteModeMixed", "Mesh", "MeshClusterIPMatching", "MeshConsumerRoute", "MeshHTTPRouteRewritePath",
+            "Mesh", "MeshClusterIPMatching", "MeshConsumerRoute", "MeshHTTPRouteRewritePath",
             "MeshHTTPRouteSchemeRedirect", "MeshHTTPRouteRedirectPort", "MeshHTTPRouteRedirectPath",
             "MeshHTTPRouteBackendRequestHeaderModification", "MeshHTTPRouteQueryParamMatching",
             "MeshHTTPRouteNamedRouteRule",

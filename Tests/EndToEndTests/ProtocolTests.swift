@@ -310,6 +310,75 @@ import XDS
         await app.stop()
     }
 
+    /// TLSRouteModeMixed: a Passthrough and a Terminate TLS listener on one port, told
+    /// apart by SNI. Each connection gets its own listener's treatment: the backend's own
+    /// certificate for the passthrough hostname, Envoy's for the terminated one.
+    @Test func tlsPassthroughAndTerminateShareAPort() async throws {
+        let ca = try TestCA.make()
+        let dbCertificate = try ca.issue(commonName: "db.example.com", dnsNames: ["db.example.com"])
+        let appCertificate = try ca.issue(commonName: "app.example.com", dnsNames: ["app.example.com"])
+        let db = try await TLSBackend.start(name: "db", certificate: dbCertificate)
+        let app = try await EchoBackend.start(name: "app")
+        let port = try freePort()
+        let config = Self.gatewayClass + """
+
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: edge, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners:
+              - {name: tls-passthrough, protocol: TLS, port: \(port), hostname: db.example.com, tls: {mode: Passthrough}}
+              - {name: tls-terminate, protocol: TLS, port: \(port), hostname: app.example.com, tls: {mode: Terminate, certificateRefs: [{name: app-cert}]}}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: TLSRoute
+            metadata: {name: db, namespace: default}
+            spec:
+              parentRefs: [{name: edge}]
+              hostnames: [db.example.com]
+              rules: [{backendRefs: [{name: db, port: 443}]}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: TLSRoute
+            metadata: {name: app, namespace: default}
+            spec:
+              parentRefs: [{name: edge}]
+              hostnames: [app.example.com]
+              rules: [{backendRefs: [{name: app, port: 80}]}]
+            \(Self.service("db", port: 443, target: db.port))\(Self.service("app", port: 80, target: app.port))---
+            \(Self.tlsSecret("app-cert", appCertificate))
+            """
+        let lab = try await Lab(files: ["edge.yaml": config], group: "default/edge")
+        defer { lab.stop() }
+
+        var answer: TLSResult?
+        let through = await eventually(timeout: .seconds(20)) {
+            answer = try await httpsGet(port: port, serverName: "db.example.com", trustedCAPEM: ca.certificatePEM)
+            return answer?.status == 200
+        }
+        #expect(through, "passthrough never answered\n\(lab.output)")
+        #expect(Self.same(answer?.peerCertificatePEM, dbCertificate.certificatePEM), "the backend's own certificate")
+        #expect(answer?.body == "db\n")
+        let terminated = try await httpsGet(port: port, serverName: "app.example.com", trustedCAPEM: ca.certificatePEM)
+        #expect(terminated.peerSubjectCommonName == "app.example.com", "Envoy's certificate for the listener")
+        #expect(terminated.backend == "app", "decrypted bytes reach the plain backend")
+
+        // Both listeners accepted, not in conflict, each with its route.
+        let objects = try await lab.chancery.adminJSON("/api/v1/objects?kind=Gateway")["objects"] as? [[String: Any]] ?? []
+        let listeners = objects.first?["listeners"] as? [[String: Any]] ?? []
+        #expect(listeners.count == 2)
+        for listener in listeners {
+            let conditions = listener["conditions"] as? [[String: Any]] ?? []
+            let state = Dictionary(conditions.map { ($0["type"] as? String ?? "", $0["status"] as? String ?? "") }) { a, _ in a }
+            #expect(listener["attachedRoutes"] as? Int == 1, "\(listener)")
+            #expect(state["Accepted"] == "True" && state["Conflicted"] == "False" && state["Programmed"] == "True", "\(listener)")
+        }
+        await db.stop()
+        await app.stop()
+    }
+
     // MARK: TCP and UDP
 
     @Test func tcpAndUDPEchoThroughEnvoyWithWeights() async throws {
