@@ -117,7 +117,7 @@ enum GatewayPlanner {
         let virtualHosts = hosts.keys.sorted().map { hostname in
             let owner = listenerHosts.contains(hostname) ? hostname : mostSpecific(covering: hostname, among: listenerWildcards)
             for group in hosts[hostname]! where group.listener != owner {
-                let holder = placed.first { ($0.listener.spec.hostname ?? "*") == owner }!
+                guard let holder = placed.first(where: { ($0.listener.spec.hostname ?? "*") == owner }) else { continue }
                 let through = placed[group.placed]
                 builder.find(
                     .route(group.route, gateway: through.gateway.key, listener: through.listener.spec.name),
