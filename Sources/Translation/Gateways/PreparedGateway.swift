@@ -122,8 +122,8 @@ struct PreparedGateway {
             )
         }
         if let ref = gateway.spec.tls?.backend?.clientCertificateRef {
-            switch Self.resolveSecret(ref, field: "tls.backend.clientCertificateRef", gateway: key, context: context) {
-            case .success(let secret): backendClientCertificate = secret
+            switch Self.resolveSecret(ref, field: "tls.backend.clientCertificateRef", prefixed: true, gateway: key, context: context) {
+            case .success(let resolved): backendClientCertificate = resolved.key
             case .failure(let problem):
                 backendCertificateProblem = Verdict(
                     false, problem.reason == .refNotPermitted ? .refNotPermitted : .invalidClientCertificateRef, problem.message)
@@ -264,13 +264,15 @@ struct PreparedGateway {
             secretName: "\(gateway.namespace)/\(gateway.name)/client-ca/\(listener.spec.port)")
     }
 
-    /// A certificate Secret a Gateway names: a core Secret in its namespace, or in another
-    /// one whose ReferenceGrant allows it, that passes the certificate checks.
+    /// A certificate Secret a Gateway names (`field` says where): a core Secret in its
+    /// namespace, or in another one whose ReferenceGrant allows it, that passes the
+    /// certificate checks. With `prefixed`, every message starts with `field`.
     static func resolveSecret(
-        _ ref: SecretObjectReference, field: String, gateway: ObjectKey, context: Context
-    ) -> Result<ObjectKey, ReferenceProblem> {
+        _ ref: SecretObjectReference, field: String, prefixed: Bool, gateway: ObjectKey, context: Context
+    ) -> Result<(key: ObjectKey, certificate: CheckedCertificate), ReferenceProblem> {
         let namespace = ref.namespace ?? gateway.namespace
         let label = "\(namespace)/\(ref.name)"
+        let prefix = prefixed ? "\(field): " : ""
         guard Kind.referenced(group: ref.group, kind: ref.kind, implied: .secret) == .secret else {
             return .failure(
                 ReferenceProblem(
@@ -284,15 +286,15 @@ struct PreparedGateway {
             return .failure(
                 ReferenceProblem(
                     reason: .refNotPermitted,
-                    message: "\(field): Secret \(label) is in another namespace and no ReferenceGrant there allows Gateways from \(gateway.namespace)"))
+                    message: "\(prefix)Secret \(label) is in another namespace and no ReferenceGrant there allows Gateways from \(gateway.namespace)"))
         }
         switch context.certificate(secretKey) {
         case nil:
-            return .failure(ReferenceProblem(reason: .invalidCertificateRef, message: "\(field): Secret \(label) does not exist"))
+            return .failure(ReferenceProblem(reason: .invalidCertificateRef, message: "\(prefix)Secret \(label) does not exist"))
         case .failure(let problem)?:
-            return .failure(ReferenceProblem(reason: .invalidCertificateRef, message: "\(field): \(problem.message)"))
-        case .success?:
-            return .success(secretKey)
+            return .failure(ReferenceProblem(reason: .invalidCertificateRef, message: prefix + problem.message))
+        case .success(let certificate)?:
+            return .success((secretKey, certificate))
         }
     }
 
@@ -306,37 +308,12 @@ struct PreparedGateway {
     /// each checked before it is served.
     static func resolveCertificates(_ listener: inout PreparedListener, gateway: ObjectKey, context: Context) {
         for ref in listener.spec.tls?.certificateRefs ?? [] {
-            let namespace = ref.namespace ?? gateway.namespace
-            let label = "\(namespace)/\(ref.name)"
-            guard Kind.referenced(group: ref.group, kind: ref.kind, implied: .secret) == .secret else {
-                listener.certificateProblems.append(
-                    Verdict(
-                        false, .invalidCertificateRef,
-                        "certificateRef \(ref.group ?? "")/\(ref.kind ?? "") \(ref.name): only core Secrets are supported"))
-                continue
-            }
-            if namespace != gateway.namespace,
-                !context.referenceGranted(
-                    from: .gateway, namespace: gateway.namespace, to: ObjectKey(.secret, namespace: namespace, name: ref.name))
-            {
-                listener.certificateProblems.append(
-                    Verdict(
-                        false, .refNotPermitted,
-                        "Secret \(label) is in another namespace and no ReferenceGrant there allows Gateways from \(gateway.namespace)"
-                    ))
-                continue
-            }
-            let secretKey = ObjectKey(.secret, namespace: namespace, name: ref.name)
-            guard let checked = context.certificate(secretKey) else {
-                listener.certificateProblems.append(Verdict(false, .invalidCertificateRef, "Secret \(label) does not exist"))
-                continue
-            }
-            switch checked {
-            case .success(let certificate):
-                listener.certificates.append(secretKey)
-                if let warning = certificate.warning { listener.certificateWarnings.append(warning) }
+            switch resolveSecret(ref, field: "certificateRef", prefixed: false, gateway: gateway, context: context) {
+            case .success(let resolved):
+                listener.certificates.append(resolved.key)
+                if let warning = resolved.certificate.warning { listener.certificateWarnings.append(warning) }
             case .failure(let problem):
-                listener.certificateProblems.append(Verdict(false, .invalidCertificateRef, problem.message))
+                listener.certificateProblems.append(Verdict(false, problem.reason, problem.message))
             }
         }
     }
