@@ -12,10 +12,8 @@ struct CORSFilter: HTTPFilter {
     let name = "envoy.filters.http.cors"
 
     func listenerConfig(for listener: HTTPListenerPlan) -> Google_Protobuf_Any? {
-        let used = listener.routeTables.contains { table in
-            table.virtualHosts.contains { host in host.routes.contains { $0.cors != nil } }
-        }
-        return used ? try! .packing(Envoy_Extensions_Filters_Http_Cors_V3_Cors()) : nil
+        guard listener.hasRoute(where: { $0.cors != nil }) else { return nil }
+        return try! .packing(Envoy_Extensions_Filters_Http_Cors_V3_Cors())
     }
 
     func routeConfig(for route: RoutePlan) -> Google_Protobuf_Any? {

@@ -45,6 +45,14 @@ enum HTTPFilters {
     }
 }
 
+extension HTTPListenerPlan {
+    /// Whether any route of the listener's route tables satisfies `test` (a filter is
+    /// put in the chain only when a route needs it).
+    func hasRoute(where test: (RoutePlan) -> Bool) -> Bool {
+        routeTables.contains { table in table.virtualHosts.contains { host in host.routes.contains(where: test) } }
+    }
+}
+
 /// The last filter: sends the request to the cluster its route chose.
 struct Router: HTTPFilter {
     let name = "envoy.filters.http.router"

@@ -10,10 +10,8 @@ struct SessionFilter: HTTPFilter {
     let name = "envoy.filters.http.stateful_session"
 
     func listenerConfig(for listener: HTTPListenerPlan) -> Google_Protobuf_Any? {
-        let used = listener.routeTables.contains { table in
-            table.virtualHosts.contains { host in host.routes.contains { $0.session != nil } }
-        }
-        return used ? try! .packing(Envoy_Extensions_Filters_Http_StatefulSession_V3_StatefulSession()) : nil
+        guard listener.hasRoute(where: { $0.session != nil }) else { return nil }
+        return try! .packing(Envoy_Extensions_Filters_Http_StatefulSession_V3_StatefulSession())
     }
 
     func routeConfig(for route: RoutePlan) -> Google_Protobuf_Any? {
