@@ -244,126 +244,132 @@ import XDS
 
     // MARK: TLS passthrough and termination
 
+    /// The TLS tests' world: a TLS backend `db` with its own certificate for
+    /// db.example.com, a plain backend `app`, and the certificate Envoy presents for
+    /// app.example.com, behind a Gateway `edge` with the test's TLS listeners and a
+    /// TLSRoute to each backend (`dbRoute` and `appRoute` are the routes' parentRefs and
+    /// hostnames).
+    final class TLSEdge: @unchecked Sendable {
+        let ca: TestCA
+        let dbCertificate: TestCertificate
+        let db: TLSBackend
+        let app: EchoBackend
+        let lab: Lab
+
+        init(listeners: String, routeVersion: String, dbRoute: String, appRoute: String) async throws {
+            ca = try TestCA.make()
+            dbCertificate = try ca.issue(commonName: "db.example.com", dnsNames: ["db.example.com"])
+            let appCertificate = try ca.issue(commonName: "app.example.com", dnsNames: ["app.example.com"])
+            db = try await TLSBackend.start(name: "db", certificate: dbCertificate)
+            app = try await EchoBackend.start(name: "app")
+            let config = ProtocolTests.gatewayClass + """
+
+                ---
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: Gateway
+                metadata: {name: edge, namespace: default}
+                spec:
+                  gatewayClassName: chancery
+                  listeners:
+                \(listeners)
+                ---
+                apiVersion: gateway.networking.k8s.io/\(routeVersion)
+                kind: TLSRoute
+                metadata: {name: db, namespace: default}
+                spec:
+                \(dbRoute)
+                  rules: [{backendRefs: [{name: db, port: 443}]}]
+                ---
+                apiVersion: gateway.networking.k8s.io/\(routeVersion)
+                kind: TLSRoute
+                metadata: {name: app, namespace: default}
+                spec:
+                \(appRoute)
+                  rules: [{backendRefs: [{name: app, port: 80}]}]
+                \(ProtocolTests.service("db", port: 443, target: db.port))\(ProtocolTests.service("app", port: 80, target: app.port))---
+                \(ProtocolTests.tlsSecret("app-cert", appCertificate))
+                """
+            lab = try await Lab(files: ["edge.yaml": config], group: "default/edge")
+        }
+
+        /// Passthrough on `port`: the backend's own certificate reaches the client
+        /// unchanged, with the backend's answer.
+        func expectPassthrough(port: Int) async {
+            var answer: TLSResult?
+            let through = await eventually(timeout: .seconds(20)) {
+                answer = try await httpsGet(port: port, serverName: "db.example.com", trustedCAPEM: self.ca.certificatePEM)
+                return answer?.status == 200
+            }
+            #expect(through, "passthrough never answered\n\(lab.output)")
+            #expect(ProtocolTests.same(answer?.peerCertificatePEM, dbCertificate.certificatePEM), "the backend's own certificate")
+            #expect(answer?.body == "db\n")
+        }
+
+        /// Terminate on `port`: Envoy presents the listener's certificate and forwards the
+        /// decrypted bytes to the plain backend.
+        func expectTerminated(port: Int) async throws {
+            let terminated = try await httpsGet(port: port, serverName: "app.example.com", trustedCAPEM: ca.certificatePEM)
+            #expect(terminated.peerSubjectCommonName == "app.example.com", "Envoy's certificate for the listener")
+            #expect(terminated.backend == "app", "decrypted bytes reach the plain backend")
+        }
+
+        func stopBackends() async {
+            await db.stop()
+            await app.stop()
+        }
+    }
+
     @Test func tlsPassthroughReachesTheBackendsOwnSessionAndTerminateDecrypts() async throws {
-        let ca = try TestCA.make()
-        let dbCertificate = try ca.issue(commonName: "db.example.com", dnsNames: ["db.example.com"])
-        let appCertificate = try ca.issue(commonName: "app.example.com", dnsNames: ["app.example.com"])
-        let db = try await TLSBackend.start(name: "db", certificate: dbCertificate)
-        let app = try await EchoBackend.start(name: "app")
         let passthroughPort = try freePort()
         let terminatePort = try freePort()
-        let config = Self.gatewayClass + """
+        let edge = try await TLSEdge(
+            listeners: """
+                  - {name: passthrough, protocol: TLS, port: \(passthroughPort), tls: {mode: Passthrough}}
+                  - {name: terminate, protocol: TLS, port: \(terminatePort), hostname: app.example.com, tls: {certificateRefs: [{name: app-cert}]}}
+                """,
+            routeVersion: "v1alpha2",
+            dbRoute: """
+                  parentRefs: [{name: edge, sectionName: passthrough}]
+                  hostnames: [db.example.com]
+                """,
+            appRoute: "  parentRefs: [{name: edge, sectionName: terminate}]")
+        defer { edge.lab.stop() }
 
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: edge, namespace: default}
-            spec:
-              gatewayClassName: chancery
-              listeners:
-              - {name: passthrough, protocol: TLS, port: \(passthroughPort), tls: {mode: Passthrough}}
-              - {name: terminate, protocol: TLS, port: \(terminatePort), hostname: app.example.com, tls: {certificateRefs: [{name: app-cert}]}}
-            ---
-            apiVersion: gateway.networking.k8s.io/v1alpha2
-            kind: TLSRoute
-            metadata: {name: db, namespace: default}
-            spec:
-              parentRefs: [{name: edge, sectionName: passthrough}]
-              hostnames: [db.example.com]
-              rules: [{backendRefs: [{name: db, port: 443}]}]
-            ---
-            apiVersion: gateway.networking.k8s.io/v1alpha2
-            kind: TLSRoute
-            metadata: {name: app, namespace: default}
-            spec:
-              parentRefs: [{name: edge, sectionName: terminate}]
-              rules: [{backendRefs: [{name: app, port: 80}]}]
-            \(Self.service("db", port: 443, target: db.port))\(Self.service("app", port: 80, target: app.port))---
-            \(Self.tlsSecret("app-cert", appCertificate))
-            """
-        let lab = try await Lab(files: ["edge.yaml": config], group: "default/edge")
-        defer { lab.stop() }
-
-        // Passthrough: the backend's own certificate reaches the client unchanged, and
-        // the backend saw the client's SNI.
-        var answer: TLSResult?
-        let through = await eventually(timeout: .seconds(20)) {
-            answer = try await httpsGet(port: passthroughPort, serverName: "db.example.com", trustedCAPEM: ca.certificatePEM)
-            return answer?.status == 200
-        }
-        #expect(through, "passthrough never answered\n\(lab.output)")
-        #expect(Self.same(answer?.peerCertificatePEM, dbCertificate.certificatePEM))
-        #expect(answer?.body == "db\n")
-        #expect(db.serverNames.contains("db.example.com"))
+        // Passthrough: the backend also saw the client's SNI.
+        await edge.expectPassthrough(port: passthroughPort)
+        #expect(edge.db.serverNames.contains("db.example.com"))
         // An SNI no route names gets no connection.
         await #expect(throws: (any Error).self) {
             _ = try await httpsGet(port: passthroughPort, serverName: "nobody.example.com", timeout: .seconds(2))
         }
-
-        // Terminate: Envoy presents the listener's certificate and forwards the
-        // decrypted bytes to a plain backend.
-        let terminated = try await httpsGet(port: terminatePort, serverName: "app.example.com", trustedCAPEM: ca.certificatePEM)
-        #expect(terminated.peerSubjectCommonName == "app.example.com")
-        #expect(terminated.backend == "app")
-
-        await db.stop()
-        await app.stop()
+        try await edge.expectTerminated(port: terminatePort)
+        await edge.stopBackends()
     }
 
     /// TLSRouteModeMixed: a Passthrough and a Terminate TLS listener on one port, told
     /// apart by SNI. Each connection gets its own listener's treatment: the backend's own
     /// certificate for the passthrough hostname, Envoy's for the terminated one.
     @Test func tlsPassthroughAndTerminateShareAPort() async throws {
-        let ca = try TestCA.make()
-        let dbCertificate = try ca.issue(commonName: "db.example.com", dnsNames: ["db.example.com"])
-        let appCertificate = try ca.issue(commonName: "app.example.com", dnsNames: ["app.example.com"])
-        let db = try await TLSBackend.start(name: "db", certificate: dbCertificate)
-        let app = try await EchoBackend.start(name: "app")
         let port = try freePort()
-        let config = Self.gatewayClass + """
-
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: edge, namespace: default}
-            spec:
-              gatewayClassName: chancery
-              listeners:
-              - {name: tls-passthrough, protocol: TLS, port: \(port), hostname: db.example.com, tls: {mode: Passthrough}}
-              - {name: tls-terminate, protocol: TLS, port: \(port), hostname: app.example.com, tls: {mode: Terminate, certificateRefs: [{name: app-cert}]}}
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: TLSRoute
-            metadata: {name: db, namespace: default}
-            spec:
-              parentRefs: [{name: edge}]
-              hostnames: [db.example.com]
-              rules: [{backendRefs: [{name: db, port: 443}]}]
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: TLSRoute
-            metadata: {name: app, namespace: default}
-            spec:
-              parentRefs: [{name: edge}]
-              hostnames: [app.example.com]
-              rules: [{backendRefs: [{name: app, port: 80}]}]
-            \(Self.service("db", port: 443, target: db.port))\(Self.service("app", port: 80, target: app.port))---
-            \(Self.tlsSecret("app-cert", appCertificate))
-            """
-        let lab = try await Lab(files: ["edge.yaml": config], group: "default/edge")
+        let edge = try await TLSEdge(
+            listeners: """
+                  - {name: tls-passthrough, protocol: TLS, port: \(port), hostname: db.example.com, tls: {mode: Passthrough}}
+                  - {name: tls-terminate, protocol: TLS, port: \(port), hostname: app.example.com, tls: {mode: Terminate, certificateRefs: [{name: app-cert}]}}
+                """,
+            routeVersion: "v1",
+            dbRoute: """
+                  parentRefs: [{name: edge}]
+                  hostnames: [db.example.com]
+                """,
+            appRoute: """
+                  parentRefs: [{name: edge}]
+                  hostnames: [app.example.com]
+                """)
+        let lab = edge.lab
         defer { lab.stop() }
 
-        var answer: TLSResult?
-        let through = await eventually(timeout: .seconds(20)) {
-            answer = try await httpsGet(port: port, serverName: "db.example.com", trustedCAPEM: ca.certificatePEM)
-            return answer?.status == 200
-        }
-        #expect(through, "passthrough never answered\n\(lab.output)")
-        #expect(Self.same(answer?.peerCertificatePEM, dbCertificate.certificatePEM), "the backend's own certificate")
-        #expect(answer?.body == "db\n")
-        let terminated = try await httpsGet(port: port, serverName: "app.example.com", trustedCAPEM: ca.certificatePEM)
-        #expect(terminated.peerSubjectCommonName == "app.example.com", "Envoy's certificate for the listener")
-        #expect(terminated.backend == "app", "decrypted bytes reach the plain backend")
+        await edge.expectPassthrough(port: port)
+        try await edge.expectTerminated(port: port)
 
         // Both listeners accepted, not in conflict, each with its route.
         let objects = try await lab.chancery.adminJSON("/api/v1/objects?kind=Gateway")["objects"] as? [[String: Any]] ?? []
@@ -375,8 +381,7 @@ import XDS
             #expect(listener["attachedRoutes"] as? Int == 1, "\(listener)")
             #expect(state["Accepted"] == "True" && state["Conflicted"] == "False" && state["Programmed"] == "True", "\(listener)")
         }
-        await db.stop()
-        await app.stop()
+        await edge.stopBackends()
     }
 
     // MARK: TCP and UDP
