@@ -89,7 +89,8 @@ public struct Gateway: Codable, Sendable, Hashable {
 
         public struct Namespaces: Codable, Sendable, Hashable {
             /// All, Same, Selector or None (default).
-            public var from: String?
+            public var from: FromNamespaces?
+            public var selector: LabelSelector?
         }
     }
 
@@ -129,6 +130,28 @@ public struct Gateway: Codable, Sendable, Hashable {
             self.group = group
             self.kind = kind
         }
+    }
+}
+
+/// A set of listeners kept apart from the Gateway they attach to (GEP-1713), so that
+/// teams can add listeners without editing the Gateway. Its entries have the fields of a
+/// Gateway listener.
+public struct ListenerSet: Codable, Sendable, Hashable {
+    public var metadata: ObjectMeta
+    public var spec: Spec
+
+    public struct Spec: Codable, Sendable, Hashable {
+        public var parentRef: ParentGatewayReference
+        public var listeners: [Gateway.Listener]
+    }
+
+    /// The Gateway a ListenerSet attaches to: group and kind default to the Gateway
+    /// API's Gateway, the namespace to the ListenerSet's.
+    public struct ParentGatewayReference: Codable, Sendable, Hashable {
+        public var group: String?
+        public var kind: String?
+        public var name: String
+        public var namespace: String?
     }
 }
 

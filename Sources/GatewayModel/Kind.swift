@@ -2,6 +2,7 @@
 public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
     case gatewayClass = "GatewayClass"
     case gateway = "Gateway"
+    case listenerSet = "ListenerSet"
     case httpRoute = "HTTPRoute"
     case grpcRoute = "GRPCRoute"
     case tlsRoute = "TLSRoute"
@@ -23,6 +24,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         switch self {
         case .gatewayClass, .gateway, .httpRoute:
             ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1beta1"]
+        case .listenerSet: ["gateway.networking.k8s.io/v1"]
         case .referenceGrant: ["gateway.networking.k8s.io/v1beta1", "gateway.networking.k8s.io/v1"]
         case .grpcRoute: ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha2"]
         case .tlsRoute:
@@ -37,7 +39,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
     /// The API group (empty for core), as Gateway API references name it.
     public var group: String {
         switch self {
-        case .gatewayClass, .gateway, .httpRoute, .referenceGrant, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute,
+        case .gatewayClass, .gateway, .listenerSet, .httpRoute, .referenceGrant, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute,
             .backendTLSPolicy:
             gatewayGroup
         case .service, .secret, .namespace, .configMap: ""

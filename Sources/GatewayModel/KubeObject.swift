@@ -2,6 +2,7 @@
 public enum KubeObject: Sendable, Hashable {
     case gatewayClass(GatewayClass)
     case gateway(Gateway)
+    case listenerSet(ListenerSet)
     case httpRoute(HTTPRoute)
     case referenceGrant(ReferenceGrant)
     case service(Service)
@@ -19,6 +20,7 @@ public enum KubeObject: Sendable, Hashable {
         switch self {
         case .gatewayClass: .gatewayClass
         case .gateway: .gateway
+        case .listenerSet: .listenerSet
         case .httpRoute: .httpRoute
         case .referenceGrant: .referenceGrant
         case .service: .service
@@ -38,6 +40,7 @@ public enum KubeObject: Sendable, Hashable {
         switch self {
         case .gatewayClass(let o): o.metadata
         case .gateway(let o): o.metadata
+        case .listenerSet(let o): o.metadata
         case .httpRoute(let o): o.metadata
         case .referenceGrant(let o): o.metadata
         case .service(let o): o.metadata

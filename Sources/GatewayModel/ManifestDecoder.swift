@@ -101,6 +101,7 @@ public enum ManifestDecoder {
             switch kind {
             case .gatewayClass: object = .gatewayClass(try decoder.decode(from: node))
             case .gateway: object = .gateway(try decoder.decode(from: node))
+            case .listenerSet: object = .listenerSet(try decoder.decode(from: node))
             case .httpRoute: object = .httpRoute(try decoder.decode(from: node))
             case .referenceGrant: object = .referenceGrant(try decoder.decode(from: node))
             case .service: object = .service(try decoder.decode(from: node))

@@ -74,6 +74,9 @@ public struct ResourceSet: Sendable, Hashable {
     public var gateways: [Gateway] {
         manifests(of: .gateway).compactMap { if case .gateway(let o) = $0.object { o } else { nil } }
     }
+    public var listenerSets: [ListenerSet] {
+        manifests(of: .listenerSet).compactMap { if case .listenerSet(let o) = $0.object { o } else { nil } }
+    }
     public var httpRoutes: [HTTPRoute] {
         manifests(of: .httpRoute).compactMap { if case .httpRoute(let o) = $0.object { o } else { nil } }
     }

@@ -42,6 +42,12 @@ public struct ConditionReason: Vocabulary {
     public static let invalidClientCertificateRef = Self(rawValue: "InvalidClientCertificateRef")
     public static let configurationChanged = Self(rawValue: "ConfigurationChanged")
 
+    // ListenerSets.
+    /// The parent Gateway's `allowedListeners` does not admit the ListenerSet.
+    public static let notAllowed = Self(rawValue: "NotAllowed")
+    /// The parent Gateway is not accepted.
+    public static let parentNotAccepted = Self(rawValue: "ParentNotAccepted")
+
     // Routes.
     public static let noMatchingParent = Self(rawValue: "NoMatchingParent")
     public static let notAllowedByListeners = Self(rawValue: "NotAllowedByListeners")
@@ -131,8 +137,10 @@ public struct PolicyAncestorStatus: Codable, Hashable, Sendable {
 /// The status Chancery computes for one object.
 public struct ObjectStatus: Codable, Hashable, Sendable {
     public var conditions: [Condition] = []
-    /// Gateways only.
+    /// Gateways and ListenerSets.
     public var listeners: [ListenerStatus]?
+    /// Gateways only: how many ListenerSets attached.
+    public var attachedListenerSets: Int?
     /// Routes only: one entry per parent that is a Gateway of Chancery's.
     public var parents: [RouteParentStatus]?
     /// Policies only: one entry per ancestor the policy takes effect for.
@@ -141,11 +149,12 @@ public struct ObjectStatus: Codable, Hashable, Sendable {
     public var supportedFeatures: [FeatureName]?
 
     public init(
-        conditions: [Condition] = [], listeners: [ListenerStatus]? = nil, parents: [RouteParentStatus]? = nil,
-        ancestors: [PolicyAncestorStatus]? = nil, supportedFeatures: [FeatureName]? = nil
+        conditions: [Condition] = [], listeners: [ListenerStatus]? = nil, attachedListenerSets: Int? = nil,
+        parents: [RouteParentStatus]? = nil, ancestors: [PolicyAncestorStatus]? = nil, supportedFeatures: [FeatureName]? = nil
     ) {
         self.conditions = conditions
         self.listeners = listeners
+        self.attachedListenerSets = attachedListenerSets
         self.parents = parents
         self.ancestors = ancestors
         self.supportedFeatures = supportedFeatures

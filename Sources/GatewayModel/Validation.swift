@@ -162,28 +162,8 @@ enum Validation {
             }
         }
 
-        switch object {
-        case .gateway(let gateway):
-            let listeners = gateway.spec.listeners
-            check(!listeners.isEmpty, [.key("spec"), .key("listeners")], "at least one listener is required")
-            if let frontend = gateway.spec.tls?.frontend {
-                let base: [PathComponent] = [.key("spec"), .key("tls"), .key("frontend")]
-                func validation(_ validation: Gateway.FrontendValidation?, _ path: [PathComponent]) {
-                    guard let validation else { return }
-                    check(
-                        (1...16).contains(validation.caCertificateRefs.count), path + [.key("caCertificateRefs")],
-                        "1 to 16 CA certificate references are required")
-                    oneOf(validation.mode, [.allowValidOnly, .allowInsecureFallback], path + [.key("mode")])
-                }
-                validation(frontend.default.validation, base + [.key("default"), .key("validation")])
-                var ports: Set<Int> = []
-                for (i, entry) in (frontend.perPort ?? []).enumerated() {
-                    let path = base + [.key("perPort"), .index(i)]
-                    port(entry.port, path + [.key("port")])
-                    check(ports.insert(entry.port).inserted, path + [.key("port")], "port \(entry.port) has another entry")
-                    validation(entry.tls.validation, path + [.key("tls"), .key("validation")])
-                }
-            }
+        /// Gateway listeners and ListenerSet entries: the same fields, the same rules.
+        func listenerEntries(_ listeners: [Gateway.Listener]) {
             var names: Set<String> = []
             for (i, listener) in listeners.enumerated() {
                 let path: [PathComponent] = [.key("spec"), .key("listeners"), .index(i)]
@@ -223,6 +203,47 @@ enum Validation {
                         "required when from is Selector")
                 }
             }
+        }
+
+        switch object {
+        case .gateway(let gateway):
+            let listeners = gateway.spec.listeners
+            check(!listeners.isEmpty, [.key("spec"), .key("listeners")], "at least one listener is required")
+            if let frontend = gateway.spec.tls?.frontend {
+                let base: [PathComponent] = [.key("spec"), .key("tls"), .key("frontend")]
+                func validation(_ validation: Gateway.FrontendValidation?, _ path: [PathComponent]) {
+                    guard let validation else { return }
+                    check(
+                        (1...16).contains(validation.caCertificateRefs.count), path + [.key("caCertificateRefs")],
+                        "1 to 16 CA certificate references are required")
+                    oneOf(validation.mode, [.allowValidOnly, .allowInsecureFallback], path + [.key("mode")])
+                }
+                validation(frontend.default.validation, base + [.key("default"), .key("validation")])
+                var ports: Set<Int> = []
+                for (i, entry) in (frontend.perPort ?? []).enumerated() {
+                    let path = base + [.key("perPort"), .index(i)]
+                    port(entry.port, path + [.key("port")])
+                    check(ports.insert(entry.port).inserted, path + [.key("port")], "port \(entry.port) has another entry")
+                    validation(entry.tls.validation, path + [.key("tls"), .key("validation")])
+                }
+            }
+            listenerEntries(listeners)
+            if let namespaces = gateway.spec.allowedListeners?.namespaces {
+                let path: [PathComponent] = [.key("spec"), .key("allowedListeners"), .key("namespaces")]
+                oneOf(namespaces.from, [.all, .same, .selector, .noNamespace], path + [.key("from")])
+                if namespaces.from == .selector {
+                    check(namespaces.selector != nil, path + [.key("selector")], "required when from is Selector")
+                }
+            }
+        case .listenerSet(let set):
+            let listeners = set.spec.listeners
+            check(
+                (1...64).contains(listeners.count), [.key("spec"), .key("listeners")], "1 to 64 listeners are required")
+            let parent = set.spec.parentRef
+            check(
+                (parent.group ?? gatewayGroup) == gatewayGroup && (parent.kind ?? Kind.gateway.rawValue) == Kind.gateway.rawValue,
+                [.key("spec"), .key("parentRef")], "must name a Gateway (group \(gatewayGroup), kind Gateway)")
+            listenerEntries(listeners)
         case .httpRoute(let route):
             parentRefs(route.spec.parentRefs)
             ruleNames((route.spec.rules ?? []).map(\.name))

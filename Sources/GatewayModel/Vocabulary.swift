@@ -45,6 +45,8 @@ public struct FromNamespaces: Vocabulary {
     public static let all = Self(rawValue: "All")
     public static let same = Self(rawValue: "Same")
     public static let selector = Self(rawValue: "Selector")
+    /// `allowedListeners` only: no ListenerSet may attach (its default).
+    public static let noNamespace = Self(rawValue: "None")
 }
 
 /// A Gateway address's `type`.

@@ -30,7 +30,8 @@ public struct TranslationResult: Sendable, Equatable {
 ///
 /// The steps, in order:
 /// 1. GatewayClasses of Chancery's controller are accepted;
-/// 2. their Gateways' listeners are validated (protocols, conflicts, certificates);
+/// 2. their Gateways' listeners are validated (protocols, conflicts, certificates), and
+///    the ListenerSets they allow add theirs;
 /// 3. routes attach to listeners, oldest first (hostnames, allowedRoutes, backends);
 /// 4. group producers plan each proxy group (``GroupProducers``), settling what
 ///    Gateways sharing a proxy disagree on;
@@ -72,7 +73,9 @@ public struct Translator: Sendable {
         var gateways = set.gateways.filter { ours.contains($0.spec.gatewayClassName) }
             .sorted { Ordering.older($0.metadata, than: $1.metadata) }
             .map { PreparedGateway(gateway: $0, classProblem: classProblems[$0.spec.gatewayClassName], context: context) }
-        let attachments = RouteAttachment.attach(RouteObject.all(in: set), to: &gateways, context: &context)
+        let listenerSets = ListenerSets.attach(set.listenerSets, to: &gateways, context: context)
+        let attachments = RouteAttachment.attach(
+            RouteObject.all(in: set), to: &gateways, listenerSets: listenerSets, context: &context)
 
         let world = World(classes: classes, gateways: gateways, attachments: attachments, context: context)
         var groups = ProxyGroups()
@@ -104,6 +107,13 @@ public struct Translator: Sendable {
                     }
                 }
             }
+        }
+        let byKey = Dictionary(uniqueKeysWithValues: gateways.map { ($0.key, $0) })
+        for (key, listenerSet) in listenerSets {
+            guard let gateway = byKey[listenerSet.gateway] else { continue }
+            result.statuses[key] = GatewayStatus.listenerSet(
+                listenerSet, gateway: gateway, servedIn: groups.servedIn[gateway.key] ?? [],
+                findings: listenerFindings[gateway.key] ?? [:])
         }
         result.warnings = Array(Set(result.warnings)).sorted()
         for (key, record) in attachments.records {

@@ -18,6 +18,7 @@ public struct WatchedKind: Sendable, Hashable {
     public static let all: [WatchedKind] = [
         WatchedKind(kind: .gatewayClass, group: gatewayGroup, versions: ["v1", "v1beta1"], resource: "gatewayclasses", fieldSelector: nil),
         WatchedKind(kind: .gateway, group: gatewayGroup, versions: ["v1", "v1beta1"], resource: "gateways", fieldSelector: nil),
+        WatchedKind(kind: .listenerSet, group: gatewayGroup, versions: ["v1"], resource: "listenersets", fieldSelector: nil),
         WatchedKind(kind: .httpRoute, group: gatewayGroup, versions: ["v1", "v1beta1"], resource: "httproutes", fieldSelector: nil),
         WatchedKind(kind: .grpcRoute, group: gatewayGroup, versions: ["v1", "v1alpha2"], resource: "grpcroutes", fieldSelector: nil),
         WatchedKind(

@@ -5,7 +5,8 @@ import Metrics
 import Synchronization
 
 /// Writes the translator's conditions to objects' `status` subresource: GatewayClasses,
-/// Gateways (conditions, listeners, addresses), every route's entry for each of our
+/// Gateways (conditions, listeners, addresses, attached ListenerSets), ListenerSets
+/// (conditions, listeners), every route's entry for each of our
 /// parents and BackendTLSPolicies' ancestors. A write happens only when the status
 /// differs from what the cluster shows; other controllers' entries in `parents` and
 /// `ancestors` are kept; `lastTransitionTime` changes only when a condition's status
@@ -82,6 +83,14 @@ public final class StatusWriter: Sendable {
                     "conditions": conditions(
                         listener.conditions, previous: previous?["conditions"] as? [[String: Any]] ?? [], now: now),
                 ]
+            }
+            // A ListenerSet's status has conditions and listeners; a Gateway's also its
+            // addresses and how many ListenerSets attached.
+            guard object["kind"] as? String == Kind.gateway.rawValue else { break }
+            if let count = status.attachedListenerSets {
+                result["attachedListenerSets"] = count
+            } else {
+                result.removeValue(forKey: "attachedListenerSets")
             }
             let spec = object["spec"] as? [String: Any] ?? [:]
             // The address Envoy listens on (the first IPAddress with a value), as the

@@ -30,31 +30,12 @@ enum GatewayStatus {
     ///   - findings: what groups found about its listeners, by listener name.
     static func gateway(_ gateway: PreparedGateway, servedIn: [String], findings: [String: [Finding]]) -> ObjectStatus {
         let generation = gateway.gateway.metadata.generation
-        var listenerStatuses: [ListenerStatus] = []
-        for listener in gateway.listeners {
-            let shared = findings[listener.spec.name] ?? []
-            var conditions: [Condition] = [listener.accepted.condition(.accepted, generation: generation)]
-            if let conflict = listener.conflict {
-                conditions.append(conflict.condition(.conflicted, generation: generation))
-            } else if let first = shared.first {
-                conditions.append(
-                    Condition(
-                        .conflicted, true, reason: first.verdict.reason,
-                        message: shared.map(\.verdict.message).joined(separator: "; "), generation: generation))
-            } else {
-                conditions.append(Condition(.conflicted, false, reason: .noConflicts, message: "no conflicts", generation: generation))
-            }
-            conditions.append(resolvedRefs(listener, generation: generation))
-            conditions.append(programmed(listener, of: gateway, shared: shared, generation: generation))
-            listenerStatuses.append(
-                ListenerStatus(
-                    name: listener.spec.name, attachedRoutes: listener.attachedRoutes,
-                    supportedKinds: listener.supportedKinds, conditions: conditions))
+        let own = gateway.ownListeners
+        let listenerStatuses = own.map {
+            listenerStatus($0, of: gateway, findings: findings[$0.name] ?? [], generation: generation)
         }
-        let programmed = gateway.listeners.contains(where: \.isProgrammed)
-        let allValid = gateway.listeners.allSatisfy {
-            $0.isProgrammed && $0.invalidKinds.isEmpty && $0.certificateProblems.isEmpty
-        }
+        let programmed = own.contains(where: \.isProgrammed)
+        let allValid = own.allSatisfy(\.isValid)
         var conditions: [Condition] = []
         let notes = gateway.notes.map { "; " + $0 }.joined()
         if let refusal = gateway.refusal, !refusal.accepted {
@@ -95,7 +76,77 @@ enum GatewayStatus {
                     message: "tls.frontend mode AllowInsecureFallback lets clients in without a valid certificate",
                     generation: generation))
         }
-        return ObjectStatus(conditions: conditions, listeners: listenerStatuses)
+        let takesListenerSets = (gateway.gateway.spec.allowedListeners?.namespaces?.from ?? .noNamespace) != .noNamespace
+        return ObjectStatus(
+            conditions: conditions, listeners: listenerStatuses,
+            attachedListenerSets: takesListenerSets ? gateway.attachedListenerSets : nil)
+    }
+
+    /// A listener's conditions, written in the Gateway or in a ListenerSet: `shared`
+    /// is what proxy groups found about it.
+    static func listenerStatus(
+        _ listener: PreparedListener, of gateway: PreparedGateway, findings shared: [Finding], generation: Int?
+    ) -> ListenerStatus {
+        var conditions: [Condition] = [listener.accepted.condition(.accepted, generation: generation)]
+        if let conflict = listener.conflict {
+            conditions.append(conflict.condition(.conflicted, generation: generation))
+        } else if let first = shared.first {
+            conditions.append(
+                Condition(
+                    .conflicted, true, reason: first.verdict.reason,
+                    message: shared.map(\.verdict.message).joined(separator: "; "), generation: generation))
+        } else {
+            conditions.append(Condition(.conflicted, false, reason: .noConflicts, message: "no conflicts", generation: generation))
+        }
+        conditions.append(resolvedRefs(listener, generation: generation))
+        conditions.append(programmed(listener, of: gateway, shared: shared, generation: generation))
+        return ListenerStatus(
+            name: listener.spec.name, attachedRoutes: listener.attachedRoutes, supportedKinds: listener.supportedKinds,
+            conditions: conditions)
+    }
+
+    /// A ListenerSet's status: whether its Gateway took it, and each listener's.
+    /// - Parameter findings: what groups found about the Gateway's listeners, by name.
+    static func listenerSet(
+        _ set: PreparedListenerSet, gateway: PreparedGateway, servedIn: [String], findings: [String: [Finding]]
+    ) -> ObjectStatus {
+        let generation = set.set.metadata.generation
+        if let refusal = set.refusal {
+            return ObjectStatus(
+                conditions: [
+                    refusal.condition(.accepted, generation: generation),
+                    Condition(
+                        .programmed, false, reason: .invalid, message: "not served: the ListenerSet is not accepted",
+                        generation: generation),
+                ],
+                listeners: [])
+        }
+        let listeners = gateway.listeners.filter { $0.listenerSet == set.key }
+        let statuses = listeners.map {
+            listenerStatus($0, of: gateway, findings: findings[$0.name] ?? [], generation: generation)
+        }
+        let valid = listeners.filter(\.isValid)
+        let accepted: Condition
+        if valid.count == listeners.count {
+            accepted = Condition(
+                .accepted, true, reason: .accepted, message: "attached to Gateway \(gateway.group)", generation: generation)
+        } else if valid.isEmpty {
+            accepted = Condition(
+                .accepted, false, reason: .listenersNotValid, message: "no listener is valid; see their conditions",
+                generation: generation)
+        } else {
+            accepted = Condition(
+                .accepted, true, reason: .listenersNotValid,
+                message: "attached to Gateway \(gateway.group); some listeners are not valid, see their conditions",
+                generation: generation)
+        }
+        let programmed =
+            listeners.contains(where: \.isProgrammed) && gateway.isServed
+            ? Condition(
+                .programmed, true, reason: .programmed,
+                message: "configuration sent to proxy groups \(servedIn.joined(separator: " and "))", generation: generation)
+            : Condition(.programmed, false, reason: .invalid, message: "no listener could be programmed", generation: generation)
+        return ObjectStatus(conditions: [accepted, programmed], listeners: statuses)
     }
 
     private static func resolvedRefs(_ listener: PreparedListener, generation: Int?) -> Condition {

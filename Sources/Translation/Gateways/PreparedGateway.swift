@@ -17,9 +17,12 @@ struct Verdict: Hashable, Sendable {
     }
 }
 
-/// One Gateway listener after validation, with the routes that attach to it.
+/// One Gateway listener after validation, with the routes that attach to it: written in
+/// the Gateway, or in a ListenerSet attached to it (GEP-1713).
 struct PreparedListener {
     let spec: Gateway.Listener
+    /// The ListenerSet it comes from; nil for the Gateway's own.
+    var listenerSet: ObjectKey? = nil
     var accepted = Verdict(true, .accepted, "listener is valid")
     /// Why the listener cannot be served at all (another listener of its Gateway claims
     /// the same port with another protocol, or the same port and hostname).
@@ -37,12 +40,32 @@ struct PreparedListener {
     /// HTTPS: the client certificates the Gateway's `tls.frontend` asks for here.
     var clientValidation: ClientValidation?
 
+    /// Unique among the Gateway's listeners: a Gateway listener's name, or
+    /// `namespace/listenerset/name` for a ListenerSet's (listener names have no `/`).
+    var name: String {
+        guard let listenerSet else { return spec.name }
+        return "\(listenerSet.namespace)/\(listenerSet.name)/\(spec.name)"
+    }
+
+    /// How messages name it.
+    var label: String {
+        guard let listenerSet else { return "listener \(spec.name)" }
+        return "ListenerSet \(listenerSet.namespace)/\(listenerSet.name) listener \(spec.name)"
+    }
+
+    /// The namespace that `allowedRoutes` `Same` and unqualified references mean: the
+    /// ListenerSet's for its listeners.
+    func home(in gateway: ObjectKey) -> String { listenerSet?.namespace ?? gateway.namespace }
+
     /// Whether this listener terminates TLS with certificates of its own.
     var terminatesTLS: Bool {
         spec.protocol == .https || (spec.protocol == .tls && (spec.tls?.mode ?? .terminate) == .terminate)
     }
 
     var isProgrammed: Bool { accepted.holds && conflict == nil && (!terminatesTLS || !certificates.isEmpty) }
+
+    /// Served, with every reference resolved and every route kind it names supported.
+    var isValid: Bool { isProgrammed && invalidKinds.isEmpty && certificateProblems.isEmpty }
 
     /// Route kinds this listener protocol can carry.
     static func routeKinds(for protocolType: ProtocolType) -> [Kind] {
@@ -82,6 +105,10 @@ struct PreparedGateway {
     var backendClientCertificate: ObjectKey?
     /// Why `tls.backend.clientCertificateRef` cannot be used (the Gateway's ResolvedRefs).
     var backendCertificateProblem: Verdict?
+    /// How many ListenerSets it took (their listeners follow its own in `listeners`).
+    var attachedListenerSets = 0
+    /// The listeners written in the Gateway itself, which its status lists.
+    var ownListeners: [PreparedListener] { listeners.filter { $0.listenerSet == nil } }
 
     /// The proxy group of this Gateway's dedicated fleet: `namespace/name`.
     var group: String { "\(key.namespace)/\(key.name)" }
@@ -122,7 +149,7 @@ struct PreparedGateway {
             )
         }
         if let ref = gateway.spec.tls?.backend?.clientCertificateRef {
-            switch Self.resolveSecret(ref, field: "tls.backend.clientCertificateRef", prefixed: true, gateway: key, context: context) {
+            switch Self.resolveSecret(ref, field: "tls.backend.clientCertificateRef", prefixed: true, owner: key, context: context) {
             case .success(let resolved): backendClientCertificate = resolved.key
             case .failure(let problem):
                 backendCertificateProblem = Verdict(
@@ -136,67 +163,77 @@ struct PreparedGateway {
         if !(infrastructure?.labels ?? [:]).isEmpty || !(infrastructure?.annotations ?? [:]).isEmpty {
             notes.append("spec.infrastructure labels and annotations are not applied: Chancery creates no resources for Gateways")
         }
-        if let from = gateway.spec.allowedListeners?.namespaces?.from, from != "None" {
-            notes.append("spec.allowedListeners has no effect: Chancery does not read ListenerSets")
-        }
-
-        var listeners: [PreparedListener] = []
-        for spec in gateway.spec.listeners {
-            var listener = PreparedListener(spec: spec)
-            let kinds = PreparedListener.routeKinds(for: spec.protocol)
-            if kinds.isEmpty {
-                listener.accepted = Verdict(
-                    false, .unsupportedProtocol, "protocol \(spec.protocol) is not one Chancery serves")
-            }
-            if listener.terminatesTLS {
-                Self.resolveCertificates(&listener, gateway: key, context: context)
-            }
-            if let options = spec.tls?.options?.keys.sorted(), !options.isEmpty, listener.accepted.holds {
-                listener.accepted.message +=
-                    "; tls.options \(options.joined(separator: ", ")) are not recognised and have no effect"
-            }
-            if spec.protocol == .https, let frontend = gateway.spec.tls?.frontend {
-                let config = frontend.perPort?.first { $0.port == spec.port }?.tls ?? frontend.default
-                if let validation = config.validation {
-                    Self.resolveClientValidation(validation, for: &listener, gateway: key, context: context)
-                }
-            }
-            if let requested = spec.allowedRoutes?.kinds, !requested.isEmpty {
-                for kind in requested {
-                    if (kind.group ?? gatewayGroup) == gatewayGroup, kinds.contains(where: { $0.rawValue == kind.kind }) {
-                        listener.supportedKinds.append(Gateway.RouteGroupKind(group: gatewayGroup, kind: kind.kind))
-                    } else {
-                        listener.invalidKinds.append(kind.kind)
-                    }
-                }
-            } else {
-                listener.supportedKinds = kinds.map { Gateway.RouteGroupKind(group: gatewayGroup, kind: $0.rawValue) }
-            }
-            listeners.append(listener)
+        let key = self.key
+        var listeners = gateway.spec.listeners.map {
+            Self.prepare($0, of: gateway, key: key, owner: key, context: context)
         }
         // Conflicts among valid listeners: one port carries one protocol, and one
         // hostname per port.
         for i in listeners.indices where listeners[i].accepted.holds {
             for j in listeners.indices where j != i && listeners[j].accepted.holds {
-                let a = listeners[i].spec
-                let b = listeners[j].spec
-                guard a.port == b.port else { continue }
-                if a.protocol != b.protocol {
-                    listeners[i].conflict = Verdict(
-                        true, .protocolConflict, "port \(a.port) is also used by listener \(b.name) with protocol \(b.protocol)")
-                } else if a.protocol == .tcp || a.protocol == .udp {
-                    // No hostname tells their connections apart: one listener per port.
-                    listeners[i].conflict = Verdict(
-                        true, .hostnameConflict,
-                        "listener \(b.name) uses the same \(a.protocol) port \(a.port); a \(a.protocol) port carries one listener")
-                } else if (a.hostname ?? "") == (b.hostname ?? "") {
-                    listeners[i].conflict = Verdict(
-                        true, .hostnameConflict,
-                        "listener \(b.name) uses the same port \(a.port) and hostname \(a.hostname ?? "(any)")")
-                }
+                if let conflict = Self.conflict(listeners[i], with: listeners[j]) { listeners[i].conflict = conflict }
             }
         }
         self.listeners = listeners
+    }
+
+    /// Why listener `a` cannot share its port with `b`: another protocol, or the same
+    /// hostname (a TCP or UDP port carries one listener).
+    static func conflict(_ a: PreparedListener, with b: PreparedListener) -> Verdict? {
+        let port = a.spec.port
+        guard port == b.spec.port else { return nil }
+        if a.spec.protocol != b.spec.protocol {
+            return Verdict(true, .protocolConflict, "port \(port) is also used by \(b.label) with protocol \(b.spec.protocol)")
+        }
+        if a.spec.protocol == .tcp || a.spec.protocol == .udp {
+            // No hostname tells their connections apart: one listener per port.
+            return Verdict(
+                true, .hostnameConflict,
+                "\(b.label) uses the same \(a.spec.protocol) port \(port); a \(a.spec.protocol) port carries one listener")
+        }
+        if (a.spec.hostname ?? "") == (b.spec.hostname ?? "") {
+            return Verdict(
+                true, .hostnameConflict, "\(b.label) uses the same port \(port) and hostname \(a.spec.hostname ?? "(any)")")
+        }
+        return nil
+    }
+
+    /// Validates one listener written in the Gateway or, with `owner` a ListenerSet, in a
+    /// ListenerSet attached to it: its protocol, certificates (looked up from the
+    /// owner's namespace, with ReferenceGrants to the owner's kind), the Gateway's client
+    /// validation for its port, and the route kinds it admits.
+    static func prepare(
+        _ spec: Gateway.Listener, of gateway: Gateway, key: ObjectKey, owner: ObjectKey, context: Context
+    ) -> PreparedListener {
+        var listener = PreparedListener(spec: spec, listenerSet: owner.kind == .listenerSet ? owner : nil)
+        let kinds = PreparedListener.routeKinds(for: spec.protocol)
+        if kinds.isEmpty {
+            listener.accepted = Verdict(false, .unsupportedProtocol, "protocol \(spec.protocol) is not one Chancery serves")
+        }
+        if listener.terminatesTLS {
+            Self.resolveCertificates(&listener, owner: owner, context: context)
+        }
+        if let options = spec.tls?.options?.keys.sorted(), !options.isEmpty, listener.accepted.holds {
+            listener.accepted.message += "; tls.options \(options.joined(separator: ", ")) are not recognised and have no effect"
+        }
+        if spec.protocol == .https, let frontend = gateway.spec.tls?.frontend {
+            let config = frontend.perPort?.first { $0.port == spec.port }?.tls ?? frontend.default
+            if let validation = config.validation {
+                Self.resolveClientValidation(validation, for: &listener, gateway: key, context: context)
+            }
+        }
+        if let requested = spec.allowedRoutes?.kinds, !requested.isEmpty {
+            for kind in requested {
+                if (kind.group ?? gatewayGroup) == gatewayGroup, kinds.contains(where: { $0.rawValue == kind.kind }) {
+                    listener.supportedKinds.append(Gateway.RouteGroupKind(group: gatewayGroup, kind: kind.kind))
+                } else {
+                    listener.invalidKinds.append(kind.kind)
+                }
+            }
+        } else {
+            listener.supportedKinds = kinds.map { Gateway.RouteGroupKind(group: gatewayGroup, kind: $0.rawValue) }
+        }
+        return listener
     }
 
     /// Whether the Gateway lets clients in without a valid certificate somewhere.
@@ -268,9 +305,9 @@ struct PreparedGateway {
     /// namespace, or in another one whose ReferenceGrant allows it, that passes the
     /// certificate checks. With `prefixed`, every message starts with `field`.
     static func resolveSecret(
-        _ ref: SecretObjectReference, field: String, prefixed: Bool, gateway: ObjectKey, context: Context
+        _ ref: SecretObjectReference, field: String, prefixed: Bool, owner: ObjectKey, context: Context
     ) -> Result<(key: ObjectKey, certificate: CheckedCertificate), ReferenceProblem> {
-        let namespace = ref.namespace ?? gateway.namespace
+        let namespace = ref.namespace ?? owner.namespace
         let label = "\(namespace)/\(ref.name)"
         let prefix = prefixed ? "\(field): " : ""
         guard Kind.referenced(group: ref.group, kind: ref.kind, implied: .secret) == .secret else {
@@ -280,13 +317,13 @@ struct PreparedGateway {
                     message: "\(field) \(ref.group ?? "")/\(ref.kind ?? "") \(ref.name): only core Secrets are supported"))
         }
         let secretKey = ObjectKey(.secret, namespace: namespace, name: ref.name)
-        if namespace != gateway.namespace,
-            !context.referenceGranted(from: .gateway, namespace: gateway.namespace, to: secretKey)
+        if namespace != owner.namespace,
+            !context.referenceGranted(from: owner.kind, namespace: owner.namespace, to: secretKey)
         {
             return .failure(
                 ReferenceProblem(
                     reason: .refNotPermitted,
-                    message: "\(prefix)Secret \(label) is in another namespace and no ReferenceGrant there allows Gateways from \(gateway.namespace)"))
+                    message: "\(prefix)Secret \(label) is in another namespace and no ReferenceGrant there allows \(owner.kind.rawValue)s from \(owner.namespace)"))
         }
         switch context.certificate(secretKey) {
         case nil:
@@ -306,9 +343,9 @@ struct PreparedGateway {
     /// A TLS-terminating listener's certificateRefs: Secrets of type kubernetes.io/tls in
     /// the Gateway's namespace, or in another one that grants it with a ReferenceGrant;
     /// each checked before it is served.
-    static func resolveCertificates(_ listener: inout PreparedListener, gateway: ObjectKey, context: Context) {
+    static func resolveCertificates(_ listener: inout PreparedListener, owner: ObjectKey, context: Context) {
         for ref in listener.spec.tls?.certificateRefs ?? [] {
-            switch resolveSecret(ref, field: "certificateRef", prefixed: false, gateway: gateway, context: context) {
+            switch resolveSecret(ref, field: "certificateRef", prefixed: false, owner: owner, context: context) {
             case .success(let resolved):
                 listener.certificates.append(resolved.key)
                 if let warning = resolved.certificate.warning { listener.certificateWarnings.append(warning) }

@@ -18,9 +18,14 @@ enum GatewayPlanner {
     struct Placed {
         let gateway: PreparedGateway
         let listener: PreparedListener
-        var chainName: String { "\(gateway.group)/\(listener.spec.name)" }
-        var label: String { "Gateway \(gateway.group) listener \(listener.spec.name)" }
-        var subject: Finding.Subject { .listener(gateway: gateway.key, name: listener.spec.name) }
+        var chainName: String { "\(gateway.group)/\(listener.name)" }
+        var label: String {
+            listener.listenerSet == nil
+                ? "Gateway \(gateway.group) \(listener.label)" : "\(listener.label) (Gateway \(gateway.group))"
+        }
+        var subject: Finding.Subject { .listener(gateway: gateway.key, name: listener.name) }
+        /// The objects the listener is written in: its Gateway, and its ListenerSet.
+        var owners: [ObjectKey] { [gateway.key] + (listener.listenerSet.map { [$0] } ?? []) }
     }
 
     static func plan(group: String, gateways: [PreparedGateway], world: World, findings: inout [Finding]) -> ProxyPlan {
@@ -91,13 +96,15 @@ enum GatewayPlanner {
         var listenerOrigins = Origins()
         for (index, entry) in placed.enumerated() {
             builder.addCertificates(of: entry)
-            listenerOrigins.insert(entry.gateway.key)
-            tableOrigins.insert(entry.gateway.key)
+            for owner in entry.owners {
+                listenerOrigins.insert(owner)
+                tableOrigins.insert(owner)
+            }
             let listenerHost = entry.listener.spec.hostname ?? "*"
             listenerHosts.insert(listenerHost)
-            if secure { originsByListener[listenerHost, default: Origins()].insert(entry.gateway.key) }
+            if secure { for owner in entry.owners { originsByListener[listenerHost, default: Origins()].insert(owner) } }
             if hosts[listenerHost] == nil { hosts[listenerHost] = [] }
-            for attached in builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.spec.name) {
+            for attached in builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.name) {
                 tableOrigins.insert(attached.key)
                 if secure { originsByListener[listenerHost]!.insert(attached.key) }
                 for hostname in attached.hostnames {
@@ -120,7 +127,7 @@ enum GatewayPlanner {
                 guard let holder = placed.first(where: { ($0.listener.spec.hostname ?? "*") == owner }) else { continue }
                 let through = placed[group.placed]
                 builder.find(
-                    .route(group.route, gateway: through.gateway.key, listener: through.listener.spec.name),
+                    .route(group.route, gateway: through.gateway.key, listener: through.listener.name),
                     .noMatchingListenerHostname,
                     "on port \(bind.port), requests for \(hostname) go to the routes of \(holder.label), the most specific listener hostname matching it",
                     total: false)
@@ -258,10 +265,10 @@ enum GatewayPlanner {
         var origins = Origins()
         for entry in placed {
             builder.addCertificates(of: entry)
-            origins.insert(entry.gateway.key)
+            for owner in entry.owners { origins.insert(owner) }
             let certificates = entry.listener.terminatesTLS ? entry.listener.certificates.map(Certificates.sdsName) : []
-            for attached in builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.spec.name) {
-                let subject = Finding.Subject.route(attached.key, gateway: entry.gateway.key, listener: entry.listener.spec.name)
+            for attached in builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.name) {
+                let subject = Finding.Subject.route(attached.key, gateway: entry.gateway.key, listener: entry.listener.name)
                 var serverNames = attached.hostnames.filter { $0 != "*" }
                 if serverNames.isEmpty {
                     if let holder = catchAll {
@@ -311,7 +318,7 @@ enum GatewayPlanner {
                 from: &builder)
         }
         builder.addCertificates(of: entry)
-        guard let attached = builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.spec.name).first
+        guard let attached = builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.name).first
         else { return }
         let traffic: ListenerPlan.Traffic
         if entry.listener.spec.protocol == .udp {
@@ -325,7 +332,7 @@ enum GatewayPlanner {
         builder.listeners.append(
             ListenerPlan(
                 name: bind.name, address: bind.address, port: bind.port, traffic: traffic,
-                origins: [entry.gateway.key, attached.key]))
+                origins: Origins(entry.owners + [attached.key])))
     }
 
     static func describe(_ route: ObjectKey) -> String { "\(route.kind.rawValue) \(route.namespace)/\(route.name)" }
@@ -336,11 +343,11 @@ enum GatewayPlanner {
         _ entry: Placed, _ reason: ConditionReason, _ message: String, from builder: inout PlanBuilder
     ) {
         builder.find(entry.subject, reason, message)
-        let name = entry.listener.spec.name
+        let name = entry.listener.name
         for attached in builder.world.attachments.routes(for: entry.gateway.key, listener: name) {
             builder.find(
                 .route(attached.key, gateway: entry.gateway.key, listener: name), .conflicted,
-                "listener \(name) of Gateway \(entry.gateway.group) is not served there (see the Gateway's status)")
+                "\(entry.label) is not served there (see the \(entry.listener.listenerSet == nil ? "Gateway" : "ListenerSet")'s status)")
         }
     }
 }

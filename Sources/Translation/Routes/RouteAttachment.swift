@@ -96,7 +96,10 @@ enum RouteAttachment {
     /// hostname on one listener (the newer loses it), and a TCP or UDP listener carries
     /// one route (the oldest). Which route serves a TLS hostname is settled per proxy
     /// group when listeners share a port (``GatewayPlanner``).
-    static func attach(_ routes: [RouteObject], to gateways: inout [PreparedGateway], context: inout Context) -> Attachments {
+    static func attach(
+        _ routes: [RouteObject], to gateways: inout [PreparedGateway], listenerSets: [ObjectKey: PreparedListenerSet],
+        context: inout Context
+    ) -> Attachments {
         var result = Attachments()
         let byKey = Dictionary(uniqueKeysWithValues: gateways.enumerated().map { ($1.key, $0) })
         // Per Gateway and listener: which kind holds each hostname; the route holding a
@@ -133,12 +136,23 @@ enum RouteAttachment {
                 + streamBackends.compactMap(\.problem)
             var parents: [ParentAttachment] = []
             for parentRef in route.parentRefs {
-                guard Kind.referenced(group: parentRef.group, kind: parentRef.kind, implied: .gateway) == .gateway else {
-                    continue
+                // A Gateway's own listeners, or those of one ListenerSet attached to it.
+                let gatewayKey: ObjectKey
+                let listenerSet: PreparedListenerSet?
+                switch Kind.referenced(group: parentRef.group, kind: parentRef.kind, implied: .gateway) {
+                case .gateway?:
+                    gatewayKey = ObjectKey(.gateway, namespace: parentRef.namespace ?? namespace, name: parentRef.name)
+                    listenerSet = nil
+                case .listenerSet?:
+                    let setKey = ObjectKey(.listenerSet, namespace: parentRef.namespace ?? namespace, name: parentRef.name)
+                    guard let prepared = listenerSets[setKey] else { continue }  // not for a Gateway of ours
+                    gatewayKey = prepared.gateway
+                    listenerSet = prepared
+                default: continue
                 }
-                let gatewayKey = ObjectKey(.gateway, namespace: parentRef.namespace ?? namespace, name: parentRef.name)
                 guard let g = byKey[gatewayKey] else { continue }  // not a Gateway of ours
                 let gatewayName = "\(gatewayKey.namespace)/\(gatewayKey.name)"
+                let parentName = listenerSet.map { "\($0.label) (Gateway \(gatewayName))" } ?? "Gateway \(gatewayName)"
                 guard gateways[g].isServed else {
                     parents.append(
                         ParentAttachment(
@@ -148,21 +162,30 @@ enum RouteAttachment {
                                 "Gateway \(gatewayName) is not served: \(gateways[g].refusal?.verdict.message ?? "it is not accepted")")))
                     continue
                 }
+                if let refusal = listenerSet?.refusal {
+                    parents.append(
+                        ParentAttachment(
+                            parentRef: parentRef, gateway: gatewayKey,
+                            accepted: Verdict(false, .noMatchingParent, "\(parentName) is not accepted: \(refusal.message)")))
+                    continue
+                }
                 var parent = ParentAttachment(
                     parentRef: parentRef, gateway: gatewayKey,
-                    accepted: Verdict(false, .noMatchingParent, "no listener of Gateway \(gatewayName) matches"))
+                    accepted: Verdict(false, .noMatchingParent, "no listener of \(parentName) matches"))
                 let gateway = gateways[g]
-                var candidates = gateway.listeners.indices.filter { gateway.listeners[$0].accepted.holds }
+                var candidates = gateway.listeners.indices.filter {
+                    gateway.listeners[$0].accepted.holds && gateway.listeners[$0].listenerSet == listenerSet?.key
+                }
                 if let section = parentRef.sectionName {
                     candidates = candidates.filter { gateway.listeners[$0].spec.name == section }
                     if candidates.isEmpty {
-                        parent.accepted.message = "Gateway \(gatewayName) has no valid listener named \(section)"
+                        parent.accepted.message = "\(parentName) has no valid listener named \(section)"
                     }
                 }
                 if let port = parentRef.port {
                     candidates = candidates.filter { gateway.listeners[$0].spec.port == port }
                     if candidates.isEmpty {
-                        parent.accepted.message = "Gateway \(gatewayName) has no valid listener on port \(port)"
+                        parent.accepted.message = "\(parentName) has no valid listener on port \(port)"
                     }
                 }
                 var allowedSome = false
@@ -173,7 +196,7 @@ enum RouteAttachment {
                     guard allows(listener, kind: route.kind, routeNamespace: namespace, gateway: gateway, context: context)
                     else { continue }
                     allowedSome = true
-                    let name = listener.spec.name
+                    let name = listener.name
                     var hostnames: [String]
                     if route.kind == .tcpRoute || route.kind == .udpRoute {
                         hostnames = ["*"]
@@ -217,7 +240,7 @@ enum RouteAttachment {
                     }
                     result.routes[gatewayKey, default: [:]][name, default: []].append(attached)
                     parent.listeners.append(name)
-                    parent.accepted = Verdict(true, .accepted, "attached to Gateway \(gatewayName)")
+                    parent.accepted = Verdict(true, .accepted, "attached to \(parentName)")
                 }
                 if !parent.accepted.holds, !candidates.isEmpty {
                     if !allowedSome {
@@ -253,7 +276,7 @@ enum RouteAttachment {
         case .all: return true
         case .selector:
             return namespaces?.selector?.matches(context.set.labels(ofNamespace: routeNamespace)) ?? false
-        default: return routeNamespace == gateway.key.namespace
+        default: return routeNamespace == listener.home(in: gateway.key)
         }
     }
 
