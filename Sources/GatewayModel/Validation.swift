@@ -244,6 +244,22 @@ enum Validation {
                 (parent.group ?? gatewayGroup) == gatewayGroup && (parent.kind ?? Kind.gateway.rawValue) == Kind.gateway.rawValue,
                 [.key("spec"), .key("parentRef")], "must name a Gateway (group \(gatewayGroup), kind Gateway)")
             listenerEntries(listeners)
+            // The ListenerSet CRD's rules beyond a Gateway's.
+            var combinations: Set<String> = []
+            for (i, listener) in listeners.enumerated() {
+                let path: [PathComponent] = [.key("spec"), .key("listeners"), .index(i)]
+                if listener.protocol == .tls {
+                    check(listener.tls?.mode != nil, path + [.key("tls"), .key("mode")], "required when protocol is TLS")
+                }
+                if listener.protocol == .tcp || listener.protocol == .udp {
+                    check(
+                        (listener.hostname ?? "").isEmpty, path + [.key("hostname")],
+                        "must not be set when protocol is \(listener.protocol)")
+                }
+                check(
+                    combinations.insert("\(listener.port)/\(listener.protocol)/\(listener.hostname ?? "")").inserted,
+                    path, "another listener has the same port, protocol and hostname")
+            }
         case .httpRoute(let route):
             parentRefs(route.spec.parentRefs)
             ruleNames((route.spec.rules ?? []).map(\.name))

@@ -179,6 +179,105 @@ import Yams
         await b.stop()
     }
 
+    @Test func listenerSetsFromTheClusterAreServedAndReported() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        let api = try await FakeKubeAPI.start()
+        api.installGatewayAPI()
+        try api.create(Self.gatewayClass)
+        for object in Self.service("svc-a", target: a.port) + Self.service("svc-b", target: b.port) { try api.create(object) }
+        try api.create(
+            Self.json(
+                """
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: Gateway
+                metadata: {name: shared, namespace: default}
+                spec:
+                  gatewayClassName: chancery
+                  allowedListeners: {namespaces: {from: Same}}
+                  listeners: [{name: http, protocol: HTTP, port: \(port), hostname: gw.example.com}]
+                """))
+        try api.create(
+            Self.json(
+                """
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: ListenerSet
+                metadata: {name: team, namespace: default}
+                spec:
+                  parentRef: {name: shared}
+                  listeners: [{name: team, protocol: HTTP, port: \(port), hostname: team.example.com}]
+                """))
+        try api.create(
+            Self.json(
+                """
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: HTTPRoute
+                metadata: {name: team, namespace: default}
+                spec:
+                  parentRefs: [{group: gateway.networking.k8s.io, kind: ListenerSet, name: team}]
+                  rules: [{backendRefs: [{name: svc-b, port: 80}]}]
+                """))
+        try api.create(Self.route("route", gateways: ["shared"], service: "svc-a"))
+        let chancery = try await ChanceryProcess.serve(["--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca)])
+        defer { chancery.stop() }
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/shared", nodeID: "k8s", adminPort: 0))
+        defer { envoy.stop() }
+
+        // The ListenerSet's host reaches its route; the Gateway's route stays on the
+        // Gateway's own listener.
+        let served = await eventually(timeout: .seconds(20)) {
+            (try? await httpGet(port: port, path: "/", host: "team.example.com"))?.backend == "b"
+        }
+        #expect(served, "the ListenerSet's listener never served its route\n\(chancery.output.suffix(3000))")
+        #expect((try? await httpGet(port: port, path: "/", host: "gw.example.com"))?.backend == "a")
+
+        // Status: the ListenerSet's own, the Gateway's count, the route's parent.
+        func status(_ kind: String, _ name: String) -> [String: Any] {
+            Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: kind, namespace: "default", name: name))["status"]
+                as? [String: Any] ?? [:]
+        }
+        func condition(_ conditions: Any?, _ type: String) -> [String: Any]? {
+            (conditions as? [[String: Any]] ?? []).first { $0["type"] as? String == type }
+        }
+        let written = await eventually(timeout: .seconds(15)) {
+            condition(status("ListenerSet", "team")["conditions"], "Programmed")?["status"] as? String == "True"
+                && status("Gateway", "shared")["attachedListenerSets"] as? Int == 1
+        }
+        #expect(written, "ListenerSet status: \(status("ListenerSet", "team")); Gateway: \(status("Gateway", "shared"))")
+        #expect(condition(status("ListenerSet", "team")["conditions"], "Accepted")?["reason"] as? String == "Accepted")
+        let listeners = status("ListenerSet", "team")["listeners"] as? [[String: Any]] ?? []
+        #expect(listeners.map { $0["name"] as? String } == ["team"])
+        #expect(listeners.first?["attachedRoutes"] as? Int == 1)
+        #expect(status("ListenerSet", "team")["addresses"] == nil)
+        // The Gateway lists its own listener only.
+        #expect((status("Gateway", "shared")["listeners"] as? [[String: Any]] ?? []).map { $0["name"] as? String } == ["http"])
+        let parents = status("HTTPRoute", "team")["parents"] as? [[String: Any]] ?? []
+        #expect((parents.first?["parentRef"] as? [String: Any])?["kind"] as? String == "ListenerSet")
+        #expect(condition(parents.first?["conditions"], "Accepted")?["status"] as? String == "True")
+
+        // The Gateway stops taking ListenerSets: the host is gone, and status says why.
+        var gateway = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway", namespace: "default", name: "shared"))
+        var spec = gateway["spec"] as? [String: Any] ?? [:]
+        spec["allowedListeners"] = ["namespaces": ["from": "None"]]
+        gateway["spec"] = spec
+        try api.update(String(decoding: try JSONSerialization.data(withJSONObject: gateway), as: UTF8.self))
+        let gone = await eventually(timeout: .seconds(5)) {
+            (try? await httpGet(port: port, path: "/", host: "team.example.com"))?.status == 404
+        }
+        #expect(gone, "the ListenerSet's host still answered")
+        let refused = await eventually(timeout: .seconds(5)) {
+            condition(status("ListenerSet", "team")["conditions"], "Accepted")?["reason"] as? String == "NotAllowed"
+        }
+        #expect(refused, "ListenerSet status: \(status("ListenerSet", "team"))")
+        #expect((try? await httpGet(port: port, path: "/", host: "gw.example.com"))?.backend == "a")
+
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
     // MARK: compaction and restarts
 
     @Test func compactionAndAPIServerRestartsLoseNothingAndPushNothingTwice() async throws {

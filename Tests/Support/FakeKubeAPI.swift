@@ -121,7 +121,7 @@ public final class FakeKubeAPI: Sendable {
     }
 
     /// The Gateway API CRDs Chancery reads: gatewayclasses (cluster-scoped), gateways,
-    /// httproutes, grpcroutes, backendtlspolicies (v1), referencegrants (v1beta1),
+    /// httproutes, grpcroutes, backendtlspolicies, listenersets (v1), referencegrants (v1beta1),
     /// tlsroutes, tcproutes, udproutes (v1alpha2).
     public func installGatewayAPI() {
         let group = "gateway.networking.k8s.io"
@@ -130,7 +130,7 @@ public final class FakeKubeAPI: Sendable {
             ("v1", "gateways", "Gateway"), ("v1", "httproutes", "HTTPRoute"), ("v1", "grpcroutes", "GRPCRoute"),
             ("v1beta1", "referencegrants", "ReferenceGrant"), ("v1alpha2", "tlsroutes", "TLSRoute"),
             ("v1alpha2", "tcproutes", "TCPRoute"), ("v1alpha2", "udproutes", "UDPRoute"),
-            ("v1", "backendtlspolicies", "BackendTLSPolicy"),
+            ("v1", "backendtlspolicies", "BackendTLSPolicy"), ("v1", "listenersets", "ListenerSet"),
         ] {
             installCRD(group: group, version: version, resource: resource, kind: kind, namespaced: true)
         }

@@ -111,41 +111,36 @@ enum GatewayStatus {
         _ set: PreparedListenerSet, gateway: PreparedGateway, servedIn: [String], findings: [String: [Finding]]
     ) -> ObjectStatus {
         let generation = set.set.metadata.generation
+        let listeners = gateway.listeners.filter { $0.listenerSet == set.key }
+        let statuses = listeners.map {
+            listenerStatus($0, of: gateway, findings: findings[$0.name] ?? [], generation: generation)
+        }
         if let refusal = set.refusal {
             return ObjectStatus(
                 conditions: [
                     refusal.condition(.accepted, generation: generation),
                     Condition(
-                        .programmed, false, reason: .invalid, message: "not served: the ListenerSet is not accepted",
+                        .programmed, false, reason: refusal.reason, message: "not served: \(refusal.message)",
                         generation: generation),
                 ],
-                listeners: [])
+                listeners: statuses)
         }
-        let listeners = gateway.listeners.filter { $0.listenerSet == set.key }
-        let statuses = listeners.map {
-            listenerStatus($0, of: gateway, findings: findings[$0.name] ?? [], generation: generation)
-        }
-        let valid = listeners.filter(\.isValid)
-        let accepted: Condition
-        if valid.count == listeners.count {
-            accepted = Condition(
+        let accepted =
+            listeners.allSatisfy(\.isValid)
+            ? Condition(
                 .accepted, true, reason: .accepted, message: "attached to Gateway \(gateway.group)", generation: generation)
-        } else if valid.isEmpty {
-            accepted = Condition(
-                .accepted, false, reason: .listenersNotValid, message: "no listener is valid; see their conditions",
-                generation: generation)
-        } else {
-            accepted = Condition(
+            : Condition(
                 .accepted, true, reason: .listenersNotValid,
                 message: "attached to Gateway \(gateway.group); some listeners are not valid, see their conditions",
                 generation: generation)
-        }
         let programmed =
-            listeners.contains(where: \.isProgrammed) && gateway.isServed
+            gateway.isServed
             ? Condition(
                 .programmed, true, reason: .programmed,
                 message: "configuration sent to proxy groups \(servedIn.joined(separator: " and "))", generation: generation)
-            : Condition(.programmed, false, reason: .invalid, message: "no listener could be programmed", generation: generation)
+            : Condition(
+                .programmed, false, reason: .invalid,
+                message: "not served: \(gateway.refusal?.verdict.message ?? "the Gateway is not served")", generation: generation)
         return ObjectStatus(conditions: [accepted, programmed], listeners: statuses)
     }
 
@@ -175,7 +170,10 @@ enum GatewayStatus {
         let leftOutOf = Set(shared.map(\.group))
         guard listener.isProgrammed, gateway.isServed, !leftOutOf.contains(gateway.group) else {
             let why = gateway.isServed ? "see the other conditions" : "the Gateway is not served"
-            return Condition(.programmed, false, reason: .invalid, message: "not sent: \(why)", generation: generation)
+            // A ListenerSet's listener that lost to one before it says why here too
+            // (GEP-1713's conformance tests expect the conflict's reason).
+            let reason = listener.listenerSet != nil ? listener.conflict?.reason ?? .invalid : .invalid
+            return Condition(.programmed, false, reason: reason, message: "not sent: \(why)", generation: generation)
         }
         var message =
             leftOutOf.isEmpty

@@ -7,7 +7,8 @@ struct PreparedListenerSet {
     let set: ListenerSet
     let key: ObjectKey
     let gateway: ObjectKey
-    /// Why the Gateway does not take it (`Accepted` False); nil when it is attached.
+    /// Why it is not attached (`Accepted` and `Programmed` False): its Gateway does not
+    /// take it, or none of its listeners can be served. Nil when it is attached.
     var refusal: Verdict?
 
     var isAttached: Bool { refusal == nil }
@@ -42,18 +43,26 @@ enum ListenerSets {
                     var listener = PreparedGateway.prepare(
                         spec, of: gateway.gateway, key: gatewayKey, owner: key, context: context)
                     if listener.accepted.holds {
-                        // The first listener before it that it conflicts with decides.
+                        // The first listener before it that it conflicts with decides; the
+                        // listener that loses is not accepted, for the same reason.
                         for earlier in listeners where earlier.accepted.holds {
                             if let conflict = PreparedGateway.conflict(listener, with: earlier) {
                                 listener.conflict = conflict
+                                listener.accepted = Verdict(false, conflict.reason, conflict.message)
                                 break
                             }
                         }
                     }
                     listeners.append(listener)
                 }
+                // Attached when at least one of its listeners can be served.
+                if listeners.contains(where: { $0.listenerSet == key && $0.isProgrammed }) {
+                    gateways[g].attachedListenerSets += 1
+                } else {
+                    prepared.refusal = Verdict(
+                        false, .listenersNotValid, "no listener of this ListenerSet can be served; see their conditions")
+                }
                 gateways[g].listeners = listeners
-                gateways[g].attachedListenerSets += 1
             }
             result[key] = prepared
         }

@@ -180,6 +180,12 @@ enum RouteAttachment {
                     candidates = candidates.filter { gateway.listeners[$0].spec.name == section }
                     if candidates.isEmpty {
                         parent.accepted.message = "\(parentName) has no valid listener named \(section)"
+                        if listenerSet == nil,
+                            let other = gateway.listeners.first(where: { $0.listenerSet != nil && $0.spec.name == section })
+                        {
+                            parent.accepted.message +=
+                                " (\(other.label) is reached with a parentRef of kind ListenerSet)"
+                        }
                     }
                 }
                 if let port = parentRef.port {
