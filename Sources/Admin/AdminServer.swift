@@ -159,7 +159,8 @@ public final class AdminServer: Sendable {
                 Views.Object(
                     kind: key.kind.rawValue, namespace: key.namespace.isEmpty ? nil : key.namespace, name: key.name,
                     origin: current.set[key]?.origin.description, rejected: rejected, conditions: status.conditions,
-                    listeners: status.listeners, parents: status.parents, ancestors: status.ancestors))
+                    listeners: status.listeners, addresses: status.addresses, attachedListenerSets: status.attachedListenerSets,
+                    parents: status.parents, ancestors: status.ancestors))
         }
         return Views.Objects(objects: objects, readErrors: current.result.readErrors.map(\.description))
     }

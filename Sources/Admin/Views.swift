@@ -22,6 +22,9 @@ enum Views {
         var rejected: Bool
         var conditions: [Condition]
         var listeners: [ListenerStatus]?
+        /// Gateways: the addresses they are served on, and how many ListenerSets attached.
+        var addresses: [Gateway.Address]?
+        var attachedListenerSets: Int?
         var parents: [RouteParentStatus]?
         /// Policies: their status towards each Gateway they take effect for.
         var ancestors: [PolicyAncestorStatus]?

@@ -37,7 +37,7 @@ public enum Features {
     /// What Chancery does not support yet; docs/conformance.md says why for each.
     public static let unsupported: Set<FeatureName> = Set(
         [
-            "GatewayStaticAddresses", "GatewayInfrastructurePropagation", "GatewayAddressEmpty", "ListenerSet",
+            "GatewayInfrastructurePropagation", "GatewayAddressEmpty",
             "Mesh", "MeshClusterIPMatching", "MeshConsumerRoute", "MeshHTTPRouteRewritePath",
             "MeshHTTPRouteSchemeRedirect", "MeshHTTPRouteRedirectPort", "MeshHTTPRouteRedirectPath",
             "MeshHTTPRouteBackendRequestHeaderModification", "MeshHTTPRouteQueryParamMatching",

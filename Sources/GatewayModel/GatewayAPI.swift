@@ -68,6 +68,11 @@ public struct Gateway: Codable, Sendable, Hashable {
         public var type: AddressType?
         /// Empty or absent: the implementation is asked to assign one.
         public var value: String?
+
+        public init(type: AddressType?, value: String?) {
+            self.type = type
+            self.value = value
+        }
     }
 
     /// What an implementation that creates resources for a Gateway puts on them.

@@ -32,6 +32,8 @@ public struct ConditionReason: Vocabulary {
     public static let listenersNotValid = Self(rawValue: "ListenersNotValid")
     public static let unsupportedAddress = Self(rawValue: "UnsupportedAddress")
     public static let addressNotAssigned = Self(rawValue: "AddressNotAssigned")
+    /// A requested address the proxies cannot listen on.
+    public static let addressNotUsable = Self(rawValue: "AddressNotUsable")
     public static let invalidParameters = Self(rawValue: "InvalidParameters")
     public static let unsupportedProtocol = Self(rawValue: "UnsupportedProtocol")
     public static let protocolConflict = Self(rawValue: "ProtocolConflict")
@@ -141,6 +143,9 @@ public struct ObjectStatus: Codable, Hashable, Sendable {
     public var listeners: [ListenerStatus]?
     /// Gateways only: how many ListenerSets attached.
     public var attachedListenerSets: Int?
+    /// Gateways only: the addresses it is served on (none when it is served on every
+    /// address of the proxies, or not at all).
+    public var addresses: [Gateway.Address]?
     /// Routes only: one entry per parent that is a Gateway of Chancery's.
     public var parents: [RouteParentStatus]?
     /// Policies only: one entry per ancestor the policy takes effect for.
@@ -150,11 +155,13 @@ public struct ObjectStatus: Codable, Hashable, Sendable {
 
     public init(
         conditions: [Condition] = [], listeners: [ListenerStatus]? = nil, attachedListenerSets: Int? = nil,
-        parents: [RouteParentStatus]? = nil, ancestors: [PolicyAncestorStatus]? = nil, supportedFeatures: [FeatureName]? = nil
+        addresses: [Gateway.Address]? = nil, parents: [RouteParentStatus]? = nil, ancestors: [PolicyAncestorStatus]? = nil,
+        supportedFeatures: [FeatureName]? = nil
     ) {
         self.conditions = conditions
         self.listeners = listeners
         self.attachedListenerSets = attachedListenerSets
+        self.addresses = addresses
         self.parents = parents
         self.ancestors = ancestors
         self.supportedFeatures = supportedFeatures

@@ -20,6 +20,8 @@ struct Context {
     var grpcClusters: Set<ServicePort> = []
     /// What the previous translation planned, to reuse where its inputs are equal.
     let cache: PlanCache?
+    /// The addresses Gateways may ask for (nil: any).
+    let gatewayAddresses: [AddressRange]?
 
     /// A Service by namespace and name.
     struct ServiceKey: Hashable {
@@ -27,10 +29,11 @@ struct Context {
         let name: String
     }
 
-    init(set: ResourceSet, now: Date, cache: PlanCache? = nil) {
+    init(set: ResourceSet, now: Date, cache: PlanCache? = nil, gatewayAddresses: [AddressRange]? = nil) {
         self.set = set
         self.now = now
         self.cache = cache
+        self.gatewayAddresses = gatewayAddresses
         var certificates: [ObjectKey: Result<CheckedCertificate, CertificateProblem>] = [:]
         for manifest in set.manifests(of: .secret) {
             guard case .secret(let secret) = manifest.object else { continue }

@@ -46,19 +46,24 @@ public struct Translator: Sendable {
     /// What the previous translation planned, reused where its inputs are unchanged (the
     /// result is the same with or without it).
     public var cache: PlanCache?
+    /// The addresses the proxies can listen on (`serve --gateway-addresses`): a Gateway
+    /// whose `spec.addresses` asks for another is not served (`AddressNotUsable`). Nil:
+    /// any address.
+    public var gatewayAddresses: [AddressRange]?
     /// How what is served divides into proxy groups.
     var producers: [any GroupProducer]
 
-    public init(now: Date = Date(), cache: PlanCache? = nil) {
+    public init(now: Date = Date(), cache: PlanCache? = nil, gatewayAddresses: [AddressRange]? = nil) {
         self.now = now
         self.cache = cache
+        self.gatewayAddresses = gatewayAddresses
         self.producers = GroupProducers.all
     }
 
     public func translate(_ set: ResourceSet) -> TranslationResult {
         cache?.begin()
         defer { cache?.finish() }
-        var context = Context(set: set, now: now, cache: cache)
+        var context = Context(set: set, now: now, cache: cache, gatewayAddresses: gatewayAddresses)
         var result = TranslationResult()
         result.readErrors = set.errors
 

@@ -14,6 +14,8 @@ struct Pipeline {
     let cache: SnapshotCache
     let admin: AdminState
     let logger: Logger
+    /// The addresses Gateways may ask for (`--gateway-addresses`; nil: any).
+    let gatewayAddresses: [AddressRange]?
     private var groups: Set<String> = []
     /// What the last translation built and serialised, reused for what did not change:
     /// a one-route edit rebuilds and re-serialises about one route's worth.
@@ -27,7 +29,8 @@ struct Pipeline {
     /// read repeats the startup read; safety rescans find nothing new) is not translated again.
     private var last: (set: ResourceSet, result: TranslationResult)?
 
-    init(cache: SnapshotCache, admin: AdminState, logger: Logger) {
+    init(cache: SnapshotCache, admin: AdminState, logger: Logger, gatewayAddresses: [AddressRange]? = nil) {
+        self.gatewayAddresses = gatewayAddresses
         self.cache = cache
         self.admin = admin
         self.logger = logger
@@ -48,7 +51,7 @@ struct Pipeline {
         logger.debug(
             "change", metadata: ["source": "\(source)", "objects": "\(changed.map { "\($0.count)" } ?? "all")"])
         let start = ContinuousClock.now
-        let result = Translator(cache: plans).translate(set)
+        let result = Translator(cache: plans, gatewayAddresses: gatewayAddresses).translate(set)
         let configs = builder.build(result.plans, identical: result.identical)
         let elapsed = ContinuousClock.now - start
         let translatedAt = Date()

@@ -55,6 +55,8 @@ extension Chancery {
         @Option(help: "Objects per page when listing from the Kubernetes API.")
         var listPageSize: Int = 500
 
+        @OptionGroup var addresses: GatewayAddressOptions
+
         /// The Kubernetes source, its status writer and leader elector.
         struct Kubernetes: Sendable {
             let source: KubernetesSource
@@ -143,7 +145,7 @@ extension Chancery {
             if !directories.isEmpty { sources.append(FileSource(directories: directories)) }
             if let kube { sources.append(kube.source) }
             let merged = SourceMerger(sources)
-            var pipeline = Pipeline(cache: cache, admin: adminState, logger: logger)
+            var pipeline = Pipeline(cache: cache, admin: adminState, logger: logger, gatewayAddresses: addresses.usable)
             // From files alone, the first read builds the first snapshots before Envoy can
             // connect. With the cluster, nothing is built until every kind has synced, so
             // a restart never serves a half-empty configuration (and /readyz says so).

@@ -24,9 +24,11 @@ extension Chancery {
         @Flag(help: "Print the intermediate representation instead of Envoy resources.")
         var ir = false
 
+        @OptionGroup var addresses: GatewayAddressOptions
+
         func run() throws {
             let set = FileSource(directories: configDirs).load()
-            let result = Translator().translate(set)
+            let result = Translator(gatewayAddresses: addresses.usable).translate(set)
             var plans = result.plans
             if let proxy {
                 guard let plan = result.plans[proxy] else {
@@ -54,9 +56,11 @@ extension Chancery {
         @Option(help: "Also print this proxy group's intermediate representation (the translator's plan).")
         var ir: String?
 
+        @OptionGroup var addresses: GatewayAddressOptions
+
         func run() throws {
             let set = FileSource(directories: configDirs).load()
-            let result = Translator().translate(set)
+            let result = Translator(gatewayAddresses: addresses.usable).translate(set)
             say(Report.print(result, set: set), newline: false)
             if let ir {
                 guard let plan = result.plans[ir] else {

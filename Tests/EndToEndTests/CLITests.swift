@@ -24,6 +24,30 @@ import XDS
         #expect(output.contains("ok       HTTPRoute app/good"))
     }
 
+    @Test func gatewayAddressesTheProxiesDoNotHaveAreNotServed() throws {
+        let quickstart = root + "/examples/quickstart"
+        // The quickstart Gateway asks for 127.0.0.1.
+        let (status, output) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8"])
+        // The Gateway is accepted but not served, so its route is refused.
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("ok       Gateway default/quickstart"), "\(output)")
+        #expect(
+            output.contains(
+                "Accepted=False (NoMatchingParent) Gateway default/quickstart is not served: 127.0.0.1 is not an address"),
+            "\(output)")
+        #expect(
+            output.contains(
+                "Programmed=False (AddressNotUsable) 127.0.0.1 is not an address the proxies can listen on (serve --gateway-addresses 10.0.0.0/8)"
+            ), "\(output)")
+        let (fine, served) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8,127.0.0.0/8"])
+        #expect(fine == 0, "\(served)")
+        #expect(served.contains("Programmed=True (Programmed) configuration sent to proxy groups"), "\(served)")
+
+        let (bad, message) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8,lan"])
+        #expect(bad != 0)
+        #expect(message.contains("--gateway-addresses: \"lan\" is neither an IP address nor a CIDR block"), "\(message)")
+    }
+
     @Test func translatePrintsEnvoyJSON() throws {
         let (status, output) = try runChancery([
             "translate", "--config-dir", root + "/examples/quickstart", "--proxy", "default/quickstart",

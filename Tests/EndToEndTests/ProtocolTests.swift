@@ -12,13 +12,13 @@ import XDS
         let chancery: ChanceryProcess
         let envoy: EnvoyProcess
 
-        init(files: [String: String], group: String) async throws {
+        init(files: [String: String], group: String, arguments: [String] = []) async throws {
             dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-proto-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             for (name, text) in files {
                 try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
             }
-            chancery = try await ChanceryProcess.serve(["--config-dir", dir.path])
+            chancery = try await ChanceryProcess.serve(["--config-dir", dir.path] + arguments)
             envoy = try await EnvoyProcess.start(
                 bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: group, nodeID: "proto", adminPort: 0))
         }
@@ -382,6 +382,72 @@ import XDS
             #expect(state["Accepted"] == "True" && state["Conflicted"] == "False" && state["Programmed"] == "True", "\(listener)")
         }
         await edge.stopBackends()
+    }
+
+    // MARK: Gateway addresses
+
+    /// GatewayStaticAddresses: a Gateway's IPAddress is where Envoy listens, when it is
+    /// one the proxies have (`--gateway-addresses`); one they do not have is refused
+    /// before Envoy is asked to bind it, and only usable addresses reach status.
+    @Test func gatewaysListenOnTheirAddressWhenTheProxiesHaveIt() async throws {
+        let backend = try await EchoBackend.start(name: "a")
+        let port = try freePort()
+        func gateway(_ name: String, _ address: String) -> String {
+            """
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: \(name), namespace: default}
+            spec:
+              gatewayClassName: chancery
+              addresses: [{type: IPAddress, value: \(address)}]
+              listeners: [{name: http, protocol: HTTP, port: \(port)}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: \(name), namespace: default}
+            spec:
+              parentRefs: [{name: \(name)}]
+              rules: [{backendRefs: [{name: svc-a, port: 80}]}]
+
+            """
+        }
+        let config =
+            Self.gatewayClass + "\n" + gateway("usable", "127.0.0.2") + gateway("unusable", "127.0.0.3")
+            + Self.service("svc-a", port: 80, target: backend.port)
+        let lab = try await Lab(
+            files: ["gateways.yaml": config], group: "default/usable", arguments: ["--gateway-addresses", "10.0.0.0/8,127.0.0.2"])
+        defer { lab.stop() }
+
+        // Envoy listens on the Gateway's address, and only there.
+        let served = await eventually(timeout: .seconds(20)) {
+            (try? await httpGet(port: port, address: "127.0.0.2"))?.backend == "a"
+        }
+        #expect(served, "127.0.0.2:\(port) never answered\n\(lab.output)")
+        await #expect(throws: (any Error).self, "Envoy also listens on 127.0.0.1:\(port)") {
+            _ = try await httpGet(port: port, timeout: .seconds(2), address: "127.0.0.1")
+        }
+
+        let objects = try await lab.chancery.adminJSON("/api/v1/objects?kind=Gateway")["objects"] as? [[String: Any]] ?? []
+        func gatewayStatus(_ name: String) -> [String: Any] {
+            objects.first { ($0["name"] as? String) == name } ?? [:]
+        }
+        func condition(_ name: String, _ type: String) -> [String: Any] {
+            (gatewayStatus(name)["conditions"] as? [[String: Any]] ?? []).first { $0["type"] as? String == type } ?? [:]
+        }
+        #expect(condition("usable", "Programmed")["status"] as? String == "True", "\(gatewayStatus("usable"))")
+        #expect(
+            (gatewayStatus("usable")["addresses"] as? [[String: Any]] ?? []).map { $0["value"] as? String } == ["127.0.0.2"],
+            "\(gatewayStatus("usable"))")
+        #expect(condition("unusable", "Accepted")["status"] as? String == "True", "\(gatewayStatus("unusable"))")
+        #expect(condition("unusable", "Programmed")["reason"] as? String == "AddressNotUsable", "\(gatewayStatus("unusable"))")
+        #expect((condition("unusable", "Programmed")["message"] as? String ?? "").contains("127.0.0.3"))
+        #expect(gatewayStatus("unusable")["addresses"] == nil, "an unusable address is reported: \(gatewayStatus("unusable"))")
+        // Nothing of it reaches any proxy: no group carries its port on 127.0.0.3.
+        await #expect(throws: (any Error).self, "Envoy listens on 127.0.0.3:\(port)") {
+            _ = try await httpGet(port: port, timeout: .seconds(2), address: "127.0.0.3")
+        }
+        await backend.stop()
     }
 
     // MARK: TCP and UDP

@@ -20,7 +20,7 @@ public struct HTTPResult: Sendable {
 /// and full control of the Host header, so a test sees exactly what Envoy answers.
 public func httpGet(
     port: Int, path: String = "/", host: String = "example.com", method: String = "GET",
-    headers extra: [(String, String)] = [], timeout: Duration = .seconds(5)
+    headers extra: [(String, String)] = [], timeout: Duration = .seconds(5), address: String = "127.0.0.1"
 ) async throws -> HTTPResult {
     // The promise lives on the channel's own event loop, where the handler completes it.
     let loop = MultiThreadedEventLoopGroup.singleton.next()
@@ -36,7 +36,7 @@ public func httpGet(
                 try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
             }
         }
-        .connect(host: "127.0.0.1", port: port).get()
+        .connect(host: address, port: port).get()
     var headers = HTTPHeaders()
     headers.add(name: "host", value: host)
     headers.add(name: "connection", value: "close")

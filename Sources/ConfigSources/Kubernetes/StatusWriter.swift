@@ -92,14 +92,8 @@ public final class StatusWriter: Sendable {
             } else {
                 result.removeValue(forKey: "attachedListenerSets")
             }
-            let spec = object["spec"] as? [String: Any] ?? [:]
-            // The address Envoy listens on (the first IPAddress with a value), as the
-            // Gateway's `Accepted` message says; none when there is none.
-            let address = (spec["addresses"] as? [[String: Any]] ?? []).first {
-                ($0["type"] as? String ?? "IPAddress") == "IPAddress" && !($0["value"] as? String ?? "").isEmpty
-            }
-            if let address {
-                result["addresses"] = [["type": "IPAddress", "value": address["value"] ?? ""]]
+            if let addresses = status.addresses, !addresses.isEmpty {
+                result["addresses"] = addresses.map { ["type": ($0.type ?? .ipAddress).rawValue, "value": $0.value ?? ""] }
             } else {
                 result.removeValue(forKey: "addresses")
             }

@@ -77,9 +77,13 @@ enum GatewayStatus {
                     generation: generation))
         }
         let takesListenerSets = (gateway.gateway.spec.allowedListeners?.namespaces?.from ?? .noNamespace) != .noNamespace
+        // The address Envoy listens on, once it is served there.
+        let address =
+            gateway.isServed && gateway.bindAddress != PreparedGateway.anyAddress
+            ? [Gateway.Address(type: .ipAddress, value: gateway.bindAddress)] : nil
         return ObjectStatus(
             conditions: conditions, listeners: listenerStatuses,
-            attachedListenerSets: takesListenerSets ? gateway.attachedListenerSets : nil)
+            attachedListenerSets: takesListenerSets ? gateway.attachedListenerSets : nil, addresses: address)
     }
 
     /// A listener's conditions, written in the Gateway or in a ListenerSet: `shared`

@@ -110,6 +110,9 @@ struct PreparedGateway {
     /// The listeners written in the Gateway itself, which its status lists.
     var ownListeners: [PreparedListener] { listeners.filter { $0.listenerSet == nil } }
 
+    /// Where Envoy listens for a Gateway without addresses: every address.
+    static let anyAddress = "0.0.0.0"
+
     /// The proxy group of this Gateway's dedicated fleet: `namespace/name`.
     var group: String { "\(key.namespace)/\(key.name)" }
     var className: String { gateway.spec.gatewayClassName }
@@ -122,7 +125,7 @@ struct PreparedGateway {
         self.key = Translation.key(.gateway, gateway.metadata)
         let addresses = gateway.spec.addresses ?? []
         let ips = addresses.filter { ($0.type ?? .ipAddress) == .ipAddress }
-        bindAddress = ips.first?.value.flatMap { $0.isEmpty ? nil : $0 } ?? "0.0.0.0"
+        bindAddress = ips.first?.value.flatMap { $0.isEmpty ? nil : $0 } ?? Self.anyAddress
         let infrastructure = gateway.spec.infrastructure
         if let classProblem {
             refusal = (false, Verdict(false, .invalidParameters, classProblem))
@@ -139,12 +142,25 @@ struct PreparedGateway {
                 false,
                 Verdict(false, .unsupportedAddress, "address type \(other.type ?? .ipAddress) is not supported; use IPAddress")
             )
+        } else if let bad = ips.compactMap(\.value).first(where: { !$0.isEmpty && AddressRange.bytes(of: $0) == nil }) {
+            refusal = (false, Verdict(false, .unsupportedAddress, "\(bad) is not an IP address (type IPAddress)"))
         } else if addresses.contains(where: { ($0.value ?? "").isEmpty }) {
             refusal = (
                 true,
                 Verdict(
                     false, .addressNotAssigned,
                     "an address without a value asks Chancery to assign one, and Chancery does not assign addresses: give the IP address Envoy should listen on"
+                )
+            )
+        } else if let usable = context.gatewayAddresses,
+            case let unusable = ips.compactMap(\.value).filter({ ip in !usable.contains { $0.contains(ip) } }),
+            !unusable.isEmpty
+        {
+            refusal = (
+                true,
+                Verdict(
+                    false, .addressNotUsable,
+                    "\(unusable.joined(separator: ", ")) \(unusable.count == 1 ? "is not an address" : "are not addresses") the proxies can listen on (serve --gateway-addresses \(usable.map(\.description).joined(separator: ",")))"
                 )
             )
         }
