@@ -82,6 +82,38 @@ import Testing
         )
     }
 
+    @Test func listenerSetsFollowTheirCRDsRules() throws {
+        func problem(_ listeners: String, parent: String = "{name: gw}") -> String? {
+            let yaml = """
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: ListenerSet
+                metadata: {name: team, namespace: apps}
+                spec:
+                  parentRef: \(parent)
+                  listeners:
+                \(listeners)
+                """
+            return ManifestDecoder.decode(file: "ls.yaml", contents: yaml).errors.first?.description
+        }
+        #expect(problem("  - {name: a, protocol: HTTP, port: 80}") == nil)
+        #expect(
+            problem("  - {name: a, protocol: HTTP, port: 80}", parent: "{kind: Service, group: \"\", name: gw}")
+                == "ls.yaml:5: ListenerSet apps/team: spec.parentRef: must name a Gateway (group gateway.networking.k8s.io, kind Gateway)")
+        #expect(
+            problem("  - {name: a, protocol: HTTP, port: 80, hostname: a.com}\n  - {name: b, protocol: HTTP, port: 80, hostname: a.com}")
+                == "ls.yaml:8: ListenerSet apps/team: spec.listeners[1]: another listener has the same port, protocol and hostname")
+        #expect(
+            problem("  - {name: a, protocol: TLS, port: 443, tls: {certificateRefs: [{name: c}]}}")
+                == "ls.yaml:7: ListenerSet apps/team: spec.listeners[0].tls.mode: required when protocol is TLS")
+        #expect(
+            problem("  - {name: a, protocol: TCP, port: 9000, hostname: a.com}")
+                == "ls.yaml:7: ListenerSet apps/team: spec.listeners[0].hostname: must not be set when protocol is TCP")
+        #expect(
+            problem("  - {name: a, protocol: HTTP, port: 80}\n  - {name: a, protocol: HTTP, port: 81}")
+                == "ls.yaml:8: ListenerSet apps/team: spec.listeners[1].name: listener name \"a\" is used twice")
+        #expect(problem("    []") == "ls.yaml:7: ListenerSet apps/team: spec.listeners: 1 to 64 listeners are required")
+    }
+
     @Test func wrongTypeAndMissingField() throws {
         let yaml = """
             apiVersion: gateway.networking.k8s.io/v1
