@@ -20,6 +20,11 @@ public struct Bootstrap: Sendable {
         self.delta = delta
     }
 
+    /// Envoy's backoff between xDS connection attempts: jittered, from the base up to
+    /// the cap, so a restarted Chancery has its proxies back within about a second.
+    public static let reconnectBase = "0.1s"
+    public static let reconnectCap = "1s"
+
     /// `<group>-<hostname>`, with the group's `/` made a `.` so the id stays one word.
     public static func defaultNodeID(group: String) -> String {
         let host = ProcessHost.name
@@ -44,7 +49,12 @@ public struct Bootstrap: Sendable {
                 transport_api_version: V3
                 set_node_on_first_message_only: true
                 grpc_services:
-                - envoy_grpc: { cluster_name: chancery_xds }
+                # Reconnect within a second of Chancery coming back (Envoy's own backoff
+                # starts at 500 ms and grows to 30 s).
+                - envoy_grpc:
+                    cluster_name: chancery_xds
+                    retry_policy:
+                      retry_back_off: { base_interval: \(Self.reconnectBase), max_interval: \(Self.reconnectCap) }
               cds_config: { ads: {}, resource_api_version: V3 }
               lds_config: { ads: {}, resource_api_version: V3 }
             static_resources:

@@ -28,6 +28,44 @@ import XDS
             sourceLocation: sourceLocation)
     }
 
+    /// Chancery's bootstrap makes Envoy retry its xDS connection at most a second apart:
+    /// after a long outage (Envoy's own backoff would have grown to several seconds),
+    /// a restarted Chancery has the proxy back within about a second.
+    @Test func envoysReconnectWithinASecondOfARestart() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-restart-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GatewayClass
+            metadata: {name: chancery}
+            spec: {controllerName: chancery.dev/gateway-controller}
+            """.write(to: dir.appendingPathComponent("class.yaml"), atomically: true, encoding: .utf8)
+        let port = try freePort()
+        let arguments = ["--config-dir", dir.path, "--xds-address", "127.0.0.1:\(port)"]
+        let first = try await ChanceryProcess.serve(arguments)
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: first.xdsAddress, group: "chancery", nodeID: "restart", adminPort: 0))
+        defer { envoy.stop() }
+        func connected() async -> Bool { (try? await envoy.stat("control_plane.connected_state")) == 1 }
+        #expect(await eventually(timeout: .seconds(20)) { await connected() }, "Envoy never connected\n\(envoy.log.suffix(1500))")
+
+        func failedAttempts() async -> Int { (try? await envoy.stat("cluster.chancery_xds.upstream_cx_connect_fail")) ?? 0 }
+        first.stop()
+        #expect(await eventually(timeout: .seconds(5)) { !(await connected()) }, "Envoy did not notice Chancery stopping")
+        // Long enough for Envoy's default backoff (500 ms doubling, jittered) to pass
+        // 4 s: it would try about 5 times; capped at a second, Envoy tries at least
+        // once a second.
+        let before = await failedAttempts()
+        try await Task.sleep(for: .seconds(8))
+        let attempts = await failedAttempts() - before
+        #expect(attempts >= 8, "Envoy tried to reconnect \(attempts) times in 8 s")
+        let second = try await ChanceryProcess.serve(arguments)
+        defer { second.stop() }
+        let back = await eventually(timeout: .milliseconds(2500)) { await connected() }
+        #expect(back, "Envoy was not back within 2.5 s of Chancery's restart\n\(envoy.log.suffix(2000))")
+    }
+
     @Test(arguments: [false, true])
     func serveAndChangeWithoutRestart(delta: Bool) async throws {
         let a = try await EchoBackend.start(name: "a")

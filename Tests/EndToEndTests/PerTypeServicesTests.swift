@@ -25,11 +25,17 @@ import XDS
         let yaml = harness.bootstrap(group: group, nodeID: "pt").yaml
             .replacingOccurrences(of: "cds_config: { ads: {}, resource_api_version: V3 }", with: "cds_config: \(source)")
             .replacingOccurrences(of: "lds_config: { ads: {}, resource_api_version: V3 }", with: "lds_config: \(source)")
-        let withoutADS = yaml.components(separatedBy: "\n").filter { line in
-            !["ads_config:", "api_type: GRPC", "api_type: DELTA_GRPC", "transport_api_version: V3",
-                "set_node_on_first_message_only: true", "grpc_services:", "- envoy_grpc: { cluster_name: chancery_xds }"]
-                .contains(line.trimmingCharacters(in: .whitespaces))
-        }.joined(separator: "\n")
+        // Without the ads_config block (from its line to the next key at its depth).
+        var lines = yaml.components(separatedBy: "\n")
+        let start = try #require(lines.firstIndex { $0.trimmingCharacters(in: .whitespaces) == "ads_config:" })
+        let depth = lines[start].prefix { $0 == " " }.count
+        let end = try #require(
+            lines[(start + 1)...].firstIndex { line in
+                let indent = line.prefix { $0 == " " }.count
+                return !line.trimmingCharacters(in: .whitespaces).hasPrefix("#") && indent <= depth
+            })
+        lines.removeSubrange(start..<end)
+        let withoutADS = lines.joined(separator: "\n")
         let envoy = try await EnvoyProcess.start(yaml: withoutADS, name: "pt")
         defer { envoy.stop() }
         let served = await eventually {
