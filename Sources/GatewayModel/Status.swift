@@ -25,6 +25,8 @@ public struct ConditionReason: Vocabulary {
     public static let accepted = Self(rawValue: "Accepted")
     public static let resolvedRefs = Self(rawValue: "ResolvedRefs")
     public static let programmed = Self(rawValue: "Programmed")
+    /// No controller has taken the object yet (what the API server starts it with).
+    public static let pending = Self(rawValue: "Pending")
     public static let noConflicts = Self(rawValue: "NoConflicts")
 
     // Gateways and listeners.

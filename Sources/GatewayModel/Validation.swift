@@ -244,7 +244,11 @@ enum Validation {
                 (parent.group ?? gatewayGroup) == gatewayGroup && (parent.kind ?? Kind.gateway.rawValue) == Kind.gateway.rawValue,
                 [.key("spec"), .key("parentRef")], "must name a Gateway (group \(gatewayGroup), kind Gateway)")
             listenerEntries(listeners)
-            // The ListenerSet CRD's rules beyond a Gateway's.
+            // The CRD's rules on the list: TLS names its mode, TCP and UDP have no
+            // hostname, no two listeners share port, protocol and hostname. The Gateway
+            // CRD has them too; for files, a Gateway's duplicates are reported as
+            // listener conflicts and a TLS listener without a mode terminates, as
+            // before ListenerSets existed.
             var combinations: Set<String> = []
             for (i, listener) in listeners.enumerated() {
                 let path: [PathComponent] = [.key("spec"), .key("listeners"), .index(i)]

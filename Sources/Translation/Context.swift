@@ -88,6 +88,7 @@ enum Ordering {
             if tb.isEmpty { return true }
             return ta < tb
         }
-        return ((a.namespace ?? "default"), a.name) < ((b.namespace ?? "default"), b.name)
+        // The spec orders by "{namespace}/{name}" as one string.
+        return "\(a.namespace ?? "default")/\(a.name)" < "\(b.namespace ?? "default")/\(b.name)"
     }
 }

@@ -17,7 +17,10 @@ struct GatewayAddressOptions: ParsableArguments {
 }
 
 func parseAddressRanges(_ text: String) throws -> [AddressRange] {
-    try text.split(separator: ",").map { part in
+    guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+        throw ValidationError("--gateway-addresses: give at least one IP address or CIDR block")
+    }
+    return try text.split(separator: ",").map { part in
         let trimmed = part.trimmingCharacters(in: .whitespaces)
         guard let range = AddressRange(trimmed) else {
             throw ValidationError("--gateway-addresses: \"\(trimmed)\" is neither an IP address nor a CIDR block (10.0.0.0/8)")

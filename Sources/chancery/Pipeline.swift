@@ -112,7 +112,8 @@ enum Report {
         }
         for parent in status.parents ?? [] {
             let name = "\(parent.parentRef.namespace.map { $0 + "/" } ?? "")\(parent.parentRef.name)"
-            for condition in parent.conditions { parts.append("parent \(name): " + line(condition)) }
+            let kind = parent.parentRef.kind ?? Kind.gateway.rawValue
+            for condition in parent.conditions { parts.append("parent \(kind) \(name): " + line(condition)) }
         }
         for ancestor in status.ancestors ?? [] {
             let name = "\(ancestor.ancestorRef.namespace.map { $0 + "/" } ?? "")\(ancestor.ancestorRef.name)"
@@ -142,7 +143,7 @@ enum Report {
             for parent in status.parents ?? [] {
                 let name = "\(parent.parentRef.namespace.map { $0 + "/" } ?? "")\(parent.parentRef.name)"
                 let section = parent.parentRef.sectionName.map { " section \($0)" } ?? ""
-                out += "    parent Gateway \(name)\(section)\n"
+                out += "    parent \(parent.parentRef.kind ?? Kind.gateway.rawValue) \(name)\(section)\n"
                 for condition in parent.conditions { out += "      \(line(condition))\n" }
             }
             for ancestor in status.ancestors ?? [] {

@@ -37,7 +37,7 @@ import XDS
             "\(output)")
         #expect(
             output.contains(
-                "Programmed=False (AddressNotUsable) 127.0.0.1 is not an address the proxies can listen on (serve --gateway-addresses 10.0.0.0/8)"
+                "Programmed=False (AddressNotUsable) 127.0.0.1 is not an address the proxies can listen on (--gateway-addresses 10.0.0.0/8)"
             ), "\(output)")
         let (fine, served) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8,127.0.0.0/8"])
         #expect(fine == 0, "\(served)")
@@ -46,6 +46,9 @@ import XDS
         let (bad, message) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8,lan"])
         #expect(bad != 0)
         #expect(message.contains("--gateway-addresses: \"lan\" is neither an IP address nor a CIDR block"), "\(message)")
+        let (empty, refused) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", ""])
+        #expect(empty != 0)
+        #expect(refused.contains("--gateway-addresses: give at least one IP address or CIDR block"), "\(refused)")
     }
 
     @Test func translatePrintsEnvoyJSON() throws {

@@ -273,6 +273,18 @@ import Yams
         #expect(refused, "ListenerSet status: \(status("ListenerSet", "team"))")
         #expect((try? await httpGet(port: port, path: "/", host: "gw.example.com"))?.backend == "a")
 
+        // The ListenerSet names a Gateway that is not Chancery's: its status goes back to
+        // what the API server starts it with, and our listeners leave it.
+        var listenerSet = Self.object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "ListenerSet", namespace: "default", name: "team"))
+        listenerSet["spec"] = ["parentRef": ["name": "elsewhere"], "listeners": (listenerSet["spec"] as? [String: Any])?["listeners"] ?? []]
+        try api.update(String(decoding: try JSONSerialization.data(withJSONObject: listenerSet), as: UTF8.self))
+        let released = await eventually(timeout: .seconds(5)) {
+            let accepted = condition(status("ListenerSet", "team")["conditions"], "Accepted")
+            return accepted?["status"] as? String == "Unknown" && accepted?["reason"] as? String == "Pending"
+        }
+        #expect(released, "ListenerSet status: \(status("ListenerSet", "team"))")
+        #expect((status("ListenerSet", "team")["listeners"] as? [Any] ?? []).isEmpty)
+
         await api.stop()
         await a.stop()
         await b.stop()

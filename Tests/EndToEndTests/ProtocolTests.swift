@@ -443,10 +443,13 @@ import XDS
         #expect(condition("unusable", "Programmed")["reason"] as? String == "AddressNotUsable", "\(gatewayStatus("unusable"))")
         #expect((condition("unusable", "Programmed")["message"] as? String ?? "").contains("127.0.0.3"))
         #expect(gatewayStatus("unusable")["addresses"] == nil, "an unusable address is reported: \(gatewayStatus("unusable"))")
-        // Nothing of it reaches any proxy: no group carries its port on 127.0.0.3.
-        await #expect(throws: (any Error).self, "Envoy listens on 127.0.0.3:\(port)") {
-            _ = try await httpGet(port: port, timeout: .seconds(2), address: "127.0.0.3")
-        }
+        // Nothing of it reaches any proxy: it has no group of its own, and the class's
+        // shared group listens on the usable Gateway's address only.
+        let shared = try await lab.chancery.admin("/api/v1/ir/chancery").text
+        #expect(shared.contains("\"127.0.0.2:\(port)\""), "\(shared.prefix(2000))")
+        #expect(!shared.contains("127.0.0.3"), "\(shared.prefix(2000))")
+        let snapshots = try await lab.chancery.admin("/api/v1/snapshots").text
+        #expect(snapshots.contains("default/usable") && !snapshots.contains("default/unusable"), "\(snapshots)")
         await backend.stop()
     }
 

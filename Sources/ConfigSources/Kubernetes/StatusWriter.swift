@@ -16,6 +16,10 @@ public final class StatusWriter: Sendable {
     let source: KubernetesSource
     let controllerName: String
     private let logger: Logger
+    /// ListenerSets whose status this writer wrote. A ListenerSet's status carries no
+    /// controller name, so when one stops naming a Gateway of Chancery's its status is
+    /// put back to what the API server starts it with (`Pending`), once.
+    private let listenerSetsWritten = Mutex<Set<ObjectKey>>([])
 
     public init(source: KubernetesSource, controllerName: String = chanceryControllerName, logger: Logger) {
         self.source = source
@@ -34,13 +38,18 @@ public final class StatusWriter: Sendable {
                 statuses[object.key] = kind == .backendTLSPolicy ? ObjectStatus(ancestors: []) : ObjectStatus(parents: [])
             }
         }
+        let released = listenerSetsWritten.withLock { $0 }.filter { statuses[$0] == nil }
+        for key in released { statuses[key] = Self.pending }
         for key in statuses.keys.sorted() {
             guard let object = source.object(key),
                 var body = try? JSONSerialization.jsonObject(with: object.raw) as? [String: Any]
             else { continue }  // not a cluster object (a file's), or gone
             let current = body["status"] as? [String: Any] ?? [:]
-            let desired = desiredStatus(statuses[key]!, current: current, object: body, now: now)
-            guard !Self.same(current, desired) else { continue }
+            let desired = desiredStatus(statuses[key]!, of: key.kind, current: current, object: body, now: now)
+            guard !Self.same(current, desired) else {
+                if released.contains(key) { listenerSetsWritten.withLock { _ = $0.remove(key) } }
+                continue
+            }
             body["status"] = desired
             guard let (kind, version) = source.servedVersion(of: key.kind) else { continue }
             let path = kind.objectPath(version: version, namespace: key.namespace, name: key.name) + "/status"
@@ -49,11 +58,16 @@ public final class StatusWriter: Sendable {
                 switch response.status {
                 case 200, 201:
                     written += 1
+                    if key.kind == .listenerSet {
+                        listenerSetsWritten.withLock { written in
+                            if released.contains(key) { written.remove(key) } else { written.insert(key) }
+                        }
+                    }
                     Counter(label: "chancery_status_writes_total", dimensions: [("kind", key.kind.rawValue)]).increment()
                 case 409:
                     logger.debug("status write raced a change; it is written again after the watch catches up", metadata: ["object": "\(key)"])
                 case 404:
-                    break  // deleted meanwhile
+                    listenerSetsWritten.withLock { _ = $0.remove(key) }  // deleted meanwhile
                 default:
                     logger.warning(
                         "status write refused: \(KubeClient.failure(response, path: path))", metadata: ["object": "\(key)"])
@@ -67,7 +81,19 @@ public final class StatusWriter: Sendable {
 
     // MARK: building
 
-    func desiredStatus(_ status: ObjectStatus, current: [String: Any], object: [String: Any], now: Date) -> [String: Any] {
+    /// A ListenerSet's status as the API server starts it: no controller has taken it.
+    static let pending: ObjectStatus = {
+        let conditions = [ConditionType.accepted, .programmed].map { type in
+            var condition = Condition(type, false, reason: .pending, message: "Waiting for controller", generation: nil)
+            condition.status = .unknown
+            return condition
+        }
+        return ObjectStatus(conditions: conditions, listeners: [])
+    }()
+
+    func desiredStatus(
+        _ status: ObjectStatus, of kind: Kind, current: [String: Any], object: [String: Any], now: Date
+    ) -> [String: Any] {
         var result = current
         let currentConditions = current["conditions"] as? [[String: Any]] ?? []
         switch true {
@@ -86,7 +112,7 @@ public final class StatusWriter: Sendable {
             }
             // A ListenerSet's status has conditions and listeners; a Gateway's also its
             // addresses and how many ListenerSets attached.
-            guard object["kind"] as? String == Kind.gateway.rawValue else { break }
+            guard kind == .gateway else { break }
             if let count = status.attachedListenerSets {
                 result["attachedListenerSets"] = count
             } else {

@@ -115,17 +115,18 @@ enum GatewayStatus {
         _ set: PreparedListenerSet, gateway: PreparedGateway, servedIn: [String], findings: [String: [Finding]]
     ) -> ObjectStatus {
         let generation = set.set.metadata.generation
-        let listeners = gateway.listeners.filter { $0.listenerSet == set.key }
+        let listeners = set.isAttached ? gateway.listeners.filter { $0.listenerSet == set.key } : set.refusedListeners
         let statuses = listeners.map {
             listenerStatus($0, of: gateway, findings: findings[$0.name] ?? [], generation: generation)
         }
         if let refusal = set.refusal {
+            // Programmed says NotAllowed and ListenersNotValid as Accepted does (the
+            // conformance tests expect it); a parent not accepted is Invalid here.
+            let reason = refusal.reason == .parentNotAccepted ? .invalid : refusal.reason
             return ObjectStatus(
                 conditions: [
                     refusal.condition(.accepted, generation: generation),
-                    Condition(
-                        .programmed, false, reason: refusal.reason, message: "not served: \(refusal.message)",
-                        generation: generation),
+                    Condition(.programmed, false, reason: reason, message: "not served: \(refusal.message)", generation: generation),
                 ],
                 listeners: statuses)
         }
@@ -137,14 +138,19 @@ enum GatewayStatus {
                 .accepted, true, reason: .listenersNotValid,
                 message: "attached to Gateway \(gateway.group); some listeners are not valid, see their conditions",
                 generation: generation)
+        // Sent when one of its listeners is (a shared group may leave some out).
+        let sent = statuses.contains { $0.conditions.contains { $0.type == .programmed && $0.isTrue } }
         let programmed =
-            gateway.isServed
+            sent
             ? Condition(
                 .programmed, true, reason: .programmed,
                 message: "configuration sent to proxy groups \(servedIn.joined(separator: " and "))", generation: generation)
             : Condition(
                 .programmed, false, reason: .invalid,
-                message: "not served: \(gateway.refusal?.verdict.message ?? "the Gateway is not served")", generation: generation)
+                message: gateway.isServed
+                    ? "no listener could be programmed; see their conditions"
+                    : "not served: \(gateway.refusal?.verdict.message ?? "the Gateway is not served")",
+                generation: generation)
         return ObjectStatus(conditions: [accepted, programmed], listeners: statuses)
     }
 

@@ -10,6 +10,9 @@ struct PreparedListenerSet {
     /// Why it is not attached (`Accepted` and `Programmed` False): its Gateway does not
     /// take it, or none of its listeners can be served. Nil when it is attached.
     var refusal: Verdict?
+    /// The listeners of a ListenerSet refused for its listeners, for its status: they
+    /// are not among the Gateway's, and take no part in later conflicts.
+    var refusedListeners: [PreparedListener] = []
 
     var isAttached: Bool { refusal == nil }
     var label: String { "ListenerSet \(key.namespace)/\(key.name)" }
@@ -58,11 +61,12 @@ enum ListenerSets {
                 // Attached when at least one of its listeners can be served.
                 if listeners.contains(where: { $0.listenerSet == key && $0.isProgrammed }) {
                     gateways[g].attachedListenerSets += 1
+                    gateways[g].listeners = listeners
                 } else {
                     prepared.refusal = Verdict(
                         false, .listenersNotValid, "no listener of this ListenerSet can be served; see their conditions")
+                    prepared.refusedListeners = listeners.filter { $0.listenerSet == key }
                 }
-                gateways[g].listeners = listeners
             }
             result[key] = prepared
         }

@@ -160,7 +160,7 @@ struct PreparedGateway {
                 true,
                 Verdict(
                     false, .addressNotUsable,
-                    "\(unusable.joined(separator: ", ")) \(unusable.count == 1 ? "is not an address" : "are not addresses") the proxies can listen on (serve --gateway-addresses \(usable.map(\.description).joined(separator: ",")))"
+                    "\(unusable.joined(separator: ", ")) \(unusable.count == 1 ? "is not an address" : "are not addresses") the proxies can listen on (--gateway-addresses \(usable.map(\.description).joined(separator: ",")))"
                 )
             )
         }
@@ -198,18 +198,22 @@ struct PreparedGateway {
     static func conflict(_ a: PreparedListener, with b: PreparedListener) -> Verdict? {
         let port = a.spec.port
         guard port == b.spec.port else { return nil }
+        // Another team's ListenerSet is not named to this one (GEP-1713 asks not to
+        // leak what a ListenerSet would not otherwise see).
+        let otherTeam = a.listenerSet != nil && b.listenerSet != nil && a.listenerSet?.namespace != b.listenerSet?.namespace
+        let label = otherTeam ? "a listener of another namespace's ListenerSet on the same Gateway" : b.label
         if a.spec.protocol != b.spec.protocol {
-            return Verdict(true, .protocolConflict, "port \(port) is also used by \(b.label) with protocol \(b.spec.protocol)")
+            return Verdict(true, .protocolConflict, "port \(port) is also used by \(label) with protocol \(b.spec.protocol)")
         }
         if a.spec.protocol == .tcp || a.spec.protocol == .udp {
             // No hostname tells their connections apart: one listener per port.
             return Verdict(
                 true, .hostnameConflict,
-                "\(b.label) uses the same \(a.spec.protocol) port \(port); a \(a.spec.protocol) port carries one listener")
+                "\(label) uses the same \(a.spec.protocol) port \(port); a \(a.spec.protocol) port carries one listener")
         }
         if (a.spec.hostname ?? "") == (b.spec.hostname ?? "") {
             return Verdict(
-                true, .hostnameConflict, "\(b.label) uses the same port \(port) and hostname \(a.spec.hostname ?? "(any)")")
+                true, .hostnameConflict, "\(label) uses the same port \(port) and hostname \(a.spec.hostname ?? "(any)")")
         }
         return nil
     }

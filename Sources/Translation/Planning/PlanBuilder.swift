@@ -41,7 +41,7 @@ struct PlanBuilder {
     /// A placed listener's certificates, served over SDS.
     mutating func addCertificates(of placed: GatewayPlanner.Placed) {
         for certificate in placed.listener.certificates {
-            certificates[certificate, default: []].insert(placed.gateway.key)
+            for owner in placed.owners { certificates[certificate, default: []].insert(owner) }
         }
     }
 
@@ -51,7 +51,7 @@ struct PlanBuilder {
         clientCAs[validation.secretName] = SecretPlan(
             name: validation.secretName,
             content: .clientCA(bundlePEM: validation.bundlePEM, acceptUntrusted: !validation.required),
-            origins: Origins([placed.gateway.key] + validation.configMaps))
+            origins: Origins(placed.owners + validation.configMaps))
         return ClientValidationPlan(caSecret: validation.secretName, required: validation.required)
     }
 

@@ -208,7 +208,7 @@ enum RouteAttachment {
                         hostnames = ["*"]
                         if let holder = soleRoute[gatewayKey]?[name], holder != routeKey {
                             lostTo =
-                                "listener \(name) already carries \(holder.kind.rawValue) \(holder.namespace)/\(holder.name); a \(listener.spec.protocol) listener carries one route"
+                                "\(listener.label) already carries \(holder.kind.rawValue) \(holder.namespace)/\(holder.name); a \(listener.spec.protocol) listener carries one route"
                             continue
                         }
                         soleRoute[gatewayKey, default: [:]][name] = routeKey
@@ -226,7 +226,7 @@ enum RouteAttachment {
                             if hostnames.isEmpty {
                                 let other = route.kind == .httpRoute ? "GRPCRoute" : "HTTPRoute"
                                 lostTo =
-                                    "an older \(other) already serves \(taken.joined(separator: ", ")) on listener \(name); HTTPRoutes and GRPCRoutes cannot share a hostname"
+                                    "an older \(other) already serves \(taken.joined(separator: ", ")) on \(listener.label); HTTPRoutes and GRPCRoutes cannot share a hostname"
                                 continue
                             }
                             for hostname in hostnames {
