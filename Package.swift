@@ -1,10 +1,17 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
 ]
+
+/// RE2, the engine Envoy compiles regular expressions with: Chancery checks every regex
+/// it would send with RE2 itself (target `CRE2`). It comes from Debian's `libre2-dev`,
+/// which `scripts/test` installs. A build on a machine without it still builds and runs,
+/// and then serves no regular expression at all, saying why in each route's status.
+let haveRE2 = FileManager.default.fileExists(atPath: "/usr/include/re2/re2.h")
 
 let package = Package(
     name: "Chancery",
@@ -88,8 +95,14 @@ let package = Package(
         // The intermediate representation: what a proxy group serves, every decision taken.
         .target(
             name: "IR",
-            dependencies: ["GatewayModel"],
+            dependencies: ["GatewayModel", "CRE2"],
             swiftSettings: strict
+        ),
+        // RE2's verdict on a pattern, through a C interface (C++ inside).
+        .target(
+            name: "CRE2",
+            cxxSettings: haveRE2 ? [.define("CHANCERY_HAVE_RE2")] : [],
+            linkerSettings: haveRE2 ? [.linkedLibrary("re2")] : []
         ),
         // First stage: Kubernetes objects → IR and status. Knows nothing of Envoy.
         .target(

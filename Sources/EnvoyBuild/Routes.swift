@@ -211,12 +211,10 @@ enum Routes {
     /// lose the `/` between the replacement and the rest of the path (`/foo/bar` with
     /// `/foo` → `/` gives `/bar`).
     static func prefixRewrite(prefix: String, replacement: String) -> PrefixRewrite {
-        guard replacement == "/" || prefix == "/" else { return .literal(replacement) }
-        let trimmed = prefix.hasSuffix("/") ? String(prefix.dropLast()) : prefix
+        guard let rewrite = RE2.prefixRewrite(prefix: prefix, replacement: replacement) else { return .literal(replacement) }
         var regex = Envoy_Type_Matcher_V3_RegexMatchAndSubstitute()
-        regex.pattern = self.regex("^" + RE2.escape(trimmed) + "(/|$)(.*)")
-        let base = replacement.hasSuffix("/") ? String(replacement.dropLast()) : replacement
-        regex.substitution = base + "/\\2"
+        regex.pattern = self.regex(rewrite.pattern)
+        regex.substitution = rewrite.substitution
         return .regex(regex)
     }
 

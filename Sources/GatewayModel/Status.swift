@@ -11,6 +11,8 @@ public struct ConditionType: Vocabulary {
     public static let resolvedRefs = Self(rawValue: "ResolvedRefs")
     public static let programmed = Self(rawValue: "Programmed")
     public static let conflicted = Self(rawValue: "Conflicted")
+    /// A route is served without some of its rules (they say why).
+    public static let partiallyInvalid = Self(rawValue: "PartiallyInvalid")
     /// A Gateway accepts clients whose certificates do not validate.
     public static let insecureFrontendValidationMode = Self(rawValue: "InsecureFrontendValidationMode")
 }
@@ -176,9 +178,11 @@ public struct ObjectStatus: Codable, Hashable, Sendable {
     }
 
     /// Whether anything about the object was refused: a False Accepted or ResolvedRefs,
-    /// at the object, on a listener, or towards a parent or ancestor.
+    /// at the object, on a listener, or towards a parent or ancestor; or rules dropped.
     public var isRejected: Bool {
-        allConditions.contains { ($0.type == .accepted || $0.type == .resolvedRefs) && !$0.isTrue }
+        allConditions.contains {
+            (($0.type == .accepted || $0.type == .resolvedRefs) && !$0.isTrue) || ($0.type == .partiallyInvalid && $0.isTrue)
+        }
     }
 }
 

@@ -8,7 +8,10 @@ import XDS
     /// A throwaway private key: its bytes must never appear in any admin answer or log.
     static let privateKeyBody = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQCxChanceryKeyMaterialDoNotLeak"
 
-    static func config(port: Int, backend: Int, route: String) -> String {
+    /// - Parameter busy: a port something else listens on, for a second listener Envoy
+    ///   cannot bind (a rejection nothing Chancery checks can foresee).
+    static func config(port: Int, backend: Int, route: String, busy: Int? = nil) -> String {
+        let second = busy.map { ", {name: busy, protocol: HTTP, port: \($0)}" } ?? ""
         let key = Data("-----BEGIN PRIVATE KEY-----\n\(privateKeyBody)\n-----END PRIVATE KEY-----\n".utf8)
             .base64EncodedString()
         return """
@@ -23,7 +26,7 @@ import XDS
             spec:
               gatewayClassName: chancery
               addresses: [{type: IPAddress, value: 127.0.0.1}]
-              listeners: [{name: http, protocol: HTTP, port: \(port), allowedRoutes: {namespaces: {from: All}}}]
+              listeners: [{name: http, protocol: HTTP, port: \(port), allowedRoutes: {namespaces: {from: All}}}\(second)]
             ---
             apiVersion: v1
             kind: Service
@@ -135,41 +138,42 @@ import XDS
         #expect(timeline["firstSentAt"] is String)
         #expect((timeline["proxies"] as? [[String: Any]])?.count == 2)
 
-        // A NACK: an RE2 pattern Envoy cannot compile.
-        try Self.config(port: port, backend: backend.port, route: "RegularExpression, value: \"/(broken\"").write(
+        // A NACK: a second listener on a port the backend already listens on, which
+        // Envoy cannot bind (Chancery cannot know what else runs on the proxy's host).
+        try Self.config(port: port, backend: backend.port, route: "PathPrefix, value: /v2", busy: backend.port).write(
             to: file, atomically: true, encoding: .utf8)
         var nackMessage = ""
         #expect(
             await eventually {
                 let clients = try await chancery.adminJSON("/api/v1/clients")["clients"] as? [[String: Any]] ?? []
                 let nacks = clients.compactMap {
-                    (($0["types"] as? [String: Any])?["RDS"] as? [String: Any])?["lastNack"] as? [String: Any]
+                    (($0["types"] as? [String: Any])?["LDS"] as? [String: Any])?["lastNack"] as? [String: Any]
                 }
                 nackMessage = nacks.first?["message"] as? String ?? ""
                 return nacks.count == 2
             })
-        #expect(nackMessage.contains("/(broken"), "Envoy's own error text: \(nackMessage)")
+        #expect(nackMessage.contains("127.0.0.1:\(backend.port)"), "Envoy's own error text: \(nackMessage)")
         let (failed, failure) = try runChancery([
             "wait", "--admin", chancery.adminAddress.description, "--group", group, "--timeout", "1s",
         ])
         #expect(failed == 1)
         #expect(failure.contains("sotw-1: rejected it:") && failure.contains("delta-1: rejected it:"), "\(failure)")
         let rejected = try await chancery.adminJSON("/api/v1/objects?rejected=true")["objects"] as? [[String: Any]] ?? []
-        let route = try #require(rejected.first { $0["kind"] as? String == "HTTPRoute" && $0["name"] as? String == "web" })
-        let programmed = (route["conditions"] as? [[String: Any]])?.first { $0["type"] as? String == "Programmed" }
+        let gateway = try #require(rejected.first { $0["kind"] as? String == "Gateway" && $0["name"] as? String == "gw" })
+        let programmed = (gateway["conditions"] as? [[String: Any]])?.first { $0["type"] as? String == "Programmed" }
         #expect(programmed?["status"] as? String == "False")
-        #expect((programmed?["message"] as? String)?.contains("proxy sotw-1 (group infra/gw) rejected RDS") == true)
+        #expect((programmed?["message"] as? String)?.contains("proxy sotw-1 (group infra/gw) rejected LDS") == true)
         // Envoy keeps serving what it had.
         #expect(try await httpGet(port: port, path: "/v2/x").backend == "a")
 
         // The page for people names the group and the rejected object.
         let page = try await chancery.admin("/").text
-        #expect(page.contains("infra/gw") && page.contains("HTTPRoute app/web") && page.contains("rejected RDS"))
+        #expect(page.contains("infra/gw") && page.contains("Gateway infra/gw") && page.contains("rejected LDS"))
 
         // Metrics.
         let metrics = try await chancery.admin("/metrics").text
         #expect(metrics.contains("chancery_connected_proxies{group=\"infra/gw\",protocol=\"delta\"} 1"))
-        #expect(metrics.contains("chancery_xds_nacks_total{type=\"RDS\"}"))
+        #expect(metrics.contains("chancery_xds_nacks_total{type=\"LDS\"}"))
         #expect(metrics.contains("chancery_snapshot_resources{group=\"infra/gw\",type=\"CDS\"} 1"))
         #expect(metrics.contains("chancery_translation_seconds_bucket"))
         #expect(metrics.contains("chancery_propagation_seconds_bucket"))

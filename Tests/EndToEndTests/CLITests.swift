@@ -51,6 +51,21 @@ import XDS
         #expect(refused.contains("--gateway-addresses: give at least one IP address or CIDR block"), "\(refused)")
     }
 
+    @Test func validateRefusesRegexesEnvoyWouldRefuseNamingTheField() throws {
+        let dir = root + "/testdata/translation/regex-check"
+        let (status, output) = try runChancery(["validate", "--config-dir", dir])
+        #expect(status == 1, "\(output)")
+        #expect(output.contains("REJECTED       HTTPRoute app/mixed (\(dir)/input.yaml:"), "\(output)")
+        #expect(
+            output.contains(
+                "PartiallyInvalid=True (UnsupportedValue) Dropped Rule 1: spec.rules[1].matches[0].path.value: /re/(?!admin).*: RE2 refuses it: invalid perl operator: (?!"
+            ), "\(output)")
+        #expect(
+            output.contains("Accepted=False (UnsupportedValue) Dropped Rule 0: spec.rules[0].filters[0].cors.allowOrigins[0]:"),
+            "\(output)")
+        #expect(output.contains("Dropped Rule 0: spec.rules[0].matches[0].method:"), "\(output)")
+    }
+
     @Test func translatePrintsEnvoyJSON() throws {
         let (status, output) = try runChancery([
             "translate", "--config-dir", root + "/examples/quickstart", "--proxy", "default/quickstart",

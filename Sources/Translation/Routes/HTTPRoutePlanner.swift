@@ -90,7 +90,7 @@ enum HTTPRoutePlanner {
         var entries: [RouteEntry] = []
         let key = input.key
         let created = input.created
-        for resolved in input.rules {
+        for resolved in input.rules where resolved.dropped == nil {
             let matches = resolved.rule.matches ?? []
             let effective = matches.isEmpty ? [HTTPRoute.Match(path: HTTPRoute.PathMatch(type: .pathPrefix, value: "/"))] : matches
             for (m, match) in effective.enumerated() {

@@ -1,4 +1,5 @@
 import GatewayModel
+import IR
 
 struct ResolvedRule: Hashable, Sendable {
     let index: Int
@@ -8,6 +9,10 @@ struct ResolvedRule: Hashable, Sendable {
     var mirrors: [ServicePort?]
     /// Why the whole rule must answer 500 (an unsupported filter).
     var failure: String?
+    /// Why the rule is not served at all: a regular expression Envoy would refuse
+    /// (RE2's verdict). A dropped rule is not planned, so the rest of the route, and
+    /// every other route on the listener, still reach Envoy.
+    var dropped: String? = nil
     /// Session persistence across several backends: the one cluster they share.
     var sessionCluster: SessionCluster? = nil
     /// What the rule asks for that is served only in part, for the route's status.
@@ -76,6 +81,8 @@ struct RouteRecord {
     var refProblems: [Verdict]
     /// What is served only in part (for the `Accepted` message).
     var notes: [String] = []
+    /// Rules left out while others are served (`PartiallyInvalid`), each saying why.
+    var dropped: [String] = []
 }
 
 /// Routes attached to Gateways.
@@ -134,6 +141,9 @@ enum RouteAttachment {
                 rules.flatMap { rule in rule.backends.compactMap(\.problem) }
                 + rules.compactMap { rule in rule.failure.map { Verdict(false, .unsupportedValue, $0) } }
                 + streamBackends.compactMap(\.problem)
+            // A route none of whose rules can be served attaches nowhere.
+            let dropped = rules.compactMap(\.dropped)
+            let allDropped = !rules.isEmpty && dropped.count == rules.count ? dropped.joined(separator: "; ") : nil
             var parents: [ParentAttachment] = []
             for parentRef in route.parentRefs {
                 // A Gateway's own listeners, or those of one ListenerSet attached to it.
@@ -151,6 +161,11 @@ enum RouteAttachment {
                 default: continue
                 }
                 guard let g = byKey[gatewayKey] else { continue }  // not a Gateway of ours
+                if let dropped = allDropped {
+                    parents.append(
+                        ParentAttachment(parentRef: parentRef, gateway: gatewayKey, accepted: Verdict(false, .unsupportedValue, dropped)))
+                    continue
+                }
                 let gatewayName = "\(gatewayKey.namespace)/\(gatewayKey.name)"
                 let parentName = listenerSet.map { "\($0.label) (Gateway \(gatewayName))" } ?? "Gateway \(gatewayName)"
                 guard gateways[g].isServed else {
@@ -266,7 +281,7 @@ enum RouteAttachment {
             if !parents.isEmpty {
                 result.records[routeKey] = RouteRecord(
                     key: routeKey, generation: route.metadata.generation, parents: parents, refProblems: problems,
-                    notes: rules.flatMap(\.notes))
+                    notes: rules.flatMap(\.notes), dropped: allDropped == nil ? dropped : [])
             }
         }
         return result
@@ -316,6 +331,44 @@ enum RouteAttachment {
             backends: valid.map { WeightedTarget(target: $0.target!, weight: $0.weight) }, http2: protocols.first!)
     }
 
+    /// Every regular expression a rule would send to Envoy, with the field it comes from:
+    /// path, header and query matches (a GRPCRoute's method match becomes a path regex),
+    /// prefix rewrites Envoy does with a regex, and CORS origins with wildcards.
+    static func regexes(of rule: HTTPRoute.Rule, index: Int, kind: Kind) -> [(field: String, pattern: String)] {
+        var result: [(field: String, pattern: String)] = []
+        let base = "spec.rules[\(index)]"
+        for (m, match) in (rule.matches ?? []).enumerated() {
+            let matchPath = "\(base).matches[\(m)]"
+            let plan = HTTPRoutePlanner.routeMatch(match)
+            if case .regex(let pattern) = plan.path {
+                result.append((kind == .grpcRoute ? "\(matchPath).method" : "\(matchPath).path.value", pattern))
+            }
+            for (h, header) in plan.headers.enumerated() {
+                if case .regex(let pattern) = header.value { result.append(("\(matchPath).headers[\(h)].value", pattern)) }
+            }
+            for (q, query) in plan.queryParameters.enumerated() {
+                if case .regex(let pattern) = query.value { result.append(("\(matchPath).queryParams[\(q)].value", pattern)) }
+            }
+        }
+        let prefixes = (rule.matches ?? []).isEmpty ? ["/"] : (rule.matches ?? []).map { $0.path?.value ?? "/" }
+        for (f, filter) in (rule.filters ?? []).enumerated() {
+            let modifiers = [("urlRewrite", filter.urlRewrite?.path), ("requestRedirect", filter.requestRedirect?.path)]
+            for case let (name, modifier?) in modifiers where modifier.type == .replacePrefixMatch {
+                for prefix in prefixes {
+                    if let rewrite = RE2.prefixRewrite(prefix: prefix, replacement: modifier.replacePrefixMatch ?? "/") {
+                        result.append(("\(base).filters[\(f)].\(name).path.replacePrefixMatch", rewrite.pattern))
+                    }
+                }
+            }
+            for (o, origin) in (filter.cors?.allowOrigins ?? []).enumerated() {
+                if case .regex(let pattern) = HTTPRoutePlanner.originMatch(origin) {
+                    result.append(("\(base).filters[\(f)].cors.allowOrigins[\(o)]", pattern))
+                }
+            }
+        }
+        return result
+    }
+
     static func resolveRules(_ route: HTTPRoute, kind: Kind, namespace: String, context: Context) -> [ResolvedRule] {
         (route.spec.rules ?? []).enumerated().map { index, rule in
             var failure: String?
@@ -351,6 +404,12 @@ enum RouteAttachment {
                 return resolved
             }
             var resolved = ResolvedRule(index: index, rule: rule, backends: backends, mirrors: mirrors, failure: failure)
+            let refused = regexes(of: rule, index: index, kind: kind).compactMap { regex in
+                RE2.problem(regex.pattern).map { "\(regex.field): \(regex.pattern.count > 80 ? String(regex.pattern.prefix(80)) + "…" : regex.pattern): \($0)" }
+            }
+            if !refused.isEmpty {
+                resolved.dropped = "Dropped Rule \(index): " + refused.joined(separator: "; ")
+            }
             for filter in rule.filters ?? [] where filter.type == .cors {
                 if filter.cors?.allowCredentials == true, filter.cors?.exposeHeaders == ["*"] {
                     resolved.notes.append(

@@ -15,14 +15,19 @@ enum RouteStatus {
             } else {
                 Condition(.resolvedRefs, true, reason: .resolvedRefs, message: "all references resolved", generation: generation)
             }
+        // GEP-1364: rules dropped while the others are served.
+        let partiallyInvalid: Condition? =
+            record.dropped.isEmpty
+            ? nil
+            : Condition(
+                .partiallyInvalid, true, reason: .unsupportedValue, message: record.dropped.joined(separator: "; "),
+                generation: generation)
         let parents = record.parents.map { parent in
-            RouteParentStatus(
+            let accepted = accepted(parent, findings: findings[parent.gateway] ?? [], notes: record.notes)
+            return RouteParentStatus(
                 parentRef: parent.parentRef, controllerName: chanceryControllerName,
-                conditions: [
-                    accepted(parent, findings: findings[parent.gateway] ?? [], notes: record.notes)
-                        .condition(.accepted, generation: generation),
-                    resolvedRefs,
-                ])
+                conditions: [accepted.condition(.accepted, generation: generation), resolvedRefs]
+                    + (accepted.holds ? [partiallyInvalid].compactMap { $0 } : []))
         }
         return ObjectStatus(parents: parents)
     }
