@@ -336,34 +336,32 @@ enum RouteAttachment {
     /// prefix rewrites Envoy does with a regex, and CORS origins with wildcards.
     static func regexes(of rule: HTTPRoute.Rule, index: Int, kind: Kind) -> [(field: String, pattern: String)] {
         var result: [(field: String, pattern: String)] = []
-        let base = "spec.rules[\(index)]"
+        func add(_ field: String, _ pattern: String) { result.append(("spec.rules[\(index)].\(field)", pattern)) }
         for (m, match) in (rule.matches ?? []).enumerated() {
-            let matchPath = "\(base).matches[\(m)]"
-            let plan = HTTPRoutePlanner.routeMatch(match)
-            if case .regex(let pattern) = plan.path {
-                result.append((kind == .grpcRoute ? "\(matchPath).method" : "\(matchPath).path.value", pattern))
+            if match.path?.type == .regularExpression, let pattern = match.path?.value {
+                add(kind == .grpcRoute ? "matches[\(m)].method" : "matches[\(m)].path.value", pattern)
             }
-            for (h, header) in plan.headers.enumerated() {
-                if case .regex(let pattern) = header.value { result.append(("\(matchPath).headers[\(h)].value", pattern)) }
+            for (h, header) in (match.headers ?? []).enumerated() where header.type == .regularExpression {
+                add("matches[\(m)].headers[\(h)].value", header.value)
             }
-            for (q, query) in plan.queryParameters.enumerated() {
-                if case .regex(let pattern) = query.value { result.append(("\(matchPath).queryParams[\(q)].value", pattern)) }
+            for (q, query) in (match.queryParams ?? []).enumerated() where query.type == .regularExpression {
+                add("matches[\(m)].queryParams[\(q)].value", query.value)
             }
         }
-        let prefixes = (rule.matches ?? []).isEmpty ? ["/"] : (rule.matches ?? []).map { $0.path?.value ?? "/" }
         for (f, filter) in (rule.filters ?? []).enumerated() {
-            let modifiers = [("urlRewrite", filter.urlRewrite?.path), ("requestRedirect", filter.requestRedirect?.path)]
-            for case let (name, modifier?) in modifiers where modifier.type == .replacePrefixMatch {
+            func prefixRewrites(_ modifier: HTTPRoute.PathModifier?, _ name: String) {
+                guard let modifier, modifier.type == .replacePrefixMatch else { return }
+                let prefixes = (rule.matches ?? []).isEmpty ? ["/"] : (rule.matches ?? []).map { $0.path?.value ?? "/" }
                 for prefix in prefixes {
                     if let rewrite = RE2.prefixRewrite(prefix: prefix, replacement: modifier.replacePrefixMatch ?? "/") {
-                        result.append(("\(base).filters[\(f)].\(name).path.replacePrefixMatch", rewrite.pattern))
+                        add("filters[\(f)].\(name).path.replacePrefixMatch", rewrite.pattern)
                     }
                 }
             }
+            prefixRewrites(filter.urlRewrite?.path, "urlRewrite")
+            prefixRewrites(filter.requestRedirect?.path, "requestRedirect")
             for (o, origin) in (filter.cors?.allowOrigins ?? []).enumerated() {
-                if case .regex(let pattern) = HTTPRoutePlanner.originMatch(origin) {
-                    result.append(("\(base).filters[\(f)].cors.allowOrigins[\(o)]", pattern))
-                }
+                if case .regex(let pattern) = HTTPRoutePlanner.originMatch(origin) { add("filters[\(f)].cors.allowOrigins[\(o)]", pattern) }
             }
         }
         return result
@@ -405,7 +403,9 @@ enum RouteAttachment {
             }
             var resolved = ResolvedRule(index: index, rule: rule, backends: backends, mirrors: mirrors, failure: failure)
             let refused = regexes(of: rule, index: index, kind: kind).compactMap { regex in
-                RE2.problem(regex.pattern).map { "\(regex.field): \(regex.pattern.count > 80 ? String(regex.pattern.prefix(80)) + "…" : regex.pattern): \($0)" }
+                RE2.problem(regex.pattern).map {
+                    "\(regex.field): \(regex.pattern.count > 80 ? String(regex.pattern.prefix(80)) + "…" : regex.pattern): \($0)"
+                }
             }
             if !refused.isEmpty {
                 resolved.dropped = "Dropped Rule \(index): " + refused.joined(separator: "; ")
