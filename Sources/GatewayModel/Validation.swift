@@ -7,6 +7,17 @@ enum Validation {
         var message: String
     }
 
+    /// `^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`, the
+    /// Gateway API's Hostname pattern.
+    static func isHostname(_ value: String) -> Bool {
+        var rest = Substring(value)
+        if rest.hasPrefix("*.") { rest = rest.dropFirst(2) }
+        return rest.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            guard let first = label.first, let last = label.last, first != "-", last != "-" else { return false }
+            return label.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
+        }
+    }
+
     static func problems(of object: KubeObject) -> [Problem] {
         var problems: [Problem] = []
         func check(_ ok: Bool, _ path: [PathComponent], _ message: @autoclosure () -> String) {
@@ -130,6 +141,23 @@ enum Validation {
             }
             filters(backend.filters, path + [.key("filters")])
         }
+        /// The Gateway API's Hostname: 1 to 253 characters, lowercase DNS labels, an
+        /// optional leading `*.`.
+        func hostname(_ value: String?, _ path: [PathComponent]) {
+            guard let value else { return }
+            guard value.utf8.count <= 253 else {
+                check(false, path, "\(value.utf8.count) characters, over the limit of 253")
+                return
+            }
+            check(
+                Self.isHostname(value), path,
+                "\"\(value)\" is not a hostname (lowercase letters, digits, - and . in labels; an optional leading *.)")
+        }
+        func hostnames(_ list: [String]?) {
+            let path: [PathComponent] = [.key("spec"), .key("hostnames")]
+            check((list ?? []).count <= 16, path, "\((list ?? []).count) hostnames, over the limit of 16")
+            for (i, value) in (list ?? []).prefix(16).enumerated() { hostname(value, path + [.index(i)]) }
+        }
         func parentRefs(_ parents: [ParentReference]?) {
             for (i, parent) in (parents ?? []).enumerated() {
                 port(parent.port, [.key("spec"), .key("parentRefs"), .index(i), .key("port")])
@@ -168,6 +196,7 @@ enum Validation {
             for (i, listener) in listeners.enumerated() {
                 let path: [PathComponent] = [.key("spec"), .key("listeners"), .index(i)]
                 check(names.insert(listener.name).inserted, path + [.key("name")], "listener name \"\(listener.name)\" is used twice")
+                hostname(listener.hostname, path + [.key("hostname")])
                 port(listener.port, path + [.key("port")])
                 oneOf(listener.protocol, ProtocolType.served, path + [.key("protocol")])
                 oneOf(listener.tls?.mode, [.terminate, .passthrough], path + [.key("tls"), .key("mode")])
@@ -266,6 +295,7 @@ enum Validation {
             }
         case .httpRoute(let route):
             parentRefs(route.spec.parentRefs)
+            hostnames(route.spec.hostnames)
             ruleNames((route.spec.rules ?? []).map(\.name))
             for (r, rule) in (route.spec.rules ?? []).enumerated() {
                 let rulePath: [PathComponent] = [.key("spec"), .key("rules"), .index(r)]
@@ -340,6 +370,7 @@ enum Validation {
             }
         case .grpcRoute(let route):
             parentRefs(route.spec.parentRefs)
+            hostnames(route.spec.hostnames)
             ruleNames((route.spec.rules ?? []).map(\.name))
             let grpcFilters: [HTTPRouteFilterType] = [.requestHeaderModifier, .responseHeaderModifier, .requestMirror, .extensionRef]
             for (r, rule) in (route.spec.rules ?? []).enumerated() {
@@ -376,6 +407,7 @@ enum Validation {
             }
         case .tlsRoute(let route):
             streamRoute(route.spec.parentRefs, route.spec.rules)
+            hostnames(route.spec.hostnames)
         case .tcpRoute(let route):
             streamRoute(route.spec.parentRefs, route.spec.rules)
         case .udpRoute(let route):

@@ -114,6 +114,33 @@ import Testing
         #expect(problem("    []") == "ls.yaml:7: ListenerSet apps/team: spec.listeners: 1 to 64 listeners are required")
     }
 
+    @Test func hostnamesFollowTheGatewayAPIPattern() throws {
+        func problem(_ hostname: String) -> String? {
+            let yaml = """
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: HTTPRoute
+                metadata: {name: r, namespace: app}
+                spec:
+                  hostnames: ["\(hostname)"]
+                  rules: [{backendRefs: [{name: a, port: 80}]}]
+                """
+            return ManifestDecoder.decode(file: "r.yaml", contents: yaml).errors.first?.description
+        }
+        #expect(problem("shop.example.com") == nil)
+        #expect(problem("*.example.com") == nil)
+        // The 20 MB hostname that once reached Envoy as a 40 MiB route table.
+        let huge = String(repeating: "a", count: 20_000_000)
+        #expect(problem(huge) == "r.yaml:5: HTTPRoute app/r: spec.hostnames[0]: 20000000 characters, over the limit of 253")
+        #expect(
+            problem("Shop.example.com")
+                == "r.yaml:5: HTTPRoute app/r: spec.hostnames[0]: \"Shop.example.com\" is not a hostname (lowercase letters, digits, - and . in labels; an optional leading *.)"
+        )
+        #expect(problem("shop..example.com") != nil)
+        #expect(problem("-shop.example.com") != nil)
+        #expect(problem("shop.example.com:8080") != nil)
+        #expect(problem("a.*.example.com") != nil)
+    }
+
     @Test func wrongTypeAndMissingField() throws {
         let yaml = """
             apiVersion: gateway.networking.k8s.io/v1
