@@ -19,17 +19,19 @@ import Logging
 /// `git checkout`) coalesce into one new ResourceSet.
 public final class FileSource: Sendable {
     public let directories: [String]
+    public let limits: SourceLimits
     private let logger: Logger
     private let state = FileSourceState()
 
-    public init(directories: [String], logger: Logger = Logger(label: "chancery.files")) {
+    public init(directories: [String], limits: SourceLimits = .defaults, logger: Logger = Logger(label: "chancery.files")) {
         self.directories = directories
+        self.limits = limits
         self.logger = logger
     }
 
     /// Reads every file now.
     public func load() -> ResourceSet {
-        state.rescan(directories: directories, logger: logger).set
+        state.rescan(directories: directories, limits: limits, logger: logger).set
     }
 
     /// A new ResourceSet, and when the change that produced it was first noticed.
@@ -60,18 +62,19 @@ public final class FileSource: Sendable {
     {
         let (stream, continuation) = AsyncStream<Update>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let directories = directories
+        let limits = limits
         let logger = logger
         let state = state
         let task = Task {
             let watcher = DirectoryWatcher(logger: logger)
-            var last = state.rescan(directories: directories, logger: logger)
+            var last = state.rescan(directories: directories, limits: limits, logger: logger)
             watcher.watch(last.directories)
             continuation.yield(Update(set: last.set, seenAt: Date()))
             let ticks = watcher.events(safetyRescan: safetyRescan)
             for await _ in ticks {
                 let seen = Date()
                 try? await Task.sleep(for: debounce)
-                let next = state.rescan(directories: directories, logger: logger)
+                let next = state.rescan(directories: directories, limits: limits, logger: logger)
                 watcher.watch(next.directories)
                 if next.set != last.set {
                     continuation.yield(Update(set: next.set, seenAt: seen))
@@ -128,7 +131,7 @@ final class FileSourceState: @unchecked Sendable {
         var directories: [String]
     }
 
-    func rescan(directories: [String], logger: Logger) -> Scan {
+    func rescan(directories: [String], limits: SourceLimits, logger: Logger) -> Scan {
         lock.lock()
         defer { lock.unlock() }
         var seen: Set<String> = []
@@ -153,9 +156,25 @@ final class FileSourceState: @unchecked Sendable {
                     errors += known.errors
                     continue
                 }
+                if let size = stamp?.size, size > limits.maxFileBytes {
+                    // Not read at all: what the file had before stays in force.
+                    let previous = files[path]?.manifests ?? []
+                    let kept = previous.isEmpty ? "" : " (its previous \(previous.count) objects stay in force)"
+                    let error = ManifestError(
+                        file: path, line: 1,
+                        message:
+                            "not read: the file is \(SourceLimits.describe(Int(size))), over the limit of \(SourceLimits.describe(limits.maxFileBytes)) (--max-file-size)\(kept)"
+                    )
+                    if files[path]?.errors != [error] { logger.error("config file too large", metadata: ["error": "\(error)"]) }
+                    files[path] = FileEntry(contents: Data(), stamp: stamp, manifests: previous, errors: [error])
+                    manifests += previous
+                    errors.append(error)
+                    continue
+                }
                 guard let contents = FileManager.default.contents(atPath: path) else { continue }
                 if files[path]?.contents != contents {
-                    let decoded = ManifestDecoder.decode(file: path, contents: String(decoding: contents, as: UTF8.self))
+                    let decoded = ManifestDecoder.decode(
+                        file: path, contents: String(decoding: contents, as: UTF8.self), maxObjectBytes: limits.maxObjectBytes)
                     var entry = FileEntry(
                         contents: contents, stamp: stamp, manifests: decoded.manifests, errors: decoded.errors)
                     if let fileError = decoded.fileError {

@@ -24,7 +24,9 @@ public enum ManifestDecoder {
     /// never mutated, and decoding keeps its state in per-call values.
     nonisolated(unsafe) private static let decoder = YAMLDecoder(encoding: .utf8)
 
-    public static func decode(file: String, contents: String) -> Result {
+    /// - Parameter maxObjectBytes: an object whose scalars (keys and values) add up to
+    ///   more bytes than this is refused by itself.
+    public static func decode(file: String, contents: String, maxObjectBytes: Int? = nil) -> Result {
         var result = Result()
         do {
             // Only merge keys (`<<`) are resolved, as Yams' own YAMLDecoder does: the
@@ -33,7 +35,7 @@ public enum ManifestDecoder {
             // Typed decoding reads numbers, booleans and nulls from the text itself.
             let parser = try Parser(yaml: contents, resolver: Self.resolver, encoding: .utf8)
             while let document = try parser.nextRoot() {
-                decodeDocument(document, file: file, into: &result)
+                decodeDocument(document, file: file, maxObjectBytes: maxObjectBytes, into: &result)
             }
         } catch let error as YamlError {
             result.fileError = fileError(error, file: file)
@@ -45,7 +47,7 @@ public enum ManifestDecoder {
         return result
     }
 
-    private static func decodeDocument(_ node: Node, file: String, into result: inout Result) {
+    private static func decodeDocument(_ node: Node, file: String, maxObjectBytes: Int?, into result: inout Result) {
         guard case .mapping = node else {
             if case .scalar(let scalar) = node, scalar.string.isEmpty { return }  // empty document
             result.errors.append(
@@ -54,7 +56,17 @@ public enum ManifestDecoder {
             return
         }
         if node["kind"]?.string == "List", let items = node["items"], case .sequence(let sequence) = items {
-            for item in sequence { decodeDocument(item, file: file, into: &result) }
+            for item in sequence { decodeDocument(item, file: file, maxObjectBytes: maxObjectBytes, into: &result) }
+            return
+        }
+        if let limit = maxObjectBytes, size(of: node, over: limit) != nil {
+            let name = node["metadata"]?["name"]?.string.map { " \($0)" } ?? ""
+            result.errors.append(
+                ManifestError(
+                    file: file, line: node.mark?.line ?? 1,
+                    message:
+                        "\(node["kind"]?.string ?? "object")\(name) is larger than \(SourceLimits.describe(limit)), the limit per object (--max-object-size); not read"
+                ))
             return
         }
         switch decodeObject(node, file: file) {
@@ -62,6 +74,26 @@ public enum ManifestDecoder {
         case .success(nil): break
         case .failure(let error): result.errors.append(error)
         }
+    }
+
+    /// The bytes of a node's scalars, once they pass `limit` (nil while within it: the
+    /// walk stops as soon as the limit is passed).
+    static func size(of node: Node, over limit: Int) -> Int? {
+        var total = 0
+        func walk(_ node: Node) -> Bool {
+            switch node {
+            case .scalar(let scalar): total += scalar.string.utf8.count
+            case .mapping(let mapping):
+                for (key, value) in mapping {
+                    guard walk(key), walk(value) else { return false }
+                }
+            case .sequence(let sequence):
+                for item in sequence { guard walk(item) else { return false } }
+            case .alias: break
+            }
+            return total <= limit
+        }
+        return walk(node) ? nil : total
     }
 
     private static func decodeObject(_ node: Node, file: String) -> Swift.Result<Manifest?, ManifestError> {

@@ -63,6 +63,9 @@ public struct ResourceSet: Sendable, Hashable {
         return changed
     }
 
+    /// How many objects of a kind there are.
+    public func count(of kind: Kind) -> Int { keysByKind[kind]?.count ?? 0 }
+
     /// Objects of a kind, ordered by namespace and name.
     public func manifests(of kind: Kind) -> [Manifest] {
         (keysByKind[kind] ?? []).sorted().map { manifests[$0]! }

@@ -16,6 +16,8 @@ struct Pipeline {
     let logger: Logger
     /// The addresses Gateways may ask for (`--gateway-addresses`; nil: any).
     let gatewayAddresses: [AddressRange]?
+    /// Objects of one kind beyond this many are refused (`--max-objects-per-kind`).
+    let maxObjectsPerKind: Int
     private var groups: Set<String> = []
     /// What the last translation built and serialised, reused for what did not change:
     /// a one-route edit rebuilds and re-serialises about one route's worth.
@@ -29,8 +31,12 @@ struct Pipeline {
     /// read repeats the startup read; safety rescans find nothing new) is not translated again.
     private var last: (set: ResourceSet, result: TranslationResult)?
 
-    init(cache: SnapshotCache, admin: AdminState, logger: Logger, gatewayAddresses: [AddressRange]? = nil) {
+    init(
+        cache: SnapshotCache, admin: AdminState, logger: Logger, gatewayAddresses: [AddressRange]? = nil,
+        maxObjectsPerKind: Int = SourceLimits.defaults.maxObjectsPerKind
+    ) {
         self.gatewayAddresses = gatewayAddresses
+        self.maxObjectsPerKind = maxObjectsPerKind
         self.cache = cache
         self.admin = admin
         self.logger = logger
@@ -42,6 +48,7 @@ struct Pipeline {
     ///   - recheck: translate even an unchanged set (certificates age).
     @discardableResult
     mutating func apply(_ set: ResourceSet, seenAt: Date = Date(), source: String, recheck: Bool = false) -> TranslationResult {
+        let set = set.capped(perKind: maxObjectsPerKind)
         // An unchanged set translates the same, except that certificates age: a
         // recheck translates it again (versions are content hashes, so if nothing
         // changed no proxy hears of it).

@@ -57,6 +57,8 @@ extension Chancery {
 
         @OptionGroup var addresses: GatewayAddressOptions
 
+        @OptionGroup var sourceLimits: SourceLimitOptions
+
         /// The Kubernetes source, its status writer and leader elector.
         struct Kubernetes: Sendable {
             let source: KubernetesSource
@@ -142,10 +144,12 @@ extension Chancery {
             let kube = try makeKubernetes(logger: logger)
             // Files first: where a file and the cluster define the same object, the file wins.
             var sources: [any ConfigSource] = []
-            if !directories.isEmpty { sources.append(FileSource(directories: directories)) }
+            if !directories.isEmpty { sources.append(FileSource(directories: directories, limits: sourceLimits.limits)) }
             if let kube { sources.append(kube.source) }
             let merged = SourceMerger(sources)
-            var pipeline = Pipeline(cache: cache, admin: adminState, logger: logger, gatewayAddresses: addresses.usable)
+            var pipeline = Pipeline(
+                cache: cache, admin: adminState, logger: logger, gatewayAddresses: addresses.usable,
+                maxObjectsPerKind: sourceLimits.maxObjectsPerKind)
             // From files alone, the first read builds the first snapshots before Envoy can
             // connect. With the cluster, nothing is built until every kind has synced, so
             // a restart never serves a half-empty configuration (and /readyz says so).

@@ -26,8 +26,11 @@ extension Chancery {
 
         @OptionGroup var addresses: GatewayAddressOptions
 
+        @OptionGroup var sourceLimits: SourceLimitOptions
+
         func run() throws {
-            let set = FileSource(directories: configDirs).load()
+            let set = FileSource(directories: configDirs, limits: sourceLimits.limits).load()
+                .capped(perKind: sourceLimits.maxObjectsPerKind)
             let result = Translator(gatewayAddresses: addresses.usable).translate(set)
             var plans = result.plans
             if let proxy {
@@ -58,8 +61,11 @@ extension Chancery {
 
         @OptionGroup var addresses: GatewayAddressOptions
 
+        @OptionGroup var sourceLimits: SourceLimitOptions
+
         func run() throws {
-            let set = FileSource(directories: configDirs).load()
+            let set = FileSource(directories: configDirs, limits: sourceLimits.limits).load()
+                .capped(perKind: sourceLimits.maxObjectsPerKind)
             let result = Translator(gatewayAddresses: addresses.usable).translate(set)
             say(Report.print(result, set: set), newline: false)
             if let ir {

@@ -51,6 +51,52 @@ import Testing
         #expect(fixed.errors.isEmpty)
     }
 
+    @Test func limitsRefuseWhatIsTooBigAndKeepWhatWasRead() throws {
+        let limits = SourceLimits(maxFileBytes: 4096, maxObjectBytes: 512, maxObjectsPerKind: 2)
+        let source = FileSource(directories: [root.path], limits: limits)
+        try write("a.yaml", namespace("a") + "---\n" + namespace("a2"))
+        try write("b.yaml", namespace("b"))
+        #expect(names(source.load()) == ["a", "a2", "b"])
+
+        // A file over the limit is not read; its objects stay, and it says why.
+        try write("a.yaml", namespace("a3") + "# " + String(repeating: "x", count: 5000) + "\n")
+        let big = source.load()
+        #expect(names(big) == ["a", "a2", "b"])
+        #expect(big.errors.count == 1)
+        #expect(
+            big.errors.first?.description
+                == "\(root.path)/a.yaml:1: not read: the file is 4.9 KiB, over the limit of 4 KiB (--max-file-size) (its previous 2 objects stay in force)"
+        )
+
+        // An object over the limit is refused by itself; the file's others are read.
+        let label = String(repeating: "v", count: 600)
+        try write("a.yaml", namespace("a4") + "---\n" + "apiVersion: v1\nkind: Namespace\nmetadata: {name: fat, labels: {x: \(label)}}\n")
+        let fat = source.load()
+        #expect(names(fat) == ["a4", "b"])
+        #expect(
+            fat.errors.first?.description
+                == "\(root.path)/a.yaml:5: Namespace fat is larger than 512 B, the limit per object (--max-object-size); not read",
+            "\(fat.errors)")
+
+        // Beyond the cap per kind, the last objects by name are refused, each named.
+        try write("c.yaml", namespace("c"))
+        let capped = source.load().capped(perKind: limits.maxObjectsPerKind)
+        #expect(names(capped) == ["a4", "b"])
+        #expect(capped.errors.contains { $0.object?.name == "c" && $0.message == "not read: there are more than 2 Namespace objects (--max-objects-per-kind)" })
+    }
+
+    @Test func sizesAreReadAsPeopleWriteThem() {
+        #expect(SourceLimits.bytes("1572864") == 1_572_864)
+        #expect(SourceLimits.bytes("512KiB") == 524_288)
+        #expect(SourceLimits.bytes("64MiB") == 67_108_864)
+        #expect(SourceLimits.bytes("1GiB") == 1_073_741_824)
+        #expect(SourceLimits.bytes("12MB") == nil)
+        #expect(SourceLimits.bytes("-1") == nil)
+        #expect(SourceLimits.bytes("0") == nil)
+        #expect(SourceLimits.describe(1_572_864) == "1.5 MiB")
+        #expect(SourceLimits.describe(900) == "900 B")
+    }
+
     @Test func deletedFilesTakeTheirObjects() throws {
         let source = FileSource(directories: [root.path])
         try write("a.yaml", namespace("a"))

@@ -66,6 +66,20 @@ import XDS
         #expect(output.contains("Dropped Rule 0: spec.rules[0].matches[0].method:"), "\(output)")
     }
 
+    @Test func limitsAreFlagsAndSayWhatWasNotRead() throws {
+        let quickstart = root + "/examples/quickstart"
+        let (status, output) = try runChancery(["validate", "--config-dir", quickstart, "--max-file-size", "100"])
+        #expect(status == 1, "\(output)")
+        #expect(
+            output.contains("REJECTED \(quickstart)/gateway.yaml:1: not read: the file is") && output.contains("over the limit of 100 B (--max-file-size)"),
+            "\(output)")
+        let (capped, cappedOutput) = try runChancery(["validate", "--config-dir", quickstart, "--max-objects-per-kind", "1"])
+        #expect(capped == 0, "one object per kind is all the quickstart has: \(cappedOutput)")
+        let (bad, message) = try runChancery(["validate", "--config-dir", quickstart, "--max-object-size", "12MB"])
+        #expect(bad != 0)
+        #expect(message.contains("\"12MB\" is not a size: give bytes, or a number with KiB, MiB or GiB (64MiB)"), "\(message)")
+    }
+
     @Test func translatePrintsEnvoyJSON() throws {
         let (status, output) = try runChancery([
             "translate", "--config-dir", root + "/examples/quickstart", "--proxy", "default/quickstart",

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import GatewayModel
+
+/// The addresses Gateways may ask Envoy to listen on, for every command that translates.
+struct GatewayAddressOptions: ParsableArguments {
+    @Option(
+        name: .customLong("gateway-addresses"),
+        help: ArgumentHelp(
+            "IP addresses or CIDR blocks the proxies can listen on, comma-separated or repeated (default: any). A Gateway whose spec.addresses asks for another is not served (Programmed=False, AddressNotUsable).",
+            valueName: "IP|CIDR,..."),
+        transform: parseAddressRanges)
+    var ranges: [[AddressRange]] = []
+
+    /// Nil when none were given: every address is usable.
+    var usable: [AddressRange]? { ranges.isEmpty ? nil : ranges.flatMap { $0 } }
+}
+
+func parseAddressRanges(_ text: String) throws -> [AddressRange] {
+    guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+        throw ValidationError("--gateway-addresses: give at least one IP address or CIDR block")
+    }
+    return try text.split(separator: ",").map { part in
+        let trimmed = part.trimmingCharacters(in: .whitespaces)
+        guard let range = AddressRange(trimmed) else {
+            throw ValidationError("--gateway-addresses: \"\(trimmed)\" is neither an IP address nor a CIDR block (10.0.0.0/8)")
+        }
+        return range
+    }
+}
+
+/// How much the sources read (``SourceLimits``), for every command that reads manifests.
+struct SourceLimitOptions: ParsableArguments {
+    @Option(
+        name: .customLong("max-file-size"),
+        help: ArgumentHelp("A manifest file larger than this is not read; its previous objects stay.", valueName: "SIZE"),
+        transform: parseSize)
+    var maxFileBytes: Int = SourceLimits.defaults.maxFileBytes
+
+    @Option(
+        name: .customLong("max-object-size"),
+        help: ArgumentHelp("An object larger than this is refused (default: etcd's 1.5 MiB).", valueName: "SIZE"),
+        transform: parseSize)
+    var maxObjectBytes: Int = SourceLimits.defaults.maxObjectBytes
+
+    @Option(name: .customLong("max-objects-per-kind"), help: "Objects of one kind beyond this many are refused.")
+    var maxObjectsPerKind: Int = SourceLimits.defaults.maxObjectsPerKind
+
+    var limits: SourceLimits {
+        SourceLimits(maxFileBytes: maxFileBytes, maxObjectBytes: maxObjectBytes, maxObjectsPerKind: maxObjectsPerKind)
+    }
+
+    func validate() throws {
+        guard maxObjectsPerKind > 0 else { throw ValidationError("--max-objects-per-kind must be at least 1") }
+    }
+}
+
+/// `1572864`, `512KiB`, `64MiB`, `1GiB`.
+func parseSize(_ text: String) throws -> Int {
+    guard let bytes = SourceLimits.bytes(text) else {
+        throw ValidationError("\"\(text)\" is not a size: give bytes, or a number with KiB, MiB or GiB (64MiB)")
+    }
+    return bytes
+}
