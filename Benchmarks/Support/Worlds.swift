@@ -68,7 +68,8 @@ public enum Worlds {
 
                 """
         }
-        let decoded = ManifestDecoder.decode(file: "world.yaml", contents: yaml)
+        let decoded = ManifestDecoder.decode(
+            file: "world.yaml", contents: yaml, maxObjectBytes: SourceLimits.defaults.maxObjectBytes)
         precondition(decoded.errors.isEmpty && decoded.fileError == nil, "bad synthetic world: \(decoded.errors)")
         return ResourceSet(manifests: decoded.manifests)
     }

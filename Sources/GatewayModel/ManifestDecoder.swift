@@ -28,6 +28,9 @@ public enum ManifestDecoder {
     ///   more bytes than this is refused by itself.
     public static func decode(file: String, contents: String, maxObjectBytes: Int? = nil) -> Result {
         var result = Result()
+        // No object can be larger than its file: sizes are measured only in files that
+        // are larger than the limit.
+        let maxObjectBytes = maxObjectBytes.flatMap { contents.utf8.count > $0 ? $0 : nil }
         do {
             // Only merge keys (`<<`) are resolved, as Yams' own YAMLDecoder does: the
             // default resolver runs seven regular expressions on every scalar and on
