@@ -43,6 +43,29 @@ import XDS
         spec: {controllerName: chancery.dev/gateway-controller}
         """
 
+    /// A Gateway `default/NAME` with one HTTP listener on `port` and `spec`, one more line
+    /// of its spec, and an HTTPRoute of the same name sending everything to `backend`.
+    static func gatewayAndRoute(_ name: String, port: Int, spec: String, backend: String, backendPort: Int) -> String {
+        """
+        ---
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: Gateway
+        metadata: {name: \(name), namespace: default}
+        spec:
+          gatewayClassName: chancery
+          \(spec)
+          listeners: [{name: http, protocol: HTTP, port: \(port)}]
+        ---
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: \(name), namespace: default}
+        spec:
+          parentRefs: [{name: \(name)}]
+          rules: [{backendRefs: [{name: \(backend), port: \(backendPort)}]}]
+
+        """
+    }
+
     /// The GatewayClass and a Gateway `default/web` with one HTTP listener on `port`.
     static func httpGateway(port: Int) -> String {
         gatewayClass + """
@@ -393,24 +416,8 @@ import XDS
         let backend = try await EchoBackend.start(name: "a")
         let port = try freePort()
         func gateway(_ name: String, _ address: String) -> String {
-            """
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: \(name), namespace: default}
-            spec:
-              gatewayClassName: chancery
-              addresses: [{type: IPAddress, value: \(address)}]
-              listeners: [{name: http, protocol: HTTP, port: \(port)}]
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: \(name), namespace: default}
-            spec:
-              parentRefs: [{name: \(name)}]
-              rules: [{backendRefs: [{name: svc-a, port: 80}]}]
-
-            """
+            Self.gatewayAndRoute(
+                name, port: port, spec: "addresses: [{type: IPAddress, value: \(address)}]", backend: "svc-a", backendPort: 80)
         }
         let config =
             Self.gatewayClass + "\n" + gateway("usable", "127.0.0.2") + gateway("unusable", "127.0.0.3")
@@ -998,23 +1005,7 @@ import XDS
         let without = try freePort()
         let broken = try freePort()
         func gateway(_ name: String, _ port: Int, _ tls: String) -> String {
-            """
-
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: \(name), namespace: default}
-            spec:
-              gatewayClassName: chancery
-              \(tls)
-              listeners: [{name: http, protocol: HTTP, port: \(port)}]
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: \(name), namespace: default}
-            spec:
-              parentRefs: [{name: \(name)}]
-              rules: [{backendRefs: [{name: \(name), port: 443}]}]
+            "\n" + Self.gatewayAndRoute(name, port: port, spec: tls, backend: name, backendPort: 443) + """
             ---
             apiVersion: gateway.networking.k8s.io/v1
             kind: BackendTLSPolicy
