@@ -660,6 +660,36 @@ import Yams
         await b.stop()
     }
 
+    /// An API server over its load answers 429 with Retry-After (priority and fairness):
+    /// Chancery waits as long as it asks, rather than its own shorter backoff, says so,
+    /// and serves once let through.
+    @Test func throttledRequestsWaitAsTheAPIServerAsks() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        let api = try await FakeKubeAPI.start()
+        try Self.world(api, port: port, a: a, b: b)
+        api.throttle(resource: "httproutes", times: 2, retryAfterSeconds: 2)
+        let chancery = try await ChanceryProcess.serve(["--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca)])
+        defer { chancery.stop() }
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
+        defer { envoy.stop() }
+
+        let served = await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" }
+        #expect(served, "the route never reached Envoy\n\(chancery.output.suffix(3000))")
+        let arrivals = api.arrivals(of: "httproutes")
+        #expect(arrivals.count >= 3, "\(arrivals.count) requests for httproutes")
+        // The backoff alone would have asked again within a quarter of a second.
+        for (earlier, later) in zip(arrivals.prefix(2), arrivals.dropFirst().prefix(2)) {
+            #expect(later - earlier >= .milliseconds(1900), "asked again after \(later - earlier), not the 2 s the server asked for")
+        }
+        #expect(chancery.output.contains("429") && chancery.output.contains("the API server asks to retry after 2"), "\(chancery.output.suffix(3000))")
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
     @Test func aMissingCRDIsReportedWhileTheOtherKindsWork() async throws {
         let a = try await EchoBackend.start(name: "a")
         let b = try await EchoBackend.start(name: "b")

@@ -110,6 +110,25 @@ public final class FakeKubeAPI: Sendable {
     /// "VERB path?query -> status" of every request this server answered, oldest first.
     public var requestLog: [String] { server.log.withLock { $0 } }
 
+    /// Answers the next `times` requests for `resource` (its plural, in any version and
+    /// namespace) with 429 Too Many Requests and `Retry-After: seconds`, as the API
+    /// server's priority and fairness does when a client is over its share.
+    public func throttle(resource: String, times: Int, retryAfterSeconds: Int) {
+        server.throttles.withLock { $0[resource] = Throttle(remaining: times, retryAfter: retryAfterSeconds) }
+    }
+
+    /// When each request for a throttled resource arrived: the throttled ones, then every
+    /// later one.
+    public func arrivals(of resource: String) -> [ContinuousClock.Instant] {
+        server.throttles.withLock { $0[resource]?.arrivals ?? [] }
+    }
+
+    struct Throttle {
+        var remaining: Int
+        let retryAfter: Int
+        var arrivals: [ContinuousClock.Instant] = []
+    }
+
     // MARK: Resource types
 
     /// Serves a custom resource (with a status subresource, as every Gateway API CRD has).
@@ -195,6 +214,7 @@ final class ServerContext: Sendable {
     let tokens: Set<String>
     let bookmarkInterval: TimeAmount
     let log = Mutex<[String]>([])
+    let throttles = Mutex<[String: FakeKubeAPI.Throttle]>([:])
     let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
 
     init(store: FakeKubeAPI.Store, options: FakeKubeAPI.Options) {

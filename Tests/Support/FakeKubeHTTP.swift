@@ -71,6 +71,16 @@ final class KubeHandler: ChannelInboundHandler {
         let (path, query) = Self.split(head.uri)
         do throws(FakeKubeAPI.StatusError) {
             guard authenticated(head) else { throw .unauthorized }
+            if let retryAfter = throttled(path) {
+                respond(
+                    context, head, 429,
+                    FakeKubeAPI.StatusError(
+                        code: 429, reason: "TooManyRequests", message: "Too many requests, please try again later.",
+                        details: .object(["retryAfterSeconds": .int(retryAfter)])
+                    ).json,
+                    headers: [("retry-after", String(retryAfter))])
+                return
+            }
             switch try route(path) {
             case .document(let document):
                 guard head.method == .GET else { throw methodNotAllowed(head.method) }
@@ -84,6 +94,22 @@ final class KubeHandler: ChannelInboundHandler {
             }
         } catch {
             respond(context, head, error.code, error.json)
+        }
+    }
+
+    /// The Retry-After of a throttled resource this request is for (counting it down),
+    /// or nil to serve it.
+    private func throttled(_ path: String) -> Int? {
+        let segments = path.split(separator: "/")
+        return server.throttles.withLock { throttles -> Int? in
+            for (resource, var throttle) in throttles where segments.contains(Substring(resource)) {
+                throttle.arrivals.append(.now)
+                defer { throttles[resource] = throttle }
+                guard throttle.remaining > 0 else { return nil }
+                throttle.remaining -= 1
+                return throttle.retryAfter
+            }
+            return nil
         }
     }
 
@@ -295,10 +321,13 @@ final class KubeHandler: ChannelInboundHandler {
         server.log.withLock { $0.append("\(head.method.rawValue) \(head.uri) -> \(status)") }
     }
 
-    private func respond(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: Int, _ json: JSONValue) {
+    private func respond(
+        _ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: Int, _ json: JSONValue,
+        headers extra: [(String, String)] = []
+    ) {
         log(request, status)
         let body = ByteBuffer(string: json.text)
-        var headers = HTTPHeaders()
+        var headers = HTTPHeaders(extra)
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(body.readableBytes))
         if !request.isKeepAlive { headers.add(name: "connection", value: "close") }

@@ -85,12 +85,24 @@ public final class KubeClient: Sendable {
         public let status: Int
         public let message: String
         public let path: String
-        public var description: String { "\(status) from \(path): \(message)" }
+        /// How long the API server asked to wait before trying again (`Retry-After`, with
+        /// 429 Too Many Requests or a 5xx).
+        public var retryAfter: Duration? = nil
+        public var description: String {
+            "\(status) from \(path): \(message)" + (retryAfter.map { "; the API server asks to retry after \($0)" } ?? "")
+        }
     }
 
     public struct Response: Sendable {
         public let status: Int
         public let body: Data
+        public var retryAfter: Duration? = nil
+    }
+
+    /// `Retry-After` in seconds (the form the API server sends), at most a minute.
+    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+        guard let text = headers.first(name: "retry-after"), let seconds = Int(text), seconds >= 0 else { return nil }
+        return .seconds(Swift.min(seconds, 60))
     }
 
     private func request(_ method: HTTPMethod, _ path: String, body: Data?, contentType: String) throws -> HTTPClientRequest {
@@ -115,7 +127,8 @@ public final class KubeClient: Sendable {
     ) async throws -> Response {
         let response = try await execute(request(method, path, body: body, contentType: contentType), timeout: timeout)
         let buffer = try await response.body.collect(upTo: 256 << 20)
-        return Response(status: Int(response.status.code), body: Data(buffer: buffer))
+        return Response(
+            status: Int(response.status.code), body: Data(buffer: buffer), retryAfter: Self.retryAfter(response.headers))
     }
 
     /// GET that must succeed: the JSON object, or a ``Failure`` naming the status.
@@ -131,7 +144,7 @@ public final class KubeClient: Sendable {
     static func failure(_ response: Response, path: String) -> Failure {
         let status = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any]
         let message = status?["message"] as? String ?? String(decoding: response.body.prefix(300), as: UTF8.self)
-        return Failure(status: response.status, message: message, path: path)
+        return Failure(status: response.status, message: message, path: path, retryAfter: response.retryAfter)
     }
 
     /// A watch: each line of the chunked response, as it arrives. Ends when the server
@@ -144,7 +157,10 @@ public final class KubeClient: Sendable {
                     guard response.status == .ok else {
                         let buffer = try await response.body.collect(upTo: 1 << 20)
                         throw Self.failure(
-                            Response(status: Int(response.status.code), body: Data(buffer: buffer)), path: path)
+                            Response(
+                                status: Int(response.status.code), body: Data(buffer: buffer),
+                                retryAfter: Self.retryAfter(response.headers)),
+                            path: path)
                     }
                     var pending = Data()
                     for try await chunk in response.body {

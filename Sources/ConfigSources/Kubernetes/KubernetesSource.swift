@@ -233,10 +233,16 @@ public final class KubernetesSource: Sendable {
                 continue
             } catch {
                 report(kind, describe(error))
-                try? await Task.sleep(for: backoff.delay(attempt))
+                try? await Task.sleep(for: wait(after: error, attempt: attempt))
                 attempt += 1
             }
         }
+    }
+
+    /// How long to wait before trying again: as long as the API server asked
+    /// (`Retry-After`, a 429 from its priority and fairness or a 5xx), else the backoff.
+    private func wait(after error: any Error, attempt: Int) -> Duration {
+        (error as? KubeClient.Failure)?.retryAfter ?? backoff.delay(attempt)
     }
 
     private struct Listed {
@@ -333,7 +339,7 @@ public final class KubernetesSource: Sendable {
                             return
                         } catch {
                             self.report(kind, self.describe(error))
-                            try await Task.sleep(for: self.backoff.delay(failures))
+                            try await Task.sleep(for: self.wait(after: error, attempt: failures))
                             failures += 1
                             continue
                         }
