@@ -55,6 +55,9 @@ extension Chancery {
         @Option(help: "Objects per page when listing from the Kubernetes API.")
         var listPageSize: Int = 500
 
+        @Option(help: "Seconds a Kubernetes watch may send nothing (not even a bookmark) before it is started again.")
+        var watchIdleTimeout: Int = 120
+
         @OptionGroup var addresses: GatewayAddressOptions
 
         @OptionGroup var sourceLimits: SourceLimitOptions
@@ -85,7 +88,8 @@ extension Chancery {
                 let client = try KubeClient(
                     connection, connectionLimit: WatchedKind.all.count * max(watchNamespaces.count, 1) + 16)
                 let source = KubernetesSource(
-                    client: client, namespaces: watchNamespaces, pageSize: listPageSize, logger: logger)
+                    client: client, namespaces: watchNamespaces, pageSize: listPageSize,
+                    watchIdleTimeout: .seconds(max(watchIdleTimeout, 1)), logger: logger)
                 let writer = StatusWriter(source: source, logger: logger)
                 let me = identity ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
                 let elector = LeaderElector(

@@ -690,6 +690,40 @@ import Yams
         await b.stop()
     }
 
+    /// A watch whose path dies without either end noticing sends nothing more: Chancery
+    /// starts it again once it has been silent for --watch-idle-timeout (the server sends
+    /// bookmarks on quiet watches), and the change it missed arrives.
+    @Test func aSilentWatchIsStartedAgain() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        let api = try await FakeKubeAPI.start()
+        try Self.world(api, port: port, a: a, b: b)
+        let chancery = try await ChanceryProcess.serve([
+            "--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca), "--watch-idle-timeout", "3",
+        ])
+        defer { chancery.stop() }
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
+        defer { envoy.stop() }
+        #expect(await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" })
+
+        // The route watch goes silent; then the route changes.
+        api.stallWatches(of: "httproutes")
+        let (_, version) = Self.route(in: api)
+        try api.update(Self.route("route", gateways: ["web"], service: "svc-b", resourceVersion: version))
+        try await Task.sleep(for: .seconds(1))
+        #expect(await Self.backend(port: port) == "a", "the stalled watch still delivered the change")
+        // Silent for 3 s (the fake server sends a bookmark every second on a live watch):
+        // watched again from the last version seen, which brings the change.
+        let caughtUp = await eventually(timeout: .seconds(8)) { await Self.backend(port: port) == "b" }
+        #expect(caughtUp, "the change never arrived\n\(chancery.output.suffix(3000))")
+        #expect(chancery.output.contains("the watch sent nothing for 3"), "\(chancery.output.suffix(2000))")
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
     @Test func aMissingCRDIsReportedWhileTheOtherKindsWork() async throws {
         let a = try await EchoBackend.start(name: "a")
         let b = try await EchoBackend.start(name: "b")

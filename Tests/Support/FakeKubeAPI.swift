@@ -123,6 +123,13 @@ public final class FakeKubeAPI: Sendable {
         server.throttles.withLock { $0[resource]?.arrivals ?? [] }
     }
 
+    /// Every watch of `resource` open now goes silent — no events, no bookmarks — while
+    /// its connection stays up, as when a path between client and server dies without
+    /// either end noticing. Watches started later are served.
+    public func stallWatches(of resource: String) {
+        server.stalls.withLock { $0[resource] = .now }
+    }
+
     struct Throttle {
         var remaining: Int
         let retryAfter: Int
@@ -215,6 +222,8 @@ final class ServerContext: Sendable {
     let bookmarkInterval: TimeAmount
     let log = Mutex<[String]>([])
     let throttles = Mutex<[String: FakeKubeAPI.Throttle]>([:])
+    /// By resource: watches begun before this instant are silent.
+    let stalls = Mutex<[String: ContinuousClock.Instant]>([:])
     let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
 
     init(store: FakeKubeAPI.Store, options: FakeKubeAPI.Options) {

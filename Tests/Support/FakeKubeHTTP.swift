@@ -26,6 +26,9 @@ final class KubeHandler: ChannelInboundHandler {
 
     private struct ActiveWatch {
         let generation: UInt64
+        /// The resource (plural) and when the watch began, to tell whether it is stalled.
+        var resource = ""
+        var started = ContinuousClock.now
         var storeID: UInt64?
         let keepAlive: Bool
         let bookmarks: Bool
@@ -364,7 +367,7 @@ final class KubeHandler: ChannelInboundHandler {
         watchGeneration += 1
         let generation = watchGeneration
         watch = ActiveWatch(
-            generation: generation, keepAlive: request.isKeepAlive,
+            generation: generation, resource: type.resource, keepAlive: request.isKeepAlive,
             bookmarks: query["allowWatchBookmarks"] == "true" || query["allowWatchBookmarks"] == "1")
         // Lines come from the store's lock on any thread; they are written on this loop,
         // in the order the store produced them.
@@ -389,7 +392,9 @@ final class KubeHandler: ChannelInboundHandler {
     }
 
     private func deliver(_ line: String, generation: UInt64) {
-        guard let context, watch?.generation == generation else { return }
+        guard let context, let current = watch, current.generation == generation else { return }
+        // A stalled watch (a dead path the connection does not notice) sends nothing.
+        if let since = server.stalls.withLock({ $0[current.resource] }), current.started < since { return }
         context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: line)))), promise: nil)
         resetBookmarkTimer()
     }

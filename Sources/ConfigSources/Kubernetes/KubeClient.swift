@@ -147,10 +147,23 @@ public final class KubeClient: Sendable {
         return Failure(status: response.status, message: message, path: path, retryAfter: response.retryAfter)
     }
 
+    /// A watch that sent nothing — no event, no bookmark — for `idle`: the path to the
+    /// server may be dead without the connection noticing.
+    public struct WatchIdle: Error, CustomStringConvertible {
+        public let idle: Duration
+        public var description: String { "the watch sent nothing for \(idle)" }
+    }
+
+    private final class LastSeen: Sendable {
+        let instant = Mutex(ContinuousClock.now)
+    }
+
     /// A watch: each line of the chunked response, as it arrives. Ends when the server
-    /// ends the stream; throws a ``Failure`` if the server refuses the watch.
-    public func watchLines(_ path: String, timeout: Duration) -> AsyncThrowingStream<Data, any Error> {
+    /// ends the stream; throws a ``Failure`` if the server refuses the watch, and
+    /// ``WatchIdle`` when nothing at all arrived for `idleTimeout`.
+    public func watchLines(_ path: String, timeout: Duration, idleTimeout: Duration? = nil) -> AsyncThrowingStream<Data, any Error> {
         AsyncThrowingStream { continuation in
+            let lastSeen = LastSeen()
             let task = Task {
                 do {
                     let response = try await execute(request(.GET, path, body: nil, contentType: ""), timeout: timeout)
@@ -164,6 +177,7 @@ public final class KubeClient: Sendable {
                     }
                     var pending = Data()
                     for try await chunk in response.body {
+                        lastSeen.instant.withLock { $0 = .now }
                         pending.append(contentsOf: chunk.readableBytesView)
                         while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                             let line = pending[pending.startIndex..<newline]
@@ -177,7 +191,22 @@ public final class KubeClient: Sendable {
                     continuation.finish(throwing: error)
                 }
             }
-            continuation.onTermination = { _ in task.cancel() }
+            let watchdog = idleTimeout.map { idle in
+                Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: idle / 4)
+                        if ContinuousClock.now - lastSeen.instant.withLock({ $0 }) > idle {
+                            task.cancel()
+                            continuation.finish(throwing: WatchIdle(idle: idle))
+                            return
+                        }
+                    }
+                }
+            }
+            continuation.onTermination = { _ in
+                task.cancel()
+                watchdog?.cancel()
+            }
         }
     }
 }

@@ -81,6 +81,7 @@ public final class KubernetesSource: Sendable {
     private let changed: AsyncStream<Void>.Continuation
     private let changeStream: AsyncStream<Void>
     let backoff: Backoff
+    let watchIdleTimeout: Duration
 
     struct State {
         var objects: [WatchedKind: [ObjectKey: ClusterObject]] = [:]
@@ -107,9 +108,13 @@ public final class KubernetesSource: Sendable {
     /// - Parameter namespaces: watch only these namespaces (cluster-scoped kinds are
     ///   always watched); empty means all.
     /// - Parameter pageSize: objects per list page (`limit`).
+    /// - Parameter watchIdleTimeout: a watch that sends nothing (the API server sends
+    ///   bookmarks on quiet watches) for this long is started again.
     public init(
-        client: KubeClient, namespaces: [String] = [], pageSize: Int = 500, backoff: Backoff = Backoff(), logger: Logger
+        client: KubeClient, namespaces: [String] = [], pageSize: Int = 500, backoff: Backoff = Backoff(),
+        watchIdleTimeout: Duration = .seconds(120), logger: Logger
     ) {
+        self.watchIdleTimeout = watchIdleTimeout
         self.client = client
         self.namespaces = namespaces
         self.pageSize = max(pageSize, 1)
@@ -300,7 +305,9 @@ public final class KubernetesSource: Sendable {
                         if let selector = kind.fieldSelector { query.append("fieldSelector=" + self.escape(selector)) }
                         let path = kind.path(version: version, namespace: scope) + "?" + query.joined(separator: "&")
                         do {
-                            for try await line in self.client.watchLines(path, timeout: .seconds(330)) {
+                            for try await line in self.client.watchLines(
+                                path, timeout: .seconds(330), idleTimeout: self.watchIdleTimeout)
+                            {
                                 guard let event = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
                                     let type = event["type"] as? String, let object = event["object"] as? [String: Any]
                                 else { continue }
@@ -333,6 +340,13 @@ public final class KubernetesSource: Sendable {
                             // from where it stopped.
                         } catch WatchEnd.relist {
                             throw WatchEnd.relist
+                        } catch let idle as KubeClient.WatchIdle {
+                            // Not a failure of the server's: watch again at once, from
+                            // the last version seen.
+                            self.logger.warning(
+                                "\(idle); watching again from resourceVersion \(resourceVersion)",
+                                metadata: ["kind": "\(kind.label)"])
+                            continue
                         } catch let failure as KubeClient.Failure where failure.status == 410 {
                             throw WatchEnd.relist
                         } catch is CancellationError {
