@@ -434,6 +434,53 @@ import Yams
 
     // MARK: replicas
 
+    /// A leader that cannot renew its Lease (the API server throttles every Lease
+    /// request) steps down two thirds of the way through the lease — before any other
+    /// replica may take over — and writes no status after that.
+    @Test func aLeaderThatCannotRenewStepsDownBeforeItsLeaseExpires() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let port = try freePort()
+        let api = try await FakeKubeAPI.start()
+        try Self.world(api, port: port, a: a, b: b)
+        let chancery = try await ChanceryProcess.serve([
+            "--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca), "--identity", "replica-1", "--lease-duration", "3",
+        ])
+        defer { chancery.stop() }
+        #expect(await eventually(timeout: .seconds(10)) { chancery.output.contains("became the leader") }, "\(chancery.output.suffix(3000))")
+        api.throttle(resource: "leases", times: 1000, retryAfterSeconds: 0)
+        let cutOff = Date()
+        var steppedDown: Date?
+        while Date().timeIntervalSince(cutOff) < 6 {
+            if chancery.output.contains("no longer the leader") {
+                steppedDown = Date()
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let when = try #require(steppedDown, "the leader never stepped down\n\(chancery.output.suffix(2000))")
+        // Others may take over 3 s after the last renewal the API server accepted (the
+        // Lease's renewTime); the leader stepped down two thirds of the way there.
+        let lease = Self.object(api.get(apiVersion: "coordination.k8s.io/v1", kind: "Lease", namespace: "default", name: "chancery-leader"))
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'"
+        let renewTime = (lease["spec"] as? [String: Any])?["renewTime"] as? String ?? ""
+        let renewed = try #require(formatter.date(from: renewTime), "renewTime \(renewTime)")
+        let held = when.timeIntervalSince(renewed)
+        #expect(held < 2.6, "led for \(held) s after its last renewal; others may take over at 3 s")
+        // No status is written once it has stepped down, whatever changes.
+        let writes = Self.statusWrites(api)
+        let (_, version) = Self.route(in: api)
+        try api.update(Self.route("route", gateways: ["web"], service: "svc-b", resourceVersion: version))
+        try await Task.sleep(for: .seconds(2))
+        #expect(Self.statusWrites(api) == writes, "a replica that is no longer the leader wrote status")
+        await api.stop()
+        await a.stop()
+        await b.stop()
+    }
+
     @Test func twoReplicasOneLeaderHandsOverWhenItDies() async throws {
         let a = try await EchoBackend.start(name: "a")
         let b = try await EchoBackend.start(name: "b")

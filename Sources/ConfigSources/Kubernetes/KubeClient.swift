@@ -66,7 +66,9 @@ public final class KubeClient: Sendable {
     /// Runs a request, starting a fresh pool if it could not connect.
     private func execute(_ request: HTTPClientRequest, timeout: Duration) async throws -> HTTPClientResponse {
         do {
-            return try await http.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
+            // To the nanosecond: whole seconds would make a 0.9 s budget no time at all.
+            let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+            return try await http.execute(request, timeout: .nanoseconds(max(nanoseconds, 1)))
         } catch {
             if Self.isConnectionFailure(error) { reconnect() }
             throw error

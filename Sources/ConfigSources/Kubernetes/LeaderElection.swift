@@ -7,7 +7,9 @@ import Synchronization
 /// has seen no renewal for `leaseDuration` (measured on its own clock, so clock skew
 /// between replicas does not matter); the holder releases it on shutdown so a successor
 /// need not wait. Every write carries the Lease's resourceVersion: two replicas racing
-/// for it cannot both win.
+/// for it cannot both win. A holder that cannot renew steps down `renewDeadline` (two
+/// thirds of the lease) after its last renewal — its requests are bounded by that
+/// deadline too — so it has stopped writing before anyone else may start.
 public final class LeaderElector: Sendable {
     public let identity: String
     let client: KubeClient
@@ -16,6 +18,8 @@ public final class LeaderElector: Sendable {
     let name: String
     let leaseDuration: Duration
     let retryPeriod: Duration
+    /// How long after its last renewal a holder that cannot renew keeps leading.
+    let renewDeadline: Duration
     private let logger: Logger
     private let leading = Mutex(false)
 
@@ -32,6 +36,7 @@ public final class LeaderElector: Sendable {
         self.identity = identity
         self.leaseDuration = leaseDuration
         self.retryPeriod = leaseDuration / 3
+        self.renewDeadline = leaseDuration * 2 / 3
         self.logger = logger
     }
 
@@ -43,14 +48,16 @@ public final class LeaderElector: Sendable {
         while !Task.isCancelled {
             let wasLeader = isLeader
             var nowLeader = false
+            // A leader's round must end by its deadline; a follower's within a period.
+            let until = wasLeader ? lastRenewal + renewDeadline : ContinuousClock.now + retryPeriod
             do {
-                nowLeader = try await attempt(observed: &observed)
+                nowLeader = try await attempt(observed: &observed, until: until)
                 if nowLeader { lastRenewal = .now }
             } catch {
                 logger.warning("leader election: \(error)")
-                // A leader that cannot renew keeps leading only until its lease would
-                // have expired for the others.
-                nowLeader = wasLeader && ContinuousClock.now - lastRenewal < leaseDuration
+                // A leader that cannot renew keeps leading only until its deadline, a
+                // third of the lease before the others may take over.
+                nowLeader = wasLeader && ContinuousClock.now - lastRenewal < renewDeadline
             }
             if nowLeader != wasLeader {
                 leading.withLock { $0 = nowLeader }
@@ -59,7 +66,9 @@ public final class LeaderElector: Sendable {
                     metadata: ["lease": "\(path)", "identity": "\(identity)"])
                 await onChange(nowLeader)
             }
-            try? await Task.sleep(for: retryPeriod)
+            // A leader wakes in time to step down at its deadline if it cannot renew.
+            let wake = ContinuousClock.now + retryPeriod
+            try? await Task.sleep(until: nowLeader ? min(wake, lastRenewal + renewDeadline) : wake)
         }
         if isLeader {
             // Cancelled by shutdown: release from a task that is not, so the request runs.
@@ -70,8 +79,12 @@ public final class LeaderElector: Sendable {
     }
 
     /// One round: create, renew or take over the Lease. Returns whether we hold it.
-    private func attempt(observed: inout (version: String, at: ContinuousClock.Instant)?) async throws -> Bool {
-        let response = try await client.send(.GET, path)
+    private func attempt(
+        observed: inout (version: String, at: ContinuousClock.Instant)?, until: ContinuousClock.Instant
+    ) async throws -> Bool {
+        // Every request ends by `until` (at least a moment to try).
+        func timeout() -> Duration { max(until - .now, .milliseconds(50)) }
+        let response = try await client.send(.GET, path, timeout: timeout())
         let now = Self.microTime(Date())
         let seconds = Int(leaseDuration.components.seconds)
         if response.status == 404 {
@@ -83,7 +96,8 @@ public final class LeaderElector: Sendable {
                     "leaseTransitions": 0,
                 ],
             ]
-            let created = try await client.send(.POST, collection, body: JSONSerialization.data(withJSONObject: lease))
+            let created = try await client.send(
+                .POST, collection, body: JSONSerialization.data(withJSONObject: lease), timeout: timeout())
             return created.status == 201 || created.status == 200
         }
         guard response.status == 200, var lease = try JSONSerialization.jsonObject(with: response.body) as? [String: Any]
@@ -104,7 +118,7 @@ public final class LeaderElector: Sendable {
         spec["renewTime"] = now
         spec["leaseDurationSeconds"] = seconds
         lease["spec"] = spec
-        let written = try await client.send(.PUT, path, body: JSONSerialization.data(withJSONObject: lease))
+        let written = try await client.send(.PUT, path, body: JSONSerialization.data(withJSONObject: lease), timeout: timeout())
         if written.status == 409 { return false }  // someone else wrote first
         guard written.status == 200 else { throw KubeClient.failure(written, path: path) }
         return true

@@ -27,9 +27,12 @@ public final class StatusWriter: Sendable {
         self.logger = logger
     }
 
-    /// Writes what changed; returns how many objects were written.
+    /// Writes what changed, while `allowed` says so (checked before each write: a leader
+    /// that steps down stops mid-batch); returns how many objects were written.
     @discardableResult
-    public func write(_ statuses: [ObjectKey: ObjectStatus], now: Date = Date()) async -> Int {
+    public func write(
+        _ statuses: [ObjectKey: ObjectStatus], now: Date = Date(), while allowed: @Sendable () -> Bool = { true }
+    ) async -> Int {
         var written = 0
         // Routes and policies that no longer concern our Gateways lose our entries.
         var statuses = statuses
@@ -41,6 +44,7 @@ public final class StatusWriter: Sendable {
         let released = listenerSetsWritten.withLock { $0 }.filter { statuses[$0] == nil }
         for key in released { statuses[key] = Self.pending }
         for key in statuses.keys.sorted() {
+            guard allowed() else { break }
             guard let object = source.object(key),
                 var body = try? JSONSerialization.jsonObject(with: object.raw) as? [String: Any]
             else { continue }  // not a cluster object (a file's), or gone
@@ -222,7 +226,7 @@ public final class StatusSync: Sendable {
     public func run() async {
         for await _ in wakes {
             guard leading.withLock({ $0 }), let statuses = latest.withLock({ $0 }) else { continue }
-            await writer.write(statuses)
+            await writer.write(statuses, while: { self.leading.withLock { $0 } })
         }
     }
 }
