@@ -107,6 +107,41 @@ import Yams
         try api.create(route("route", gateways: [gateway], service: "svc-a"))
     }
 
+    /// The standard world on the test API server, a `chancery serve` reading it (with
+    /// `arguments`) and an Envoy of group `default/web`, its Gateway's port `port`.
+    final class Served: @unchecked Sendable {
+        let a: EchoBackend
+        let b: EchoBackend
+        let port: Int
+        let api: FakeKubeAPI
+        let chancery: ChanceryProcess
+        let envoy: EnvoyProcess
+
+        /// - Parameter prepare: runs on the API server before Chancery starts.
+        init(arguments: [String] = [], prepare: (FakeKubeAPI) throws -> Void = { _ in }) async throws {
+            a = try await EchoBackend.start(name: "a")
+            b = try await EchoBackend.start(name: "b")
+            port = try freePort()
+            api = try await FakeKubeAPI.start()
+            try KubernetesTests.world(api, port: port, a: a, b: b)
+            try prepare(api)
+            chancery = try await ChanceryProcess.serve(
+                ["--kubeconfig", try KubernetesTests.kubeconfig(server: api.url, ca: api.ca)] + arguments)
+            envoy = try await EnvoyProcess.start(
+                bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
+        }
+
+        func backend(path: String = "/") async -> String? { await KubernetesTests.backend(port: port, path: path) }
+
+        func stop() async {
+            envoy.stop()
+            chancery.stop()
+            await api.stop()
+            await a.stop()
+            await b.stop()
+        }
+    }
+
     /// The HTTPRoute `default/route` as stored, and its resourceVersion.
     static func route(in api: FakeKubeAPI) -> (object: [String: Any], version: String?) {
         let route = object(api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "default", name: "route"))
@@ -711,64 +746,40 @@ import Yams
     /// Chancery waits as long as it asks, rather than its own shorter backoff, says so,
     /// and serves once let through.
     @Test func throttledRequestsWaitAsTheAPIServerAsks() async throws {
-        let a = try await EchoBackend.start(name: "a")
-        let b = try await EchoBackend.start(name: "b")
-        let port = try freePort()
-        let api = try await FakeKubeAPI.start()
-        try Self.world(api, port: port, a: a, b: b)
-        api.throttle(resource: "httproutes", times: 2, retryAfterSeconds: 2)
-        let chancery = try await ChanceryProcess.serve(["--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca)])
-        defer { chancery.stop() }
-        let envoy = try await EnvoyProcess.start(
-            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
-        defer { envoy.stop() }
-
-        let served = await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" }
+        let world = try await Served { $0.throttle(resource: "httproutes", times: 2, retryAfterSeconds: 2) }
+        let chancery = world.chancery
+        let served = await eventually(timeout: .seconds(20)) { await world.backend() == "a" }
         #expect(served, "the route never reached Envoy\n\(chancery.output.suffix(3000))")
-        let arrivals = api.arrivals(of: "httproutes")
+        let arrivals = world.api.arrivals(of: "httproutes")
         #expect(arrivals.count >= 3, "\(arrivals.count) requests for httproutes")
         // The backoff alone would have asked again within a quarter of a second.
         for (earlier, later) in zip(arrivals.prefix(2), arrivals.dropFirst().prefix(2)) {
             #expect(later - earlier >= .milliseconds(1900), "asked again after \(later - earlier), not the 2 s the server asked for")
         }
         #expect(chancery.output.contains("429") && chancery.output.contains("the API server asks to retry after 2"), "\(chancery.output.suffix(3000))")
-        await api.stop()
-        await a.stop()
-        await b.stop()
+        await world.stop()
     }
 
     /// A watch whose path dies without either end noticing sends nothing more: Chancery
     /// starts it again once it has been silent for --watch-idle-timeout (the server sends
     /// bookmarks on quiet watches), and the change it missed arrives.
     @Test func aSilentWatchIsStartedAgain() async throws {
-        let a = try await EchoBackend.start(name: "a")
-        let b = try await EchoBackend.start(name: "b")
-        let port = try freePort()
-        let api = try await FakeKubeAPI.start()
-        try Self.world(api, port: port, a: a, b: b)
-        let chancery = try await ChanceryProcess.serve([
-            "--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca), "--watch-idle-timeout", "3",
-        ])
-        defer { chancery.stop() }
-        let envoy = try await EnvoyProcess.start(
-            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/web", nodeID: "k8s", adminPort: 0))
-        defer { envoy.stop() }
-        #expect(await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" })
+        let world = try await Served(arguments: ["--watch-idle-timeout", "3"])
+        let (api, chancery) = (world.api, world.chancery)
+        #expect(await eventually(timeout: .seconds(20)) { await world.backend() == "a" })
 
         // The route watch goes silent; then the route changes.
         api.stallWatches(of: "httproutes")
         let (_, version) = Self.route(in: api)
         try api.update(Self.route("route", gateways: ["web"], service: "svc-b", resourceVersion: version))
         try await Task.sleep(for: .seconds(1))
-        #expect(await Self.backend(port: port) == "a", "the stalled watch still delivered the change")
+        #expect(await world.backend() == "a", "the stalled watch still delivered the change")
         // Silent for 3 s (the fake server sends a bookmark every second on a live watch):
         // watched again from the last version seen, which brings the change.
-        let caughtUp = await eventually(timeout: .seconds(8)) { await Self.backend(port: port) == "b" }
+        let caughtUp = await eventually(timeout: .seconds(8)) { await world.backend() == "b" }
         #expect(caughtUp, "the change never arrived\n\(chancery.output.suffix(3000))")
         #expect(chancery.output.contains("the watch sent nothing for 3"), "\(chancery.output.suffix(2000))")
-        await api.stop()
-        await a.stop()
-        await b.stop()
+        await world.stop()
     }
 
     @Test func aMissingCRDIsReportedWhileTheOtherKindsWork() async throws {
