@@ -61,6 +61,19 @@ struct Context {
         return service
     }
 
+    /// Whether `namespaces.from` (All, Same as `home`, Selector on the namespace's
+    /// labels; anything else, such as None, admits nothing) admits `namespace`: for
+    /// routes on a listener (`allowedRoutes`) and ListenerSets on a Gateway
+    /// (`allowedListeners`).
+    func admits(_ from: FromNamespaces, selector: LabelSelector?, namespace: String, home: String) -> Bool {
+        switch from {
+        case .all: true
+        case .same: namespace == home
+        case .selector: selector?.matches(set.labels(ofNamespace: namespace)) ?? false
+        default: false
+        }
+    }
+
     /// A ReferenceGrant in the target's namespace lets objects of kind `from` in
     /// namespace `fromNamespace` reference it.
     func referenceGranted(from kind: Kind, namespace fromNamespace: String, to target: ObjectKey) -> Bool {

@@ -81,16 +81,9 @@ enum ListenerSets {
             return Verdict(false, .parentNotAccepted, "\(name) is not accepted: \(refusal.verdict.message)")
         }
         let namespaces = gateway.gateway.spec.allowedListeners?.namespaces
-        let allowed: Bool
-        switch namespaces?.from ?? .noNamespace {
-        case .all: allowed = true
-        case .same: allowed = set.namespace == gateway.key.namespace
-        case .selector:
-            allowed = namespaces?.selector?.matches(context.set.labels(ofNamespace: set.namespace)) ?? false
-        default: allowed = false
-        }
-        guard allowed else {
-            let from = namespaces?.from ?? .noNamespace
+        let from = namespaces?.from ?? .noNamespace
+        guard context.admits(from, selector: namespaces?.selector, namespace: set.namespace, home: gateway.key.namespace)
+        else {
             let why =
                 from == .noNamespace
                 ? "its spec.allowedListeners admits no ListenerSet (from: None, the default)"

@@ -293,12 +293,9 @@ enum RouteAttachment {
     ) -> Bool {
         guard listener.supportedKinds.contains(where: { $0.kind == kind.rawValue }) else { return false }
         let namespaces = listener.spec.allowedRoutes?.namespaces
-        switch namespaces?.from ?? .same {
-        case .all: return true
-        case .selector:
-            return namespaces?.selector?.matches(context.set.labels(ofNamespace: routeNamespace)) ?? false
-        default: return routeNamespace == listener.home(in: gateway.key)
-        }
+        return context.admits(
+            namespaces?.from ?? .same, selector: namespaces?.selector, namespace: routeNamespace,
+            home: listener.home(in: gateway.key))
     }
 
     /// Sessions across several backends share one cluster when the backends' clusters
