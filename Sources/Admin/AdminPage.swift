@@ -49,7 +49,9 @@ enum AdminPage {
             html += "<tr><td class=bad>unreadable</td><td></td><td>\(escape(error))</td></tr>"
         }
         for object in objects.objects {
-            let name = [object.kind, object.namespace.map { $0 + "/" + object.name } ?? object.name].joined(separator: " ")
+            let name =
+                [object.kind, object.namespace.map { $0 + "/" + object.name } ?? object.name].joined(separator: " ")
+                + (object.quarantined ? " (quarantined)" : "")
             var reasons = object.conditions.filter { !$0.isTrue && $0.type != .conflicted }.map { "\($0.type) \($0.reason): \($0.message)" }
             reasons += (object.listeners ?? []).flatMap { listener in
                 listener.conditions.filter { ($0.type == .accepted || $0.type == .resolvedRefs) && !$0.isTrue }
@@ -64,7 +66,7 @@ enum AdminPage {
             html += "<tr><td class=bad>\(escape(name))</td><td>\(escape(object.origin ?? ""))</td><td>\(reasons.map(escape).joined(separator: "<br>"))</td></tr>"
         }
         if objects.objects.isEmpty && objects.readErrors.isEmpty { html += "<tr><td colspan=3 class=ok>none</td></tr>" }
-        html += "</table><p>JSON: <a href=\"/api/v1/snapshots\">snapshots</a>, <a href=\"/api/v1/clients\">clients</a>, <a href=\"/api/v1/objects\">objects</a>, <a href=\"/metrics\">metrics</a></p></body></html>\n"
+        html += "</table><p>JSON: <a href=\"/api/v1/snapshots\">snapshots</a>, <a href=\"/api/v1/clients\">clients</a>, <a href=\"/api/v1/objects\">objects</a>, <a href=\"/api/v1/quarantine\">quarantine</a>, <a href=\"/metrics\">metrics</a></p></body></html>\n"
         return html
     }
 

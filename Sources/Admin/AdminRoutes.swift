@@ -32,7 +32,8 @@ enum AdminRoutes {
         return routes
     }
 
-    /// `/objects[?kind=&namespace=&rejected=true]`: every object and its status.
+    /// `/objects[?kind=&namespace=&rejected=true]`: every object and its status;
+    /// `/quarantine`: the objects set aside because a proxy rejected what they produced.
     static func objects(_ server: AdminServer) -> Routes {
         let routes = Routes()
         routes.get("/objects") { request, _ in
@@ -40,6 +41,7 @@ enum AdminRoutes {
             return try server.json(
                 server.objects(kind: query.get("kind"), namespace: query.get("namespace"), onlyRejected: query.get("rejected") == "true"))
         }
+        routes.get("/quarantine") { _, _ in try server.json(["quarantined": server.quarantined()]) }
         return routes
     }
 

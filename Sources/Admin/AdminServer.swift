@@ -153,16 +153,27 @@ public final class AdminServer: Sendable {
             if let kind, key.kind.rawValue.lowercased() != kind.lowercased() { continue }
             if let namespace, key.namespace != namespace { continue }
             let status = Rejections.merged(current.result.statuses[key], nacks[key])
-            let rejected = status.isRejected || nacks[key] != nil
+            let quarantined = current.quarantine.contains { $0.key == key }
+            let rejected = status.isRejected || nacks[key] != nil || quarantined
             if onlyRejected, !rejected { continue }
             objects.append(
                 Views.Object(
                     kind: key.kind.rawValue, namespace: key.namespace.isEmpty ? nil : key.namespace, name: key.name,
-                    origin: current.set[key]?.origin.description, rejected: rejected, conditions: status.conditions,
+                    origin: current.set[key]?.origin.description, rejected: rejected, quarantined: quarantined,
+                    conditions: status.conditions,
                     listeners: status.listeners, addresses: status.addresses, attachedListenerSets: status.attachedListenerSets,
                     parents: status.parents, ancestors: status.ancestors))
         }
         return Views.Objects(objects: objects, readErrors: current.result.readErrors.map(\.description))
+    }
+
+    func quarantined() -> [Views.Quarantined] {
+        (state.current?.quarantine ?? []).map { entry in
+            Views.Quarantined(
+                kind: entry.key.kind.rawValue, namespace: entry.key.namespace.isEmpty ? nil : entry.key.namespace,
+                name: entry.key.name, message: entry.message, since: entry.since,
+                serving: entry.fallback == nil ? "nothing (new object)" : "previous version")
+        }
     }
 
     func summary(_ group: String) -> Views.SnapshotSummary? {
@@ -195,7 +206,8 @@ public final class AdminServer: Sendable {
             group: group, version: version, current: cache.history(for: group).last?.version == version,
             seenAt: record.seenAt, translatedAt: record.translatedAt, setAt: record.setAt,
             firstSentAt: proxies.compactMap(\.firstSentAt).min(),
-            allAckedAt: !proxies.isEmpty && acked.count == proxies.count ? acked.max() : nil, proxies: proxies)
+            allAckedAt: !proxies.isEmpty && acked.count == proxies.count ? acked.max() : nil, proxies: proxies,
+            quarantined: (state.current?.quarantine ?? []).filter { $0.group == group }.map { "\($0.key): \($0.message)" })
     }
 
     func diff(group: String, _ a: Snapshot, _ b: Snapshot, from: String, to: String) -> Views.Diff {

@@ -9,6 +9,8 @@ public final class AdminState: Sendable {
     public struct Current: Sendable {
         public var set: ResourceSet
         public var result: TranslationResult
+        /// Objects set aside because a proxy rejected what they produced.
+        public var quarantine: [Quarantine.Entry]
         public var translatedAt: Date
         public var translationSeconds: Double
     }
@@ -23,9 +25,13 @@ public final class AdminState: Sendable {
     public init() {}
 
     /// Called by the pipeline after each translation.
-    public func update(set: ResourceSet, result: TranslationResult, translatedAt: Date, seconds: Double) {
+    public func update(
+        set: ResourceSet, result: TranslationResult, quarantine: [Quarantine.Entry] = [], translatedAt: Date,
+        seconds: Double
+    ) {
         storage.withLock {
-            $0.current = Current(set: set, result: result, translatedAt: translatedAt, translationSeconds: seconds)
+            $0.current = Current(
+                set: set, result: result, quarantine: quarantine, translatedAt: translatedAt, translationSeconds: seconds)
         }
     }
 

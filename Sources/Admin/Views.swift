@@ -20,6 +20,9 @@ enum Views {
         /// `file:line` for objects read from files.
         var origin: String?
         var rejected: Bool
+        /// A proxy rejected what this version produced: it is served without it (or as
+        /// it was before) until it changes (``Quarantine``).
+        var quarantined: Bool
         var conditions: [Condition]
         var listeners: [ListenerStatus]?
         /// Gateways: the addresses they are served on, and how many ListenerSets attached.
@@ -28,6 +31,18 @@ enum Views {
         var parents: [RouteParentStatus]?
         /// Policies: their status towards each Gateway they take effect for.
         var ancestors: [PolicyAncestorStatus]?
+    }
+
+    /// One object in quarantine.
+    struct Quarantined: Codable {
+        var kind: String
+        var namespace: String?
+        var name: String
+        /// Which proxy rejected what, in Envoy's words.
+        var message: String
+        var since: Date
+        /// What is served meanwhile: `previous version` or `nothing (new object)`.
+        var serving: String
     }
 
     struct Objects: Codable {
@@ -67,6 +82,9 @@ enum Views {
         /// When the last connected proxy of the group ACKed it, if all have.
         var allAckedAt: Date?
         var proxies: [ProxyVersionState]
+        /// Objects a proxy of this group rejected, left out of this version (or served
+        /// as they were before) until they change: `Kind ns/name: message`.
+        var quarantined: [String]
     }
 
     struct Diff: Codable {
@@ -131,7 +149,7 @@ enum Views {
 
 extension ResourceType {
     /// The IR's name for resources of this type (origins are looked up by it).
-    var resourceKind: ResourceKind {
+    public var resourceKind: ResourceKind {
         switch self {
         case .listener: .listener
         case .route: .route

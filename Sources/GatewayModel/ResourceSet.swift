@@ -44,6 +44,16 @@ public struct ResourceSet: Sendable, Hashable {
 
     public mutating func report(_ error: ManifestError) { errors.append(error) }
 
+    /// Puts `manifest` in place of the object at `key`, or removes it (nil).
+    public mutating func replace(_ key: ObjectKey, with manifest: Manifest?) {
+        if let manifest {
+            precondition(manifest.object.key == key, "a manifest replaces only the object of its own key")
+            if manifests.updateValue(manifest, forKey: key) == nil { keysByKind[key.kind, default: []].append(key) }
+        } else if manifests.removeValue(forKey: key) != nil {
+            keysByKind[key.kind]?.removeAll { $0 == key }
+        }
+    }
+
     /// This set with another's objects and errors added; where both define an object,
     /// this set's definition is kept and the other one reported.
     public func merging(_ other: ResourceSet) -> ResourceSet {

@@ -33,6 +33,9 @@ public struct ConditionReason: Vocabulary {
 
     // Gateways and listeners.
     public static let invalid = Self(rawValue: "Invalid")
+    /// Chancery's own: a proxy rejected what this object produced, so it is served
+    /// without it (or as it was before) until it changes.
+    public static let quarantined = Self(rawValue: "Quarantined")
     public static let listenersNotValid = Self(rawValue: "ListenersNotValid")
     public static let unsupportedAddress = Self(rawValue: "UnsupportedAddress")
     public static let addressNotAssigned = Self(rawValue: "AddressNotAssigned")

@@ -50,6 +50,8 @@ public final class ClientRegistry: Sendable {
         /// push does not copy a thousand names per stream.
         var lastPush: [Resource] = []
         public var pushes = 0
+        /// The resources of the last push the proxy ACKed (shared with that push).
+        var acceptedPush: [Resource] = []
         public var ackedVersion: String?
         public var ackedAt: Date?
         public var lastNack: Nack?
@@ -71,10 +73,43 @@ public final class ClientRegistry: Sendable {
         public var resources: [String]
     }
 
+    /// What the registry tells its observer.
+    public enum Event: Sendable {
+        /// A proxy rejected a push.
+        case rejected(Rejected)
+        /// A proxy now holds all of its group's current snapshot.
+        case synced(group: String)
+    }
+
+    /// A rejected push, with what the proxy had accepted of the type before.
+    public struct Rejected: Sendable {
+        public var nodeID: String
+        public var group: String
+        public var transport: Transport
+        public var type: ResourceType
+        public var message: String
+        /// Name → version of the resources in the rejected push (delta: the changed ones).
+        public var pushed: [String: String]
+        /// Name → version of the last push the proxy ACKed (state of the world only).
+        public var accepted: [String: String]
+    }
+
     private let clients = Mutex<[UInt64: Client]>([:])
     private let nextID = Atomic<UInt64>(1)
+    private let observer = Mutex<(@Sendable (Event) -> Void)?>(nil)
 
     public init() {}
+
+    /// Sets the one observer told of rejections and of proxies coming in sync (the
+    /// pipeline, which quarantines what proxies reject). It is called on the stream's
+    /// task, so it must return at once.
+    public func observe(_ handler: @escaping @Sendable (Event) -> Void) {
+        observer.withLock { $0 = handler }
+    }
+
+    private func notify(_ event: Event) {
+        observer.withLock { $0 }?(event)
+    }
 
     func register(nodeID: String, group: String, peer: String, transport: Transport, service: String) -> UInt64 {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -115,8 +150,8 @@ public final class ClientRegistry: Sendable {
     @discardableResult
     func recordProgress(_ id: UInt64, snapshotVersion: String, inSync: Bool) -> Bool {
         let now = Date()
-        return clients.withLock { clients in
-            guard var client = clients[id] else { return false }
+        let group: String? = clients.withLock { clients in
+            guard var client = clients[id] else { return nil }
             client.snapshotVersion = snapshotVersion
             var became = false
             if inSync, client.syncedVersion != snapshotVersion {
@@ -127,8 +162,10 @@ public final class ClientRegistry: Sendable {
                 became = true
             }
             clients[id] = client
-            return became
+            return became ? client.group : nil
         }
+        if let group { notify(.synced(group: group)) }
+        return group != nil
     }
 
     private static func trim(_ times: inout [String: Date]) {
@@ -141,16 +178,30 @@ public final class ClientRegistry: Sendable {
     func recordOutcome(_ id: UInt64, _ type: ResourceType, _ outcome: RequestOutcome) {
         let now = Date()
         switch outcome {
-        case .ack(_, let version):
+        case .ack(let nonce, let version):
             update(id, type) { status in
                 status.ackedVersion = version
                 status.ackedAt = now
+                if status.sentNonce == nonce { status.acceptedPush = status.lastPush }
             }
         case .nack(let nonce, let version, let message):
-            update(id, type) { status in
-                let resources = status.sentNonce == nonce ? status.lastPushResources : []
-                status.lastNack = Nack(version: version, nonce: nonce, message: message, at: now, resources: resources)
+            let rejected: Rejected? = clients.withLock { clients in
+                guard let client = clients[id], var status = client.types[type] else { return nil }
+                let current = status.sentNonce == nonce
+                status.lastNack = Nack(
+                    version: version, nonce: nonce, message: message, at: now,
+                    resources: current ? status.lastPushResources : [])
+                clients[id]!.types[type] = status
+                guard current else { return nil }
+                func versions(_ resources: [Resource]) -> [String: String] {
+                    Dictionary(resources.map { ($0.name, $0.version) }, uniquingKeysWith: { first, _ in first })
+                }
+                return Rejected(
+                    nodeID: client.nodeID, group: client.group, transport: client.transport, type: type,
+                    message: message, pushed: versions(status.lastPush),
+                    accepted: client.transport == .stateOfTheWorld ? versions(status.acceptedPush) : [:])
             }
+            if let rejected { notify(.rejected(rejected)) }
             Counter(label: "chancery_xds_nacks_total", dimensions: [("type", type.shortName)]).increment()
         case .subscribed, .stale, .subscriptionChanged, .unsupportedType:
             break

@@ -46,6 +46,10 @@ public enum RequestOutcome: Sendable, Equatable {
 /// - on ADS, listeners and routes wait until the clusters and endpoints they may name
 ///   are ACKed (make-before-break), and clusters and endpoints that were sent stay in
 ///   place until the listeners and routes that may have named them are ACKed;
+/// - listeners are made before they are broken too: while a listener the client has
+///   never accepted is in the set (a new name, address or port), the listeners it last
+///   accepted stay in the set; they are removed only once the new ones are ACKed, so a
+///   listener Envoy cannot bind never costs the port that was serving;
 /// - a changed EDS cluster is sent its ClusterLoadAssignment again, even unchanged,
 ///   because Envoy keeps a re-created cluster warming until it gets one;
 /// - state of the world: every first request and every change of subscribed names is
@@ -64,6 +68,9 @@ public struct StreamSession: Sendable {
         var known: [String: String] = [:]
         /// Resource objects last sent, kept so removed clusters can be held back.
         var sent: [String: Resource] = [:]
+        /// Listeners: what the client held at its last ACK, kept so that a listener
+        /// replaced by one under another name stays until the new one is accepted.
+        var confirmed: [String: Resource] = [:]
         /// Nonce of the push awaiting ACK/NACK, and its version.
         var pending: (nonce: String, version: String)?
         var lastNonce: String?
@@ -199,6 +206,7 @@ public struct StreamSession: Sendable {
                 // The client forgets what it unsubscribed from: nothing of it is held back.
                 state.known = state.known.filter { state.subscription.covers($0.key) }
                 state.sent = state.sent.filter { state.subscription.covers($0.key) }
+                state.confirmed = state.confirmed.filter { state.subscription.covers($0.key) }
                 state.announce = state.announce.filter { state.subscription.covers($0) }
             }
         }
@@ -272,6 +280,8 @@ public struct StreamSession: Sendable {
             return .nack(nonce: nonce, version: pending.version, message: errorMessage)
         }
         state.lastPushNacked = false
+        // The client holds what it was sent (delta: `sent` is everything it was sent).
+        state.confirmed = state.sent
         return .ack(nonce: nonce, version: version ?? pending.version)
     }
 
@@ -299,6 +309,11 @@ public struct StreamSession: Sendable {
             }
         if holding {
             for (name, resource) in state.sent where result[name] == nil && state.subscription.covers(name) {
+                result[name] = resource
+            }
+        }
+        if type == .listener, !state.confirmed.isEmpty, result.keys.contains(where: { state.confirmed[$0] == nil }) {
+            for (name, resource) in state.confirmed where result[name] == nil && state.subscription.covers(name) {
                 result[name] = resource
             }
         }

@@ -1,8 +1,10 @@
 import Admin
 import ConfigSources
+import EnvoyAPI
 import EnvoyBuild
 import Foundation
 import GatewayModel
+import IR
 import Logging
 import Metrics
 import Translation
@@ -30,6 +32,15 @@ struct Pipeline {
     /// The last set applied and its translation: an identical set (the watcher's first
     /// read repeats the startup read; safety rescans find nothing new) is not translated again.
     private var last: (set: ResourceSet, result: TranslationResult)?
+    /// What translation last saw: `last.set` with quarantined objects as they were.
+    private var lastEffective: ResourceSet?
+    /// Objects set aside because a proxy rejected what they produced.
+    private(set) var quarantine = Quarantine()
+    /// Test-only (`serve --corrupt-annotated-for-tests`): route configurations built from
+    /// an object annotated `chancery.dev/test-corrupt` get a regex Envoy refuses, so that
+    /// tests can prove quarantine with a rejection no validation of Chancery's can foresee.
+    var corruptAnnotatedForTests = false
+    static let corruptAnnotation = "chancery.dev/test-corrupt"
 
     init(
         cache: SnapshotCache, admin: AdminState, logger: Logger, gatewayAddresses: [AddressRange]? = nil,
@@ -57,15 +68,20 @@ struct Pipeline {
         Counter(label: "chancery_source_events_total", dimensions: [("source", source)]).increment()
         logger.debug(
             "change", metadata: ["source": "\(source)", "objects": "\(changed.map { "\($0.count)" } ?? "all")"])
+        if let changed, let lastEffective { quarantine.noteChanges(changed, previous: lastEffective) }
+        let (effective, released) = quarantine.apply(to: set)
+        for key in released { logger.notice("object changed: it leaves quarantine", metadata: ["object": "\(key)"]) }
         let start = ContinuousClock.now
-        let result = Translator(cache: plans, gatewayAddresses: gatewayAddresses).translate(set)
-        let configs = builder.build(result.plans, identical: result.identical)
+        var result = Translator(cache: plans, gatewayAddresses: gatewayAddresses).translate(effective)
+        var configs = builder.build(result.plans, identical: result.identical)
+        if corruptAnnotatedForTests { Self.corrupt(&configs, result: result, set: effective) }
+        quarantine.patch(&result.statuses)
         let elapsed = ContinuousClock.now - start
         let translatedAt = Date()
         Timer(label: "chancery_translation_seconds").recordNanoseconds(
             elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         admin.update(
-            set: set, result: result, translatedAt: translatedAt,
+            set: set, result: result, quarantine: quarantine.entries.values.sorted { $0.key < $1.key }, translatedAt: translatedAt,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         var built: [String: Snapshot] = [:]
         // Groups that equal another group come last and reuse its snapshot.
@@ -105,7 +121,69 @@ struct Pipeline {
             logger.warning("object not fully accepted", metadata: ["object": "\(key)", "status": "\(Report.summary(status))"])
         }
         last = (set, result)
+        lastEffective = effective
         return result
+    }
+
+    /// A proxy rejected a push: quarantines the objects to blame and translates again
+    /// without them. Returns the new translation, or nil when nothing was set aside
+    /// (already quarantined, or no object can be blamed).
+    mutating func rejected(_ rejection: ClientRegistry.Rejected) -> TranslationResult? {
+        guard let last, let lastEffective, let plan = last.result.plans[rejection.group] else { return nil }
+        let proxyRejection = ProxyRejection(
+            proxy: rejection.nodeID, group: rejection.group, kind: rejection.type.resourceKind,
+            message: rejection.message, pushed: rejection.pushed, accepted: rejection.accepted)
+        let added = quarantine.reject(
+            proxyRejection, origins: plan.origins, in: lastEffective, statuses: last.result.statuses, at: Date())
+        guard !added.isEmpty else {
+            logger.warning(
+                "a proxy rejected resources no single changed object explains; nothing is quarantined",
+                metadata: [
+                    "proxy": "\(rejection.nodeID)", "group": "\(rejection.group)",
+                    "resources": "\(proxyRejection.suspects.map(\.description))", "error": "\(rejection.message)",
+                ])
+            return nil
+        }
+        for key in added {
+            logger.warning(
+                "quarantined: a proxy rejected what this object produced; it is served without this version",
+                metadata: ["object": "\(key)", "detail": "\(quarantine.entries[key]?.message ?? "")"])
+        }
+        return apply(last.set, source: "quarantine", recheck: true)
+    }
+
+    /// Every proxy holds its group's current snapshot: the quarantine forgets what
+    /// the fleet held before.
+    mutating func fleetMayBeInSync(registry: ClientRegistry) {
+        guard !quarantine.priors.isEmpty else { return }
+        let clients = registry.all
+        guard !clients.isEmpty else { return }
+        for client in clients where !client.inSync || client.syncedVersion != cache.snapshot(for: client.group).version {
+            return
+        }
+        quarantine.fleetInSync()
+    }
+
+    /// See ``corruptAnnotatedForTests``.
+    private static func corrupt(_ configs: inout [String: ProxyConfig], result: TranslationResult, set: ResourceSet) {
+        for (group, plan) in result.plans {
+            guard var config = configs[group] else { continue }
+            let origins = plan.origins
+            for index in config.routes.indices {
+                let objects = origins[ResourceKey(.route, config.routes[index].name)] ?? []
+                guard objects.contains(where: { set[$0]?.object.metadata.annotations?[corruptAnnotation] != nil })
+                else { continue }
+                var route = Envoy_Config_Route_V3_Route()
+                route.match.safeRegex.regex = "/(?!corrupt)"
+                route.directResponse.status = 200
+                var host = Envoy_Config_Route_V3_VirtualHost()
+                host.name = "test-corrupt"
+                host.domains = ["test-corrupt.invalid"]
+                host.routes = [route]
+                config.routes[index].virtualHosts.append(host)
+            }
+            configs[group] = config
+        }
     }
 }
 

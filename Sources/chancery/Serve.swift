@@ -60,6 +60,9 @@ extension Chancery {
 
         @OptionGroup var addresses: GatewayAddressOptions
 
+        @Flag(help: .hidden)
+        var corruptAnnotatedForTests = false
+
         @OptionGroup var sourceLimits: SourceLimitOptions
 
         /// The Kubernetes source, its status writer and leader elector.
@@ -154,6 +157,7 @@ extension Chancery {
             var pipeline = Pipeline(
                 cache: cache, admin: adminState, logger: logger, gatewayAddresses: addresses.usable,
                 maxObjectsPerKind: sourceLimits.maxObjectsPerKind)
+            pipeline.corruptAnnotatedForTests = corruptAnnotatedForTests
             // From files alone, the first read builds the first snapshots before Envoy can
             // connect. With the cluster, nothing is built until every kind has synced, so
             // a restart never serves a half-empty configuration (and /readyz says so).
@@ -167,7 +171,7 @@ extension Chancery {
                     "pipeline",
                     PipelineService(
                         sources: merged, pipeline: pipeline, admin: adminState, status: kube?.status,
-                        recheckInterval: .seconds(3600))
+                        recheckInterval: .seconds(3600), registry: registry)
                 )
             ]
             if let kube {

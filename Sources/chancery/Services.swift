@@ -63,10 +63,14 @@ struct PipelineService: Service {
     let admin: AdminState
     let status: StatusSync?
     let recheckInterval: Duration
+    /// Tells of proxies rejecting pushes (quarantine) and coming in sync.
+    let registry: ClientRegistry
 
     private enum Event: Sendable {
         case changed(MergedUpdate)
         case recheck
+        case rejected(ClientRegistry.Rejected)
+        case synced
     }
 
     func run() async {
@@ -75,6 +79,12 @@ struct PipelineService: Service {
         let sources = sources
         let admin = admin
         let recheckInterval = recheckInterval
+        registry.observe { event in
+            switch event {
+            case .rejected(let rejected): sink.yield(.rejected(rejected))
+            case .synced: sink.yield(.synced)
+            }
+        }
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 for await update in sources.changes() { sink.yield(.changed(update)) }
@@ -103,6 +113,10 @@ struct PipelineService: Service {
                     guard let latest else { continue }
                     let result = pipeline.apply(latest.set, seenAt: Date(), source: "recheck", recheck: true)
                     status?.submit(result.statuses)
+                case .rejected(let rejected):
+                    if let result = pipeline.rejected(rejected) { status?.submit(result.statuses) }
+                case .synced:
+                    pipeline.fleetMayBeInSync(registry: registry)
                 }
             }
             tasks.cancelAll()

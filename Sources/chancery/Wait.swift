@@ -14,7 +14,9 @@ extension Chancery {
             discussion: """
                 Exits 0 once every proxy of the group connected to Chancery holds the group's
                 current version (or --version). Exits 1 on timeout, listing the proxies that
-                lag and why (a NACK's message, or what they still wait for).
+                lag and why (a NACK's message, or what they still wait for), and at once when
+                the proxies hold the version but objects of the group are quarantined (a
+                proxy rejected what they produced; they are left out until they change).
                   kubectl apply -f route.yaml && chancery wait --admin 127.0.0.1:19000 --group default/gw
                 """)
 
@@ -53,7 +55,18 @@ extension Chancery {
                     let summary = try await get("/api/v1/snapshots/\(encodedGroup)/versions/\(target)", token)
                     let proxies = summary["proxies"] as? [[String: Any]] ?? []
                     let laggards = proxies.filter { ($0["inSync"] as? Bool) != true }
+                    let quarantined = summary["quarantined"] as? [String] ?? []
                     if !proxies.isEmpty || allowNoProxies, laggards.isEmpty {
+                        guard quarantined.isEmpty else {
+                            // The proxies hold the version, but it leaves out a change they
+                            // rejected: waiting longer will not bring it.
+                            FileHandle.standardError.write(
+                                Data(
+                                    ("all \(proxies.count) proxies of \(group) hold version \(target), "
+                                        + "but it leaves out what they rejected (quarantined until changed):\n"
+                                        + quarantined.map { "  \($0)" }.joined(separator: "\n") + "\n").utf8))
+                            throw ExitCode(1)
+                        }
                         say("all \(proxies.count) proxies of \(group) hold version \(target)")
                         return
                     }
@@ -66,6 +79,8 @@ extension Chancery {
                                 if let nack = proxy["nack"] as? String { return "  \(node): rejected it: \(nack)" }
                                 return "  \(node): not yet ACKed"
                             }.joined(separator: "\n")
+                } catch let exit as ExitCode {
+                    throw exit
                 } catch let error as AdminError {
                     lastReport = error.message
                     if error.final { break }

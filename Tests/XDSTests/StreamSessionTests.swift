@@ -166,6 +166,52 @@ private func settledSession(_ snapshot: Snapshot, mode: StreamSession.Mode = .st
         #expect(session.request(.cluster, answering: cds).1.isEmpty)
     }
 
+    /// A listener moved to another port (so another name): the old one stays in the set
+    /// until Envoy ACKs the new one, then goes.
+    @Test func aReplacedListenerStaysUntilItsReplacementIsAcked() throws {
+        var session = settledSession(try world([.init(prefix: "/", cluster: "a")], ["a": [1]]))
+        let moved = try Fixtures.httpSnapshot(port: 9090, routes: [.init(prefix: "/", cluster: "a")], backends: ["a": [1]])
+        let first = try #require(only(session.update(moved), .listener))
+        #expect(first.resources.map(\.name) == ["http-8080", "http-9090"], "made before the old one is broken")
+        #expect(!session.isInSync)
+        let (_, after) = session.request(.listener, answering: first)
+        let second = try #require(only(after, .listener))
+        #expect(second.resources.map(\.name) == ["http-9090"])
+        #expect(session.request(.listener, answering: second).1.isEmpty)
+        #expect(session.isInSync)
+    }
+
+    /// The new listener is rejected (a port in use on the proxy's host): the old one is
+    /// never taken away, and nothing is re-sent until the set changes.
+    @Test func aRejectedReplacementNeverCostsTheOldListener() throws {
+        var session = settledSession(try world([.init(prefix: "/", cluster: "a")], ["a": [1]]))
+        let moved = try Fixtures.httpSnapshot(port: 9090, routes: [.init(prefix: "/", cluster: "a")], backends: ["a": [1]])
+        let first = try #require(only(session.update(moved), .listener))
+        #expect(first.resources.map(\.name) == ["http-8080", "http-9090"])
+        let (outcome, pushes) = session.request(.listener, answering: first, error: "cannot bind: Address already in use")
+        #expect(outcome == .nack(nonce: first.nonce, version: first.version, message: "cannot bind: Address already in use"))
+        #expect(pushes.isEmpty, "the old listener stays: nothing without it is sent")
+        // An unrelated change elsewhere still leaves the old listener in place.
+        let other = try Fixtures.httpSnapshot(port: 9090, routes: [.init(prefix: "/", cluster: "a")], backends: ["a": [2]])
+        let eds = try #require(only(session.update(other), .endpoint))
+        #expect(session.request(.endpoint, ["a"], answering: eds).1.isEmpty)
+        // Back to the old port (what quarantine does): the rejected listener goes.
+        let back = try #require(only(session.update(try world([.init(prefix: "/", cluster: "a")], ["a": [2]])), .listener))
+        #expect(back.resources.map(\.name) == ["http-8080"])
+    }
+
+    /// Delta: the new listener is added, and the old one removed only after the ACK.
+    @Test func deltaRemovesAReplacedListenerOnlyAfterTheAck() throws {
+        var session = settledSession(try world([.init(prefix: "/", cluster: "a")], ["a": [1]]), mode: .delta)
+        let moved = try Fixtures.httpSnapshot(port: 9090, routes: [.init(prefix: "/", cluster: "a")], backends: ["a": [1]])
+        let first = try #require(only(session.update(moved), .listener))
+        #expect(first.resources.map(\.name) == ["http-9090"])
+        #expect(first.removed.isEmpty)
+        let second = try #require(only(session.delta(.listener, answering: first).1, .listener))
+        #expect(second.resources.isEmpty)
+        #expect(second.removed == ["http-8080"])
+    }
+
     /// A changed EDS cluster is re-created by Envoy and warms until it gets endpoints.
     @Test func changedClusterIsSentItsEndpointsAgain() throws {
         var session = settledSession(try world([.init(prefix: "/", cluster: "a")], ["a": [1]]))
