@@ -43,6 +43,8 @@ public struct ConditionReason: Vocabulary {
     public static let addressNotUsable = Self(rawValue: "AddressNotUsable")
     public static let invalidParameters = Self(rawValue: "InvalidParameters")
     public static let unsupportedProtocol = Self(rawValue: "UnsupportedProtocol")
+    /// The listener's port cannot be used on the proxies (Gateway API's own reason).
+    public static let portUnavailable = Self(rawValue: "PortUnavailable")
     public static let protocolConflict = Self(rawValue: "ProtocolConflict")
     public static let hostnameConflict = Self(rawValue: "HostnameConflict")
     public static let invalidCertificateRef = Self(rawValue: "InvalidCertificateRef")

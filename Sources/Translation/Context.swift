@@ -22,6 +22,8 @@ struct Context {
     let cache: PlanCache?
     /// The addresses Gateways may ask for (nil: any).
     let gatewayAddresses: [AddressRange]?
+    /// Ports taken on the proxies' hosts.
+    let reservedPorts: Set<Int>
 
     /// A Service by namespace and name.
     struct ServiceKey: Hashable {
@@ -29,11 +31,15 @@ struct Context {
         let name: String
     }
 
-    init(set: ResourceSet, now: Date, cache: PlanCache? = nil, gatewayAddresses: [AddressRange]? = nil) {
+    init(
+        set: ResourceSet, now: Date, cache: PlanCache? = nil, gatewayAddresses: [AddressRange]? = nil,
+        reservedPorts: Set<Int> = []
+    ) {
         self.set = set
         self.now = now
         self.cache = cache
         self.gatewayAddresses = gatewayAddresses
+        self.reservedPorts = reservedPorts
         var certificates: [ObjectKey: Result<CheckedCertificate, CertificateProblem>] = [:]
         for manifest in set.manifests(of: .secret) {
             guard case .secret(let secret) = manifest.object else { continue }

@@ -50,20 +50,27 @@ public struct Translator: Sendable {
     /// whose `spec.addresses` asks for another is not served (`AddressNotUsable`). Nil:
     /// any address.
     public var gatewayAddresses: [AddressRange]?
+    /// Ports taken on the proxies' hosts (`serve --reserved-ports`; Envoy's own admin
+    /// port): a listener on one is not served (`PortUnavailable`), since Envoy could not
+    /// bind it.
+    public var reservedPorts: Set<Int>
     /// How what is served divides into proxy groups.
     var producers: [any GroupProducer]
 
-    public init(now: Date = Date(), cache: PlanCache? = nil, gatewayAddresses: [AddressRange]? = nil) {
+    public init(
+        now: Date = Date(), cache: PlanCache? = nil, gatewayAddresses: [AddressRange]? = nil, reservedPorts: Set<Int> = []
+    ) {
         self.now = now
         self.cache = cache
         self.gatewayAddresses = gatewayAddresses
+        self.reservedPorts = reservedPorts
         self.producers = GroupProducers.all
     }
 
     public func translate(_ set: ResourceSet) -> TranslationResult {
         cache?.begin()
         defer { cache?.finish() }
-        var context = Context(set: set, now: now, cache: cache, gatewayAddresses: gatewayAddresses)
+        var context = Context(set: set, now: now, cache: cache, gatewayAddresses: gatewayAddresses, reservedPorts: reservedPorts)
         var result = TranslationResult()
         result.readErrors = set.errors
 

@@ -8,11 +8,13 @@ public struct Bootstrap: Sendable {
     public var xdsAddress: HostPort
     public var group: String
     public var nodeID: String
+    /// The port `chancery bootstrap` gives Envoy's admin interface unless told otherwise.
+    public static let defaultAdminPort = 9901
     public var adminPort: Int
     /// Delta xDS (`DELTA_GRPC`) rather than state of the world (`GRPC`).
     public var delta: Bool
 
-    public init(xdsAddress: HostPort, group: String, nodeID: String? = nil, adminPort: Int = 9901, delta: Bool = false) {
+    public init(xdsAddress: HostPort, group: String, nodeID: String? = nil, adminPort: Int = Bootstrap.defaultAdminPort, delta: Bool = false) {
         self.xdsAddress = xdsAddress
         self.group = group
         self.nodeID = nodeID ?? Bootstrap.defaultNodeID(group: group)

@@ -21,7 +21,7 @@ extension Chancery {
         var nodeID: String?
 
         @Option(help: "Port of Envoy's admin interface on 127.0.0.1.")
-        var adminPort: Int = 9901
+        var adminPort: Int = XDS.Bootstrap.defaultAdminPort
 
         @Flag(help: "Use delta xDS instead of state of the world.")
         var delta = false

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
 import GatewayModel
+import XDS
 
-/// The addresses Gateways may ask Envoy to listen on, for every command that translates.
-struct GatewayAddressOptions: ParsableArguments {
+/// What the proxies' hosts allow: the addresses Gateways may ask Envoy to listen on and
+/// the ports already taken there, for every command that translates.
+struct ProxyHostOptions: ParsableArguments {
     @Option(
         name: .customLong("gateway-addresses"),
         help: ArgumentHelp(
@@ -14,6 +16,28 @@ struct GatewayAddressOptions: ParsableArguments {
 
     /// Nil when none were given: every address is usable.
     var usable: [AddressRange]? { ranges.isEmpty ? nil : ranges.flatMap { $0 } }
+
+    @Option(
+        name: .customLong("reserved-ports"),
+        help: ArgumentHelp(
+            "Ports taken on the proxies' hosts, comma-separated, or none (default: 9901, the Envoy admin port chancery bootstrap sets). A listener on one is not served (Accepted=False, PortUnavailable).",
+            valueName: "PORT,...|none"),
+        transform: parsePorts)
+    var reserved: [Int]?
+
+    /// The reserved ports; `none` gives none.
+    var reservedPorts: Set<Int> { Set(reserved ?? [XDS.Bootstrap.defaultAdminPort]) }
+}
+
+func parsePorts(_ text: String) throws -> [Int] {
+    if text.trimmingCharacters(in: .whitespaces) == "none" { return [] }
+    return try text.split(separator: ",").map { part in
+        let trimmed = part.trimmingCharacters(in: .whitespaces)
+        guard let port = Int(trimmed), (1...65535).contains(port) else {
+            throw ValidationError("--reserved-ports: \"\(trimmed)\" is not a port (1…65535) or none")
+        }
+        return port
+    }
 }
 
 func parseAddressRanges(_ text: String) throws -> [AddressRange] {

@@ -18,6 +18,8 @@ struct Pipeline {
     let logger: Logger
     /// The addresses Gateways may ask for (`--gateway-addresses`; nil: any).
     let gatewayAddresses: [AddressRange]?
+    /// Ports taken on the proxies' hosts (`--reserved-ports`).
+    let reservedPorts: Set<Int>
     /// Objects of one kind beyond this many are refused (`--max-objects-per-kind`).
     let maxObjectsPerKind: Int
     private var groups: Set<String> = []
@@ -44,9 +46,10 @@ struct Pipeline {
 
     init(
         cache: SnapshotCache, admin: AdminState, logger: Logger, gatewayAddresses: [AddressRange]? = nil,
-        maxObjectsPerKind: Int = SourceLimits.defaults.maxObjectsPerKind
+        reservedPorts: Set<Int> = [], maxObjectsPerKind: Int = SourceLimits.defaults.maxObjectsPerKind
     ) {
         self.gatewayAddresses = gatewayAddresses
+        self.reservedPorts = reservedPorts
         self.maxObjectsPerKind = maxObjectsPerKind
         self.cache = cache
         self.admin = admin
@@ -72,7 +75,7 @@ struct Pipeline {
         let (effective, released) = quarantine.apply(to: set)
         for key in released { logger.notice("object changed: it leaves quarantine", metadata: ["object": "\(key)"]) }
         let start = ContinuousClock.now
-        var result = Translator(cache: plans, gatewayAddresses: gatewayAddresses).translate(effective)
+        var result = Translator(cache: plans, gatewayAddresses: gatewayAddresses, reservedPorts: reservedPorts).translate(effective)
         var configs = builder.build(result.plans, identical: result.identical)
         if corruptAnnotatedForTests { Self.corrupt(&configs, result: result, set: effective) }
         quarantine.patch(&result.statuses)

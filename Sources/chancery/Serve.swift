@@ -58,7 +58,7 @@ extension Chancery {
         @Option(help: "Seconds a Kubernetes watch may send nothing (not even a bookmark) before it is started again.")
         var watchIdleTimeout: Int = 120
 
-        @OptionGroup var addresses: GatewayAddressOptions
+        @OptionGroup var proxyHost: ProxyHostOptions
 
         @Flag(help: .hidden)
         var corruptAnnotatedForTests = false
@@ -155,7 +155,7 @@ extension Chancery {
             if let kube { sources.append(kube.source) }
             let merged = SourceMerger(sources)
             var pipeline = Pipeline(
-                cache: cache, admin: adminState, logger: logger, gatewayAddresses: addresses.usable,
+                cache: cache, admin: adminState, logger: logger, gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts,
                 maxObjectsPerKind: sourceLimits.maxObjectsPerKind)
             pipeline.corruptAnnotatedForTests = corruptAnnotatedForTests
             // From files alone, the first read builds the first snapshots before Envoy can

@@ -24,14 +24,14 @@ extension Chancery {
         @Flag(help: "Print the intermediate representation instead of Envoy resources.")
         var ir = false
 
-        @OptionGroup var addresses: GatewayAddressOptions
+        @OptionGroup var proxyHost: ProxyHostOptions
 
         @OptionGroup var sourceLimits: SourceLimitOptions
 
         func run() throws {
             let set = FileSource(directories: configDirs, limits: sourceLimits.limits).load()
                 .capped(perKind: sourceLimits.maxObjectsPerKind)
-            let result = Translator(gatewayAddresses: addresses.usable).translate(set)
+            let result = Translator(gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts).translate(set)
             var plans = result.plans
             if let proxy {
                 guard let plan = result.plans[proxy] else {
@@ -59,14 +59,14 @@ extension Chancery {
         @Option(help: "Also print this proxy group's intermediate representation (the translator's plan).")
         var ir: String?
 
-        @OptionGroup var addresses: GatewayAddressOptions
+        @OptionGroup var proxyHost: ProxyHostOptions
 
         @OptionGroup var sourceLimits: SourceLimitOptions
 
         func run() throws {
             let set = FileSource(directories: configDirs, limits: sourceLimits.limits).load()
                 .capped(perKind: sourceLimits.maxObjectsPerKind)
-            let result = Translator(gatewayAddresses: addresses.usable).translate(set)
+            let result = Translator(gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts).translate(set)
             say(Report.print(result, set: set), newline: false)
             if let ir {
                 guard let plan = result.plans[ir] else {

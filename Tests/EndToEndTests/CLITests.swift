@@ -80,6 +80,28 @@ import XDS
         #expect(message.contains("\"12MB\" is not a size: give bytes, or a number with KiB, MiB or GiB (64MiB)"), "\(message)")
     }
 
+    /// A listener on a port taken on the proxies' hosts (Envoy's own admin port, by
+    /// default) would be rejected by every Envoy: it is refused before any sees it.
+    @Test func listenersOnReservedPortsAreRefusedBeforeEnvoySeesThem() throws {
+        let quickstart = root + "/examples/quickstart"
+        let (status, output) = try runChancery(["validate", "--config-dir", quickstart, "--reserved-ports", "9901,8080"])
+        #expect(status == 1, "\(output)")
+        #expect(
+            output.contains("listener http (attachedRoutes: 0)\n      Accepted=False (PortUnavailable) port 8080 is taken on the proxies' hosts"),
+            "\(output)")
+        let (translated, json) = try runChancery([
+            "translate", "--config-dir", quickstart, "--proxy", "default/quickstart", "--reserved-ports", "8080",
+        ])
+        #expect(translated == 0, "\(json)")
+        let resources = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        let listeners = try #require(resources?["listeners"] as? [[String: Any]], "\(json)")
+        #expect(listeners.isEmpty, "never sent: \(json)")
+        #expect(try runChancery(["validate", "--config-dir", quickstart]).status == 0, "8080 is free by default")
+        let (bad, message) = try runChancery(["validate", "--config-dir", quickstart, "--reserved-ports", "70000"])
+        #expect(bad != 0)
+        #expect(message.contains("--reserved-ports: \"70000\" is not a port"), "\(message)")
+    }
+
     @Test func translatePrintsEnvoyJSON() throws {
         let (status, output) = try runChancery([
             "translate", "--config-dir", root + "/examples/quickstart", "--proxy", "default/quickstart",

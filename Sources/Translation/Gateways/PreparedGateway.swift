@@ -229,6 +229,12 @@ struct PreparedGateway {
         let kinds = PreparedListener.routeKinds(for: spec.protocol)
         if kinds.isEmpty {
             listener.accepted = Verdict(false, .unsupportedProtocol, "protocol \(spec.protocol) is not one Chancery serves")
+        } else if context.reservedPorts.contains(spec.port) {
+            // Envoy could not bind it: sent anyway, the proxy would reject the listener.
+            listener.accepted = Verdict(
+                false, .portUnavailable,
+                "port \(spec.port) is taken on the proxies' hosts (serve --reserved-ports; 9901 is the Envoy admin port chancery bootstrap sets)"
+            )
         }
         if listener.terminatesTLS {
             Self.resolveCertificates(&listener, owner: owner, context: context)
