@@ -114,6 +114,58 @@ import XDS
         return World(directory: directory, chancery: chancery, envoys: envoys)
     }
 
+    /// The three cases that once reached Envoy: a regex RE2 refuses, a 20 MB hostname and
+    /// a listener on a port taken on the proxies' hosts. Each is refused by Chancery, no
+    /// proxy ever rejects anything, and an unrelated route keeps propagating meanwhile.
+    @Test func badInputIsRefusedBeforeAnyEnvoySeesIt() async throws {
+        let backend = try await EchoBackend.start(name: "a")
+        let port = try freePort()
+        // The backend's port is taken on this host: say so, as an operator would.
+        let world = try await Self.start(port: port, backend: backend.port, arguments: ["--reserved-ports", "\(backend.port)"])
+        defer { world.stop() }
+        #expect(await eventually { try await httpGet(port: port, path: "/first").backend == "a" })
+
+        try world.write(
+            "regex.yaml",
+            Self.route("regex").replacingOccurrences(
+                of: "{path: {type: PathPrefix, value: /regex}}", with: "{path: {type: RegularExpression, value: \"/re/(?!admin).*\"}}"))
+        let hostname = String(repeating: "a", count: 20 * 1024 * 1024)
+        try world.write(
+            "huge.yaml",
+            Self.route("huge").replacingOccurrences(of: "  parentRefs:", with: "  hostnames: [\(hostname)]\n  parentRefs:"))
+        try world.write(
+            "busy.yaml",
+            Self.gateway(port: backend.port).replacingOccurrences(of: "name: gw,", with: "name: busy,"))
+        try world.write("later.yaml", Self.route("later"))
+        #expect(await eventually { try await httpGet(port: port, path: "/later").backend == "a" })
+
+        // Each is refused, naming what is wrong.
+        let objects = try await world.chancery.adminJSON("/api/v1/objects")
+        let readErrors = objects["readErrors"] as? [String] ?? []
+        #expect(readErrors.contains { $0.contains("huge.yaml") && $0.contains("--max-object-size") }, "\(readErrors)")
+        let regex = try #require(try await world.object("HTTPRoute", "regex"))
+        #expect("\(regex)".contains("RE2 refuses it: invalid perl operator"), "\(regex)")
+        let busy = try #require(try await world.object("Gateway", "busy"))
+        let listener = try #require((busy["listeners"] as? [[String: Any]])?.first)
+        let accepted = (listener["conditions"] as? [[String: Any]])?.first { $0["type"] as? String == "Accepted" }
+        #expect(accepted?["reason"] as? String == "PortUnavailable")
+
+        // No proxy ever rejected anything, and what they hold is small.
+        let clients = try await world.chancery.adminJSON("/api/v1/clients")["clients"] as? [[String: Any]] ?? []
+        #expect(clients.count == 2)
+        for client in clients {
+            for (type, status) in client["types"] as? [String: Any] ?? [:] {
+                #expect((status as? [String: Any])?["lastNack"] == nil, "\(client["nodeID"] ?? "") \(type)")
+            }
+        }
+        for envoy in world.envoys {
+            let routes = try await envoy.admin("/config_dump?resource=dynamic_route_configs")
+            #expect(routes.utf8.count < 100_000 && !routes.contains("(?!admin)"))
+        }
+        #expect(try await world.quarantined().isEmpty)
+        await backend.stop()
+    }
+
     /// A route whose route configuration Envoy refuses (corrupted by the test-only hook,
     /// since Chancery's own checks would catch any real mistake) is quarantined: the
     /// route configuration goes out again without it, later changes keep arriving, and
