@@ -200,6 +200,21 @@ let package = Package(
             path: "Benchmarks/chancery-propagation",
             swiftSettings: strict
         ),
+        // Fuzz targets (scripts/fuzz builds them with -sanitize=fuzzer; built plainly they
+        // replay the inputs named on their command line).
+        .executableTarget(
+            name: "chancery-fuzz-manifest",
+            dependencies: ["GatewayModel", "Translation", "EnvoyBuild", "XDS", "FuzzSupport"],
+            path: "Fuzz/Manifest",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "chancery-fuzz-xds",
+            dependencies: ["XDS", "EnvoyAPI", "TestSupport", "FuzzSupport"],
+            path: "Fuzz/XDSRequest",
+            swiftSettings: strict
+        ),
+        .target(name: "FuzzSupport", path: "Fuzz/Support", swiftSettings: strict),
         // Loopback backends, an HTTP client and an Envoy launcher for the tests.
         .target(
             name: "TestSupport",

@@ -205,6 +205,12 @@ public struct HTTPRoute: Codable, Sendable, Hashable {
         public var hostnames: [String]?
         public var rules: [Rule]?
 
+        /// The rules as the CRD defaults them: a route without `rules` has one rule that
+        /// matches every path and has no backends (answered 500).
+        public var effectiveRules: [Rule] {
+            rules ?? [Rule(name: nil, matches: nil, filters: nil, backendRefs: nil, timeouts: nil)]
+        }
+
         public init(parentRefs: [ParentReference]?, hostnames: [String]?, rules: [Rule]?) {
             self.parentRefs = parentRefs
             self.hostnames = hostnames

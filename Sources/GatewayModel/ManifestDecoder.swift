@@ -130,6 +130,15 @@ public enum ManifestDecoder {
         guard key != nil else {
             return error("metadata.name", "missing: every object needs a name", at: [.key("metadata")])
         }
+        // What the API server would refuse: the object's name and labels, then its
+        // kind's CRD schema (types, required fields, enums, lengths, patterns, ranges,
+        // list keys, CEL rules). The checks of `Validation` run after decoding.
+        let metadata = node.mapping.flatMap { JSONType.value(of: "metadata", in: $0) }
+        if let problem = ObjectNames.firstProblem(of: metadata, kind: kind, name: name)
+            ?? KindSchemas.firstProblem(of: node, kind: kind, apiVersion: apiVersion)
+        {
+            return error(format(problem.path), problem.message, at: problem.locate, key: key)
+        }
         let object: KubeObject
         do {
             let decoder = Self.decoder

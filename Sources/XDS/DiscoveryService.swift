@@ -55,14 +55,7 @@ public struct DiscoveryService: Sendable {
         try await run(
             requests: requests, context: context, mode: .stateOfTheWorld, served: served, service: service,
             node: { $0.hasNode ? $0.node : nil },
-            receive: { session, request in
-                let (outcome, pushes) = session.receive(
-                    typeURL: request.typeURL.isEmpty && served.count == 1 ? served.first!.typeURL : request.typeURL,
-                    versionInfo: request.versionInfo, nonce: request.responseNonce,
-                    names: request.resourceNames,
-                    errorMessage: request.hasErrorDetail ? request.errorDetail.message : nil)
-                return (ResourceType(typeURL: request.typeURL) ?? served.first, outcome, pushes)
-            },
+            receive: { session, request in session.receive(request) },
             write: { push in
                 var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
                 response.versionInfo = push.version
@@ -85,15 +78,7 @@ public struct DiscoveryService: Sendable {
         try await run(
             requests: requests, context: context, mode: .delta, served: served, service: service,
             node: { $0.hasNode ? $0.node : nil },
-            receive: { session, request in
-                let typeURL = request.typeURL.isEmpty && served.count == 1 ? served.first!.typeURL : request.typeURL
-                let (outcome, pushes) = session.receiveDelta(
-                    typeURL: typeURL, nonce: request.responseNonce,
-                    subscribe: request.resourceNamesSubscribe, unsubscribe: request.resourceNamesUnsubscribe,
-                    initialVersions: request.initialResourceVersions,
-                    errorMessage: request.hasErrorDetail ? request.errorDetail.message : nil)
-                return (ResourceType(typeURL: typeURL), outcome, pushes)
-            },
+            receive: { session, request in session.receive(request) },
             write: { push in
                 var response = Envoy_Service_Discovery_V3_DeltaDiscoveryResponse()
                 response.systemVersionInfo = push.version

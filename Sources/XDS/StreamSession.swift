@@ -218,6 +218,32 @@ public struct StreamSession: Sendable {
         return (outcome, pump())
     }
 
+    /// A state-of-the-world request as it arrives: the type it is for (nil if none this
+    /// stream serves), what it was, and what to push. A per-type service may leave the
+    /// type URL empty.
+    public mutating func receive(
+        _ request: Envoy_Service_Discovery_V3_DiscoveryRequest
+    ) -> (ResourceType?, RequestOutcome, [Push]) {
+        let typeURL = request.typeURL.isEmpty && served.count == 1 ? served.first!.typeURL : request.typeURL
+        let (outcome, pushes) = receive(
+            typeURL: typeURL, versionInfo: request.versionInfo, nonce: request.responseNonce,
+            names: request.resourceNames, errorMessage: request.hasErrorDetail ? request.errorDetail.message : nil)
+        return (ResourceType(typeURL: typeURL), outcome, pushes)
+    }
+
+    /// A delta request as it arrives (see the state-of-the-world one).
+    public mutating func receive(
+        _ request: Envoy_Service_Discovery_V3_DeltaDiscoveryRequest
+    ) -> (ResourceType?, RequestOutcome, [Push]) {
+        let typeURL = request.typeURL.isEmpty && served.count == 1 ? served.first!.typeURL : request.typeURL
+        let (outcome, pushes) = receiveDelta(
+            typeURL: typeURL, nonce: request.responseNonce,
+            subscribe: request.resourceNamesSubscribe, unsubscribe: request.resourceNamesUnsubscribe,
+            initialVersions: request.initialResourceVersions,
+            errorMessage: request.hasErrorDetail ? request.errorDetail.message : nil)
+        return (ResourceType(typeURL: typeURL), outcome, pushes)
+    }
+
     /// Recomputes a type's view of the snapshot and whether the client already holds it.
     private mutating func refreshView(_ type: ResourceType) {
         guard var state = types.removeValue(forKey: type) else { return }
@@ -486,8 +512,9 @@ public struct StreamSession: Sendable {
 
     /// Where the state kept to answer quickly (views, `synced`, endpoint coverage)
     /// differs from the same facts worked out from scratch; empty when consistent.
-    /// Tests call it after every event of long random runs.
-    func cacheViolations() -> [String] {
+    /// Tests call it after every event of long random runs, and the fuzzer after every
+    /// request (`Fuzz/XDSRequest`).
+    public func cacheViolations() -> [String] {
         var problems: [String] = []
         for (type, state) in types where state.requested {
             let fresh = snapshot[type].filter { state.subscription.covers($0.key) }

@@ -19,7 +19,7 @@ import XDS
         #expect(status == 1)
         #expect(
             output.contains(
-                "REJECTED \(root)/testdata/translation/invalid-input/input.yaml:54: HTTPRoute app/bad-enum: spec.rules[0].matches[0].path.type: \"Glob\" is not one of Exact, PathPrefix, RegularExpression"
+                "REJECTED \(root)/testdata/translation/invalid-input/input.yaml:54: HTTPRoute app/bad-enum: spec.rules[0].matches[0].path.type: Unsupported value: \"Glob\": supported values: \"Exact\", \"PathPrefix\", \"RegularExpression\""
             ), "\(output)")
         #expect(output.contains("ok       HTTPRoute app/good"))
     }

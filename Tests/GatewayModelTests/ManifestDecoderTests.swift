@@ -78,7 +78,7 @@ import Testing
         #expect(error.field == "spec.rules[2].matches[0].path.type")
         #expect(
             error.description
-                == "routes/shop.yaml:13: HTTPRoute web/shop: spec.rules[2].matches[0].path.type: \"Prefix\" is not one of Exact, PathPrefix, RegularExpression"
+                == "routes/shop.yaml:13: HTTPRoute web/shop: spec.rules[2].matches[0].path.type: Unsupported value: \"Prefix\": supported values: \"Exact\", \"PathPrefix\", \"RegularExpression\""
         )
     }
 
@@ -101,17 +101,19 @@ import Testing
                 == "ls.yaml:5: ListenerSet apps/team: spec.parentRef: must name a Gateway (group gateway.networking.k8s.io, kind Gateway)")
         #expect(
             problem("  - {name: a, protocol: HTTP, port: 80, hostname: a.com}\n  - {name: b, protocol: HTTP, port: 80, hostname: a.com}")
-                == "ls.yaml:8: ListenerSet apps/team: spec.listeners[1]: another listener has the same port, protocol and hostname")
+                == "ls.yaml:8: ListenerSet apps/team: spec.listeners: Invalid value: \"array\": Combination of port, protocol and hostname must be unique for each listener"
+        )
         #expect(
             problem("  - {name: a, protocol: TLS, port: 443, tls: {certificateRefs: [{name: c}]}}")
                 == "ls.yaml:7: ListenerSet apps/team: spec.listeners[0].tls.mode: required when protocol is TLS")
         #expect(
             problem("  - {name: a, protocol: TCP, port: 9000, hostname: a.com}")
-                == "ls.yaml:7: ListenerSet apps/team: spec.listeners[0].hostname: must not be set when protocol is TCP")
+                == "ls.yaml:7: ListenerSet apps/team: spec.listeners: Invalid value: \"array\": hostname must not be specified for protocols ['TCP', 'UDP']"
+        )
         #expect(
             problem("  - {name: a, protocol: HTTP, port: 80}\n  - {name: a, protocol: HTTP, port: 81}")
-                == "ls.yaml:8: ListenerSet apps/team: spec.listeners[1].name: listener name \"a\" is used twice")
-        #expect(problem("    []") == "ls.yaml:7: ListenerSet apps/team: spec.listeners: 1 to 64 listeners are required")
+                == "ls.yaml:8: ListenerSet apps/team: spec.listeners[1]: Duplicate value: {\"name\": \"a\"}")
+        #expect(problem("    []") == "ls.yaml:7: ListenerSet apps/team: spec.listeners: Invalid value: 0: should have at least 1 items")
     }
 
     @Test func hostnamesFollowTheGatewayAPIPattern() throws {
@@ -130,10 +132,10 @@ import Testing
         #expect(problem("*.example.com") == nil)
         // The 20 MB hostname that once reached Envoy as a 40 MiB route table.
         let huge = String(repeating: "a", count: 20_000_000)
-        #expect(problem(huge) == "r.yaml:5: HTTPRoute app/r: spec.hostnames[0]: 20000000 characters, over the limit of 253")
+        #expect(problem(huge) == "r.yaml:5: HTTPRoute app/r: spec.hostnames[0]: Too long: may not be more than 253 bytes")
         #expect(
             problem("Shop.example.com")
-                == "r.yaml:5: HTTPRoute app/r: spec.hostnames[0]: \"Shop.example.com\" is not a hostname (lowercase letters, digits, - and . in labels; an optional leading *.)"
+                == #"r.yaml:5: HTTPRoute app/r: spec.hostnames[0]: Invalid value: "Shop.example.com": should match '^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'"#
         )
         #expect(problem("shop..example.com") != nil)
         #expect(problem("-shop.example.com") != nil)
@@ -168,10 +170,10 @@ import Testing
         #expect(result.errors.count == 2)
         #expect(result.errors[0].field == "spec.listeners[0].port")
         #expect(result.errors[0].line == 10)
-        #expect(result.errors[0].message == "expected an integer")
+        #expect(result.errors[0].message == "Invalid value: \"string\": spec.listeners[0].port in body must be of type integer")
         #expect(result.errors[1].field == "spec.rules[0].backendRefs[0].name")
         #expect(result.errors[1].line == 19)
-        #expect(result.errors[1].message == "required field is missing")
+        #expect(result.errors[1].message == "Required value")
     }
 
     @Test func oneBadObjectDoesNotTakeTheOthers() {
@@ -245,8 +247,8 @@ import Testing
             """
         let result = ManifestDecoder.decode(file: "r.yaml", contents: yaml)
         let error = try #require(result.errors.first)
-        #expect(error.field == "spec.rules[0].filters[0].requestRedirect")
-        #expect(error.message == "required when type is RequestRedirect")
+        #expect(error.field == "spec.rules[0].filters[0]")
+        #expect(error.message == "Invalid value: \"object\": filter.requestRedirect must be specified for RequestRedirect filter.type")
     }
 }
 

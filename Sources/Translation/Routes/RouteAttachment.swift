@@ -365,7 +365,7 @@ enum RouteAttachment {
     }
 
     static func resolveRules(_ route: HTTPRoute, kind: Kind, namespace: String, context: Context) -> [ResolvedRule] {
-        (route.spec.rules ?? []).enumerated().map { index, rule in
+        route.spec.effectiveRules.enumerated().map { index, rule in
             var failure: String?
             var mirrors: [ServicePort?] = []
             for filter in rule.filters ?? [] {
