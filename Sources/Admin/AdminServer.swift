@@ -63,13 +63,20 @@ public final class AdminServer: Sendable {
         try await app.run()
     }
 
+    public struct NotListening: Error, CustomStringConvertible {
+        public let address: HostPort
+        public var description: String {
+            "the admin endpoint did not start listening on \(address) within 10 s (--admin-address)"
+        }
+    }
+
     /// The address actually bound, once listening (waits up to 10 s).
     public func boundAddress() async throws -> HostPort {
         for _ in 0..<1000 {
             if let address = bound.withLock({ $0 }) { return address }
             try await Task.sleep(for: .milliseconds(10))
         }
-        throw InsecureBinding(address: address)
+        throw NotListening(address: address)
     }
 
     /// Every route: health checks open to all; the rest behind the bearer token when

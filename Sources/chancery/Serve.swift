@@ -115,6 +115,12 @@ extension Chancery {
             return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
         }
 
+        func validate() throws {
+            try StartupChecks.configDirectories(configDirs)
+            try StartupChecks.canListen(on: xdsAddress, flag: "--xds-address")
+            try StartupChecks.canListen(on: adminAddress, flag: "--admin-address")
+        }
+
         func run() async throws {
             ProcessMemory.configureAllocator()
             guard let level = Logger.Level(rawValue: logLevel) else {

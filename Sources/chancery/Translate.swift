@@ -28,6 +28,8 @@ extension Chancery {
 
         @OptionGroup var sourceLimits: SourceLimitOptions
 
+        func validate() throws { try StartupChecks.configDirectories(configDirs) }
+
         func run() throws {
             let set = FileSource(directories: configDirs, limits: sourceLimits.limits).load()
                 .capped(perKind: sourceLimits.maxObjectsPerKind)
@@ -62,6 +64,8 @@ extension Chancery {
         @OptionGroup var proxyHost: ProxyHostOptions
 
         @OptionGroup var sourceLimits: SourceLimitOptions
+
+        func validate() throws { try StartupChecks.configDirectories(configDirs) }
 
         func run() throws {
             let set = FileSource(directories: configDirs, limits: sourceLimits.limits).load()

@@ -48,6 +48,7 @@ extension Chancery {
             let deadline = Date().addingTimeInterval(Double(millis) / 1000)
             let encodedGroup = group.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(["-", ".", "_"])) ?? group
             var lastReport = "no answer from the admin endpoint yet"
+            var final = false
             while true {
                 do {
                     let target: String
@@ -83,14 +84,15 @@ extension Chancery {
                     throw exit
                 } catch let error as AdminError {
                     lastReport = error.message
-                    if error.final { break }
+                    final = error.final
+                    if final { break }
                 } catch {
                     lastReport = "admin endpoint \(admin): \(error)"
                 }
                 if Date() > deadline { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
-            FileHandle.standardError.write(Data("timed out after \(timeout): \(lastReport)\n".utf8))
+            FileHandle.standardError.write(Data((final ? "\(lastReport)\n" : "timed out after \(timeout): \(lastReport)\n").utf8))
             throw ExitCode(1)
         }
 
@@ -112,9 +114,11 @@ extension Chancery {
             let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
             let status = (response as? HTTPURLResponse)?.statusCode ?? 0
             if status != 200 {
-                let message = (object["error"] as? [String: Any])?["message"] as? String ?? "HTTP \(status)"
-                // An unknown version or group may appear soon; bad credentials will not.
-                throw AdminError(message: message, final: status == 401)
+                let error = object["error"] as? [String: Any]
+                let message = error?["message"] as? String ?? "HTTP \(status)"
+                // An unknown version may appear soon; bad credentials and a group that
+                // is not there (a typo, most often: the message lists the groups) will not.
+                throw AdminError(message: message, final: status == 401 || error?["code"] as? String == "unknown_group")
             }
             return object
         }

@@ -24,6 +24,60 @@ import XDS
         #expect(output.contains("ok       HTTPRoute app/good"))
     }
 
+    /// A typo in a directory, or a port something else holds, fails at once, naming the
+    /// path or address and why, instead of a server that serves nothing.
+    @Test func startupProblemsAreNamedAtOnce() async throws {
+        let missing = root + "/examples/quickstrat"
+        /// `serve` must exit: one that starts is stopped and counted as a failure.
+        func serveRefuses(_ arguments: [String], saying expected: String) async {
+            do {
+                let chancery = try await ChanceryProcess.serve(arguments)
+                chancery.stop()
+                Issue.record("serve \(arguments) started")
+            } catch {
+                #expect("\(error)".contains(expected), "\(error)")
+            }
+        }
+        await serveRefuses(["--config-dir", missing], saying: "--config-dir \(missing): no such directory")
+        for command in ["validate", "translate"] {
+            let (status, output) = try runChancery([command, "--config-dir", missing])
+            #expect(status != 0, "\(command): \(output)")
+            #expect(output.contains("--config-dir \(missing): no such directory"), "\(command): \(output)")
+        }
+        let file = root + "/examples/quickstart/route.yaml"
+        let (notDirectory, notDirectoryOutput) = try runChancery(["validate", "--config-dir", file])
+        #expect(notDirectory != 0)
+        #expect(notDirectoryOutput.contains("--config-dir \(file): not a directory"), "\(notDirectoryOutput)")
+
+        // Something else listens on the port.
+        let busy = try await EchoBackend.start(name: "busy")
+        for flag in ["--xds-address", "--admin-address"] {
+            await serveRefuses(
+                ["--config-dir", root + "/examples/quickstart", flag, "127.0.0.1:\(busy.port)"],
+                saying: "\(flag) 127.0.0.1:\(busy.port): cannot listen: Address already in use; another process listens there")
+        }
+        await busy.stop()
+
+        // Offline, nothing is said to be sent.
+        let (_, validated) = try runChancery(["validate", "--config-dir", root + "/examples/quickstart"])
+        #expect(!validated.contains(" sent"), "\(validated)")
+    }
+
+    /// `wait` for a group that does not exist says so at once and lists the groups.
+    @Test func waitForAnUnknownGroupFailsAtOnce() async throws {
+        let chancery = try await ChanceryProcess.serve(["--config-dir", root + "/examples/quickstart"])
+        defer { chancery.stop() }
+        let started = ContinuousClock.now
+        let (status, output) = try runChancery([
+            "wait", "--admin", chancery.adminAddress.description, "--group", "default/quickstrat", "--timeout", "60s",
+        ])
+        #expect(status == 1)
+        #expect(output.contains("no proxy group \"default/quickstrat\"; groups: chancery, default/quickstart"), "\(output)")
+        #expect(!output.contains("timed out"), "\(output)")
+        // Not after waiting out its timeout.
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
     @Test func gatewayAddressesTheProxiesDoNotHaveAreNotServed() throws {
         let quickstart = root + "/examples/quickstart"
         // The quickstart Gateway asks for 127.0.0.1.
@@ -41,7 +95,7 @@ import XDS
             ), "\(output)")
         let (fine, served) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8,127.0.0.0/8"])
         #expect(fine == 0, "\(served)")
-        #expect(served.contains("Programmed=True (Programmed) configuration sent to proxy groups"), "\(served)")
+        #expect(served.contains("Programmed=True (Programmed) in the configuration of proxy groups"), "\(served)")
 
         let (bad, message) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8,lan"])
         #expect(bad != 0)

@@ -56,7 +56,7 @@ enum GatewayStatus {
                     programmed
                         ? Condition(
                             .programmed, true, reason: .programmed,
-                            message: "configuration sent to proxy groups \(servedIn.joined(separator: " and "))", generation: generation)
+                            message: "in the configuration of proxy groups \(servedIn.joined(separator: " and "))", generation: generation)
                         : Condition(
                             .programmed, false, reason: .invalid, message: "no listener could be programmed", generation: generation))
             }
@@ -144,7 +144,7 @@ enum GatewayStatus {
             sent
             ? Condition(
                 .programmed, true, reason: .programmed,
-                message: "configuration sent to proxy groups \(servedIn.joined(separator: " and "))", generation: generation)
+                message: "in the configuration of proxy groups \(servedIn.joined(separator: " and "))", generation: generation)
             : Condition(
                 .programmed, false, reason: .invalid,
                 message: gateway.isServed
@@ -183,12 +183,12 @@ enum GatewayStatus {
             // A ListenerSet's listener that lost to one before it says why here too
             // (GEP-1713's conformance tests expect the conflict's reason).
             let reason = listener.listenerSet != nil ? listener.conflict?.reason ?? .invalid : .invalid
-            return Condition(.programmed, false, reason: reason, message: "not sent: \(why)", generation: generation)
+            return Condition(.programmed, false, reason: reason, message: "not in the configuration: \(why)", generation: generation)
         }
         var message =
             leftOutOf.isEmpty
-            ? "sent to the proxy group"
-            : "sent to proxy group \(gateway.group); not to \(leftOutOf.sorted().joined(separator: ", ")) (see Conflicted)"
+            ? "in the proxy group's configuration"
+            : "in the configuration of proxy group \(gateway.group); not of \(leftOutOf.sorted().joined(separator: ", ")) (see Conflicted)"
         if listener.attachedRoutes == 0, [.tls, .tcp, .udp].contains(listener.spec.protocol) {
             message += "; no route is attached, so port \(listener.spec.port) is not opened yet"
         }
