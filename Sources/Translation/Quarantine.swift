@@ -78,17 +78,16 @@ public struct ProxyRejection: Sendable, Equatable {
 /// reaching the fleet.
 ///
 /// When a proxy NACKs a push, the objects behind the rejected resources (their
-/// `origins`) that changed since the whole fleet last held everything are the likely
-/// cause. Each is quarantined at its current version: translation then sees it as it
+/// `origins`) that changed since the whole fleet last held everything are the cause. Each is quarantined at its current version: translation then sees it as it
 /// was before that change (or not at all, if it is new), its status says
 /// `Programmed=False` with Envoy's message, and it leaves quarantine when it changes
 /// again. One version is quarantined once, so there is nothing to oscillate: translating
 /// without it gives other content, and the same version is never tried again.
 ///
-/// When the rejected resources come from several objects and none of them changed
-/// since the fleet was last in sync, the quarantine cannot tell which one is at fault
-/// and sets none aside: the proxy keeps what it had and the NACK is reported (taking a
-/// whole Gateway away on a guess would cost more than the rejected update).
+/// When none of the objects behind the rejected resources changed since the fleet was
+/// last in sync (after a restart, say), none is set aside, even a single one: the proxy
+/// keeps what it had and the NACK is reported. Setting an unchanged Gateway aside would
+/// take away every listener Envoy did accept along with the one it refused.
 public struct Quarantine: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
         public var key: ObjectKey
@@ -124,17 +123,14 @@ public struct Quarantine: Sendable, Equatable {
     /// Every proxy holds the current snapshot: nothing changed since.
     public mutating func fleetInSync() { priors = [:] }
 
-    /// The objects to quarantine for a rejection, given where each resource came from.
-    /// Empty when none can be blamed (see the type's comment).
+    /// The objects to quarantine for a rejection, given where each resource came from:
+    /// those behind the suspect resources that changed since the fleet was in sync.
     public func culprits(
         of rejection: ProxyRejection, origins: [ResourceKey: Set<ObjectKey>], in set: ResourceSet
     ) -> [ObjectKey] {
         var objects: Set<ObjectKey> = []
         for resource in rejection.suspects { objects.formUnion(origins[resource] ?? []) }
-        objects = objects.filter { set[$0] != nil }
-        let changed = objects.filter { priors[$0] != nil }
-        if !changed.isEmpty { return changed.sorted() }
-        return objects.count == 1 ? Array(objects) : []
+        return objects.filter { set[$0] != nil && priors[$0] != nil }.sorted()
     }
 
     /// Quarantines the culprits of `rejection` not already quarantined at their current

@@ -140,7 +140,7 @@ struct Pipeline {
             proxyRejection, origins: plan.origins, in: lastEffective, statuses: last.result.statuses, at: Date())
         guard !added.isEmpty else {
             logger.warning(
-                "a proxy rejected resources no single changed object explains; nothing is quarantined",
+                "a proxy rejected resources of objects that did not change since every proxy held them; nothing is quarantined",
                 metadata: [
                     "proxy": "\(rejection.nodeID)", "group": "\(rejection.group)",
                     "resources": "\(proxyRejection.suspects.map(\.description))", "error": "\(rejection.message)",

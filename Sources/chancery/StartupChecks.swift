@@ -38,23 +38,25 @@ enum StartupChecks {
         var yes: Int32 = 1
         // As servers do, so a port in TIME_WAIT after a restart is not taken for busy.
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        func bind<Address>(_ socketAddress: Address) -> Int32 {
+            var socketAddress = socketAddress
+            return withUnsafePointer(to: &socketAddress) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
+            }
+        }
         let result: Int32
         if family == AF_INET6 {
             var socketAddress = sockaddr_in6()
             socketAddress.sin6_family = sa_family_t(AF_INET6)
             socketAddress.sin6_port = in_port_t(UInt16(address.port).bigEndian)
             guard inet_pton(AF_INET6, host, &socketAddress.sin6_addr) == 1 else { return }
-            result = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
+            result = bind(socketAddress)
         } else {
             var socketAddress = sockaddr_in()
             socketAddress.sin_family = sa_family_t(AF_INET)
             socketAddress.sin_port = in_port_t(UInt16(address.port).bigEndian)
             guard inet_pton(AF_INET, host, &socketAddress.sin_addr) == 1 else { return }
-            result = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            result = bind(socketAddress)
         }
         guard result == 0 else {
             let code = errno

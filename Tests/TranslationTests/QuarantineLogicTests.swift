@@ -101,7 +101,7 @@ import Testing
         #expect(quarantine.entries.keys.sorted() == [Self.a])
     }
 
-    @Test func withoutAChangeToBlameOnlyASingleOriginIsQuarantined() throws {
+    @Test func withoutAChangeToBlameNothingIsQuarantined() throws {
         let set = ResourceSet(manifests: [
             try Self.gateway(port: 8080), try Self.route("a", path: "/a"), try Self.route("b", path: "/b"),
         ])
@@ -111,7 +111,8 @@ import Testing
         #expect(quarantine.culprits(of: routes, origins: Self.origins, in: set).isEmpty, "three origins: no guess")
         let listener = Self.rejection(
             .listener, "Error adding/updating listener(s) 0.0.0.0:8080: cannot bind", pushed: ["0.0.0.0:8080": "2"])
-        #expect(quarantine.culprits(of: listener, origins: Self.origins, in: set) == [Self.gw])
+        // Not even the one Gateway behind a listener: Envoy kept its other listeners.
+        #expect(quarantine.culprits(of: listener, origins: Self.origins, in: set).isEmpty)
         // Once the fleet is in sync, earlier changes are forgotten.
         quarantine.noteChanges([Self.a], previous: set)
         #expect(quarantine.culprits(of: routes, origins: Self.origins, in: set) == [Self.a])

@@ -9,20 +9,8 @@ extension Schemas {
             "replacePrefixMatch": .string(maxLength: 1024),
             "type": .string(enum: ["ReplaceFullPath", "ReplacePrefixMatch"]),
         ], required: ["type"],
-        rules: [
-            Rule("replaceFullPath must be specified when type is set to 'ReplaceFullPath'") { modifier in
-                modifier["type"].string == "ReplaceFullPath" ? modifier.has("replaceFullPath") : true
-            },
-            Rule("type must be 'ReplaceFullPath' when replaceFullPath is set") { modifier in
-                modifier.has("replaceFullPath") ? modifier["type"].string == "ReplaceFullPath" : true
-            },
-            Rule("replacePrefixMatch must be specified when type is set to 'ReplacePrefixMatch'") { modifier in
-                modifier["type"].string == "ReplacePrefixMatch" ? modifier.has("replacePrefixMatch") : true
-            },
-            Rule("type must be 'ReplacePrefixMatch' when replacePrefixMatch is set") { modifier in
-                modifier.has("replacePrefixMatch") ? modifier["type"].string == "ReplacePrefixMatch" : true
-            },
-        ])
+        rules: Rule.unionMember("replaceFullPath", when: "type", is: "ReplaceFullPath")
+            + Rule.unionMember("replacePrefixMatch", when: "type", is: "ReplacePrefixMatch"))
 
     /// `HTTPCORSFilter` (GEP-1767)
     static let cors = Schema.object([
@@ -60,20 +48,7 @@ extension Schemas {
             ]),
             "protocol": .string(enum: ["HTTP", "GRPC"]),
         ], required: ["backendRef", "protocol"],
-        rules: [
-            Rule("grpc must be specified when protocol is set to 'GRPC'") { auth in
-                auth["protocol"].string == "GRPC" ? auth.has("grpc") : true
-            },
-            Rule("protocol must be 'GRPC' when grpc is set") { auth in
-                auth.has("grpc") ? auth["protocol"].string == "GRPC" : true
-            },
-            Rule("http must be specified when protocol is set to 'HTTP'") { auth in
-                auth["protocol"].string == "HTTP" ? auth.has("http") : true
-            },
-            Rule("protocol must be 'HTTP' when http is set") { auth in
-                auth.has("http") ? auth["protocol"].string == "HTTP" : true
-            },
-        ])
+        rules: Rule.unionMember("grpc", when: "protocol", is: "GRPC") + Rule.unionMember("http", when: "protocol", is: "HTTP"))
 
     /// `HTTPRouteFilter`, the same in a rule and in a backendRef.
     static let httpRouteFilter = Schema.object(

@@ -216,6 +216,20 @@ struct Rule: Sendable {
         self.check = check
     }
 
+    /// The two CEL rules of a union member: `field` is set exactly when `discriminator`
+    /// is `value` (`replaceFullPath must be specified when type is set to
+    /// 'ReplaceFullPath'`, `type must be 'ReplaceFullPath' when replaceFullPath is set`).
+    static func unionMember(_ field: String, when discriminator: String, is value: String) -> [Rule] {
+        [
+            Rule("\(field) must be specified when \(discriminator) is set to '\(value)'") { node in
+                node[discriminator].string == value ? node.has(field) : true
+            },
+            Rule("\(discriminator) must be '\(value)' when \(field) is set") { node in
+                node.has(field) ? node[discriminator].string == value : true
+            },
+        ]
+    }
+
     /// A CEL rule of the form `self.all(x, P(x))` on a list: the failure's line is the
     /// first item for which `holds(item, list)` is false — or the last, for the rules
     /// that ask items to be unique (`exists_one`), so that the line is the duplicate's.
