@@ -11,8 +11,8 @@ extension Chancery {
                   envoy -c envoy.yaml
                 """)
 
-        @Option(help: "Chancery's xDS address (HOST:PORT).", transform: parseHostPort)
-        var xdsAddress: HostPort = HostPort(host: "127.0.0.1", port: 18000)
+        @Option(help: "Chancery's xDS address (HOST:PORT). (default: \(HostPort.defaultXDS))", transform: parseHostPort)
+        var xdsAddress: HostPort = .defaultXDS
 
         @Option(help: "Proxy group: NAMESPACE/GATEWAY for one Gateway, or a GatewayClass name.")
         var proxy: String
@@ -37,6 +37,13 @@ extension Chancery {
                     .yaml, terminator: "")
         }
     }
+}
+
+extension HostPort {
+    /// Where `serve` listens for xDS, and where `bootstrap` points Envoy, by default.
+    static let defaultXDS = HostPort(host: "127.0.0.1", port: 18000)
+    /// Where `serve` serves the admin endpoint, and where `wait` asks, by default.
+    static let defaultAdmin = HostPort(host: "127.0.0.1", port: 19000)
 }
 
 func parseHostPort(_ text: String) throws -> HostPort {

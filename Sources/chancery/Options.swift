@@ -20,7 +20,7 @@ struct ProxyHostOptions: ParsableArguments {
     @Option(
         name: .customLong("reserved-ports"),
         help: ArgumentHelp(
-            "Ports taken on the proxies' hosts, comma-separated, or none (default: 9901, the Envoy admin port chancery bootstrap sets). A listener on one is not served (Accepted=False, PortUnavailable).",
+            "Ports taken on the proxies' hosts, comma-separated, or none. A listener on one is not served (Accepted=False, PortUnavailable). (default: \(XDS.Bootstrap.defaultAdminPort), the Envoy admin port chancery bootstrap sets)",
             valueName: "PORT,...|none"),
         transform: parsePorts)
     var reserved: [Int]?
@@ -57,13 +57,17 @@ func parseAddressRanges(_ text: String) throws -> [AddressRange] {
 struct SourceLimitOptions: ParsableArguments {
     @Option(
         name: .customLong("max-file-size"),
-        help: ArgumentHelp("A manifest file larger than this is not read; its previous objects stay.", valueName: "SIZE"),
+        help: ArgumentHelp(
+            "A manifest file larger than this is not read; its previous objects stay. (default: \(SourceLimits.describe(SourceLimits.defaults.maxFileBytes)))",
+            valueName: "SIZE"),
         transform: parseSize)
     var maxFileBytes: Int = SourceLimits.defaults.maxFileBytes
 
     @Option(
         name: .customLong("max-object-size"),
-        help: ArgumentHelp("An object larger than this is refused (default: etcd's 1.5 MiB).", valueName: "SIZE"),
+        help: ArgumentHelp(
+            "An object larger than this is refused. (default: \(SourceLimits.describe(SourceLimits.defaults.maxObjectBytes)), etcd's limit)",
+            valueName: "SIZE"),
         transform: parseSize)
     var maxObjectBytes: Int = SourceLimits.defaults.maxObjectBytes
 

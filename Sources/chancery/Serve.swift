@@ -19,11 +19,15 @@ extension Chancery {
         @Option(name: .customLong("config-dir"), help: "Directory of Kubernetes YAML to watch (repeatable).")
         var configDirs: [String] = []
 
-        @Option(help: "Address for the xDS gRPC server (HOST:PORT; port 0 picks one).", transform: parseHostPort)
-        var xdsAddress: HostPort = HostPort(host: "127.0.0.1", port: 18000)
+        @Option(
+            help: "Address for the xDS gRPC server (HOST:PORT; port 0 picks one). (default: \(HostPort.defaultXDS))",
+            transform: parseHostPort)
+        var xdsAddress: HostPort = .defaultXDS
 
-        @Option(help: "Address for the admin HTTP endpoint (HOST:PORT; port 0 picks one).", transform: parseHostPort)
-        var adminAddress: HostPort = HostPort(host: "127.0.0.1", port: 19000)
+        @Option(
+            help: "Address for the admin HTTP endpoint (HOST:PORT; port 0 picks one). (default: \(HostPort.defaultAdmin))",
+            transform: parseHostPort)
+        var adminAddress: HostPort = .defaultAdmin
 
         @Option(help: "File holding a bearer token the admin endpoint requires (needed beyond loopback).")
         var adminTokenFile: String?

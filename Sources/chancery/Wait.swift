@@ -20,8 +20,8 @@ extension Chancery {
                   kubectl apply -f route.yaml && chancery wait --admin 127.0.0.1:19000 --group default/gw
                 """)
 
-        @Option(help: "Chancery's admin address (HOST:PORT).", transform: parseHostPort)
-        var admin: HostPort = HostPort(host: "127.0.0.1", port: 19000)
+        @Option(help: "Chancery's admin address (HOST:PORT). (default: \(HostPort.defaultAdmin))", transform: parseHostPort)
+        var admin: HostPort = .defaultAdmin
 
         @Option(help: "Proxy group to wait for.")
         var group: String

@@ -63,6 +63,27 @@ import XDS
         #expect(!validated.contains(" sent"), "\(validated)")
     }
 
+    /// `--help` shows every default, the transformed options' included.
+    @Test func helpShowsTheDefaults() throws {
+        /// The help text with its line wrapping undone.
+        func help(_ command: String) throws -> String {
+            let (status, text) = try runChancery([command, "--help"])
+            #expect(status == 0)
+            return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")
+        }
+        let serve = try help("serve")
+        for expected in [
+            "(default: 127.0.0.1:18000)", "(default: 127.0.0.1:19000)", "(default: 64 MiB)", "(default: 1.5 MiB, etcd's",
+            "(default: 9901, the Envoy admin port", "(default: 100000)", "(default: info)",
+        ] {
+            #expect(serve.contains(expected), "\(expected): \(serve)")
+        }
+        let bootstrap = try help("bootstrap")
+        #expect(bootstrap.contains("(default: 127.0.0.1:18000)") && bootstrap.contains("(default: 9901)"), "\(bootstrap)")
+        let wait = try help("wait")
+        #expect(wait.contains("(default: 127.0.0.1:19000)") && wait.contains("(default: 30s)"), "\(wait)")
+    }
+
     /// `wait` for a group that does not exist says so at once and lists the groups.
     @Test func waitForAnUnknownGroupFailsAtOnce() async throws {
         let chancery = try await ChanceryProcess.serve(["--config-dir", root + "/examples/quickstart"])
