@@ -63,12 +63,20 @@ public enum ManifestDecoder {
             return
         }
         if let limit = maxObjectBytes, size(of: node, over: limit) != nil {
+            // Named as the object when its kind and name say which it is.
+            let key = node["kind"]?.string.flatMap(Kind.init(rawValue:)).flatMap { kind in
+                node["metadata"]?["name"]?.string.map { name in
+                    ObjectKey(
+                        kind, namespace: kind.isNamespaced ? node["metadata"]?["namespace"]?.string ?? "default" : "",
+                        name: name)
+                }
+            }
             let name = node["metadata"]?["name"]?.string.map { " \($0)" } ?? ""
             result.errors.append(
                 ManifestError(
-                    file: file, line: node.mark?.line ?? 1,
+                    file: file, line: node.mark?.line ?? 1, object: key,
                     message:
-                        "\(node["kind"]?.string ?? "object")\(name) is larger than \(SourceLimits.describe(limit)), the limit per object (--max-object-size); not read"
+                        "\(key == nil ? "\(node["kind"]?.string ?? "object")\(name) is larger" : "larger") than \(SourceLimits.describe(limit)), the limit per object (--max-object-size); not read"
                 ))
             return
         }

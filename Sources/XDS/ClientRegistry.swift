@@ -221,6 +221,20 @@ public final class ClientRegistry: Sendable {
         }
     }
 
+    /// How many proxies of `group` are connected, and whether every one holds `version`
+    /// (counted under the lock, without copying every client).
+    public func holding(group: String, version: String) -> (proxies: Int, all: Bool) {
+        clients.withLock { clients in
+            var proxies = 0
+            var all = true
+            for client in clients.values where client.group == group {
+                proxies += 1
+                if !client.inSync || client.syncedVersion != version { all = false }
+            }
+            return (proxies, all)
+        }
+    }
+
     /// Connected clients, oldest first.
     public var all: [Client] {
         clients.withLock { Array($0.values) }.sorted { $0.id < $1.id }

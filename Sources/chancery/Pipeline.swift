@@ -23,6 +23,8 @@ struct Pipeline {
     /// Objects of one kind beyond this many are refused (`--max-objects-per-kind`).
     let maxObjectsPerKind: Int
     private var groups: Set<String> = []
+    /// The version of each group last logged as held by every proxy.
+    private var reportedHeld: [String: String] = [:]
     /// What the last translation built and serialised, reused for what did not change:
     /// a one-route edit rebuilds and re-serialises about one route's worth.
     private let plans = PlanCache()
@@ -87,6 +89,7 @@ struct Pipeline {
             set: set, result: result, quarantine: quarantine.entries.values.sorted { $0.key < $1.key }, translatedAt: translatedAt,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         var built: [String: Snapshot] = [:]
+        var versions: [String] = []
         // Groups that equal another group come last and reuse its snapshot.
         let order = configs.keys.sorted { (result.identical[$0] != nil ? 1 : 0, $0) < (result.identical[$1] != nil ? 1 : 0, $1) }
         for group in order {
@@ -97,6 +100,7 @@ struct Pipeline {
                         for: group, listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
                         endpoints: proxy.endpoints, secrets: proxy.secrets)
                 built[group] = snapshot
+                if cache.snapshot(for: group).version != snapshot.version { versions.append("\(group) \(snapshot.version)") }
                 cache.setSnapshot(snapshot, for: group, seenAt: seenAt, translatedAt: translatedAt)
             } catch {
                 logger.error(
@@ -123,9 +127,61 @@ struct Pipeline {
         for (key, status) in result.statuses where status.isRejected {
             logger.warning("object not fully accepted", metadata: ["object": "\(key)", "status": "\(Report.summary(status))"])
         }
+        logRecoveries(set: set, result: result)
+        if !versions.isEmpty || changed?.isEmpty == false {
+            let objects = changed.map { keys in
+                keys.sorted().prefix(5).map(\.description).joined(separator: ", ") + (keys.count > 5 ? " and \(keys.count - 5) more" : "")
+            }
+            logger.info(
+                "change applied",
+                metadata: [
+                    "source": "\(source)", "objects": "\(objects ?? "all \(set.manifests.count)")",
+                    "versions": "\(versions.isEmpty ? "unchanged" : versions.prefix(10).joined(separator: ", ") + (versions.count > 10 ? " and \(versions.count - 10) more" : ""))",
+                    "translation_ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                ])
+        }
         last = (set, result)
         lastEffective = effective
         return result
+    }
+
+    /// Files and objects refused by the last translation that now read and are accepted
+    /// get a line each, so the log says when a broken file was fixed.
+    private func logRecoveries(set: ResourceSet, result: TranslationResult) {
+        guard let last else { return }
+        struct Place: Hashable {
+            let file: String
+            let object: ObjectKey?
+        }
+        let failing = Set(set.errors.map { Place(file: $0.file, object: $0.object) })
+        for error in last.set.errors where !failing.contains(Place(file: error.file, object: error.object)) {
+            // Gone from the errors because it reads now, not because it was deleted.
+            let reads =
+                error.object.map { set[$0] != nil } ?? set.manifests.values.contains { $0.origin.file == error.file }
+            guard reads else { continue }
+            logger.notice(
+                "reads again", metadata: ["file": "\(error.file)", "object": "\(error.object.map { "\($0)" } ?? "(the file)")"])
+        }
+        for (key, status) in last.result.statuses where status.isRejected && result.statuses[key]?.isRejected == false {
+            logger.notice("accepted again", metadata: ["object": "\(key)"])
+        }
+    }
+
+    /// A proxy came in sync: once every proxy of its group holds the group's current
+    /// version, one line says so, and how long after the change was seen.
+    mutating func proxySynced(group: String, registry: ClientRegistry) {
+        let version = cache.snapshot(for: group).version
+        guard reportedHeld[group] != version else { return }
+        let (proxies, all) = registry.holding(group: group, version: version)
+        guard proxies > 0, all else { return }
+        reportedHeld[group] = version
+        let after = cache.record(for: group, version: version).map { Int(Date().timeIntervalSince($0.seenAt) * 1000) }
+        logger.info(
+            "every proxy holds the change",
+            metadata: [
+                "group": "\(group)", "version": "\(version)", "proxies": "\(proxies)",
+                "after_ms": "\(after.map(String.init) ?? "?")",
+            ])
     }
 
     /// A proxy rejected a push: quarantines the objects to blame and translates again

@@ -70,7 +70,7 @@ struct PipelineService: Service {
         case changed(MergedUpdate)
         case recheck
         case rejected(ClientRegistry.Rejected)
-        case synced
+        case synced(group: String)
     }
 
     func run() async {
@@ -82,7 +82,7 @@ struct PipelineService: Service {
         registry.observe { event in
             switch event {
             case .rejected(let rejected): sink.yield(.rejected(rejected))
-            case .synced: sink.yield(.synced)
+            case .synced(let group): sink.yield(.synced(group: group))
             }
         }
         await withTaskGroup(of: Void.self) { tasks in
@@ -115,7 +115,8 @@ struct PipelineService: Service {
                     status?.submit(result.statuses)
                 case .rejected(let rejected):
                     if let result = pipeline.rejected(rejected) { status?.submit(result.statuses) }
-                case .synced:
+                case .synced(let group):
+                    pipeline.proxySynced(group: group, registry: registry)
                     pipeline.fleetMayBeInSync(registry: registry)
                 }
             }

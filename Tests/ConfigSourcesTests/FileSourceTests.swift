@@ -75,7 +75,7 @@ import Testing
         #expect(names(fat) == ["a4", "b"])
         #expect(
             fat.errors.first?.description
-                == "\(root.path)/a.yaml:5: Namespace fat is larger than 512 B, the limit per object (--max-object-size); not read",
+                == "\(root.path)/a.yaml:5: Namespace/fat: larger than 512 B, the limit per object (--max-object-size); not read",
             "\(fat.errors)")
 
         // Beyond the cap per kind, the last objects by name are refused, each named.

@@ -129,6 +129,14 @@ import XDS
         let after = try await chancery.adminJSON("/api/v1/snapshots")["snapshots"] as? [[String: Any]] ?? []
         let newVersion = try #require(after.first { $0["group"] as? String == group }?["version"] as? String)
         #expect(newVersion != version)
+        // The log tells the story: what changed, the new version, and when every proxy held it.
+        #expect(chancery.output.contains("objects=HTTPRoute app/web") && chancery.output.contains("change applied"), "\(chancery.output)")
+        #expect(chancery.output.contains("versions=infra/gw \(newVersion)"), "\(chancery.output)")
+        #expect(
+            await eventually {
+                chancery.output.contains("group=infra/gw") && chancery.output.contains("proxies=2")
+                    && chancery.output.contains("version=\(newVersion)") && chancery.output.contains("every proxy holds the change")
+            }, "\(chancery.output)")
         let diff = try await chancery.adminJSON("/api/v1/snapshots/infra%2Fgw/diff?from=\(version)&to=\(newVersion)")
         #expect(diff["changed"] as? [String] == ["route/127.0.0.1:\(port)"])
         #expect((diff["added"] as? [String])?.isEmpty == true)

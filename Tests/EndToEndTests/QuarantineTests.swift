@@ -163,6 +163,15 @@ import XDS
             #expect(routes.utf8.count < 100_000 && !routes.contains("(?!admin)"))
         }
         #expect(try await world.quarantined().isEmpty)
+
+        // Fixed, each says so in the log.
+        try world.write("huge.yaml", Self.route("huge"))
+        try world.write("regex.yaml", Self.route("regex"))
+        #expect(await eventually { try await httpGet(port: port, path: "/huge").backend == "a" })
+        #expect(await eventually { try await httpGet(port: port, path: "/regex").backend == "a" })
+        let log = world.chancery.output
+        #expect(log.contains("reads again") && log.contains("huge.yaml") && log.contains("object=HTTPRoute app/huge"), "\(log)")
+        #expect(log.contains("accepted again") && log.contains("object=HTTPRoute app/regex"), "\(log)")
         await backend.stop()
     }
 
