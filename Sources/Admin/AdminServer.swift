@@ -25,6 +25,7 @@ public final class AdminServer: Sendable {
     private let address: HostPort
     let token: String?
     private let bound = Mutex<HostPort?>(nil)
+    private let processMetrics = ProcessMetrics()
     private let logger: Logger
 
     public struct InsecureBinding: Error, CustomStringConvertible {
@@ -300,6 +301,7 @@ public final class AdminServer: Sendable {
             metrics.makeGauge(descriptor: gauge("read", "objects", "Objects read from all sources")).set(
                 Double(current.set.manifests.count))
         }
+        processMetrics.record(into: metrics)
         var buffer: [UInt8] = []
         metrics.emit(into: &buffer)
         return String(decoding: buffer, as: UTF8.self)

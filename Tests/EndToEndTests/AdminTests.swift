@@ -187,6 +187,15 @@ import XDS
         #expect(metrics.contains("chancery_snapshot_resources{group=\"infra/gw\",type=\"CDS\"} 1"))
         #expect(metrics.contains("chancery_translation_seconds_bucket"))
         #expect(metrics.contains("chancery_propagation_seconds_bucket"))
+        // The process metrics every exporter has, with plausible values.
+        func value(_ name: String) -> Double? {
+            metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+        }
+        #expect((value("process_resident_memory_bytes") ?? 0) > 1_000_000, "\(metrics)")
+        #expect((value("process_open_fds") ?? 0) >= 3)
+        #expect((value("process_cpu_seconds_total") ?? 0) > 0)
+        let start = value("process_start_time_seconds") ?? 0
+        #expect(start > Date().timeIntervalSince1970 - 600 && start <= Date().timeIntervalSince1970 + 1, "\(start)")
 
         // Errors have one shape.
         let missing = try await chancery.admin("/api/v1/snapshots/nobody")
