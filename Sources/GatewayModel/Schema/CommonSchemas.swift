@@ -115,15 +115,14 @@ enum Schemas {
     static let weight = Schema.integer(format: .int32, minimum: 0, maximum: 1_000_000, default: 1)
 
     /// `BackendRef` of a TLS, TCP or UDP route (no filters).
-    static let backendRef = Schema.object(
-        [
-            "group": group(default: ""),
-            "kind": kind(default: "Service"),
-            "name": objectName,
-            "namespace": namespace,
-            "port": port,
-            "weight": weight,
-        ], required: ["name"], rules: [servicePortRule])
+    static let backendRef = backendRef(filters: nil)
+
+    /// `BackendRef`: a BackendObjectReference with a `weight`; with `filters`, a route
+    /// kind's own (`HTTPBackendRef`, `GRPCBackendRef`).
+    static func backendRef(filters: Schema?) -> Schema {
+        let fields = (filters.map { [(key: "filters", value: $0)] } ?? []) + Array(backendReferenceFields)
+        return .object(fields: fields + [(key: "weight", value: weight)], required: ["name"], rules: [servicePortRule])
+    }
 
     /// `SecretObjectReference`: a core Secret by default.
     static let secretObjectReference = Schema.object(

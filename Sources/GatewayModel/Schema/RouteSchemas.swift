@@ -96,16 +96,7 @@ extension Schemas {
         ])
 
     /// `HTTPBackendRef`
-    static let httpBackendRef = Schema.object(
-        [
-            "filters": httpRouteFilters,
-            "group": group(default: ""),
-            "kind": kind(default: "Service"),
-            "name": objectName,
-            "namespace": namespace,
-            "port": port,
-            "weight": weight,
-        ], required: ["name"], rules: [servicePortRule])
+    static let httpBackendRef = backendRef(filters: httpRouteFilters)
 
     /// `HTTPPathMatch`: the CRD's rules on Exact and PathPrefix values.
     static let httpPathMatch = Schema.object(
@@ -294,17 +285,7 @@ extension Schemas {
         ])
 
     static let grpcRouteRule = Schema.object([
-        "backendRefs": .array(
-            .object(
-                [
-                    "filters": grpcRouteFilters,
-                    "group": group(default: ""),
-                    "kind": kind(default: "Service"),
-                    "name": objectName,
-                    "namespace": namespace,
-                    "port": port,
-                    "weight": weight,
-                ], required: ["name"], rules: [servicePortRule]), maxItems: 16),
+        "backendRefs": .array(backendRef(filters: grpcRouteFilters), maxItems: 16),
         "filters": grpcRouteFilters,
         "matches": .array(
             .object([

@@ -58,7 +58,7 @@ final class Schema: Sendable {
     let rules: [Rule]
 
     private init(
-        type: ValueType, properties: KeyValuePairs<String, Schema> = [:], required: [String] = [], values: Schema? = nil,
+        type: ValueType, properties: [(key: String, value: Schema)] = [], required: [String] = [], values: Schema? = nil,
         maxProperties: Int? = nil, items: Schema? = nil, minItems: Int? = nil, maxItems: Int? = nil,
         listType: ListType = .atomic, minLength: Int? = nil, maxLength: Int? = nil, pattern: Pattern? = nil,
         enumStrings: [String]? = nil, enumIntegers: [Int]? = nil, format: Format? = nil, minimum: Int? = nil,
@@ -111,7 +111,13 @@ final class Schema: Sendable {
     static func object(
         _ properties: KeyValuePairs<String, Schema>, required: [String] = [], default: Literal? = nil, rules: [Rule] = []
     ) -> Schema {
-        Schema(type: .object, properties: properties, required: required, defaultValue: `default`, rules: rules)
+        Schema(type: .object, properties: Array(properties), required: required, defaultValue: `default`, rules: rules)
+    }
+
+    /// An object whose properties are put together from lists (a schema that extends
+    /// another's fields).
+    static func object(fields: [(key: String, value: Schema)], required: [String] = [], rules: [Rule] = []) -> Schema {
+        Schema(type: .object, properties: fields, required: required, rules: rules)
     }
 
     /// An object whose keys are free and whose values all follow `values`.
