@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XDS
 
 /// A real Envoy process for end-to-end tests.
@@ -156,22 +157,48 @@ public func eventually(
     return false
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
+/// A port on 127.0.0.1, free for TCP and UDP when it was handed out, that no other call in
+/// this process hands out again for a long while.
+///
+/// Ports come from below the kernel's ephemeral range (`ip_local_port_range`, 32768 and up
+/// here): a port from bind(0) was itself ephemeral, so between this call and the test's own
+/// bind any outgoing connection or bind(0) (a backend, an Envoy's upstream connection) could
+/// take it, and a fresh-clone CI run once lost a listener that way. Below the range only an
+/// explicit bind takes a port, and every such bind in the tests comes from here.
 public func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw EnvoyProcess.Failed(description: "socket() failed") }
+    for _ in 0..<PortRange.span {
+        let port = PortRange.next()
+        if canBind(port: port, type: Int32(SOCK_STREAM.rawValue)), canBind(port: port, type: Int32(SOCK_DGRAM.rawValue)) {
+            return port
+        }
+    }
+    throw EnvoyProcess.Failed(description: "no free port on 127.0.0.1 in \(PortRange.lower)..<\(PortRange.upper)")
+}
+
+private enum PortRange {
+    static let lower = 20_000
+    static let upper = 32_768
+    static let span = upper - lower
+    /// Starts where the process id puts it, so two test processes rarely walk the same ports.
+    static let cursor = Mutex<Int>(Int(getpid()) % span)
+
+    static func next() -> Int {
+        cursor.withLock { offset in
+            defer { offset = (offset + 1) % span }
+            return lower + offset
+        }
+    }
+}
+
+private func canBind(port: Int, type: Int32) -> Bool {
+    let fd = socket(AF_INET, type, 0)
+    guard fd >= 0 else { return false }
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
+    address.sin_port = in_port_t(UInt16(port)).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let bound = withUnsafePointer(to: &address) {
+    return withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw EnvoyProcess.Failed(description: "bind() failed") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
+    } == 0
 }
