@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// The admin API's areas, one route collection each, so each can be read and tested on
 /// its own (in process, with HummingbirdTesting's router framework).
@@ -33,7 +34,8 @@ enum AdminRoutes {
     }
 
     /// `/objects[?kind=&namespace=&rejected=true]`: every object and its status;
-    /// `/quarantine`: the objects set aside because a proxy rejected what they produced.
+    /// `/objects/{kind}/[{namespace}/]{name}`: one object, the groups carrying it and the
+    /// Envoy resources it produced; `/quarantine`: the objects set aside because a proxy rejected what they produced.
     static func objects(_ server: AdminServer) -> Routes {
         let routes = Routes()
         routes.get("/objects") { request, _ in
@@ -41,16 +43,43 @@ enum AdminRoutes {
             return try server.json(
                 server.objects(kind: query.get("kind"), namespace: query.get("namespace"), onlyRejected: query.get("rejected") == "true"))
         }
+        routes.get("/objects/**") { _, context in
+            try server.describeRoute(context.parameters.getCatchAll().map { $0.removingPercentEncoding ?? String($0) })
+        }
         routes.get("/quarantine") { _, _ in try server.json(["quarantined": server.quarantined()]) }
         return routes
     }
 
-    /// `/clients[?group=]`: connected proxies and where each type stands.
+    /// `POST /plan`: candidate manifests (``Views/PlanRequest``) → what serving them would
+    /// change (``Views/Plan``); nothing is applied.
+    static func plan(_ server: AdminServer) -> Routes {
+        let routes = Routes()
+        routes.post("/plan") { request, _ in
+            let body = try await request.body.collect(upTo: AdminServer.maxPlanBytes)
+            let decoded: Views.PlanRequest
+            do {
+                decoded = try JSONDecoder().decode(Views.PlanRequest.self, from: Data(body.readableBytesView))
+            } catch {
+                return server.error(.badRequest, "bad_plan", "the body is not a plan request ({\"files\": [{\"path\", \"content\"}], \"prune\"}): \(error)")
+            }
+            return try server.planResponse(decoded)
+        }
+        return routes
+    }
+
+    /// `/clients[?group=]`: connected proxies and where each type stands;
+    /// `/clients/{node}/config[?type=]`: what a proxy holds.
     static func clients(_ server: AdminServer) -> Routes {
         let routes = Routes()
         routes.get("/clients") { request, _ in
             let group = request.uri.queryParameters.get("group")
-            return try server.json(["clients": server.registry.all.filter { group == nil || $0.group == group }.map(Views.client)])
+            let known = Set(server.cache.groups)
+            return try server.json([
+                "clients": server.registry.all.filter { group == nil || $0.group == group }.map { Views.client($0, knownGroups: known) }
+            ])
+        }
+        routes.get("/clients/**") { request, context in
+            try server.clientRoute(context.parameters.getCatchAll().map(String.init), query: request.uri.queryParameters)
         }
         return routes
     }

@@ -27,6 +27,8 @@ public final class AdminServer: Sendable {
     private let bound = Mutex<HostPort?>(nil)
     private let processMetrics = ProcessMetrics()
     private let logger: Logger
+    /// How `POST /api/v1/plan` translates candidates: as the server translates its own.
+    let planner: Planner
 
     public struct InsecureBinding: Error, CustomStringConvertible {
         public let address: HostPort
@@ -37,7 +39,7 @@ public final class AdminServer: Sendable {
 
     public init(
         address: HostPort, token: String?, cache: SnapshotCache, registry: ClientRegistry, state: AdminState,
-        metrics: PrometheusCollectorRegistry, logger: Logger = Logger(label: "chancery.admin")
+        metrics: PrometheusCollectorRegistry, planner: Planner = Planner(), logger: Logger = Logger(label: "chancery.admin")
     ) throws {
         let loopback = ["127.0.0.1", "::1", "localhost"].contains(address.host) || address.host.hasPrefix("127.")
         guard loopback || token != nil else { throw InsecureBinding(address: address) }
@@ -47,6 +49,7 @@ public final class AdminServer: Sendable {
         self.registry = registry
         self.state = state
         self.metrics = metrics
+        self.planner = planner
         self.logger = logger
     }
 
@@ -93,6 +96,7 @@ public final class AdminServer: Sendable {
         guarded.addRoutes(AdminRoutes.clients(self), atPath: "/api/v1")
         guarded.addRoutes(AdminRoutes.snapshots(self), atPath: "/api/v1")
         guarded.addRoutes(AdminRoutes.plans(self), atPath: "/api/v1")
+        guarded.addRoutes(AdminRoutes.plan(self), atPath: "/api/v1")
         router.addRoutes(guarded)
         return router
     }
@@ -235,7 +239,9 @@ public final class AdminServer: Sendable {
                 }
             }
         }
-        return Views.Diff(group: group, from: from, to: to, added: added, removed: removed, changed: changed)
+        return Views.Diff(
+            group: group, from: from, to: to, added: added, removed: removed, changed: changed,
+            changes: resourceChanges(a, b, from: "version \(from)", to: "version \(to)"))
     }
 
     /// The group's current resources as Envoy's proto-JSON; secrets with key material
@@ -250,9 +256,7 @@ public final class AdminServer: Sendable {
             var items: [Any] = []
             for resource in snapshot[resourceType].values.sorted(by: { $0.name < $1.name }) {
                 if let name, resource.name != name { continue }
-                var object = try JSONSerialization.jsonObject(with: Data(try jsonText(resource).utf8))
-                if resourceType == .secret { object = Redaction.redact(object) }
-                items.append(["name": resource.name, "version": resource.version, "resource": object])
+                items.append(["name": resource.name, "version": resource.version, "resource": try jsonObject(resource)])
             }
             body[resourceType.plural] = items
         }
@@ -260,6 +264,12 @@ public final class AdminServer: Sendable {
         return Response(
             status: .ok, headers: [.contentType: "application/json"],
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The resource as Envoy's proto-JSON, parsed; secrets' key material redacted.
+    func jsonObject(_ resource: Resource) throws -> Any {
+        let object = try JSONSerialization.jsonObject(with: Data(try jsonText(resource).utf8))
+        return resource.type == .secret ? Redaction.redact(object) : object
     }
 
     private func jsonText(_ resource: Resource) throws -> String {
@@ -296,11 +306,25 @@ public final class AdminServer: Sendable {
             }
         }
         if let current = state.current {
-            let rejected = current.result.statuses.values.filter(\.isRejected).count + current.result.readErrors.count
-            metrics.makeGauge(descriptor: gauge("rejected", "objects", "Objects not (fully) accepted")).set(Double(rejected))
+            // By kind, every kind listed (a kind back to none reads 0); what could not be
+            // read at all is `unreadable` unless its kind is known.
+            var rejected: [String: Int] = [:]
+            for (key, status) in current.result.statuses where status.isRejected { rejected[key.kind.rawValue, default: 0] += 1 }
+            for error in current.result.readErrors { rejected[error.object?.kind.rawValue ?? "unreadable", default: 0] += 1 }
+            for kind in Kind.allCases.map(\.rawValue) + ["unreadable"] {
+                metrics.makeGauge(
+                    descriptor: gauge("rejected", "objects", "Objects not (fully) accepted or not read, by kind"),
+                    labels: [("kind", kind)]
+                ).set(Double(rejected[kind] ?? 0))
+            }
             metrics.makeGauge(descriptor: gauge("read", "objects", "Objects read from all sources")).set(
                 Double(current.set.manifests.count))
         }
+        metrics.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "chancery", metricName: "build", unitName: "info", helpText: "Always 1: the version running, and its compiler"),
+            labels: [("version", BuildInfo.version), ("swift", BuildInfo.swift)]
+        ).set(1.0)
         processMetrics.record(into: metrics)
         var buffer: [UInt8] = []
         metrics.emit(into: &buffer)

@@ -94,6 +94,90 @@ enum Views {
         var added: [String]
         var removed: [String]
         var changed: [String]
+        /// Each added, removed or changed resource with a unified diff of its Envoy JSON.
+        var changes: [ResourceChange]
+    }
+
+    /// One resource that differs between two versions (or between what is served and a plan).
+    struct ResourceChange: Codable {
+        /// `route/http-80`.
+        var resource: String
+        /// `added`, `removed` or `changed`.
+        var change: String
+        /// A unified diff of the resource's Envoy JSON (secrets redacted).
+        var diff: String
+    }
+
+    /// What `chancery plan` sends: the candidate manifests, as files.
+    struct PlanRequest: Codable {
+        struct File: Codable {
+            var path: String
+            var content: String
+        }
+        var files: [File]
+        /// The files are the whole configuration: what is served and not in them is deleted.
+        /// Otherwise their objects are laid over what is served.
+        var prune: Bool?
+    }
+
+    /// What serving the candidate manifests would change.
+    struct Plan: Codable {
+        /// The serving version each group is compared against is the group's current one.
+        var groups: [PlanGroup]
+        /// Objects added, changed or removed by the files, and any whose status would change.
+        var objects: [PlanObject]
+        /// Files or objects of the candidate that could not be read.
+        var readErrors: [String]
+        /// Whether anything of the candidate would be rejected: a read error, or an object
+        /// the files change (or whose status changes) that would not be fully accepted.
+        var wouldReject: Bool
+        var prune: Bool
+        var files: Int
+        var objectsRead: Int
+    }
+
+    struct PlanGroup: Codable {
+        var group: String
+        /// The version served now; nil for a group that would be new.
+        var serving: String?
+        /// The version the plan would serve; nil for a group that would go.
+        var planned: String?
+        var changes: [ResourceChange]
+        /// The candidate's resources do not form a consistent snapshot: the group would
+        /// keep serving what it serves.
+        var error: String?
+    }
+
+    struct PlanObject: Codable {
+        var kind: String
+        var namespace: String?
+        var name: String
+        /// `added`, `changed`, `removed`, or `unchanged` (only its status would change).
+        var change: String
+        var origin: String?
+        /// Its conditions now and as planned, a line each.
+        var before: [String]
+        var after: [String]
+        var rejected: Bool
+    }
+
+    /// `describe`: an object, and where it went.
+    struct Described: Codable {
+        var object: Object
+        var carriedBy: [Carrier]
+    }
+
+    /// A proxy group whose configuration holds resources an object produced.
+    struct Carrier: Codable {
+        var group: String
+        var version: String
+        var resources: [String]
+        var proxies: [CarrierProxy]
+    }
+
+    struct CarrierProxy: Codable {
+        var nodeID: String
+        var inSync: Bool
     }
 
     struct TypeState: Codable {
@@ -126,10 +210,13 @@ enum Views {
         var syncedVersion: String?
         var syncedAt: Date?
         var inSync: Bool
+        /// False when no proxy group has this name: the proxy is connected but sent nothing
+        /// (a typo in its bootstrap's cluster, most often).
+        var knownGroup: Bool
         var types: [String: TypeState]
     }
 
-    static func client(_ c: ClientRegistry.Client) -> Client {
+    static func client(_ c: ClientRegistry.Client, knownGroups: Set<String>) -> Client {
         var types: [String: TypeState] = [:]
         for (type, status) in c.types {
             types[type.shortName] = TypeState(
@@ -143,7 +230,7 @@ enum Views {
         return Client(
             nodeID: c.nodeID, group: c.group, peer: c.peer, transport: c.transport.rawValue, service: c.service,
             connectedAt: c.connectedAt, snapshotVersion: c.snapshotVersion, syncedVersion: c.syncedVersion,
-            syncedAt: c.syncedAt, inSync: c.inSync, types: types)
+            syncedAt: c.syncedAt, inSync: c.inSync, knownGroup: knownGroups.contains(c.group), types: types)
     }
 }
 

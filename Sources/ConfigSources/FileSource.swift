@@ -29,6 +29,12 @@ public final class FileSource: Sendable {
         self.logger = logger
     }
 
+    /// The manifest files under each directory (`.yaml`, `.yml`, `.json`, hidden names
+    /// skipped), as the source reads them, in the order it reads them.
+    public static func manifestFiles(under directories: [String]) -> [String] {
+        directories.flatMap { FileSourceState.walk($0).filter { !$0.1 }.map(\.0) }
+    }
+
     /// Reads every file now.
     public func load() -> ResourceSet {
         state.rescan(directories: directories, limits: limits, logger: logger).set

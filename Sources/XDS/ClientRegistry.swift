@@ -179,10 +179,21 @@ public final class ClientRegistry: Sendable {
         let now = Date()
         switch outcome {
         case .ack(let nonce, let version):
-            update(id, type) { status in
-                status.ackedVersion = version
-                status.ackedAt = now
-                if status.sentNonce == nonce { status.acceptedPush = status.lastPush }
+            // The time from a push to its ACK: how long Envoy took to apply it.
+            let applied: (group: String, seconds: Double)? = clients.withLock { clients in
+                guard let group = clients[id]?.group else { return nil }
+                // In place: an ACK of every stream of a large fleet copies nothing.
+                return { (status: inout TypeStatus) -> (String, Double)? in
+                    status.ackedVersion = version
+                    status.ackedAt = now
+                    guard status.sentNonce == nonce else { return nil }
+                    status.acceptedPush = status.lastPush
+                    return status.sentAt.map { (group, now.timeIntervalSince($0)) }
+                }(&clients[id]!.types[type, default: TypeStatus()])
+            }
+            if let applied {
+                Timer(label: "chancery_xds_ack_seconds", dimensions: [("group", applied.group), ("type", type.shortName)])
+                    .recordNanoseconds(Int64(max(0, applied.seconds) * 1e9))
             }
         case .nack(let nonce, let version, let message):
             let rejected: Rejected? = clients.withLock { clients in

@@ -35,6 +35,9 @@ extension Chancery {
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String = "info"
 
+        @Option(help: "Log format on standard error: text (a line each, for people) or json (an object a line, for collectors).")
+        var logFormat: LogFormat = .text
+
         @Option(help: "Read objects from the Kubernetes API server of this kubeconfig (current context unless --context).")
         var kubeconfig: String?
 
@@ -130,10 +133,16 @@ extension Chancery {
             guard let level = Logger.Level(rawValue: logLevel) else {
                 throw ValidationError("unknown --log-level '\(logLevel)'")
             }
+            let format = logFormat
             LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
+                switch format {
+                case .text:
+                    var handler = StreamLogHandler.standardError(label: label)
+                    handler.logLevel = level
+                    return handler
+                case .json:
+                    return JSONLogHandler(label: label, level: level)
+                }
             }
             let logger = Logger(label: "chancery")
             let usesCluster = kubeconfig != nil || inCluster
@@ -154,7 +163,9 @@ extension Chancery {
             do {
                 admin = try AdminServer(
                     address: adminAddress, token: token, cache: cache, registry: registry, state: adminState,
-                    metrics: metrics)
+                    metrics: metrics,
+                    planner: Planner(
+                        gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts, limits: sourceLimits.limits))
             } catch {
                 throw ValidationError("\(error)")
             }

@@ -3,9 +3,6 @@ import Foundation
 import GatewayModel
 import XDS
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 extension Chancery {
     struct Wait: AsyncParsableCommand {
@@ -20,8 +17,7 @@ extension Chancery {
                   kubectl apply -f route.yaml && chancery wait --admin 127.0.0.1:19000 --group default/gw
                 """)
 
-        @Option(help: "Chancery's admin address (HOST:PORT). (default: \(HostPort.defaultAdmin))", transform: parseHostPort)
-        var admin: HostPort = .defaultAdmin
+        @OptionGroup var connection: AdminClientOptions
 
         @Option(help: "Proxy group to wait for.")
         var group: String
@@ -32,9 +28,6 @@ extension Chancery {
         @Option(help: "How long to wait: 30s, 2m, 500ms.")
         var timeout: String = "30s"
 
-        @Option(help: "File holding the admin bearer token, if the endpoint needs one.")
-        var adminTokenFile: String?
-
         @Flag(help: "Succeed even when no proxy of the group is connected.")
         var allowNoProxies = false
 
@@ -42,21 +35,23 @@ extension Chancery {
             guard let millis = GatewayDuration.milliseconds(in: timeout), millis > 0 else {
                 throw ValidationError("--timeout '\(timeout)' is not a duration like 30s, 2m or 500ms")
             }
-            let token = try adminTokenFile.map {
-                try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            }
+            let client = try connection.client()
             let deadline = Date().addingTimeInterval(Double(millis) / 1000)
-            let encodedGroup = group.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(["-", ".", "_"])) ?? group
+            let encodedGroup = AdminClient.segment(group)
             var lastReport = "no answer from the admin endpoint yet"
             var final = false
             while true {
                 do {
                     let target: String
-                    if let version { target = version } else { target = try await current(encodedGroup, token) }
-                    let summary = try await get("/api/v1/snapshots/\(encodedGroup)/versions/\(target)", token)
-                    let proxies = summary["proxies"] as? [[String: Any]] ?? []
-                    let laggards = proxies.filter { ($0["inSync"] as? Bool) != true }
-                    let quarantined = summary["quarantined"] as? [String] ?? []
+                    if let version {
+                        target = version
+                    } else {
+                        target = try await client.get("/api/v1/snapshots/\(encodedGroup)?type=none")["version"].string ?? ""
+                    }
+                    let summary = try await client.get("/api/v1/snapshots/\(encodedGroup)/versions/\(target)")
+                    let proxies = summary["proxies"].array
+                    let laggards = proxies.filter { $0["inSync"].bool != true }
+                    let quarantined = summary["quarantined"].array.compactMap(\.string)
                     if !proxies.isEmpty || allowNoProxies, laggards.isEmpty {
                         guard quarantined.isEmpty else {
                             // The proxies hold the version, but it leaves out a change they
@@ -76,51 +71,26 @@ extension Chancery {
                         ? "no proxy of group \(group) is connected"
                         : "waiting for version \(target):\n"
                             + laggards.map { proxy in
-                                let node = proxy["nodeID"] as? String ?? "?"
-                                if let nack = proxy["nack"] as? String { return "  \(node): rejected it: \(nack)" }
+                                let node = proxy["nodeID"].string ?? "?"
+                                if let nack = proxy["nack"].string { return "  \(node): rejected it: \(nack)" }
                                 return "  \(node): not yet ACKed"
                             }.joined(separator: "\n")
                 } catch let exit as ExitCode {
                     throw exit
-                } catch let error as AdminError {
+                } catch let error as AdminClient.Failure {
+                    // An unknown version may appear soon; bad credentials and a group that
+                    // is not there (a typo, most often: the message lists the groups) will not.
                     lastReport = error.message
                     final = error.final
                     if final { break }
                 } catch {
-                    lastReport = "admin endpoint \(admin): \(error)"
+                    lastReport = "\(error)"
                 }
                 if Date() > deadline { break }
                 try await Task.sleep(for: .milliseconds(100))
             }
             FileHandle.standardError.write(Data((final ? "\(lastReport)\n" : "timed out after \(timeout): \(lastReport)\n").utf8))
             throw ExitCode(1)
-        }
-
-        struct AdminError: Error {
-            let message: String
-            let final: Bool
-        }
-
-        private func current(_ group: String, _ token: String?) async throws -> String {
-            let resources = try await get("/api/v1/snapshots/\(group)?type=none", token)
-            return resources["version"] as? String ?? ""
-        }
-
-        private func get(_ path: String, _ token: String?) async throws -> [String: Any] {
-            var request = URLRequest(url: URL(string: "http://\(admin)\(path)")!)
-            request.timeoutInterval = 5
-            if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-            let (data, response) = try await URLSession.shared.data(for: request)
-            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-            if status != 200 {
-                let error = object["error"] as? [String: Any]
-                let message = error?["message"] as? String ?? "HTTP \(status)"
-                // An unknown version may appear soon; bad credentials and a group that
-                // is not there (a typo, most often: the message lists the groups) will not.
-                throw AdminError(message: message, final: status == 401 || error?["code"] as? String == "unknown_group")
-            }
-            return object
         }
     }
 }

@@ -1,0 +1,242 @@
+import ArgumentParser
+import Foundation
+import XDS
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// How the inspection commands reach a running server's admin API.
+struct AdminClientOptions: ParsableArguments {
+    @Option(help: "Chancery's admin address (HOST:PORT). (default: \(HostPort.defaultAdmin))", transform: parseHostPort)
+    var admin: HostPort = .defaultAdmin
+
+    @Option(help: "File holding the admin bearer token, if the endpoint needs one (or set \(AdminClient.tokenVariable)).")
+    var adminTokenFile: String?
+
+    func client() throws -> AdminClient {
+        var token = ProcessInfo.processInfo.environment[AdminClient.tokenVariable]
+        if let adminTokenFile {
+            do {
+                token = try String(contentsOfFile: adminTokenFile, encoding: .utf8)
+            } catch {
+                throw ValidationError("--admin-token-file \(adminTokenFile): \(error.localizedDescription)")
+            }
+        }
+        token = token?.trimmingCharacters(in: .whitespacesAndNewlines)
+        return AdminClient(address: admin, token: token?.isEmpty == true ? nil : token)
+    }
+}
+
+/// A small HTTP client for the admin API: JSON in, ``JSONValue`` out, errors in the API's
+/// own words.
+struct AdminClient: Sendable {
+    static let tokenVariable = "CHANCERY_ADMIN_TOKEN"
+    let address: HostPort
+    let token: String?
+
+    /// The API said no: its message, and whether asking again could help.
+    struct Failure: Error, CustomStringConvertible {
+        let status: Int
+        let code: String?
+        let message: String
+        /// Bad credentials, an unknown group, proxy, kind or object: asking again will not help.
+        var final: Bool { status == 401 || status == 400 || (status == 404 && code != "unknown_version") }
+        var description: String { message }
+    }
+
+    /// The server could not be reached at all.
+    struct Unreachable: Error, CustomStringConvertible {
+        let address: HostPort
+        let reason: String
+        var description: String {
+            "cannot reach Chancery's admin endpoint at \(address): \(reason) (is chancery serve running there? --admin HOST:PORT)"
+        }
+    }
+
+    func get(_ path: String) async throws -> JSONValue {
+        try await send(URLRequest(url: url(path)))
+    }
+
+    func post(_ path: String, json body: Data) async throws -> JSONValue {
+        var request = URLRequest(url: url(path))
+        request.httpMethod = "POST"
+        request.httpBody = body
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        return try await send(request)
+    }
+
+    /// A path segment with `/` and the rest encoded (groups are `namespace/name`).
+    static func segment(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(["-", ".", "_", "~"])) ?? text
+    }
+
+    private func url(_ path: String) -> URL { URL(string: "http://\(address)\(path)")! }
+
+    private func send(_ request: URLRequest) async throws -> JSONValue {
+        var request = request
+        request.timeoutInterval = 10
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await URLSession.shared.data(for: request)
+        } catch {
+            throw Unreachable(address: address, reason: error.localizedDescription)
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let value = (try? JSONDecoder().decode(JSONValue.self, from: data)) ?? .null
+        guard status == 200 else {
+            throw Failure(
+                status: status, code: value["error"]["code"].string,
+                message: value["error"]["message"].string ?? "HTTP \(status) from \(address)")
+        }
+        return value
+    }
+}
+
+/// A JSON document as the admin API returns it.
+enum JSONValue: Codable, Equatable, Sendable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .number(let value):
+            if value.rounded() == value, abs(value) < 1e15 { try container.encode(Int(value)) } else { try container.encode(value) }
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+
+    subscript(key: String) -> JSONValue {
+        if case .object(let fields) = self { return fields[key] ?? .null }
+        return .null
+    }
+
+    var string: String? { if case .string(let value) = self { value } else { nil } }
+    var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
+    var int: Int? { if case .number(let value) = self { Int(value) } else { nil } }
+    var array: [JSONValue] { if case .array(let values) = self { values } else { [] } }
+    var object: [String: JSONValue] { if case .object(let fields) = self { fields } else { [:] } }
+    var date: Date? { string.flatMap { try? Date($0, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) } }
+
+    /// Indented JSON, keys sorted.
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self) + "\n"
+    }
+
+    /// Block-style YAML, keys sorted; strings quoted wherever plain YAML would read
+    /// them as something else.
+    var yaml: String {
+        switch self {
+        case .object(let fields) where !fields.isEmpty: yamlLines(indent: 0).joined(separator: "\n") + "\n"
+        case .array(let values) where !values.isEmpty: yamlLines(indent: 0).joined(separator: "\n") + "\n"
+        default: yamlScalar + "\n"
+        }
+    }
+
+    private func yamlLines(indent: Int) -> [String] {
+        let pad = String(repeating: " ", count: indent)
+        switch self {
+        case .object(let fields):
+            return fields.keys.sorted().flatMap { key -> [String] in
+                let value = fields[key]!
+                let name = JSONValue.string(key).yamlScalar
+                if value.isNested { return ["\(pad)\(name):"] + value.yamlLines(indent: indent + 2) }
+                return ["\(pad)\(name): \(value.yamlScalar)"]
+            }
+        case .array(let values):
+            return values.flatMap { value -> [String] in
+                guard value.isNested else { return ["\(pad)- \(value.yamlScalar)"] }
+                var lines = value.yamlLines(indent: indent + 2)
+                lines[0] = pad + "- " + lines[0].dropFirst(indent + 2)
+                return lines
+            }
+        default:
+            return [pad + yamlScalar]
+        }
+    }
+
+    private var isNested: Bool {
+        switch self {
+        case .object(let fields): !fields.isEmpty
+        case .array(let values): !values.isEmpty
+        default: false
+        }
+    }
+
+    private var yamlScalar: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let value): return value ? "true" : "false"
+        case .number: return json.trimmingCharacters(in: .whitespacesAndNewlines)
+        case .object: return "{}"
+        case .array: return "[]"
+        case .string(let text):
+            let reserved: Set<String> = ["", "true", "false", "null", "yes", "no", "on", "off", "~", "y", "n"]
+            let plain =
+                !reserved.contains(text.lowercased()) && Double(text) == nil
+                && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./".unicodeScalars.contains($0) }
+                && !text.hasPrefix("-") && !text.hasPrefix(".")
+            return plain ? text : JSONValue.string(text).json.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+}
+
+/// `-o` of the inspection commands.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table
+    case json
+    case yaml
+}
+
+/// Columns padded to their widest cell, two spaces apart.
+func table(_ headers: [String], _ rows: [[String]]) -> String {
+    let all = [headers] + rows
+    let widths = headers.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+    return all.map { row in
+        row.indices.map { column in
+            column == row.count - 1 ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }.joined(separator: "\n") + "\n"
+}
+
+/// `12s`, `4m`, `3h`, `2d` since `date`; `-` without one.
+func ago(_ date: Date?, now: Date = Date()) -> String {
+    guard let date else { return "-" }
+    let seconds = max(0, Int(now.timeIntervalSince(date)))
+    switch seconds {
+    case ..<120: return "\(seconds)s"
+    case ..<7200: return "\(seconds / 60)m"
+    case ..<172_800: return "\(seconds / 3600)h"
+    default: return "\(seconds / 86400)d"
+    }
+}
