@@ -306,10 +306,11 @@ public final class AdminServer: Sendable {
             }
         }
         if let current = state.current {
-            // By kind, every kind listed (a kind back to none reads 0); what could not be
-            // read at all is `unreadable` unless its kind is known.
+            // By kind, as the objects view counts them (quarantined and NACKed included),
+            // every kind listed (a kind back to none reads 0); what could not be read at
+            // all is `unreadable` unless its kind is known.
             var rejected: [String: Int] = [:]
-            for (key, status) in current.result.statuses where status.isRejected { rejected[key.kind.rawValue, default: 0] += 1 }
+            for object in objects(kind: nil, namespace: nil, onlyRejected: true).objects { rejected[object.kind, default: 0] += 1 }
             for error in current.result.readErrors { rejected[error.object?.kind.rawValue ?? "unreadable", default: 0] += 1 }
             for kind in Kind.allCases.map(\.rawValue) + ["unreadable"] {
                 metrics.makeGauge(

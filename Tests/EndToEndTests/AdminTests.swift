@@ -1,3 +1,4 @@
+import Admin
 import Foundation
 import Testing
 import TestSupport
@@ -187,6 +188,14 @@ import XDS
         #expect(metrics.contains("chancery_snapshot_resources{group=\"infra/gw\",type=\"CDS\"} 1"))
         #expect(metrics.contains("chancery_translation_seconds_bucket"))
         #expect(metrics.contains("chancery_propagation_seconds_bucket"))
+        // How long each proxy took to apply a push, by group and type.
+        for type in ["LDS", "RDS", "CDS", "EDS"] {
+            #expect(metrics.contains("chancery_xds_ack_seconds_count{group=\"infra/gw\",type=\"\(type)\"}"), "\(type): \(metrics)")
+        }
+        #expect(metrics.contains("chancery_build_info{version=\"\(BuildInfo.version)\",swift=\""), "\(metrics)")
+        // The quarantined Gateway is the one rejected object, counted under its kind.
+        #expect(metrics.contains("chancery_rejected_objects{kind=\"Gateway\"} 1.0"), "\(metrics)")
+        #expect(metrics.contains("chancery_rejected_objects{kind=\"HTTPRoute\"} 0.0"), "\(metrics)")
         // The process metrics every exporter has, with plausible values.
         func value(_ name: String) -> Double? {
             metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }

@@ -1,3 +1,4 @@
+import Admin
 import Foundation
 import Testing
 import TestSupport
@@ -61,6 +62,30 @@ import XDS
         // Offline, nothing is said to be sent.
         let (_, validated) = try runChancery(["validate", "--config-dir", root + "/examples/quickstart"])
         #expect(!validated.contains(" sent"), "\(validated)")
+    }
+
+    /// `--log-format json`: every line on standard error is one JSON object with the
+    /// time, level, logger and message, and the metadata as fields.
+    @Test func jsonLogsAreAnObjectALine() async throws {
+        let chancery = try await ChanceryProcess.serve(["--config-dir", root + "/examples/quickstart", "--log-format", "json"])
+        defer { chancery.stop() }
+        let logged = await eventually { chancery.output.contains("\"message\":\"serving\"") }
+        #expect(logged, "\(chancery.output)")
+        // Standard output has the addresses for people; the JSON lines are the rest.
+        let lines = chancery.output.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(lines.count >= 3, "\(chancery.output)")
+        var messages: [String] = []
+        for line in lines {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+            #expect(object["time"] is String && object["level"] is String && object["logger"] is String, "\(line)")
+            messages.append(object["message"] as? String ?? "")
+            if object["message"] as? String == "change applied" {
+                #expect(object["source"] as? String == "startup" && object["versions"] is String, "\(line)")
+            }
+        }
+        #expect(messages.contains("change applied") && messages.contains("serving"), "\(messages)")
+        let (status, version) = try runChancery(["--version"])
+        #expect(status == 0 && version.hasPrefix("chancery \(BuildInfo.version) (Swift "), "\(version)")
     }
 
     /// `--help` shows every default, the transformed options' included.

@@ -728,6 +728,13 @@ import Yams
         }
         #expect(said, "no clear line about the unreachable server:\n\(chancery.output.suffix(2000))")
         #expect(try await chancery.admin("/readyz").status == 503)
+        // One line for every kind, in the system's words, with the backoff.
+        try await Task.sleep(for: .seconds(1))
+        let lines = chancery.output.split(separator: "\n").filter { $0.contains("cannot reach the API server") }
+        #expect(lines.count == 1, "\(lines.joined(separator: "\n"))")
+        #expect(lines.first?.contains("https://127.0.0.1:\(apiPort): Connection refused; every kind waits for it") == true, "\(lines)")
+        #expect(lines.first?.contains("retrying in") == true && lines.first?.contains("backing off up to 8 s") == true, "\(lines)")
+        #expect(!chancery.output.contains("errno"), "\(chancery.output.suffix(2000))")
 
         let api = try await FakeKubeAPI.start(port: apiPort, ca: ca)
         try Self.world(api, port: port, a: a, b: b)
@@ -736,6 +743,7 @@ import Yams
         defer { envoy.stop() }
         let recovered = await eventually(timeout: .seconds(20)) { await Self.backend(port: port) == "a" }
         #expect(recovered, "no recovery once the server came up\n\(chancery.output.suffix(2000))")
+        #expect(chancery.output.contains("the API server at https://127.0.0.1:\(apiPort) answers again"), "\(chancery.output.suffix(2000))")
 
         await api.stop()
         await a.stop()

@@ -88,6 +88,8 @@ public final class KubernetesSource: Sendable {
         var synced: Set<WatchedKind> = []
         var problems: [WatchedKind: String] = [:]
         var servedVersion: [WatchedKind: String] = [:]
+        /// The API server could not be reached: said once for every kind, not once a kind.
+        var unreachable = false
     }
 
     /// Retry delays: doubling from `base` up to `max`, each scaled by a random 50–100 %.
@@ -237,8 +239,9 @@ public final class KubernetesSource: Sendable {
                 logger.info("watch expired (410 Gone); listing again", metadata: ["kind": "\(kind.label)"])
                 continue
             } catch {
-                report(kind, describe(error))
-                try? await Task.sleep(for: wait(after: error, attempt: attempt))
+                let delay = wait(after: error, attempt: attempt)
+                report(kind, describe(error), retryIn: delay)
+                try? await Task.sleep(for: delay)
                 attempt += 1
             }
         }
@@ -352,8 +355,9 @@ public final class KubernetesSource: Sendable {
                         } catch is CancellationError {
                             return
                         } catch {
-                            self.report(kind, self.describe(error))
-                            try await Task.sleep(for: self.wait(after: error, attempt: failures))
+                            let delay = self.wait(after: error, attempt: failures)
+                            self.report(kind, self.describe(error), retryIn: delay)
+                            try await Task.sleep(for: delay)
                             failures += 1
                             continue
                         }
@@ -407,20 +411,42 @@ public final class KubernetesSource: Sendable {
         changed.yield()
     }
 
-    /// Records (and logs once) what is wrong with a kind, or that it recovered.
-    private func report(_ kind: WatchedKind, _ problem: String?) {
-        let previous = state.withLock { state in
+    /// Records (and logs once) what is wrong with a kind, or that it recovered. An API
+    /// server that cannot be reached is one line for all kinds, with the backoff, and one
+    /// more when it answers again.
+    private func report(_ kind: WatchedKind, _ problem: String?, retryIn delay: Duration? = nil) {
+        let serverWide = problem?.hasPrefix(Self.unreachable) == true
+        let (previous, wentAway, cameBack) = state.withLock { state in
             let previous = state.problems[kind]
             state.problems[kind] = problem
-            return previous
+            let wentAway = serverWide && !state.unreachable
+            let cameBack = !serverWide && state.unreachable
+            if wentAway || cameBack { state.unreachable = serverWide }
+            return (previous, wentAway, cameBack)
         }
+        if cameBack { logger.notice("the API server at \(client.connection.server) answers again") }
         guard previous != problem else { return }
         if let problem {
-            logger.error("Kubernetes \(kind.label): \(problem)")
             Counter(label: "chancery_kubernetes_watch_errors_total", dimensions: [("kind", kind.label)]).increment()
-        } else if previous != nil {
+            guard serverWide else {
+                logger.error("Kubernetes \(kind.label): \(problem)")
+                return
+            }
+            guard wentAway else { return }
+            let retry = delay.map { "retrying in \(Self.seconds($0)), then backing off up to \(Self.seconds(backoff.max)) between tries" }
+            logger.error(
+                "\(problem); every kind waits for it\(retry.map { ", " + $0 } ?? "")",
+                metadata: ["server": "\(client.connection.server)"])
+        } else if previous?.hasPrefix(Self.unreachable) == false {
             logger.notice("Kubernetes \(kind.label): working again")
         }
+    }
+
+    static let unreachable = "cannot reach the API server"
+
+    static func seconds(_ duration: Duration) -> String {
+        let value = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return value < 10 && value.rounded() != value ? String(format: "%.1f s", value) : "\(Int(value.rounded())) s"
     }
 
     /// An error in words that say what to do about it.
@@ -437,7 +463,19 @@ public final class KubernetesSource: Sendable {
             }
         }
         if let config = error as? KubeConfigError { return config.description }
-        return "cannot reach the API server at \(server): \(error); retrying"
+        return "\(Self.unreachable) at \(server): \(Self.reason(error))"
+    }
+
+    /// A connection failure in the operating system's words (`Connection refused`) where
+    /// the error carries an errno, else as the error describes itself.
+    static func reason(_ error: any Error) -> String {
+        let text = "\(error)"
+        if let range = text.range(of: #"errno: \d+"#, options: .regularExpression),
+            let number = Int32(text[range].dropFirst("errno: ".count))
+        {
+            return String(cString: strerror(number))
+        }
+        return text
     }
 
     func escape(_ text: String) -> String {

@@ -54,7 +54,7 @@ public final class LeaderElector: Sendable {
                 nowLeader = try await attempt(observed: &observed, until: until)
                 if nowLeader { lastRenewal = .now }
             } catch {
-                logger.warning("leader election: \(error)")
+                logger.warning("leader election: \(KubernetesSource.reason(error))")
                 // A leader that cannot renew keeps leading only until its deadline, a
                 // third of the lease before the others may take over.
                 nowLeader = wasLeader && ContinuousClock.now - lastRenewal < renewDeadline
