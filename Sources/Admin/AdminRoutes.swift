@@ -19,10 +19,18 @@ enum AdminRoutes {
         return routes
     }
 
-    /// `/`: the page for people.
+    /// `/`: the dashboard for people; `/groups/{group}`: one group's versions, resources and changes.
     static func page(_ server: AdminServer) -> Routes {
         let routes = Routes()
         routes.get("/") { _, _ in server.html(AdminPage.render(server)) }
+        routes.get("/groups/**") { request, context in
+            let group = context.parameters.getCatchAll().map { $0.removingPercentEncoding ?? String($0) }.joined(separator: "/")
+            let query = request.uri.queryParameters
+            guard let page = AdminPage.group(server, group, from: query.get("from"), to: query.get("to")) else {
+                return server.error(.notFound, "unknown_group", "no proxy group \"\(group)\"; groups: \(server.cache.groups.joined(separator: ", "))")
+            }
+            return server.html(page)
+        }
         return routes
     }
 

@@ -1,3 +1,4 @@
+import Admin
 import ArgumentParser
 import Foundation
 import XDS
@@ -229,14 +230,4 @@ func table(_ headers: [String], _ rows: [[String]]) -> String {
     }.joined(separator: "\n") + "\n"
 }
 
-/// `12s`, `4m`, `3h`, `2d` since `date`; `-` without one.
-func ago(_ date: Date?, now: Date = Date()) -> String {
-    guard let date else { return "-" }
-    let seconds = max(0, Int(now.timeIntervalSince(date)))
-    switch seconds {
-    case ..<120: return "\(seconds)s"
-    case ..<7200: return "\(seconds / 60)m"
-    case ..<172_800: return "\(seconds / 3600)h"
-    default: return "\(seconds / 86400)d"
-    }
-}
+func ago(_ date: Date?) -> String { Elapsed.short(since: date) }

@@ -30,10 +30,28 @@ import XDS
         let envoy = try await EnvoyProcess.start(
             bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "infra/gw", nodeID: "page-envoy", adminPort: 0))
         defer { envoy.stop() }
+        // A proxy pointed at a group that does not exist.
+        let stray = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "infra/gw-typo", nodeID: "stray-envoy", adminPort: 0))
+        defer { stray.stop() }
         #expect(
             await eventually {
                 let clients = try await chancery.adminJSON("/api/v1/clients")["clients"] as? [[String: Any]] ?? []
-                return clients.first?["inSync"] as? Bool == true
+                return clients.count == 2 && clients.first { $0["nodeID"] as? String == "page-envoy" }?["inSync"] as? Bool == true
+            })
+        // A second version of the group: a route added, for the group page's diff.
+        try """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: added, namespace: app}
+            spec:
+              parentRefs: [{name: gw, namespace: infra}]
+              rules: [{matches: [{path: {type: PathPrefix, value: /added-by-the-test}}], backendRefs: [{name: a, port: 8080}]}]
+            """.write(to: config.appendingPathComponent("added.yaml"), atomically: true, encoding: .utf8)
+        #expect(
+            await eventually {
+                let versions = (try await chancery.adminJSON("/api/v1/snapshots"))["snapshots"] as? [[String: Any]] ?? []
+                return (versions.first { $0["group"] as? String == "infra/gw" }?["versions"] as? [String])?.count == 2
             })
         let url = "http://\(chancery.adminAddress)/"
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-page-\(UUID().uuidString)")
@@ -50,6 +68,28 @@ import XDS
         #expect(dom.contains("page-envoy") && dom.contains("in sync"))
         #expect(dom.contains("HTTPRoute app/bad-enum: spec.rules[0].matches[0].path.type"))
         #expect(dom.contains("HTTPRoute app/extension"))
+        // Every Gateway, route and policy with its conditions, not only the rejected ones.
+        let objects = try #require(dom.range(of: "<table id=\"objects\">")).upperBound
+        let objectTable = String(dom[objects...].prefix { _ in true }.components(separatedBy: "</table>")[0])
+        #expect(objectTable.contains("HTTPRoute app/good") && objectTable.contains("Gateway infra/gw"), "\(objectTable)")
+        #expect(objectTable.contains("Accepted=True"), "\(objectTable)")
+        // The stray proxy stands out, and when each proxy got where it is.
+        let proxies = String(dom[try #require(dom.range(of: "<table id=\"proxies\">")).upperBound...].components(separatedBy: "</table>")[0])
+        let strayRow = try #require(proxies.components(separatedBy: "<tr").first { $0.contains("stray-envoy") })
+        #expect(strayRow.contains("class=\"bad\"") && strayRow.contains("unknown group"), "\(strayRow)")
+        #expect(proxies.range(of: #"\d+s ago"#, options: .regularExpression) != nil, "\(proxies)")
+
+        // The group page: its versions, its resources, and what changed between the two.
+        let groupFile = dir.appendingPathComponent("group.html")
+        let groupDump = try ChildProcess(
+            executable: browser, arguments: flags + ["--dump-dom", url + "groups/infra%2Fgw"], output: groupFile.path)
+        #expect(groupDump.wait() == 0)
+        let group = try String(contentsOf: groupFile, encoding: .utf8)
+        #expect(group.contains("Proxy group infra/gw") && group.contains("<table id=\"versions\">"), "\(group.prefix(800))")
+        #expect(group.contains("<table id=\"resources\">") && group.contains("listener/"), "\(group.prefix(800))")
+        #expect(group.contains("changes from the version before"))
+        let added = group.components(separatedBy: "\n").filter { $0.contains("class=\"add\"") && $0.contains("/added-by-the-test") }
+        #expect(!added.isEmpty, "the diff shows the added route's path as an added line: \(group)")
 
         // A screenshot, as docs/admin-page.png shows it.
         let png = dir.appendingPathComponent("page.png")
