@@ -97,7 +97,7 @@ struct AdminClient: Sendable {
 }
 
 /// A JSON document as the admin API returns it.
-enum JSONValue: Codable, Equatable, Sendable {
+enum JSONValue: Codable, Hashable, Sendable {
     case null
     case bool(Bool)
     case number(Double)

@@ -59,10 +59,19 @@ extension Chancery {
             var out = "Plan of \(plan["files"].int ?? 0) files (\(plan["objectsRead"].int ?? 0) objects), \(over):\n"
             let groups = plan["groups"].array
             if groups.isEmpty { out += "\nNo proxy group would change.\n" }
+            // Groups serving the same content (a GatewayClass's shared proxies and the
+            // Gateway's own, say) change alike: their diffs are printed once.
+            var printed: [JSONValue: String] = [:]
             for group in groups {
                 let name = group["group"].string ?? "?"
                 let serving = group["serving"].string
                 let planned = group["planned"].string
+                let content: JSONValue = .array([group["serving"], group["planned"], group["changes"]])
+                if serving != nil, planned != nil, let first = printed[content] {
+                    out += "\nProxy group \(name): version \(serving!) → \(planned!), the same changes as \(first)\n"
+                    continue
+                }
+                printed[content] = name
                 out += "\nProxy group \(name): "
                 switch (serving, planned) {
                 case (nil, let planned?): out += "new, version \(planned)\n"

@@ -86,6 +86,19 @@ import Yams
         #expect(parts[1].lowercased().contains("x-served-by: chancery-next"), "\(parts[1])")
     }
 
+    /// The example's own README gives the same commands as the main one.
+    @Test func theExampleReadmeMatchesTheQuickStart() throws {
+        let blocks = try Self.blocks(in: "README.md").filter { $0.name.hasPrefix("quickstart") }
+        #expect(blocks.count == 2)
+        let example = try String(
+            contentsOf: Self.root.appendingPathComponent("examples/quickstart/README.md"), encoding: .utf8)
+        for block in blocks {
+            for line in block.text.split(separator: "\n") where !line.isEmpty {
+                #expect(example.contains(line), "examples/quickstart/README.md lacks: \(line)")
+            }
+        }
+    }
+
     /// Every marked manifest of docs/kubernetes.md is Kubernetes YAML; a ConfigMap's Envoy
     /// bootstrap is what `chancery bootstrap` prints and what Envoy accepts; Envoy pods set
     /// their node id from the Pod's name in a way Envoy applies.
