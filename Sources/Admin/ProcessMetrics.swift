@@ -46,7 +46,7 @@ final class ProcessMetrics: Sendable {
     /// Sets the metrics in `registry` from a fresh reading.
     func record(into registry: PrometheusCollectorRegistry) {
         guard let reading = Self.read() else { return }
-        func name(_ metric: String, _ unit: String?, _ help: String) -> MetricNameDescriptor {
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "process", metricName: metric, unitName: unit, helpText: help)
         }
         registry.makeGauge(descriptor: name("resident_memory", "bytes", "Resident memory size in bytes")).set(reading.residentBytes)

@@ -1,6 +1,7 @@
 import Admin
 import ArgumentParser
 import Foundation
+import GatewayModel
 import XDS
 
 #if canImport(FoundationNetworking)
@@ -86,67 +87,28 @@ struct AdminClient: Sendable {
             throw Unreachable(address: address, reason: error.localizedDescription)
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let value = (try? JSONDecoder().decode(JSONValue.self, from: data)) ?? .null
+        let value: JSONValue? = try? JSONValue.parse(data)
         guard status == 200 else {
             throw Failure(
                 status: status, code: value["error"]["code"].string,
                 message: value["error"]["message"].string ?? "HTTP \(status) from \(address)")
         }
-        return value
+        return value ?? .null
     }
 }
 
-/// A JSON document as the admin API returns it.
-enum JSONValue: Codable, Hashable, Sendable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .number(let value):
-            if value.rounded() == value, abs(value) < 1e15 { try container.encode(Int(value)) } else { try container.encode(value) }
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
-    }
-
-    subscript(key: String) -> JSONValue {
-        if case .object(let fields) = self { return fields[key] ?? .null }
-        return .null
-    }
-
-    var string: String? { if case .string(let value) = self { value } else { nil } }
-    var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
-    var int: Int? { if case .number(let value) = self { Int(value) } else { nil } }
-    var array: [JSONValue] { if case .array(let values) = self { values } else { [] } }
-    var object: [String: JSONValue] { if case .object(let fields) = self { fields } else { [:] } }
+/// Reading the admin API's answers: `value["a"]["b"].string`, absent members read as nil.
+extension Optional where Wrapped == JSONValue {
+    subscript(key: String) -> JSONValue? { self?[key] }
+    var string: String? { self?.stringValue }
+    var bool: Bool? { self?.boolValue }
+    var int: Int? { self?.intValue }
+    var array: [JSONValue] { self?.arrayValue ?? [] }
+    var object: [String: JSONValue] { self?.objectValue ?? [:] }
     var date: Date? { string.flatMap { try? Date($0, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) } }
+}
 
+extension JSONValue {
     /// Indented JSON, keys sorted.
     var json: String {
         let encoder = JSONEncoder()
@@ -198,7 +160,8 @@ enum JSONValue: Codable, Hashable, Sendable {
         switch self {
         case .null: return "null"
         case .bool(let value): return value ? "true" : "false"
-        case .number: return json.trimmingCharacters(in: .whitespacesAndNewlines)
+        case .int(let value): return "\(value)"
+        case .double: return text
         case .object: return "{}"
         case .array: return "[]"
         case .string(let text):
@@ -207,7 +170,7 @@ enum JSONValue: Codable, Hashable, Sendable {
                 !reserved.contains(text.lowercased()) && Double(text) == nil
                 && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./".unicodeScalars.contains($0) }
                 && !text.hasPrefix("-") && !text.hasPrefix(".")
-            return plain ? text : JSONValue.string(text).json.trimmingCharacters(in: .whitespacesAndNewlines)
+            return plain ? text : JSONValue.string(text).text
         }
     }
 }

@@ -34,7 +34,7 @@ struct ProxyRow {
             for stream in streams {
                 for (type, state) in stream["types"].object {
                     let nack = state["lastNack"]
-                    let rejected = nack != .null && nack["nonce"].string == state["sentNonce"].string
+                    let rejected = nack != nil && nack["nonce"].string == state["sentNonce"].string
                     if rejected { rejectedAt = max(rejectedAt ?? .distantPast, nack["at"].date ?? .distantPast) }
                     let acked = state["ackedVersion"].string.map { String($0.prefix(8)) } ?? "-"
                     versions[type] = rejected ? "\(acked)!" : acked
@@ -177,13 +177,13 @@ extension Chancery {
                 })
         }
 
-        static func state(_ object: JSONValue) -> String {
+        static func state(_ object: JSONValue?) -> String {
             object["quarantined"].bool == true ? "QUARANTINED" : object["rejected"].bool == true ? "REJECTED" : "ok"
         }
 
         /// `Accepted Programmed` for the object's own conditions that hold, the others as
         /// `Type=Status`; for each parent or ancestor, `name: …` the same way.
-        static func conditionSummary(_ object: JSONValue) -> String {
+        static func conditionSummary(_ object: JSONValue?) -> String {
             func terse(_ conditions: [JSONValue]) -> String {
                 conditions.map { condition in
                     let type = condition["type"].string ?? "?"
@@ -202,7 +202,7 @@ extension Chancery {
             return parts.joined(separator: "; ")
         }
 
-        static func refName(_ ref: JSONValue) -> String {
+        static func refName(_ ref: JSONValue?) -> String {
             let namespace = ref["namespace"].string.map { $0 + "/" } ?? ""
             let section = ref["sectionName"].string.map { "#" + $0 } ?? ""
             return "\(namespace)\(ref["name"].string ?? "?")\(section)"
@@ -239,7 +239,7 @@ extension Chancery {
             emit(described, output) { Self.text(described) }
         }
 
-        static func text(_ described: JSONValue) -> String {
+        static func text(_ described: JSONValue?) -> String {
             let object = described["object"]
             let namespace = object["namespace"].string.map { $0 + "/" } ?? ""
             var out = "\(object["kind"].string ?? "?") \(namespace)\(object["name"].string ?? "?")\n"
@@ -273,7 +273,7 @@ extension Chancery {
             }
             for carrier in carriers {
                 out += "Carried by group \(carrier["group"].string ?? "?") (version \(carrier["version"].string ?? "?")):\n"
-                out += "  resources: \(carrier["resources"].array.compactMap(\.string).joined(separator: ", "))\n"
+                out += "  resources: \(carrier["resources"].array.compactMap(\.stringValue).joined(separator: ", "))\n"
                 let proxies = carrier["proxies"].array.map { "\($0["nodeID"].string ?? "?") (\($0["inSync"].bool == true ? "in sync" : "behind"))" }
                 out += "  proxies:   \(proxies.isEmpty ? "none connected" : proxies.joined(separator: ", "))\n"
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConfigSources
 import Foundation
+import GatewayModel
 
 extension Chancery {
     struct Plan: AsyncParsableCommand {
@@ -17,14 +18,7 @@ extension Chancery {
                   chancery plan --config-dir gateways/ --admin chancery.example:19000
                 """)
 
-        @Option(name: .customLong("config-dir"), help: "Directory of candidate manifests (repeatable).")
-        var configDirs: [String] = []
-
-        @Option(name: .customLong("file"), help: "A candidate manifest file (repeatable).")
-        var files: [String] = []
-
-        @Flag(help: "The files are the whole configuration: objects served but not in them would be deleted.")
-        var prune = false
+        @OptionGroup var candidate: CandidateOptions
 
         @OptionGroup var connection: AdminClientOptions
 
@@ -32,20 +26,12 @@ extension Chancery {
         var output: OutputFormat = .table
 
         func validate() throws {
-            guard !configDirs.isEmpty || !files.isEmpty else { throw ValidationError("give --config-dir DIR or --file FILE") }
-            try StartupChecks.configDirectories(configDirs)
+            guard !candidate.isEmpty else { throw ValidationError("give --config-dir DIR or --file FILE") }
+            try candidate.validate()
         }
 
         func run() async throws {
-            var request: [[String: String]] = []
-            for path in FileSource.manifestFiles(under: configDirs) + files {
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw ValidationError("cannot read \(path)")
-                }
-                request.append(["path": path, "content": String(decoding: data, as: UTF8.self)])
-            }
-            let body = try JSONSerialization.data(withJSONObject: ["files": request, "prune": prune])
-            let plan = try await connection.client().post("/api/v1/plan", json: body)
+            let plan = try await candidate.plan(with: connection.client())
             switch output {
             case .json: say(plan.json, newline: false)
             case .yaml: say(plan.yaml, newline: false)
@@ -66,7 +52,7 @@ extension Chancery {
                 let name = group["group"].string ?? "?"
                 let serving = group["serving"].string
                 let planned = group["planned"].string
-                let content: JSONValue = .array([group["serving"], group["planned"], group["changes"]])
+                let content: JSONValue = .array([group["serving"] ?? .null, group["planned"] ?? .null, group["changes"] ?? .null])
                 if serving != nil, planned != nil, let first = printed[content] {
                     out += "\nProxy group \(name): version \(serving!) → \(planned!), the same changes as \(first)\n"
                     continue
@@ -96,17 +82,43 @@ extension Chancery {
                 let origin = object["origin"].string.map { " (\($0))" } ?? ""
                 let verdict = object["rejected"].bool == true ? "REJECTED" : "ok"
                 out += "  \(object["change"].string ?? "?") \(object["kind"].string ?? "?") \(namespace)\(object["name"].string ?? "?")\(origin): \(verdict)\n"
-                let before = object["before"].array.compactMap(\.string)
-                let after = object["after"].array.compactMap(\.string)
+                let before = object["before"].array.compactMap(\.stringValue)
+                let after = object["after"].array.compactMap(\.stringValue)
                 for line in before where !after.contains(line) { out += "    - \(line)\n" }
                 for line in after where !before.contains(line) { out += "    + \(line)\n" }
             }
-            let errors = plan["readErrors"].array.compactMap(\.string)
+            let errors = plan["readErrors"].array.compactMap(\.stringValue)
             if !errors.isEmpty {
                 out += "\nNot read:\n" + errors.map { "  \($0)\n" }.joined()
             }
             out += plan["wouldReject"].bool == true ? "\nSomething would be rejected: see above.\n" : "\nNothing would be rejected.\n"
             return out
         }
+    }
+}
+
+/// Candidate manifests, for `plan` and `wait --config-dir`.
+struct CandidateOptions: ParsableArguments {
+    @Option(name: .customLong("config-dir"), help: "Directory of candidate manifests (repeatable).")
+    var configDirs: [String] = []
+
+    @Option(name: .customLong("file"), help: "A candidate manifest file (repeatable).")
+    var files: [String] = []
+
+    @Flag(help: "The files are the whole configuration: objects served but not in them would be deleted.")
+    var prune = false
+
+    var isEmpty: Bool { configDirs.isEmpty && files.isEmpty }
+
+    func validate() throws { try StartupChecks.configDirectories(configDirs) }
+
+    /// What the server would serve with these files (`POST /api/v1/plan`).
+    func plan(with client: AdminClient) async throws -> JSONValue {
+        var request: [[String: String]] = []
+        for path in FileSource.manifestFiles(under: configDirs) + files {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
+            request.append(["path": path, "content": String(decoding: data, as: UTF8.self)])
+        }
+        return try await client.post("/api/v1/plan", json: try JSONSerialization.data(withJSONObject: ["files": request, "prune": prune]))
     }
 }

@@ -10,7 +10,9 @@ extension Chancery {
             abstract: "Wait until every connected proxy of a group has ACKed a version.",
             discussion: """
                 Exits 0 once every proxy of the group connected to Chancery holds the group's
-                current version (or --version). Exits 1 on timeout, listing the proxies that
+                current version, or --version, or (with --config-dir or --file) the version that
+                serving those manifests gives: what `chancery plan` names, so that waiting right
+                after saving a file never settles for the version before it. Exits 1 on timeout, listing the proxies that
                 lag and why (a NACK's message, or what they still wait for), and at once when
                 the proxies hold the version but objects of the group are quarantined (a
                 proxy rejected what they produced; they are left out until they change).
@@ -25,6 +27,8 @@ extension Chancery {
         @Option(help: "Snapshot version to wait for (default: the group's current one).")
         var version: String?
 
+        @OptionGroup var candidate: CandidateOptions
+
         @Option(help: "How long to wait: 30s, 2m, 500ms.")
         var timeout: String = "30s"
 
@@ -38,6 +42,17 @@ extension Chancery {
             let client = try connection.client()
             let deadline = Date().addingTimeInterval(Double(millis) / 1000)
             let encodedGroup = AdminClient.segment(group)
+            var version = self.version
+            if version == nil, !candidate.isEmpty {
+                // The group's version once these files are served: planned if the server
+                // has not read them yet, else the one it serves.
+                let plan = try await candidate.plan(with: client)
+                if plan["wouldReject"].bool == true {
+                    FileHandle.standardError.write(Data("the manifests would be rejected (chancery plan says why)\n".utf8))
+                    throw ExitCode(1)
+                }
+                version = plan["groups"].array.first { $0["group"].string == group }.map { $0["planned"].string ?? "" }
+            }
             var lastReport = "no answer from the admin endpoint yet"
             var final = false
             while true {
@@ -51,7 +66,7 @@ extension Chancery {
                     let summary = try await client.get("/api/v1/snapshots/\(encodedGroup)/versions/\(target)")
                     let proxies = summary["proxies"].array
                     let laggards = proxies.filter { $0["inSync"].bool != true }
-                    let quarantined = summary["quarantined"].array.compactMap(\.string)
+                    let quarantined = summary["quarantined"].array.compactMap(\.stringValue)
                     if !proxies.isEmpty || allowNoProxies, laggards.isEmpty {
                         guard quarantined.isEmpty else {
                             // The proxies hold the version, but it leaves out a change they

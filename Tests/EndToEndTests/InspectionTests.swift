@@ -118,9 +118,12 @@ import XDS
         // Apply the /v3 change by saving it; diff shows the content change between versions.
         try AdminTests.config(port: port, backend: backend.port, route: "PathPrefix, value: /v3").write(
             to: file, atomically: true, encoding: .utf8)
-        let (waitedAgain, againOutput) = try runChancery(["wait", "--group", group, "--timeout", "20s"] + admin)
+        // Right after the save, `wait --config-dir` waits for the version those files give
+        // (the server may not have read them yet), never the one before.
+        let (waitedAgain, againOutput) = try runChancery(["wait", "--group", group, "--timeout", "20s", "--config-dir", served.path] + admin)
         #expect(waitedAgain == 0, "\(againOutput)")
         let after = try await chancery.adminJSON("/api/v1/snapshots/infra/gw?type=none")["version"] as? String
+        #expect(after != before && againOutput.contains("hold version \(after ?? "?")"), "\(againOutput)")
         let (diffCode, diff) = try runChancery(["diff", "--group", group] + admin)
         #expect(diffCode == 0, "\(diff)")
         #expect(diff.contains("group infra/gw: version \(before ?? "?") → \(after ?? "?"): 0 added, 0 removed, 1 changed"), "\(diff)")

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayModel
 import NIOCore
 import NIOHTTP1
 
@@ -128,7 +129,7 @@ final class KubeHandler: ChannelInboundHandler {
         return identity.name != nil
     }
 
-    private func methodNotAllowed(_ method: HTTPMethod) -> FakeKubeAPI.StatusError {
+    private func methodNotAllowed(_ method: NIOHTTP1.HTTPMethod) -> FakeKubeAPI.StatusError {
         FakeKubeAPI.StatusError(
             code: 405, reason: "MethodNotAllowed", message: "the server does not allow this method on the requested resource")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayModel
 
 /// Which objects a list or watch returns: a namespace (nil: all), a label selector and
 /// a field selector, as the API server parses `labelSelector` and `fieldSelector`.

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayModel
 import Synchronization
 
 /// A resource type the fake API server serves, as a CRD or a built-in type declares it.
