@@ -85,11 +85,13 @@ enum AdminPage {
             for error in objects.readErrors { html += "<tr class=bad><td>\(escape(error))</td></tr>" }
             html += "</table>"
         }
-        let shown: [Kind] = [.gatewayClass, .gateway, .listenerSet, .httpRoute, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute]
+        let shown: [Kind] = [
+            .gatewayClass, .gateway, .listenerSet, .httpRoute, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute, .ingressClass, .ingress,
+        ]
             + Kind.allCases.filter { $0.rawValue.hasSuffix("Policy") }
         let rows = objects.objects.filter { object in shown.contains { $0.rawValue == object.kind } }
             .sorted { (!$0.rejected ? 1 : 0, $0.kind, $0.namespace ?? "", $0.name) < (!$1.rejected ? 1 : 0, $1.kind, $1.namespace ?? "", $1.name) }
-        html += "<h2>Gateways, routes and policies</h2><table id=\"objects\"><tr><th>object</th><th>state</th><th>conditions</th><th>from</th></tr>"
+        html += "<h2>Gateways, routes, Ingresses and policies</h2><table id=\"objects\"><tr><th>object</th><th>state</th><th>conditions</th><th>from</th></tr>"
         for object in rows {
             let name = [object.kind, object.namespace.map { $0 + "/" + object.name } ?? object.name].joined(separator: " ")
             let state =

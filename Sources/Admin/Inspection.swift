@@ -13,11 +13,16 @@ public struct Planner: Sendable {
     public var gatewayAddresses: [AddressRange]?
     public var reservedPorts: Set<Int>
     public var limits: SourceLimits
+    public var ingressPorts: IngressPorts
 
-    public init(gatewayAddresses: [AddressRange]? = nil, reservedPorts: Set<Int> = [], limits: SourceLimits = .defaults) {
+    public init(
+        gatewayAddresses: [AddressRange]? = nil, reservedPorts: Set<Int> = [], limits: SourceLimits = .defaults,
+        ingressPorts: IngressPorts = IngressPorts()
+    ) {
         self.gatewayAddresses = gatewayAddresses
         self.reservedPorts = reservedPorts
         self.limits = limits
+        self.ingressPorts = ingressPorts
     }
 }
 
@@ -85,7 +90,8 @@ extension AdminServer {
         }
         let candidate = ResourceSet(manifests: manifests.keys.sorted().map { manifests[$0]! }, errors: errors)
             .capped(perKind: planner.limits.maxObjectsPerKind)
-        let result = Translator(gatewayAddresses: planner.gatewayAddresses, reservedPorts: planner.reservedPorts).translate(candidate)
+        let result = Translator(
+            gatewayAddresses: planner.gatewayAddresses, reservedPorts: planner.reservedPorts, ingressPorts: planner.ingressPorts).translate(candidate)
         let configs = EnvoyBuilder().build(result.plans, identical: result.identical)
         let encoder = SnapshotEncoder()
 

@@ -15,6 +15,8 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
     case secret = "Secret"
     case namespace = "Namespace"
     case configMap = "ConfigMap"
+    case ingress = "Ingress"
+    case ingressClass = "IngressClass"
 
     public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -33,6 +35,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         case .backendTLSPolicy: ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha3"]
         case .service, .secret, .namespace, .configMap: ["v1"]
         case .endpointSlice: ["discovery.k8s.io/v1"]
+        case .ingress, .ingressClass: ["networking.k8s.io/v1"]
         }
     }
 
@@ -44,10 +47,11 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
             gatewayGroup
         case .service, .secret, .namespace, .configMap: ""
         case .endpointSlice: "discovery.k8s.io"
+        case .ingress, .ingressClass: "networking.k8s.io"
         }
     }
 
-    public var isNamespaced: Bool { self != .gatewayClass && self != .namespace }
+    public var isNamespaced: Bool { self != .gatewayClass && self != .namespace && self != .ingressClass }
 
     /// The kind a reference names by `group` and `kind`, where either may be left out for
     /// `implied` (a backendRef's default is a core Service, a parentRef's a Gateway); nil

@@ -15,6 +15,8 @@ public enum KubeObject: Sendable, Hashable {
     case udpRoute(UDPRoute)
     case backendTLSPolicy(BackendTLSPolicy)
     case configMap(ConfigMap)
+    case ingress(Ingress)
+    case ingressClass(IngressClass)
 
     public var kind: Kind {
         switch self {
@@ -33,6 +35,8 @@ public enum KubeObject: Sendable, Hashable {
         case .udpRoute: .udpRoute
         case .backendTLSPolicy: .backendTLSPolicy
         case .configMap: .configMap
+        case .ingress: .ingress
+        case .ingressClass: .ingressClass
         }
     }
 
@@ -53,6 +57,8 @@ public enum KubeObject: Sendable, Hashable {
         case .udpRoute(let o): o.metadata
         case .backendTLSPolicy(let o): o.metadata
         case .configMap(let o): o.metadata
+        case .ingress(let o): o.metadata
+        case .ingressClass(let o): o.metadata
         }
     }
 

@@ -166,6 +166,8 @@ public enum ManifestDecoder {
             case .udpRoute: object = .udpRoute(try decoder.decode(from: node))
             case .backendTLSPolicy: object = .backendTLSPolicy(try decoder.decode(from: node))
             case .configMap: object = .configMap(try decoder.decode(from: node))
+            case .ingress: object = .ingress(try decoder.decode(from: node))
+            case .ingressClass: object = .ingressClass(try decoder.decode(from: node))
             }
         } catch let decoding as DecodingError {
             let (path, message) = describe(decoding)

@@ -127,6 +127,14 @@ public struct ResourceSet: Sendable, Hashable {
         manifests(of: .configMap).compactMap { if case .configMap(let o) = $0.object { o } else { nil } }
     }
 
+    public var ingresses: [Ingress] {
+        manifests(of: .ingress).compactMap { if case .ingress(let o) = $0.object { o } else { nil } }
+    }
+
+    public var ingressClasses: [IngressClass] {
+        manifests(of: .ingressClass).compactMap { if case .ingressClass(let o) = $0.object { o } else { nil } }
+    }
+
     /// A namespace's labels; a namespace with no Namespace object has only the
     /// `kubernetes.io/metadata.name` label Kubernetes sets on every namespace.
     public func labels(ofNamespace name: String) -> [String: String] {

@@ -432,6 +432,57 @@ enum Validation {
                     check(san.uri != nil && san.hostname == nil, sanPath, "type URI needs uri (and no hostname)")
                 }
             }
+        case .ingress(let ingress):
+            // The API server's own checks (networking/validation): a rule or a default
+            // backend; paths absolute and plain; hosts DNS names, a wildcard only as the
+            // whole first label; each backend a Service port or a resource, not both.
+            let spec: [PathComponent] = [.key("spec")]
+            check(
+                ingress.spec.defaultBackend != nil || !(ingress.spec.rules ?? []).isEmpty, spec,
+                "either defaultBackend or rules must be specified")
+            func backend(_ backend: Ingress.Backend, _ path: [PathComponent]) {
+                check(!(backend.service != nil && backend.resource != nil), path, "cannot set both resource and service backends")
+                check(backend.service != nil || backend.resource != nil, path, "resource or service backend is required")
+                if let service = backend.service {
+                    let portPath = path + [.key("service"), .key("port")]
+                    check(!(service.port.name != nil && service.port.number != nil), portPath, "cannot set both port name & port number")
+                    check(service.port.name != nil || service.port.number != nil, portPath, "port name or number is required")
+                    port(service.port.number, portPath + [.key("number")])
+                }
+            }
+            func ingressHost(_ value: String, _ path: [PathComponent]) {
+                check(value != "*" && !value.dropFirst(value.hasPrefix("*.") ? 2 : 0).contains("*"), path, "a wildcard must be the whole first label (*.example.com)")
+                check(value.split(separator: ".").allSatisfy { Int($0) == nil } || value.contains(where: \.isLetter), path, "must be a DNS name, not an IP address")
+                hostname(value, path)
+            }
+            if let defaultBackend = ingress.spec.defaultBackend { backend(defaultBackend, spec + [.key("defaultBackend")]) }
+            for (i, rule) in (ingress.spec.rules ?? []).enumerated() {
+                let rulePath = spec + [.key("rules"), .index(i)]
+                if let host = rule.host { ingressHost(host, rulePath + [.key("host")]) }
+                for (j, path) in (rule.http?.paths ?? []).enumerated() {
+                    let pathPath = rulePath + [.key("http"), .key("paths"), .index(j)]
+                    let value = path.path ?? ""
+                    if path.pathType != .implementationSpecific || !value.isEmpty {
+                        check(value.hasPrefix("/"), pathPath + [.key("path")], "must be an absolute path")
+                    }
+                    if path.pathType != .implementationSpecific {
+                        for bad in ["//", "/./", "/../", "%2f", "%2F"] where value.contains(bad) {
+                            check(false, pathPath + [.key("path")], "must not contain '\(bad)'")
+                        }
+                        for bad in ["/..", "/."] where value.hasSuffix(bad) {
+                            check(false, pathPath + [.key("path")], "must not end with '\(bad)'")
+                        }
+                    }
+                    backend(path.backend, pathPath + [.key("backend")])
+                }
+            }
+            for (i, tls) in (ingress.spec.tls ?? []).enumerated() {
+                for (j, host) in (tls.hosts ?? []).enumerated() {
+                    ingressHost(host, spec + [.key("tls"), .index(i), .key("hosts"), .index(j)])
+                }
+            }
+        case .ingressClass(let ingressClass):
+            check(!(ingressClass.spec.controller ?? "").isEmpty, [.key("spec"), .key("controller")], "Required value")
         case .gatewayClass, .referenceGrant, .secret, .namespace, .configMap:
             break
         }

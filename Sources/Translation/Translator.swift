@@ -54,13 +54,17 @@ public struct Translator: Sendable {
     /// port): a listener on one is not served (`PortUnavailable`), since Envoy could not
     /// bind it.
     public var reservedPorts: Set<Int>
+    /// The ports Ingress proxy groups listen on (`serve --ingress-ports`).
+    public var ingressPorts: IngressPorts
     /// How what is served divides into proxy groups.
     var producers: [any GroupProducer]
 
     public init(
-        now: Date = Date(), cache: PlanCache? = nil, gatewayAddresses: [AddressRange]? = nil, reservedPorts: Set<Int> = []
+        now: Date = Date(), cache: PlanCache? = nil, gatewayAddresses: [AddressRange]? = nil, reservedPorts: Set<Int> = [],
+        ingressPorts: IngressPorts = IngressPorts()
     ) {
         self.now = now
+        self.ingressPorts = ingressPorts
         self.cache = cache
         self.gatewayAddresses = gatewayAddresses
         self.reservedPorts = reservedPorts
@@ -92,6 +96,9 @@ public struct Translator: Sendable {
         let world = World(classes: classes, gateways: gateways, attachments: attachments, context: context)
         var groups = ProxyGroups()
         for producer in producers { producer.produce(from: world, into: &groups) }
+        Ingresses.plan(
+            set, world: world, ports: ingressPorts, into: &groups, statuses: &result.statuses,
+            certificateExpiry: &result.certificateExpiry, warnings: &result.warnings)
         result.plans = groups.plans
         result.identical = groups.identical
 

@@ -109,9 +109,10 @@ extension Chancery {
         static let policyKinds: [Kind] = Kind.allCases.filter { $0.rawValue.hasSuffix("Policy") }
         static let objectKinds: [String: [Kind]] = {
             var kinds: [String: [Kind]] = ["routes": routeKinds, "policies": policyKinds]
-            for kind in Kind.allCases { kinds[kind.rawValue.lowercased() + "s"] = [kind] }
-            kinds["gatewayclasses"] = [.gatewayClass]
-            kinds.removeValue(forKey: "gatewayclasss")
+            for kind in Kind.allCases {
+                let name = kind.rawValue.lowercased()
+                kinds[name.hasSuffix("s") ? name + "es" : name + "s"] = [kind]
+            }
             return kinds
         }()
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatewayModel
+import Translation
 import XDS
 
 /// What the proxies' hosts allow: the addresses Gateways may ask Envoy to listen on and
@@ -27,6 +28,26 @@ struct ProxyHostOptions: ParsableArguments {
 
     /// The reserved ports; `none` gives none.
     var reservedPorts: Set<Int> { Set(reserved ?? [XDS.Bootstrap.defaultAdminPort]) }
+
+    @Option(
+        name: .customLong("ingress-ports"),
+        help: ArgumentHelp(
+            "The HTTP and HTTPS ports Ingress proxy groups listen on. (default: \(IngressPorts().http),\(IngressPorts().https))",
+            valueName: "HTTP,HTTPS"),
+        transform: parseIngressPorts)
+    var ingressPortsOption: IngressPorts?
+
+    var ingressPorts: IngressPorts { ingressPortsOption ?? IngressPorts() }
+}
+
+func parseIngressPorts(_ text: String) throws -> IngressPorts {
+    let ports = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard ports.count == 2, let http = ports[0], let https = ports[1], (1...65535).contains(http), (1...65535).contains(https),
+        http != https
+    else {
+        throw ValidationError("--ingress-ports: \"\(text)\" is not two different ports HTTP,HTTPS (80,443)")
+    }
+    return IngressPorts(http: http, https: https)
 }
 
 func parsePorts(_ text: String) throws -> [Int] {

@@ -22,6 +22,8 @@ struct Pipeline {
     let reservedPorts: Set<Int>
     /// Objects of one kind beyond this many are refused (`--max-objects-per-kind`).
     let maxObjectsPerKind: Int
+    /// The ports Ingress proxy groups listen on (`--ingress-ports`).
+    let ingressPorts: IngressPorts
     private var groups: Set<String> = []
     /// The version of each group last logged as held by every proxy.
     private var reportedHeld: [String: String] = [:]
@@ -48,8 +50,10 @@ struct Pipeline {
 
     init(
         cache: SnapshotCache, admin: AdminState, logger: Logger, gatewayAddresses: [AddressRange]? = nil,
-        reservedPorts: Set<Int> = [], maxObjectsPerKind: Int = SourceLimits.defaults.maxObjectsPerKind
+        reservedPorts: Set<Int> = [], maxObjectsPerKind: Int = SourceLimits.defaults.maxObjectsPerKind,
+        ingressPorts: IngressPorts = IngressPorts()
     ) {
+        self.ingressPorts = ingressPorts
         self.gatewayAddresses = gatewayAddresses
         self.reservedPorts = reservedPorts
         self.maxObjectsPerKind = maxObjectsPerKind
@@ -77,7 +81,7 @@ struct Pipeline {
         let (effective, released) = quarantine.apply(to: set)
         for key in released { logger.notice("object changed: it leaves quarantine", metadata: ["object": "\(key)"]) }
         let start = ContinuousClock.now
-        var result = Translator(cache: plans, gatewayAddresses: gatewayAddresses, reservedPorts: reservedPorts).translate(effective)
+        var result = Translator(cache: plans, gatewayAddresses: gatewayAddresses, reservedPorts: reservedPorts, ingressPorts: ingressPorts).translate(effective)
         var configs = builder.build(result.plans, identical: result.identical)
         if corruptAnnotatedForTests { Self.corrupt(&configs, result: result, set: effective) }
         quarantine.patch(&result.statuses)

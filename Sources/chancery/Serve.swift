@@ -165,7 +165,8 @@ extension Chancery {
                     address: adminAddress, token: token, cache: cache, registry: registry, state: adminState,
                     metrics: metrics,
                     planner: Planner(
-                        gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts, limits: sourceLimits.limits))
+                        gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts, limits: sourceLimits.limits,
+                        ingressPorts: proxyHost.ingressPorts))
             } catch {
                 throw ValidationError("\(error)")
             }
@@ -177,7 +178,7 @@ extension Chancery {
             let merged = SourceMerger(sources)
             var pipeline = Pipeline(
                 cache: cache, admin: adminState, logger: logger, gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts,
-                maxObjectsPerKind: sourceLimits.maxObjectsPerKind)
+                maxObjectsPerKind: sourceLimits.maxObjectsPerKind, ingressPorts: proxyHost.ingressPorts)
             pipeline.corruptAnnotatedForTests = corruptAnnotatedForTests
             // From files alone, the first read builds the first snapshots before Envoy can
             // connect. With the cluster, nothing is built until every kind has synced, so

@@ -47,7 +47,7 @@ enum KindSchemas {
         case .tcpRoute, .udpRoute: return alpha2 ? l4RouteV1alpha2 : l4Route
         case .backendTLSPolicy: return backendTLSPolicy
         case .referenceGrant: return referenceGrant
-        case .service, .endpointSlice, .secret, .namespace, .configMap: return nil
+        case .service, .endpointSlice, .secret, .namespace, .configMap, .ingress, .ingressClass: return nil
         }
     }
 

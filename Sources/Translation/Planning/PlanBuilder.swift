@@ -45,6 +45,11 @@ struct PlanBuilder {
         }
     }
 
+    /// A certificate Secret served over SDS for `owner` (an Ingress's `tls` entry).
+    mutating func addCertificate(_ secret: ObjectKey, owner: ObjectKey) {
+        certificates[secret, default: []].insert(owner)
+    }
+
     /// The listener's client certificate validation, its CA bundle served as a secret.
     mutating func clientValidation(of placed: GatewayPlanner.Placed) -> ClientValidationPlan? {
         guard let validation = placed.listener.clientValidation else { return nil }

@@ -1,0 +1,370 @@
+import Foundation
+import GatewayModel
+import IR
+
+/// Kubernetes Ingress (`networking.k8s.io/v1`) → proxy groups, the way Cilium serves it
+/// from Envoy: every Ingress of a class on one proxy group named after the class
+/// (`shared`), or one proxy group per Ingress, `namespace/name` (`dedicated`, the default).
+///
+/// Each group listens on the Ingress HTTP port (80, or `serve --ingress-ports`, or the
+/// `chancery.dev/ingress-ports` annotation of the class or of a dedicated Ingress) and, when
+/// an Ingress of it has a usable `tls` entry, the HTTPS port (443) with a certificate per SNI. Paths are matched as the
+/// Ingress spec says: Exact whole; Prefix by path element (`/foo` matches `/foo`, `/foo/`
+/// and `/foo/bar`, not `/foobar`); ImplementationSpecific as Prefix; the longest path first,
+/// Exact before Prefix at equal length. A wildcard host (`*.example.com`) matches exactly one
+/// label. Where two Ingresses of a group define the same host, path and type, the older one
+/// serves it and the other says so.
+enum Ingresses {
+    /// The `spec.controller` of IngressClasses Chancery serves.
+    static let controllerName = "chancery.dev/ingress-controller"
+    /// Cilium's annotation choosing `shared` or `dedicated`, on an Ingress or, as the
+    /// class's default, on its IngressClass.
+    static let modeAnnotation = "ingress.cilium.io/loadbalancer-mode"
+    /// The class annotation from before `spec.ingressClassName`.
+    static let legacyClassAnnotation = "kubernetes.io/ingress.class"
+    /// `"HTTP,HTTPS"`: the ports of a dedicated Ingress's group, or (on an IngressClass) of
+    /// its shared group and the default of its dedicated ones.
+    static let portsAnnotation = "chancery.dev/ingress-ports"
+
+    /// `"8080,8443"` → ports; nil for anything else.
+    static func ports(_ text: String) -> IngressPorts? {
+        let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let http = parts[0], let https = parts[1], (1...65535).contains(http), (1...65535).contains(https),
+            http != https
+        else { return nil }
+        return IngressPorts(http: http, https: https)
+    }
+
+    enum Mode: String {
+        case shared
+        case dedicated
+    }
+
+    /// One Ingress Chancery serves, with what its class and annotations decided.
+    struct Served {
+        let ingress: Ingress
+        let key: ObjectKey
+        let group: String
+        let ports: IngressPorts
+        var conditions: [Condition] = []
+        var notes: [String] = []
+
+        var namespace: String { key.namespace }
+        var generation: Int? { ingress.metadata.generation }
+    }
+
+    /// Plans the groups of every Ingress of Chancery's classes into `groups`, and writes
+    /// their status. Groups whose name a Gateway's group already has are not planned
+    /// (the Ingress says so).
+    static func plan(
+        _ set: ResourceSet, world: World, ports: IngressPorts, into groups: inout ProxyGroups,
+        statuses: inout [ObjectKey: ObjectStatus], certificateExpiry: inout [String: Date], warnings: inout [String]
+    ) {
+        let classes = set.ingressClasses.filter { $0.spec.controller == controllerName }
+        guard !classes.isEmpty else { return }
+        let byName = Dictionary(uniqueKeysWithValues: classes.map { ($0.metadata.name, $0) })
+        // The default class, when it is ours and the only one marked so.
+        let defaults = set.ingressClasses.filter(\.isDefault)
+        let defaultClass = defaults.count == 1 ? defaults.first.flatMap { byName[$0.metadata.name] } : nil
+
+        var byGroup: [String: [Served]] = [:]
+        for ingress in set.ingresses.sorted(by: { Ordering.older($0.metadata, than: $1.metadata) }) {
+            let className =
+                ingress.spec.ingressClassName ?? ingress.metadata.annotations?[legacyClassAnnotation] ?? defaultClass?.metadata.name
+            guard let className, let ingressClass = byName[className] else { continue }
+            let key = ObjectKey(.ingress, namespace: ingress.metadata.namespace ?? "default", name: ingress.metadata.name)
+            var notes: [String] = []
+            let asked = ingress.metadata.annotations?[modeAnnotation] ?? ingressClass.metadata.annotations?[modeAnnotation]
+            var mode = Mode.dedicated
+            if let asked {
+                if let known = Mode(rawValue: asked) {
+                    mode = known
+                } else {
+                    notes.append("\(modeAnnotation) \"\(asked)\" is neither shared nor dedicated: served dedicated")
+                }
+            }
+            // Annotations of other Ingress controllers are not dropped in silence.
+            let known: Set<String> = [modeAnnotation, portsAnnotation]
+            let unsupported = (ingress.metadata.annotations ?? [:]).keys.filter { name in
+                !known.contains(name)
+                    && (name.hasPrefix("nginx.ingress.kubernetes.io/") || name.hasPrefix("ingress.cilium.io/")
+                        || name.hasPrefix("chancery.dev/"))
+            }.sorted()
+            if !unsupported.isEmpty {
+                notes.append("not supported, so not applied: \(unsupported.joined(separator: ", "))")
+            }
+            if ingressClass.spec.parameters != nil {
+                notes.append("IngressClass \(className) parameters are not read (ports come from serve --ingress-ports)")
+            }
+            let group = mode == .shared ? className : "\(key.namespace)/\(key.name)"
+            // Ports: a dedicated Ingress's own, else its class's, else serve's.
+            var groupPorts = ports
+            if let text = ingressClass.metadata.annotations?[portsAnnotation] {
+                if let classPorts = Self.ports(text) { groupPorts = classPorts } else {
+                    notes.append("IngressClass \(className) \(portsAnnotation) \"\(text)\" is not two different ports HTTP,HTTPS: \(ports.http),\(ports.https) are used")
+                }
+            }
+            if let text = ingress.metadata.annotations?[portsAnnotation] {
+                if mode == .shared {
+                    notes.append("\(portsAnnotation) is for dedicated Ingresses; the shared group \(group) listens on its class's ports")
+                } else if let own = Self.ports(text) {
+                    groupPorts = own
+                } else {
+                    notes.append("\(portsAnnotation) \"\(text)\" is not two different ports HTTP,HTTPS: \(groupPorts.http),\(groupPorts.https) are used")
+                }
+            }
+            var served = Served(ingress: ingress, key: key, group: group, ports: groupPorts, notes: notes)
+            if groups.plans[group] != nil {
+                served.conditions.append(
+                    Condition(
+                        .accepted, false, reason: .invalid,
+                        message: "the proxy group \(group) is a Gateway's: name the Ingress or its class differently", generation: served.generation))
+                statuses[key] = ObjectStatus(conditions: served.conditions)
+                continue
+            }
+            byGroup[group, default: []].append(served)
+        }
+
+        for (group, members) in byGroup.sorted(by: { $0.key < $1.key }) {
+            var planner = IngressPlanner(group: group, world: world, ports: members[0].ports, members: members)
+            let plan = planner.plan()
+            groups.add(group, plan: plan, serving: members.map(\.key))
+            for member in planner.members {
+                var conditions = member.conditions
+                conditions.insert(
+                    Condition(
+                        .accepted, true, reason: .accepted,
+                        message: (["served by proxy group \(group)"] + member.notes).joined(separator: "; "), generation: member.generation),
+                    at: 0)
+                if !conditions.contains(where: { $0.type == .resolvedRefs }) {
+                    conditions.append(
+                        Condition(.resolvedRefs, true, reason: .resolvedRefs, message: "all references resolved", generation: member.generation))
+                }
+                statuses[member.key] = ObjectStatus(conditions: conditions)
+            }
+            for (name, expiry) in planner.certificateExpiry { certificateExpiry[name] = expiry }
+            warnings += planner.warnings
+        }
+    }
+}
+
+/// The ports Ingress proxy groups listen on (`serve --ingress-ports`).
+public struct IngressPorts: Sendable, Hashable {
+    public var http: Int
+    public var https: Int
+
+    public init(http: Int = 80, https: Int = 443) {
+        self.http = http
+        self.https = https
+    }
+}
+
+/// One Ingress proxy group's plan.
+struct IngressPlanner {
+    let group: String
+    let world: World
+    let ports: IngressPorts
+    var members: [Ingresses.Served]
+    var builder: PlanBuilder
+    var certificateExpiry: [String: Date] = [:]
+    var warnings: [String] = []
+
+    init(group: String, world: World, ports: IngressPorts, members: [Ingresses.Served]) {
+        self.group = group
+        self.world = world
+        self.ports = ports
+        self.members = members
+        self.builder = PlanBuilder(group: group, world: world)
+    }
+
+    /// A route of a host, with what decides its place.
+    private struct Entry {
+        let path: String
+        let exact: Bool
+        let plan: RoutePlan
+    }
+
+    mutating func plan() -> ProxyPlan {
+        // Routes by host ("" for rules without one), the older Ingress's first where two
+        // define the same host, path and type.
+        var hosts: [String: [Entry]] = [:]
+        var claimed: [String: ObjectKey] = [:]
+        var fallback: (key: ObjectKey, action: RouteAction)?
+        var origins: [ObjectKey] = []
+        for index in members.indices {
+            let member = members[index]
+            origins.append(member.key)
+            var problems: [String] = []
+            if let backend = member.ingress.spec.defaultBackend {
+                let action = forward(backend, member: member, problems: &problems)
+                if let fallback {
+                    members[index].conditions.append(
+                        Condition(
+                            .conflicted, true, reason: .conflicted,
+                            message: "the default backend is Ingress \(fallback.key.namespace)/\(fallback.key.name)'s, the older one in proxy group \(group)",
+                            generation: member.generation))
+                } else {
+                    fallback = (member.key, action)
+                }
+            }
+            for (r, rule) in (member.ingress.spec.rules ?? []).enumerated() {
+                let host = rule.host ?? ""
+                for (p, path) in (rule.http?.paths ?? []).enumerated() {
+                    let value = path.path.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+                    let exact = path.pathType == .exact
+                    // A Prefix path's trailing "/" changes nothing it matches (`/foo/` matches `/foo`).
+                    let normalized = !exact && value.count > 1 && value.hasSuffix("/") ? String(value.dropLast()) : value
+                    let claim = "\(host) \(exact ? "=" : "^")\(normalized)"
+                    if let owner = claimed[claim] {
+                        members[index].conditions.append(
+                            Condition(
+                                .conflicted, true, reason: .conflicted,
+                                message: "host \(host.isEmpty ? "*" : host) path \(value) (\(path.pathType.rawValue)) is served by Ingress \(owner.namespace)/\(owner.name), the older one",
+                                generation: member.generation))
+                        continue
+                    }
+                    claimed[claim] = member.key
+                    let match: PathMatch = exact ? .exact(value) : .segmentPrefix(normalized)
+                    let plan = RoutePlan(
+                        name: "ingress:\(member.namespace)/\(member.key.name)/rule/\(r)/path/\(p)", origin: member.key,
+                        match: RouteMatchPlan(path: match, headers: Self.singleLabel(host)),
+                        action: forward(path.backend, member: member, problems: &problems))
+                    hosts[host, default: []].append(Entry(path: normalized, exact: exact, plan: plan))
+                }
+            }
+            if !problems.isEmpty {
+                members[index].conditions.append(
+                    Condition(.resolvedRefs, false, reason: .backendNotFound, message: problems.joined(separator: "; "), generation: member.generation))
+            }
+        }
+
+        var virtualHosts: [VirtualHostPlan] = []
+        // Named hosts in order, then the rest ("*": rules without a host, and the default backend).
+        for host in hosts.keys.filter({ !$0.isEmpty }).sorted() + [""] {
+            var entries = hosts[host] ?? []
+            // Longest path first; at equal length Exact before Prefix; then as written.
+            entries = entries.enumerated().sorted { a, b in
+                if a.element.path.count != b.element.path.count { return a.element.path.count > b.element.path.count }
+                if a.element.exact != b.element.exact { return a.element.exact }
+                return a.offset < b.offset
+            }.map(\.element)
+            var routes = entries.map(\.plan)
+            // Requests that no path of the host matches go to the default backend.
+            if let fallback {
+                routes.append(
+                    RoutePlan(
+                        name: "ingress:\(fallback.key.namespace)/\(fallback.key.name)/default\(host.isEmpty ? "" : "/" + host)", origin: fallback.key,
+                        match: RouteMatchPlan(path: .segmentPrefix("/"), headers: Self.singleLabel(host)), action: fallback.action))
+            }
+            guard !routes.isEmpty else { continue }
+            virtualHosts.append(VirtualHostPlan(name: "ingress/\(host.isEmpty ? "*" : host)", domains: [host.isEmpty ? "*" : host], routes: routes))
+        }
+        let httpName = "0.0.0.0:\(ports.http)"
+        builder.listeners.append(
+            ListenerPlan(
+                name: httpName, address: "0.0.0.0", port: ports.http,
+                traffic: .http(.plain(RouteTablePlan(name: httpName, virtualHosts: virtualHosts, origins: Origins(origins)))),
+                origins: Origins(origins)))
+        let chains = secureChains(virtualHosts: virtualHosts)
+        if !chains.isEmpty {
+            let httpsName = "0.0.0.0:\(ports.https)"
+            builder.listeners.append(
+                ListenerPlan(
+                    name: httpsName, address: "0.0.0.0", port: ports.https, traffic: .http(.secure(chains)),
+                    origins: Origins(chains.flatMap(\.routeTable.origins.keys))))
+        }
+        return builder.finish()
+    }
+
+    /// One SNI chain per usable certificate, the older Ingress's where two name the same
+    /// host; every chain routes by the same virtual hosts.
+    private mutating func secureChains(virtualHosts: [VirtualHostPlan]) -> [SecureChainPlan] {
+        var chains: [SecureChainPlan] = []
+        var sni: [String: ObjectKey] = [:]
+        for index in members.indices {
+            let member = members[index]
+            for (t, tls) in (member.ingress.spec.tls ?? []).enumerated() {
+                guard let secretName = tls.secretName else {
+                    members[index].notes.append("tls[\(t)] names no secretName: its hosts are not served over HTTPS")
+                    continue
+                }
+                let secret = ObjectKey(.secret, namespace: member.namespace, name: secretName)
+                switch world.context.certificate(secret) {
+                case .success(let checked)?:
+                    let names = (tls.hosts ?? []).filter { host in
+                        if let owner = sni[host] {
+                            members[index].conditions.append(
+                                Condition(
+                                    .conflicted, true, reason: .conflicted,
+                                    message: "TLS for host \(host) is Ingress \(owner.namespace)/\(owner.name)'s, the older one",
+                                    generation: member.generation))
+                            return false
+                        }
+                        sni[host] = member.key
+                        return true
+                    }
+                    guard !names.isEmpty || (tls.hosts ?? []).isEmpty else { continue }
+                    builder.addCertificate(secret, owner: member.key)
+                    let sdsName = Certificates.sdsName(secret)
+                    certificateExpiry[sdsName] = checked.notAfter
+                    if let warning = checked.warning { warnings.append("Secret \(member.namespace)/\(secretName): \(warning)") }
+                    let table = RouteTablePlan(
+                        name: "0.0.0.0:\(ports.https)/\(member.namespace)/\(member.key.name)/tls/\(t)", virtualHosts: virtualHosts,
+                        origins: Origins(members.map(\.key) + [secret]))
+                    chains.append(
+                        SecureChainPlan(
+                            name: "\(member.namespace)/\(member.key.name)/tls/\(t)", serverNames: names, certificates: [sdsName],
+                            routeTable: table))
+                case .failure(let problem)?:
+                    members[index].conditions.append(
+                        Condition(
+                            .resolvedRefs, false, reason: .invalidCertificateRef,
+                            message: "tls[\(t)]: Secret \(member.namespace)/\(secretName): \(problem.message); its hosts are not served over HTTPS",
+                            generation: member.generation))
+                case nil:
+                    members[index].conditions.append(
+                        Condition(
+                            .resolvedRefs, false, reason: .invalidCertificateRef,
+                            message: "tls[\(t)]: Secret \(member.namespace)/\(secretName) does not exist; its hosts are not served over HTTPS",
+                            generation: member.generation))
+                }
+            }
+        }
+        return chains
+    }
+
+    /// Where a backend sends requests: its Service port, or a 500 saying why not.
+    private mutating func forward(_ backend: Ingress.Backend, member: Ingresses.Served, problems: inout [String]) -> RouteAction {
+        guard let service = backend.service else {
+            let resource = backend.resource.map { "\($0.kind) \($0.name)" } ?? "nothing"
+            problems.append("backend \(resource): only Service backends are supported")
+            return .respond(DirectResponsePlan(status: 500, body: "Ingress backend \(resource) is not supported"))
+        }
+        var number = service.port.number
+        if let name = service.port.name {
+            number = world.context.service(member.namespace, service.name)?.spec.ports?.first { $0.name == name }?.port
+            if number == nil, world.context.service(member.namespace, service.name) != nil {
+                problems.append("Service \(member.namespace)/\(service.name) has no port named \(name)")
+                return .respond(DirectResponsePlan(status: 500, body: "Service \(member.namespace)/\(service.name) has no port named \(name)"))
+            }
+        }
+        let resolved = Backends.resolve(
+            kind: nil, group: nil, name: service.name, namespace: nil, port: number, from: member.namespace, routeKind: .ingress,
+            context: world.context)
+        guard let target = resolved.target else {
+            let message = resolved.problem?.message ?? "Service \(member.namespace)/\(service.name) cannot be used"
+            problems.append(message)
+            return .respond(DirectResponsePlan(status: 500, body: message))
+        }
+        builder.use(target, by: member.key, through: member.key)
+        return .forward(ForwardPlan(destinations: [DestinationPlan(cluster: target.name, weight: 1)]))
+    }
+
+    /// `*.example.com` matches one label only (Envoy's wildcard domains match several):
+    /// the host must then match `[^.]+.example.com`, with an optional port.
+    static func singleLabel(_ host: String) -> [HeaderMatchPlan] {
+        guard host.hasPrefix("*.") else { return [] }
+        let suffix = host.dropFirst(1).replacingOccurrences(of: ".", with: "\\.")
+        return [HeaderMatchPlan(name: ":authority", value: .regex("^[^.]+\(suffix)(:[0-9]+)?$"))]
+    }
+}

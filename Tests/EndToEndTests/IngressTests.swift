@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+import TestSupport
+import XDS
+
+/// Kubernetes Ingress through real Envoys: dedicated and shared proxy groups, path
+/// precedence, a one-label wildcard host, TLS by SNI and conflicts.
+@Suite(.serialized) struct IngressTests {
+    @Test func dedicatedAndSharedIngressesAreServedAsTheSpecSays() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let ca = try TestCA.make(commonName: "Ingress test CA")
+        let shop = try ca.issue(commonName: "shop.example.com", dnsNames: ["shop.example.com"])
+        let cdn = try ca.issue(commonName: "cdn.example.com", dnsNames: ["*.cdn.example.com"])
+        let (oneHTTP, oneHTTPS, twoHTTP, twoHTTPS, sharedHTTP, sharedHTTPS) = (
+            try freePort(), try freePort(), try freePort(), try freePort(), try freePort(), try freePort()
+        )
+        func secret(_ name: String, _ certificate: TestCertificate) -> String {
+            """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: \(name), namespace: web}
+            type: kubernetes.io/tls
+            data: {tls.crt: \(Data(certificate.certificatePEM.utf8).base64EncodedString()), tls.key: \(Data(certificate.privateKeyPEM.utf8).base64EncodedString())}
+            """
+        }
+        func service(_ name: String, _ port: Int) -> String {
+            """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: \(name), namespace: web}
+            spec: {ports: [{name: http, port: 80}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: \(name)-1, namespace: web, labels: {kubernetes.io/service-name: \(name)}}
+            addressType: IPv4
+            endpoints: [{addresses: [127.0.0.1]}]
+            ports: [{name: http, port: \(port)}]
+            """
+        }
+        let config = """
+            apiVersion: networking.k8s.io/v1
+            kind: IngressClass
+            metadata:
+              name: chancery-ingress
+              annotations: {ingressclass.kubernetes.io/is-default-class: "true", chancery.dev/ingress-ports: "\(sharedHTTP),\(sharedHTTPS)"}
+            spec: {controller: chancery.dev/ingress-controller}
+            ---
+            \(service("a", a.port))
+            ---
+            \(service("b", b.port))
+            ---
+            \(secret("shop", shop))
+            ---
+            \(secret("cdn", cdn))
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata: {name: one, namespace: web, annotations: {chancery.dev/ingress-ports: "\(oneHTTP),\(oneHTTPS)"}}
+            spec:
+              rules: [{host: one.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: a, port: {name: http}}}}]}}]
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata: {name: two, namespace: web, annotations: {chancery.dev/ingress-ports: "\(twoHTTP),\(twoHTTPS)"}}
+            spec:
+              rules: [{host: two.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: b, port: {number: 80}}}}]}}]
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata:
+              name: storefront
+              namespace: web
+              creationTimestamp: "2026-01-01T00:00:00Z"
+              annotations: {ingress.cilium.io/loadbalancer-mode: shared}
+            spec:
+              tls: [{hosts: [shop.example.com], secretName: shop}]
+              rules: [{host: shop.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: a, port: {number: 80}}}}]}}]
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata:
+              name: assets
+              namespace: web
+              creationTimestamp: "2026-02-01T00:00:00Z"
+              annotations: {ingress.cilium.io/loadbalancer-mode: shared}
+            spec:
+              tls: [{hosts: ["*.cdn.example.com"], secretName: cdn}]
+              rules:
+              - host: "*.cdn.example.com"
+                http:
+                  paths:
+                  - {path: /img, pathType: Prefix, backend: {service: {name: b, port: {number: 80}}}}
+                  - {path: /img/logo.png, pathType: Exact, backend: {service: {name: a, port: {number: 80}}}}
+              - host: shop.example.com
+                http:
+                  paths: [{path: /, pathType: Prefix, backend: {service: {name: b, port: {number: 80}}}}]
+            """
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-ingress-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try config.write(to: dir.appendingPathComponent("ingress.yaml"), atomically: true, encoding: .utf8)
+
+        let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path])
+        defer { chancery.stop() }
+        // Two dedicated Ingresses: two groups, a proxy each; two shared ones: one group.
+        let snapshots = try await chancery.adminJSON("/api/v1/snapshots")["snapshots"] as? [[String: Any]] ?? []
+        #expect(Set(snapshots.compactMap { $0["group"] as? String }) == ["web/one", "web/two", "chancery-ingress"], "\(snapshots)")
+        var envoys: [EnvoyProcess] = []
+        defer { for envoy in envoys { envoy.stop() } }
+        for group in ["web/one", "web/two", "chancery-ingress"] {
+            envoys.append(
+                try await EnvoyProcess.start(
+                    bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: group, nodeID: group, adminPort: 0)))
+        }
+        let (waited, waitOutput) = try runChancery(["wait", "--admin", chancery.adminAddress.description, "--group", "chancery-ingress"])
+        #expect(waited == 0, "\(waitOutput)")
+
+        // Each dedicated proxy serves its own Ingress, and only it.
+        #expect(await eventually { try await httpGet(port: oneHTTP, host: "one.example.com").backend == "a" })
+        #expect(await eventually { try await httpGet(port: twoHTTP, host: "two.example.com").backend == "b" })
+        #expect(try await httpGet(port: oneHTTP, host: "two.example.com").status == 404)
+
+        // The shared proxy: Exact before Prefix, Prefix by path element, a wildcard of one label.
+        #expect(await eventually { try await httpGet(port: sharedHTTP, path: "/img/a.png", host: "x.cdn.example.com").backend == "b" })
+        #expect(try await httpGet(port: sharedHTTP, path: "/img/logo.png", host: "x.cdn.example.com").backend == "a")
+        #expect(try await httpGet(port: sharedHTTP, path: "/img", host: "x.cdn.example.com").backend == "b")
+        #expect(try await httpGet(port: sharedHTTP, path: "/imgs", host: "x.cdn.example.com").status == 404)
+        #expect(try await httpGet(port: sharedHTTP, path: "/img/a.png", host: "x.y.cdn.example.com").status == 404)
+        // The older Ingress keeps shop.example.com/; the younger says it lost it.
+        #expect(try await httpGet(port: sharedHTTP, host: "shop.example.com").backend == "a")
+        let objects = try await chancery.adminJSON("/api/v1/objects?kind=Ingress")["objects"] as? [[String: Any]] ?? []
+        let assets = try #require(objects.first { $0["name"] as? String == "assets" })
+        let conflict = (assets["conditions"] as? [[String: Any]])?.first { $0["type"] as? String == "Conflicted" }
+        #expect((conflict?["message"] as? String)?.contains("served by Ingress web/storefront, the older one") == true, "\(assets)")
+
+        // HTTPS: each host gets its own certificate by SNI, and routes as over HTTP.
+        let secure = await eventually {
+            let answer = try await httpsGet(port: sharedHTTPS, serverName: "shop.example.com", trustedCAPEM: ca.certificatePEM)
+            return answer.backend == "a" && answer.peerSubjectCommonName == "shop.example.com"
+        }
+        #expect(secure)
+        let logo = try await httpsGet(
+            port: sharedHTTPS, serverName: "img.cdn.example.com", path: "/img/logo.png", trustedCAPEM: ca.certificatePEM)
+        #expect(logo.backend == "a" && logo.peerSubjectCommonName == "cdn.example.com")
+
+        await a.stop()
+        await b.stop()
+    }
+}
