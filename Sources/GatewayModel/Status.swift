@@ -161,12 +161,17 @@ public struct ObjectStatus: Codable, Hashable, Sendable {
     public var ancestors: [PolicyAncestorStatus]?
     /// GatewayClasses only: the conformance features implemented, sorted.
     public var supportedFeatures: [FeatureName]?
+    /// An Ingress's `status.loadBalancer.ingress`: where its proxies are reached (what
+    /// `kubectl get ingress` shows as ADDRESS). An Ingress's status has nothing else; its
+    /// conditions are Chancery's, shown by `validate` and the admin endpoint.
+    public var loadBalancer: [LoadBalancerIngress]?
 
     public init(
         conditions: [Condition] = [], listeners: [ListenerStatus]? = nil, attachedListenerSets: Int? = nil,
         addresses: [Gateway.Address]? = nil, parents: [RouteParentStatus]? = nil, ancestors: [PolicyAncestorStatus]? = nil,
-        supportedFeatures: [FeatureName]? = nil
+        supportedFeatures: [FeatureName]? = nil, loadBalancer: [LoadBalancerIngress]? = nil
     ) {
+        self.loadBalancer = loadBalancer
         self.conditions = conditions
         self.listeners = listeners
         self.attachedListenerSets = attachedListenerSets
@@ -188,6 +193,19 @@ public struct ObjectStatus: Codable, Hashable, Sendable {
         allConditions.contains {
             (($0.type == .accepted || $0.type == .resolvedRefs) && !$0.isTrue) || ($0.type == .partiallyInvalid && $0.isTrue)
         }
+    }
+}
+
+/// One entry of `status.loadBalancer.ingress`: an IP address or a host name.
+public struct LoadBalancerIngress: Codable, Hashable, Sendable {
+    public var ip: String?
+    public var hostname: String?
+
+    /// An IPv4 or IPv6 address becomes `ip`, anything else `hostname`.
+    public init(_ address: String) {
+        let isIP = address.contains(":") || address.split(separator: ".").count == 4 && address.split(separator: ".").allSatisfy { UInt8($0) != nil }
+        ip = isIP ? address : nil
+        hostname = isIP ? nil : address
     }
 }
 

@@ -37,17 +37,25 @@ struct ProxyHostOptions: ParsableArguments {
         transform: parseIngressPorts)
     var ingressPortsOption: IngressPorts?
 
-    var ingressPorts: IngressPorts { ingressPortsOption ?? IngressPorts() }
+    @Option(
+        name: .customLong("ingress-address"),
+        help: ArgumentHelp(
+            "An IP address or host name the Ingress proxies are reached at (repeatable), written to each served Ingress's status.loadBalancer (what kubectl get ingress shows as ADDRESS).",
+            valueName: "ADDRESS"))
+    var ingressAddresses: [String] = []
+
+    var ingressPorts: IngressPorts {
+        var ports = ingressPortsOption ?? IngressPorts()
+        ports.addresses = ingressAddresses
+        return ports
+    }
 }
 
 func parseIngressPorts(_ text: String) throws -> IngressPorts {
-    let ports = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard ports.count == 2, let http = ports[0], let https = ports[1], (1...65535).contains(http), (1...65535).contains(https),
-        http != https
-    else {
+    guard let ports = IngressPorts.parse(text) else {
         throw ValidationError("--ingress-ports: \"\(text)\" is not two different ports HTTP,HTTPS (80,443)")
     }
-    return IngressPorts(http: http, https: https)
+    return ports
 }
 
 func parsePorts(_ text: String) throws -> [Int] {

@@ -76,6 +76,72 @@ import Yams
     }
 
     /// A Service and its EndpointSlice pointing at a loopback backend.
+    /// An Ingress created through the API server is served by its dedicated proxy, gets
+    /// the proxies' address in `status.loadBalancer`, and loses it when another class
+    /// takes it; another controller's Ingress is never written.
+    @Test func ingressesFromTheClusterAreServedAndGetTheirAddress() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let port = try freePort()
+        let api = try await FakeKubeAPI.start()
+        for object in Self.service("svc-a", target: a.port) { try api.create(object) }
+        try api.create(
+            Self.json(
+                """
+                apiVersion: networking.k8s.io/v1
+                kind: IngressClass
+                metadata: {name: chancery-ingress}
+                spec: {controller: chancery.dev/ingress-controller}
+                """))
+        func ingress(_ name: String, className: String) -> String {
+            Self.json(
+                """
+                apiVersion: networking.k8s.io/v1
+                kind: Ingress
+                metadata: {name: \(name), namespace: default}
+                spec:
+                  ingressClassName: \(className)
+                  rules: [{host: shop.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: svc-a, port: {number: 80}}}}]}}]
+                """)
+        }
+        try api.create(ingress("shop", className: "chancery-ingress"))
+        try api.create(ingress("theirs", className: "nginx"))
+        let chancery = try await ChanceryProcess.serve([
+            "--kubeconfig", try Self.kubeconfig(server: api.url, ca: api.ca), "--ingress-ports", "\(port),\(try freePort())",
+            "--ingress-address", "203.0.113.7", "--ingress-address", "shop.lb.example.com",
+        ])
+        defer { chancery.stop() }
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "default/shop", nodeID: "ingress", adminPort: 0))
+        defer { envoy.stop() }
+        let served = await eventually(timeout: .seconds(20)) {
+            (try? await httpGet(port: port, host: "shop.example.com"))?.backend == "a"
+        }
+        #expect(served, "the Ingress from the API server never reached Envoy\n\(chancery.output.suffix(3000))")
+
+        func loadBalancer(_ name: String) -> [[String: Any]]? {
+            let status = Self.object(api.get(apiVersion: "networking.k8s.io/v1", kind: "Ingress", namespace: "default", name: name))["status"]
+            return ((status as? [String: Any])?["loadBalancer"] as? [String: Any])?["ingress"] as? [[String: Any]]
+        }
+        #expect(
+            await eventually(timeout: .seconds(10)) {
+                let entries = loadBalancer("shop") ?? []
+                return entries.count == 2 && entries[0]["ip"] as? String == "203.0.113.7"
+                    && entries[1]["hostname"] as? String == "shop.lb.example.com"
+            }, "\(String(describing: loadBalancer("shop")))")
+        #expect(loadBalancer("theirs") == nil, "another controller's Ingress is left alone")
+
+        // Its class changes to another controller's: the address Chancery wrote goes.
+        var shop = Self.object(api.get(apiVersion: "networking.k8s.io/v1", kind: "Ingress", namespace: "default", name: "shop"))
+        var spec = shop["spec"] as? [String: Any] ?? [:]
+        spec["ingressClassName"] = "nginx"
+        shop["spec"] = spec
+        try api.update(String(decoding: try JSONSerialization.data(withJSONObject: shop), as: UTF8.self))
+        #expect(await eventually(timeout: .seconds(10)) { (loadBalancer("shop") ?? []).isEmpty }, "\(String(describing: loadBalancer("shop")))")
+
+        await api.stop()
+        await a.stop()
+    }
+
     static func service(_ name: String, target: Int) -> [String] {
         [
             json(

@@ -26,6 +26,12 @@ struct ResourceType: Sendable, Hashable {
         ResourceType(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true, hasStatus: false, isCRD: false),
         ResourceType(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false, hasStatus: true, isCRD: false),
         ResourceType(
+            group: "networking.k8s.io", version: "v1", resource: "ingresses", kind: "Ingress", namespaced: true, hasStatus: true,
+            isCRD: false),
+        ResourceType(
+            group: "networking.k8s.io", version: "v1", resource: "ingressclasses", kind: "IngressClass", namespaced: false,
+            hasStatus: false, isCRD: false),
+        ResourceType(
             group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice", namespaced: true,
             hasStatus: false, isCRD: false),
         ResourceType(

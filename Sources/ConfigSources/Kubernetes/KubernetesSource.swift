@@ -36,6 +36,8 @@ public struct WatchedKind: Sendable, Hashable {
         WatchedKind(kind: .secret, group: "", versions: ["v1"], resource: "secrets", fieldSelector: "type=kubernetes.io/tls"),
         WatchedKind(kind: .configMap, group: "", versions: ["v1"], resource: "configmaps", fieldSelector: nil),
         WatchedKind(kind: .namespace, group: "", versions: ["v1"], resource: "namespaces", fieldSelector: nil),
+        WatchedKind(kind: .ingressClass, group: "networking.k8s.io", versions: ["v1"], resource: "ingressclasses", fieldSelector: nil),
+        WatchedKind(kind: .ingress, group: "networking.k8s.io", versions: ["v1"], resource: "ingresses", fieldSelector: nil),
     ]
 
     public var label: String { group.isEmpty ? resource : "\(resource).\(group)" }

@@ -7,7 +7,7 @@ import Synchronization
 /// Writes the translator's conditions to objects' `status` subresource: GatewayClasses,
 /// Gateways (conditions, listeners, addresses, attached ListenerSets), ListenerSets
 /// (conditions, listeners), every route's entry for each of our
-/// parents and BackendTLSPolicies' ancestors. A write happens only when the status
+/// parents, BackendTLSPolicies' ancestors and Ingresses' `loadBalancer` addresses. A write happens only when the status
 /// differs from what the cluster shows; other controllers' entries in `parents` and
 /// `ancestors` are kept; `lastTransitionTime` changes only when a condition's status
 /// does. Writes carry the object's resourceVersion, so a stale view gets 409 and is
@@ -20,6 +20,9 @@ public final class StatusWriter: Sendable {
     /// controller name, so when one stops naming a Gateway of Chancery's its status is
     /// put back to what the API server starts it with (`Pending`), once.
     private let listenerSetsWritten = Mutex<Set<ObjectKey>>([])
+    /// Ingresses whose address this writer wrote: one no longer Chancery's (its class
+    /// changed) loses it, once; other controllers' Ingresses are never touched.
+    private let ingressesWritten = Mutex<Set<ObjectKey>>([])
 
     public init(source: KubernetesSource, controllerName: String = chanceryControllerName, logger: Logger) {
         self.source = source
@@ -43,6 +46,8 @@ public final class StatusWriter: Sendable {
         }
         let released = listenerSetsWritten.withLock { $0 }.filter { statuses[$0] == nil }
         for key in released { statuses[key] = Self.pending }
+        let releasedIngresses = ingressesWritten.withLock { $0 }.filter { statuses[$0] == nil }
+        for key in releasedIngresses { statuses[key] = ObjectStatus(loadBalancer: []) }
         for key in statuses.keys.sorted() {
             guard allowed() else { break }
             guard let object = source.object(key),
@@ -52,6 +57,7 @@ public final class StatusWriter: Sendable {
             let desired = desiredStatus(statuses[key]!, of: key.kind, current: current, object: body, now: now)
             guard !Self.same(current, desired) else {
                 if released.contains(key) { listenerSetsWritten.withLock { _ = $0.remove(key) } }
+                if releasedIngresses.contains(key) { ingressesWritten.withLock { _ = $0.remove(key) } }
                 continue
             }
             body["status"] = desired
@@ -67,11 +73,18 @@ public final class StatusWriter: Sendable {
                             if released.contains(key) { written.remove(key) } else { written.insert(key) }
                         }
                     }
+                    if key.kind == .ingress {
+                        ingressesWritten.withLock { written in
+                            if releasedIngresses.contains(key) { written.remove(key) } else { written.insert(key) }
+                        }
+                    }
                     Counter(label: "chancery_status_writes_total", dimensions: [("kind", key.kind.rawValue)]).increment()
                 case 409:
                     logger.debug("status write raced a change; it is written again after the watch catches up", metadata: ["object": "\(key)"])
                 case 404:
-                    listenerSetsWritten.withLock { _ = $0.remove(key) }  // deleted meanwhile
+                    // Deleted meanwhile.
+                    listenerSetsWritten.withLock { _ = $0.remove(key) }
+                    ingressesWritten.withLock { _ = $0.remove(key) }
                 default:
                     logger.warning(
                         "status write refused: \(KubeClient.failure(response, path: path))", metadata: ["object": "\(key)"])
@@ -101,6 +114,17 @@ public final class StatusWriter: Sendable {
         var result = current
         let currentConditions = current["conditions"] as? [[String: Any]] ?? []
         switch true {
+        case kind == .ingress:
+            // An Ingress's status is its load balancer's addresses, nothing else.
+            let addresses = (status.loadBalancer ?? []).map { entry -> [String: Any] in
+                var json: [String: Any] = [:]
+                if let ip = entry.ip { json["ip"] = ip }
+                if let hostname = entry.hostname { json["hostname"] = hostname }
+                return json
+            }
+            result["loadBalancer"] = addresses.isEmpty ? [String: Any]() : ["ingress": addresses]
+        case kind == .ingressClass:
+            return current
         case status.listeners != nil:
             result["conditions"] = conditions(status.conditions, previous: currentConditions, now: now)
             let previousListeners = current["listeners"] as? [[String: Any]] ?? []

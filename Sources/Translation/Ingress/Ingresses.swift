@@ -26,15 +26,6 @@ enum Ingresses {
     /// its shared group and the default of its dedicated ones.
     static let portsAnnotation = "chancery.dev/ingress-ports"
 
-    /// `"8080,8443"` → ports; nil for anything else.
-    static func ports(_ text: String) -> IngressPorts? {
-        let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard parts.count == 2, let http = parts[0], let https = parts[1], (1...65535).contains(http), (1...65535).contains(https),
-            http != https
-        else { return nil }
-        return IngressPorts(http: http, https: https)
-    }
-
     enum Mode: String {
         case shared
         case dedicated
@@ -100,14 +91,14 @@ enum Ingresses {
             // Ports: a dedicated Ingress's own, else its class's, else serve's.
             var groupPorts = ports
             if let text = ingressClass.metadata.annotations?[portsAnnotation] {
-                if let classPorts = Self.ports(text) { groupPorts = classPorts } else {
+                if let classPorts = IngressPorts.parse(text) { groupPorts = classPorts } else {
                     notes.append("IngressClass \(className) \(portsAnnotation) \"\(text)\" is not two different ports HTTP,HTTPS: \(ports.http),\(ports.https) are used")
                 }
             }
             if let text = ingress.metadata.annotations?[portsAnnotation] {
                 if mode == .shared {
                     notes.append("\(portsAnnotation) is for dedicated Ingresses; the shared group \(group) listens on its class's ports")
-                } else if let own = Self.ports(text) {
+                } else if let own = IngressPorts.parse(text) {
                     groupPorts = own
                 } else {
                     notes.append("\(portsAnnotation) \"\(text)\" is not two different ports HTTP,HTTPS: \(groupPorts.http),\(groupPorts.https) are used")
@@ -140,7 +131,8 @@ enum Ingresses {
                     conditions.append(
                         Condition(.resolvedRefs, true, reason: .resolvedRefs, message: "all references resolved", generation: member.generation))
                 }
-                statuses[member.key] = ObjectStatus(conditions: conditions)
+                statuses[member.key] = ObjectStatus(
+                    conditions: conditions, loadBalancer: ports.addresses.isEmpty ? nil : ports.addresses.map(LoadBalancerIngress.init))
             }
             for (name, expiry) in planner.certificateExpiry { certificateExpiry[name] = expiry }
             warnings += planner.warnings
@@ -152,10 +144,23 @@ enum Ingresses {
 public struct IngressPorts: Sendable, Hashable {
     public var http: Int
     public var https: Int
+    /// Where the Ingress proxies are reached (`serve --ingress-address`), written to each
+    /// served Ingress's `status.loadBalancer.ingress`.
+    public var addresses: [String]
 
-    public init(http: Int = 80, https: Int = 443) {
+    public init(http: Int = 80, https: Int = 443, addresses: [String] = []) {
         self.http = http
         self.https = https
+        self.addresses = addresses
+    }
+
+    /// `"8080,8443"`: two different ports, HTTP then HTTPS; nil for anything else.
+    public static func parse(_ text: String) -> IngressPorts? {
+        let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, let http = parts[0], let https = parts[1], (1...65535).contains(http), (1...65535).contains(https),
+            http != https
+        else { return nil }
+        return IngressPorts(http: http, https: https)
     }
 }
 
