@@ -99,7 +99,7 @@ import XDS
         let serve = try help("serve")
         for expected in [
             "(default: 127.0.0.1:18000)", "(default: 127.0.0.1:19000)", "(default: 64 MiB)", "(default: 1.5 MiB, etcd's",
-            "(default: 9901, the Envoy admin port", "(default: 100000)", "(default: info)",
+            "(default: 9901, the Envoy admin port", "(default: 100000)", "(default: info)", "(default: 80,443)",
         ] {
             #expect(serve.contains(expected), "\(expected): \(serve)")
         }
