@@ -148,4 +148,86 @@ import XDS
         await a.stop()
         await b.stop()
     }
+
+    /// ingress-nginx canaries through a real Envoy: the header (always, never, anything
+    /// else), the cookie, a header value, and a weight of 10 % measured over 400 requests.
+    @Test func canariesSplitAsIngressNginxDoes() async throws {
+        let stable = try await EchoBackend.start(name: "stable")
+        let next = try await EchoBackend.start(name: "next")
+        let (http, https) = (try freePort(), try freePort())
+        func service(_ name: String, _ port: Int) -> String {
+            """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: \(name), namespace: shop}
+            spec: {ports: [{port: 80}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: \(name)-1, namespace: shop, labels: {kubernetes.io/service-name: \(name)}}
+            addressType: IPv4
+            endpoints: [{addresses: [127.0.0.1]}]
+            ports: [{port: \(port)}]
+            """
+        }
+        func ingress(_ name: String, service: String, path: String, annotations: String) -> String {
+            """
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata: {name: \(name), namespace: shop, annotations: {ingress.cilium.io/loadbalancer-mode: shared\(annotations)}}
+            spec:
+              ingressClassName: nginx
+              rules: [{host: shop.example.com, http: {paths: [{path: \(path), pathType: Prefix, backend: {service: {name: \(service), port: {number: 80}}}}]}}]
+            """
+        }
+        let canary = "nginx.ingress.kubernetes.io/canary"
+        let config = """
+            apiVersion: networking.k8s.io/v1
+            kind: IngressClass
+            metadata: {name: nginx}
+            spec: {controller: chancery.dev/ingress-controller}
+            ---
+            \(service("stable", stable.port))
+            ---
+            \(service("next", next.port))
+            ---
+            \(ingress("shop", service: "stable", path: "/", annotations: ""))
+            ---
+            \(ingress("shop-api", service: "stable", path: "/api", annotations: ""))
+            ---
+            \(ingress("canary", service: "next", path: "/", annotations: ", \(canary): 'true', \(canary)-by-header: X-Canary, \(canary)-by-cookie: beta, \(canary)-weight: '10'"))
+            ---
+            \(ingress("canary-api", service: "next", path: "/api", annotations: ", \(canary): 'true', \(canary)-by-header: x-version, \(canary)-by-header-value: v2"))
+            """
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-canary-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try config.write(to: dir.appendingPathComponent("canary.yaml"), atomically: true, encoding: .utf8)
+        let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path, "--ingress-ports", "\(http),\(https)"])
+        defer { chancery.stop() }
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "nginx", nodeID: "canary", adminPort: 0))
+        defer { envoy.stop() }
+        func backend(_ path: String = "/", _ headers: [(String, String)] = []) async throws -> String? {
+            try await httpGet(port: http, path: path, host: "shop.example.com", headers: headers).backend
+        }
+        #expect(await eventually { try await backend("/", [("x-canary", "always")]) == "next" })
+        // The header decides first: always, never; another value falls through to the cookie.
+        for _ in 0..<20 {
+            #expect(try await backend("/", [("x-canary", "never"), ("cookie", "beta=always")]) == "stable")
+            #expect(try await backend("/", [("x-canary", "maybe"), ("cookie", "a=1; beta=always")]) == "next")
+            #expect(try await backend("/", [("cookie", "beta=never")]) == "stable")
+            // By header value: only v2 goes to the canary, and /api has no weight.
+            #expect(try await backend("/api/x", [("x-version", "v2")]) == "next")
+            #expect(try await backend("/api/x", [("x-version", "v1")]) == "stable")
+            #expect(try await backend("/api/x") == "stable")
+        }
+        // By weight: about 10 % of plain requests (expected 40 of 400; four standard
+        // deviations either side: 16 to 64).
+        var toCanary = 0
+        for _ in 0..<400 where try await backend() == "next" { toCanary += 1 }
+        #expect((16...64).contains(toCanary), "\(toCanary) of 400 went to the canary")
+        await stable.stop()
+        await next.stop()
+    }
 }

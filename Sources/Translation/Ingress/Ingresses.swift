@@ -26,6 +26,11 @@ enum Ingresses {
     /// its shared group and the default of its dedicated ones.
     static let portsAnnotation = "chancery.dev/ingress-ports"
 
+    /// A Prefix path's trailing "/" changes nothing it matches (`/foo/` matches `/foo`).
+    static func normalized(_ path: String, exact: Bool) -> String {
+        !exact && path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+    }
+
     enum Mode: String {
         case shared
         case dedicated
@@ -36,6 +41,7 @@ enum Ingresses {
         let ingress: Ingress
         let key: ObjectKey
         let group: String
+        let className: String
         let ports: IngressPorts
         var conditions: [Condition] = []
         var notes: [String] = []
@@ -59,6 +65,7 @@ enum Ingresses {
         let defaultClass = defaults.count == 1 ? defaults.first.flatMap { byName[$0.metadata.name] } : nil
 
         var byGroup: [String: [Served]] = [:]
+        var canaries: [IngressCanary] = []
         for ingress in set.ingresses.sorted(by: { Ordering.older($0.metadata, than: $1.metadata) }) {
             let className =
                 ingress.spec.ingressClassName ?? ingress.metadata.annotations?[legacyClassAnnotation] ?? defaultClass?.metadata.name
@@ -75,7 +82,7 @@ enum Ingresses {
                 }
             }
             // Annotations of other Ingress controllers are not dropped in silence.
-            let known: Set<String> = [modeAnnotation, portsAnnotation]
+            let known = IngressCanary.annotations.union([modeAnnotation, portsAnnotation])
             let unsupported = (ingress.metadata.annotations ?? [:]).keys.filter { name in
                 !known.contains(name)
                     && (name.hasPrefix("nginx.ingress.kubernetes.io/") || name.hasPrefix("ingress.cilium.io/")
@@ -104,7 +111,12 @@ enum Ingresses {
                     notes.append("\(portsAnnotation) \"\(text)\" is not two different ports HTTP,HTTPS: \(groupPorts.http),\(groupPorts.https) are used")
                 }
             }
-            var served = Served(ingress: ingress, key: key, group: group, ports: groupPorts, notes: notes)
+            var served = Served(ingress: ingress, key: key, group: group, className: className, ports: groupPorts, notes: notes)
+            if IngressCanary.isCanary(ingress) {
+                // A canary joins the groups of the Ingresses whose paths it shares.
+                canaries.append(IngressCanary(served: served, className: className))
+                continue
+            }
             if groups.plans[group] != nil {
                 served.conditions.append(
                     Condition(
@@ -117,9 +129,16 @@ enum Ingresses {
         }
 
         for (group, members) in byGroup.sorted(by: { $0.key < $1.key }) {
-            var planner = IngressPlanner(group: group, world: world, ports: members[0].ports, members: members)
+            var planner = IngressPlanner(
+                group: group, world: world, ports: members[0].ports, members: members,
+                canaries: canaries.filter { $0.className == members[0].className })
             let plan = planner.plan()
-            groups.add(group, plan: plan, serving: members.map(\.key))
+            for canary in planner.canaries {
+                guard let index = canaries.firstIndex(where: { $0.served.key == canary.served.key }) else { continue }
+                canaries[index].appliedTo += canary.appliedTo
+                canaries[index].served.conditions += canary.served.conditions.filter { !canaries[index].served.conditions.contains($0) }
+            }
+            groups.add(group, plan: plan, serving: members.map(\.key) + planner.canaries.filter { !$0.appliedTo.isEmpty }.map(\.served.key))
             for member in planner.members {
                 var conditions = member.conditions
                 conditions.insert(
@@ -136,6 +155,25 @@ enum Ingresses {
             }
             for (name, expiry) in planner.certificateExpiry { certificateExpiry[name] = expiry }
             warnings += planner.warnings
+        }
+        for canary in canaries {
+            let served = canary.served
+            var conditions = served.conditions
+            let accepted = !canary.appliedTo.isEmpty
+            let message =
+                accepted
+                ? "canary for \(canary.appliedTo.joined(separator: ", "))"
+                : "a canary serves only paths an Ingress of class \(canary.className) serves with the same host, path and path type; none does"
+            conditions.insert(
+                Condition(
+                    .accepted, accepted, reason: accepted ? .accepted : .noMatchingParent,
+                    message: ([message] + served.notes).joined(separator: "; "), generation: served.generation),
+                at: 0)
+            if !conditions.contains(where: { $0.type == .resolvedRefs }) {
+                conditions.append(Condition(.resolvedRefs, true, reason: .resolvedRefs, message: "all references resolved", generation: served.generation))
+            }
+            statuses[served.key] = ObjectStatus(
+                conditions: conditions, loadBalancer: !accepted || ports.addresses.isEmpty ? nil : ports.addresses.map(LoadBalancerIngress.init))
         }
     }
 }
@@ -170,15 +208,18 @@ struct IngressPlanner {
     let world: World
     let ports: IngressPorts
     var members: [Ingresses.Served]
+    /// Canaries of the group's class; each records where it was applied.
+    var canaries: [IngressCanary]
     var builder: PlanBuilder
     var certificateExpiry: [String: Date] = [:]
     var warnings: [String] = []
 
-    init(group: String, world: World, ports: IngressPorts, members: [Ingresses.Served]) {
+    init(group: String, world: World, ports: IngressPorts, members: [Ingresses.Served], canaries: [IngressCanary] = []) {
         self.group = group
         self.world = world
         self.ports = ports
         self.members = members
+        self.canaries = canaries
         self.builder = PlanBuilder(group: group, world: world)
     }
 
@@ -186,7 +227,8 @@ struct IngressPlanner {
     private struct Entry {
         let path: String
         let exact: Bool
-        let plan: RoutePlan
+        /// The path's routes in order: a canary's header and cookie routes first.
+        let plans: [RoutePlan]
     }
 
     mutating func plan() -> ProxyPlan {
@@ -217,8 +259,7 @@ struct IngressPlanner {
                 for (p, path) in (rule.http?.paths ?? []).enumerated() {
                     let value = path.path.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
                     let exact = path.pathType == .exact
-                    // A Prefix path's trailing "/" changes nothing it matches (`/foo/` matches `/foo`).
-                    let normalized = !exact && value.count > 1 && value.hasSuffix("/") ? String(value.dropLast()) : value
+                    let normalized = Ingresses.normalized(value, exact: exact)
                     let claim = "\(host) \(exact ? "=" : "^")\(normalized)"
                     if let owner = claimed[claim] {
                         members[index].conditions.append(
@@ -230,11 +271,16 @@ struct IngressPlanner {
                     }
                     claimed[claim] = member.key
                     let match: PathMatch = exact ? .exact(value) : .segmentPrefix(normalized)
-                    let plan = RoutePlan(
-                        name: "ingress:\(member.namespace)/\(member.key.name)/rule/\(r)/path/\(p)", origin: member.key,
-                        match: RouteMatchPlan(path: match, headers: Self.singleLabel(host)),
-                        action: forward(path.backend, member: member, problems: &problems))
-                    hosts[host, default: []].append(Entry(path: normalized, exact: exact, plan: plan))
+                    let name = "ingress:\(member.namespace)/\(member.key.name)/rule/\(r)/path/\(p)"
+                    let routeMatch = RouteMatchPlan(path: match, headers: Self.singleLabel(host))
+                    let action = forward(path.backend, member: member, problems: &problems)
+                    var plans = [RoutePlan(name: name, origin: member.key, match: routeMatch, action: action)]
+                    if let canary = canaryRoutes(
+                        host: host, path: normalized, exact: exact, name: name, origin: member.key, match: routeMatch, main: action)
+                    {
+                        plans = canary
+                    }
+                    hosts[host, default: []].append(Entry(path: normalized, exact: exact, plans: plans))
                 }
             }
             if !problems.isEmpty {
@@ -253,7 +299,7 @@ struct IngressPlanner {
                 if a.element.exact != b.element.exact { return a.element.exact }
                 return a.offset < b.offset
             }.map(\.element)
-            var routes = entries.map(\.plan)
+            var routes = entries.flatMap(\.plans)
             // Requests that no path of the host matches go to the default backend.
             if let fallback {
                 routes.append(
@@ -336,6 +382,34 @@ struct IngressPlanner {
             }
         }
         return chains
+    }
+
+    /// A path's routes with the oldest canary of the class that shares it; nil without one.
+    /// Younger canaries of the same path say they are not applied there.
+    private mutating func canaryRoutes(
+        host: String, path: String, exact: Bool, name: String, origin: ObjectKey, match: RouteMatchPlan, main: RouteAction
+    ) -> [RoutePlan]? {
+        var routes: [RoutePlan]?
+        let place = "\(host.isEmpty ? "*" : host) \(path) (\(exact ? "Exact" : "Prefix")) in proxy group \(group)"
+        for index in canaries.indices {
+            guard let backend = canaries[index].backend(host: host, path: path, exact: exact) else { continue }
+            guard routes == nil else {
+                canaries[index].served.conditions.append(
+                    Condition(
+                        .conflicted, true, reason: .conflicted,
+                        message: "\(place) already has a canary, an older one: not applied there", generation: canaries[index].served.generation))
+                continue
+            }
+            var problems: [String] = []
+            let canaryAction = forward(backend, member: canaries[index].served, problems: &problems)
+            if !problems.isEmpty {
+                canaries[index].served.conditions.append(
+                    Condition(.resolvedRefs, false, reason: .backendNotFound, message: problems.joined(separator: "; "), generation: canaries[index].served.generation))
+            }
+            canaries[index].appliedTo.append(place)
+            routes = canaries[index].routes(name: name, origin: origin, match: match, main: main, canary: canaryAction)
+        }
+        return routes
     }
 
     /// Where a backend sends requests: its Service port, or a 500 saying why not.
