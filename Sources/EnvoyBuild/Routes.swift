@@ -66,6 +66,13 @@ enum Routes {
         return matcher
     }
 
+    static func regexSubstitution(_ pattern: String, _ substitution: String) -> Envoy_Type_Matcher_V3_RegexMatchAndSubstitute {
+        var rewrite = Envoy_Type_Matcher_V3_RegexMatchAndSubstitute()
+        rewrite.pattern = regex(pattern)
+        rewrite.substitution = substitution
+        return rewrite
+    }
+
     static func regex(_ pattern: String) -> Envoy_Type_Matcher_V3_RegexMatcher {
         var matcher = Envoy_Type_Matcher_V3_RegexMatcher()
         matcher.regex = pattern
@@ -104,15 +111,14 @@ enum Routes {
         if let host = plan.hostRewrite { action.hostRewriteLiteral = host }
         switch plan.pathRewrite {
         case .replaceFull(let path)?:
-            var regex = Envoy_Type_Matcher_V3_RegexMatchAndSubstitute()
-            regex.pattern = self.regex("^/.*$")
-            regex.substitution = path
-            action.regexRewrite = regex
+            action.regexRewrite = regexSubstitution("^/.*$", path)
         case .replacePrefix(let prefix, let replacement)?:
             switch prefixRewrite(prefix: prefix, replacement: replacement) {
             case .literal(let literal): action.prefixRewrite = literal
             case .regex(let regex): action.regexRewrite = regex
             }
+        case .regex(let pattern, let substitution)?:
+            action.regexRewrite = regexSubstitution(pattern, substitution)
         case nil: break
         }
         action.requestMirrorPolicies = plan.mirrors.map(mirrorPolicy)
@@ -197,6 +203,8 @@ enum Routes {
             case .literal(let literal): action.prefixRewrite = literal
             case .regex(let regex): action.regexRewrite = regex
             }
+        case .regex(let pattern, let substitution)?:
+            action.regexRewrite = regexSubstitution(pattern, substitution)
         case nil: break
         }
         return action
@@ -212,10 +220,7 @@ enum Routes {
     /// `/foo` → `/` gives `/bar`).
     static func prefixRewrite(prefix: String, replacement: String) -> PrefixRewrite {
         guard let rewrite = RE2.prefixRewrite(prefix: prefix, replacement: replacement) else { return .literal(replacement) }
-        var regex = Envoy_Type_Matcher_V3_RegexMatchAndSubstitute()
-        regex.pattern = self.regex(rewrite.pattern)
-        regex.substitution = rewrite.substitution
-        return .regex(regex)
+        return .regex(regexSubstitution(rewrite.pattern, rewrite.substitution))
     }
 
     static func mirrorPolicy(_ plan: MirrorPlan) -> Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy {

@@ -305,12 +305,17 @@ public enum PathRewrite: Hashable, Sendable, Encodable {
     /// Replaces `prefix` (the path match's value) with `replacement`, keeping one `/`
     /// between the replacement and the rest of the path.
     case replacePrefix(prefix: String, replacement: String)
+    /// Replaces what the RE2 `pattern` matches with `substitution` (`\1` names a capture
+    /// group), as ingress-nginx's `rewrite-target` does.
+    case regex(pattern: String, substitution: String)
 
     public func encode(to encoder: any Encoder) throws {
         switch self {
         case .replaceFull(let path): try encoder.encodeCase("replaceFull", path)
         case .replacePrefix(let prefix, let replacement):
             try encoder.encodeCase("replacePrefix", ["prefix": prefix, "replacement": replacement])
+        case .regex(let pattern, let substitution):
+            try encoder.encodeCase("regex", ["pattern": pattern, "substitution": substitution])
         }
     }
 }

@@ -84,7 +84,7 @@ import XDS
               name: assets
               namespace: web
               creationTimestamp: "2026-02-01T00:00:00Z"
-              annotations: {ingress.cilium.io/loadbalancer-mode: shared}
+              annotations: {ingress.cilium.io/loadbalancer-mode: shared, nginx.ingress.kubernetes.io/ssl-redirect: "false"}
             spec:
               tls: [{hosts: ["*.cdn.example.com"], secretName: cdn}]
               rules:
@@ -128,8 +128,11 @@ import XDS
         #expect(try await httpGet(port: sharedHTTP, path: "/img", host: "x.cdn.example.com").backend == "b")
         #expect(try await httpGet(port: sharedHTTP, path: "/imgs", host: "x.cdn.example.com").status == 404)
         #expect(try await httpGet(port: sharedHTTP, path: "/img/a.png", host: "x.y.cdn.example.com").status == 404)
+        // A TLS host's plain HTTP is redirected to HTTPS (ingress-nginx's default ssl-redirect;
+        // the cdn Ingress turned it off).
+        let redirected = try await httpGet(port: sharedHTTP, path: "/cart", host: "shop.example.com")
+        #expect(redirected.status == 308 && redirected.headers["location"] == "https://shop.example.com:\(sharedHTTPS)/cart")
         // The older Ingress keeps shop.example.com/; the younger says it lost it.
-        #expect(try await httpGet(port: sharedHTTP, host: "shop.example.com").backend == "a")
         let objects = try await chancery.adminJSON("/api/v1/objects?kind=Ingress")["objects"] as? [[String: Any]] ?? []
         let assets = try #require(objects.first { $0["name"] as? String == "assets" })
         let conflict = (assets["conditions"] as? [[String: Any]])?.first { $0["type"] as? String == "Conflicted" }
@@ -229,5 +232,92 @@ import XDS
         #expect((16...64).contains(toCanary), "\(toCanary) of 400 went to the canary")
         await stable.stop()
         await next.stop()
+    }
+
+    /// The ingress-nginx annotations through a real Envoy: rewrite-target with a capture
+    /// group (case-insensitive, the query kept), app-root, permanent-redirect, the default
+    /// ssl-redirect of a TLS host, CORS and cookie affinity.
+    @Test func nginxAnnotationsBehaveAsInIngressNginx() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let (http, https) = (try freePort(), try freePort())
+        let ca = try TestCA.make(commonName: "Annotations CA")
+        let certificate = try ca.issue(commonName: "secure.example.com", dnsNames: ["secure.example.com"])
+        func ingress(_ name: String, host: String, path: String, type: String = "Prefix", annotations: [String: String], tls: Bool = false) -> String {
+            let list = annotations.sorted { $0.key < $1.key }.map { "nginx.ingress.kubernetes.io/\($0.key): '\($0.value)'" }
+            return """
+                apiVersion: networking.k8s.io/v1
+                kind: Ingress
+                metadata: {name: \(name), namespace: web, annotations: {ingress.cilium.io/loadbalancer-mode: shared\(list.map { ", " + $0 }.joined())}}
+                spec:
+                  ingressClassName: nginx
+                  \(tls ? "tls: [{hosts: [\(host)], secretName: tls}]" : "")
+                  rules: [{host: \(host), http: {paths: [{path: '\(path)', pathType: \(type), backend: {service: {name: a, port: {number: 80}}}}]}}]
+                """
+        }
+        let config = """
+            apiVersion: networking.k8s.io/v1
+            kind: IngressClass
+            metadata: {name: nginx}
+            spec: {controller: chancery.dev/ingress-controller}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: a, namespace: web}
+            spec: {ports: [{port: 80}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: a-1, namespace: web, labels: {kubernetes.io/service-name: a}}
+            addressType: IPv4
+            endpoints: [{addresses: [127.0.0.1]}]
+            ports: [{port: \(a.port)}]
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: tls, namespace: web}
+            type: kubernetes.io/tls
+            data: {tls.crt: \(Data(certificate.certificatePEM.utf8).base64EncodedString()), tls.key: \(Data(certificate.privateKeyPEM.utf8).base64EncodedString())}
+            ---
+            \(ingress("rewrite", host: "rewrite.example.com", path: "/something(/|$)(.*)", type: "ImplementationSpecific", annotations: ["use-regex": "true", "rewrite-target": "/$2"]))
+            ---
+            \(ingress("root", host: "root.example.com", path: "/", annotations: ["app-root": "/app1"]))
+            ---
+            \(ingress("moved", host: "old.example.com", path: "/", annotations: ["permanent-redirect": "https://new.example.com/landing"]))
+            ---
+            \(ingress("secure", host: "secure.example.com", path: "/", annotations: ["enable-cors": "true", "cors-allow-origin": "https://app.example.com", "affinity": "cookie", "session-cookie-name": "route"], tls: true))
+            """
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-nginx-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try config.write(to: dir.appendingPathComponent("nginx.yaml"), atomically: true, encoding: .utf8)
+        let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path, "--ingress-ports", "\(http),\(https)"])
+        defer { chancery.stop() }
+        let objects = try await chancery.adminJSON("/api/v1/objects?kind=Ingress")["objects"] as? [[String: Any]] ?? []
+        #expect(objects.count == 4 && objects.allSatisfy { ($0["rejected"] as? Bool) == false }, "\(objects)")
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "nginx", nodeID: "nginx", adminPort: 0))
+        defer { envoy.stop() }
+        func path(_ result: HTTPResult) -> String? {
+            (try? JSONSerialization.jsonObject(with: result.body) as? [String: Any])?["path"] as? String
+        }
+        // rewrite-target: the second capture group becomes the path; the match ignores case.
+        #expect(await eventually { path(try await httpGet(port: http, path: "/something/new?x=1", host: "rewrite.example.com")) == "/new?x=1" })
+        #expect(path(try await httpGet(port: http, path: "/SOMETHING/deep/er", host: "rewrite.example.com")) == "/deep/er")
+        #expect(path(try await httpGet(port: http, path: "/something", host: "rewrite.example.com")) == "/")
+        // app-root: only "/" is redirected.
+        let root = try await httpGet(port: http, path: "/", host: "root.example.com")
+        #expect(root.status == 302 && root.headers["location"]?.hasSuffix("/app1") == true, "\(root.headers)")
+        #expect(path(try await httpGet(port: http, path: "/app1", host: "root.example.com")) == "/app1")
+        // permanent-redirect.
+        let moved = try await httpGet(port: http, path: "/x", host: "old.example.com")
+        #expect(moved.status == 301 && moved.headers["location"] == "https://new.example.com/landing", "\(moved.headers)")
+        // ssl-redirect (the default with TLS): HTTP gets 308 to the HTTPS port; HTTPS serves,
+        // with CORS and the affinity cookie.
+        let plain = try await httpGet(port: http, path: "/page", host: "secure.example.com")
+        #expect(plain.status == 308 && plain.headers["location"] == "https://secure.example.com:\(https)/page", "\(plain.headers)")
+        let secure = try await httpsGet(port: https, serverName: "secure.example.com", path: "/page", trustedCAPEM: ca.certificatePEM)
+        #expect(secure.backend == "a")
+        #expect(secure.headers["set-cookie"]?.hasPrefix("route=") == true, "\(secure.headers)")
+        await a.stop()
     }
 }

@@ -45,6 +45,8 @@ enum Ingresses {
         let ports: IngressPorts
         var conditions: [Condition] = []
         var notes: [String] = []
+        /// The ingress-nginx annotations it carries.
+        let nginx: NginxAnnotations
 
         var namespace: String { key.namespace }
         var generation: Int? { ingress.metadata.generation }
@@ -82,7 +84,7 @@ enum Ingresses {
                 }
             }
             // Annotations of other Ingress controllers are not dropped in silence.
-            let known = IngressCanary.annotations.union([modeAnnotation, portsAnnotation])
+            let known = IngressCanary.annotations.union(NginxAnnotations.supported).union([modeAnnotation, portsAnnotation])
             let unsupported = (ingress.metadata.annotations ?? [:]).keys.filter { name in
                 !known.contains(name)
                     && (name.hasPrefix("nginx.ingress.kubernetes.io/") || name.hasPrefix("ingress.cilium.io/")
@@ -111,7 +113,10 @@ enum Ingresses {
                     notes.append("\(portsAnnotation) \"\(text)\" is not two different ports HTTP,HTTPS: \(groupPorts.http),\(groupPorts.https) are used")
                 }
             }
-            var served = Served(ingress: ingress, key: key, group: group, className: className, ports: groupPorts, notes: notes)
+            let nginx = NginxAnnotations(ingress)
+            notes += nginx.notes
+            var served = Served(
+                ingress: ingress, key: key, group: group, className: className, ports: groupPorts, notes: notes, nginx: nginx)
             if IngressCanary.isCanary(ingress) {
                 // A canary joins the groups of the Ingresses whose paths it shares.
                 canaries.append(IngressCanary(served: served, className: className))
@@ -229,17 +234,37 @@ struct IngressPlanner {
         let exact: Bool
         /// The path's routes in order: a canary's header and cookie routes first.
         let plans: [RoutePlan]
+        /// Plain HTTP requests for it are redirected to HTTPS (ssl-redirect).
+        var redirectsPlain = false
     }
 
     mutating func plan() -> ProxyPlan {
+        // Hosts served over HTTPS (a usable certificate names them): ssl-redirect's.
+        var secureHosts: Set<String> = []
+        for member in members {
+            for tls in member.ingress.spec.tls ?? [] {
+                guard let secretName = tls.secretName,
+                    case .success? = world.context.certificate(ObjectKey(.secret, namespace: member.namespace, name: secretName))
+                else { continue }
+                secureHosts.formUnion(tls.hosts ?? [])
+            }
+        }
+        // ingress-nginx makes every path of a host a regular expression once one Ingress
+        // of the host asks for it.
+        var regexHosts: Set<String> = []
+        for member in members where member.nginx.useRegex || member.nginx.rewriteTarget != nil {
+            for rule in member.ingress.spec.rules ?? [] { regexHosts.insert(rule.host ?? "") }
+        }
+
         // Routes by host ("" for rules without one), the older Ingress's first where two
         // define the same host, path and type.
         var hosts: [String: [Entry]] = [:]
         var claimed: [String: ObjectKey] = [:]
-        var fallback: (key: ObjectKey, action: RouteAction)?
+        var fallback: (member: Ingresses.Served, action: RouteAction)?
         var origins: [ObjectKey] = []
         for index in members.indices {
             let member = members[index]
+            let nginx = member.nginx
             origins.append(member.key)
             var problems: [String] = []
             if let backend = member.ingress.spec.defaultBackend {
@@ -248,14 +273,23 @@ struct IngressPlanner {
                     members[index].conditions.append(
                         Condition(
                             .conflicted, true, reason: .conflicted,
-                            message: "the default backend is Ingress \(fallback.key.namespace)/\(fallback.key.name)'s, the older one in proxy group \(group)",
+                            message: "the default backend is Ingress \(fallback.member.namespace)/\(fallback.member.key.name)'s, the older one in proxy group \(group)",
                             generation: member.generation))
                 } else {
-                    fallback = (member.key, action)
+                    fallback = (member, action)
                 }
             }
             for (r, rule) in (member.ingress.spec.rules ?? []).enumerated() {
                 let host = rule.host ?? ""
+                let redirectsPlain = nginx.forceSSLRedirect || (nginx.sslRedirect && secureHosts.contains(host))
+                if let root = nginx.appRoot, claimed["\(host) =/"] == nil {
+                    claimed["\(host) =/"] = member.key
+                    let redirect = RedirectPlan(scheme: nil, hostname: nil, port: nil, path: .replaceFull(root), statusCode: 302)
+                    let plan = RoutePlan(
+                        name: "ingress:\(member.namespace)/\(member.key.name)/rule/\(r)/app-root", origin: member.key,
+                        match: RouteMatchPlan(path: .exact("/"), headers: Self.singleLabel(host)), action: .redirect(redirect))
+                    hosts[host, default: []].append(Entry(path: "/", exact: true, plans: [plan], redirectsPlain: redirectsPlain))
+                }
                 for (p, path) in (rule.http?.paths ?? []).enumerated() {
                     let value = path.path.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
                     let exact = path.pathType == .exact
@@ -269,18 +303,47 @@ struct IngressPlanner {
                                 generation: member.generation))
                         continue
                     }
+                    var match: PathMatch = exact ? .exact(value) : .segmentPrefix(normalized)
+                    var rewrite: PathRewrite?
+                    if !exact, regexHosts.contains(host) {
+                        // As ingress-nginx's `location ~* "^<path>"`: case-insensitive, from the start.
+                        let pattern = "(?i)" + value + ".*"
+                        if let problem = RE2.problem(pattern) {
+                            members[index].conditions.append(
+                                Condition(
+                                    .resolvedRefs, false, reason: .unsupportedValue,
+                                    message: "path \(value) of host \(host.isEmpty ? "*" : host) is a regular expression here (use-regex), and \(problem): not served",
+                                    generation: member.generation))
+                            continue
+                        }
+                        match = .regex(pattern)
+                        if let target = nginx.rewriteTarget {
+                            rewrite = .regex(pattern: "(?i)^" + value + ".*", substitution: NginxAnnotations.substitution(target))
+                        }
+                    } else if nginx.rewriteTarget != nil {
+                        members[index].notes.append("rewrite-target is not applied to the Exact path \(value)")
+                    }
                     claimed[claim] = member.key
-                    let match: PathMatch = exact ? .exact(value) : .segmentPrefix(normalized)
                     let name = "ingress:\(member.namespace)/\(member.key.name)/rule/\(r)/path/\(p)"
                     let routeMatch = RouteMatchPlan(path: match, headers: Self.singleLabel(host))
-                    let action = forward(path.backend, member: member, problems: &problems)
-                    var plans = [RoutePlan(name: name, origin: member.key, match: routeMatch, action: action)]
-                    if let canary = canaryRoutes(
-                        host: host, path: normalized, exact: exact, name: name, origin: member.key, match: routeMatch, main: action)
-                    {
-                        plans = canary
+                    var action = forward(path.backend, member: member, problems: &problems)
+                    if case .forward(var plan) = action {
+                        plan.pathRewrite = rewrite
+                        action = .forward(plan)
                     }
-                    hosts[host, default: []].append(Entry(path: normalized, exact: exact, plans: plans))
+                    if let redirect = nginx.redirect { action = .redirect(redirect) }
+                    var route = RoutePlan(name: name, origin: member.key, match: routeMatch, action: action, cors: nginx.cors)
+                    if let session = nginx.session {
+                        route.session = .cookie(name: session.name, path: session.path ?? normalized, ttlSeconds: session.ttlSeconds)
+                    }
+                    var plans = [route]
+                    if nginx.redirect == nil,
+                        let canary = canaryRoutes(
+                            host: host, path: normalized, exact: exact, name: name, origin: member.key, match: routeMatch, main: action)
+                    {
+                        plans = canary.map { var plan = $0; plan.cors = route.cors; plan.session = route.session; return plan }
+                    }
+                    hosts[host, default: []].append(Entry(path: normalized, exact: exact, plans: plans, redirectsPlain: redirectsPlain))
                 }
             }
             if !problems.isEmpty {
@@ -289,7 +352,9 @@ struct IngressPlanner {
             }
         }
 
-        var virtualHosts: [VirtualHostPlan] = []
+        // Plain HTTP redirects to HTTPS where ssl-redirect says so; HTTPS routes as written.
+        var plainHosts: [VirtualHostPlan] = []
+        var secureVirtualHosts: [VirtualHostPlan] = []
         // Named hosts in order, then the rest ("*": rules without a host, and the default backend).
         for host in hosts.keys.filter({ !$0.isEmpty }).sorted() + [""] {
             var entries = hosts[host] ?? []
@@ -299,24 +364,31 @@ struct IngressPlanner {
                 if a.element.exact != b.element.exact { return a.element.exact }
                 return a.offset < b.offset
             }.map(\.element)
-            var routes = entries.flatMap(\.plans)
+            var secure = entries.flatMap(\.plans)
+            var plain = entries.flatMap { entry in entry.redirectsPlain ? entry.plans.map(toHTTPS) : entry.plans }
             // Requests that no path of the host matches go to the default backend.
             if let fallback {
-                routes.append(
-                    RoutePlan(
-                        name: "ingress:\(fallback.key.namespace)/\(fallback.key.name)/default\(host.isEmpty ? "" : "/" + host)", origin: fallback.key,
-                        match: RouteMatchPlan(path: .segmentPrefix("/"), headers: Self.singleLabel(host)), action: fallback.action))
+                let route = RoutePlan(
+                    name: "ingress:\(fallback.member.namespace)/\(fallback.member.key.name)/default\(host.isEmpty ? "" : "/" + host)",
+                    origin: fallback.member.key, match: RouteMatchPlan(path: .segmentPrefix("/"), headers: Self.singleLabel(host)),
+                    action: fallback.action)
+                secure.append(route)
+                let nginx = fallback.member.nginx
+                plain.append(nginx.forceSSLRedirect || (nginx.sslRedirect && secureHosts.contains(host)) ? toHTTPS(route) : route)
             }
-            guard !routes.isEmpty else { continue }
-            virtualHosts.append(VirtualHostPlan(name: "ingress/\(host.isEmpty ? "*" : host)", domains: [host.isEmpty ? "*" : host], routes: routes))
+            guard !secure.isEmpty else { continue }
+            let name = "ingress/\(host.isEmpty ? "*" : host)"
+            let domains = [host.isEmpty ? "*" : host]
+            plainHosts.append(VirtualHostPlan(name: name, domains: domains, routes: plain))
+            secureVirtualHosts.append(VirtualHostPlan(name: name, domains: domains, routes: secure))
         }
         let httpName = "0.0.0.0:\(ports.http)"
         builder.listeners.append(
             ListenerPlan(
                 name: httpName, address: "0.0.0.0", port: ports.http,
-                traffic: .http(.plain(RouteTablePlan(name: httpName, virtualHosts: virtualHosts, origins: Origins(origins)))),
+                traffic: .http(.plain(RouteTablePlan(name: httpName, virtualHosts: plainHosts, origins: Origins(origins)))),
                 origins: Origins(origins)))
-        let chains = secureChains(virtualHosts: virtualHosts)
+        let chains = secureChains(virtualHosts: secureVirtualHosts)
         if !chains.isEmpty {
             let httpsName = "0.0.0.0:\(ports.https)"
             builder.listeners.append(
@@ -325,6 +397,16 @@ struct IngressPlanner {
                     origins: Origins(chains.flatMap(\.routeTable.origins.keys))))
         }
         return builder.finish()
+    }
+
+    /// The route as a redirect to HTTPS (308, ingress-nginx's code), on the HTTPS port.
+    private func toHTTPS(_ route: RoutePlan) -> RoutePlan {
+        var route = route
+        route.action = .redirect(
+            RedirectPlan(scheme: "https", hostname: nil, port: ports.https == 443 ? nil : ports.https, path: nil, statusCode: 308))
+        route.cors = nil
+        route.session = nil
+        return route
     }
 
     /// One SNI chain per usable certificate, the older Ingress's where two name the same
@@ -436,6 +518,7 @@ struct IngressPlanner {
             return .respond(DirectResponsePlan(status: 500, body: message))
         }
         builder.use(target, by: member.key, through: member.key)
+        if member.nginx.http2 { builder.speakHTTP2(to: target) }
         return .forward(ForwardPlan(destinations: [DestinationPlan(cluster: target.name, weight: 1)]))
     }
 

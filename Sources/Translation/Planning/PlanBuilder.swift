@@ -17,6 +17,9 @@ struct PlanBuilder {
     /// certificate is what TLS to it presents).
     private var gatewaysByTarget: [ServicePort: Set<ObjectKey>] = [:]
     private var reject = false
+    /// Service ports spoken to over HTTP/2 whatever they say (an Ingress's
+    /// `backend-protocol: GRPC`).
+    private var http2Targets: Set<ServicePort> = []
 
     /// Whether a Gateway of the world names a backend client certificate (only then is
     /// it worth knowing which Gateways reach each port).
@@ -44,6 +47,9 @@ struct PlanBuilder {
             for owner in placed.owners { certificates[certificate, default: []].insert(owner) }
         }
     }
+
+    /// Requests to `target` go over HTTP/2 in cleartext.
+    mutating func speakHTTP2(to target: ServicePort) { http2Targets.insert(target) }
 
     /// A certificate Secret served over SDS for `owner` (an Ingress's `tls` entry).
     mutating func addCertificate(_ secret: ObjectKey, owner: ObjectKey) {
@@ -133,7 +139,8 @@ struct PlanBuilder {
             let origins = Origins(targets[target]!.keys + [target.serviceKey])
             var cluster = ClusterPlan(
                 name: target.name, kind: .service(endpoints: Endpoints.of(target, context: context)),
-                settings: UpstreamSettings(http2: Backends.usesHTTP2(target, context: context)), origins: origins,
+                settings: UpstreamSettings(http2: http2Targets.contains(target) || Backends.usesHTTP2(target, context: context)),
+                origins: origins,
                 endpointOrigins: origins)
             for kind in PolicyKinds.all { kind.apply(to: &cluster, for: target, secrets: &secrets, context: context) }
             if cluster.settings.tls != nil, let client = backendCertificates[target],
