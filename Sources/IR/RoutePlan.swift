@@ -31,6 +31,8 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
     public var cors: CORSPlan?
     /// Requests of one session go to the endpoint the session started on.
     public var session: SessionPlan?
+    /// Only clients whose address this allows are served; the others get 403.
+    public var clientAddresses: ClientAddressPlan?
 
     public init(
         name: String, origin: ObjectKey, match: RouteMatchPlan, requestHeaders: HeaderMutation = HeaderMutation(),
@@ -45,7 +47,9 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
         self.cors = cors
     }
 
-    enum CodingKeys: String, CodingKey { case name, origin, match, requestHeaders, responseHeaders, action, cors, session }
+    enum CodingKeys: String, CodingKey {
+        case name, origin, match, requestHeaders, responseHeaders, action, cors, session, clientAddresses
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -57,6 +61,36 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
         try container.encode(action, forKey: .action)
         try container.encodeIfPresent(cors, forKey: .cors)
         try container.encodeIfPresent(session, forKey: .session)
+        try container.encodeIfPresent(clientAddresses, forKey: .clientAddresses)
+    }
+}
+
+/// Which client addresses a route serves (ingress-nginx's `whitelist-source-range` and
+/// `denylist-source-range`): those in `allow` (any, when empty) and not in `deny`.
+public struct ClientAddressPlan: Hashable, Sendable, Encodable {
+    public var allow: [AddressRange]
+    public var deny: [AddressRange]
+
+    public init(allow: [AddressRange], deny: [AddressRange]) {
+        self.allow = allow
+        self.deny = deny
+    }
+
+    /// A range as Envoy's CIDR fields take it: the network's address and its length.
+    public typealias Block = (address: String, prefixLength: Int)
+    public var allowBlocks: [Block] { allow.map(Self.block) }
+    public var denyBlocks: [Block] { deny.map(Self.block) }
+
+    static func block(_ range: AddressRange) -> Block {
+        (String(range.description.split(separator: "/").first ?? ""), range.prefixLength)
+    }
+
+    enum CodingKeys: String, CodingKey { case allow, deny }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(allow.map(\.description), forKey: .allow)
+        try container.encode(deny.map(\.description), forKey: .deny)
     }
 }
 

@@ -285,6 +285,12 @@ import XDS
             \(ingress("moved", host: "old.example.com", path: "/", annotations: ["permanent-redirect": "https://new.example.com/landing"]))
             ---
             \(ingress("secure", host: "secure.example.com", path: "/", annotations: ["enable-cors": "true", "cors-allow-origin": "https://app.example.com", "affinity": "cookie", "session-cookie-name": "route"], tls: true))
+            ---
+            \(ingress("intranet", host: "intranet.example.com", path: "/", annotations: ["whitelist-source-range": "10.0.0.0/8"]))
+            ---
+            \(ingress("local", host: "local.example.com", path: "/", annotations: ["whitelist-source-range": "127.0.0.1/32, 10.0.0.0/8"]))
+            ---
+            \(ingress("banned", host: "banned.example.com", path: "/", annotations: ["denylist-source-range": "127.0.0.0/8"]))
             """
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-nginx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -293,7 +299,7 @@ import XDS
         let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path, "--ingress-ports", "\(http),\(https)"])
         defer { chancery.stop() }
         let objects = try await chancery.adminJSON("/api/v1/objects?kind=Ingress")["objects"] as? [[String: Any]] ?? []
-        #expect(objects.count == 4 && objects.allSatisfy { ($0["rejected"] as? Bool) == false }, "\(objects)")
+        #expect(objects.count == 7 && objects.allSatisfy { ($0["rejected"] as? Bool) == false }, "\(objects)")
         let envoy = try await EnvoyProcess.start(
             bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "nginx", nodeID: "nginx", adminPort: 0))
         defer { envoy.stop() }
@@ -318,6 +324,10 @@ import XDS
         let secure = try await httpsGet(port: https, serverName: "secure.example.com", path: "/page", trustedCAPEM: ca.certificatePEM)
         #expect(secure.backend == "a")
         #expect(secure.headers["set-cookie"]?.hasPrefix("route=") == true, "\(secure.headers)")
+        // Source ranges: this client is 127.0.0.1.
+        #expect(try await httpGet(port: http, host: "intranet.example.com").status == 403)
+        #expect(try await httpGet(port: http, host: "local.example.com").backend == "a")
+        #expect(try await httpGet(port: http, host: "banned.example.com").status == 403)
         await a.stop()
     }
 }

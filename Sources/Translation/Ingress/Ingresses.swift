@@ -333,6 +333,7 @@ struct IngressPlanner {
                     }
                     if let redirect = nginx.redirect { action = .redirect(redirect) }
                     var route = RoutePlan(name: name, origin: member.key, match: routeMatch, action: action, cors: nginx.cors)
+                    route.clientAddresses = nginx.clientAddresses
                     if let session = nginx.session {
                         route.session = .cookie(name: session.name, path: session.path ?? normalized, ttlSeconds: session.ttlSeconds)
                     }
@@ -341,7 +342,13 @@ struct IngressPlanner {
                         let canary = canaryRoutes(
                             host: host, path: normalized, exact: exact, name: name, origin: member.key, match: routeMatch, main: action)
                     {
-                        plans = canary.map { var plan = $0; plan.cors = route.cors; plan.session = route.session; return plan }
+                        plans = canary.map { plan in
+                            var plan = plan
+                            plan.cors = route.cors
+                            plan.session = route.session
+                            plan.clientAddresses = route.clientAddresses
+                            return plan
+                        }
                     }
                     hosts[host, default: []].append(Entry(path: normalized, exact: exact, plans: plans, redirectsPlain: redirectsPlain))
                 }

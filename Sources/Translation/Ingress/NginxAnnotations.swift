@@ -11,7 +11,8 @@ struct NginxAnnotations {
         ["use-regex", "rewrite-target", "app-root", "permanent-redirect", "permanent-redirect-code", "temporal-redirect",
          "temporal-redirect-code", "ssl-redirect", "force-ssl-redirect", "backend-protocol", "enable-cors", "cors-allow-origin",
          "cors-allow-methods", "cors-allow-headers", "cors-expose-headers", "cors-allow-credentials", "cors-max-age", "affinity",
-         "session-cookie-name", "session-cookie-path", "session-cookie-max-age"].map { prefix + $0 })
+         "session-cookie-name", "session-cookie-path", "session-cookie-max-age", "whitelist-source-range", "allowlist-source-range",
+         "denylist-source-range"].map { prefix + $0 })
 
     /// Paths are case-insensitive regular expressions matched from the start (also when
     /// `rewrite-target` is set): for every path of the host, as ingress-nginx enforces.
@@ -28,6 +29,8 @@ struct NginxAnnotations {
     var forceSSLRedirect = false
     var cors: CORSPlan?
     var session: (name: String, path: String?, ttlSeconds: Int64?)?
+    /// `whitelist-source-range` (or `allowlist-source-range`) and `denylist-source-range`.
+    var clientAddresses: ClientAddressPlan?
     /// `backend-protocol: GRPC`: the Services are spoken to over HTTP/2 in cleartext.
     var http2 = false
     var notes: [String] = []
@@ -89,6 +92,20 @@ struct NginxAnnotations {
                 exposeHeaders: list("cors-expose-headers", ""), maxAgeSeconds: maxAge,
                 allowCredentials: flag("cors-allow-credentials", default: true))
         }
+        func ranges(_ name: String) -> [AddressRange] {
+            guard let text = value(name) else { return [] }
+            return text.split(separator: ",").compactMap { part in
+                let entry = part.trimmingCharacters(in: .whitespaces)
+                guard let range = AddressRange(entry) else {
+                    notes.append("\(name): \"\(entry)\" is not an IP address or CIDR block: left out")
+                    return nil
+                }
+                return range
+            }
+        }
+        let allow = ranges("whitelist-source-range") + ranges("allowlist-source-range")
+        let deny = ranges("denylist-source-range")
+        if !allow.isEmpty || !deny.isEmpty { clientAddresses = ClientAddressPlan(allow: allow, deny: deny) }
         if let affinity = value("affinity") {
             if affinity == "cookie" {
                 var ttl: Int64?
