@@ -330,4 +330,84 @@ import XDS
         #expect(try await httpGet(port: http, host: "banned.example.com").status == 403)
         await a.stop()
     }
+
+    /// A GatewayClass and an IngressClass of one name: one Envoy serves the Gateway's
+    /// routes and the Ingresses side by side, each on its own port.
+    @Test func gatewaysAndIngressesShareAProxy() async throws {
+        let a = try await EchoBackend.start(name: "a")
+        let b = try await EchoBackend.start(name: "b")
+        let (gatewayPort, http, https) = (try freePort(), try freePort(), try freePort())
+        let config = """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GatewayClass
+            metadata: {name: chancery}
+            spec: {controllerName: chancery.dev/gateway-controller}
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: IngressClass
+            metadata: {name: chancery, annotations: {ingress.cilium.io/loadbalancer-mode: shared}}
+            spec: {controller: chancery.dev/ingress-controller}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: gw, namespace: default}
+            spec:
+              gatewayClassName: chancery
+              listeners: [{name: http, protocol: HTTP, port: \(gatewayPort)}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: a, namespace: default}
+            spec: {ports: [{port: 80}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: a-1, namespace: default, labels: {kubernetes.io/service-name: a}}
+            addressType: IPv4
+            endpoints: [{addresses: [127.0.0.1]}]
+            ports: [{port: \(a.port)}]
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: b, namespace: default}
+            spec: {ports: [{port: 80}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: b-1, namespace: default, labels: {kubernetes.io/service-name: b}}
+            addressType: IPv4
+            endpoints: [{addresses: [127.0.0.1]}]
+            ports: [{port: \(b.port)}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: web, namespace: default}
+            spec:
+              parentRefs: [{name: gw}]
+              hostnames: [shop.example.com]
+              rules: [{backendRefs: [{name: a, port: 80}]}]
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata: {name: shop, namespace: default}
+            spec:
+              ingressClassName: chancery
+              rules: [{host: shop.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: b, port: {number: 80}}}}]}}]
+            """
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-side-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try config.write(to: dir.appendingPathComponent("both.yaml"), atomically: true, encoding: .utf8)
+        let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path, "--ingress-ports", "\(http),\(https)"])
+        defer { chancery.stop() }
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "chancery", nodeID: "both", adminPort: 0))
+        defer { envoy.stop() }
+        #expect(await eventually { try await httpGet(port: gatewayPort, host: "shop.example.com").backend == "a" })
+        #expect(await eventually { try await httpGet(port: http, host: "shop.example.com").backend == "b" })
+        let objects = try await chancery.adminJSON("/api/v1/objects?rejected=true")["objects"] as? [[String: Any]] ?? []
+        #expect(objects.isEmpty, "\(objects)")
+        await a.stop()
+        await b.stop()
+    }
 }

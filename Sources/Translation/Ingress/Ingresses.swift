@@ -115,19 +115,11 @@ enum Ingresses {
             }
             let nginx = NginxAnnotations(ingress)
             notes += nginx.notes
-            var served = Served(
+            let served = Served(
                 ingress: ingress, key: key, group: group, className: className, ports: groupPorts, notes: notes, nginx: nginx)
             if IngressCanary.isCanary(ingress) {
                 // A canary joins the groups of the Ingresses whose paths it shares.
                 canaries.append(IngressCanary(served: served, className: className))
-                continue
-            }
-            if groups.plans[group] != nil {
-                served.conditions.append(
-                    Condition(
-                        .accepted, false, reason: .invalid,
-                        message: "the proxy group \(group) is a Gateway's: name the Ingress or its class differently", generation: served.generation))
-                statuses[key] = ObjectStatus(conditions: served.conditions)
                 continue
             }
             byGroup[group, default: []].append(served)
@@ -136,8 +128,15 @@ enum Ingresses {
         for (group, members) in byGroup.sorted(by: { $0.key < $1.key }) {
             var planner = IngressPlanner(
                 group: group, world: world, ports: members[0].ports, members: members,
-                canaries: canaries.filter { $0.className == members[0].className })
-            let plan = planner.plan()
+                canaries: canaries.filter { $0.className == members[0].className },
+                takenPorts: Set(groups.plans[group]?.listeners.map(\.port) ?? []))
+            var plan = planner.plan()
+            if let gateways = groups.plans[group] {
+                // A Gateway's group of the same name (a GatewayClass and an IngressClass
+                // alike, say): one proxy serves both, the Gateway's listeners first.
+                plan = merge(plan, into: gateways)
+                groups.identical = groups.identical.filter { $0.key != group && $0.value != group }
+            }
             for canary in planner.canaries {
                 guard let index = canaries.firstIndex(where: { $0.served.key == canary.served.key }) else { continue }
                 canaries[index].appliedTo += canary.appliedTo
@@ -183,6 +182,23 @@ enum Ingresses {
     }
 }
 
+extension Ingresses {
+    /// The Ingresses' plan added to a Gateway group's (planned on the ports the Gateways
+    /// leave free): their listeners, and their clusters and secrets where the Gateways have
+    /// none of the name (same names are the same Service ports and Secrets).
+    static func merge(_ ingresses: ProxyPlan, into gateways: ProxyPlan) -> ProxyPlan {
+        var merged = gateways
+        merged.listeners += ingresses.listeners
+        let clusters = Set(gateways.clusters.map(\.name))
+        merged.clusters += ingresses.clusters.filter { !clusters.contains($0.name) }
+        merged.clusters.sort { $0.name < $1.name }
+        let secrets = Set(gateways.secrets.map(\.name))
+        merged.secrets += ingresses.secrets.filter { !secrets.contains($0.name) }
+        merged.secrets.sort { $0.name < $1.name }
+        return merged
+    }
+}
+
 /// The ports Ingress proxy groups listen on (`serve --ingress-ports`).
 public struct IngressPorts: Sendable, Hashable {
     public var http: Int
@@ -219,8 +235,15 @@ struct IngressPlanner {
     var certificateExpiry: [String: Date] = [:]
     var warnings: [String] = []
 
-    init(group: String, world: World, ports: IngressPorts, members: [Ingresses.Served], canaries: [IngressCanary] = []) {
+    /// Ports a Gateway of the same proxy group listens on: the Ingresses do not use them.
+    let takenPorts: Set<Int>
+
+    init(
+        group: String, world: World, ports: IngressPorts, members: [Ingresses.Served], canaries: [IngressCanary] = [],
+        takenPorts: Set<Int> = []
+    ) {
         self.group = group
+        self.takenPorts = takenPorts
         self.world = world
         self.ports = ports
         self.members = members
@@ -239,9 +262,19 @@ struct IngressPlanner {
     }
 
     mutating func plan() -> ProxyPlan {
+        for port in [ports.http, ports.https] where takenPorts.contains(port) {
+            for index in members.indices {
+                members[index].conditions.append(
+                    Condition(
+                        .conflicted, true, reason: .conflicted,
+                        message: "port \(port) of proxy group \(group) is a Gateway listener's: the Ingresses are not served on it",
+                        generation: members[index].generation))
+            }
+        }
+        let servesHTTPS = !takenPorts.contains(ports.https)
         // Hosts served over HTTPS (a usable certificate names them): ssl-redirect's.
         var secureHosts: Set<String> = []
-        for member in members {
+        for member in members where servesHTTPS {
             for tls in member.ingress.spec.tls ?? [] {
                 guard let secretName = tls.secretName,
                     case .success? = world.context.certificate(ObjectKey(.secret, namespace: member.namespace, name: secretName))
@@ -390,12 +423,14 @@ struct IngressPlanner {
             secureVirtualHosts.append(VirtualHostPlan(name: name, domains: domains, routes: secure))
         }
         let httpName = "0.0.0.0:\(ports.http)"
-        builder.listeners.append(
-            ListenerPlan(
-                name: httpName, address: "0.0.0.0", port: ports.http,
-                traffic: .http(.plain(RouteTablePlan(name: httpName, virtualHosts: plainHosts, origins: Origins(origins)))),
-                origins: Origins(origins)))
-        let chains = secureChains(virtualHosts: secureVirtualHosts)
+        if !takenPorts.contains(ports.http) {
+            builder.listeners.append(
+                ListenerPlan(
+                    name: httpName, address: "0.0.0.0", port: ports.http,
+                    traffic: .http(.plain(RouteTablePlan(name: httpName, virtualHosts: plainHosts, origins: Origins(origins)))),
+                    origins: Origins(origins)))
+        }
+        let chains = servesHTTPS ? secureChains(virtualHosts: secureVirtualHosts) : []
         if !chains.isEmpty {
             let httpsName = "0.0.0.0:\(ports.https)"
             builder.listeners.append(
