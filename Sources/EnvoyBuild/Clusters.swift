@@ -37,6 +37,7 @@ enum Clusters {
                 try! .packing(options)
         }
         if let tls = settings.tls { cluster.transportSocket = UpstreamTLS.transportSocket(tls, http2: settings.http2) }
+        if let connect = settings.connectTimeoutMilliseconds { cluster.connectTimeout = Routes.duration(connect) }
         return cluster
     }
 

@@ -17,16 +17,19 @@ protocol HTTPFilter: Sendable {
     func listenerConfig(for listener: HTTPListenerPlan) -> Google_Protobuf_Any?
     /// Configuration for one route, or nil when the listener's applies unchanged.
     func routeConfig(for route: RoutePlan) -> Google_Protobuf_Any?
+    /// The filter acts only on routes that configure it (Envoy's `disabled`).
+    var disabledByDefault: Bool { get }
 }
 
 extension HTTPFilter {
     func routeConfig(for route: RoutePlan) -> Google_Protobuf_Any? { nil }
+    var disabledByDefault: Bool { false }
 }
 
 enum HTTPFilters {
     /// Feature filters, in the order requests pass them. The router, which sends the
     /// request on, always comes after them.
-    static let ordered: [any HTTPFilter] = [ClientAddressFilter(), CORSFilter(), SessionFilter()]
+    static let ordered: [any HTTPFilter] = [ClientAddressFilter(), CORSFilter(), BodySizeFilter(), SessionFilter()]
 
     /// The HTTP connection manager's filter list for a listener: the feature filters its
     /// routes need, in order, then the router.
@@ -39,6 +42,7 @@ enum HTTPFilters {
             var entry = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
             entry.name = filter.name
             entry.typedConfig = config
+            entry.disabled = filter.disabledByDefault
             chain.append(entry)
         }
         return chain

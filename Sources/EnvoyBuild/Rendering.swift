@@ -30,6 +30,8 @@ extension ProxyConfig {
             Envoy_Extensions_Filters_Http_Cors_V3_Cors.self,
             Envoy_Extensions_Filters_Http_Cors_V3_CorsPolicy.self,
             Envoy_Extensions_Filters_Http_Rbac_V3_RBAC.self,
+            Envoy_Extensions_Filters_Http_Buffer_V3_Buffer.self,
+            Envoy_Extensions_Filters_Http_Buffer_V3_BufferPerRoute.self,
             Envoy_Extensions_Filters_Http_Rbac_V3_RBACPerRoute.self,
             Envoy_Extensions_Filters_Http_StatefulSession_V3_StatefulSession.self,
             Envoy_Extensions_Filters_Http_StatefulSession_V3_StatefulSessionPerRoute.self,

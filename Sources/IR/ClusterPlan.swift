@@ -68,10 +68,13 @@ public struct ClusterPlan: Hashable, Sendable, Encodable {
 public struct UpstreamSettings: Hashable, Sendable, Encodable {
     public var http2: Bool
     public var tls: UpstreamTLSPlan?
+    /// How long a connection to an endpoint may take to open (Envoy's 10 s otherwise).
+    public var connectTimeoutMilliseconds: Int64?
 
-    public init(http2: Bool = false, tls: UpstreamTLSPlan? = nil) {
+    public init(http2: Bool = false, tls: UpstreamTLSPlan? = nil, connectTimeoutMilliseconds: Int64? = nil) {
         self.http2 = http2
         self.tls = tls
+        self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
     }
 }
 

@@ -33,6 +33,9 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
     public var session: SessionPlan?
     /// Only clients whose address this allows are served; the others get 403.
     public var clientAddresses: ClientAddressPlan?
+    /// Request bodies over this many bytes are answered 413 (the request is buffered
+    /// whole before it is sent on, as ingress-nginx does).
+    public var maxRequestBytes: Int?
 
     public init(
         name: String, origin: ObjectKey, match: RouteMatchPlan, requestHeaders: HeaderMutation = HeaderMutation(),
@@ -48,7 +51,7 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, origin, match, requestHeaders, responseHeaders, action, cors, session, clientAddresses
+        case name, origin, match, requestHeaders, responseHeaders, action, cors, session, clientAddresses, maxRequestBytes
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -62,6 +65,7 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
         try container.encodeIfPresent(cors, forKey: .cors)
         try container.encodeIfPresent(session, forKey: .session)
         try container.encodeIfPresent(clientAddresses, forKey: .clientAddresses)
+        try container.encodeIfPresent(maxRequestBytes, forKey: .maxRequestBytes)
     }
 }
 
@@ -273,12 +277,16 @@ public struct ForwardPlan: Hashable, Sendable, Encodable {
     public var backendTimeoutMilliseconds: Int64?
     /// Requests tried again when a backend fails them.
     public var retry: RetryPlan?
+    /// A request (upstream or downstream) silent this long is ended (Envoy's route
+    /// `idle_timeout`; ingress-nginx's read and send timeouts).
+    public var idleTimeoutMilliseconds: Int64?
 
     public init(
         destinations: [DestinationPlan], invalidShare: Int = 0, hostRewrite: String? = nil, pathRewrite: PathRewrite? = nil,
         mirrors: [MirrorPlan] = [], timeoutMilliseconds: Int64? = nil, backendTimeoutMilliseconds: Int64? = nil,
-        retry: RetryPlan? = nil
+        retry: RetryPlan? = nil, idleTimeoutMilliseconds: Int64? = nil
     ) {
+        self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
         self.destinations = destinations
         self.invalidShare = invalidShare
         self.hostRewrite = hostRewrite

@@ -291,6 +291,8 @@ import XDS
             \(ingress("local", host: "local.example.com", path: "/", annotations: ["whitelist-source-range": "127.0.0.1/32, 10.0.0.0/8"]))
             ---
             \(ingress("banned", host: "banned.example.com", path: "/", annotations: ["denylist-source-range": "127.0.0.0/8"]))
+            ---
+            \(ingress("upload", host: "upload.example.com", path: "/", annotations: ["proxy-body-size": "1k", "proxy-read-timeout": "1"]))
             """
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-nginx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -299,7 +301,7 @@ import XDS
         let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path, "--ingress-ports", "\(http),\(https)"])
         defer { chancery.stop() }
         let objects = try await chancery.adminJSON("/api/v1/objects?kind=Ingress")["objects"] as? [[String: Any]] ?? []
-        #expect(objects.count == 7 && objects.allSatisfy { ($0["rejected"] as? Bool) == false }, "\(objects)")
+        #expect(objects.count == 8 && objects.allSatisfy { ($0["rejected"] as? Bool) == false }, "\(objects)")
         let envoy = try await EnvoyProcess.start(
             bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "nginx", nodeID: "nginx", adminPort: 0))
         defer { envoy.stop() }
@@ -328,6 +330,12 @@ import XDS
         #expect(try await httpGet(port: http, host: "intranet.example.com").status == 403)
         #expect(try await httpGet(port: http, host: "local.example.com").backend == "a")
         #expect(try await httpGet(port: http, host: "banned.example.com").status == 403)
+        // proxy-body-size: a body over 1 KiB gets 413, one under it reaches the backend;
+        // the other routes take any size.
+        let big = Data(repeating: 0x61, count: 2048)
+        #expect(try await httpGet(port: http, host: "upload.example.com", method: "POST", body: big).status == 413)
+        #expect(try await httpGet(port: http, host: "upload.example.com", method: "POST", body: Data(repeating: 0x61, count: 512)).backend == "a")
+        #expect(try await httpGet(port: http, path: "/x", host: "root.example.com", method: "POST", body: big).backend == "a")
         await a.stop()
     }
 

@@ -20,7 +20,7 @@ public struct HTTPResult: Sendable {
 /// and full control of the Host header, so a test sees exactly what Envoy answers.
 public func httpGet(
     port: Int, path: String = "/", host: String = "example.com", method: String = "GET",
-    headers extra: [(String, String)] = [], timeout: Duration = .seconds(5), address: String = "127.0.0.1"
+    headers extra: [(String, String)] = [], body: Data? = nil, timeout: Duration = .seconds(5), address: String = "127.0.0.1"
 ) async throws -> HTTPResult {
     // The promise lives on the channel's own event loop, where the handler completes it.
     let loop = MultiThreadedEventLoopGroup.singleton.next()
@@ -41,8 +41,10 @@ public func httpGet(
     headers.add(name: "host", value: host)
     headers.add(name: "connection", value: "close")
     for (name, value) in extra { headers.add(name: name, value: value) }
+    if let body { headers.add(name: "content-length", value: String(body.count)) }
     let head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path, headers: headers)
     channel.write(HTTPClientRequestPart.head(head), promise: nil)
+    if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
     // A server may answer and close before the request is fully written (Envoy does
     // for a malformed request): the answer, not the write, is the result.
     channel.writeAndFlush(HTTPClientRequestPart.end(nil)).whenFailure { promise.fail($0) }

@@ -141,6 +141,7 @@ enum Ingresses {
                 guard let index = canaries.firstIndex(where: { $0.served.key == canary.served.key }) else { continue }
                 canaries[index].appliedTo += canary.appliedTo
                 canaries[index].served.conditions += canary.served.conditions.filter { !canaries[index].served.conditions.contains($0) }
+                canaries[index].served.notes += canary.served.notes.filter { !canaries[index].served.notes.contains($0) }
             }
             groups.add(group, plan: plan, serving: members.map(\.key) + planner.canaries.filter { !$0.appliedTo.isEmpty }.map(\.served.key))
             for member in planner.members {
@@ -237,6 +238,8 @@ struct IngressPlanner {
 
     /// Ports a Gateway of the same proxy group listens on: the Ingresses do not use them.
     let takenPorts: Set<Int>
+    /// Notes found while planning paths, added to each Ingress's own at the end.
+    private var laterNotes: [ObjectKey: [String]] = [:]
 
     init(
         group: String, world: World, ports: IngressPorts, members: [Ingresses.Served], canaries: [IngressCanary] = [],
@@ -367,6 +370,7 @@ struct IngressPlanner {
                     if let redirect = nginx.redirect { action = .redirect(redirect) }
                     var route = RoutePlan(name: name, origin: member.key, match: routeMatch, action: action, cors: nginx.cors)
                     route.clientAddresses = nginx.clientAddresses
+                    route.maxRequestBytes = nginx.maxRequestBytes
                     if let session = nginx.session {
                         route.session = .cookie(name: session.name, path: session.path ?? normalized, ttlSeconds: session.ttlSeconds)
                     }
@@ -380,6 +384,7 @@ struct IngressPlanner {
                             plan.cors = route.cors
                             plan.session = route.session
                             plan.clientAddresses = route.clientAddresses
+                            plan.maxRequestBytes = route.maxRequestBytes
                             return plan
                         }
                     }
@@ -431,6 +436,8 @@ struct IngressPlanner {
                     origins: Origins(origins)))
         }
         let chains = servesHTTPS ? secureChains(virtualHosts: secureVirtualHosts) : []
+        for index in members.indices { members[index].notes += laterNotes[members[index].key] ?? [] }
+        for index in canaries.indices { canaries[index].served.notes += laterNotes[canaries[index].served.key] ?? [] }
         if !chains.isEmpty {
             let httpsName = "0.0.0.0:\(ports.https)"
             builder.listeners.append(
@@ -561,7 +568,15 @@ struct IngressPlanner {
         }
         builder.use(target, by: member.key, through: member.key)
         if member.nginx.http2 { builder.speakHTTP2(to: target) }
-        return .forward(ForwardPlan(destinations: [DestinationPlan(cluster: target.name, weight: 1)]))
+        if let connect = member.nginx.connectTimeoutMilliseconds, let owner = builder.connect(to: target, within: connect, by: member.key) {
+            laterNotes[member.key, default: []].append(
+                "proxy-connect-timeout is not applied to Service \(target.namespace)/\(target.service): Ingress \(owner.namespace)/\(owner.name), the older one, set another")
+        }
+        // As ingress-nginx: no limit on a request's whole duration, only on silence.
+        return .forward(
+            ForwardPlan(
+                destinations: [DestinationPlan(cluster: target.name, weight: 1)], timeoutMilliseconds: 0,
+                idleTimeoutMilliseconds: member.nginx.idleTimeoutMilliseconds))
     }
 
     /// `*.example.com` matches one label only (Envoy's wildcard domains match several):

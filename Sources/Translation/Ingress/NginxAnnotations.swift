@@ -12,7 +12,8 @@ struct NginxAnnotations {
          "temporal-redirect-code", "ssl-redirect", "force-ssl-redirect", "backend-protocol", "enable-cors", "cors-allow-origin",
          "cors-allow-methods", "cors-allow-headers", "cors-expose-headers", "cors-allow-credentials", "cors-max-age", "affinity",
          "session-cookie-name", "session-cookie-path", "session-cookie-max-age", "whitelist-source-range", "allowlist-source-range",
-         "denylist-source-range"].map { prefix + $0 })
+         "denylist-source-range", "proxy-connect-timeout", "proxy-read-timeout", "proxy-send-timeout", "proxy-body-size"]
+            .map { prefix + $0 })
 
     /// Paths are case-insensitive regular expressions matched from the start (also when
     /// `rewrite-target` is set): for every path of the host, as ingress-nginx enforces.
@@ -31,6 +32,13 @@ struct NginxAnnotations {
     var session: (name: String, path: String?, ttlSeconds: Int64?)?
     /// `whitelist-source-range` (or `allowlist-source-range`) and `denylist-source-range`.
     var clientAddresses: ClientAddressPlan?
+    /// `proxy-connect-timeout`, seconds (ingress-nginx's default 5 is not imposed: Envoy's 10 s stays).
+    var connectTimeoutMilliseconds: Int64?
+    /// The larger of `proxy-read-timeout` and `proxy-send-timeout` (default 60 s): a
+    /// request silent this long is ended; there is no limit on its whole duration.
+    var idleTimeoutMilliseconds: Int64 = 60_000
+    /// `proxy-body-size` (`8m`, `512k`; `0`: no limit).
+    var maxRequestBytes: Int?
     /// `backend-protocol: GRPC`: the Services are spoken to over HTTP/2 in cleartext.
     var http2 = false
     var notes: [String] = []
@@ -92,6 +100,25 @@ struct NginxAnnotations {
                 exposeHeaders: list("cors-expose-headers", ""), maxAgeSeconds: maxAge,
                 allowCredentials: flag("cors-allow-credentials", default: true))
         }
+        func seconds(_ name: String) -> Int64? {
+            guard let text = value(name) else { return nil }
+            guard let number = Int64(text), number > 0, number <= 86_400 else {
+                notes.append("\(name) \"\(text)\" is not a number of seconds from 1 to 86400: not applied")
+                return nil
+            }
+            return number * 1000
+        }
+        connectTimeoutMilliseconds = seconds("proxy-connect-timeout")
+        let read = seconds("proxy-read-timeout")
+        let send = seconds("proxy-send-timeout")
+        if read != nil || send != nil { idleTimeoutMilliseconds = max(read ?? 60_000, send ?? 60_000) }
+        if let text = value("proxy-body-size") {
+            if let bytes = Self.size(text) {
+                maxRequestBytes = bytes == 0 ? nil : bytes
+            } else {
+                notes.append("proxy-body-size \"\(text)\" is not a size (8m, 512k, 1g, or bytes): not applied")
+            }
+        }
         func ranges(_ name: String) -> [AddressRange] {
             guard let text = value(name) else { return [] }
             return text.split(separator: ",").compactMap { part in
@@ -139,6 +166,20 @@ struct NginxAnnotations {
         }
         let path = url.path.isEmpty ? "/" : url.path + (url.query.map { "?" + $0 } ?? "")
         return RedirectPlan(scheme: scheme, hostname: host, port: url.port, path: .replaceFull(path), statusCode: status)
+    }
+
+    /// nginx's sizes: bytes, or a number with `k`, `m` or `g` (either case); nil for
+    /// anything else. Envoy takes up to 4 GiB.
+    static func size(_ text: String) -> Int? {
+        let units: [Character: Int] = ["k": 1 << 10, "m": 1 << 20, "g": 1 << 30]
+        var digits = Substring(text)
+        var unit = 1
+        if let last = text.last?.lowercased().first, let multiplier = units[last] {
+            unit = multiplier
+            digits = digits.dropLast()
+        }
+        guard let number = Int(digits), number >= 0, number <= Int(UInt32.max) / unit else { return nil }
+        return number * unit
     }
 
     /// `/$2` → `/\2`, as Envoy's regex substitution names capture groups.

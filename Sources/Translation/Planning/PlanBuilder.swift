@@ -20,6 +20,8 @@ struct PlanBuilder {
     /// Service ports spoken to over HTTP/2 whatever they say (an Ingress's
     /// `backend-protocol: GRPC`).
     private var http2Targets: Set<ServicePort> = []
+    /// Connect timeouts asked for Service ports, and who asked first.
+    private var connectTimeouts: [ServicePort: (milliseconds: Int64, owner: ObjectKey)] = [:]
 
     /// Whether a Gateway of the world names a backend client certificate (only then is
     /// it worth knowing which Gateways reach each port).
@@ -46,6 +48,14 @@ struct PlanBuilder {
         for certificate in placed.listener.certificates {
             for owner in placed.owners { certificates[certificate, default: []].insert(owner) }
         }
+    }
+
+    /// Connections to `target` open within `milliseconds`; nil when that is set, else who
+    /// set another value first.
+    mutating func connect(to target: ServicePort, within milliseconds: Int64, by owner: ObjectKey) -> ObjectKey? {
+        if let set = connectTimeouts[target] { return set.milliseconds == milliseconds ? nil : set.owner }
+        connectTimeouts[target] = (milliseconds, owner)
+        return nil
     }
 
     /// Requests to `target` go over HTTP/2 in cleartext.
@@ -139,7 +149,9 @@ struct PlanBuilder {
             let origins = Origins(targets[target]!.keys + [target.serviceKey])
             var cluster = ClusterPlan(
                 name: target.name, kind: .service(endpoints: Endpoints.of(target, context: context)),
-                settings: UpstreamSettings(http2: http2Targets.contains(target) || Backends.usesHTTP2(target, context: context)),
+                settings: UpstreamSettings(
+                    http2: http2Targets.contains(target) || Backends.usesHTTP2(target, context: context),
+                    connectTimeoutMilliseconds: connectTimeouts[target]?.milliseconds),
                 origins: origins,
                 endpointOrigins: origins)
             for kind in PolicyKinds.all { kind.apply(to: &cluster, for: target, secrets: &secrets, context: context) }
