@@ -36,7 +36,11 @@ enum Clusters {
             cluster.typedExtensionProtocolOptions["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"] =
                 try! .packing(options)
         }
-        if let tls = settings.tls { cluster.transportSocket = UpstreamTLS.transportSocket(tls, http2: settings.http2) }
+        if let tls = settings.tls {
+            cluster.transportSocket = UpstreamTLS.transportSocket(tls, http2: settings.http2)
+        } else if settings.unverifiedTLS {
+            cluster.transportSocket = UpstreamTLS.unverified(http2: settings.http2)
+        }
         if let connect = settings.connectTimeoutMilliseconds { cluster.connectTimeout = Routes.duration(connect) }
         return cluster
     }
@@ -93,6 +97,16 @@ enum Clusters {
 /// TLS from Envoy to a backend: the SNI, the names the backend's certificate must carry,
 /// the CA bundle (an SDS secret) it must chain to, and the certificate Envoy presents.
 enum UpstreamTLS {
+    /// TLS that checks nothing of the backend's certificate, and sends no SNI.
+    static func unverified(http2: Bool) -> Envoy_Config_Core_V3_TransportSocket {
+        var upstream = Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext()
+        if http2 { upstream.commonTlsContext.alpnProtocols = ["h2"] }
+        var socket = Envoy_Config_Core_V3_TransportSocket()
+        socket.name = "envoy.transport_sockets.tls"
+        socket.typedConfig = try! .packing(upstream)
+        return socket
+    }
+
     static func transportSocket(_ tls: UpstreamTLSPlan, http2: Bool) -> Envoy_Config_Core_V3_TransportSocket {
         var defaults = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
         defaults.matchTypedSubjectAltNames = tls.subjectAltNames.map { san in

@@ -70,11 +70,27 @@ public struct UpstreamSettings: Hashable, Sendable, Encodable {
     public var tls: UpstreamTLSPlan?
     /// How long a connection to an endpoint may take to open (Envoy's 10 s otherwise).
     public var connectTimeoutMilliseconds: Int64?
+    /// TLS to the endpoints without checking their certificates (ingress-nginx's
+    /// `backend-protocol: HTTPS`, whose `proxy_ssl_verify` is off); `tls`, when set, wins.
+    public var unverifiedTLS: Bool
 
-    public init(http2: Bool = false, tls: UpstreamTLSPlan? = nil, connectTimeoutMilliseconds: Int64? = nil) {
+    public init(
+        http2: Bool = false, tls: UpstreamTLSPlan? = nil, connectTimeoutMilliseconds: Int64? = nil, unverifiedTLS: Bool = false
+    ) {
         self.http2 = http2
         self.tls = tls
         self.connectTimeoutMilliseconds = connectTimeoutMilliseconds
+        self.unverifiedTLS = unverifiedTLS
+    }
+
+    enum CodingKeys: String, CodingKey { case http2, tls, connectTimeoutMilliseconds, unverifiedTLS }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(http2, forKey: .http2)
+        try container.encodeIfPresent(tls, forKey: .tls)
+        try container.encodeIfPresent(connectTimeoutMilliseconds, forKey: .connectTimeoutMilliseconds)
+        if unverifiedTLS { try container.encode(true, forKey: .unverifiedTLS) }
     }
 }
 

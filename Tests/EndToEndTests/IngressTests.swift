@@ -242,6 +242,10 @@ import XDS
         let (http, https) = (try freePort(), try freePort())
         let ca = try TestCA.make(commonName: "Annotations CA")
         let certificate = try ca.issue(commonName: "secure.example.com", dnsNames: ["secure.example.com"])
+        // An HTTPS backend whose certificate no one checks (ingress-nginx's default).
+        let unchecked = try TestCA.make(commonName: "Nobody's CA")
+        let vault = try await TLSBackend.start(
+            name: "vault", certificate: try unchecked.issue(commonName: "vault.internal", dnsNames: ["vault.internal"]))
         func ingress(_ name: String, host: String, path: String, type: String = "Prefix", annotations: [String: String], tls: Bool = false) -> String {
             let list = annotations.sorted { $0.key < $1.key }.map { "nginx.ingress.kubernetes.io/\($0.key): '\($0.value)'" }
             return """
@@ -293,6 +297,25 @@ import XDS
             \(ingress("banned", host: "banned.example.com", path: "/", annotations: ["denylist-source-range": "127.0.0.0/8"]))
             ---
             \(ingress("upload", host: "upload.example.com", path: "/", annotations: ["proxy-body-size": "1k", "proxy-read-timeout": "1"]))
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: vault, namespace: web}
+            spec: {ports: [{port: 443}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: vault-1, namespace: web, labels: {kubernetes.io/service-name: vault}}
+            addressType: IPv4
+            endpoints: [{addresses: [127.0.0.1]}]
+            ports: [{port: \(vault.port)}]
+            ---
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata: {name: vault, namespace: web, annotations: {ingress.cilium.io/loadbalancer-mode: shared, nginx.ingress.kubernetes.io/backend-protocol: HTTPS}}
+            spec:
+              ingressClassName: nginx
+              rules: [{host: vault.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: vault, port: {number: 443}}}}]}}]
             """
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-nginx-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -301,7 +324,7 @@ import XDS
         let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path, "--ingress-ports", "\(http),\(https)"])
         defer { chancery.stop() }
         let objects = try await chancery.adminJSON("/api/v1/objects?kind=Ingress")["objects"] as? [[String: Any]] ?? []
-        #expect(objects.count == 8 && objects.allSatisfy { ($0["rejected"] as? Bool) == false }, "\(objects)")
+        #expect(objects.count == 9 && objects.allSatisfy { ($0["rejected"] as? Bool) == false }, "\(objects)")
         let envoy = try await EnvoyProcess.start(
             bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "nginx", nodeID: "nginx", adminPort: 0))
         defer { envoy.stop() }
@@ -336,7 +359,10 @@ import XDS
         #expect(try await httpGet(port: http, host: "upload.example.com", method: "POST", body: big).status == 413)
         #expect(try await httpGet(port: http, host: "upload.example.com", method: "POST", body: Data(repeating: 0x61, count: 512)).backend == "a")
         #expect(try await httpGet(port: http, path: "/x", host: "root.example.com", method: "POST", body: big).backend == "a")
+        // backend-protocol HTTPS: TLS to the backend.
+        #expect(try await httpGet(port: http, host: "vault.example.com").backend == "vault")
         await a.stop()
+        await vault.stop()
     }
 
     /// A GatewayClass and an IngressClass of one name: one Envoy serves the Gateway's

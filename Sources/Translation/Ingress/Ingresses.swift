@@ -568,6 +568,7 @@ struct IngressPlanner {
         }
         builder.use(target, by: member.key, through: member.key)
         if member.nginx.http2 { builder.speakHTTP2(to: target) }
+        if member.nginx.tls { builder.speakUnverifiedTLS(to: target) }
         if let connect = member.nginx.connectTimeoutMilliseconds, let owner = builder.connect(to: target, within: connect, by: member.key) {
             laterNotes[member.key, default: []].append(
                 "proxy-connect-timeout is not applied to Service \(target.namespace)/\(target.service): Ingress \(owner.namespace)/\(owner.name), the older one, set another")

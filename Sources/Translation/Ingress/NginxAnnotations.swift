@@ -39,8 +39,12 @@ struct NginxAnnotations {
     var idleTimeoutMilliseconds: Int64 = 60_000
     /// `proxy-body-size` (`8m`, `512k`; `0`: no limit).
     var maxRequestBytes: Int?
-    /// `backend-protocol: GRPC`: the Services are spoken to over HTTP/2 in cleartext.
+    /// `backend-protocol: GRPC` or `GRPCS`: the Services are spoken to over HTTP/2.
     var http2 = false
+    /// `backend-protocol: HTTPS` or `GRPCS`: over TLS, their certificates unchecked (as
+    /// ingress-nginx's default `proxy_ssl_verify off`); a BackendTLSPolicy, where one
+    /// applies, checks them.
+    var tls = false
     var notes: [String] = []
 
     init(_ ingress: Ingress) {
@@ -80,7 +84,9 @@ struct NginxAnnotations {
             switch text.uppercased() {
             case "HTTP", "AUTO_HTTP": break
             case "GRPC": http2 = true
-            default: notes.append("backend-protocol \(text) is not supported (HTTP, AUTO_HTTP and GRPC are): HTTP is used")
+            case "HTTPS": tls = true
+            case "GRPCS": (http2, tls) = (true, true)
+            default: notes.append("backend-protocol \(text) is not supported (HTTP, AUTO_HTTP, HTTPS, GRPC and GRPCS are): HTTP is used")
             }
         }
         if flag("enable-cors", default: false) {

@@ -20,6 +20,8 @@ struct PlanBuilder {
     /// Service ports spoken to over HTTP/2 whatever they say (an Ingress's
     /// `backend-protocol: GRPC`).
     private var http2Targets: Set<ServicePort> = []
+    /// Service ports spoken to over TLS without checking their certificates.
+    private var unverifiedTLSTargets: Set<ServicePort> = []
     /// Connect timeouts asked for Service ports, and who asked first.
     private var connectTimeouts: [ServicePort: (milliseconds: Int64, owner: ObjectKey)] = [:]
 
@@ -58,8 +60,11 @@ struct PlanBuilder {
         return nil
     }
 
-    /// Requests to `target` go over HTTP/2 in cleartext.
+    /// Requests to `target` go over HTTP/2.
     mutating func speakHTTP2(to target: ServicePort) { http2Targets.insert(target) }
+
+    /// Requests to `target` go over TLS, its certificate unchecked.
+    mutating func speakUnverifiedTLS(to target: ServicePort) { unverifiedTLSTargets.insert(target) }
 
     /// A certificate Secret served over SDS for `owner` (an Ingress's `tls` entry).
     mutating func addCertificate(_ secret: ObjectKey, owner: ObjectKey) {
@@ -151,7 +156,8 @@ struct PlanBuilder {
                 name: target.name, kind: .service(endpoints: Endpoints.of(target, context: context)),
                 settings: UpstreamSettings(
                     http2: http2Targets.contains(target) || Backends.usesHTTP2(target, context: context),
-                    connectTimeoutMilliseconds: connectTimeouts[target]?.milliseconds),
+                    connectTimeoutMilliseconds: connectTimeouts[target]?.milliseconds,
+                    unverifiedTLS: unverifiedTLSTargets.contains(target)),
                 origins: origins,
                 endpointOrigins: origins)
             for kind in PolicyKinds.all { kind.apply(to: &cluster, for: target, secrets: &secrets, context: context) }
