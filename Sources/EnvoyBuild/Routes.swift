@@ -182,6 +182,7 @@ enum Routes {
         var action = Envoy_Config_Route_V3_RedirectAction()
         if let scheme = plan.scheme { action.schemeRedirect = scheme }
         if let hostname = plan.hostname { action.hostRedirect = hostname }
+        action.stripQuery = plan.stripQuery
         if let port = plan.port {
             action.portRedirect = UInt32(port)
         } else if let scheme = plan.scheme, plan.hostname == nil {

@@ -387,6 +387,20 @@ public struct RedirectPlan: Hashable, Sendable, Encodable {
     public var path: PathRewrite?
     /// 301, 302, 303, 307 or 308.
     public var statusCode: Int
+    /// The request's query is dropped (a redirect to a whole URL, as nginx's `return`).
+    public var stripQuery = false
+
+    enum CodingKeys: String, CodingKey { case scheme, hostname, port, path, statusCode, stripQuery }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(scheme, forKey: .scheme)
+        try container.encodeIfPresent(hostname, forKey: .hostname)
+        try container.encodeIfPresent(port, forKey: .port)
+        try container.encodeIfPresent(path, forKey: .path)
+        try container.encode(statusCode, forKey: .statusCode)
+        if stripQuery { try container.encode(true, forKey: .stripQuery) }
+    }
 
     public init(scheme: String?, hostname: String?, port: Int?, path: PathRewrite?, statusCode: Int) {
         self.scheme = scheme

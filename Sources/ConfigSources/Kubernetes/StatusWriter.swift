@@ -22,7 +22,7 @@ public final class StatusWriter: Sendable {
     private let listenerSetsWritten = Mutex<Set<ObjectKey>>([])
     /// Ingresses whose address this writer wrote: one no longer Chancery's (its class
     /// changed) loses it, once; other controllers' Ingresses are never touched.
-    private let ingressesWritten = Mutex<Set<ObjectKey>>([])
+    private let ingressesWritten = Mutex<[ObjectKey: Data]>([:])
 
     public init(source: KubernetesSource, controllerName: String = chanceryControllerName, logger: Logger) {
         self.source = source
@@ -46,8 +46,20 @@ public final class StatusWriter: Sendable {
         }
         let released = listenerSetsWritten.withLock { $0 }.filter { statuses[$0] == nil }
         for key in released { statuses[key] = Self.pending }
-        let releasedIngresses = ingressesWritten.withLock { $0 }.filter { statuses[$0] == nil }
-        for key in releasedIngresses { statuses[key] = ObjectStatus(loadBalancer: []) }
+        let ingressesOurs = ingressesWritten.withLock { $0 }
+        var releasedIngresses: Set<ObjectKey> = []
+        for (key, ours) in ingressesOurs where statuses[key] == nil {
+            // Cleared only while it still shows what Chancery wrote: another controller
+            // that took the Ingress may have written its own.
+            let current = source.object(key).flatMap { try? JSONSerialization.jsonObject(with: $0.raw) as? [String: Any] }
+            let shown = (current?["status"] as? [String: Any])?["loadBalancer"] as? [String: Any] ?? [:]
+            if Self.same(shown, (try? JSONSerialization.jsonObject(with: ours) as? [String: Any]) ?? [:]) {
+                statuses[key] = ObjectStatus(loadBalancer: [])
+                releasedIngresses.insert(key)
+            } else {
+                ingressesWritten.withLock { _ = $0.removeValue(forKey: key) }
+            }
+        }
         for key in statuses.keys.sorted() {
             guard allowed() else { break }
             guard let object = source.object(key),
@@ -57,7 +69,7 @@ public final class StatusWriter: Sendable {
             let desired = desiredStatus(statuses[key]!, of: key.kind, current: current, object: body, now: now)
             guard !Self.same(current, desired) else {
                 if released.contains(key) { listenerSetsWritten.withLock { _ = $0.remove(key) } }
-                if releasedIngresses.contains(key) { ingressesWritten.withLock { _ = $0.remove(key) } }
+                if releasedIngresses.contains(key) { ingressesWritten.withLock { _ = $0.removeValue(forKey: key) } }
                 continue
             }
             body["status"] = desired
@@ -74,8 +86,9 @@ public final class StatusWriter: Sendable {
                         }
                     }
                     if key.kind == .ingress {
-                        ingressesWritten.withLock { written in
-                            if releasedIngresses.contains(key) { written.remove(key) } else { written.insert(key) }
+                        let loadBalancer = (try? JSONSerialization.data(withJSONObject: desired["loadBalancer"] ?? [String: Any]())) ?? Data()
+                        ingressesWritten.withLock { ours in
+                            if releasedIngresses.contains(key) { ours.removeValue(forKey: key) } else { ours[key] = loadBalancer }
                         }
                     }
                     Counter(label: "chancery_status_writes_total", dimensions: [("kind", key.kind.rawValue)]).increment()
@@ -84,7 +97,7 @@ public final class StatusWriter: Sendable {
                 case 404:
                     // Deleted meanwhile.
                     listenerSetsWritten.withLock { _ = $0.remove(key) }
-                    ingressesWritten.withLock { _ = $0.remove(key) }
+                    ingressesWritten.withLock { _ = $0.removeValue(forKey: key) }
                 default:
                     logger.warning(
                         "status write refused: \(KubeClient.failure(response, path: path))", metadata: ["object": "\(key)"])

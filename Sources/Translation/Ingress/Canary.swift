@@ -31,7 +31,9 @@ struct IngressCanary {
     var appliedTo: [String] = []
 
     /// Whether the Ingress is a canary (`canary: "true"`).
-    static func isCanary(_ ingress: Ingress) -> Bool { ingress.metadata.annotations?[prefix + "canary"] == "true" }
+    static func isCanary(_ ingress: Ingress) -> Bool {
+        ingress.metadata.annotations?[prefix + "canary"]?.trimmingCharacters(in: .whitespaces).lowercased() == "true"
+    }
 
     init(served: Ingresses.Served, className: String) {
         self.served = served
@@ -43,14 +45,18 @@ struct IngressCanary {
         headerPattern = value("canary-by-header-pattern")
         cookie = value("canary-by-cookie")
         if let text = value("canary-weight-total") {
-            if let number = Int(text), number > 0 { total = number } else {
-                self.served.notes.append("canary-weight-total \"\(text)\" is not a positive integer: 100 is used")
+            if let number = Int(text), (1...1_000_000).contains(number) { total = number } else {
+                self.served.notes.append("canary-weight-total \"\(text)\" is not an integer from 1 to 1000000: 100 is used")
             }
         }
         if let text = value("canary-weight") {
-            if let number = Int(text), number >= 0 { weight = min(number, total) } else {
+            if let number = Int(text), (0...1_000_000).contains(number) { weight = min(number, total) } else {
                 self.served.notes.append("canary-weight \"\(text)\" is not an integer from 0 to \(total): 0 is used")
             }
+        }
+        if let cookie, Self.cookieMatch(cookie, "always") == nil {
+            self.served.notes.append("canary-by-cookie \"\(cookie)\" is too long a cookie name to match: not applied")
+            self.cookie = nil
         }
         if header == nil, headerValue != nil || headerPattern != nil {
             self.served.notes.append("canary-by-header-value and canary-by-header-pattern need canary-by-header: not applied")
@@ -59,7 +65,7 @@ struct IngressCanary {
             self.served.notes.append("canary-by-header-pattern is not applied: canary-by-header-value is set")
             headerPattern = nil
         }
-        if let pattern = headerPattern, let problem = RE2.problem(pattern) {
+        if let pattern = headerPattern, let problem = RE2.problem(".*(?:\(pattern)).*") {
             self.served.conditions.append(
                 Condition(
                     .resolvedRefs, false, reason: .unsupportedValue,
@@ -67,6 +73,13 @@ struct IngressCanary {
                     generation: served.generation))
             headerPattern = nil
         }
+    }
+
+    /// A `Cookie` header holding `name=value`; nil when RE2 (Envoy's engine) would refuse
+    /// the pattern (a very long name).
+    static func cookieMatch(_ name: String, _ value: String) -> String? {
+        let pattern = "(^|.*;\\s*)\(RE2.escape(name))=\(value)(;.*|$)"
+        return RE2.problem(pattern) == nil ? pattern : nil
     }
 
     /// The canary's backend for a path it shares with a main Ingress.
@@ -95,16 +108,16 @@ struct IngressCanary {
             if let headerValue {
                 route("canary-by-header", HeaderMatchPlan(name: header, value: .exact(headerValue)), canary)
             } else if let headerPattern {
-                route("canary-by-header", HeaderMatchPlan(name: header, value: .regex(headerPattern)), canary)
+                // ingress-nginx searches the value; Envoy matches a header's regex whole.
+                route("canary-by-header", HeaderMatchPlan(name: header, value: .regex(".*(?:\(headerPattern)).*")), canary)
             } else {
                 route("canary-by-header", HeaderMatchPlan(name: header, value: .exact("always")), canary)
                 route("main-by-header", HeaderMatchPlan(name: header, value: .exact("never")), main)
             }
         }
-        if let cookie {
-            let name = RE2.escape(cookie)
-            route("canary-by-cookie", HeaderMatchPlan(name: "cookie", value: .regex("(^|.*;\\s*)\(name)=always(;.*|$)")), canary)
-            route("main-by-cookie", HeaderMatchPlan(name: "cookie", value: .regex("(^|.*;\\s*)\(name)=never(;.*|$)")), main)
+        if let cookie, let always = Self.cookieMatch(cookie, "always"), let never = Self.cookieMatch(cookie, "never") {
+            route("canary-by-cookie", HeaderMatchPlan(name: "cookie", value: .regex(always)), canary)
+            route("main-by-cookie", HeaderMatchPlan(name: "cookie", value: .regex(never)), main)
         }
         var weighted = main
         if weight > 0, case .forward(let mainPlan) = main, case .forward(let canaryPlan) = canary {

@@ -129,11 +129,18 @@ enum Ingresses {
             var planner = IngressPlanner(
                 group: group, world: world, ports: members[0].ports, members: members,
                 canaries: canaries.filter { $0.className == members[0].className },
-                takenPorts: Set(groups.plans[group]?.listeners.map(\.port) ?? []))
+                takenPorts: Set(groups.plans[group]?.listeners.map(\.port) ?? []), reservedPorts: world.context.reservedPorts)
             var plan = planner.plan()
             if let gateways = groups.plans[group] {
                 // A Gateway's group of the same name (a GatewayClass and an IngressClass
                 // alike, say): one proxy serves both, the Gateway's listeners first.
+                let theirs = Dictionary(gateways.clusters.map { ($0.name, $0.settings) }, uniquingKeysWith: { a, _ in a })
+                for cluster in plan.clusters where theirs[cluster.name].map({ $0 != cluster.settings }) == true {
+                    for index in planner.members.indices {
+                        planner.members[index].notes.append(
+                            "Service port \(cluster.name) is also a Gateway route's in proxy group \(group): it is spoken to as the Gateway's route says (backend-protocol and proxy-connect-timeout are not applied to it)")
+                    }
+                }
                 plan = merge(plan, into: gateways)
                 groups.identical = groups.identical.filter { $0.key != group && $0.value != group }
             }
@@ -238,15 +245,18 @@ struct IngressPlanner {
 
     /// Ports a Gateway of the same proxy group listens on: the Ingresses do not use them.
     let takenPorts: Set<Int>
+    /// Ports taken on the proxies' hosts (`--reserved-ports`).
+    let reservedPorts: Set<Int>
     /// Notes found while planning paths, added to each Ingress's own at the end.
     private var laterNotes: [ObjectKey: [String]] = [:]
 
     init(
         group: String, world: World, ports: IngressPorts, members: [Ingresses.Served], canaries: [IngressCanary] = [],
-        takenPorts: Set<Int> = []
+        takenPorts: Set<Int> = [], reservedPorts: Set<Int> = []
     ) {
         self.group = group
-        self.takenPorts = takenPorts
+        self.takenPorts = takenPorts.union(reservedPorts)
+        self.reservedPorts = reservedPorts
         self.world = world
         self.ports = ports
         self.members = members
@@ -266,15 +276,20 @@ struct IngressPlanner {
 
     mutating func plan() -> ProxyPlan {
         for port in [ports.http, ports.https] where takenPorts.contains(port) {
+            let whose =
+                reservedPorts.contains(port)
+                ? "port \(port) is taken on the proxies' hosts (--reserved-ports)"
+                : "port \(port) of proxy group \(group) is a Gateway listener's"
             for index in members.indices {
                 members[index].conditions.append(
                     Condition(
-                        .conflicted, true, reason: .conflicted,
-                        message: "port \(port) of proxy group \(group) is a Gateway listener's: the Ingresses are not served on it",
+                        .conflicted, true, reason: .conflicted, message: "\(whose): the Ingresses are not served on it",
                         generation: members[index].generation))
             }
         }
         let servesHTTPS = !takenPorts.contains(ports.https)
+        // Whether an HTTPS listener will exist: a redirect to it must have somewhere to go.
+        var certificates = false
         // Hosts served over HTTPS (a usable certificate names them): ssl-redirect's.
         var secureHosts: Set<String> = []
         for member in members where servesHTTPS {
@@ -283,6 +298,7 @@ struct IngressPlanner {
                     case .success? = world.context.certificate(ObjectKey(.secret, namespace: member.namespace, name: secretName))
                 else { continue }
                 secureHosts.formUnion(tls.hosts ?? [])
+                certificates = true
             }
         }
         // ingress-nginx makes every path of a host a regular expression once one Ingress
@@ -304,7 +320,6 @@ struct IngressPlanner {
             origins.append(member.key)
             var problems: [String] = []
             if let backend = member.ingress.spec.defaultBackend {
-                let action = forward(backend, member: member, problems: &problems)
                 if let fallback {
                     members[index].conditions.append(
                         Condition(
@@ -312,13 +327,24 @@ struct IngressPlanner {
                             message: "the default backend is Ingress \(fallback.member.namespace)/\(fallback.member.key.name)'s, the older one in proxy group \(group)",
                             generation: member.generation))
                 } else {
-                    fallback = (member, action)
+                    fallback = (member, forward(backend, member: member, problems: &problems))
                 }
             }
             for (r, rule) in (member.ingress.spec.rules ?? []).enumerated() {
                 let host = rule.host ?? ""
-                let redirectsPlain = nginx.forceSSLRedirect || (nginx.sslRedirect && secureHosts.contains(host))
-                if let root = nginx.appRoot, claimed["\(host) =/"] == nil {
+                if let header = Self.singleLabel(host).first, case .regex(let pattern) = header.value, let problem = RE2.problem(pattern) {
+                    members[index].conditions.append(
+                        Condition(
+                            .resolvedRefs, false, reason: .unsupportedValue,
+                            message: "rules[\(r)]: the host \(host) is too long to match as one label (\(problem)): not served",
+                            generation: member.generation))
+                    continue
+                }
+                let redirectsPlain = redirects(nginx, host: host, secureHosts: secureHosts, https: certificates, member: member.key)
+                if nginx.appRoot != nil, let owner = claimed["\(host) =/"] {
+                    members[index].notes.append(
+                        "app-root is not applied on host \(host.isEmpty ? "*" : host): Ingress \(owner.namespace)/\(owner.name), an older one, has its Exact /")
+                } else if let root = nginx.appRoot {
                     claimed["\(host) =/"] = member.key
                     let redirect = RedirectPlan(scheme: nil, hostname: nil, port: nil, path: .replaceFull(root), statusCode: 302)
                     let plan = RoutePlan(
@@ -368,25 +394,20 @@ struct IngressPlanner {
                         action = .forward(plan)
                     }
                     if let redirect = nginx.redirect { action = .redirect(redirect) }
-                    var route = RoutePlan(name: name, origin: member.key, match: routeMatch, action: action, cors: nginx.cors)
-                    route.clientAddresses = nginx.clientAddresses
-                    route.maxRequestBytes = nginx.maxRequestBytes
-                    if let session = nginx.session {
-                        route.session = .cookie(name: session.name, path: session.path ?? normalized, ttlSeconds: session.ttlSeconds)
+                    var sessionPath = normalized
+                    if case .regex = match, nginx.session != nil, nginx.session?.path == nil {
+                        // A cookie's path cannot be a regular expression.
+                        sessionPath = "/"
+                        members[index].notes.append("session-cookie-path is / for the regex path \(value): set it to narrow the cookie")
                     }
+                    let route = Self.annotated(
+                        RoutePlan(name: name, origin: member.key, match: routeMatch, action: action), nginx, sessionPath: sessionPath)
                     var plans = [route]
                     if nginx.redirect == nil,
                         let canary = canaryRoutes(
                             host: host, path: normalized, exact: exact, name: name, origin: member.key, match: routeMatch, main: action)
                     {
-                        plans = canary.map { plan in
-                            var plan = plan
-                            plan.cors = route.cors
-                            plan.session = route.session
-                            plan.clientAddresses = route.clientAddresses
-                            plan.maxRequestBytes = route.maxRequestBytes
-                            return plan
-                        }
+                        plans = canary.map { Self.annotated($0, nginx, sessionPath: sessionPath) }
                     }
                     hosts[host, default: []].append(Entry(path: normalized, exact: exact, plans: plans, redirectsPlain: redirectsPlain))
                 }
@@ -409,17 +430,27 @@ struct IngressPlanner {
                 if a.element.exact != b.element.exact { return a.element.exact }
                 return a.offset < b.offset
             }.map(\.element)
+            // Envoy picks a wildcard's virtual host for names of several labels too; those
+            // the wildcard does not match go on to the rules without a host.
+            if host.hasPrefix("*.") {
+                entries += (hosts[""] ?? []).sorted { a, b in
+                    a.path.count != b.path.count ? a.path.count > b.path.count : a.exact && !b.exact
+                }
+            }
             var secure = entries.flatMap(\.plans)
             var plain = entries.flatMap { entry in entry.redirectsPlain ? entry.plans.map(toHTTPS) : entry.plans }
             // Requests that no path of the host matches go to the default backend.
             if let fallback {
-                let route = RoutePlan(
-                    name: "ingress:\(fallback.member.namespace)/\(fallback.member.key.name)/default\(host.isEmpty ? "" : "/" + host)",
-                    origin: fallback.member.key, match: RouteMatchPlan(path: .segmentPrefix("/"), headers: Self.singleLabel(host)),
-                    action: fallback.action)
+                // The default backend's Ingress's annotations apply to it, as to its paths.
+                let route = Self.annotated(
+                    RoutePlan(
+                        name: "ingress:\(fallback.member.namespace)/\(fallback.member.key.name)/default\(host.isEmpty ? "" : "/" + host)",
+                        origin: fallback.member.key, match: RouteMatchPlan(path: .segmentPrefix("/"), headers: Self.singleLabel(host)),
+                        action: fallback.member.nginx.redirect.map(RouteAction.redirect) ?? fallback.action),
+                    fallback.member.nginx, sessionPath: "/")
                 secure.append(route)
                 let nginx = fallback.member.nginx
-                plain.append(nginx.forceSSLRedirect || (nginx.sslRedirect && secureHosts.contains(host)) ? toHTTPS(route) : route)
+                plain.append(redirects(nginx, host: host, secureHosts: secureHosts, https: certificates, member: fallback.member.key) ? toHTTPS(route) : route)
             }
             guard !secure.isEmpty else { continue }
             let name = "ingress/\(host.isEmpty ? "*" : host)"
@@ -448,6 +479,33 @@ struct IngressPlanner {
         return builder.finish()
     }
 
+    /// A route with what an Ingress's annotations add to each of its routes.
+    static func annotated(_ route: RoutePlan, _ nginx: NginxAnnotations, sessionPath: String) -> RoutePlan {
+        var route = route
+        route.cors = nginx.cors
+        route.clientAddresses = nginx.clientAddresses
+        route.maxRequestBytes = nginx.maxRequestBytes
+        if let session = nginx.session {
+            route.session = .cookie(name: session.name, path: session.path ?? sessionPath, ttlSeconds: session.ttlSeconds)
+        }
+        return route
+    }
+
+    /// Whether plain HTTP for `host` is redirected: ssl-redirect for a host with a
+    /// certificate, force-ssl-redirect for any, and only when the group serves HTTPS.
+    private mutating func redirects(
+        _ nginx: NginxAnnotations, host: String, secureHosts: Set<String>, https: Bool, member: ObjectKey
+    ) -> Bool {
+        if nginx.sslRedirect, secureHosts.contains(host) { return true }
+        guard nginx.forceSSLRedirect else { return false }
+        guard https else {
+            let note = "force-ssl-redirect is not applied: proxy group \(group) serves no HTTPS (no usable certificate, or its port is taken)"
+            if !(laterNotes[member] ?? []).contains(note) { laterNotes[member, default: []].append(note) }
+            return false
+        }
+        return true
+    }
+
     /// The route as a redirect to HTTPS (308, ingress-nginx's code), on the HTTPS port.
     private func toHTTPS(_ route: RoutePlan) -> RoutePlan {
         var route = route
@@ -473,19 +531,22 @@ struct IngressPlanner {
                 let secret = ObjectKey(.secret, namespace: member.namespace, name: secretName)
                 switch world.context.certificate(secret) {
                 case .success(let checked)?:
-                    let names = (tls.hosts ?? []).filter { host in
+                    // No hosts: the chain for every name no other chain has ("" below), one per group.
+                    let asked = (tls.hosts ?? []).isEmpty ? [""] : tls.hosts ?? []
+                    let won = asked.filter { host in
                         if let owner = sni[host] {
                             members[index].conditions.append(
                                 Condition(
                                     .conflicted, true, reason: .conflicted,
-                                    message: "TLS for host \(host) is Ingress \(owner.namespace)/\(owner.name)'s, the older one",
+                                    message: "TLS for \(host.isEmpty ? "hosts no tls entry names" : "host " + host) is Ingress \(owner.namespace)/\(owner.name)'s, the older one",
                                     generation: member.generation))
                             return false
                         }
                         sni[host] = member.key
                         return true
                     }
-                    guard !names.isEmpty || (tls.hosts ?? []).isEmpty else { continue }
+                    let names = won.filter { !$0.isEmpty }
+                    guard !won.isEmpty else { continue }
                     builder.addCertificate(secret, owner: member.key)
                     let sdsName = Certificates.sdsName(secret)
                     certificateExpiry[sdsName] = checked.notAfter
@@ -532,7 +593,12 @@ struct IngressPlanner {
                 continue
             }
             var problems: [String] = []
-            let canaryAction = forward(backend, member: canaries[index].served, problems: &problems)
+            var canaryAction = forward(backend, member: canaries[index].served, problems: &problems)
+            // Canary traffic is the main path's in all but its backend (rewrites, timeouts).
+            if case .forward(var plan) = main, case .forward(let canary) = canaryAction {
+                plan.destinations = canary.destinations
+                canaryAction = .forward(plan)
+            }
             if !problems.isEmpty {
                 canaries[index].served.conditions.append(
                     Condition(.resolvedRefs, false, reason: .backendNotFound, message: problems.joined(separator: "; "), generation: canaries[index].served.generation))
@@ -567,8 +633,10 @@ struct IngressPlanner {
             return .respond(DirectResponsePlan(status: 500, body: message))
         }
         builder.use(target, by: member.key, through: member.key)
-        if member.nginx.http2 { builder.speakHTTP2(to: target) }
-        if member.nginx.tls { builder.speakUnverifiedTLS(to: target) }
+        if let owner = builder.speak(to: target, http2: member.nginx.http2, unverifiedTLS: member.nginx.tls, by: member.key) {
+            laterNotes[member.key, default: []].append(
+                "backend-protocol for Service \(target.namespace)/\(target.service) is Ingress \(owner.namespace)/\(owner.name)'s, the older one, which reaches it too")
+        }
         if let connect = member.nginx.connectTimeoutMilliseconds, let owner = builder.connect(to: target, within: connect, by: member.key) {
             laterNotes[member.key, default: []].append(
                 "proxy-connect-timeout is not applied to Service \(target.namespace)/\(target.service): Ingress \(owner.namespace)/\(owner.name), the older one, set another")
@@ -585,6 +653,6 @@ struct IngressPlanner {
     static func singleLabel(_ host: String) -> [HeaderMatchPlan] {
         guard host.hasPrefix("*.") else { return [] }
         let suffix = host.dropFirst(1).replacingOccurrences(of: ".", with: "\\.")
-        return [HeaderMatchPlan(name: ":authority", value: .regex("^[^.]+\(suffix)(:[0-9]+)?$"))]
+        return [HeaderMatchPlan(name: ":authority", value: .regex("(?i)^[^.]+\(suffix)(:[0-9]+)?$"))]
     }
 }

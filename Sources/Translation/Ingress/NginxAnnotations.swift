@@ -130,20 +130,31 @@ struct NginxAnnotations {
             return text.split(separator: ",").compactMap { part in
                 let entry = part.trimmingCharacters(in: .whitespaces)
                 guard let range = AddressRange(entry) else {
-                    notes.append("\(name): \"\(entry)\" is not an IP address or CIDR block: left out")
+                    notes.append("\(name): \"\(entry)\" is not an IP address or CIDR block")
                     return nil
                 }
                 return range
             }
         }
+        let noted = notes.count
         let allow = ranges("whitelist-source-range") + ranges("allowlist-source-range")
         let deny = ranges("denylist-source-range")
-        if !allow.isEmpty || !deny.isEmpty { clientAddresses = ClientAddressPlan(allow: allow, deny: deny) }
+        if notes.count > noted {
+            // A range that cannot be read could be the one that keeps someone out: nobody is let in.
+            notes.append("until the source ranges read, every client gets 403")
+            clientAddresses = ClientAddressPlan(allow: [], deny: [AddressRange("0.0.0.0/0")!, AddressRange("::/0")!])
+        } else if !allow.isEmpty || !deny.isEmpty {
+            clientAddresses = ClientAddressPlan(allow: allow, deny: deny)
+        }
         if let affinity = value("affinity") {
             if affinity == "cookie" {
                 var ttl: Int64?
                 if let text = value("session-cookie-max-age") {
-                    if let seconds = Int64(text), seconds > 0 { ttl = seconds } else { notes.append("session-cookie-max-age \"\(text)\" is not a number of seconds: a session cookie is used") }
+                    if let seconds = Int64(text), seconds > 0, seconds <= 315_360_000 {
+                        ttl = seconds
+                    } else {
+                        notes.append("session-cookie-max-age \"\(text)\" is not a number of seconds up to ten years: a session cookie is used")
+                    }
                 }
                 session = (value("session-cookie-name") ?? "INGRESSCOOKIE", value("session-cookie-path"), ttl)
             } else {
@@ -157,7 +168,8 @@ struct NginxAnnotations {
         _ target: String?, code: String?, allowed: [Int], fallback: Int, name: String, notes: inout [String]
     ) -> RedirectPlan? {
         guard let target else { return nil }
-        guard let url = URL(string: target), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), let host = url.host
+        guard let url = URLComponents(string: target), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            let host = url.host, !host.isEmpty
         else {
             notes.append("\(name) \"\(target)\" is not an http or https URL: not applied")
             return nil
@@ -170,8 +182,11 @@ struct NginxAnnotations {
                 notes.append("\(name)-code \"\(code)\" is not one of \(allowed.map(String.init).joined(separator: ", ")): \(fallback) is used")
             }
         }
-        let path = url.path.isEmpty ? "/" : url.path + (url.query.map { "?" + $0 } ?? "")
-        return RedirectPlan(scheme: scheme, hostname: host, port: url.port, path: .replaceFull(path), statusCode: status)
+        // As written (percent-encoding and a trailing / kept), with its own query.
+        let path = (url.percentEncodedPath.isEmpty ? "/" : url.percentEncodedPath) + (url.percentEncodedQuery.map { "?" + $0 } ?? "")
+        var redirect = RedirectPlan(scheme: scheme, hostname: host, port: url.port, path: .replaceFull(path), statusCode: status)
+        redirect.stripQuery = true
+        return redirect
     }
 
     /// nginx's sizes: bytes, or a number with `k`, `m` or `g` (either case); nil for

@@ -22,6 +22,8 @@ struct PlanBuilder {
     private var http2Targets: Set<ServicePort> = []
     /// Service ports spoken to over TLS without checking their certificates.
     private var unverifiedTLSTargets: Set<ServicePort> = []
+    /// Who decided how each of those Service ports is spoken to.
+    private var protocols: [ServicePort: (http2: Bool, tls: Bool, owner: ObjectKey)] = [:]
     /// Connect timeouts asked for Service ports, and who asked first.
     private var connectTimeouts: [ServicePort: (milliseconds: Int64, owner: ObjectKey)] = [:]
 
@@ -60,11 +62,16 @@ struct PlanBuilder {
         return nil
     }
 
-    /// Requests to `target` go over HTTP/2.
-    mutating func speakHTTP2(to target: ServicePort) { http2Targets.insert(target) }
-
-    /// Requests to `target` go over TLS, its certificate unchecked.
-    mutating func speakUnverifiedTLS(to target: ServicePort) { unverifiedTLSTargets.insert(target) }
+    /// How requests to `target` are spoken (an Ingress's `backend-protocol`): HTTP/2, TLS
+    /// unchecked. The first to reach a Service port decides; nil when that is set, else
+    /// who decided otherwise.
+    mutating func speak(to target: ServicePort, http2: Bool, unverifiedTLS: Bool, by owner: ObjectKey) -> ObjectKey? {
+        if let set = protocols[target] { return set.http2 == http2 && set.tls == unverifiedTLS ? nil : set.owner }
+        protocols[target] = (http2, unverifiedTLS, owner)
+        if http2 { http2Targets.insert(target) }
+        if unverifiedTLS { unverifiedTLSTargets.insert(target) }
+        return nil
+    }
 
     /// A certificate Secret served over SDS for `owner` (an Ingress's `tls` entry).
     mutating func addCertificate(_ secret: ObjectKey, owner: ObjectKey) {
