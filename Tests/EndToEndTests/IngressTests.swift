@@ -6,6 +6,43 @@ import XDS
 /// Kubernetes Ingress through real Envoys: dedicated and shared proxy groups, path
 /// precedence, a one-label wildcard host, TLS by SNI and conflicts.
 @Suite(.serialized) struct IngressTests {
+    /// A Service with one port (80 unless said) and its EndpointSlice to 127.0.0.1:`target`.
+    static func service(_ name: String, namespace: String, target: Int, port: Int = 80, portName: String? = nil) -> String {
+        let named = portName.map { "name: \($0), " } ?? ""
+        return """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: \(name), namespace: \(namespace)}
+            spec: {ports: [{\(named)port: \(port)}]}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: \(name)-1, namespace: \(namespace), labels: {kubernetes.io/service-name: \(name)}}
+            addressType: IPv4
+            endpoints: [{addresses: [127.0.0.1]}]
+            ports: [{\(named)port: \(target)}]
+            """
+    }
+
+    /// A TLS Secret holding `certificate`.
+    static func secret(_ name: String, namespace: String, _ certificate: TestCertificate) -> String {
+        """
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: \(name), namespace: \(namespace)}
+        type: kubernetes.io/tls
+        data: {tls.crt: \(Data(certificate.certificatePEM.utf8).base64EncodedString()), tls.key: \(Data(certificate.privateKeyPEM.utf8).base64EncodedString())}
+        """
+    }
+
+    /// `chancery serve` of `config`, written to a directory of its own (removed by `done`).
+    static func serve(_ config: String, _ arguments: [String] = []) async throws -> (chancery: ChanceryProcess, done: @Sendable () -> Void) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-ingress-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try config.write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path] + arguments)
+        return (chancery, { chancery.stop(); try? FileManager.default.removeItem(at: dir) })
+    }
     @Test func dedicatedAndSharedIngressesAreServedAsTheSpecSays() async throws {
         let a = try await EchoBackend.start(name: "a")
         let b = try await EchoBackend.start(name: "b")
@@ -15,30 +52,6 @@ import XDS
         let (oneHTTP, oneHTTPS, twoHTTP, twoHTTPS, sharedHTTP, sharedHTTPS) = (
             try freePort(), try freePort(), try freePort(), try freePort(), try freePort(), try freePort()
         )
-        func secret(_ name: String, _ certificate: TestCertificate) -> String {
-            """
-            apiVersion: v1
-            kind: Secret
-            metadata: {name: \(name), namespace: web}
-            type: kubernetes.io/tls
-            data: {tls.crt: \(Data(certificate.certificatePEM.utf8).base64EncodedString()), tls.key: \(Data(certificate.privateKeyPEM.utf8).base64EncodedString())}
-            """
-        }
-        func service(_ name: String, _ port: Int) -> String {
-            """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: \(name), namespace: web}
-            spec: {ports: [{name: http, port: 80}]}
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: \(name)-1, namespace: web, labels: {kubernetes.io/service-name: \(name)}}
-            addressType: IPv4
-            endpoints: [{addresses: [127.0.0.1]}]
-            ports: [{name: http, port: \(port)}]
-            """
-        }
         let config = """
             apiVersion: networking.k8s.io/v1
             kind: IngressClass
@@ -47,13 +60,13 @@ import XDS
               annotations: {ingressclass.kubernetes.io/is-default-class: "true", chancery.dev/ingress-ports: "\(sharedHTTP),\(sharedHTTPS)"}
             spec: {controller: chancery.dev/ingress-controller}
             ---
-            \(service("a", a.port))
+            \(Self.service("a", namespace: "web", target: a.port, portName: "http"))
             ---
-            \(service("b", b.port))
+            \(Self.service("b", namespace: "web", target: b.port, portName: "http"))
             ---
-            \(secret("shop", shop))
+            \(Self.secret("shop", namespace: "web", shop))
             ---
-            \(secret("cdn", cdn))
+            \(Self.secret("cdn", namespace: "web", cdn))
             ---
             apiVersion: networking.k8s.io/v1
             kind: Ingress
@@ -97,13 +110,8 @@ import XDS
                 http:
                   paths: [{path: /, pathType: Prefix, backend: {service: {name: b, port: {number: 80}}}}]
             """
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-ingress-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try config.write(to: dir.appendingPathComponent("ingress.yaml"), atomically: true, encoding: .utf8)
-
-        let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path])
-        defer { chancery.stop() }
+        let (chancery, done) = try await Self.serve(config)
+        defer { done() }
         // Two dedicated Ingresses: two groups, a proxy each; two shared ones: one group.
         let snapshots = try await chancery.adminJSON("/api/v1/snapshots")["snapshots"] as? [[String: Any]] ?? []
         #expect(Set(snapshots.compactMap { $0["group"] as? String }) == ["web/one", "web/two", "chancery-ingress"], "\(snapshots)")
@@ -158,21 +166,6 @@ import XDS
         let stable = try await EchoBackend.start(name: "stable")
         let next = try await EchoBackend.start(name: "next")
         let (http, https) = (try freePort(), try freePort())
-        func service(_ name: String, _ port: Int) -> String {
-            """
-            apiVersion: v1
-            kind: Service
-            metadata: {name: \(name), namespace: shop}
-            spec: {ports: [{port: 80}]}
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: \(name)-1, namespace: shop, labels: {kubernetes.io/service-name: \(name)}}
-            addressType: IPv4
-            endpoints: [{addresses: [127.0.0.1]}]
-            ports: [{port: \(port)}]
-            """
-        }
         func ingress(_ name: String, service: String, path: String, annotations: String) -> String {
             """
             apiVersion: networking.k8s.io/v1
@@ -190,9 +183,9 @@ import XDS
             metadata: {name: nginx}
             spec: {controller: chancery.dev/ingress-controller}
             ---
-            \(service("stable", stable.port))
+            \(Self.service("stable", namespace: "shop", target: stable.port))
             ---
-            \(service("next", next.port))
+            \(Self.service("next", namespace: "shop", target: next.port))
             ---
             \(ingress("shop", service: "stable", path: "/", annotations: ""))
             ---
@@ -202,12 +195,8 @@ import XDS
             ---
             \(ingress("canary-api", service: "next", path: "/api", annotations: ", \(canary): 'true', \(canary)-by-header: x-version, \(canary)-by-header-value: v2"))
             """
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-canary-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try config.write(to: dir.appendingPathComponent("canary.yaml"), atomically: true, encoding: .utf8)
-        let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path, "--ingress-ports", "\(http),\(https)"])
-        defer { chancery.stop() }
+        let (chancery, done) = try await Self.serve(config, ["--ingress-ports", "\(http),\(https)"])
+        defer { done() }
         let envoy = try await EnvoyProcess.start(
             bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "nginx", nodeID: "canary", adminPort: 0))
         defer { envoy.stop() }
@@ -264,23 +253,9 @@ import XDS
             metadata: {name: nginx}
             spec: {controller: chancery.dev/ingress-controller}
             ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: a, namespace: web}
-            spec: {ports: [{port: 80}]}
+            \(Self.service("a", namespace: "web", target: a.port))
             ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: a-1, namespace: web, labels: {kubernetes.io/service-name: a}}
-            addressType: IPv4
-            endpoints: [{addresses: [127.0.0.1]}]
-            ports: [{port: \(a.port)}]
-            ---
-            apiVersion: v1
-            kind: Secret
-            metadata: {name: tls, namespace: web}
-            type: kubernetes.io/tls
-            data: {tls.crt: \(Data(certificate.certificatePEM.utf8).base64EncodedString()), tls.key: \(Data(certificate.privateKeyPEM.utf8).base64EncodedString())}
+            \(Self.secret("tls", namespace: "web", certificate))
             ---
             \(ingress("rewrite", host: "rewrite.example.com", path: "/something(/|$)(.*)", type: "ImplementationSpecific", annotations: ["use-regex": "true", "rewrite-target": "/$2"]))
             ---
@@ -298,17 +273,7 @@ import XDS
             ---
             \(ingress("upload", host: "upload.example.com", path: "/", annotations: ["proxy-body-size": "1k", "proxy-read-timeout": "1"]))
             ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: vault, namespace: web}
-            spec: {ports: [{port: 443}]}
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: vault-1, namespace: web, labels: {kubernetes.io/service-name: vault}}
-            addressType: IPv4
-            endpoints: [{addresses: [127.0.0.1]}]
-            ports: [{port: \(vault.port)}]
+            \(Self.service("vault", namespace: "web", target: vault.port, port: 443))
             ---
             apiVersion: networking.k8s.io/v1
             kind: Ingress
@@ -317,12 +282,8 @@ import XDS
               ingressClassName: nginx
               rules: [{host: vault.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: vault, port: {number: 443}}}}]}}]
             """
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-nginx-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try config.write(to: dir.appendingPathComponent("nginx.yaml"), atomically: true, encoding: .utf8)
-        let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path, "--ingress-ports", "\(http),\(https)"])
-        defer { chancery.stop() }
+        let (chancery, done) = try await Self.serve(config, ["--ingress-ports", "\(http),\(https)"])
+        defer { done() }
         let objects = try await chancery.adminJSON("/api/v1/objects?kind=Ingress")["objects"] as? [[String: Any]] ?? []
         #expect(objects.count == 9 && objects.allSatisfy { ($0["rejected"] as? Bool) == false }, "\(objects)")
         let envoy = try await EnvoyProcess.start(
@@ -389,29 +350,9 @@ import XDS
               gatewayClassName: chancery
               listeners: [{name: http, protocol: HTTP, port: \(gatewayPort)}]
             ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: a, namespace: default}
-            spec: {ports: [{port: 80}]}
+            \(Self.service("a", namespace: "default", target: a.port))
             ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: a-1, namespace: default, labels: {kubernetes.io/service-name: a}}
-            addressType: IPv4
-            endpoints: [{addresses: [127.0.0.1]}]
-            ports: [{port: \(a.port)}]
-            ---
-            apiVersion: v1
-            kind: Service
-            metadata: {name: b, namespace: default}
-            spec: {ports: [{port: 80}]}
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {name: b-1, namespace: default, labels: {kubernetes.io/service-name: b}}
-            addressType: IPv4
-            endpoints: [{addresses: [127.0.0.1]}]
-            ports: [{port: \(b.port)}]
+            \(Self.service("b", namespace: "default", target: b.port))
             ---
             apiVersion: gateway.networking.k8s.io/v1
             kind: HTTPRoute
@@ -428,12 +369,8 @@ import XDS
               ingressClassName: chancery
               rules: [{host: shop.example.com, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: b, port: {number: 80}}}}]}}]
             """
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-side-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try config.write(to: dir.appendingPathComponent("both.yaml"), atomically: true, encoding: .utf8)
-        let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path, "--ingress-ports", "\(http),\(https)"])
-        defer { chancery.stop() }
+        let (chancery, done) = try await Self.serve(config, ["--ingress-ports", "\(http),\(https)"])
+        defer { done() }
         let envoy = try await EnvoyProcess.start(
             bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "chancery", nodeID: "both", adminPort: 0))
         defer { envoy.stop() }

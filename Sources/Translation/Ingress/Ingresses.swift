@@ -50,6 +50,11 @@ enum Ingresses {
 
         var namespace: String { key.namespace }
         var generation: Int? { ingress.metadata.generation }
+
+        /// Adds a condition, at the Ingress's generation.
+        mutating func say(_ type: ConditionType, _ status: Bool, _ reason: ConditionReason, _ message: String) {
+            conditions.append(Condition(type, status, reason: reason, message: message, generation: generation))
+        }
     }
 
     /// Plans the groups of every Ingress of Chancery's classes into `groups`, and writes
@@ -281,10 +286,7 @@ struct IngressPlanner {
                 ? "port \(port) is taken on the proxies' hosts (--reserved-ports)"
                 : "port \(port) of proxy group \(group) is a Gateway listener's"
             for index in members.indices {
-                members[index].conditions.append(
-                    Condition(
-                        .conflicted, true, reason: .conflicted, message: "\(whose): the Ingresses are not served on it",
-                        generation: members[index].generation))
+                members[index].say(.conflicted, true, .conflicted, "\(whose): the Ingresses are not served on it")
             }
         }
         let servesHTTPS = !takenPorts.contains(ports.https)
@@ -321,11 +323,7 @@ struct IngressPlanner {
             var problems: [String] = []
             if let backend = member.ingress.spec.defaultBackend {
                 if let fallback {
-                    members[index].conditions.append(
-                        Condition(
-                            .conflicted, true, reason: .conflicted,
-                            message: "the default backend is Ingress \(fallback.member.namespace)/\(fallback.member.key.name)'s, the older one in proxy group \(group)",
-                            generation: member.generation))
+                    members[index].say(.conflicted, true, .conflicted, "the default backend is Ingress \(fallback.member.namespace)/\(fallback.member.key.name)'s, the older one in proxy group \(group)")
                 } else {
                     fallback = (member, forward(backend, member: member, problems: &problems))
                 }
@@ -333,11 +331,7 @@ struct IngressPlanner {
             for (r, rule) in (member.ingress.spec.rules ?? []).enumerated() {
                 let host = rule.host ?? ""
                 if let header = Self.singleLabel(host).first, case .regex(let pattern) = header.value, let problem = RE2.problem(pattern) {
-                    members[index].conditions.append(
-                        Condition(
-                            .resolvedRefs, false, reason: .unsupportedValue,
-                            message: "rules[\(r)]: the host \(host) is too long to match as one label (\(problem)): not served",
-                            generation: member.generation))
+                    members[index].say(.resolvedRefs, false, .unsupportedValue, "rules[\(r)]: the host \(host) is too long to match as one label (\(problem)): not served")
                     continue
                 }
                 let redirectsPlain = redirects(nginx, host: host, secureHosts: secureHosts, https: certificates, member: member.key)
@@ -358,11 +352,7 @@ struct IngressPlanner {
                     let normalized = Ingresses.normalized(value, exact: exact)
                     let claim = "\(host) \(exact ? "=" : "^")\(normalized)"
                     if let owner = claimed[claim] {
-                        members[index].conditions.append(
-                            Condition(
-                                .conflicted, true, reason: .conflicted,
-                                message: "host \(host.isEmpty ? "*" : host) path \(value) (\(path.pathType.rawValue)) is served by Ingress \(owner.namespace)/\(owner.name), the older one",
-                                generation: member.generation))
+                        members[index].say(.conflicted, true, .conflicted, "host \(host.isEmpty ? "*" : host) path \(value) (\(path.pathType.rawValue)) is served by Ingress \(owner.namespace)/\(owner.name), the older one")
                         continue
                     }
                     var match: PathMatch = exact ? .exact(value) : .segmentPrefix(normalized)
@@ -371,11 +361,7 @@ struct IngressPlanner {
                         // As ingress-nginx's `location ~* "^<path>"`: case-insensitive, from the start.
                         let pattern = "(?i)" + value + ".*"
                         if let problem = RE2.problem(pattern) {
-                            members[index].conditions.append(
-                                Condition(
-                                    .resolvedRefs, false, reason: .unsupportedValue,
-                                    message: "path \(value) of host \(host.isEmpty ? "*" : host) is a regular expression here (use-regex), and \(problem): not served",
-                                    generation: member.generation))
+                            members[index].say(.resolvedRefs, false, .unsupportedValue, "path \(value) of host \(host.isEmpty ? "*" : host) is a regular expression here (use-regex), and \(problem): not served")
                             continue
                         }
                         match = .regex(pattern)
@@ -413,8 +399,7 @@ struct IngressPlanner {
                 }
             }
             if !problems.isEmpty {
-                members[index].conditions.append(
-                    Condition(.resolvedRefs, false, reason: .backendNotFound, message: problems.joined(separator: "; "), generation: member.generation))
+                members[index].say(.resolvedRefs, false, .backendNotFound, problems.joined(separator: "; "))
             }
         }
 
@@ -535,11 +520,7 @@ struct IngressPlanner {
                     let asked = (tls.hosts ?? []).isEmpty ? [""] : tls.hosts ?? []
                     let won = asked.filter { host in
                         if let owner = sni[host] {
-                            members[index].conditions.append(
-                                Condition(
-                                    .conflicted, true, reason: .conflicted,
-                                    message: "TLS for \(host.isEmpty ? "hosts no tls entry names" : "host " + host) is Ingress \(owner.namespace)/\(owner.name)'s, the older one",
-                                    generation: member.generation))
+                            members[index].say(.conflicted, true, .conflicted, "TLS for \(host.isEmpty ? "hosts no tls entry names" : "host " + host) is Ingress \(owner.namespace)/\(owner.name)'s, the older one")
                             return false
                         }
                         sni[host] = member.key
@@ -559,17 +540,9 @@ struct IngressPlanner {
                             name: "\(member.namespace)/\(member.key.name)/tls/\(t)", serverNames: names, certificates: [sdsName],
                             routeTable: table))
                 case .failure(let problem)?:
-                    members[index].conditions.append(
-                        Condition(
-                            .resolvedRefs, false, reason: .invalidCertificateRef,
-                            message: "tls[\(t)]: Secret \(member.namespace)/\(secretName): \(problem.message); its hosts are not served over HTTPS",
-                            generation: member.generation))
+                    members[index].say(.resolvedRefs, false, .invalidCertificateRef, "tls[\(t)]: Secret \(member.namespace)/\(secretName): \(problem.message); its hosts are not served over HTTPS")
                 case nil:
-                    members[index].conditions.append(
-                        Condition(
-                            .resolvedRefs, false, reason: .invalidCertificateRef,
-                            message: "tls[\(t)]: Secret \(member.namespace)/\(secretName) does not exist; its hosts are not served over HTTPS",
-                            generation: member.generation))
+                    members[index].say(.resolvedRefs, false, .invalidCertificateRef, "tls[\(t)]: Secret \(member.namespace)/\(secretName) does not exist; its hosts are not served over HTTPS")
                 }
             }
         }
@@ -586,10 +559,7 @@ struct IngressPlanner {
         for index in canaries.indices {
             guard let backend = canaries[index].backend(host: host, path: path, exact: exact) else { continue }
             guard routes == nil else {
-                canaries[index].served.conditions.append(
-                    Condition(
-                        .conflicted, true, reason: .conflicted,
-                        message: "\(place) already has a canary, an older one: not applied there", generation: canaries[index].served.generation))
+                canaries[index].served.say(.conflicted, true, .conflicted, "\(place) already has a canary, an older one: not applied there")
                 continue
             }
             var problems: [String] = []
@@ -600,8 +570,7 @@ struct IngressPlanner {
                 canaryAction = .forward(plan)
             }
             if !problems.isEmpty {
-                canaries[index].served.conditions.append(
-                    Condition(.resolvedRefs, false, reason: .backendNotFound, message: problems.joined(separator: "; "), generation: canaries[index].served.generation))
+                canaries[index].served.say(.resolvedRefs, false, .backendNotFound, problems.joined(separator: "; "))
             }
             canaries[index].appliedTo.append(place)
             routes = canaries[index].routes(name: name, origin: origin, match: match, main: main, canary: canaryAction)
