@@ -56,9 +56,10 @@ enum AdminPage {
         let clients = server.registry.all.sorted { ($0.nodeID, $0.service) < ($1.nodeID, $1.service) }
         for client in clients {
             let nack = client.types.sorted { $0.key < $1.key }.compactMap { type, status -> (String, Date)? in
-                guard let nack = status.lastNack else { return nil }
+                guard let nack = status.currentNack ?? status.lastNack else { return nil }
                 return ("\(type.shortName) \(nack.version): \(nack.message)", nack.at)
             }.first
+            let rejecting = client.types.sorted { $0.key < $1.key }.compactMap { _, status in status.currentNack }.first
             let state: String
             let since: Date?
             var row = ""
@@ -68,8 +69,8 @@ enum AdminPage {
                 row = " class=bad"
             } else if client.inSync {
                 (state, since) = ("<span class=ok>in sync</span>", client.syncedAt)
-            } else if let nack, client.types.values.contains(where: { $0.lastNack != nil && $0.lastNack?.nonce == $0.sentNonce }) {
-                (state, since) = ("<span class=bad>rejected</span>", nack.1)
+            } else if let rejecting {
+                (state, since) = ("<span class=bad>rejected</span>", rejecting.at)
                 row = " class=bad"
             } else {
                 (state, since) = ("<span class=warn>behind</span>", client.types.values.compactMap(\.sentAt).min() ?? client.connectedAt)

@@ -116,6 +116,9 @@ public final class AdminServer: Sendable {
             action = "diff"
         }
         let group = segments.joined(separator: "/")
+        guard state.current != nil else {
+            return error(.serviceUnavailable, "not_ready", "nothing is served yet: \(state.readiness.reason)")
+        }
         guard cache.groups.contains(group) else {
             return error(.notFound, "unknown_group", "no proxy group \"\(group)\"; groups: \(cache.groups.joined(separator: ", "))")
         }
@@ -205,10 +208,7 @@ public final class AdminServer: Sendable {
         guard let record = cache.record(for: group, version: version) else { return nil }
         let clients = registry.clients(inGroup: group)
         let proxies = clients.map { client in
-            let nack = client.types.values.compactMap { status -> String? in
-                guard let nack = status.lastNack, status.sentNonce == nack.nonce else { return nil }
-                return nack.message
-            }.first
+            let nack = client.types.values.compactMap { $0.currentNack?.message }.first
             return Views.ProxyVersionState(
                 nodeID: client.nodeID, firstSentAt: client.firstSentAt[version], ackedAt: client.ackedAt[version],
                 inSync: client.syncedVersion == version, nack: nack)
@@ -223,25 +223,11 @@ public final class AdminServer: Sendable {
     }
 
     func diff(group: String, _ a: Snapshot, _ b: Snapshot, from: String, to: String) -> Views.Diff {
-        var added: [String] = []
-        var removed: [String] = []
-        var changed: [String] = []
-        for type in ResourceType.allCases {
-            let before = a[type]
-            let after = b[type]
-            for name in Set(before.keys).union(after.keys).sorted() {
-                let key = ResourceKey(type.resourceKind, name).description
-                switch (before[name], after[name]) {
-                case (nil, _?): added.append(key)
-                case (_?, nil): removed.append(key)
-                case (let x?, let y?) where x.version != y.version: changed.append(key)
-                default: break
-                }
-            }
-        }
+        let changes = resourceChanges(a, b, from: "version \(from)", to: "version \(to)")
+        func named(_ change: String) -> [String] { changes.filter { $0.change == change }.map(\.resource) }
         return Views.Diff(
-            group: group, from: from, to: to, added: added, removed: removed, changed: changed,
-            changes: resourceChanges(a, b, from: "version \(from)", to: "version \(to)"))
+            group: group, from: from, to: to, added: named("added"), removed: named("removed"), changed: named("changed"),
+            changes: changes)
     }
 
     /// The group's current resources as Envoy's proto-JSON; secrets with key material

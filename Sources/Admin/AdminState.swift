@@ -11,6 +11,8 @@ public final class AdminState: Sendable {
         public var result: TranslationResult
         /// Objects set aside because a proxy rejected what they produced.
         public var quarantine: [Quarantine.Entry]
+        /// The quarantine itself, for translating candidates as the pipeline does.
+        public var quarantineState: Quarantine
         public var translatedAt: Date
         public var translationSeconds: Double
     }
@@ -26,12 +28,12 @@ public final class AdminState: Sendable {
 
     /// Called by the pipeline after each translation.
     public func update(
-        set: ResourceSet, result: TranslationResult, quarantine: [Quarantine.Entry] = [], translatedAt: Date,
-        seconds: Double
+        set: ResourceSet, result: TranslationResult, quarantine: Quarantine = Quarantine(), translatedAt: Date, seconds: Double
     ) {
         storage.withLock {
             $0.current = Current(
-                set: set, result: result, quarantine: quarantine, translatedAt: translatedAt, translationSeconds: seconds)
+                set: set, result: result, quarantine: quarantine.entries.values.sorted { $0.key < $1.key },
+                quarantineState: quarantine, translatedAt: translatedAt, translationSeconds: seconds)
         }
     }
 

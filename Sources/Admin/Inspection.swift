@@ -76,26 +76,41 @@ extension AdminServer {
     /// alone, with `prune`) and compares the result with what each group serves now.
     func plan(_ request: Views.PlanRequest, against current: AdminState.Current) -> Views.Plan {
         let prune = request.prune ?? false
-        var manifests = prune ? [:] : current.set.manifests
-        var errors: [ManifestError] = []
-        var fromFiles: Set<ObjectKey> = []
+        // The files as the file source reads them: each within the size limits, an object
+        // defined twice reported (the first is used).
+        var files = ResourceSet()
         for file in request.files {
-            let decoded = ManifestDecoder.decode(file: file.path, contents: file.content, maxObjectBytes: planner.limits.maxObjectBytes)
-            if let fileError = decoded.fileError { errors.append(fileError) }
-            errors += decoded.errors
-            for manifest in decoded.manifests {
-                manifests[manifest.object.key] = manifest
-                fromFiles.insert(manifest.object.key)
+            guard file.content.utf8.count <= planner.limits.maxFileBytes else {
+                files.report(
+                    ManifestError(
+                        file: file.path, line: 1,
+                        message: "not read: the file is \(SourceLimits.describe(file.content.utf8.count)), over the limit of \(SourceLimits.describe(planner.limits.maxFileBytes)) (--max-file-size)"))
+                continue
             }
+            let decoded = ManifestDecoder.decode(file: file.path, contents: file.content, maxObjectBytes: planner.limits.maxObjectBytes)
+            if let fileError = decoded.fileError { files.report(fileError) }
+            for error in decoded.errors { files.report(error) }
+            for manifest in decoded.manifests { files.insert(manifest) }
         }
-        let candidate = ResourceSet(manifests: manifests.keys.sorted().map { manifests[$0]! }, errors: errors)
-            .capped(perKind: planner.limits.maxObjectsPerKind)
-        let result = Translator(
-            gatewayAddresses: planner.gatewayAddresses, reservedPorts: planner.reservedPorts, ingressPorts: planner.ingressPorts).translate(candidate)
+        let fromFiles = Set(files.manifests.keys)
+        var candidate = files
+        if !prune {
+            for key in current.set.manifests.keys.sorted() where files[key] == nil { candidate.insert(current.set[key]!) }
+        }
+        candidate = candidate.capped(perKind: planner.limits.maxObjectsPerKind)
+        // As the pipeline translates: quarantined objects that stay as they are, as the
+        // fleet last held them.
+        var quarantine = current.quarantineState
+        let effective = quarantine.apply(to: candidate).set
+        var result = Translator(
+            gatewayAddresses: planner.gatewayAddresses, reservedPorts: planner.reservedPorts, ingressPorts: planner.ingressPorts)
+            .translate(effective)
+        quarantine.patch(&result.statuses)
         let configs = EnvoyBuilder().build(result.plans, identical: result.identical)
         let encoder = SnapshotEncoder()
 
         var groups: [Views.PlanGroup] = []
+        var inconsistent = false
         for group in Set(configs.keys).union(cache.groups).sorted() {
             let served = cache.groups.contains(group) ? cache.snapshot(for: group) : nil
             var planned: Snapshot?
@@ -107,6 +122,7 @@ extension AdminServer {
                         endpoints: proxy.endpoints, secrets: proxy.secrets)
                 } catch {
                     failure = "\(error)"
+                    inconsistent = true
                 }
             }
             let changes = resourceChanges(served ?? .empty, planned ?? .empty, from: "served", to: "planned")
@@ -118,7 +134,8 @@ extension AdminServer {
         }
 
         var objects: [Views.PlanObject] = []
-        var wouldReject = !result.readErrors.isEmpty
+        // A group that would keep what it serves does not take the change.
+        var wouldReject = !result.readErrors.isEmpty || inconsistent
         var keys = Set(current.result.statuses.keys).union(result.statuses.keys).union(fromFiles)
         keys.formUnion(Set(current.set.manifests.keys).symmetricDifference(candidate.manifests.keys))
         for key in keys.sorted() {
@@ -187,7 +204,7 @@ extension AdminServer {
         }
         segments.removeLast()
         let node = segments.joined(separator: "/")
-        let streams = registry.all.filter { $0.nodeID == node }
+        let streams = registry.client(nodeID: node)
         guard let first = streams.first else {
             let nodes = Set(registry.all.map(\.nodeID)).sorted()
             return error(

@@ -55,6 +55,12 @@ public final class ClientRegistry: Sendable {
         public var ackedVersion: String?
         public var ackedAt: Date?
         public var lastNack: Nack?
+        /// The NACK of the last push of this type, if the proxy rejected it (an older NACK
+        /// of a push since replaced says nothing of now).
+        public var currentNack: Nack? {
+            guard let lastNack, lastNack.nonce == sentNonce else { return nil }
+            return lastNack
+        }
         /// Names the proxy subscribes to, or nil for a wildcard subscription.
         public var subscribed: [String]? {
             guard let subscription, !subscription.wildcard else { return nil }

@@ -57,11 +57,15 @@ struct AdminClient: Sendable {
     }
 
     func get(_ path: String) async throws -> JSONValue {
-        try await send(URLRequest(url: url(path)))
+        var request = URLRequest(url: try url(path))
+        request.timeoutInterval = 10
+        return try await send(request)
     }
 
     func post(_ path: String, json body: Data) async throws -> JSONValue {
-        var request = URLRequest(url: url(path))
+        var request = URLRequest(url: try url(path))
+        // A plan translates and diffs a whole world: more than a lookup's time.
+        request.timeoutInterval = 120
         request.httpMethod = "POST"
         request.httpBody = body
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -73,11 +77,15 @@ struct AdminClient: Sendable {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(["-", ".", "_", "~"])) ?? text
     }
 
-    private func url(_ path: String) -> URL { URL(string: "http://\(address)\(path)")! }
+    private func url(_ path: String) throws -> URL {
+        guard let url = URL(string: "http://\(address)\(path)") else {
+            throw ValidationError("cannot make a URL of http://\(address)\(path)")
+        }
+        return url
+    }
 
     private func send(_ request: URLRequest) async throws -> JSONValue {
         var request = request
-        request.timeoutInterval = 10
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         let data: Data
         let response: URLResponse
@@ -166,8 +174,10 @@ extension JSONValue {
         case .array: return "[]"
         case .string(let text):
             let reserved: Set<String> = ["", "true", "false", "null", "yes", "no", "on", "off", "~", "y", "n"]
+            // Nothing YAML could read as a number, a date or another type: no leading
+            // digit, sign or dot.
             let plain =
-                !reserved.contains(text.lowercased()) && Double(text) == nil
+                !reserved.contains(text.lowercased()) && !(text.first?.isNumber ?? true)
                 && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "-_./".unicodeScalars.contains($0) }
                 && !text.hasPrefix("-") && !text.hasPrefix(".")
             return plain ? text : JSONValue.string(text).text
@@ -188,7 +198,7 @@ func table(_ headers: [String], _ rows: [[String]]) -> String {
     let widths = headers.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
     return all.map { row in
         row.indices.map { column in
-            column == row.count - 1 ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            column == row.count - 1 ? row[column] : row[column] + String(repeating: " ", count: widths[column] - row[column].count)
         }.joined(separator: "  ")
     }.joined(separator: "\n") + "\n"
 }

@@ -34,7 +34,7 @@ struct ProxyRow {
             for stream in streams {
                 for (type, state) in stream["types"].object {
                     let nack = state["lastNack"]
-                    let rejected = nack != nil && nack["nonce"].string == state["sentNonce"].string
+                    let rejected = nack != nil && nack["nonce"].string == state["sentNonce"].string  // a NACK of the last push
                     if rejected { rejectedAt = max(rejectedAt ?? .distantPast, nack["at"].date ?? .distantPast) }
                     let acked = state["ackedVersion"].string.map { String($0.prefix(8)) } ?? "-"
                     versions[type] = rejected ? "\(acked)!" : acked
@@ -100,7 +100,7 @@ extension Chancery {
         static let configuration = CommandConfiguration(
             abstract: "List gateways, routes, policies, proxy groups or proxies of a running server.",
             discussion: """
-                WHAT is one of: \(Get.objectKinds.keys.sorted().joined(separator: ", ")), groups, proxies.
+                WHAT is one of: \(Get.objectKinds.keys.filter { $0.hasSuffix("s") }.sorted().joined(separator: ", ")), groups, proxies (or a kind's singular).
                 Objects show their state (ok, REJECTED, QUARANTINED), their own conditions and,
                 for routes and policies, those towards each parent.
                 """)
@@ -111,7 +111,11 @@ extension Chancery {
             var kinds: [String: [Kind]] = ["routes": routeKinds, "policies": policyKinds]
             for kind in Kind.allCases {
                 let name = kind.rawValue.lowercased()
-                kinds[name.hasSuffix("s") ? name + "es" : name + "s"] = [kind]
+                // policy → policies, gateway → gateways, ingress → ingresses.
+                let consonantY = name.hasSuffix("y") && !"aeiou".contains(name.dropLast().last ?? "a")
+                let plural = name.hasSuffix("s") ? name + "es" : consonantY ? name.dropLast() + "ies" : name + "s"
+                kinds[plural] = [kind]
+                kinds[name] = [kind]
             }
             return kinds
         }()
@@ -137,8 +141,7 @@ extension Chancery {
                 let snapshots = try await client.get("/api/v1/snapshots")
                 emit(snapshots, output) { Self.groupTable(snapshots["snapshots"].array) }
             default:
-                let name = what.lowercased().hasSuffix("s") ? what.lowercased() : what.lowercased() + "s"
-                guard let kinds = Self.objectKinds[name] else {
+                guard let kinds = Self.objectKinds[what.lowercased()] else {
                     throw ValidationError(
                         "cannot list \"\(what)\": give one of \(Self.objectKinds.keys.sorted().joined(separator: ", ")), groups, proxies")
                 }

@@ -90,7 +90,7 @@ struct Pipeline {
         Timer(label: "chancery_translation_seconds").recordNanoseconds(
             elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         admin.update(
-            set: set, result: result, quarantine: quarantine.entries.values.sorted { $0.key < $1.key }, translatedAt: translatedAt,
+            set: set, result: result, quarantine: quarantine, translatedAt: translatedAt,
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
         var built: [String: Snapshot] = [:]
         var versions: [String] = []

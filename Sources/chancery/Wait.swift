@@ -43,6 +43,8 @@ extension Chancery {
             let deadline = Date().addingTimeInterval(Double(millis) / 1000)
             let encodedGroup = AdminClient.segment(group)
             var version = self.version
+            // A group the files create is not there until the server reads them.
+            var newGroup = false
             if version == nil, !candidate.isEmpty {
                 // The group's version once these files are served: planned if the server
                 // has not read them yet, else the one it serves.
@@ -51,7 +53,14 @@ extension Chancery {
                     FileHandle.standardError.write(Data("the manifests would be rejected (chancery plan says why)\n".utf8))
                     throw ExitCode(1)
                 }
-                version = plan["groups"].array.first { $0["group"].string == group }.map { $0["planned"].string ?? "" }
+                if let entry = plan["groups"].array.first(where: { $0["group"].string == group }) {
+                    guard let planned = entry["planned"].string else {
+                        FileHandle.standardError.write(Data("with these manifests there is no proxy group \(group): nothing to wait for\n".utf8))
+                        throw ExitCode(1)
+                    }
+                    version = planned
+                    newGroup = entry["serving"].string == nil
+                }
             }
             var lastReport = "no answer from the admin endpoint yet"
             var final = false
@@ -63,7 +72,7 @@ extension Chancery {
                     } else {
                         target = try await client.get("/api/v1/snapshots/\(encodedGroup)?type=none")["version"].string ?? ""
                     }
-                    let summary = try await client.get("/api/v1/snapshots/\(encodedGroup)/versions/\(target)")
+                    let summary = try await client.get("/api/v1/snapshots/\(encodedGroup)/versions/\(AdminClient.segment(target))")
                     let proxies = summary["proxies"].array
                     let laggards = proxies.filter { $0["inSync"].bool != true }
                     let quarantined = summary["quarantined"].array.compactMap(\.stringValue)
@@ -94,9 +103,10 @@ extension Chancery {
                     throw exit
                 } catch let error as AdminClient.Failure {
                     // An unknown version may appear soon; bad credentials and a group that
-                    // is not there (a typo, most often: the message lists the groups) will not.
+                    // is not there (a typo, most often: the message lists the groups) will
+                    // not, unless the files being waited for create it.
                     lastReport = error.message
-                    final = error.final
+                    final = error.final && !(newGroup && error.code == "unknown_group")
                     if final { break }
                 } catch {
                     lastReport = "\(error)"

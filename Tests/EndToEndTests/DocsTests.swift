@@ -127,7 +127,7 @@ import Yams
                     envoyPods += 1
                     let args = container["args"] as? [String] ?? []
                     let flag = try #require(args.firstIndex(of: "--service-node"), "\(args)")
-                    #expect(args[flag + 1] == "$(POD_NAME)")
+                    #expect(args.dropFirst(flag + 1).first == "$(POD_NAME)", "\(args)")
                     let env = container["env"] as? [[String: Any]] ?? []
                     let pod = env.first { $0["name"] as? String == "POD_NAME" }
                     #expect(

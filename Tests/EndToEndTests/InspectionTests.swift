@@ -64,6 +64,11 @@ import XDS
         #expect(groups.contains("group: infra/gw") && groups.contains("proxiesInSync: 2"), "\(groups)")
         let (unknownCode, unknown) = try runChancery(["get", "gatewys"] + admin)
         #expect(unknownCode != 0 && unknown.contains("cannot list \"gatewys\""), "\(unknown)")
+        // Singular and plural kind names, -ies included.
+        for what in ["backendtlspolicies", "ingress", "ingresses", "gatewayclass", "httproute"] {
+            let (code, output) = try runChancery(["get", what] + admin)
+            #expect(code == 0, "\(what): \(output)")
+        }
 
         // describe: conditions, the group and proxies carrying it, the resources it made.
         let (describeCode, described) = try runChancery(["describe", "httproute", "app/web"] + admin)
@@ -129,6 +134,41 @@ import XDS
         #expect(diff.contains("group infra/gw: version \(before ?? "?") → \(after ?? "?"): 0 added, 0 removed, 1 changed"), "\(diff)")
         #expect(diff.split(separator: "\n").contains { $0.hasPrefix("+") && $0.contains("/v3") }, "\(diff)")
         #expect(try await httpGet(port: port, path: "/v3/x").backend == "a")
+        // An object defined twice among the candidates is reported, as the file source does.
+        let twice = dir.appendingPathComponent("twice")
+        try FileManager.default.createDirectory(at: twice, withIntermediateDirectories: true)
+        for name in ["a.yaml", "b.yaml"] {
+            try AdminTests.config(port: port, backend: backend.port, route: "PathPrefix, value: /v3").write(
+                to: twice.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        let (twiceCode, twiceOutput) = try runChancery(["plan", "--config-dir", twice.path] + admin)
+        #expect(twiceCode == 1 && twiceOutput.contains("defined again; the definition at \(twice.path)/a.yaml"), "\(twiceOutput)")
+
+        // `wait --config-dir` for a group the files create waits for the server to read them.
+        let newGateway = """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: gw2, namespace: infra}
+            spec:
+              gatewayClassName: chancery
+              addresses: [{type: IPAddress, value: 127.0.0.1}]
+              listeners: [{name: http, protocol: HTTP, port: \(try freePort())}]
+            """
+        let fresh = dir.appendingPathComponent("fresh")
+        try FileManager.default.createDirectory(at: fresh, withIntermediateDirectories: true)
+        try newGateway.write(to: fresh.appendingPathComponent("gw2.yaml"), atomically: true, encoding: .utf8)
+        let waitLog = dir.appendingPathComponent("wait.log")
+        let waiting = try ChildProcess(
+            executable: try ChanceryProcess.executable().path,
+            arguments: ["wait", "--group", "infra/gw2", "--config-dir", fresh.path, "--allow-no-proxies", "--timeout", "20s"] + admin,
+            output: waitLog.path)
+        // The group does not exist yet when wait first asks; it appears a moment later.
+        try await Task.sleep(for: .seconds(1))
+        try newGateway.write(to: served.appendingPathComponent("gw2.yaml"), atomically: true, encoding: .utf8)
+        let waitedForNew = waiting.wait()
+        #expect(waitedForNew == 0, "\((try? String(contentsOf: waitLog, encoding: .utf8)) ?? "")")
+        try FileManager.default.removeItem(at: served.appendingPathComponent("gw2.yaml"))
+
         // The plan of what is now served is empty.
         let (_, noop) = try runChancery(["plan", "--file", file.path] + admin)
         #expect(noop.contains("No proxy group would change.") && noop.contains("Nothing would be rejected."), "\(noop)")

@@ -176,8 +176,13 @@ public func freePort() throws -> Int {
 }
 
 private enum PortRange {
-    static let lower = 20_000
-    static let upper = 32_768
+    /// Below the kernel's ephemeral range (its lower end, read once; 32768 by default).
+    static let upper: Int = {
+        let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let low = text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
+        return max(low, 12_000)
+    }()
+    static let lower = max(1_024, upper - 12_768)
     static let span = upper - lower
     /// Starts where the process id puts it, so two test processes rarely walk the same ports.
     static let cursor = Mutex<Int>(Int(getpid()) % span)
@@ -197,7 +202,8 @@ private func canBind(port: Int, type: Int32) -> Bool {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(port)).bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    // Every address, as Envoy binds its listeners: free only if no address of it is taken.
+    address.sin_addr.s_addr = INADDR_ANY
     return withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     } == 0

@@ -427,7 +427,8 @@ public final class KubernetesSource: Sendable {
             return (previous, wentAway, cameBack)
         }
         if cameBack { logger.notice("the API server at \(client.connection.server) answers again") }
-        guard previous != problem else { return }
+        // The same problem again says nothing new, unless the server just went away again.
+        guard previous != problem || wentAway else { return }
         if let problem {
             Counter(label: "chancery_kubernetes_watch_errors_total", dimensions: [("kind", kind.label)]).increment()
             guard serverWide else {
