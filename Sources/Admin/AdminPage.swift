@@ -97,14 +97,9 @@ enum AdminPage {
             let name = [object.kind, object.namespace.map { $0 + "/" + object.name } ?? object.name].joined(separator: " ")
             let state =
                 object.quarantined ? "<span class=bad>quarantined</span>" : object.rejected ? "<span class=bad>rejected</span>" : "<span class=ok>ok</span>"
-            var lines = object.conditions.map { line($0) }
-            lines += (object.listeners ?? []).flatMap { listener in listener.conditions.map { "listener \(escape(listener.name)): " + line($0) } }
-            lines += (object.parents ?? []).flatMap { parent in
-                parent.conditions.map { "parent \(escape(parent.parentRef.namespace.map { $0 + "/" } ?? ""))\(escape(parent.parentRef.name)): " + line($0) }
-            }
-            lines += (object.ancestors ?? []).flatMap { ancestor in
-                ancestor.conditions.map { "for Gateway \(escape(ancestor.ancestorRef.name)): " + line($0) }
-            }
+            let status = ObjectStatus(
+                conditions: object.conditions, listeners: object.listeners, parents: object.parents, ancestors: object.ancestors)
+            let lines = Report.conditions(status).map { escape($0.about) + line($0.condition) }
             html += "<tr\(object.rejected ? " class=bad" : "")><td>\(escape(name))\(object.quarantined ? " (quarantined)" : "")</td><td>\(state)</td><td>\(lines.joined(separator: "<br>"))</td><td>\(escape(object.origin ?? "Kubernetes API"))</td></tr>"
         }
         if rows.isEmpty { html += "<tr><td colspan=4 class=muted>none</td></tr>" }

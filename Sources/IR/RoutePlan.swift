@@ -180,6 +180,14 @@ public enum PathMatch: Hashable, Sendable, Encodable {
     /// Whole path segments: `/foo` matches `/foo` and `/foo/bar`, not `/foobar`. `/`
     /// matches every path. Never ends in `/` otherwise.
     case segmentPrefix(String)
+
+    /// A segment prefix from a path as written: its trailing `/` changes nothing it
+    /// matches (`/foo/` matches `/foo`), so it is left out (`/` stays).
+    public static func segmentPrefix(normalizing value: String) -> PathMatch { .segmentPrefix(normalizedPrefix(value)) }
+
+    public static func normalizedPrefix(_ value: String) -> String {
+        value.count > 1 && value.hasSuffix("/") ? String(value.dropLast()) : value
+    }
     /// An RE2 expression over the whole path.
     case regex(String)
 

@@ -6,20 +6,23 @@ public enum Report {
 
     /// One line per condition, the object's own first, each prefixed with what it is about
     /// (`listener http: `, `parent Gateway default/gw: `).
-    public static func lines(_ status: ObjectStatus) -> [String] {
-        var parts: [String] = []
-        for condition in status.conditions { parts.append(line(condition)) }
+    public static func lines(_ status: ObjectStatus) -> [String] { conditions(status).map { $0.about + line($0.condition) } }
+
+    /// Every condition with what it is about (empty for the object's own), in the order
+    /// `lines` prints them.
+    public static func conditions(_ status: ObjectStatus) -> [(about: String, condition: Condition)] {
+        var parts = status.conditions.map { (about: "", condition: $0) }
         for listener in status.listeners ?? [] {
-            for condition in listener.conditions { parts.append("listener \(listener.name): " + line(condition)) }
+            parts += listener.conditions.map { ("listener \(listener.name): ", $0) }
         }
         for parent in status.parents ?? [] {
             let name = "\(parent.parentRef.namespace.map { $0 + "/" } ?? "")\(parent.parentRef.name)"
             let kind = parent.parentRef.kind ?? Kind.gateway.rawValue
-            for condition in parent.conditions { parts.append("parent \(kind) \(name): " + line(condition)) }
+            parts += parent.conditions.map { ("parent \(kind) \(name): ", $0) }
         }
         for ancestor in status.ancestors ?? [] {
             let name = "\(ancestor.ancestorRef.namespace.map { $0 + "/" } ?? "")\(ancestor.ancestorRef.name)"
-            for condition in ancestor.conditions { parts.append("for Gateway \(name): " + line(condition)) }
+            parts += ancestor.conditions.map { ("for Gateway \(name): ", $0) }
         }
         return parts
     }

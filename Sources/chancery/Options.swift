@@ -44,6 +44,11 @@ struct ProxyHostOptions: ParsableArguments {
             valueName: "ADDRESS"))
     var ingressAddresses: [String] = []
 
+    /// A translator with what these options say of the proxies' hosts.
+    func translator() -> Translator {
+        Translator(gatewayAddresses: usable, reservedPorts: reservedPorts, ingressPorts: ingressPorts)
+    }
+
     var ingressPorts: IngressPorts {
         var ports = ingressPortsOption ?? IngressPorts()
         ports.addresses = ingressAddresses

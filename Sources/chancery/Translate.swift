@@ -33,7 +33,7 @@ extension Chancery {
         func run() throws {
             let set = FileSource(directories: configDirs, limits: sourceLimits.limits).load()
                 .capped(perKind: sourceLimits.maxObjectsPerKind)
-            let result = Translator(gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts, ingressPorts: proxyHost.ingressPorts).translate(set)
+            let result = proxyHost.translator().translate(set)
             var plans = result.plans
             if let proxy {
                 guard let plan = result.plans[proxy] else {
@@ -70,7 +70,7 @@ extension Chancery {
         func run() throws {
             let set = FileSource(directories: configDirs, limits: sourceLimits.limits).load()
                 .capped(perKind: sourceLimits.maxObjectsPerKind)
-            let result = Translator(gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts, ingressPorts: proxyHost.ingressPorts).translate(set)
+            let result = proxyHost.translator().translate(set)
             say(Report.print(result, set: set), newline: false)
             if let ir {
                 guard let plan = result.plans[ir] else {

@@ -28,7 +28,7 @@ enum Ingresses {
 
     /// A Prefix path's trailing "/" changes nothing it matches (`/foo/` matches `/foo`).
     static func normalized(_ path: String, exact: Bool) -> String {
-        !exact && path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+        exact ? path : PathMatch.normalizedPrefix(path)
     }
 
     enum Mode: String {

@@ -152,7 +152,7 @@ enum HTTPRoutePlanner {
         default:
             // Gateway API prefixes match whole path segments; a trailing `/` does not
             // change that.
-            path = .segmentPrefix(value.count > 1 && value.hasSuffix("/") ? String(value.dropLast()) : value)
+            path = .segmentPrefix(normalizing: value)
         }
         return RouteMatchPlan(
             path: path,
