@@ -29,7 +29,10 @@ extension HTTPFilter {
 enum HTTPFilters {
     /// Feature filters, in the order requests pass them. The router, which sends the
     /// request on, always comes after them.
-    static let ordered: [any HTTPFilter] = [ClientAddressFilter(), CORSFilter(), BodySizeFilter(), SessionFilter()]
+    static let ordered: [any HTTPFilter] = [
+        ClientAddressFilter(), FaultFilter(), CORSFilter(), APIKeyAuthFilter(), BasicAuthFilter(), AuthorizationFilter(),
+        LocalRateLimitFilter(), BodySizeFilter(), SessionFilter(),
+    ]
 
     /// The HTTP connection manager's filter list for a listener: the feature filters its
     /// routes need, in order, then the router.

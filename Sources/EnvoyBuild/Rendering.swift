@@ -44,6 +44,12 @@ extension ProxyConfig {
             Envoy_Extensions_Filters_Udp_UdpProxy_V3_UdpProxyConfig.self,
             Envoy_Extensions_Filters_Udp_UdpProxy_V3_Route.self,
             Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions.self,
+            Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault.self,
+            Envoy_Extensions_Filters_Http_ApiKeyAuth_V3_ApiKeyAuth.self,
+            Envoy_Extensions_Filters_Http_ApiKeyAuth_V3_ApiKeyAuthPerRoute.self,
+            Envoy_Extensions_Filters_Http_BasicAuth_V3_BasicAuth.self,
+            Envoy_Extensions_Filters_Http_BasicAuth_V3_BasicAuthPerRoute.self,
+            Envoy_Extensions_Filters_Http_LocalRatelimit_V3_LocalRateLimit.self,
         ]
         for type in types { _ = Google_Protobuf_Any.register(messageType: type) }
     }()

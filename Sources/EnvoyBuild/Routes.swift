@@ -141,17 +141,17 @@ enum Routes {
             retry.numRetries = Google_Protobuf_UInt32Value(0)
             return retry
         }
-        var conditions = ["connect-failure", "refused-stream", "reset"]
-        if !plan.codes.isEmpty {
+        var conditions = plan.triggers ?? ["connect-failure", "refused-stream", "reset"]
+        if !plan.codes.isEmpty, !conditions.contains("retriable-status-codes") {
             conditions.append("retriable-status-codes")
-            retry.retriableStatusCodes = plan.codes.map(UInt32.init)
         }
+        retry.retriableStatusCodes = plan.codes.map(UInt32.init)
         retry.retryOn = conditions.joined(separator: ",")
         retry.numRetries = Google_Protobuf_UInt32Value(UInt32(plan.attempts))
         if let backoff = plan.backoffMilliseconds, backoff > 0 {
             var policy = Envoy_Config_Route_V3_RetryPolicy.RetryBackOff()
             policy.baseInterval = duration(backoff)
-            policy.maxInterval = duration(backoff * 10)
+            policy.maxInterval = duration(max(plan.maxBackoffMilliseconds ?? backoff * 10, backoff))
             retry.retryBackOff = policy
         }
         return retry

@@ -54,6 +54,30 @@ public struct AddressRange: Sendable, Hashable, CustomStringConvertible {
         return true
     }
 
+    /// The network's address with the host bits cleared (`10.0.0.0` for `10.1.2.3/8`).
+    public var maskedAddress: String {
+        var bytes = network
+        var remaining = prefixLength
+        for index in bytes.indices {
+            let bits = min(8, max(0, remaining))
+            bytes[index] &= UInt8(truncatingIfNeeded: 0xFF << (8 - bits))
+            remaining -= 8
+        }
+        return Self.text(of: bytes)
+    }
+
+    /// `address/length` with the host bits cleared, as Envoy prints a CIDR range.
+    public var cidr: String { "\(maskedAddress)/\(prefixLength)" }
+
+    static func text(of network: [UInt8]) -> String {
+        if network.count == 4 { return network.map(String.init).joined(separator: ".") }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        var raw = in6_addr()
+        withUnsafeMutableBytes(of: &raw) { $0.copyBytes(from: network) }
+        inet_ntop(AF_INET6, &raw, &buffer, socklen_t(buffer.count))
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     public var description: String {
         let text: String
         if network.count == 4 {

@@ -17,6 +17,8 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
     case configMap = "ConfigMap"
     case ingress = "Ingress"
     case ingressClass = "IngressClass"
+    case securityPolicy = "SecurityPolicy"
+    case backendTrafficPolicy = "BackendTrafficPolicy"
 
     public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -36,6 +38,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         case .service, .secret, .namespace, .configMap: ["v1"]
         case .endpointSlice: ["discovery.k8s.io/v1"]
         case .ingress, .ingressClass: ["networking.k8s.io/v1"]
+        case .securityPolicy, .backendTrafficPolicy: ["gateway.envoyproxy.io/v1alpha1"]
         }
     }
 
@@ -48,6 +51,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         case .service, .secret, .namespace, .configMap: ""
         case .endpointSlice: "discovery.k8s.io"
         case .ingress, .ingressClass: "networking.k8s.io"
+        case .securityPolicy, .backendTrafficPolicy: envoyGatewayGroup
         }
     }
 

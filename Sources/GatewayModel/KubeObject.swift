@@ -17,6 +17,8 @@ public enum KubeObject: Sendable, Hashable {
     case configMap(ConfigMap)
     case ingress(Ingress)
     case ingressClass(IngressClass)
+    case securityPolicy(SecurityPolicy)
+    case backendTrafficPolicy(BackendTrafficPolicy)
 
     public var kind: Kind {
         switch self {
@@ -37,6 +39,8 @@ public enum KubeObject: Sendable, Hashable {
         case .configMap: .configMap
         case .ingress: .ingress
         case .ingressClass: .ingressClass
+        case .securityPolicy: .securityPolicy
+        case .backendTrafficPolicy: .backendTrafficPolicy
         }
     }
 
@@ -59,6 +63,8 @@ public enum KubeObject: Sendable, Hashable {
         case .configMap(let o): o.metadata
         case .ingress(let o): o.metadata
         case .ingressClass(let o): o.metadata
+        case .securityPolicy(let o): o.metadata
+        case .backendTrafficPolicy(let o): o.metadata
         }
     }
 

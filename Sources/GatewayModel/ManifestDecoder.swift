@@ -168,6 +168,8 @@ public enum ManifestDecoder {
             case .configMap: object = .configMap(try decoder.decode(from: node))
             case .ingress: object = .ingress(try decoder.decode(from: node))
             case .ingressClass: object = .ingressClass(try decoder.decode(from: node))
+            case .securityPolicy: object = .securityPolicy(try decoder.decode(from: node))
+            case .backendTrafficPolicy: object = .backendTrafficPolicy(try decoder.decode(from: node))
             }
         } catch let decoding as DecodingError {
             let (path, message) = describe(decoding)

@@ -135,6 +135,14 @@ public struct ResourceSet: Sendable, Hashable {
         manifests(of: .ingressClass).compactMap { if case .ingressClass(let o) = $0.object { o } else { nil } }
     }
 
+    public var securityPolicies: [SecurityPolicy] {
+        manifests(of: .securityPolicy).compactMap { if case .securityPolicy(let o) = $0.object { o } else { nil } }
+    }
+
+    public var backendTrafficPolicies: [BackendTrafficPolicy] {
+        manifests(of: .backendTrafficPolicy).compactMap { if case .backendTrafficPolicy(let o) = $0.object { o } else { nil } }
+    }
+
     /// A namespace's labels; a namespace with no Namespace object has only the
     /// `kubernetes.io/metadata.name` label Kubernetes sets on every namespace.
     public func labels(ofNamespace name: String) -> [String: String] {

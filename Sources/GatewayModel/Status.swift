@@ -15,6 +15,9 @@ public struct ConditionType: Vocabulary {
     public static let partiallyInvalid = Self(rawValue: "PartiallyInvalid")
     /// A Gateway accepts clients whose certificates do not validate.
     public static let insecureFrontendValidationMode = Self(rawValue: "InsecureFrontendValidationMode")
+    /// A policy that more specific policies override on some of its targets (Envoy
+    /// Gateway's condition; it stays accepted).
+    public static let overridden = Self(rawValue: "Overridden")
 }
 
 /// A condition's `reason`: the Gateway API's reasons, and Chancery's where the spec
@@ -75,6 +78,9 @@ public struct ConditionReason: Vocabulary {
     // Policies (GEP-713) and BackendTLSPolicy.
     public static let noValidCACertificate = Self(rawValue: "NoValidCACertificate")
     public static let invalidCACertificateRef = Self(rawValue: "InvalidCACertificateRef")
+    /// A policy names a section (listener, rule) its target does not have.
+    public static let targetNotFound = Self(rawValue: "TargetNotFound")
+    public static let overridden = Self(rawValue: "Overridden")
 }
 
 /// A condition's `status`.

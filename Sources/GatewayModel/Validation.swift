@@ -483,6 +483,33 @@ enum Validation {
             }
         case .ingressClass(let ingressClass):
             check(!(ingressClass.spec.controller ?? "").isEmpty, [.key("spec"), .key("controller")], "Required value")
+        case .securityPolicy(let policy):
+            for (r, rule) in (policy.spec.authorization?.rules ?? []).enumerated() {
+                for (c, cidr) in (rule.principal?.clientCIDRs ?? []).enumerated() {
+                    check(
+                        AddressRange(cidr) != nil && cidr.contains("/"),
+                        [.key("spec"), .key("authorization"), .key("rules"), .index(r), .key("principal"), .key("clientCIDRs"), .index(c)],
+                        "\"\(cidr)\" is not a CIDR block (address/length)")
+                }
+            }
+        case .backendTrafficPolicy(let policy):
+            for (r, rule) in (policy.spec.rateLimit?.local?.rules ?? []).enumerated() {
+                for (c, selector) in (rule.clientSelectors ?? []).enumerated() {
+                    guard let cidr = selector.sourceCIDR?.value else { continue }
+                    check(
+                        AddressRange(cidr) != nil && cidr.contains("/"),
+                        [
+                            .key("spec"), .key("rateLimit"), .key("local"), .key("rules"), .index(r), .key("clientSelectors"), .index(c),
+                            .key("sourceCIDR"), .key("value"),
+                        ], "\"\(cidr)\" is not a CIDR block (address/length)")
+                }
+            }
+            if let delay = policy.spec.faultInjection?.delay {
+                check(
+                    PolicyDuration.milliseconds(in: delay.fixedDelay) != nil,
+                    [.key("spec"), .key("faultInjection"), .key("delay"), .key("fixedDelay")],
+                    "\"\(delay.fixedDelay)\" is not a duration (such as 300ms, 1.5s, 1m)")
+            }
         case .gatewayClass, .referenceGrant, .secret, .namespace, .configMap:
             break
         }

@@ -36,6 +36,8 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
     /// Request bodies over this many bytes are answered 413 (the request is buffered
     /// whole before it is sent on, as ingress-nginx does).
     public var maxRequestBytes: Int?
+    /// What the SecurityPolicies and BackendTrafficPolicies in effect ask of requests.
+    public var policies: RoutePolicyPlan?
 
     public init(
         name: String, origin: ObjectKey, match: RouteMatchPlan, requestHeaders: HeaderMutation = HeaderMutation(),
@@ -51,7 +53,7 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, origin, match, requestHeaders, responseHeaders, action, cors, session, clientAddresses, maxRequestBytes
+        case name, origin, match, requestHeaders, responseHeaders, action, cors, session, clientAddresses, maxRequestBytes, policies
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -66,6 +68,7 @@ public struct RoutePlan: Hashable, Sendable, Encodable {
         try container.encodeIfPresent(session, forKey: .session)
         try container.encodeIfPresent(clientAddresses, forKey: .clientAddresses)
         try container.encodeIfPresent(maxRequestBytes, forKey: .maxRequestBytes)
+        try container.encodeIfPresent(policies, forKey: .policies)
     }
 }
 
@@ -313,11 +316,20 @@ public struct RetryPlan: Hashable, Sendable, Encodable {
     public var codes: [Int]
     public var attempts: Int
     public var backoffMilliseconds: Int64?
+    /// The longest wait between attempts (ten times `backoff` when not given).
+    public var maxBackoffMilliseconds: Int64?
+    /// Envoy's retry conditions (`5xx`, `reset`, …) when a policy names them; nil: a
+    /// connection failure, a refused stream or a reset.
+    public var triggers: [String]?
 
-    public init(codes: [Int], attempts: Int, backoffMilliseconds: Int64?) {
+    public init(
+        codes: [Int], attempts: Int, backoffMilliseconds: Int64?, maxBackoffMilliseconds: Int64? = nil, triggers: [String]? = nil
+    ) {
         self.codes = codes
         self.attempts = attempts
         self.backoffMilliseconds = backoffMilliseconds
+        self.maxBackoffMilliseconds = maxBackoffMilliseconds
+        self.triggers = triggers
     }
 }
 

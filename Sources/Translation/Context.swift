@@ -16,6 +16,8 @@ struct Context {
     let backendTLS: PolicyIndex<BackendTLSPolicy>
     /// Each BackendTLSPolicy's TLS settings (its CA bundle checked once), by policy.
     let backendTLSResolved: [ObjectKey: Result<BackendTLS.Resolved, CertificateProblem>]
+    /// SecurityPolicies and BackendTrafficPolicies, resolved, by what they target.
+    let routePolicies: RoutePolicyIndexes
     /// Clusters that GRPCRoutes send to (always HTTP/2).
     var grpcClusters: Set<ServicePort> = []
     /// What the previous translation planned, to reuse where its inputs are equal.
@@ -47,6 +49,7 @@ struct Context {
         }
         self.certificates = certificates
         self.backendTLS = BackendTLS.index(set)
+        self.routePolicies = RoutePolicyIndexes(set)
         self.backendTLSResolved = Dictionary(
             backendTLS.all.map { ($0.key, BackendTLS.resolve($0, in: set)) }, uniquingKeysWith: { first, _ in first })
         var slices: [ServiceKey: [EndpointSlice]] = [:]

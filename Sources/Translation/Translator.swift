@@ -141,6 +141,7 @@ public struct Translator: Sendable {
         for kind in PolicyKinds.all {
             for (key, status) in kind.statuses(in: world) { result.statuses[key] = status }
         }
+        for (key, status) in RoutePolicies.statuses(in: world) { result.statuses[key] = status }
         return result
     }
 }

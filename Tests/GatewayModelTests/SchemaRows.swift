@@ -193,7 +193,7 @@ enum SchemaRows {
             if let first = schema.enumStrings?.first { return .string(first) }
             if let pattern = schema.pattern { return .string(examples[pattern.regex]!) }
             return .string(String(repeating: "a", count: max(1, schema.minLength ?? 0)))
-        case .integer:
+        case .integer, .number:
             if let first = schema.enumIntegers?.first { return .integer(first) }
             return .integer(min(max(schema.minimum ?? 1, 1), schema.maximum ?? Int.max))
         case .boolean:

@@ -38,6 +38,11 @@ public struct WatchedKind: Sendable, Hashable {
         WatchedKind(kind: .namespace, group: "", versions: ["v1"], resource: "namespaces", fieldSelector: nil),
         WatchedKind(kind: .ingressClass, group: "networking.k8s.io", versions: ["v1"], resource: "ingressclasses", fieldSelector: nil),
         WatchedKind(kind: .ingress, group: "networking.k8s.io", versions: ["v1"], resource: "ingresses", fieldSelector: nil),
+        WatchedKind(
+            kind: .securityPolicy, group: envoyGatewayGroup, versions: ["v1alpha1"], resource: "securitypolicies", fieldSelector: nil),
+        WatchedKind(
+            kind: .backendTrafficPolicy, group: envoyGatewayGroup, versions: ["v1alpha1"], resource: "backendtrafficpolicies",
+            fieldSelector: nil),
     ]
 
     public var label: String { group.isEmpty ? resource : "\(resource).\(group)" }
@@ -225,7 +230,7 @@ public final class KubernetesSource: Sendable {
                     // No version of this kind is served: its CRD is not installed.
                     report(
                         kind,
-                        "the CRD is not installed (tried \(kind.versions.joined(separator: ", "))); retrying — install the Gateway API CRDs to serve this kind")
+                        "the CRD is not installed (tried \(kind.versions.joined(separator: ", "))); retrying — install the \(kind.group == envoyGatewayGroup ? "Envoy Gateway policy" : "Gateway API") CRDs to serve this kind")
                     replace(kind, with: [:], version: nil, synced: true)
                     try await Task.sleep(for: backoff.delay(attempt + 4))
                     attempt += 1

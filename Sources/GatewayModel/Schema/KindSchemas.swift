@@ -25,6 +25,8 @@ enum KindSchemas {
     static let l4RouteV1alpha2 = root(Schemas.l4RouteSpecV1alpha2)
     static let backendTLSPolicy = root(Schemas.backendTLSPolicySpec)
     static let referenceGrant = root(Schemas.referenceGrantSpec)
+    static let securityPolicy = root(Schemas.securityPolicySpec)
+    static let backendTrafficPolicy = root(Schemas.backendTrafficPolicySpec)
 
     /// The schema for `kind` at `apiVersion` (`gateway.networking.k8s.io/v1`, …); nil for
     /// the core kinds.
@@ -47,6 +49,8 @@ enum KindSchemas {
         case .tcpRoute, .udpRoute: return alpha2 ? l4RouteV1alpha2 : l4Route
         case .backendTLSPolicy: return backendTLSPolicy
         case .referenceGrant: return referenceGrant
+        case .securityPolicy: return securityPolicy
+        case .backendTrafficPolicy: return backendTrafficPolicy
         case .service, .endpointSlice, .secret, .namespace, .configMap, .ingress, .ingressClass: return nil
         }
     }

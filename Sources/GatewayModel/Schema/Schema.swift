@@ -10,7 +10,7 @@ import Yams
 /// used by every route kind. `SchemaValidator` walks a manifest's YAML nodes with them.
 final class Schema: Sendable {
     enum ValueType: String, Sendable {
-        case object, array, string, integer, boolean
+        case object, array, string, integer, number, boolean
     }
 
     /// `x-kubernetes-list-type`: `set` items are unique, `map` items are unique by their
@@ -152,6 +152,11 @@ final class Schema: Sendable {
     }
 
     static let boolean = Schema(type: .boolean)
+
+    /// A number (integer or not) between the bounds.
+    static func number(minimum: Int? = nil, maximum: Int? = nil) -> Schema {
+        Schema(type: .number, minimum: minimum, maximum: maximum)
+    }
 }
 
 /// A default value, as a CRD writes it.

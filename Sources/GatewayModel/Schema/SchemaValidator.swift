@@ -69,6 +69,8 @@ struct SchemaValidator {
                 integer(Int(scalar.string) ?? 0, schema)
             case (.boolean, .boolean):
                 break
+            case (.number, .integer), (.number, .number):
+                number(Double(scalar.string) ?? 0, schema)
             default:
                 typeMismatch(actual, schema)
                 return -1
@@ -197,6 +199,14 @@ struct SchemaValidator {
         }
         if let pattern = schema.pattern, !pattern.matches(text) {
             report("Invalid value: \(quoted(text)): should match '\(pattern.regex)'")
+        }
+    }
+
+    private mutating func number(_ number: Double, _ schema: Schema) {
+        if let min = schema.minimum, number < Double(min) {
+            report("Invalid value: \(number): should be greater than or equal to \(min)")
+        } else if let max = schema.maximum, number > Double(max) {
+            report("Invalid value: \(number): should be less than or equal to \(max)")
         }
     }
 

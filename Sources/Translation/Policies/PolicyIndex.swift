@@ -127,6 +127,12 @@ struct PolicyIndex<Policy: Sendable>: Sendable {
         return result
     }
 
+    /// The oldest policy naming exactly this target (the one that counts there).
+    func first(at level: PolicyTarget) -> Entry? { byTarget[level]?.first }
+
+    /// The policies naming exactly this target, oldest first.
+    func entries(at level: PolicyTarget) -> [Entry] { byTarget[level] ?? [] }
+
     /// The policy that applies along `levels`, if any.
     func effective(along levels: [PolicyTarget]) -> Entry? {
         for level in levels {

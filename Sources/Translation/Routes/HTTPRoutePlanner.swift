@@ -67,6 +67,8 @@ enum HTTPRoutePlanner {
         /// `creationTimestamp`: precedence among routes.
         let created: String
         let rules: [ResolvedRule]
+        /// What policies do to each rule (empty: nothing).
+        let policyEffects: [RuleEffects]
 
         init(_ attached: AttachedRoute) {
             listenerPort = attached.listenerPort
@@ -74,6 +76,7 @@ enum HTTPRoutePlanner {
             key = attached.key
             created = attached.object.metadata.creationTimestamp ?? ""
             rules = attached.rules
+            policyEffects = attached.policyEffects
         }
     }
 
@@ -90,7 +93,8 @@ enum HTTPRoutePlanner {
         var entries: [RouteEntry] = []
         let key = input.key
         let created = input.created
-        for resolved in input.rules where resolved.dropped == nil {
+        for (position, resolved) in input.rules.enumerated() where resolved.dropped == nil {
+            let effects = position < input.policyEffects.count ? input.policyEffects[position] : nil
             let matches = resolved.rule.matches ?? []
             let effective = matches.isEmpty ? [HTTPRoute.Match(path: HTTPRoute.PathMatch(type: .pathPrefix, value: "/"))] : matches
             for (m, match) in effective.enumerated() {
@@ -108,6 +112,7 @@ enum HTTPRoutePlanner {
                     origin: key,
                     match: routeMatch(match), action: .respond(DirectResponsePlan(status: 500, body: noValidBackend)))
                 apply(resolved, match: match, listener: (input.listenerPort, input.listenerScheme), to: &plan)
+                if let effects { RoutePolicies.apply(effects, to: &plan) }
                 entries.append(RouteEntry(precedence: precedence, plan: plan))
                 if let preflight = preflight(for: plan) {
                     var after = precedence

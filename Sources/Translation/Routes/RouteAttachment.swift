@@ -47,6 +47,9 @@ struct AttachedRoute {
     let rules: [ResolvedRule]
     /// TLSRoute, TCPRoute and UDPRoute backends (every rule's, in order).
     let backends: [ResolvedBackend]
+    /// What the SecurityPolicies and BackendTrafficPolicies in effect here do to each
+    /// rule (by position); empty when none does.
+    var policyEffects: [RuleEffects] = []
     /// HTTPRoutes and GRPCRoutes: the planned route of every rule's matches.
     var entries: [RouteEntry] = []
 
@@ -257,6 +260,8 @@ enum RouteAttachment {
                     // Planned only where they can be served (a listener without usable
                     // certificates or in conflict counts the route but serves nothing).
                     if case .http = route.body, listener.isProgrammed {
+                        attached.policyEffects = RoutePolicies.effects(
+                            route: routeKey, rules: rules, gateway: gatewayKey, listener: listener, context: context)
                         attached.entries = HTTPRoutePlanner.entries(for: attached, cache: context.cache)
                     }
                     result.routes[gatewayKey, default: [:]][name, default: []].append(attached)

@@ -1,0 +1,323 @@
+/// Envoy Gateway's policy kinds (`gateway.envoyproxy.io/v1alpha1`), with its field names,
+/// so that manifests written for it are read unchanged. Each keeps its spec as written
+/// (``writtenSpec``) beside the typed fields Chancery carries out: a field it does not
+/// carry out is found there by name and reported on the policy, never dropped silently.
+
+/// The group of Envoy Gateway's policy kinds.
+public let envoyGatewayGroup = "gateway.envoyproxy.io"
+
+/// A policy's `targetRefs` entry (and the deprecated single `targetRef`): an object in
+/// the policy's namespace, optionally one section of it (a Gateway listener, a route rule).
+public struct PolicyTargetReference: Codable, Sendable, Hashable {
+    public var group: String
+    public var kind: String
+    public var name: String
+    public var sectionName: String?
+
+    public init(group: String, kind: String, name: String, sectionName: String? = nil) {
+        self.group = group
+        self.kind = kind
+        self.name = name
+        self.sectionName = sectionName
+    }
+}
+
+/// A policy's `targetSelectors` entry: every object of `kind` in the policy's namespace
+/// whose labels match.
+public struct PolicyTargetSelector: Codable, Sendable, Hashable {
+    public var group: String?
+    public var kind: String
+    public var matchLabels: [String: String]?
+    public var matchExpressions: [LabelSelector.Requirement]?
+
+    public var selector: LabelSelector { LabelSelector(matchLabels: matchLabels, matchExpressions: matchExpressions) }
+}
+
+/// What every policy kind's spec starts with.
+public protocol AttachedPolicySpec: Sendable {
+    var targetRef: PolicyTargetReference? { get }
+    var targetRefs: [PolicyTargetReference]? { get }
+    var targetSelectors: [PolicyTargetSelector]? { get }
+}
+
+/// A policy object: metadata, the typed spec, and the spec as written.
+public protocol AttachedPolicy: Codable, Sendable, Hashable {
+    associatedtype Spec: AttachedPolicySpec & Codable & Hashable
+    var metadata: ObjectMeta { get }
+    var spec: Spec { get }
+    /// The spec as written, to find the fields Chancery does not carry out.
+    var writtenSpec: JSONValue { get }
+    init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue)
+}
+
+private enum PolicyCodingKeys: String, CodingKey { case metadata, spec }
+
+extension AttachedPolicy {
+    /// Decodes the typed spec and keeps the spec as written.
+    static func decoded(from decoder: any Decoder) throws -> Self {
+        let container = try decoder.container(keyedBy: PolicyCodingKeys.self)
+        return Self(
+            metadata: try container.decode(ObjectMeta.self, forKey: .metadata),
+            spec: try container.decode(Spec.self, forKey: .spec),
+            writtenSpec: try container.decode(JSONValue.self, forKey: .spec))
+    }
+
+    /// The metadata and the spec as written.
+    func encodePolicy(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: PolicyCodingKeys.self)
+        try container.encode(metadata, forKey: .metadata)
+        try container.encode(writtenSpec, forKey: .spec)
+    }
+}
+
+/// A Go duration as Envoy Gateway's fields take it (`300ms`, `10s`, `1m30s`, `1h`).
+public enum PolicyDuration {
+    /// The duration in milliseconds, or nil if `text` is not one.
+    public static func milliseconds(in text: String) -> Int64? {
+        var total: Double = 0
+        var rest = Substring(text)
+        guard !rest.isEmpty else { return nil }
+        if rest == "0" { return 0 }
+        let units: [(String, Double)] = [("ms", 1), ("us", 0.001), ("µs", 0.001), ("ns", 0.000_001), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+            guard !number.isEmpty, let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            total += value * unit.1
+            rest = rest.dropFirst(unit.0.count)
+        }
+        guard total < 1e15 else { return nil }
+        return Int64(total.rounded())
+    }
+}
+
+// MARK: SecurityPolicy
+
+/// Who may make a request, and how they prove it.
+public struct SecurityPolicy: AttachedPolicy {
+    public var metadata: ObjectMeta
+    public var spec: Spec
+    public var writtenSpec: JSONValue
+
+    public init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue) {
+        self.metadata = metadata
+        self.spec = spec
+        self.writtenSpec = writtenSpec
+    }
+
+    public init(from decoder: any Decoder) throws { self = try Self.decoded(from: decoder) }
+    public func encode(to encoder: any Encoder) throws { try encodePolicy(to: encoder) }
+
+    public struct Spec: AttachedPolicySpec, Codable, Hashable {
+        public var targetRef: PolicyTargetReference?
+        public var targetRefs: [PolicyTargetReference]?
+        public var targetSelectors: [PolicyTargetSelector]?
+        public var authorization: Authorization?
+        public var cors: CORS?
+        public var basicAuth: BasicAuth?
+        public var apiKeyAuth: APIKeyAuth?
+    }
+
+    public enum Action: String, Codable, Sendable, Hashable {
+        case allow = "Allow"
+        case deny = "Deny"
+    }
+
+    /// Ordered rules, the first that matches decides; `defaultAction` (Deny unless
+    /// given) when none does.
+    public struct Authorization: Codable, Sendable, Hashable {
+        public var defaultAction: Action?
+        public var rules: [Rule]?
+    }
+
+    public struct Rule: Codable, Sendable, Hashable {
+        public var name: String?
+        public var action: Action
+        public var operation: Operation?
+        public var principal: Principal?
+    }
+
+    /// The request: any of `methods`, and the `path`.
+    public struct Operation: Codable, Sendable, Hashable {
+        public var methods: [String]?
+        public var path: PathMatch?
+    }
+
+    public struct PathMatch: Codable, Sendable, Hashable {
+        /// PathPrefix (default), Exact or RegularExpression.
+        public var type: String?
+        public var value: String?
+        public var invert: Bool?
+    }
+
+    /// The client: its address in any of `clientCIDRs`, and every header listed with
+    /// one of its values.
+    public struct Principal: Codable, Sendable, Hashable {
+        public var clientCIDRs: [String]?
+        public var headers: [HeaderMatch]?
+    }
+
+    public struct HeaderMatch: Codable, Sendable, Hashable {
+        public var name: String
+        public var values: [String]
+    }
+
+    public struct CORS: Codable, Sendable, Hashable {
+        public var allowOrigins: [String]?
+        public var allowMethods: [String]?
+        public var allowHeaders: [String]?
+        public var exposeHeaders: [String]?
+        /// A duration (`10s`, `1h`).
+        public var maxAge: String?
+        public var allowCredentials: Bool?
+    }
+
+    /// Users and their password hashes, an htpasswd file in a Secret's `.htpasswd` key.
+    public struct BasicAuth: Codable, Sendable, Hashable {
+        public var users: SecretObjectReference
+    }
+
+    /// Client IDs and their keys, from Secrets (each key of the Secret a client ID, its
+    /// value the API key), taken from the first of `extractFrom` that a request carries.
+    public struct APIKeyAuth: Codable, Sendable, Hashable {
+        public var credentialRefs: [SecretObjectReference]
+        public var extractFrom: [KeySource]
+        public var forwardClientIDHeader: String?
+        public var sanitize: Bool?
+    }
+
+    public struct KeySource: Codable, Sendable, Hashable {
+        public var headers: [String]?
+        public var params: [String]?
+        public var cookies: [String]?
+    }
+}
+
+// MARK: BackendTrafficPolicy
+
+/// How the proxy treats requests on their way to backends.
+public struct BackendTrafficPolicy: AttachedPolicy {
+    public var metadata: ObjectMeta
+    public var spec: Spec
+    public var writtenSpec: JSONValue
+
+    public init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue) {
+        self.metadata = metadata
+        self.spec = spec
+        self.writtenSpec = writtenSpec
+    }
+
+    public init(from decoder: any Decoder) throws { self = try Self.decoded(from: decoder) }
+    public func encode(to encoder: any Encoder) throws { try encodePolicy(to: encoder) }
+
+    public struct Spec: AttachedPolicySpec, Codable, Hashable {
+        public var targetRef: PolicyTargetReference?
+        public var targetRefs: [PolicyTargetReference]?
+        public var targetSelectors: [PolicyTargetSelector]?
+        public var rateLimit: RateLimit?
+        public var retry: Retry?
+        public var timeout: Timeout?
+        public var faultInjection: FaultInjection?
+    }
+
+    public struct RateLimit: Codable, Sendable, Hashable {
+        /// Local (or Global, which needs a rate limit service).
+        public var type: String?
+        public var local: LocalRateLimit?
+    }
+
+    public struct LocalRateLimit: Codable, Sendable, Hashable {
+        public var rules: [RateLimitRule]?
+    }
+
+    /// Requests that match every selector share a bucket of `limit`.
+    public struct RateLimitRule: Codable, Sendable, Hashable {
+        public var clientSelectors: [ClientSelector]?
+        public var limit: Limit
+    }
+
+    public struct Limit: Codable, Sendable, Hashable {
+        public var requests: Int
+        /// Second, Minute, Hour, Day, Week, Month or Year.
+        public var unit: String
+    }
+
+    public struct ClientSelector: Codable, Sendable, Hashable {
+        public var headers: [HeaderSelector]?
+        public var methods: [MethodSelector]?
+        public var path: PathSelector?
+        public var sourceCIDR: SourceCIDR?
+    }
+
+    public struct HeaderSelector: Codable, Sendable, Hashable {
+        public var name: String
+        /// Exact (default), RegularExpression or Distinct.
+        public var type: String?
+        public var value: String?
+        public var invert: Bool?
+    }
+
+    public struct MethodSelector: Codable, Sendable, Hashable {
+        public var value: String
+        public var invert: Bool?
+    }
+
+    public struct PathSelector: Codable, Sendable, Hashable {
+        /// PathPrefix (default), Exact or RegularExpression.
+        public var type: String?
+        public var value: String?
+        public var invert: Bool?
+    }
+
+    public struct SourceCIDR: Codable, Sendable, Hashable {
+        /// Exact (default) or Distinct.
+        public var type: String?
+        public var value: String
+    }
+
+    public struct Retry: Codable, Sendable, Hashable {
+        public var numRetries: Int?
+        public var retryOn: RetryOn?
+        public var perRetry: PerRetry?
+    }
+
+    public struct RetryOn: Codable, Sendable, Hashable {
+        public var triggers: [String]?
+        public var httpStatusCodes: [Int]?
+    }
+
+    public struct PerRetry: Codable, Sendable, Hashable {
+        public var timeout: String?
+        public var backOff: BackOff?
+    }
+
+    public struct BackOff: Codable, Sendable, Hashable {
+        public var baseInterval: String?
+        public var maxInterval: String?
+    }
+
+    public struct Timeout: Codable, Sendable, Hashable {
+        public var http: HTTPTimeout?
+    }
+
+    public struct HTTPTimeout: Codable, Sendable, Hashable {
+        public var requestTimeout: String?
+    }
+
+    public struct FaultInjection: Codable, Sendable, Hashable {
+        public var delay: Delay?
+        public var abort: Abort?
+    }
+
+    public struct Delay: Codable, Sendable, Hashable {
+        public var fixedDelay: String
+        public var percentage: Double?
+    }
+
+    public struct Abort: Codable, Sendable, Hashable {
+        public var httpStatus: Int?
+        public var grpcStatus: Int?
+        public var percentage: Double?
+    }
+}

@@ -1,0 +1,214 @@
+/// SecurityPolicy and BackendTrafficPolicy (`gateway.envoyproxy.io/v1alpha1`): the
+/// constraints of Envoy Gateway's CRDs on the fields Chancery reads (types, required
+/// fields, enums, ranges and the CEL rules among them). Fields Chancery does not carry
+/// out are not described here: the translator finds them in the spec as written and
+/// names them in the policy's status.
+extension Schemas {
+    private static let policyTargetRef = Schema.object(
+        ["group": group(), "kind": kind(), "name": objectName, "sectionName": sectionName],
+        required: ["group", "kind", "name"])
+
+    private static let policyTargetSelector = Schema.object(
+        [
+            "group": group(default: gatewayGroup),
+            "kind": kind(),
+            "matchLabels": .map(.string(maxLength: 63)),
+            "matchExpressions": labelSelector.property("matchExpressions")!,
+        ], required: ["kind"],
+        rules: [
+            Rule("matchExpressions or matchLabels must be specified") { selector in
+                selector.has("matchLabels") || selector.has("matchExpressions")
+            }
+        ])
+
+    /// targetRef, targetRefs, targetSelectors and the rule that one of them is given.
+    private static func policySpec(_ fields: [(key: String, value: Schema)], rules: [Rule] = []) -> Schema {
+        .object(
+            fields: [
+                ("targetRef", policyTargetRef),
+                ("targetRefs", .array(policyTargetRef, maxItems: 16)),
+                ("targetSelectors", .array(policyTargetSelector, maxItems: 16)),
+            ] + fields,
+            rules: [
+                Rule("either targetRef or targetRefs must be used") { spec in
+                    !(spec.has("targetRef") && spec.has("targetRefs"))
+                },
+                Rule("one of targetRef, targetRefs or targetSelectors must be given") { spec in
+                    spec.has("targetRef") || spec["targetRefs"].count > 0 || spec["targetSelectors"].count > 0
+                },
+            ] + rules)
+    }
+
+    private static let action = Schema.string(enum: ["Allow", "Deny"])
+    private static let pathMatchType = Schema.string(enum: ["Exact", "PathPrefix", "RegularExpression"], default: "PathPrefix")
+    private static let httpMethod = Schema.string(enum: ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"])
+
+    static let securityPolicySpec = policySpec([
+        (
+            "authorization",
+            .object([
+                "defaultAction": action,
+                "rules": .array(
+                    .object(
+                        [
+                            "name": .string(minLength: 1, maxLength: 253),
+                            "action": action,
+                            "operation": .object(
+                                [
+                                    "methods": .array(httpMethod, minItems: 1, maxItems: 16),
+                                    "path": .object(
+                                        ["type": pathMatchType, "value": .string(maxLength: 1024, default: "/"), "invert": .boolean]),
+                                ],
+                                rules: [
+                                    Rule("at least one of methods or path must be specified") { operation in
+                                        operation["methods"].count > 0 || operation.has("path")
+                                    }
+                                ]),
+                            "principal": .object(
+                                [
+                                    "clientCIDRs": .array(.string(minLength: 1), minItems: 1),
+                                    "headers": .array(
+                                        .object(
+                                            ["name": .string(minLength: 1, maxLength: 256), "values": .array(.string(), minItems: 1, maxItems: 256)],
+                                            required: ["name", "values"]), minItems: 1, maxItems: 256),
+                                ]),
+                        ], required: ["action"],
+                        rules: [Rule("a rule needs a principal") { rule in rule.has("principal") }])),
+            ])
+        ),
+        (
+            "cors",
+            .object([
+                "allowOrigins": .array(.string(minLength: 1, maxLength: 253, pattern: .corsOrigin)),
+                "allowMethods": .array(.string(minLength: 1)),
+                "allowHeaders": .array(.string(minLength: 1)),
+                "exposeHeaders": .array(.string(minLength: 1)),
+                "maxAge": .string(pattern: .duration),
+                "allowCredentials": .boolean,
+            ])
+        ),
+        (
+            "basicAuth",
+            .object(["users": secretObjectReference], required: ["users"])
+        ),
+        (
+            "apiKeyAuth",
+            .object(
+                [
+                    "credentialRefs": .array(secretObjectReference, minItems: 1),
+                    "extractFrom": .array(
+                        .object(
+                            [
+                                "headers": .array(.string(minLength: 1)),
+                                "params": .array(.string(minLength: 1)),
+                                "cookies": .array(.string(minLength: 1)),
+                            ],
+                            rules: [
+                                Rule("exactly one of headers, params or cookies must be specified") { source in
+                                    [source["headers"].count, source["params"].count, source["cookies"].count].filter { $0 > 0 }.count == 1
+                                }
+                            ]), minItems: 1),
+                    "forwardClientIDHeader": .string(minLength: 1),
+                    "sanitize": .boolean,
+                ], required: ["credentialRefs", "extractFrom"])
+        ),
+    ])
+
+    private static let rateLimitUnit = Schema.string(enum: ["Second", "Minute", "Hour", "Day", "Week", "Month", "Year"])
+
+    static let backendTrafficPolicySpec = policySpec([
+        (
+            "rateLimit",
+            .object(
+                [
+                    "type": .string(enum: ["Global", "Local"]),
+                    "local": .object([
+                        "rules": .array(
+                            .object(
+                                [
+                                    "clientSelectors": .array(
+                                        .object([
+                                            "headers": .array(
+                                                .object(
+                                                    [
+                                                        "name": .string(minLength: 1, maxLength: 256),
+                                                        "type": .string(enum: ["Exact", "RegularExpression", "Distinct"], default: "Exact"),
+                                                        "value": .string(maxLength: 1024),
+                                                        "invert": .boolean,
+                                                    ], required: ["name"],
+                                                    rules: [
+                                                        Rule("value is required unless type is Distinct") { header in
+                                                            header["type"].string == "Distinct" || header.has("value")
+                                                        }
+                                                    ]), maxItems: 16),
+                                            "methods": .array(
+                                                .object(["value": httpMethod, "invert": .boolean], required: ["value"]), maxItems: 16),
+                                            "path": .object(
+                                                ["type": pathMatchType, "value": .string(maxLength: 1024, default: "/"), "invert": .boolean]),
+                                            "sourceCIDR": .object(
+                                                [
+                                                    "type": .string(enum: ["Exact", "Distinct"], default: "Exact"),
+                                                    "value": .string(minLength: 1),
+                                                ], required: ["value"]),
+                                        ]), maxItems: 8),
+                                    "limit": .object(
+                                        ["requests": .integer(format: .int32, minimum: 0), "unit": rateLimitUnit],
+                                        required: ["requests", "unit"]),
+                                ], required: ["limit"]), maxItems: 16),
+                    ]),
+                ],
+                rules: [
+                    Rule("local must be set when type is Local") { limit in
+                        limit["type"].string != "Local" || limit.has("local")
+                    }
+                ])
+        ),
+        (
+            "retry",
+            .object([
+                "numRetries": .integer(format: .int32, minimum: 0, default: 2),
+                "retryOn": .object([
+                    "triggers": .array(
+                        .string(enum: [
+                            "5xx", "gateway-error", "reset", "reset-before-request", "connect-failure", "retriable-4xx",
+                            "refused-stream", "retriable-status-codes", "cancelled", "deadline-exceeded", "internal",
+                            "resource-exhausted", "unavailable",
+                        ])),
+                    "httpStatusCodes": .array(.integer(minimum: 100, maximum: 600)),
+                ]),
+                "perRetry": .object([
+                    "timeout": .string(pattern: .duration),
+                    "backOff": .object(["baseInterval": .string(pattern: .duration), "maxInterval": .string(pattern: .duration)]),
+                ]),
+            ])
+        ),
+        ("timeout", .object(["http": .object(["requestTimeout": .string(pattern: .duration)])])),
+        (
+            "faultInjection",
+            .object(
+                [
+                    "delay": .object(["fixedDelay": .string(minLength: 1), "percentage": percentage], required: ["fixedDelay"]),
+                    "abort": .object(
+                        [
+                            "httpStatus": .integer(format: .int32, minimum: 200, maximum: 600),
+                            "grpcStatus": .integer(format: .int32, minimum: 0, maximum: 16),
+                            "percentage": percentage,
+                        ],
+                        rules: [
+                            Rule("only one of grpcStatus or httpStatus can be set") { abort in
+                                !(abort.has("httpStatus") && abort.has("grpcStatus"))
+                            },
+                            Rule("one of grpcStatus or httpStatus must be set") { abort in
+                                abort.has("httpStatus") || abort.has("grpcStatus")
+                            },
+                        ]),
+                ],
+                rules: [
+                    Rule("Delay and abort faults are set at least one.") { fault in fault.has("delay") || fault.has("abort") }
+                ])
+        ),
+    ])
+
+    /// A share of requests, 0 to 100; Envoy Gateway's default is 100.
+    private static let percentage = Schema.number(minimum: 0, maximum: 100)
+}

@@ -1,0 +1,292 @@
+import GatewayModel
+
+/// What the policies in effect on a route ask of its requests (SecurityPolicy and
+/// BackendTrafficPolicy features that Envoy carries out per route). A class, so that
+/// the many routes without policies stay small.
+public final class RoutePolicyPlan: Hashable, Sendable, Encodable {
+    public struct Body: Hashable, Sendable, Encodable {
+        /// Who may make the request; the others get 403.
+        public var authorization: AuthorizationPlan?
+        /// Users and passwords (401 without a valid pair).
+        public var basicAuth: BasicAuthPlan?
+        /// API keys (401 without a valid key).
+        public var apiKeyAuth: APIKeyAuthPlan?
+        /// How many requests are served in a time; the others get 429.
+        public var rateLimit: LocalRateLimitPlan?
+        /// Delays and aborts injected into a share of requests.
+        public var fault: FaultPlan?
+        /// The policies in effect, for inspection.
+        public var origins: [ObjectKey]
+
+        public init(
+            authorization: AuthorizationPlan? = nil, basicAuth: BasicAuthPlan? = nil, apiKeyAuth: APIKeyAuthPlan? = nil,
+            rateLimit: LocalRateLimitPlan? = nil, fault: FaultPlan? = nil, origins: [ObjectKey] = []
+        ) {
+            self.authorization = authorization
+            self.basicAuth = basicAuth
+            self.apiKeyAuth = apiKeyAuth
+            self.rateLimit = rateLimit
+            self.fault = fault
+            self.origins = origins
+        }
+
+        enum CodingKeys: String, CodingKey { case authorization, basicAuth, apiKeyAuth, rateLimit, fault, origins }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encodeIfPresent(authorization, forKey: .authorization)
+            try container.encodeIfPresent(basicAuth, forKey: .basicAuth)
+            try container.encodeIfPresent(apiKeyAuth, forKey: .apiKeyAuth)
+            try container.encodeIfPresent(rateLimit, forKey: .rateLimit)
+            try container.encodeIfPresent(fault, forKey: .fault)
+            try container.encode(origins.map(\.description), forKey: .origins)
+        }
+    }
+
+    public let body: Body
+
+    public init(_ body: Body) { self.body = body }
+
+    public var authorization: AuthorizationPlan? { body.authorization }
+    public var basicAuth: BasicAuthPlan? { body.basicAuth }
+    public var apiKeyAuth: APIKeyAuthPlan? { body.apiKeyAuth }
+    public var rateLimit: LocalRateLimitPlan? { body.rateLimit }
+    public var fault: FaultPlan? { body.fault }
+
+    public static func == (a: RoutePolicyPlan, b: RoutePolicyPlan) -> Bool { a === b || a.body == b.body }
+    public func hash(into hasher: inout Hasher) { hasher.combine(body) }
+    public func encode(to encoder: any Encoder) throws { try body.encode(to: encoder) }
+}
+
+/// Ordered rules: the first whose conditions all hold decides (allow or deny); when
+/// none does, `defaultAllow` decides. A denied request gets 403.
+public struct AuthorizationPlan: Hashable, Sendable, Encodable {
+    public var rules: [AuthorizationRulePlan]
+    public var defaultAllow: Bool
+
+    public init(rules: [AuthorizationRulePlan], defaultAllow: Bool) {
+        self.rules = rules
+        self.defaultAllow = defaultAllow
+    }
+}
+
+/// One rule: every condition given must hold (within one, any of its values may).
+public struct AuthorizationRulePlan: Hashable, Sendable, Encodable {
+    public var name: String
+    public var allow: Bool
+    /// Any of these methods (none: any method).
+    public var methods: [String]
+    /// The request path (without its query).
+    public var path: PathCondition?
+    /// The client's address (as the listener determines it) in any of these.
+    public var clientAddresses: [AddressRange]
+    /// Each header present with one of its values.
+    public var headers: [HeaderValuesPlan]
+
+    public init(
+        name: String, allow: Bool, methods: [String] = [], path: PathCondition? = nil, clientAddresses: [AddressRange] = [],
+        headers: [HeaderValuesPlan] = []
+    ) {
+        self.name = name
+        self.allow = allow
+        self.methods = methods
+        self.path = path
+        self.clientAddresses = clientAddresses
+        self.headers = headers
+    }
+
+    enum CodingKeys: String, CodingKey { case name, allow, methods, path, clientAddresses, headers }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(allow, forKey: .allow)
+        if !methods.isEmpty { try container.encode(methods, forKey: .methods) }
+        try container.encodeIfPresent(path, forKey: .path)
+        if !clientAddresses.isEmpty { try container.encode(clientAddresses.map(\.description), forKey: .clientAddresses) }
+        if !headers.isEmpty { try container.encode(headers, forKey: .headers) }
+    }
+}
+
+/// A path match, or its opposite.
+public struct PathCondition: Hashable, Sendable, Encodable {
+    public var match: PathMatch
+    public var invert: Bool
+
+    public init(match: PathMatch, invert: Bool) {
+        self.match = match
+        self.invert = invert
+    }
+}
+
+/// A header (lower-case name) present with one of `values`.
+public struct HeaderValuesPlan: Hashable, Sendable, Encodable {
+    public var name: String
+    public var values: [String]
+
+    public init(name: String, values: [String]) {
+        self.name = name
+        self.values = values
+    }
+}
+
+/// Users and their SHA-1 password hashes, as htpasswd lines (`user:{SHA}base64`).
+public struct BasicAuthPlan: Hashable, Sendable, Encodable {
+    /// The policy the users come from (each policy is its own filter configuration).
+    public var policy: ObjectKey
+    public var htpasswd: String
+
+    public init(policy: ObjectKey, htpasswd: String) {
+        self.policy = policy
+        self.htpasswd = htpasswd
+    }
+
+    enum CodingKeys: String, CodingKey { case policy, users }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(policy.description, forKey: .policy)
+        // The names only: password hashes are secrets.
+        try container.encode(
+            htpasswd.split(separator: "\n").compactMap { $0.split(separator: ":").first.map(String.init) }, forKey: .users)
+    }
+}
+
+/// API keys by client, and where requests carry them.
+public struct APIKeyAuthPlan: Hashable, Sendable, Encodable {
+    public struct Credential: Hashable, Sendable {
+        public var client: String
+        public var key: String
+
+        public init(client: String, key: String) {
+            self.client = client
+            self.key = key
+        }
+    }
+
+    public enum Source: Hashable, Sendable, Encodable {
+        case header(String)
+        case query(String)
+        case cookie(String)
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .header(let name): try encoder.encodeCase("header", name)
+            case .query(let name): try encoder.encodeCase("query", name)
+            case .cookie(let name): try encoder.encodeCase("cookie", name)
+            }
+        }
+    }
+
+    public var credentials: [Credential]
+    /// Looked at in order; the first the request carries is the key.
+    public var sources: [Source]
+    /// A header that carries the client's ID to the backend.
+    public var forwardClientIDHeader: String?
+    /// The key is removed before the request goes on.
+    public var sanitize: Bool
+
+    public init(credentials: [Credential], sources: [Source], forwardClientIDHeader: String?, sanitize: Bool) {
+        self.credentials = credentials
+        self.sources = sources
+        self.forwardClientIDHeader = forwardClientIDHeader
+        self.sanitize = sanitize
+    }
+
+    enum CodingKeys: String, CodingKey { case clients, sources, forwardClientIDHeader, sanitize }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        // The client IDs only: keys are secrets.
+        try container.encode(credentials.map(\.client), forKey: .clients)
+        try container.encode(sources, forKey: .sources)
+        try container.encodeIfPresent(forwardClientIDHeader, forKey: .forwardClientIDHeader)
+        if sanitize { try container.encode(true, forKey: .sanitize) }
+    }
+}
+
+/// Token buckets for one route: `defaultLimit` for every request no rule selects, and a
+/// bucket per rule (per distinct value, for `distinct` selectors) for those it selects.
+/// Over the limit: 429, and the responses carry `x-ratelimit-*` headers.
+public struct LocalRateLimitPlan: Hashable, Sendable, Encodable {
+    public var defaultLimit: RateLimitValue?
+    public var rules: [RateLimitRulePlan]
+
+    public init(defaultLimit: RateLimitValue?, rules: [RateLimitRulePlan]) {
+        self.defaultLimit = defaultLimit
+        self.rules = rules
+    }
+}
+
+public struct RateLimitValue: Hashable, Sendable, Encodable {
+    public var requests: Int
+    public var seconds: Int
+
+    public init(requests: Int, seconds: Int) {
+        self.requests = requests
+        self.seconds = seconds
+    }
+}
+
+/// Requests for which every condition holds share a bucket — one per distinct value of
+/// a `distinct` header or client address.
+public struct RateLimitRulePlan: Hashable, Sendable, Encodable {
+    public enum Condition: Hashable, Sendable, Encodable {
+        /// A header (`:method` and `:path` included) matches, or (inverted) does not.
+        case header(name: String, value: StringMatch, invert: Bool)
+        /// The path matches, or does not.
+        case path(PathMatch, invert: Bool)
+        /// One of the methods, or (inverted) none of them.
+        case methods([String], invert: Bool)
+        /// The client's address is in the range.
+        case clientAddress(AddressRange)
+        /// A bucket per value of the header (requests without it are not selected).
+        case distinctHeader(String)
+        /// A bucket per client address within the range.
+        case distinctClientAddress(AddressRange)
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .header(let name, let value, let invert):
+                var fields: [String: String] = ["name": name]
+                switch value {
+                case .exact(let text): fields["exact"] = text
+                case .regex(let pattern): fields["regex"] = pattern
+                }
+                if invert { fields["invert"] = "true" }
+                try encoder.encodeCase("header", fields)
+            case .path(let match, let invert):
+                try encoder.encodeCase(invert ? "notPath" : "path", match)
+            case .methods(let methods, let invert): try encoder.encodeCase(invert ? "notMethods" : "methods", methods)
+            case .clientAddress(let range): try encoder.encodeCase("clientAddress", range.description)
+            case .distinctHeader(let name): try encoder.encodeCase("distinctHeader", name)
+            case .distinctClientAddress(let range): try encoder.encodeCase("distinctClientAddress", range.description)
+            }
+        }
+    }
+
+    public var conditions: [Condition]
+    public var limit: RateLimitValue
+
+    public init(conditions: [Condition], limit: RateLimitValue) {
+        self.conditions = conditions
+        self.limit = limit
+    }
+}
+
+/// Faults injected into a share of requests (each share in parts per million).
+public struct FaultPlan: Hashable, Sendable, Encodable {
+    public var delayMilliseconds: Int64?
+    public var delayShare: Int
+    public var abortHTTPStatus: Int?
+    public var abortGRPCStatus: Int?
+    public var abortShare: Int
+
+    public init(delayMilliseconds: Int64?, delayShare: Int, abortHTTPStatus: Int?, abortGRPCStatus: Int?, abortShare: Int) {
+        self.delayMilliseconds = delayMilliseconds
+        self.delayShare = delayShare
+        self.abortHTTPStatus = abortHTTPStatus
+        self.abortGRPCStatus = abortGRPCStatus
+        self.abortShare = abortShare
+    }
+}

@@ -1,0 +1,140 @@
+import GatewayModel
+import IR
+
+/// BackendTrafficPolicy (Envoy Gateway's field names and semantics), its per-route
+/// features: local rate limits, retries, the request timeout and fault injection. A
+/// policy that cannot be used answers 500 on the routes it governs, as Envoy Gateway's.
+enum BackendTrafficPolicies: RoutePolicyKind {
+    static let kind = Kind.backendTrafficPolicy
+    static let targetKinds: [Kind] = [.gateway, .listenerSet, .httpRoute, .grpcRoute]
+
+    static func resolveAll(in set: ResourceSet) -> [ResolvedRoutePolicy] {
+        set.backendTrafficPolicies.map { policy in
+            resolve(policy, fields: .backendTrafficPolicy, in: set) { (policy, _) throws(PolicyProblem) in
+                try effects(of: policy.spec)
+            }
+        }
+    }
+
+    static func effects(of spec: BackendTrafficPolicy.Spec) throws(PolicyProblem) -> [String: RouteEffect] {
+        var result: [String: RouteEffect] = [:]
+        if let rateLimit = spec.rateLimit { result["rateLimit"] = .rateLimit(try rateLimitPlan(rateLimit)) }
+        if let retry = spec.retry { result["retry"] = retryEffect(retry) }
+        if let timeout = spec.timeout, let text = timeout.http?.requestTimeout {
+            guard let milliseconds = GatewayDuration.milliseconds(in: text) else {
+                throw PolicyProblem("spec.timeout.http.requestTimeout: \(text) is not a duration")
+            }
+            result["timeout"] = .requestTimeout(milliseconds: milliseconds)
+        }
+        if let fault = spec.faultInjection { result["faultInjection"] = .fault(try faultPlan(fault)) }
+        return result
+    }
+
+    // MARK: rate limits
+
+    static let unitSeconds: [String: Int] = [
+        "Second": 1, "Minute": 60, "Hour": 3600, "Day": 86400, "Week": 604_800, "Month": 2_592_000, "Year": 31_536_000,
+    ]
+
+    /// Local limits: the rule without selectors (at most one) is the route's default
+    /// bucket; each other rule a bucket of its own for the requests it selects.
+    static func rateLimitPlan(_ rateLimit: BackendTrafficPolicy.RateLimit) throws(PolicyProblem) -> LocalRateLimitPlan {
+        guard (rateLimit.type ?? "Local") == "Local" else {
+            throw PolicyProblem("spec.rateLimit.type: Global rate limits need a rate limit service; Chancery serves Local ones")
+        }
+        guard let local = rateLimit.local else { throw PolicyProblem("spec.rateLimit.local: required for a Local rate limit") }
+        var plan = LocalRateLimitPlan(defaultLimit: nil, rules: [])
+        for (index, rule) in (local.rules ?? []).enumerated() {
+            let path = "spec.rateLimit.local.rules[\(index)]"
+            guard rule.limit.requests > 0 else { throw PolicyProblem("\(path).limit.requests: must be at least 1") }
+            let limit = RateLimitValue(requests: rule.limit.requests, seconds: unitSeconds[rule.limit.unit] ?? 1)
+            let selectors = rule.clientSelectors ?? []
+            if selectors.isEmpty {
+                guard plan.defaultLimit == nil else {
+                    throw PolicyProblem("\(path): only one rule may have no clientSelectors (it is the route's default limit)")
+                }
+                plan.defaultLimit = limit
+                continue
+            }
+            var conditions: [RateLimitRulePlan.Condition] = []
+            for (s, selector) in selectors.enumerated() {
+                conditions += try self.conditions(selector, at: "\(path).clientSelectors[\(s)]")
+            }
+            plan.rules.append(RateLimitRulePlan(conditions: conditions, limit: limit))
+        }
+        return plan
+    }
+
+    static func conditions(_ selector: BackendTrafficPolicy.ClientSelector, at path: String) throws(PolicyProblem)
+        -> [RateLimitRulePlan.Condition]
+    {
+        var result: [RateLimitRulePlan.Condition] = []
+        for (index, header) in (selector.headers ?? []).enumerated() {
+            let name = header.name.lowercased()
+            let invert = header.invert ?? false
+            switch header.type ?? "Exact" {
+            case "Distinct":
+                if invert { throw PolicyProblem("\(path).headers[\(index)].invert: a Distinct header cannot be inverted") }
+                result.append(.distinctHeader(name))
+            case "RegularExpression":
+                let pattern = header.value ?? ""
+                if let problem = RE2.problem(pattern) { throw PolicyProblem("\(path).headers[\(index)].value: \(problem)") }
+                result.append(.header(name: name, value: .regex(pattern), invert: invert))
+            default:
+                result.append(.header(name: name, value: .exact(header.value ?? ""), invert: invert))
+            }
+        }
+        let methods = selector.methods ?? []
+        let listed = methods.filter { !($0.invert ?? false) }.map(\.value)
+        if !listed.isEmpty { result.append(.methods(listed, invert: false)) }
+        let excluded = methods.filter { $0.invert ?? false }.map(\.value)
+        if !excluded.isEmpty { result.append(.methods(excluded, invert: true)) }
+        if let match = selector.path {
+            result.append(
+                .path(try SecurityPolicies.pathMatch(match.type, match.value, at: "\(path).path"), invert: match.invert ?? false))
+        }
+        if let cidr = selector.sourceCIDR, let range = AddressRange(cidr.value) {
+            result.append(cidr.type == "Distinct" ? .distinctClientAddress(range) : .clientAddress(range))
+        }
+        return result
+    }
+
+    // MARK: retries, timeouts, faults
+
+    /// Envoy Gateway's defaults: two retries; without `retryOn`, on a connection
+    /// failure, a refused stream, gRPC's unavailable and cancelled, and 503.
+    static func retryEffect(_ retry: BackendTrafficPolicy.Retry) -> RouteEffect {
+        let triggers: [String]
+        let codes: [Int]
+        if let retryOn = retry.retryOn {
+            triggers = retryOn.triggers ?? []
+            codes = (retryOn.httpStatusCodes ?? []).sorted()
+        } else {
+            triggers = ["connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"]
+            codes = [503]
+        }
+        let backOff = retry.perRetry?.backOff
+        return .retry(
+            RetryPlan(
+                codes: codes, attempts: retry.numRetries ?? 2,
+                backoffMilliseconds: backOff?.baseInterval.flatMap(GatewayDuration.milliseconds(in:)),
+                maxBackoffMilliseconds: backOff?.maxInterval.flatMap(GatewayDuration.milliseconds(in:)), triggers: triggers),
+            perTryMilliseconds: retry.perRetry?.timeout.flatMap(GatewayDuration.milliseconds(in:)))
+    }
+
+    /// Shares in parts per million (a percentage may have decimals).
+    static func faultPlan(_ fault: BackendTrafficPolicy.FaultInjection) throws(PolicyProblem) -> FaultPlan {
+        func share(_ percentage: Double?) -> Int { Int(((percentage ?? 100) * 10_000).rounded()) }
+        var delay: Int64?
+        if let fixed = fault.delay?.fixedDelay {
+            guard let milliseconds = PolicyDuration.milliseconds(in: fixed) else {
+                throw PolicyProblem("spec.faultInjection.delay.fixedDelay: \(fixed) is not a duration")
+            }
+            delay = milliseconds
+        }
+        return FaultPlan(
+            delayMilliseconds: delay, delayShare: fault.delay == nil ? 0 : share(fault.delay?.percentage),
+            abortHTTPStatus: fault.abort?.httpStatus, abortGRPCStatus: fault.abort?.grpcStatus,
+            abortShare: fault.abort == nil ? 0 : share(fault.abort?.percentage))
+    }
+}

@@ -1,0 +1,116 @@
+import GatewayModel
+
+/// The fields of a policy's spec that Chancery carries out, as a tree of names. A field
+/// written in a policy but absent from its kind's tree is not carried out: the policy is
+/// not accepted, and its status names the field. `docs/policies.md` lists the same tree
+/// (a test compares them).
+struct PolicyFields: Sendable {
+    /// Nil for a field taken whole (a value, or a list of values).
+    let children: [String: PolicyFields]?
+
+    static let leaf = PolicyFields(children: nil)
+
+    init(children: [String: PolicyFields]?) { self.children = children }
+
+    /// An object whose listed fields are supported (each a leaf unless given).
+    init(_ leaves: [String], _ objects: [String: PolicyFields] = [:]) {
+        var children = objects
+        for name in leaves { children[name] = .leaf }
+        self.children = children
+    }
+
+    /// The paths (`spec.authorization.rules[0].principal.jwt`) of every field in `value`
+    /// that the tree does not have, in the order written (keys sorted).
+    func unsupported(in value: JSONValue, at path: String) -> [String] {
+        guard let children else { return [] }
+        switch value {
+        case .object(let fields):
+            var result: [String] = []
+            for name in fields.keys.sorted() {
+                guard let child = children[name] else {
+                    result.append("\(path).\(name)")
+                    continue
+                }
+                result += child.unsupported(in: fields[name]!, at: "\(path).\(name)")
+            }
+            return result
+        case .array(let items):
+            return items.enumerated().flatMap { index, item in unsupported(in: item, at: "\(path)[\(index)]") }
+        default:
+            return []
+        }
+    }
+
+    /// Every supported field's path (`spec.authorization.rules[*].action`), sorted.
+    func paths(at path: String = "spec") -> [String] {
+        guard let children else { return [path] }
+        return children.keys.sorted().flatMap { name in children[name]!.paths(at: "\(path).\(name)") }
+    }
+
+    /// The fields every policy kind shares: what it attaches to.
+    static let targets: [String: PolicyFields] = [
+        "targetRef": PolicyFields(["group", "kind", "name", "sectionName"]),
+        "targetRefs": PolicyFields(["group", "kind", "name", "sectionName"]),
+        "targetSelectors": PolicyFields(["group", "kind", "matchLabels", "matchExpressions"]),
+    ]
+
+    static func spec(_ features: [String: PolicyFields]) -> PolicyFields {
+        PolicyFields(children: targets.merging(features) { _, feature in feature })
+    }
+
+    private static let pathMatch = PolicyFields(["type", "value", "invert"])
+
+    static let securityPolicy = spec([
+        "authorization": PolicyFields(
+            ["defaultAction"],
+            [
+                "rules": PolicyFields(
+                    ["name", "action"],
+                    [
+                        "operation": PolicyFields(["methods"], ["path": pathMatch]),
+                        "principal": PolicyFields(["clientCIDRs"], ["headers": PolicyFields(["name", "values"])]),
+                    ])
+            ]),
+        "cors": PolicyFields(["allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials"]),
+        "basicAuth": PolicyFields([], ["users": PolicyFields(["group", "kind", "name", "namespace"])]),
+        "apiKeyAuth": PolicyFields(
+            ["forwardClientIDHeader", "sanitize"],
+            [
+                "credentialRefs": PolicyFields(["group", "kind", "name", "namespace"]),
+                "extractFrom": PolicyFields(["headers", "params", "cookies"]),
+            ]),
+    ])
+
+    static let backendTrafficPolicy = spec([
+        "rateLimit": PolicyFields(
+            ["type"],
+            [
+                "local": PolicyFields(
+                    [],
+                    [
+                        "rules": PolicyFields(
+                            [],
+                            [
+                                "clientSelectors": PolicyFields(
+                                    [],
+                                    [
+                                        "headers": PolicyFields(["name", "type", "value", "invert"]),
+                                        "methods": PolicyFields(["value", "invert"]),
+                                        "path": pathMatch,
+                                        "sourceCIDR": PolicyFields(["type", "value"]),
+                                    ]),
+                                "limit": PolicyFields(["requests", "unit"]),
+                            ])
+                    ])
+            ]),
+        "retry": PolicyFields(
+            ["numRetries"],
+            [
+                "retryOn": PolicyFields(["triggers", "httpStatusCodes"]),
+                "perRetry": PolicyFields(["timeout"], ["backOff": PolicyFields(["baseInterval", "maxInterval"])]),
+            ]),
+        "timeout": PolicyFields([], ["http": PolicyFields(["requestTimeout"])]),
+        "faultInjection": PolicyFields(
+            [], ["delay": PolicyFields(["fixedDelay", "percentage"]), "abort": PolicyFields(["httpStatus", "grpcStatus", "percentage"])]),
+    ])
+}

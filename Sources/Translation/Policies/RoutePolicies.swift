@@ -1,0 +1,384 @@
+import GatewayModel
+import IR
+
+/// What one feature of a policy (a top-level field of its spec) does to a route.
+enum RouteEffect: Hashable, Sendable {
+    case authorization(AuthorizationPlan)
+    case cors(CORSPlan)
+    case basicAuth(BasicAuthPlan)
+    case apiKeyAuth(APIKeyAuthPlan)
+    case rateLimit(LocalRateLimitPlan)
+    /// Retries, and each attempt's timeout.
+    case retry(RetryPlan, perTryMilliseconds: Int64?)
+    case requestTimeout(milliseconds: Int64)
+    case fault(FaultPlan)
+}
+
+/// Why a policy cannot be used as written.
+struct PolicyProblem: Error, Hashable, Sendable {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// A policy that acts on the requests of routes, resolved once per translation: what
+/// it targets, the features it sets and what each does — or why it cannot be used.
+struct ResolvedRoutePolicy: Sendable {
+    let key: ObjectKey
+    let metadata: ObjectMeta
+    let targets: [PolicyTarget]
+    /// The features it sets (its spec's top-level fields but the targets), sorted.
+    let features: [String]
+    /// What each feature does, when the policy can be used.
+    let effects: [String: RouteEffect]
+    /// Why it cannot be used (a field Chancery does not carry out, a missing Secret): the
+    /// routes it governs answer 500 rather than go unprotected.
+    let problem: String?
+}
+
+/// A policy kind acting on routes' requests (Envoy Gateway's SecurityPolicy and
+/// BackendTrafficPolicy): the second kind of seam beside ``PolicyKind`` (which acts on
+/// a Service port's cluster). A new kind is one type conforming to this — its policies
+/// resolved into features — and one entry in ``RoutePolicies/kinds``; its effects are
+/// ``RouteEffect`` cases, which ``RoutePolicies/apply(_:to:)`` puts into the IR.
+///
+/// Precedence (GEP-713): a route rule is governed from, most specific first, the rule
+/// (a `sectionName` naming it), the route, the ListenerSet listener, the ListenerSet,
+/// the Gateway listener, the Gateway. At each level the oldest policy of the kind
+/// counts (a newer one there is `Conflicted`); each feature comes from the most
+/// specific policy that sets it.
+protocol RoutePolicyKind: Sendable {
+    static var kind: Kind { get }
+    /// The kinds its policies may target.
+    static var targetKinds: [Kind] { get }
+    /// Every policy of the kind, resolved.
+    static func resolveAll(in set: ResourceSet) -> [ResolvedRoutePolicy]
+}
+
+extension RoutePolicyKind {
+    /// A policy's targets, features and effects: `effects` turns its spec into features,
+    /// or throws why it cannot be used; a field outside `fields` makes it unusable.
+    static func resolve<Policy: AttachedPolicy>(
+        _ policy: Policy, fields: PolicyFields, in set: ResourceSet,
+        effects: (Policy, String) throws(PolicyProblem) -> [String: RouteEffect]
+    ) -> ResolvedRoutePolicy {
+        let namespace = policy.metadata.namespace ?? "default"
+        let key = ObjectKey(kind, namespace: namespace, name: policy.metadata.name)
+        var problems: [String] = []
+        var targets: [PolicyTarget] = []
+        let refs = (policy.spec.targetRef.map { [$0] } ?? []) + (policy.spec.targetRefs ?? [])
+        for ref in refs {
+            guard let target = Kind(rawValue: ref.kind), target.group == ref.group, targetKinds.contains(target) else {
+                problems.append(
+                    "a \(kind.rawValue) cannot target \(ref.group.isEmpty ? "" : ref.group + "/")\(ref.kind) (it targets \(targetKinds.map(\.rawValue).joined(separator: ", ")))"
+                )
+                continue
+            }
+            targets.append(PolicyTarget(ObjectKey(target, namespace: namespace, name: ref.name), section: ref.sectionName))
+        }
+        for selector in policy.spec.targetSelectors ?? [] {
+            guard let target = Kind(rawValue: selector.kind), target.group == (selector.group ?? gatewayGroup),
+                targetKinds.contains(target)
+            else {
+                problems.append("a \(kind.rawValue) cannot target \(selector.kind) (targetSelectors)")
+                continue
+            }
+            let labels = selector.selector
+            for manifest in set.manifests(of: target) {
+                let metadata = manifest.object.metadata
+                guard (metadata.namespace ?? "default") == namespace, labels.matches(metadata.labels ?? [:]) else { continue }
+                targets.append(PolicyTarget(manifest.object.key))
+            }
+        }
+        var features: [String] = []
+        if case .object(let written) = policy.writtenSpec {
+            features = written.keys.filter { PolicyFields.targets[$0] == nil }.sorted()
+        }
+        let unsupported = fields.unsupported(in: policy.writtenSpec, at: "spec")
+        if !unsupported.isEmpty {
+            problems.append(
+                "\(unsupported.joined(separator: ", ")) \(unsupported.count == 1 ? "is" : "are") not supported by Chancery (see docs/policies.md)")
+        }
+        var resolved: [String: RouteEffect] = [:]
+        if problems.isEmpty {
+            do throws(PolicyProblem) {
+                resolved = try effects(policy, namespace)
+            } catch {
+                problems.append(error.message)
+            }
+        }
+        return ResolvedRoutePolicy(
+            key: key, metadata: policy.metadata, targets: targets, features: features, effects: resolved,
+            problem: problems.isEmpty ? nil : problems.joined(separator: "; "))
+    }
+}
+
+/// The route policies of one translation, indexed by what they target, kind by kind.
+struct RoutePolicyIndexes: Sendable {
+    let byKind: [(kind: Kind, index: PolicyIndex<ResolvedRoutePolicy>)]
+    let isEmpty: Bool
+
+    init(_ set: ResourceSet) {
+        byKind = RoutePolicies.kinds.map { kind in
+            (
+                kind.kind,
+                PolicyIndex(
+                    kind.resolveAll(in: set).map { policy in
+                        PolicyIndex.Entry(key: policy.key, metadata: policy.metadata, policy: policy, targets: policy.targets)
+                    })
+            )
+        }
+        isEmpty = byKind.allSatisfy { $0.index.isEmpty }
+    }
+}
+
+/// What the policies in effect do to one rule of a route on one listener.
+struct RuleEffects: Hashable, Sendable {
+    var effects: [RouteEffect] = []
+    /// The policies in effect, most specific first.
+    var origins: [ObjectKey] = []
+    /// Why the rule answers 500: a policy in effect cannot be used (it fails closed).
+    var failure: String?
+
+    var isEmpty: Bool { effects.isEmpty && origins.isEmpty && failure == nil }
+}
+
+enum RoutePolicies {
+    static let kinds: [any RoutePolicyKind.Type] = [SecurityPolicies.self, BackendTrafficPolicies.self]
+
+    /// The levels a rule is governed from, most specific first.
+    static func levels(route: ObjectKey, ruleName: String?, gateway: ObjectKey, listener: PreparedListener) -> [PolicyTarget] {
+        var levels: [PolicyTarget] = []
+        if let ruleName { levels.append(PolicyTarget(route, section: ruleName)) }
+        levels.append(PolicyTarget(route))
+        if let listenerSet = listener.listenerSet {
+            levels.append(PolicyTarget(listenerSet, section: listener.spec.name))
+            levels.append(PolicyTarget(listenerSet))
+        } else {
+            levels.append(PolicyTarget(gateway, section: listener.spec.name))
+        }
+        levels.append(PolicyTarget(gateway))
+        return levels
+    }
+
+    /// The policy of a kind that counts at each level (the oldest there), most specific
+    /// first, each once.
+    static func winners(along levels: [PolicyTarget], in index: PolicyIndex<ResolvedRoutePolicy>)
+        -> [PolicyIndex<ResolvedRoutePolicy>.Entry]
+    {
+        var result: [PolicyIndex<ResolvedRoutePolicy>.Entry] = []
+        for level in levels {
+            guard let entry = index.first(at: level), !result.contains(where: { $0.key == entry.key }) else { continue }
+            result.append(entry)
+        }
+        return result
+    }
+
+    /// Per feature, the policy that sets it: the most specific winner.
+    static func assignment(of winners: [PolicyIndex<ResolvedRoutePolicy>.Entry]) -> [(feature: String, policy: ResolvedRoutePolicy)] {
+        var taken: Set<String> = []
+        var result: [(String, ResolvedRoutePolicy)] = []
+        for winner in winners {
+            for feature in winner.policy.features where taken.insert(feature).inserted {
+                result.append((feature, winner.policy))
+            }
+        }
+        return result.sorted { $0.0 < $1.0 }
+    }
+
+    /// What the policies do to each rule (by position) of a route attached to `listener`;
+    /// empty when no policy concerns it.
+    static func effects(
+        route: ObjectKey, rules: [ResolvedRule], gateway: ObjectKey, listener: PreparedListener, context: Context
+    ) -> [RuleEffects] {
+        let indexes = context.routePolicies
+        guard !indexes.isEmpty else { return [] }
+        let result = rules.map { rule in
+            effects(along: levels(route: route, ruleName: rule.rule.name, gateway: gateway, listener: listener), indexes: indexes)
+        }
+        return result.allSatisfy(\.isEmpty) ? [] : result
+    }
+
+    static func effects(along levels: [PolicyTarget], indexes: RoutePolicyIndexes) -> RuleEffects {
+        var result = RuleEffects()
+        for (kind, index) in indexes.byKind where !index.isEmpty {
+            let winners = winners(along: levels, in: index)
+            let assigned = assignment(of: winners)
+            result.origins += winners.map(\.key).filter { key in assigned.contains { $0.policy.key == key } }
+            for (feature, policy) in assigned {
+                if let problem = policy.problem {
+                    if result.failure == nil {
+                        result.failure = "\(kind.rawValue) \(policy.key.namespace)/\(policy.key.name) cannot be used: \(problem)"
+                    }
+                    continue
+                }
+                if let effect = policy.effects[feature] { result.effects.append(effect) }
+            }
+        }
+        return result
+    }
+
+    /// The policies' effects on a planned route. A route's own filters (CORS, retry,
+    /// timeouts) win over a policy's.
+    static func apply(_ effects: RuleEffects, to plan: inout RoutePlan) {
+        if let failure = effects.failure {
+            plan.action = .respond(DirectResponsePlan(status: 500, body: failure))
+            plan.cors = nil
+            plan.policies = RoutePolicyPlan(RoutePolicyPlan.Body(origins: effects.origins))
+            return
+        }
+        var body = RoutePolicyPlan.Body(origins: effects.origins)
+        for effect in effects.effects {
+            switch effect {
+            case .authorization(let authorization): body.authorization = authorization
+            case .cors(let cors): if plan.cors == nil { plan.cors = cors }
+            case .basicAuth(let basicAuth): body.basicAuth = basicAuth
+            case .apiKeyAuth(let apiKeyAuth): body.apiKeyAuth = apiKeyAuth
+            case .rateLimit(let rateLimit): body.rateLimit = rateLimit
+            case .fault(let fault): body.fault = fault
+            case .retry(let retry, let perTry):
+                if case .forward(var forward) = plan.action, forward.retry == nil {
+                    forward.retry = retry
+                    if forward.backendTimeoutMilliseconds == nil { forward.backendTimeoutMilliseconds = perTry }
+                    plan.action = .forward(forward)
+                }
+            case .requestTimeout(let milliseconds):
+                if case .forward(var forward) = plan.action, forward.timeoutMilliseconds == nil {
+                    forward.timeoutMilliseconds = milliseconds
+                    plan.action = .forward(forward)
+                }
+            }
+        }
+        if !body.origins.isEmpty { plan.policies = RoutePolicyPlan(body) }
+    }
+}
+
+// MARK: status
+
+extension RoutePolicies {
+    /// Every route policy's status (GEP-713): an ancestor per Gateway it takes effect
+    /// through — the Gateway it targets (or its listener's, or its ListenerSet's), or the
+    /// Gateways of the routes it targets — with `Accepted` and, when more specific
+    /// policies take all it sets on some routes, `Overridden`. A policy whose targets
+    /// are all missing has no ancestors (Envoy Gateway writes none either).
+    static func statuses(in world: World) -> [ObjectKey: ObjectStatus] {
+        let indexes = world.context.routePolicies
+        guard !indexes.isEmpty else { return [:] }
+        let gateways = Dictionary(uniqueKeysWithValues: world.gateways.map { ($0.key, $0) })
+        // ListenerSets by key, with their Gateway.
+        var listenerSetGateway: [ObjectKey: ObjectKey] = [:]
+        for gateway in world.gateways {
+            for listener in gateway.listeners { if let set = listener.listenerSet { listenerSetGateway[set] = gateway.key } }
+        }
+        // The Gateways each route is attached to, and its rule names.
+        var routeGateways: [ObjectKey: Set<ObjectKey>] = [:]
+        var ruleNames: [ObjectKey: Set<String>] = [:]
+        for (gateway, listeners) in world.attachments.routes {
+            for attached in listeners.values.joined() {
+                routeGateways[attached.key, default: []].insert(gateway)
+                ruleNames[attached.key, default: []].formUnion(attached.rules.compactMap(\.rule.name))
+            }
+        }
+        var ancestry = PolicyAncestry()
+        for (kind, index) in indexes.byKind where !index.isEmpty {
+            // Per policy and Gateway: the routes whose rules take a feature from it, and
+            // those whose rules it would govern but more specific policies take all it sets.
+            var applied: [ObjectKey: [ObjectKey: Set<ObjectKey>]] = [:]
+            var overridden: [ObjectKey: [ObjectKey: Set<ObjectKey>]] = [:]
+            for (gatewayKey, listeners) in world.attachments.routes {
+                guard let gateway = gateways[gatewayKey] else { continue }
+                for (listenerName, routes) in listeners {
+                    guard let listener = gateway.listeners.first(where: { $0.name == listenerName }) else { continue }
+                    for attached in routes where !attached.entries.isEmpty || !attached.rules.isEmpty {
+                        for rule in attached.rules where rule.dropped == nil {
+                            let levels = levels(route: attached.key, ruleName: rule.rule.name, gateway: gatewayKey, listener: listener)
+                            let winners = winners(along: levels, in: index)
+                            guard !winners.isEmpty else { continue }
+                            let used = Set(assignment(of: winners).map(\.policy.key))
+                            for winner in winners {
+                                if used.contains(winner.key) {
+                                    applied[winner.key, default: [:]][gatewayKey, default: []].insert(attached.key)
+                                } else {
+                                    overridden[winner.key, default: [:]][gatewayKey, default: []].insert(attached.key)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            // As Envoy Gateway's messages name them.
+            let plural = kind == .securityPolicy ? "securityPolicies" : "backendTrafficPolicies"
+            for entry in index.all {
+                let policy = entry.policy
+                let generation = entry.metadata.generation
+                var ancestors: Set<ObjectKey> = []
+                var conflicts: [String] = []
+                var missing: [String] = []
+                for target in policy.targets {
+                    let object = target.object
+                    var through: Set<ObjectKey> = []
+                    switch object.kind {
+                    case .gateway:
+                        guard let gateway = gateways[object] else { continue }
+                        through = [object]
+                        if let section = target.section, !gateway.listeners.contains(where: { $0.listenerSet == nil && $0.spec.name == section }) {
+                            missing.append("No section name \(section) found for Gateway \(object.namespace)/\(object.name)")
+                        }
+                    case .listenerSet:
+                        guard let gateway = listenerSetGateway[object] else { continue }
+                        through = [gateway]
+                        if let section = target.section,
+                            !(gateways[gateway]?.listeners.contains(where: { $0.listenerSet == object && $0.spec.name == section }) ?? false)
+                        {
+                            missing.append("No section name \(section) found for ListenerSet \(object.namespace)/\(object.name)")
+                        }
+                    default:
+                        guard let attachedTo = routeGateways[object] else { continue }
+                        through = attachedTo
+                        if let section = target.section, !(ruleNames[object] ?? []).contains(section) {
+                            missing.append("No section name \(section) found for \(object.kind.rawValue) \(object.namespace)/\(object.name)")
+                        }
+                    }
+                    ancestors.formUnion(through)
+                    if let holder = index.first(at: target), holder.key != entry.key {
+                        let what: String
+                        switch (object.kind, target.section) {
+                        case (.gateway, let section?), (.listenerSet, let section?):
+                            what = "Listener \(object.name)/\(section)"
+                        case (.gateway, nil), (.listenerSet, nil):
+                            what = "\(object.kind.rawValue) \(object.name)"
+                        case (_, let section?): what = "RouteRule \(object.name)/\(section)"
+                        case (_, nil): what = "\(object.kind.rawValue) \(object.name)"
+                        }
+                        conflicts.append(
+                            "Unable to target \(what), another \(kind.rawValue) (\(holder.key.namespace)/\(holder.key.name), older) has already attached to it")
+                    }
+                }
+                for gateway in ancestors.sorted() {
+                    var conditions: [Condition] = []
+                    if let problem = policy.problem {
+                        conditions.append(
+                            Condition(.accepted, false, reason: .invalid, message: problem + "; the routes it governs answer 500", generation: generation))
+                    } else if !missing.isEmpty {
+                        conditions.append(
+                            Condition(.accepted, false, reason: .targetNotFound, message: missing.joined(separator: "; "), generation: generation))
+                    } else if !conflicts.isEmpty {
+                        conditions.append(
+                            Condition(.accepted, false, reason: .conflicted, message: conflicts.joined(separator: "; "), generation: generation))
+                    } else {
+                        conditions.append(Condition(.accepted, true, reason: .accepted, message: "Policy has been accepted.", generation: generation))
+                    }
+                    let shadowed = (overridden[entry.key]?[gateway] ?? []).subtracting(applied[entry.key]?[gateway] ?? [])
+                    if conditions[0].status == .true, !shadowed.isEmpty {
+                        conditions.append(
+                            Condition(
+                                .overridden, true, reason: .overridden,
+                                message: "This policy is being overridden by other \(plural) for these routes: [\(shadowed.sorted().map { "\($0.namespace)/\($0.name)" }.joined(separator: ", "))]",
+                                generation: generation))
+                    }
+                    ancestry.record(entry.key, ancestor: gateway, conditions: conditions)
+                }
+            }
+        }
+        return ancestry.statuses
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import GatewayModel
+import IR
+
+/// SecurityPolicy (Envoy Gateway's field names and semantics): authorization by client
+/// address, headers, method and path; basic auth from an htpasswd Secret; API keys from
+/// Secrets; CORS. A policy that cannot be used (a field Chancery does not carry out, a
+/// missing or malformed Secret) fails closed: the routes it governs answer 500.
+enum SecurityPolicies: RoutePolicyKind {
+    static let kind = Kind.securityPolicy
+    static let targetKinds: [Kind] = [.gateway, .listenerSet, .httpRoute, .grpcRoute]
+
+    static func resolveAll(in set: ResourceSet) -> [ResolvedRoutePolicy] {
+        set.securityPolicies.map { policy in
+            resolve(policy, fields: .securityPolicy, in: set) { (policy, namespace) throws(PolicyProblem) in
+                try effects(of: policy, namespace: namespace, set: set)
+            }
+        }
+    }
+
+    static func effects(of policy: SecurityPolicy, namespace: String, set: ResourceSet) throws(PolicyProblem)
+        -> [String: RouteEffect]
+    {
+        let key = ObjectKey(kind, namespace: namespace, name: policy.metadata.name)
+        var result: [String: RouteEffect] = [:]
+        if let authorization = policy.spec.authorization {
+            result["authorization"] = .authorization(try authorizationPlan(authorization, policy: key))
+        }
+        if let cors = policy.spec.cors { result["cors"] = .cors(corsPlan(cors)) }
+        if let basicAuth = policy.spec.basicAuth {
+            result["basicAuth"] = .basicAuth(try basicAuthPlan(basicAuth, policy: key, set: set))
+        }
+        if let apiKeyAuth = policy.spec.apiKeyAuth {
+            result["apiKeyAuth"] = .apiKeyAuth(try apiKeyAuthPlan(apiKeyAuth, policy: key, set: set))
+        }
+        return result
+    }
+
+    // MARK: authorization
+
+    /// Rules in order, first match wins; Deny when nothing matches unless
+    /// `defaultAction` says Allow (so `authorization: {}` denies every request).
+    static func authorizationPlan(_ authorization: SecurityPolicy.Authorization, policy: ObjectKey) throws(PolicyProblem)
+        -> AuthorizationPlan
+    {
+        var rules: [AuthorizationRulePlan] = []
+        for (index, rule) in (authorization.rules ?? []).enumerated() {
+            let path = "spec.authorization.rules[\(index)]"
+            var plan = AuthorizationRulePlan(
+                name: rule.name ?? "securitypolicy/\(policy.namespace)/\(policy.name)/authorization/rule/\(index)",
+                allow: rule.action == .allow)
+            plan.methods = rule.operation?.methods ?? []
+            if let match = rule.operation?.path {
+                plan.path = PathCondition(match: try pathMatch(match.type, match.value, at: "\(path).operation.path"), invert: match.invert ?? false)
+            }
+            plan.clientAddresses = (rule.principal?.clientCIDRs ?? []).compactMap(AddressRange.init)
+            plan.headers = (rule.principal?.headers ?? []).map { HeaderValuesPlan(name: $0.name.lowercased(), values: $0.values) }
+            rules.append(plan)
+        }
+        return AuthorizationPlan(rules: rules, defaultAllow: authorization.defaultAction == .allow)
+    }
+
+    /// Envoy Gateway's path match: PathPrefix (whole segments, the default), Exact or
+    /// RegularExpression (RE2, over the whole path).
+    static func pathMatch(_ type: String?, _ value: String?, at path: String) throws(PolicyProblem) -> PathMatch {
+        let value = value ?? "/"
+        switch type ?? "PathPrefix" {
+        case "Exact": return .exact(value)
+        case "RegularExpression":
+            if let problem = RE2.problem(value) { throw PolicyProblem("\(path).value: \(problem)") }
+            return .regex(value)
+        default: return .segmentPrefix(normalizing: value)
+        }
+    }
+
+    // MARK: CORS
+
+    /// As the HTTPRoute CORS filter's (an HTTPRoute's own CORS filter wins over it); `*`
+    /// in a list allows anything; `maxAge` 5 s unless given.
+    static func corsPlan(_ cors: SecurityPolicy.CORS) -> CORSPlan {
+        func list(_ values: [String]?) -> [String] { (values ?? []).contains("*") ? ["*"] : values ?? [] }
+        let maxAge = cors.maxAge.flatMap(GatewayDuration.milliseconds(in:)).map { Int($0 / 1000) }
+        return CORSPlan(
+            allowOrigins: (cors.allowOrigins ?? []).map(HTTPRoutePlanner.originMatch),
+            allowMethods: list(cors.allowMethods), allowHeaders: list(cors.allowHeaders),
+            exposeHeaders: list(cors.exposeHeaders), maxAgeSeconds: maxAge ?? 5, allowCredentials: cors.allowCredentials ?? false)
+    }
+
+    // MARK: basic auth
+
+    /// The users of an htpasswd file in the Secret's `.htpasswd` key: `user:{SHA}hash`
+    /// lines, the only scheme Envoy checks.
+    static func basicAuthPlan(_ basicAuth: SecurityPolicy.BasicAuth, policy: ObjectKey, set: ResourceSet) throws(PolicyProblem)
+        -> BasicAuthPlan
+    {
+        let secret = try secret(basicAuth.users, field: "spec.basicAuth.users", policy: policy, set: set)
+        guard let file = CertificateCheck.value(secret, ".htpasswd"), !file.isEmpty else {
+            throw PolicyProblem("spec.basicAuth.users: Secret \(secret.metadata.namespace ?? policy.namespace)/\(secret.metadata.name) has no .htpasswd key")
+        }
+        var lines: [String] = []
+        for line in file.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n") {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { continue }
+            let parts = text.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].hasPrefix("{SHA}"),
+                let hash = Data(base64Encoded: String(parts[1].dropFirst(5))), hash.count == 20
+            else {
+                throw PolicyProblem(
+                    "spec.basicAuth.users: the .htpasswd line of user \(parts.first.map(String.init) ?? "") is not user:{SHA}<base64 SHA-1>: unsupported htpasswd format: please use {SHA}"
+                )
+            }
+            lines.append(text)
+        }
+        guard !lines.isEmpty else { throw PolicyProblem("spec.basicAuth.users: the .htpasswd file lists no users") }
+        return BasicAuthPlan(policy: policy, htpasswd: lines.joined(separator: "\n"))
+    }
+
+    // MARK: API keys
+
+    /// Every Secret's keys are client IDs and their values API keys; a client listed
+    /// twice keeps its first key; two clients with one key are refused.
+    static func apiKeyAuthPlan(_ apiKeyAuth: SecurityPolicy.APIKeyAuth, policy: ObjectKey, set: ResourceSet) throws(PolicyProblem)
+        -> APIKeyAuthPlan
+    {
+        var credentials: [APIKeyAuthPlan.Credential] = []
+        var clients: Set<String> = []
+        var owners: [String: String] = [:]
+        for (index, ref) in apiKeyAuth.credentialRefs.enumerated() {
+            let secret = try secret(ref, field: "spec.apiKeyAuth.credentialRefs[\(index)]", policy: policy, set: set)
+            let names = Set((secret.data ?? [:]).keys).union((secret.stringData ?? [:]).keys).sorted()
+            for client in names {
+                guard let key = CertificateCheck.value(secret, client), !key.isEmpty else { continue }
+                guard clients.insert(client).inserted else { continue }
+                if let other = owners[key] {
+                    throw PolicyProblem(
+                        "spec.apiKeyAuth.credentialRefs[\(index)]: clients \(other) and \(client) have the same API key")
+                }
+                owners[key] = client
+                credentials.append(APIKeyAuthPlan.Credential(client: client, key: key))
+            }
+        }
+        guard !credentials.isEmpty else { throw PolicyProblem("spec.apiKeyAuth.credentialRefs: the Secrets hold no API keys") }
+        var sources: [APIKeyAuthPlan.Source] = []
+        for source in apiKeyAuth.extractFrom {
+            sources += (source.headers ?? []).map { .header($0) }
+            sources += (source.params ?? []).map { .query($0) }
+            sources += (source.cookies ?? []).map { .cookie($0) }
+        }
+        return APIKeyAuthPlan(
+            credentials: credentials, sources: sources, forwardClientIDHeader: apiKeyAuth.forwardClientIDHeader,
+            sanitize: apiKeyAuth.sanitize ?? false)
+    }
+
+    /// A Secret a policy names: in its namespace, or in another one whose ReferenceGrant
+    /// lets SecurityPolicies of the policy's namespace name it.
+    static func secret(_ ref: SecretObjectReference, field: String, policy: ObjectKey, set: ResourceSet) throws(PolicyProblem)
+        -> Secret
+    {
+        guard (ref.group ?? "").isEmpty, (ref.kind ?? "Secret") == "Secret" else {
+            throw PolicyProblem("\(field): \(ref.group ?? "")/\(ref.kind ?? "") \(ref.name) is not a Secret")
+        }
+        let namespace = ref.namespace ?? policy.namespace
+        let key = ObjectKey(.secret, namespace: namespace, name: ref.name)
+        if namespace != policy.namespace {
+            let granted = set.referenceGrants.contains { grant in
+                (grant.metadata.namespace ?? "default") == namespace
+                    && grant.spec.from.contains { $0.group == envoyGatewayGroup && $0.kind == kind.rawValue && $0.namespace == policy.namespace }
+                    && grant.spec.to.contains { $0.group == "" && $0.kind == "Secret" && ($0.name == nil || $0.name == ref.name) }
+            }
+            guard granted else {
+                throw PolicyProblem("\(field): no ReferenceGrant in namespace \(namespace) lets this policy use Secret \(namespace)/\(ref.name)")
+            }
+        }
+        guard case .secret(let secret)? = set[key]?.object else {
+            throw PolicyProblem("\(field): Secret \(namespace)/\(ref.name) does not exist")
+        }
+        return secret
+    }
+}

@@ -1,0 +1,293 @@
+import Foundation
+import Testing
+import TestSupport
+import XDS
+
+/// SecurityPolicy and BackendTrafficPolicy through a real Envoy: what a policy forbids is
+/// answered by Envoy and never reaches the backend (the backend counts its requests).
+@Suite(.serialized) struct PolicyTests {
+    static let preamble = """
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: GatewayClass
+        metadata: {name: chancery}
+        spec: {controllerName: chancery.dev/gateway-controller}
+        """
+
+    /// A Gateway with one HTTP listener, and a Service `app` whose endpoint is `target`.
+    static func world(port: Int, target: Int) -> String {
+        """
+        \(preamble)
+        ---
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: Gateway
+        metadata: {name: edge, namespace: apps}
+        spec:
+          gatewayClassName: chancery
+          addresses: [{type: IPAddress, value: 127.0.0.1}]
+          listeners: [{name: http, protocol: HTTP, port: \(port)}]
+        ---
+        \(IngressTests.service("app", namespace: "apps", target: target))
+        """
+    }
+
+    /// An HTTPRoute for `host` to the Service app.
+    static func route(_ name: String, host: String, labels: String = "{}", rules: String? = nil) -> String {
+        """
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: \(name), namespace: apps, labels: \(labels)}
+        spec:
+          parentRefs: [{name: edge}]
+          hostnames: [\(host)]
+          rules: \(rules ?? "[{backendRefs: [{name: app, port: 80}]}]")
+        """
+    }
+
+    static func policy(_ kind: String, _ name: String, route: String, _ spec: String) -> String {
+        """
+        apiVersion: gateway.envoyproxy.io/v1alpha1
+        kind: \(kind)
+        metadata: {name: \(name), namespace: apps}
+        spec:
+          targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: \(route)}]
+        \(spec.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n"))
+        """
+    }
+
+    /// Serves `config` with an Envoy on the Gateway's group, ready once `probe` answers.
+    static func start(_ config: String) async throws -> (chancery: ChanceryProcess, envoy: EnvoyProcess, done: @Sendable () -> Void) {
+        let (chancery, done) = try await IngressTests.serve(config)
+        let envoy: EnvoyProcess
+        do {
+            envoy = try await EnvoyProcess.start(
+                bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "apps/edge", nodeID: "policies", adminPort: 0))
+        } catch {
+            done()
+            throw error
+        }
+        let (waited, output) = try runChancery(["wait", "--admin", chancery.adminAddress.description, "--group", "apps/edge"])
+        #expect(waited == 0, "\(output)")
+        return (chancery, envoy, { envoy.stop(); done() })
+    }
+
+    @Test func securityPoliciesDecideBeforeTheBackendSeesTheRequest() async throws {
+        let backend = try await EchoBackend.start(name: "app")
+        let port = try freePort()
+        let config = """
+            \(Self.world(port: port, target: backend.port))
+            ---
+            \(Self.route("landing", host: "landing.example.com", labels: "{tier: public}"))
+            ---
+            \(Self.route("office", host: "office.example.com"))
+            ---
+            \(Self.route("elsewhere", host: "elsewhere.example.com"))
+            ---
+            \(Self.route("users", host: "users.example.com"))
+            ---
+            \(Self.route("keys", host: "keys.example.com"))
+            ---
+            \(Self.route("broken", host: "broken.example.com"))
+            ---
+            \(Self.route("open", host: "open.example.com"))
+            ---
+            # The seed scenario: only GET /public and POST /v1/request-landing.
+            apiVersion: gateway.envoyproxy.io/v1alpha1
+            kind: SecurityPolicy
+            metadata: {name: landing, namespace: apps}
+            spec:
+              targetSelectors: [{kind: HTTPRoute, matchLabels: {tier: public}}]
+              authorization:
+                defaultAction: Deny
+                rules:
+                - {action: Allow, operation: {methods: [GET], path: {type: Exact, value: /public}}, principal: {clientCIDRs: [0.0.0.0/0]}}
+                - {action: Allow, operation: {methods: [POST], path: {value: /v1/request-landing}}, principal: {clientCIDRs: [0.0.0.0/0]}}
+            ---
+            \(Self.policy("SecurityPolicy", "office", route: "office", """
+                authorization:
+                  defaultAction: Deny
+                  rules:
+                  - {action: Deny, operation: {path: {value: /private}}, principal: {clientCIDRs: [127.0.0.0/8]}}
+                  - {action: Allow, principal: {clientCIDRs: [127.0.0.1/32], headers: [{name: x-user-id, values: [alice, bob]}]}}
+                """))
+            ---
+            \(Self.policy("SecurityPolicy", "elsewhere", route: "elsewhere", """
+                authorization:
+                  defaultAction: Allow
+                  rules: [{action: Deny, principal: {clientCIDRs: [127.0.0.0/8]}}]
+                """))
+            ---
+            \(Self.policy("SecurityPolicy", "users", route: "users", """
+                basicAuth: {users: {name: users}}
+                """))
+            ---
+            \(Self.policy("SecurityPolicy", "keys", route: "keys", """
+                apiKeyAuth:
+                  credentialRefs: [{name: api-keys}]
+                  extractFrom: [{headers: [x-api-key]}, {params: [api_key]}]
+                  forwardClientIDHeader: x-client-id
+                  sanitize: true
+                cors:
+                  allowOrigins: ["https://*.example.com"]
+                  allowMethods: [GET, PUT]
+                  allowHeaders: [x-api-key]
+                  maxAge: 10m
+                """))
+            ---
+            \(Self.policy("SecurityPolicy", "broken", route: "broken", """
+                basicAuth: {users: {name: no-such-secret}}
+                """))
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: users, namespace: apps}
+            type: Opaque
+            stringData: {.htpasswd: "alice:{SHA}F2GPAaOiG5EcklvLUlodIavTBnM=\\n"}
+            ---
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: api-keys, namespace: apps}
+            type: Opaque
+            data: {client-a: \(Data("key-a-123".utf8).base64EncodedString())}
+            """
+        let (chancery, _, done) = try await Self.start(config)
+        defer { done() }
+        func get(_ host: String, _ path: String = "/", method: String = "GET", headers: [(String, String)] = []) async throws -> HTTPResult {
+            try await httpGet(port: port, path: path, host: host, method: method, headers: headers)
+        }
+        #expect(await eventually { try await get("open.example.com").status == 200 })
+
+        // The seed scenario: the two operations reach the backend, nothing else does.
+        var before = backend.received.count
+        #expect(try await get("landing.example.com", "/public").status == 200)
+        #expect(try await get("landing.example.com", "/public?utm=1").status == 200)
+        #expect(try await get("landing.example.com", "/v1/request-landing", method: "POST").status == 200)
+        #expect(try await get("landing.example.com", "/v1/request-landing/step", method: "POST").status == 200)
+        #expect(backend.received.count == before + 4)
+        before = backend.received.count
+        for (method, path) in [
+            ("POST", "/public"), ("GET", "/v1/request-landing"), ("DELETE", "/public"), ("GET", "/public/more"), ("GET", "/"),
+            ("GET", "/v1/request-landingx"), ("PUT", "/v1/request-landing"),
+        ] {
+            let answer = try await get("landing.example.com", path, method: method)
+            #expect(answer.status == 403, "\(method) \(path): \(answer.status)")
+        }
+        #expect(backend.received.count == before, "the backend saw a denied request")
+
+        // Client ranges and headers, first match wins: a Deny before an Allow.
+        #expect(try await get("office.example.com", "/", headers: [("x-user-id", "alice")]).status == 200)
+        #expect(try await get("office.example.com", "/", headers: [("x-user-id", "eve")]).status == 403)
+        #expect(try await get("office.example.com", "/").status == 403)
+        #expect(try await get("office.example.com", "/private", headers: [("x-user-id", "alice")]).status == 403)
+        #expect(try await get("office.example.com", "/privateer", headers: [("x-user-id", "bob")]).status == 200)
+        // A default of allow with the client's range denied.
+        #expect(try await get("elsewhere.example.com").status == 403)
+
+        // Basic auth.
+        #expect(try await get("users.example.com").status == 401)
+        #expect(try await get("users.example.com", headers: [("authorization", "Basic YWxpY2U6d3Jvbmc=")]).status == 401)
+        let alice = try await get("users.example.com", headers: [("authorization", "Basic YWxpY2U6b3BlbnNlc2FtZQ==")])
+        #expect(alice.status == 200 && alice.backend == "app")
+
+        // API keys, from a header or the query; the key is not passed on, the client is.
+        #expect(try await get("keys.example.com").status == 401)
+        #expect(try await get("keys.example.com", headers: [("x-api-key", "nope")]).status == 401)
+        let keyed = try await get("keys.example.com", headers: [("x-api-key", "key-a-123")])
+        #expect(keyed.status == 200)
+        #expect(keyed.echo?.headers["x-client-id"] == "client-a" && keyed.echo?.headers["x-api-key"] == nil, "\(keyed.text)")
+        #expect(try await get("keys.example.com", "/?api_key=key-a-123").status == 200)
+        // CORS: the proxy answers an allowed origin's preflight itself.
+        before = backend.received.count
+        let preflight = try await get(
+            "keys.example.com", "/", method: "OPTIONS",
+            headers: [("origin", "https://app.example.com"), ("access-control-request-method", "PUT")])
+        #expect(preflight.status == 200 && preflight.headers["access-control-allow-origin"] == "https://app.example.com", "\(preflight.headers)")
+        #expect(preflight.headers["access-control-max-age"] == "600")
+        #expect(backend.received.count == before)
+
+        // A policy that cannot be used fails closed, and its status says why.
+        let broken = try await get("broken.example.com")
+        #expect(broken.status == 500 && broken.text.contains("Secret apps/no-such-secret does not exist"), "\(broken.text)")
+        let objects = try await chancery.adminJSON("/api/v1/objects?kind=SecurityPolicy")["objects"] as? [[String: Any]] ?? []
+        let status = try #require(objects.first { $0["name"] as? String == "broken" })
+        #expect("\(status)".contains("Invalid"), "\(status)")
+        await backend.stop()
+    }
+
+    @Test func backendTrafficPoliciesLimitRetryAndInjectFaults() async throws {
+        let backend = try await EchoBackend.start(name: "app")
+        let port = try freePort()
+        let config = """
+            \(Self.world(port: port, target: backend.port))
+            ---
+            \(Self.route("limited", host: "limited.example.com"))
+            ---
+            \(Self.route("retried", host: "retried.example.com"))
+            ---
+            \(Self.route("faulty", host: "faulty.example.com"))
+            ---
+            \(Self.route("open", host: "open.example.com"))
+            ---
+            \(Self.policy("BackendTrafficPolicy", "limited", route: "limited", """
+                rateLimit:
+                  type: Local
+                  local:
+                    rules:
+                    - limit: {requests: 5, unit: Hour}
+                    - clientSelectors: [{headers: [{name: x-user-id, value: john}]}]
+                      limit: {requests: 2, unit: Hour}
+                    - clientSelectors: [{headers: [{name: x-tenant, type: Distinct}]}]
+                      limit: {requests: 1, unit: Hour}
+                """))
+            ---
+            \(Self.policy("BackendTrafficPolicy", "retried", route: "retried", """
+                retry:
+                  numRetries: 3
+                  retryOn: {triggers: [retriable-status-codes], httpStatusCodes: [503]}
+                  perRetry: {backOff: {baseInterval: 10ms, maxInterval: 20ms}}
+                timeout: {http: {requestTimeout: 300ms}}
+                """))
+            ---
+            \(Self.policy("BackendTrafficPolicy", "faulty", route: "faulty", """
+                faultInjection:
+                  abort: {httpStatus: 418}
+                """))
+            """
+        let (_, _, done) = try await Self.start(config)
+        defer { done() }
+        func get(_ host: String, _ path: String = "/", headers: [(String, String)] = []) async throws -> HTTPResult {
+            try await httpGet(port: port, path: path, host: host, headers: headers)
+        }
+        #expect(await eventually { try await get("open.example.com").status == 200 })
+
+        // john's bucket (2) before the route's (5); another tenant a bucket each.
+        let first = try await get("limited.example.com", headers: [("x-user-id", "john")])
+        #expect(first.status == 200 && first.headers["x-ratelimit-limit"] == "2", "\(first.headers)")
+        #expect(try await get("limited.example.com", headers: [("x-user-id", "john")]).status == 200)
+        let over = try await get("limited.example.com", headers: [("x-user-id", "john")])
+        #expect(over.status == 429 && over.headers["x-ratelimit-remaining"] == "0", "\(over.status) \(over.headers)")
+        #expect(try await get("limited.example.com", headers: [("x-tenant", "a")]).status == 200)
+        #expect(try await get("limited.example.com", headers: [("x-tenant", "a")]).status == 429)
+        #expect(try await get("limited.example.com", headers: [("x-tenant", "b")]).status == 200)
+        var statuses: [Int] = []
+        for _ in 0..<6 { statuses.append(try await get("limited.example.com").status) }
+        #expect(statuses == [200, 200, 200, 200, 200, 429], "\(statuses)")
+        // Routes without a policy are not limited and get no rate-limit headers.
+        let open = try await get("open.example.com")
+        #expect(open.status == 200 && open.headers["x-ratelimit-limit"] == nil)
+
+        // A backend failing the first two attempts with 503: the third answers.
+        // (Envoy gives the request its own x-request-id, the same on every attempt.)
+        let retried = try await get("retried.example.com", headers: [("x-echo-status", "503"), ("x-echo-fail-times", "2")])
+        #expect(retried.status == 200, "\(retried.status)")
+        let attempts = backend.received.filter { $0.headers["x-echo-fail-times"] == "2" }
+        #expect(attempts.count == 3 && Set(attempts.compactMap { $0.headers["x-request-id"] }).count == 1)
+        // The request timeout: a slow answer gets 504 from Envoy.
+        #expect(try await get("retried.example.com", headers: [("x-echo-delay-ms", "1500")]).status == 504)
+
+        // Fault injection aborts every request before the backend.
+        let before = backend.received.count
+        #expect(try await get("faulty.example.com").status == 418)
+        #expect(backend.received.count == before)
+        await backend.stop()
+    }
+}
