@@ -185,12 +185,14 @@ enum Secrets {
 
     /// A downstream TLS context serving the named certificates (Envoy picks among them by
     /// SNI and key type), offering HTTP/2 and HTTP/1.1 when `alpn` is set.
-    static func downstream(_ certificates: [String], alpn: [String], clientValidation: ClientValidationPlan? = nil)
-        -> Envoy_Config_Core_V3_TransportSocket
-    {
+    static func downstream(
+        _ certificates: [String], alpn: [String], clientValidation: ClientValidationPlan? = nil,
+        parameters: Envoy_Extensions_TransportSockets_Tls_V3_TlsParameters? = nil
+    ) -> Envoy_Config_Core_V3_TransportSocket {
         var common = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext()
         common.tlsCertificateSdsSecretConfigs = certificates.map(sdsConfig)
         common.alpnProtocols = alpn
+        if let parameters { common.tlsParams = parameters }
         var downstream = Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTlsContext()
         if let clientValidation {
             common.validationContextSdsSecretConfig = sdsConfig(clientValidation.caSecret)

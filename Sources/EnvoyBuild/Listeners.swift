@@ -16,16 +16,27 @@ enum Listeners {
             case .secure(let chains):
                 listener.listenerFilters = [tlsInspector()]
                 listener.filterChains = chains.map { planned in
-                    sniChain(
+                    var filterChain = sniChain(
                         planned.name, serverNames: planned.serverNames,
                         tls: Secrets.downstream(
-                            planned.certificates, alpn: ["h2", "http/1.1"], clientValidation: planned.clientValidation),
-                        filter: connectionManager(planned.routeTable.name, statPrefix: "https-\(plan.port)", filters: chain))
+                            planned.certificates, alpn: planned.tls?.alpnProtocols ?? ["h2", "http/1.1"],
+                            clientValidation: planned.clientValidation, parameters: planned.tls.map(ClientSettings.tlsParameters)),
+                        filter: connectionManager(
+                            planned.routeTable.name, statPrefix: "https-\(plan.port)", filters: chain, client: planned.client))
+                    if let limit = ClientSettings.connectionLimit(plan.client, statPrefix: "https-\(plan.port)") {
+                        filterChain.filters.insert(limit, at: 0)
+                    }
+                    return filterChain
                 }
             case .plain(let table):
                 var filterChain = Envoy_Config_Listener_V3_FilterChain()
-                filterChain.filters = [connectionManager(table.name, statPrefix: "http-\(plan.port)", filters: chain)]
+                filterChain.filters =
+                    [ClientSettings.connectionLimit(plan.client, statPrefix: "http-\(plan.port)")].compactMap { $0 }
+                    + [connectionManager(table.name, statPrefix: "http-\(plan.port)", filters: chain, client: plan.client)]
                 listener.filterChains = [filterChain]
+            }
+            if let bytes = plan.client?.bufferLimitBytes {
+                listener.perConnectionBufferLimitBytes = Google_Protobuf_UInt32Value(UInt32(clamping: bytes))
             }
         case .tls(let chains):
             listener.listenerFilters = [tlsInspector()]
@@ -71,7 +82,7 @@ enum Listeners {
     /// filter chain (``HTTPFilters/chain(for:filters:)``).
     static func connectionManager(
         _ routeTable: String, statPrefix: String,
-        filters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter]
+        filters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter], client: ClientSettingsPlan? = nil
     ) -> Envoy_Config_Listener_V3_Filter {
         var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
         rds.routeConfigName = routeTable
@@ -90,6 +101,7 @@ enum Listeners {
         var websocket = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.UpgradeConfig()
         websocket.upgradeType = "websocket"
         hcm.upgradeConfigs = [websocket]
+        if let client { ClientSettings.apply(client, to: &hcm) }
         var filter = Envoy_Config_Listener_V3_Filter()
         filter.name = "envoy.filters.network.http_connection_manager"
         filter.typedConfig = try! .packing(hcm)

@@ -50,6 +50,10 @@ extension ProxyConfig {
             Envoy_Extensions_Filters_Http_BasicAuth_V3_BasicAuth.self,
             Envoy_Extensions_Filters_Http_BasicAuth_V3_BasicAuthPerRoute.self,
             Envoy_Extensions_Filters_Http_LocalRatelimit_V3_LocalRateLimit.self,
+            Envoy_Extensions_Http_OriginalIpDetection_Xff_V3_XffConfig.self,
+            Envoy_Extensions_Http_OriginalIpDetection_CustomHeader_V3_CustomHeaderConfig.self,
+            Envoy_Extensions_Filters_Network_ConnectionLimit_V3_ConnectionLimit.self,
+            Envoy_Extensions_Http_HeaderFormatters_PreserveCase_V3_PreserveCaseFormatterConfig.self,
         ]
         for type in types { _ = Google_Protobuf_Any.register(messageType: type) }
     }()

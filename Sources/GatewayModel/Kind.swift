@@ -19,6 +19,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
     case ingressClass = "IngressClass"
     case securityPolicy = "SecurityPolicy"
     case backendTrafficPolicy = "BackendTrafficPolicy"
+    case clientTrafficPolicy = "ClientTrafficPolicy"
 
     public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -38,7 +39,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         case .service, .secret, .namespace, .configMap: ["v1"]
         case .endpointSlice: ["discovery.k8s.io/v1"]
         case .ingress, .ingressClass: ["networking.k8s.io/v1"]
-        case .securityPolicy, .backendTrafficPolicy: ["gateway.envoyproxy.io/v1alpha1"]
+        case .securityPolicy, .backendTrafficPolicy, .clientTrafficPolicy: ["gateway.envoyproxy.io/v1alpha1"]
         }
     }
 
@@ -51,7 +52,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         case .service, .secret, .namespace, .configMap: ""
         case .endpointSlice: "discovery.k8s.io"
         case .ingress, .ingressClass: "networking.k8s.io"
-        case .securityPolicy, .backendTrafficPolicy: envoyGatewayGroup
+        case .securityPolicy, .backendTrafficPolicy, .clientTrafficPolicy: envoyGatewayGroup
         }
     }
 

@@ -19,6 +19,7 @@ public enum KubeObject: Sendable, Hashable {
     case ingressClass(IngressClass)
     case securityPolicy(SecurityPolicy)
     case backendTrafficPolicy(BackendTrafficPolicy)
+    case clientTrafficPolicy(ClientTrafficPolicy)
 
     public var kind: Kind {
         switch self {
@@ -41,6 +42,7 @@ public enum KubeObject: Sendable, Hashable {
         case .ingressClass: .ingressClass
         case .securityPolicy: .securityPolicy
         case .backendTrafficPolicy: .backendTrafficPolicy
+        case .clientTrafficPolicy: .clientTrafficPolicy
         }
     }
 
@@ -65,6 +67,7 @@ public enum KubeObject: Sendable, Hashable {
         case .ingressClass(let o): o.metadata
         case .securityPolicy(let o): o.metadata
         case .backendTrafficPolicy(let o): o.metadata
+        case .clientTrafficPolicy(let o): o.metadata
         }
     }
 

@@ -170,6 +170,7 @@ public enum ManifestDecoder {
             case .ingressClass: object = .ingressClass(try decoder.decode(from: node))
             case .securityPolicy: object = .securityPolicy(try decoder.decode(from: node))
             case .backendTrafficPolicy: object = .backendTrafficPolicy(try decoder.decode(from: node))
+            case .clientTrafficPolicy: object = .clientTrafficPolicy(try decoder.decode(from: node))
             }
         } catch let decoding as DecodingError {
             let (path, message) = describe(decoding)

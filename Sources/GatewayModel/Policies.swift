@@ -321,3 +321,138 @@ public struct BackendTrafficPolicy: AttachedPolicy {
         public var percentage: Double?
     }
 }
+
+// MARK: ClientTrafficPolicy
+
+/// How the proxy treats clients' connections and requests on a Gateway's listeners.
+public struct ClientTrafficPolicy: AttachedPolicy {
+    public var metadata: ObjectMeta
+    public var spec: Spec
+    public var writtenSpec: JSONValue
+
+    public init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue) {
+        self.metadata = metadata
+        self.spec = spec
+        self.writtenSpec = writtenSpec
+    }
+
+    public init(from decoder: any Decoder) throws { self = try Self.decoded(from: decoder) }
+    public func encode(to encoder: any Encoder) throws { try encodePolicy(to: encoder) }
+
+    public struct Spec: AttachedPolicySpec, Codable, Hashable {
+        public var targetRef: PolicyTargetReference?
+        public var targetRefs: [PolicyTargetReference]?
+        public var targetSelectors: [PolicyTargetSelector]?
+        public var clientIPDetection: ClientIPDetection?
+        public var timeout: Timeout?
+        public var connection: Connection?
+        public var http1: HTTP1?
+        public var headers: Headers?
+        public var tls: TLS?
+    }
+
+    /// Where the client's address comes from: X-Forwarded-For (trusting the last
+    /// `numTrustedHops` proxies, or those in `trustedCIDRs`) or a header of its own.
+    public struct ClientIPDetection: Codable, Sendable, Hashable {
+        public var xForwardedFor: XForwardedFor?
+        public var customHeader: CustomHeader?
+    }
+
+    public struct XForwardedFor: Codable, Sendable, Hashable {
+        public var numTrustedHops: Int?
+        public var trustedCIDRs: [String]?
+    }
+
+    public struct CustomHeader: Codable, Sendable, Hashable {
+        public var name: String
+        public var failClosed: Bool?
+    }
+
+    public struct Timeout: Codable, Sendable, Hashable {
+        public var http: HTTPTimeout?
+    }
+
+    public struct HTTPTimeout: Codable, Sendable, Hashable {
+        public var requestReceivedTimeout: String?
+        public var idleTimeout: String?
+    }
+
+    public struct Connection: Codable, Sendable, Hashable {
+        public var connectionLimit: ConnectionLimit?
+        /// A Kubernetes quantity (`32768`, `32Ki`, `1Mi`).
+        public var bufferLimit: JSONValue?
+    }
+
+    public struct ConnectionLimit: Codable, Sendable, Hashable {
+        public var value: Int
+        public var closeDelay: String?
+    }
+
+    public struct HTTP1: Codable, Sendable, Hashable {
+        public var enableTrailers: Bool?
+        public var preserveHeaderCase: Bool?
+        public var http10: HTTP10?
+    }
+
+    public struct HTTP10: Codable, Sendable, Hashable {
+        public var useDefaultHost: Bool?
+    }
+
+    public struct Headers: Codable, Sendable, Hashable {
+        /// PreserveOrGenerate, Preserve, Generate (default) or Disable.
+        public var requestID: String?
+        /// Deprecated: `requestID: PreserveOrGenerate`.
+        public var preserveXRequestID: Bool?
+        /// Allow, RejectRequest (default) or DropHeader.
+        public var withUnderscoresAction: String?
+        public var xForwardedClientCert: XForwardedClientCert?
+    }
+
+    public struct XForwardedClientCert: Codable, Sendable, Hashable {
+        /// Sanitize (default), ForwardOnly, AppendForward, SanitizeSet or AlwaysForwardOnly.
+        public var mode: String?
+        /// Subject, Cert, Chain, DNS, URI.
+        public var certDetailsToAdd: [String]?
+    }
+
+    public struct TLS: Codable, Sendable, Hashable {
+        /// Auto, 1.0, 1.1, 1.2, 1.3.
+        public var minVersion: String?
+        public var maxVersion: String?
+        public var ciphers: [String]?
+        public var ecdhCurves: [String]?
+        public var signatureAlgorithms: [String]?
+        public var alpnProtocols: [String]?
+        public var clientValidation: ClientValidation?
+    }
+
+    /// Client certificates: asked for and checked against the CA certificates of
+    /// ConfigMaps or Secrets (key `ca.crt`); with `optional`, a client without one is let in.
+    public struct ClientValidation: Codable, Sendable, Hashable {
+        public var optional: Bool?
+        public var caCertificateRefs: [SecretObjectReference]?
+    }
+}
+
+/// A Kubernetes quantity of bytes: a number, or one with a suffix (`32Ki`, `1Mi`, `2G`).
+public enum ByteQuantity {
+    static let suffixes: [(String, Int)] = [
+        ("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40), ("k", 1000), ("M", 1_000_000), ("G", 1_000_000_000),
+        ("T", 1_000_000_000_000),
+    ]
+
+    /// The bytes, or nil when `value` is not a whole, non-negative quantity.
+    public static func bytes(in value: JSONValue) -> Int? {
+        switch value {
+        case .int(let number): return number >= 0 ? number : nil
+        case .string(let text):
+            for (suffix, factor) in suffixes where text.hasSuffix(suffix) {
+                guard let number = Int(text.dropLast(suffix.count)), number >= 0 else { return nil }
+                let (bytes, overflow) = number.multipliedReportingOverflow(by: factor)
+                return overflow ? nil : bytes
+            }
+            return Int(text).flatMap { $0 >= 0 ? $0 : nil }
+        default: return nil
+        }
+    }
+}

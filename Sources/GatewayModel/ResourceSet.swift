@@ -143,6 +143,10 @@ public struct ResourceSet: Sendable, Hashable {
         manifests(of: .backendTrafficPolicy).compactMap { if case .backendTrafficPolicy(let o) = $0.object { o } else { nil } }
     }
 
+    public var clientTrafficPolicies: [ClientTrafficPolicy] {
+        manifests(of: .clientTrafficPolicy).compactMap { if case .clientTrafficPolicy(let o) = $0.object { o } else { nil } }
+    }
+
     /// A namespace's labels; a namespace with no Namespace object has only the
     /// `kubernetes.io/metadata.name` label Kubernetes sets on every namespace.
     public func labels(ofNamespace name: String) -> [String: String] {

@@ -29,6 +29,29 @@ enum Validation {
                 allowed.contains(value), path,
                 "\"\(value)\" is not one of \(allowed.map(\.rawValue).joined(separator: ", "))")
         }
+        /// A policy's targets are of kinds it can act on (Envoy Gateway's own CEL rules,
+        /// and the route kinds Chancery does not apply policies to yet).
+        func policyTargets(_ spec: some AttachedPolicySpec, kind: Kind, allowed: [Kind]) {
+            let names = allowed.map(\.rawValue).joined(separator: ", ")
+            func allows(_ group: String, _ name: String) -> Bool {
+                Kind(rawValue: name).map { allowed.contains($0) && $0.group == group } ?? false
+            }
+            if let ref = spec.targetRef {
+                check(
+                    allows(ref.group, ref.kind), [.key("spec"), .key("targetRef")],
+                    "a \(kind.rawValue) targets \(names), not \(ref.group)/\(ref.kind)")
+            }
+            for (i, ref) in (spec.targetRefs ?? []).enumerated() {
+                check(
+                    allows(ref.group, ref.kind), [.key("spec"), .key("targetRefs"), .index(i)],
+                    "a \(kind.rawValue) targets \(names), not \(ref.group)/\(ref.kind)")
+            }
+            for (i, selector) in (spec.targetSelectors ?? []).enumerated() {
+                check(
+                    allows(selector.group ?? gatewayGroup, selector.kind), [.key("spec"), .key("targetSelectors"), .index(i)],
+                    "a \(kind.rawValue) targets \(names), not \(selector.group ?? gatewayGroup)/\(selector.kind)")
+            }
+        }
         func port(_ value: Int?, _ path: [PathComponent]) {
             guard let value else { return }
             check((1...65535).contains(value), path, "port \(value) is not in 1…65535")
@@ -484,6 +507,7 @@ enum Validation {
         case .ingressClass(let ingressClass):
             check(!(ingressClass.spec.controller ?? "").isEmpty, [.key("spec"), .key("controller")], "Required value")
         case .securityPolicy(let policy):
+            policyTargets(policy.spec, kind: .securityPolicy, allowed: [.gateway, .listenerSet, .httpRoute, .grpcRoute])
             for (r, rule) in (policy.spec.authorization?.rules ?? []).enumerated() {
                 for (c, cidr) in (rule.principal?.clientCIDRs ?? []).enumerated() {
                     check(
@@ -493,6 +517,7 @@ enum Validation {
                 }
             }
         case .backendTrafficPolicy(let policy):
+            policyTargets(policy.spec, kind: .backendTrafficPolicy, allowed: [.gateway, .listenerSet, .httpRoute, .grpcRoute])
             for (r, rule) in (policy.spec.rateLimit?.local?.rules ?? []).enumerated() {
                 for (c, selector) in (rule.clientSelectors ?? []).enumerated() {
                     guard let cidr = selector.sourceCIDR?.value else { continue }
@@ -509,6 +534,20 @@ enum Validation {
                     PolicyDuration.milliseconds(in: delay.fixedDelay) != nil,
                     [.key("spec"), .key("faultInjection"), .key("delay"), .key("fixedDelay")],
                     "\"\(delay.fixedDelay)\" is not a duration (such as 300ms, 1.5s, 1m)")
+            }
+        case .clientTrafficPolicy(let policy):
+            policyTargets(policy.spec, kind: .clientTrafficPolicy, allowed: [.gateway, .listenerSet])
+            if let limit = policy.spec.connection?.bufferLimit {
+                check(
+                    ByteQuantity.bytes(in: limit).map { $0 <= Int(UInt32.max) } ?? false,
+                    [.key("spec"), .key("connection"), .key("bufferLimit")],
+                    "\(limit.text) is not a quantity of bytes up to 4Gi (such as 32768, 32Ki, 1Mi)")
+            }
+            for (c, cidr) in (policy.spec.clientIPDetection?.xForwardedFor?.trustedCIDRs ?? []).enumerated() {
+                check(
+                    AddressRange(cidr) != nil && cidr.contains("/"),
+                    [.key("spec"), .key("clientIPDetection"), .key("xForwardedFor"), .key("trustedCIDRs"), .index(c)],
+                    "\"\(cidr)\" is not a CIDR block (address/length)")
             }
         case .gatewayClass, .referenceGrant, .secret, .namespace, .configMap:
             break

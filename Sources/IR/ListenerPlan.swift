@@ -11,13 +11,19 @@ public struct ListenerPlan: Hashable, Sendable, Encodable {
     public var traffic: Traffic
     /// The Gateways (and TLS, TCP and UDP routes) the listener was made from.
     public var origins: Origins
+    /// How clients are treated (ClientTrafficPolicy): the cleartext HTTP connection
+    /// manager's settings, and the listener's connection and buffer limits.
+    public var client: ClientSettingsPlan?
 
-    public init(name: String, address: String, port: Int, traffic: Traffic, origins: Origins) {
+    public init(
+        name: String, address: String, port: Int, traffic: Traffic, origins: Origins, client: ClientSettingsPlan? = nil
+    ) {
         self.name = name
         self.address = address
         self.port = port
         self.traffic = traffic
         self.origins = origins
+        self.client = client
     }
 
     /// What the listener carries.
@@ -41,7 +47,7 @@ public struct ListenerPlan: Hashable, Sendable, Encodable {
         }
     }
 
-    enum CodingKeys: String, CodingKey { case name, address, port, traffic, origins }
+    enum CodingKeys: String, CodingKey { case name, address, port, traffic, origins, client }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -50,6 +56,7 @@ public struct ListenerPlan: Hashable, Sendable, Encodable {
         try container.encode(port, forKey: .port)
         try container.encode(traffic, forKey: .traffic)
         try container.encode(origins, forKey: .origins)
+        try container.encodeIfPresent(client, forKey: .client)
     }
 }
 
@@ -89,18 +96,25 @@ public struct SecureChainPlan: Hashable, Sendable, Encodable {
     public var serverNames: [String]
     public var certificates: [String]
     public var routeTable: RouteTablePlan
-    /// Client certificates asked for and validated (the Gateway's `tls.frontend`).
+    /// Client certificates asked for and validated (the Gateway's `tls.frontend`, or a
+    /// ClientTrafficPolicy's `tls.clientValidation`).
     public var clientValidation: ClientValidationPlan?
+    /// The chain's connection manager settings (ClientTrafficPolicy).
+    public var client: ClientSettingsPlan?
+    /// TLS versions, ciphers and ALPN (ClientTrafficPolicy).
+    public var tls: DownstreamTLSPlan?
 
     public init(
         name: String, serverNames: [String], certificates: [String], routeTable: RouteTablePlan,
-        clientValidation: ClientValidationPlan? = nil
+        clientValidation: ClientValidationPlan? = nil, client: ClientSettingsPlan? = nil, tls: DownstreamTLSPlan? = nil
     ) {
         self.name = name
         self.serverNames = serverNames
         self.certificates = certificates
         self.routeTable = routeTable
         self.clientValidation = clientValidation
+        self.client = client
+        self.tls = tls
     }
 }
 

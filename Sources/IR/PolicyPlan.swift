@@ -290,3 +290,113 @@ public struct FaultPlan: Hashable, Sendable, Encodable {
         self.abortShare = abortShare
     }
 }
+
+/// How a listener treats its clients (ClientTrafficPolicy): where their address comes
+/// from, timeouts, connection limits, HTTP/1 options and request headers. Nil fields
+/// keep Chancery's defaults.
+public struct ClientSettingsPlan: Hashable, Sendable, Encodable {
+    public enum AddressSource: Hashable, Sendable, Encodable {
+        /// X-Forwarded-For, trusting the last `trustedHops` proxies (the client is the
+        /// entry that many from the right).
+        case forwardedFor(trustedHops: Int)
+        /// X-Forwarded-For, trusting the proxies in these ranges.
+        case forwardedForFrom([AddressRange])
+        /// A header of its own; without one, 403 when `failClosed`.
+        case header(name: String, failClosed: Bool)
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .forwardedFor(let hops): try encoder.encodeCase("forwardedFor", ["trustedHops": hops])
+            case .forwardedForFrom(let ranges): try encoder.encodeCase("forwardedForFrom", ranges.map(\.description))
+            case .header(let name, let failClosed):
+                try encoder.encodeCase("header", ["name": name, "failClosed": failClosed ? "true" : "false"])
+            }
+        }
+    }
+
+    public enum RequestID: String, Hashable, Sendable, Encodable {
+        case preserveOrGenerate, preserve, generate, disable
+    }
+
+    public enum Underscores: String, Hashable, Sendable, Encodable {
+        case allow, reject, drop
+    }
+
+    public struct ForwardClientCert: Hashable, Sendable, Encodable {
+        /// sanitize, forwardOnly, appendForward, sanitizeSet, alwaysForwardOnly.
+        public var mode: String
+        /// Subject, Cert, Chain, DNS, URI.
+        public var details: [String]
+
+        public init(mode: String, details: [String]) {
+            self.mode = mode
+            self.details = details
+        }
+    }
+
+    public var clientAddress: AddressSource?
+    public var requestReceivedTimeoutMilliseconds: Int64?
+    public var idleTimeoutMilliseconds: Int64?
+    public var connectionLimit: Int?
+    public var connectionLimitDelayMilliseconds: Int64?
+    public var bufferLimitBytes: Int?
+    public var enableTrailers = false
+    public var preserveHeaderCase = false
+    /// HTTP/1.0 requests are accepted, with this Host when they carry none.
+    public var http10DefaultHost: String?
+    public var requestID: RequestID?
+    public var underscores: Underscores?
+    public var forwardClientCert: ForwardClientCert?
+    /// The policies it comes from.
+    public var origins: [ObjectKey] = []
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case clientAddress, requestReceivedTimeoutMilliseconds, idleTimeoutMilliseconds, connectionLimit,
+            connectionLimitDelayMilliseconds, bufferLimitBytes, enableTrailers, preserveHeaderCase, http10DefaultHost,
+            requestID, underscores, forwardClientCert, origins
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(clientAddress, forKey: .clientAddress)
+        try container.encodeIfPresent(requestReceivedTimeoutMilliseconds, forKey: .requestReceivedTimeoutMilliseconds)
+        try container.encodeIfPresent(idleTimeoutMilliseconds, forKey: .idleTimeoutMilliseconds)
+        try container.encodeIfPresent(connectionLimit, forKey: .connectionLimit)
+        try container.encodeIfPresent(connectionLimitDelayMilliseconds, forKey: .connectionLimitDelayMilliseconds)
+        try container.encodeIfPresent(bufferLimitBytes, forKey: .bufferLimitBytes)
+        if enableTrailers { try container.encode(true, forKey: .enableTrailers) }
+        if preserveHeaderCase { try container.encode(true, forKey: .preserveHeaderCase) }
+        try container.encodeIfPresent(http10DefaultHost, forKey: .http10DefaultHost)
+        try container.encodeIfPresent(requestID, forKey: .requestID)
+        try container.encodeIfPresent(underscores, forKey: .underscores)
+        try container.encodeIfPresent(forwardClientCert, forKey: .forwardClientCert)
+        try container.encode(origins.map(\.description), forKey: .origins)
+    }
+}
+
+/// TLS parameters of an HTTPS chain (ClientTrafficPolicy `tls`); nil fields keep
+/// Envoy's defaults.
+public struct DownstreamTLSPlan: Hashable, Sendable, Encodable {
+    /// `1.0` … `1.3`.
+    public var minVersion: String?
+    public var maxVersion: String?
+    public var ciphers: [String]
+    public var ecdhCurves: [String]
+    public var signatureAlgorithms: [String]
+    /// Nil: h2 and http/1.1; empty: no ALPN.
+    public var alpnProtocols: [String]?
+
+    public init(
+        minVersion: String?, maxVersion: String?, ciphers: [String], ecdhCurves: [String], signatureAlgorithms: [String],
+        alpnProtocols: [String]?
+    ) {
+        self.minVersion = minVersion
+        self.maxVersion = maxVersion
+        self.ciphers = ciphers
+        self.ecdhCurves = ecdhCurves
+        self.signatureAlgorithms = signatureAlgorithms
+        self.alpnProtocols = alpnProtocols
+    }
+}

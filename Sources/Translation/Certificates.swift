@@ -80,8 +80,13 @@ enum CertificateCheck {
 
     /// A ConfigMap's CA bundle (`ca.crt`): at least one certificate, all parseable.
     static func checkBundle(_ configMap: ConfigMap) -> Result<String, CertificateProblem> {
-        let name = "ConfigMap \(configMap.metadata.namespace ?? "default")/\(configMap.metadata.name)"
-        guard let text = configMap.data?["ca.crt"] else {
+        checkBundle(
+            configMap.data?["ca.crt"], of: "ConfigMap \(configMap.metadata.namespace ?? "default")/\(configMap.metadata.name)")
+    }
+
+    /// A `ca.crt` value of the object `name` (a ConfigMap, a Secret) as a bundle.
+    static func checkBundle(_ text: String?, of name: String) -> Result<String, CertificateProblem> {
+        guard let text else {
             return .failure(.init("\(name) has no ca.crt"))
         }
         do {

@@ -290,4 +290,87 @@ import XDS
         #expect(backend.received.count == before)
         await backend.stop()
     }
+
+    /// ClientTrafficPolicy: trusted X-Forwarded-For hops decide the client address the
+    /// authorization sees; client certificates are required on the HTTPS listener.
+    @Test func clientTrafficPoliciesSetTheClientAddressAndRequireCertificates() async throws {
+        let backend = try await EchoBackend.start(name: "app")
+        let (http, https) = (try freePort(), try freePort())
+        let ca = try TestCA.make(commonName: "Policy test CA")
+        let server = try ca.issue(commonName: "secure.example.com", dnsNames: ["secure.example.com"])
+        let client = try ca.issue(commonName: "client", dnsNames: ["client.example.com"], clientAuth: true)
+        let stranger = try TestCA.make(commonName: "Another CA").issue(commonName: "stranger", dnsNames: ["x.example.com"], clientAuth: true)
+        let config = """
+            \(Self.preamble)
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: edge, namespace: apps}
+            spec:
+              gatewayClassName: chancery
+              addresses: [{type: IPAddress, value: 127.0.0.1}]
+              listeners:
+              - {name: http, protocol: HTTP, port: \(http)}
+              - {name: https, protocol: HTTPS, port: \(https), tls: {certificateRefs: [{name: server}]}}
+            ---
+            \(IngressTests.service("app", namespace: "apps", target: backend.port))
+            ---
+            \(IngressTests.secret("server", namespace: "apps", server))
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: client-ca, namespace: apps}
+            data:
+              ca.crt: |
+            \(ca.certificatePEM.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: app, namespace: apps}
+            spec:
+              parentRefs: [{name: edge}]
+              rules: [{backendRefs: [{name: app, port: 80}]}]
+            ---
+            apiVersion: gateway.envoyproxy.io/v1alpha1
+            kind: ClientTrafficPolicy
+            metadata: {name: edge, namespace: apps}
+            spec:
+              targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: edge}]
+              clientIPDetection: {xForwardedFor: {numTrustedHops: 2}}
+            ---
+            apiVersion: gateway.envoyproxy.io/v1alpha1
+            kind: ClientTrafficPolicy
+            metadata: {name: mtls, namespace: apps}
+            spec:
+              targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: edge, sectionName: https}]
+              tls: {clientValidation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: client-ca}]}}
+            ---
+            \(Self.policy("SecurityPolicy", "office", route: "app", """
+                authorization:
+                  defaultAction: Allow
+                  rules:
+                  - {action: Deny, principal: {clientCIDRs: [192.168.1.0/24]}}
+                """))
+            """
+        let (_, _, done) = try await Self.start(config)
+        defer { done() }
+        #expect(await eventually { try await httpGet(port: http).status == 200 })
+        // Two trusted hops: the client is the second entry from the right.
+        func status(_ forwardedFor: String) async throws -> Int {
+            try await httpGet(port: http, headers: [("x-forwarded-for", forwardedFor)]).status
+        }
+        #expect(try await status("192.168.1.7, 10.0.0.1") == 403)
+        #expect(try await status("10.0.0.1, 192.168.1.7") == 200)
+        #expect(try await status("192.168.1.7, 10.0.0.1, 10.0.0.2") == 200)
+        #expect(try await status("203.0.113.9, 192.168.1.7, 10.0.0.2") == 403)
+
+        // The HTTPS listener asks for a certificate from the policy's CA.
+        func secure(_ certificate: TestCertificate?) async -> Int? {
+            try? await httpsGet(port: https, serverName: "secure.example.com", clientCertificate: certificate).status
+        }
+        #expect(await eventually { await secure(client) == 200 })
+        #expect(await secure(nil) == nil, "a client without a certificate is refused in TLS")
+        #expect(await secure(stranger) == nil, "a certificate of another CA is refused in TLS")
+        await backend.stop()
+    }
 }

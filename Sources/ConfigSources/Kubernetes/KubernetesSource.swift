@@ -43,6 +43,9 @@ public struct WatchedKind: Sendable, Hashable {
         WatchedKind(
             kind: .backendTrafficPolicy, group: envoyGatewayGroup, versions: ["v1alpha1"], resource: "backendtrafficpolicies",
             fieldSelector: nil),
+        WatchedKind(
+            kind: .clientTrafficPolicy, group: envoyGatewayGroup, versions: ["v1alpha1"], resource: "clienttrafficpolicies",
+            fieldSelector: nil),
     ]
 
     public var label: String { group.isEmpty ? resource : "\(resource).\(group)" }

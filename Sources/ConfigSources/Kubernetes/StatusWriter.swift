@@ -39,7 +39,7 @@ public final class StatusWriter: Sendable {
         var written = 0
         // Routes and policies that no longer concern our Gateways lose our entries.
         var statuses = statuses
-        for kind in [Kind.httpRoute, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute, .backendTLSPolicy, .securityPolicy, .backendTrafficPolicy] {
+        for kind in [Kind.httpRoute, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute, .backendTLSPolicy, .securityPolicy, .backendTrafficPolicy, .clientTrafficPolicy] {
             for object in source.objects(of: kind) where statuses[object.key] == nil {
                 statuses[object.key] = kind.isRoute ? ObjectStatus(parents: []) : ObjectStatus(ancestors: [])
             }

@@ -27,6 +27,7 @@ enum KindSchemas {
     static let referenceGrant = root(Schemas.referenceGrantSpec)
     static let securityPolicy = root(Schemas.securityPolicySpec)
     static let backendTrafficPolicy = root(Schemas.backendTrafficPolicySpec)
+    static let clientTrafficPolicy = root(Schemas.clientTrafficPolicySpec)
 
     /// The schema for `kind` at `apiVersion` (`gateway.networking.k8s.io/v1`, …); nil for
     /// the core kinds.
@@ -51,6 +52,7 @@ enum KindSchemas {
         case .referenceGrant: return referenceGrant
         case .securityPolicy: return securityPolicy
         case .backendTrafficPolicy: return backendTrafficPolicy
+        case .clientTrafficPolicy: return clientTrafficPolicy
         case .service, .endpointSlice, .secret, .namespace, .configMap, .ingress, .ingressClass: return nil
         }
     }

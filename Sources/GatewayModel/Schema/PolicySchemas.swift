@@ -209,6 +209,88 @@ extension Schemas {
         ),
     ])
 
+    private static let tlsVersion = Schema.string(enum: ["Auto", "1.0", "1.1", "1.2", "1.3"])
+
+    static let clientTrafficPolicySpec = policySpec([
+        (
+            "clientIPDetection",
+            .object(
+                [
+                    "xForwardedFor": .object(
+                        ["numTrustedHops": .integer(format: .int32, minimum: 0), "trustedCIDRs": .array(.string(minLength: 1), minItems: 1)],
+                        rules: [
+                            Rule("only one of numTrustedHops or trustedCIDRs must be set") { xff in
+                                !(xff.has("numTrustedHops") && xff.has("trustedCIDRs"))
+                            }
+                        ]),
+                    "customHeader": .object(
+                        ["name": .string(minLength: 1, maxLength: 255, pattern: .headerName), "failClosed": .boolean],
+                        required: ["name"]),
+                ],
+                rules: [
+                    Rule("customHeader cannot be used in conjunction with xForwardedFor") { detection in
+                        !(detection.has("xForwardedFor") && detection.has("customHeader"))
+                    }
+                ])
+        ),
+        (
+            "timeout",
+            .object(["http": .object(["requestReceivedTimeout": .string(pattern: .duration), "idleTimeout": .string(pattern: .duration)])])
+        ),
+        (
+            "connection",
+            .object([
+                "connectionLimit": .object(
+                    ["value": .integer(minimum: 1), "closeDelay": .string(pattern: .duration)], required: ["value"])
+            ])
+        ),
+        (
+            "http1",
+            .object([
+                "enableTrailers": .boolean, "preserveHeaderCase": .boolean, "http10": .object(["useDefaultHost": .boolean]),
+            ])
+        ),
+        (
+            "headers",
+            .object([
+                "requestID": .string(enum: ["PreserveOrGenerate", "Preserve", "Generate", "Disable"]),
+                "preserveXRequestID": .boolean,
+                "withUnderscoresAction": .string(enum: ["Allow", "RejectRequest", "DropHeader"]),
+                "xForwardedClientCert": .object([
+                    "mode": .string(enum: ["Sanitize", "ForwardOnly", "AppendForward", "SanitizeSet", "AlwaysForwardOnly"]),
+                    "certDetailsToAdd": .array(.string(enum: ["Subject", "Cert", "Chain", "DNS", "URI"]), maxItems: 5),
+                ]),
+            ])
+        ),
+        (
+            "tls",
+            .object(
+                [
+                    "minVersion": tlsVersion,
+                    "maxVersion": tlsVersion,
+                    "ciphers": .array(.string(minLength: 1)),
+                    "ecdhCurves": .array(.string(minLength: 1)),
+                    "signatureAlgorithms": .array(.string(minLength: 1)),
+                    "alpnProtocols": .array(.string(enum: ["http/1.0", "http/1.1", "h2"])),
+                    "clientValidation": .object([
+                        "optional": .boolean, "caCertificateRefs": .array(secretObjectReference, maxItems: 8),
+                    ]),
+                ],
+                rules: [
+                    Rule("setting ciphers has no effect if the minimum possible TLS version is 1.3") { tls in
+                        !(tls["minVersion"].string == "1.3" && tls["ciphers"].count > 0)
+                    },
+                    Rule("minVersion must be smaller or equal to maxVersion") { tls in
+                        let order = ["1.0", "1.1", "1.2", "1.3"]
+                        guard let min = tls["minVersion"].string.flatMap(order.firstIndex(of:)),
+                            let max = tls["maxVersion"].string.flatMap(order.firstIndex(of:))
+                        else { return true }
+                        return min <= max
+                    },
+                ])
+        ),
+    ])
+
     /// A share of requests, 0 to 100; Envoy Gateway's default is 100.
     private static let percentage = Schema.number(minimum: 0, maximum: 100)
 }

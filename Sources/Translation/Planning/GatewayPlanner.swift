@@ -137,10 +137,24 @@ enum GatewayPlanner {
                 routes: virtualHostRoutes(for: hostname, in: hosts, wildcards: wildcards, listener: owner))
             return (host: host, owner: owner)
         }
+        // ClientTrafficPolicies: per HTTPS chain; on a cleartext port, whose listeners share
+        // one connection manager, the oldest Gateway's listener that has one.
+        let clients = placed.map { RoutePolicies.client(gateway: $0.gateway.key, listener: $0.listener, context: builder.world.context) }
+        var listenerClient = clients.lazy.compactMap { $0?.settings }.first
         let traffic: HTTPListenerPlan
         if secure {
+            // The listener's connection and buffer limits; the rest is each chain's.
+            listenerClient = listenerClient.map { settings in
+                var limits = ClientSettingsPlan()
+                limits.connectionLimit = settings.connectionLimit
+                limits.connectionLimitDelayMilliseconds = settings.connectionLimitDelayMilliseconds
+                limits.bufferLimitBytes = settings.bufferLimitBytes
+                limits.origins = settings.origins
+                return limits
+            }
             traffic = .secure(
-                placed.map { entry in
+                placed.enumerated().map { index, entry in
+                    let client = clients[index]
                     let listenerHost = entry.listener.spec.hostname ?? "*"
                     let name = "\(bind.name)/\(entry.chainName)"
                     var tableHosts = virtualHosts.filter { $0.owner == listenerHost }.map(\.host)
@@ -154,13 +168,16 @@ enum GatewayPlanner {
                         name: entry.chainName, serverNames: entry.listener.spec.hostname.map { [$0] } ?? [],
                         certificates: entry.listener.certificates.map(Certificates.sdsName),
                         routeTable: RouteTablePlan(name: name, virtualHosts: tableHosts, origins: originsByListener[listenerHost]!),
-                        clientValidation: builder.clientValidation(of: entry))
+                        clientValidation: client?.clientCA.map { builder.clientValidation($0) } ?? builder.clientValidation(of: entry),
+                        client: client?.settings, tls: client?.tls)
                 })
         } else {
             traffic = .plain(RouteTablePlan(name: bind.name, virtualHosts: virtualHosts.map(\.host), origins: tableOrigins))
         }
         builder.listeners.append(
-            ListenerPlan(name: bind.name, address: bind.address, port: bind.port, traffic: .http(traffic), origins: listenerOrigins))
+            ListenerPlan(
+                name: bind.name, address: bind.address, port: bind.port, traffic: .http(traffic), origins: listenerOrigins,
+                client: listenerClient))
     }
 
     /// On an HTTPS chain, the hosts another listener serves (with other certificates):

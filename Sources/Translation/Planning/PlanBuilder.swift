@@ -88,6 +88,16 @@ struct PlanBuilder {
         return ClientValidationPlan(caSecret: validation.secretName, required: validation.required)
     }
 
+    /// Client certificates a ClientTrafficPolicy asks for, validated against its CAs.
+    mutating func clientValidation(_ ca: ClientCAPlan) -> ClientValidationPlan {
+        var secret =
+            clientCAs[ca.secretName]
+            ?? SecretPlan(name: ca.secretName, content: .clientCA(bundlePEM: ca.bundlePEM, acceptUntrusted: !ca.required), origins: [])
+        secret.origins.insert(ca.policy)
+        clientCAs[ca.secretName] = secret
+        return ClientValidationPlan(caSecret: ca.secretName, required: ca.required)
+    }
+
     /// Where a TCP or TLS route's connections go: its valid backends by weight; the
     /// share of invalid ones (or all, when none is valid) to the rejecting cluster.
     mutating func destination(_ attached: AttachedRoute) -> StreamDestination {

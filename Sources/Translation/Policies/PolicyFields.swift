@@ -113,4 +113,18 @@ struct PolicyFields: Sendable {
         "faultInjection": PolicyFields(
             [], ["delay": PolicyFields(["fixedDelay", "percentage"]), "abort": PolicyFields(["httpStatus", "grpcStatus", "percentage"])]),
     ])
+
+    static let clientTrafficPolicy = spec([
+        "clientIPDetection": PolicyFields(
+            [], ["xForwardedFor": PolicyFields(["numTrustedHops", "trustedCIDRs"]), "customHeader": PolicyFields(["name", "failClosed"])]),
+        "timeout": PolicyFields([], ["http": PolicyFields(["requestReceivedTimeout", "idleTimeout"])]),
+        "connection": PolicyFields(["bufferLimit"], ["connectionLimit": PolicyFields(["value", "closeDelay"])]),
+        "http1": PolicyFields(["enableTrailers", "preserveHeaderCase"], ["http10": PolicyFields(["useDefaultHost"])]),
+        "headers": PolicyFields(
+            ["requestID", "preserveXRequestID", "withUnderscoresAction"],
+            ["xForwardedClientCert": PolicyFields(["mode", "certDetailsToAdd"])]),
+        "tls": PolicyFields(
+            ["minVersion", "maxVersion", "ciphers", "ecdhCurves", "signatureAlgorithms", "alpnProtocols"],
+            ["clientValidation": PolicyFields(["optional"], ["caCertificateRefs": PolicyFields(["group", "kind", "name", "namespace"])])]),
+    ])
 }

@@ -12,6 +12,15 @@ enum RouteEffect: Hashable, Sendable {
     case retry(RetryPlan, perTryMilliseconds: Int64?)
     case requestTimeout(milliseconds: Int64)
     case fault(FaultPlan)
+    // ClientTrafficPolicy features, carried out by listeners (``RoutePolicies/client``).
+    case clientAddress(ClientSettingsPlan.AddressSource)
+    case clientTimeouts(requestReceived: Int64?, idle: Int64?)
+    case connection(limit: Int?, delay: Int64?, bufferBytes: Int?)
+    case http1(trailers: Bool, preserveCase: Bool, http10: Bool, http10DefaultHost: Bool)
+    case requestHeaders(
+        requestID: ClientSettingsPlan.RequestID?, underscores: ClientSettingsPlan.Underscores?,
+        forwardClientCert: ClientSettingsPlan.ForwardClientCert?)
+    case tls(DownstreamTLSPlan, clientCA: ClientCAPlan?)
 }
 
 /// Why a policy cannot be used as written.
@@ -143,7 +152,7 @@ struct RuleEffects: Hashable, Sendable {
 }
 
 enum RoutePolicies {
-    static let kinds: [any RoutePolicyKind.Type] = [SecurityPolicies.self, BackendTrafficPolicies.self]
+    static let kinds: [any RoutePolicyKind.Type] = [SecurityPolicies.self, BackendTrafficPolicies.self, ClientTrafficPolicies.self]
 
     /// The levels a rule is governed from, most specific first.
     static func levels(route: ObjectKey, ruleName: String?, gateway: ObjectKey, listener: PreparedListener) -> [PolicyTarget] {
@@ -246,6 +255,8 @@ enum RoutePolicies {
                     forward.timeoutMilliseconds = milliseconds
                     plan.action = .forward(forward)
                 }
+            case .clientAddress, .clientTimeouts, .connection, .http1, .requestHeaders, .tls:
+                break  // the listener's
             }
         }
         if !body.origins.isEmpty { plan.policies = RoutePolicyPlan(body) }
