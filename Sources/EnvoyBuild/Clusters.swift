@@ -28,14 +28,21 @@ enum Clusters {
 
     static func serviceCluster(_ name: String, settings: UpstreamSettings) -> Envoy_Config_Cluster_V3_Cluster {
         var cluster = edsCluster(name)
-        if settings.http2 {
+        let idle = settings.traffic?.idleTimeoutMilliseconds
+        if settings.http2 || idle != nil {
             var options = Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions()
             var explicit = Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions.ExplicitHttpConfig()
-            explicit.http2ProtocolOptions = Envoy_Config_Core_V3_Http2ProtocolOptions()
+            if settings.http2 {
+                explicit.http2ProtocolOptions = Envoy_Config_Core_V3_Http2ProtocolOptions()
+            } else {
+                explicit.httpProtocolOptions = Envoy_Config_Core_V3_Http1ProtocolOptions()
+            }
             options.explicitHTTPConfig = explicit
+            if let idle { options.commonHTTPProtocolOptions.idleTimeout = Routes.duration(idle) }
             cluster.typedExtensionProtocolOptions["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"] =
                 try! .packing(options)
         }
+        if let traffic = settings.traffic { BackendTraffic.apply(traffic, to: &cluster) }
         if let tls = settings.tls {
             cluster.transportSocket = UpstreamTLS.transportSocket(tls, http2: settings.http2)
         } else if settings.unverifiedTLS {

@@ -123,6 +123,7 @@ enum Routes {
         }
         action.requestMirrorPolicies = plan.mirrors.map(mirrorPolicy)
         if let timeout = plan.timeoutMilliseconds { action.timeout = duration(timeout) }
+        if let hash = plan.hashPolicy { action.hashPolicy = [BackendTraffic.hashPolicy(hash)] }
         if let idle = plan.idleTimeoutMilliseconds { action.idleTimeout = duration(idle) }
         if plan.retry != nil || plan.backendTimeoutMilliseconds != nil {
             action.retryPolicy = retryPolicy(plan.retry, perTryMilliseconds: plan.backendTimeoutMilliseconds)

@@ -219,6 +219,70 @@ public struct BackendTrafficPolicy: AttachedPolicy {
         public var retry: Retry?
         public var timeout: Timeout?
         public var faultInjection: FaultInjection?
+        public var loadBalancer: LoadBalancer?
+        public var circuitBreaker: CircuitBreaker?
+        public var healthCheck: HealthCheck?
+    }
+
+    public struct LoadBalancer: Codable, Sendable, Hashable {
+        /// RoundRobin, LeastRequest, Random or ConsistentHash.
+        public var type: String
+        public var consistentHash: ConsistentHash?
+    }
+
+    public struct ConsistentHash: Codable, Sendable, Hashable {
+        /// SourceIP, Header or Cookie.
+        public var type: String
+        public var header: HashHeader?
+        public var cookie: HashCookie?
+        public var tableSize: Int?
+    }
+
+    public struct HashHeader: Codable, Sendable, Hashable {
+        public var name: String
+    }
+
+    public struct HashCookie: Codable, Sendable, Hashable {
+        public var name: String
+        public var ttl: String?
+    }
+
+    public struct CircuitBreaker: Codable, Sendable, Hashable {
+        public var maxConnections: Int?
+        public var maxPendingRequests: Int?
+        public var maxParallelRequests: Int?
+        public var maxParallelRetries: Int?
+    }
+
+    public struct HealthCheck: Codable, Sendable, Hashable {
+        public var passive: PassiveHealthCheck?
+        public var active: ActiveHealthCheck?
+    }
+
+    public struct PassiveHealthCheck: Codable, Sendable, Hashable {
+        public var splitExternalLocalOriginErrors: Bool?
+        public var interval: String?
+        public var consecutiveLocalOriginFailures: Int?
+        public var consecutiveGatewayErrors: Int?
+        public var consecutive5XxErrors: Int?
+        public var baseEjectionTime: String?
+        public var maxEjectionPercent: Int?
+    }
+
+    public struct ActiveHealthCheck: Codable, Sendable, Hashable {
+        /// HTTP or TCP.
+        public var type: String
+        public var timeout: String?
+        public var interval: String?
+        public var unhealthyThreshold: Int?
+        public var healthyThreshold: Int?
+        public var http: HTTPHealthCheck?
+    }
+
+    public struct HTTPHealthCheck: Codable, Sendable, Hashable {
+        public var path: String
+        public var method: String?
+        public var expectedStatuses: [Int]?
     }
 
     public struct RateLimit: Codable, Sendable, Hashable {
@@ -299,10 +363,16 @@ public struct BackendTrafficPolicy: AttachedPolicy {
 
     public struct Timeout: Codable, Sendable, Hashable {
         public var http: HTTPTimeout?
+        public var tcp: TCPTimeout?
     }
 
     public struct HTTPTimeout: Codable, Sendable, Hashable {
         public var requestTimeout: String?
+        public var connectionIdleTimeout: String?
+    }
+
+    public struct TCPTimeout: Codable, Sendable, Hashable {
+        public var connectTimeout: String?
     }
 
     public struct FaultInjection: Codable, Sendable, Hashable {

@@ -73,6 +73,9 @@ public struct UpstreamSettings: Hashable, Sendable, Encodable {
     /// TLS to the endpoints without checking their certificates (ingress-nginx's
     /// `backend-protocol: HTTPS`, whose `proxy_ssl_verify` is off); `tls`, when set, wins.
     public var unverifiedTLS: Bool
+    /// BackendTrafficPolicy: how endpoints are chosen, limits, health checks, and how
+    /// long an idle connection to an endpoint is kept.
+    public var traffic: BackendTrafficPlan?
 
     public init(
         http2: Bool = false, tls: UpstreamTLSPlan? = nil, connectTimeoutMilliseconds: Int64? = nil, unverifiedTLS: Bool = false
@@ -83,7 +86,7 @@ public struct UpstreamSettings: Hashable, Sendable, Encodable {
         self.unverifiedTLS = unverifiedTLS
     }
 
-    enum CodingKeys: String, CodingKey { case http2, tls, connectTimeoutMilliseconds, unverifiedTLS }
+    enum CodingKeys: String, CodingKey { case http2, tls, connectTimeoutMilliseconds, unverifiedTLS, traffic }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -91,6 +94,7 @@ public struct UpstreamSettings: Hashable, Sendable, Encodable {
         try container.encodeIfPresent(tls, forKey: .tls)
         try container.encodeIfPresent(connectTimeoutMilliseconds, forKey: .connectTimeoutMilliseconds)
         if unverifiedTLS { try container.encode(true, forKey: .unverifiedTLS) }
+        try container.encodeIfPresent(traffic, forKey: .traffic)
     }
 }
 

@@ -400,3 +400,122 @@ public struct DownstreamTLSPlan: Hashable, Sendable, Encodable {
         self.alpnProtocols = alpnProtocols
     }
 }
+
+/// What a BackendTrafficPolicy asks of the clusters a route sends to (each Service port
+/// gets a cluster of its own for the routes it governs). Nil fields keep the defaults.
+public struct BackendTrafficPlan: Hashable, Sendable, Encodable {
+    public enum LoadBalancer: Hashable, Sendable, Encodable {
+        case roundRobin, leastRequest, random
+        /// Maglev: requests with the same hash (the route's ``HashPolicyPlan``) go to the
+        /// same endpoint.
+        case consistentHash(tableSize: Int?)
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .roundRobin: try encoder.encodeCase("roundRobin", [String: Int]())
+            case .leastRequest: try encoder.encodeCase("leastRequest", [String: Int]())
+            case .random: try encoder.encodeCase("random", [String: Int]())
+            case .consistentHash(let size): try encoder.encodeCase("consistentHash", size.map { ["tableSize": $0] } ?? [:])
+            }
+        }
+    }
+
+    public struct CircuitBreaker: Hashable, Sendable, Encodable {
+        public var maxConnections: Int?
+        public var maxPendingRequests: Int?
+        public var maxRequests: Int?
+        public var maxRetries: Int?
+
+        public init(maxConnections: Int?, maxPendingRequests: Int?, maxRequests: Int?, maxRetries: Int?) {
+            self.maxConnections = maxConnections
+            self.maxPendingRequests = maxPendingRequests
+            self.maxRequests = maxRequests
+            self.maxRetries = maxRetries
+        }
+    }
+
+    /// Passive health checks: an endpoint failing this often is ejected for a while.
+    public struct OutlierDetection: Hashable, Sendable, Encodable {
+        public var consecutive5xx: Int?
+        public var consecutiveGatewayErrors: Int?
+        public var consecutiveLocalOriginFailures: Int?
+        public var splitExternalLocalOriginErrors: Bool
+        public var intervalMilliseconds: Int64?
+        public var baseEjectionMilliseconds: Int64?
+        public var maxEjectionPercent: Int?
+
+        public init(
+            consecutive5xx: Int?, consecutiveGatewayErrors: Int?, consecutiveLocalOriginFailures: Int?,
+            splitExternalLocalOriginErrors: Bool, intervalMilliseconds: Int64?, baseEjectionMilliseconds: Int64?,
+            maxEjectionPercent: Int?
+        ) {
+            self.consecutive5xx = consecutive5xx
+            self.consecutiveGatewayErrors = consecutiveGatewayErrors
+            self.consecutiveLocalOriginFailures = consecutiveLocalOriginFailures
+            self.splitExternalLocalOriginErrors = splitExternalLocalOriginErrors
+            self.intervalMilliseconds = intervalMilliseconds
+            self.baseEjectionMilliseconds = baseEjectionMilliseconds
+            self.maxEjectionPercent = maxEjectionPercent
+        }
+    }
+
+    /// Active health checks: the proxy asks each endpoint (an HTTP request, or a TCP
+    /// connection) and sends traffic only to those that answer.
+    public struct HealthCheck: Hashable, Sendable, Encodable {
+        public var timeoutMilliseconds: Int64
+        public var intervalMilliseconds: Int64
+        public var unhealthyThreshold: Int
+        public var healthyThreshold: Int
+        /// Nil: a TCP connection is the check.
+        public var http: HTTPCheck?
+
+        public struct HTTPCheck: Hashable, Sendable, Encodable {
+            public var path: String
+            public var method: String?
+            public var expectedStatuses: [Int]
+
+            public init(path: String, method: String?, expectedStatuses: [Int]) {
+                self.path = path
+                self.method = method
+                self.expectedStatuses = expectedStatuses
+            }
+        }
+
+        public init(timeoutMilliseconds: Int64, intervalMilliseconds: Int64, unhealthyThreshold: Int, healthyThreshold: Int, http: HTTPCheck?) {
+            self.timeoutMilliseconds = timeoutMilliseconds
+            self.intervalMilliseconds = intervalMilliseconds
+            self.unhealthyThreshold = unhealthyThreshold
+            self.healthyThreshold = healthyThreshold
+            self.http = http
+        }
+    }
+
+    public var loadBalancer: LoadBalancer?
+    public var circuitBreaker: CircuitBreaker?
+    public var outlierDetection: OutlierDetection?
+    public var healthCheck: HealthCheck?
+    /// An idle connection to an endpoint is closed after this long.
+    public var idleTimeoutMilliseconds: Int64?
+    public var connectTimeoutMilliseconds: Int64?
+
+    public init() {}
+
+    public var isEmpty: Bool { self == BackendTrafficPlan() }
+}
+
+/// What the consistent hash of a request is made from.
+public enum HashPolicyPlan: Hashable, Sendable, Encodable {
+    case sourceIP
+    case header(String)
+    /// A cookie; the proxy sets it (with this lifetime) when the request has none.
+    case cookie(name: String, ttlSeconds: Int64?)
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .sourceIP: try encoder.encodeCase("sourceIP", [String: String]())
+        case .header(let name): try encoder.encodeCase("header", name)
+        case .cookie(let name, let ttl):
+            try encoder.encodeCase("cookie", ttl.map { ["name": name, "ttlSeconds": String($0)] } ?? ["name": name])
+        }
+    }
+}

@@ -291,6 +291,8 @@ public struct ForwardPlan: Hashable, Sendable, Encodable {
     /// A request (upstream or downstream) silent this long is ended (Envoy's route
     /// `idle_timeout`; ingress-nginx's read and send timeouts).
     public var idleTimeoutMilliseconds: Int64?
+    /// What requests are hashed by, for clusters that balance by consistent hash.
+    public var hashPolicy: HashPolicyPlan?
 
     public init(
         destinations: [DestinationPlan], invalidShare: Int = 0, hostRewrite: String? = nil, pathRewrite: PathRewrite? = nil,

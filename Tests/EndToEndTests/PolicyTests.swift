@@ -373,4 +373,116 @@ import XDS
         #expect(await secure(stranger) == nil, "a certificate of another CA is refused in TLS")
         await backend.stop()
     }
+
+    /// A Service `name` (port 80) with an endpoint on 127.0.0.1 at each of `targets`.
+    static func service(_ name: String, targets: [Int]) -> String {
+        (["""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: \(name), namespace: apps}
+            spec: {ports: [{port: 80}]}
+            """]
+            + targets.enumerated().map { index, target in
+                """
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: \(name)-\(index), namespace: apps, labels: {kubernetes.io/service-name: \(name)}}
+                addressType: IPv4
+                endpoints: [{addresses: [127.0.0.1]}]
+                ports: [{port: \(target)}]
+                """
+            }).joined(separator: "\n---\n")
+    }
+
+    /// Cluster settings of BackendTrafficPolicy: passive and active health checks keep
+    /// traffic off failing and dead endpoints; consistent hashing keeps a client on one.
+    @Test func backendTrafficPoliciesShapeTheClusters() async throws {
+        let healthy = try await EchoBackend.start(name: "healthy")
+        let failing = try await EchoBackend.start(name: "failing", status: 503)
+        let other = try await EchoBackend.start(name: "other")
+        let (port, dead) = (try freePort(), try freePort())
+        func route(_ name: String, service: String) -> String {
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: \(name), namespace: apps}
+            spec:
+              parentRefs: [{name: edge}]
+              hostnames: [\(name).example.com]
+              rules: [{backendRefs: [{name: \(service), port: 80}]}]
+            """
+        }
+        let config = """
+            \(Self.world(port: port, target: healthy.port))
+            ---
+            \(Self.service("flaky", targets: [healthy.port, failing.port]))
+            ---
+            \(Self.service("half-dead", targets: [healthy.port, dead]))
+            ---
+            \(Self.service("pair", targets: [healthy.port, other.port]))
+            ---
+            \(route("ejecting", service: "flaky"))
+            ---
+            \(route("checked", service: "half-dead"))
+            ---
+            \(route("sticky", service: "pair"))
+            ---
+            \(Self.policy("BackendTrafficPolicy", "ejecting", route: "ejecting", """
+                loadBalancer: {type: RoundRobin}
+                healthCheck:
+                  passive: {consecutive5XxErrors: 1, interval: 1s, baseEjectionTime: 5m, maxEjectionPercent: 50}
+                """))
+            ---
+            \(Self.policy("BackendTrafficPolicy", "checked", route: "checked", """
+                healthCheck:
+                  active:
+                    type: HTTP
+                    http: {path: /healthz, expectedStatuses: [200]}
+                    interval: 200ms
+                    timeout: 100ms
+                    unhealthyThreshold: 1
+                    healthyThreshold: 1
+                """))
+            ---
+            \(Self.policy("BackendTrafficPolicy", "sticky", route: "sticky", """
+                loadBalancer:
+                  type: ConsistentHash
+                  consistentHash: {type: Header, header: {name: x-user}}
+                """))
+            """
+        let (_, _, done) = try await Self.start(config)
+        defer { done() }
+        func get(_ host: String, headers: [(String, String)] = []) async throws -> HTTPResult {
+            try await httpGet(port: port, host: host, headers: headers)
+        }
+        #expect(await eventually { try await get("sticky.example.com").status == 200 })
+
+        // Passive: the endpoint answering 503 is ejected after its first; then only the
+        // healthy one answers.
+        var answers: [Int] = []
+        for _ in 0..<6 { answers.append(try await get("ejecting.example.com").status) }
+        #expect(answers.contains(503) && answers.last == 200, "\(answers)")
+        let failed = failing.received.count
+        answers = []
+        for _ in 0..<10 { answers.append(try await get("ejecting.example.com").status) }
+        #expect(answers.allSatisfy { $0 == 200 } && failing.received.count == failed, "\(answers)")
+
+        // Active: the endpoint where nothing listens never gets a request.
+        #expect(await eventually { try await get("checked.example.com").status == 200 })
+        answers = []
+        for _ in 0..<20 { answers.append(try await get("checked.example.com").status) }
+        #expect(answers.allSatisfy { $0 == 200 }, "\(answers)")
+        #expect(healthy.received.contains { $0.path == "/healthz" }, "the proxy checks the endpoints")
+
+        // Consistent hashing: a user stays on one endpoint; users spread over both.
+        var chosen: Set<String> = []
+        for user in 0..<20 {
+            var seen: Set<String> = []
+            for _ in 0..<4 { seen.insert(try await get("sticky.example.com", headers: [("x-user", "user-\(user)")]).backend ?? "none") }
+            #expect(seen.count == 1, "user-\(user) went to \(seen)")
+            chosen.formUnion(seen)
+        }
+        #expect(chosen == ["healthy", "other"], "\(chosen)")
+        for backend in [healthy, failing, other] { await backend.stop() }
+    }
 }

@@ -27,8 +27,9 @@ public final class EchoBackend: Sendable {
 
     /// An HTTP/1.1 backend, or with `h2c` one that speaks only HTTP/2 in cleartext (with
     /// prior knowledge, as Envoy does to a Service port with `appProtocol:
-    /// kubernetes.io/h2c`); it refuses HTTP/1.1.
-    public static func start(name: String, port: Int = 0, h2c: Bool = false) async throws -> EchoBackend {
+    /// kubernetes.io/h2c`); it refuses HTTP/1.1. With `status`, every answer has that
+    /// status (a backend that fails).
+    public static func start(name: String, port: Int = 0, h2c: Bool = false, status: Int? = nil) async throws -> EchoBackend {
         let log = RequestLog()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -40,12 +41,12 @@ public final class EchoBackend: Sendable {
                         ) { stream in
                             stream.eventLoop.makeCompletedFuture {
                                 try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                                try stream.pipeline.syncOperations.addHandler(EchoHandler(name: name, log: log))
+                                try stream.pipeline.syncOperations.addHandler(EchoHandler(name: name, log: log, fixedStatus: status))
                             }
                         }
                     } else {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name, log: log))
+                        try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name, log: log, fixedStatus: status))
                     }
                 }
             }
@@ -79,11 +80,13 @@ private final class EchoHandler: ChannelInboundHandler {
 
     let name: String
     let log: RequestLog
+    let fixedStatus: Int?
     var head: HTTPRequestHead?
 
-    init(name: String, log: RequestLog) {
+    init(name: String, log: RequestLog, fixedStatus: Int?) {
         self.name = name
         self.log = log
+        self.fixedStatus = fixedStatus
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -108,7 +111,7 @@ private final class EchoHandler: ChannelInboundHandler {
             responseHeaders.add(name: "content-type", value: "application/json")
             responseHeaders.add(name: "content-length", value: String(body.count))
             responseHeaders.add(name: "x-backend", value: name)
-            var status = HTTPResponseStatus.ok
+            var status = fixedStatus.map { HTTPResponseStatus(statusCode: $0) } ?? .ok
             if let code = headers["x-echo-status"].flatMap(Int.init) {
                 let seen = log.entries.withLock { entries in
                     entries.count { $0.headers["x-request-id"] == headers["x-request-id"] }

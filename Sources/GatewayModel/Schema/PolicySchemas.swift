@@ -182,7 +182,82 @@ extension Schemas {
                 ]),
             ])
         ),
-        ("timeout", .object(["http": .object(["requestTimeout": .string(pattern: .duration)])])),
+        (
+            "timeout",
+            .object([
+                "http": .object(["requestTimeout": .string(pattern: .duration), "connectionIdleTimeout": .string(pattern: .duration)]),
+                "tcp": .object(["connectTimeout": .string(pattern: .duration)]),
+            ])
+        ),
+        (
+            "loadBalancer",
+            .object(
+                [
+                    "type": .string(enum: ["ConsistentHash", "LeastRequest", "Random", "RoundRobin"]),
+                    "consistentHash": .object(
+                        [
+                            "type": .string(enum: ["SourceIP", "Header", "Cookie"]),
+                            "header": .object(["name": .string(minLength: 1)], required: ["name"]),
+                            "cookie": .object(["name": .string(minLength: 1), "ttl": .string(pattern: .duration)], required: ["name"]),
+                            "tableSize": .integer(minimum: 2, maximum: 5_000_011),
+                        ], required: ["type"],
+                        rules: [
+                            Rule("If consistent hash type is header, the header field must be set.") { hash in
+                                hash["type"].string != "Header" || hash.has("header")
+                            },
+                            Rule("If consistent hash type is cookie, the cookie field must be set.") { hash in
+                                hash["type"].string != "Cookie" || hash.has("cookie")
+                            },
+                        ]),
+                ], required: ["type"],
+                rules: [
+                    Rule("If LoadBalancer type is consistentHash, consistentHash field needs to be set.") { lb in
+                        lb["type"].string != "ConsistentHash" || lb.has("consistentHash")
+                    }
+                ])
+        ),
+        (
+            "circuitBreaker",
+            .object([
+                "maxConnections": .integer(minimum: 0, maximum: 4_294_967_295),
+                "maxPendingRequests": .integer(minimum: 0, maximum: 4_294_967_295),
+                "maxParallelRequests": .integer(minimum: 0, maximum: 4_294_967_295),
+                "maxParallelRetries": .integer(minimum: 0, maximum: 4_294_967_295),
+            ])
+        ),
+        (
+            "healthCheck",
+            .object([
+                "passive": .object([
+                    "splitExternalLocalOriginErrors": .boolean,
+                    "interval": .string(pattern: .duration),
+                    "consecutiveLocalOriginFailures": .integer(minimum: 0),
+                    "consecutiveGatewayErrors": .integer(minimum: 0),
+                    "consecutive5XxErrors": .integer(minimum: 0),
+                    "baseEjectionTime": .string(pattern: .duration),
+                    "maxEjectionPercent": .integer(minimum: 0, maximum: 100),
+                ]),
+                "active": .object(
+                    [
+                        "type": .string(enum: ["HTTP", "TCP", "GRPC"]),
+                        "timeout": .string(pattern: .duration),
+                        "interval": .string(pattern: .duration),
+                        "unhealthyThreshold": .integer(minimum: 0),
+                        "healthyThreshold": .integer(minimum: 0),
+                        "http": .object(
+                            [
+                                "path": .string(minLength: 1, maxLength: 1024),
+                                "method": httpMethod,
+                                "expectedStatuses": .array(.integer(minimum: 100, maximum: 599)),
+                            ], required: ["path"]),
+                    ], required: ["type"],
+                    rules: [
+                        Rule("If Health Checker type is HTTP, http field needs to be set.") { check in
+                            check["type"].string != "HTTP" || check.has("http")
+                        }
+                    ]),
+            ])
+        ),
         (
             "faultInjection",
             .object(

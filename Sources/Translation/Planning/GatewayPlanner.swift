@@ -111,7 +111,14 @@ enum GatewayPlanner {
                     hosts[hostname, default: []].append(
                         HostGroup(listener: listenerHost, entries: attached.entries, route: attached.key, placed: index))
                 }
-                for target in attached.allTargets { builder.use(target, by: attached.key, through: entry.gateway.key) }
+                // A rule a BackendTrafficPolicy shapes sends to clusters of its own.
+                for (index, rule) in attached.rules.enumerated() {
+                    let variant = index < attached.policyEffects.count ? attached.policyEffects[index].cluster : nil
+                    for target in rule.backends.compactMap(\.target) {
+                        builder.use(target, variant: variant, by: attached.key, through: entry.gateway.key)
+                    }
+                    for target in rule.mirrors.compactMap({ $0 }) { builder.use(target, by: attached.key, through: entry.gateway.key) }
+                }
                 builder.useSessionClusters(of: attached)
             }
         }

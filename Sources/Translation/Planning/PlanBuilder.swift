@@ -17,6 +17,9 @@ struct PlanBuilder {
     /// certificate is what TLS to it presents).
     private var gatewaysByTarget: [ServicePort: Set<ObjectKey>] = [:]
     private var reject = false
+    /// Clusters BackendTrafficPolicies shape, by name: the Service port, the settings, the
+    /// routes that use them.
+    private var variants: [String: (target: ServicePort, variant: ClusterVariant, routes: Origins)] = [:]
     /// Service ports spoken to over HTTP/2 whatever they say (an Ingress's
     /// `backend-protocol: GRPC`).
     private var http2Targets: Set<ServicePort> = []
@@ -44,6 +47,14 @@ struct PlanBuilder {
     /// A route sends traffic to a Service port.
     mutating func use(_ target: ServicePort, by route: ObjectKey, through gateway: ObjectKey) {
         targets[target, default: []].insert(route)
+        if presentsClientCertificates { gatewaysByTarget[target, default: []].insert(gateway) }
+    }
+
+    /// A route sends traffic to a Service port through the cluster a BackendTrafficPolicy
+    /// shapes for it (`variant`), or through the port's own.
+    mutating func use(_ target: ServicePort, variant: ClusterVariant?, by route: ObjectKey, through gateway: ObjectKey) {
+        guard let variant else { return use(target, by: route, through: gateway) }
+        variants[variant.name(for: target), default: (target, variant, [])].routes.insert(route)
         if presentsClientCertificates { gatewaysByTarget[target, default: []].insert(gateway) }
     }
 
@@ -167,10 +178,11 @@ struct PlanBuilder {
         }
         // In a fixed order (fields, not names: no string is built per comparison), so
         // that what clusters add to shared secrets comes in a fixed order.
-        for target in targets.keys.sorted(by: { ($0.namespace, $0.service, $0.port) < ($1.namespace, $1.service, $1.port) }) {
-            let origins = Origins(targets[target]!.keys + [target.serviceKey])
+        // A Service port's cluster (`name`: its own, or a policy-shaped one's).
+        func serviceCluster(_ target: ServicePort, name: String, users: Origins) -> ClusterPlan {
+            let origins = Origins(users.keys + [target.serviceKey])
             var cluster = ClusterPlan(
-                name: target.name, kind: .service(endpoints: Endpoints.of(target, context: context)),
+                name: name, kind: .service(endpoints: Endpoints.of(target, context: context)),
                 settings: UpstreamSettings(
                     http2: http2Targets.contains(target) || Backends.usesHTTP2(target, context: context),
                     connectTimeoutMilliseconds: connectTimeouts[target]?.milliseconds,
@@ -191,6 +203,21 @@ struct PlanBuilder {
                 secret.origins.insert(client.secret)
                 secrets[name] = secret
             }
+            return cluster
+        }
+        for target in targets.keys.sorted(by: { ($0.namespace, $0.service, $0.port) < ($1.namespace, $1.service, $1.port) }) {
+            clusters.append(serviceCluster(target, name: target.name, users: targets[target]!))
+        }
+        for name in variants.keys.sorted() {
+            let use = variants[name]!
+            var cluster = serviceCluster(use.target, name: name, users: use.routes)
+            var traffic = use.variant.traffic
+            if let connect = traffic.connectTimeoutMilliseconds {
+                cluster.settings.connectTimeoutMilliseconds = connect
+                traffic.connectTimeoutMilliseconds = nil
+            }
+            cluster.settings.traffic = traffic.isEmpty ? nil : traffic
+            for policy in use.variant.policies { cluster.origins.insert(policy) }
             clusters.append(cluster)
         }
         for (name, use) in weighted {

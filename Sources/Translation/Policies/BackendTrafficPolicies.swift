@@ -20,14 +20,85 @@ enum BackendTrafficPolicies: RoutePolicyKind {
         var result: [String: RouteEffect] = [:]
         if let rateLimit = spec.rateLimit { result["rateLimit"] = .rateLimit(try rateLimitPlan(rateLimit)) }
         if let retry = spec.retry { result["retry"] = retryEffect(retry) }
-        if let timeout = spec.timeout, let text = timeout.http?.requestTimeout {
-            guard let milliseconds = GatewayDuration.milliseconds(in: text) else {
-                throw PolicyProblem("spec.timeout.http.requestTimeout: \(text) is not a duration")
-            }
-            result["timeout"] = .requestTimeout(milliseconds: milliseconds)
+        if let timeout = spec.timeout {
+            result["timeout"] = .timeouts(
+                request: try duration(timeout.http?.requestTimeout, at: "spec.timeout.http.requestTimeout"),
+                connect: try duration(timeout.tcp?.connectTimeout, at: "spec.timeout.tcp.connectTimeout"),
+                idle: try duration(timeout.http?.connectionIdleTimeout, at: "spec.timeout.http.connectionIdleTimeout"))
         }
         if let fault = spec.faultInjection { result["faultInjection"] = .fault(try faultPlan(fault)) }
+        if let balancer = spec.loadBalancer { result["loadBalancer"] = try loadBalancer(balancer) }
+        if let breaker = spec.circuitBreaker {
+            result["circuitBreaker"] = .circuitBreaker(
+                BackendTrafficPlan.CircuitBreaker(
+                    maxConnections: breaker.maxConnections, maxPendingRequests: breaker.maxPendingRequests,
+                    maxRequests: breaker.maxParallelRequests, maxRetries: breaker.maxParallelRetries))
+        }
+        if let check = spec.healthCheck { result["healthCheck"] = try healthCheck(check) }
         return result
+    }
+
+    static func duration(_ text: String?, at path: String) throws(PolicyProblem) -> Int64? {
+        try ClientTrafficPolicies.duration(text, at: path)
+    }
+
+    // MARK: clusters
+
+    static func loadBalancer(_ balancer: BackendTrafficPolicy.LoadBalancer) throws(PolicyProblem) -> RouteEffect {
+        switch balancer.type {
+        case "RoundRobin": return .loadBalancer(.roundRobin, hash: nil)
+        case "LeastRequest": return .loadBalancer(.leastRequest, hash: nil)
+        case "Random": return .loadBalancer(.random, hash: nil)
+        default:
+            guard let hash = balancer.consistentHash else {
+                throw PolicyProblem("spec.loadBalancer.consistentHash: required for type ConsistentHash")
+            }
+            let policy: HashPolicyPlan
+            switch hash.type {
+            case "Header":
+                guard let header = hash.header else { throw PolicyProblem("spec.loadBalancer.consistentHash.header: required for type Header") }
+                policy = .header(header.name.lowercased())
+            case "Cookie":
+                guard let cookie = hash.cookie else { throw PolicyProblem("spec.loadBalancer.consistentHash.cookie: required for type Cookie") }
+                let ttl = try duration(cookie.ttl, at: "spec.loadBalancer.consistentHash.cookie.ttl").map { max(1, ($0 + 999) / 1000) }
+                policy = .cookie(name: cookie.name, ttlSeconds: ttl)
+            default: policy = .sourceIP
+            }
+            return .loadBalancer(.consistentHash(tableSize: hash.tableSize), hash: policy)
+        }
+    }
+
+    /// Envoy Gateway's defaults: passive checks every 3 s, ejecting after 5 consecutive
+    /// 5xx for 30 s, at most 10 % of endpoints; active checks every 3 s with a 1 s
+    /// timeout, 3 failures to mark an endpoint unhealthy and 1 success to bring it back.
+    static func healthCheck(_ check: BackendTrafficPolicy.HealthCheck) throws(PolicyProblem) -> RouteEffect {
+        var outlier: BackendTrafficPlan.OutlierDetection?
+        if let passive = check.passive {
+            outlier = BackendTrafficPlan.OutlierDetection(
+                consecutive5xx: passive.consecutive5XxErrors ?? 5, consecutiveGatewayErrors: passive.consecutiveGatewayErrors,
+                consecutiveLocalOriginFailures: passive.consecutiveLocalOriginFailures ?? 5,
+                splitExternalLocalOriginErrors: passive.splitExternalLocalOriginErrors ?? false,
+                intervalMilliseconds: try duration(passive.interval, at: "spec.healthCheck.passive.interval") ?? 3000,
+                baseEjectionMilliseconds: try duration(passive.baseEjectionTime, at: "spec.healthCheck.passive.baseEjectionTime") ?? 30000,
+                maxEjectionPercent: passive.maxEjectionPercent ?? 10)
+        }
+        var active: BackendTrafficPlan.HealthCheck?
+        if let probe = check.active {
+            var http: BackendTrafficPlan.HealthCheck.HTTPCheck?
+            switch probe.type {
+            case "HTTP":
+                guard let settings = probe.http else { throw PolicyProblem("spec.healthCheck.active.http: required for type HTTP") }
+                http = .init(path: settings.path, method: settings.method, expectedStatuses: settings.expectedStatuses ?? [200])
+            case "TCP": http = nil
+            default:
+                throw PolicyProblem("spec.healthCheck.active.type: \(probe.type) health checks are not supported by Chancery (HTTP and TCP are)")
+            }
+            active = BackendTrafficPlan.HealthCheck(
+                timeoutMilliseconds: try duration(probe.timeout, at: "spec.healthCheck.active.timeout") ?? 1000,
+                intervalMilliseconds: try duration(probe.interval, at: "spec.healthCheck.active.interval") ?? 3000,
+                unhealthyThreshold: probe.unhealthyThreshold ?? 3, healthyThreshold: probe.healthyThreshold ?? 1, http: http)
+        }
+        return .healthCheck(outlier: outlier, active: active)
     }
 
     // MARK: rate limits

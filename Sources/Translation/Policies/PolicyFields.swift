@@ -109,7 +109,24 @@ struct PolicyFields: Sendable {
                 "retryOn": PolicyFields(["triggers", "httpStatusCodes"]),
                 "perRetry": PolicyFields(["timeout"], ["backOff": PolicyFields(["baseInterval", "maxInterval"])]),
             ]),
-        "timeout": PolicyFields([], ["http": PolicyFields(["requestTimeout"])]),
+        "timeout": PolicyFields(
+            [], ["http": PolicyFields(["requestTimeout", "connectionIdleTimeout"]), "tcp": PolicyFields(["connectTimeout"])]),
+        "loadBalancer": PolicyFields(
+            ["type"],
+            ["consistentHash": PolicyFields(["type", "tableSize"], ["header": PolicyFields(["name"]), "cookie": PolicyFields(["name", "ttl"])])]
+        ),
+        "circuitBreaker": PolicyFields(["maxConnections", "maxPendingRequests", "maxParallelRequests", "maxParallelRetries"]),
+        "healthCheck": PolicyFields(
+            [],
+            [
+                "passive": PolicyFields([
+                    "splitExternalLocalOriginErrors", "interval", "consecutiveLocalOriginFailures", "consecutiveGatewayErrors",
+                    "consecutive5XxErrors", "baseEjectionTime", "maxEjectionPercent",
+                ]),
+                "active": PolicyFields(
+                    ["type", "timeout", "interval", "unhealthyThreshold", "healthyThreshold"],
+                    ["http": PolicyFields(["path", "method", "expectedStatuses"])]),
+            ]),
         "faultInjection": PolicyFields(
             [], ["delay": PolicyFields(["fixedDelay", "percentage"]), "abort": PolicyFields(["httpStatus", "grpcStatus", "percentage"])]),
     ])

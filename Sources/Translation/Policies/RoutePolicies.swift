@@ -10,7 +10,11 @@ enum RouteEffect: Hashable, Sendable {
     case rateLimit(LocalRateLimitPlan)
     /// Retries, and each attempt's timeout.
     case retry(RetryPlan, perTryMilliseconds: Int64?)
-    case requestTimeout(milliseconds: Int64)
+    /// The request's timeout (per route), and the cluster's connect and idle timeouts.
+    case timeouts(request: Int64?, connect: Int64?, idle: Int64?)
+    case loadBalancer(BackendTrafficPlan.LoadBalancer, hash: HashPolicyPlan?)
+    case circuitBreaker(BackendTrafficPlan.CircuitBreaker)
+    case healthCheck(outlier: BackendTrafficPlan.OutlierDetection?, active: BackendTrafficPlan.HealthCheck?)
     case fault(FaultPlan)
     // ClientTrafficPolicy features, carried out by listeners (``RoutePolicies/client``).
     case clientAddress(ClientSettingsPlan.AddressSource)
@@ -140,9 +144,22 @@ struct RoutePolicyIndexes: Sendable {
     }
 }
 
+/// Clusters of their own for the backends of rules a BackendTrafficPolicy governs: named
+/// after the Service port's and the policies that shape them.
+struct ClusterVariant: Hashable, Sendable {
+    /// `btp:namespace/name` (`+` between several).
+    let suffix: String
+    let traffic: BackendTrafficPlan
+    let policies: [ObjectKey]
+
+    func name(for target: ServicePort) -> String { "\(target.name)/\(suffix)" }
+}
+
 /// What the policies in effect do to one rule of a route on one listener.
 struct RuleEffects: Hashable, Sendable {
     var effects: [RouteEffect] = []
+    /// The cluster settings its backends get.
+    var cluster: ClusterVariant?
     /// The policies in effect, most specific first.
     var origins: [ObjectKey] = []
     /// Why the rule answers 500: a policy in effect cannot be used (it fails closed).
@@ -213,6 +230,8 @@ enum RoutePolicies {
             let winners = winners(along: levels, in: index)
             let assigned = assignment(of: winners)
             result.origins += winners.map(\.key).filter { key in assigned.contains { $0.policy.key == key } }
+            var traffic = BackendTrafficPlan()
+            var shapers: [ObjectKey] = []
             for (feature, policy) in assigned {
                 if let problem = policy.problem {
                     if result.failure == nil {
@@ -220,10 +239,28 @@ enum RoutePolicies {
                     }
                     continue
                 }
-                if let effect = policy.effects[feature] { result.effects.append(effect) }
+                guard let effect = policy.effects[feature] else { continue }
+                result.effects.append(effect)
+                if effect.shape(&traffic), !shapers.contains(policy.key) { shapers.append(policy.key) }
+            }
+            if !traffic.isEmpty {
+                let sorted = shapers.sorted()
+                result.cluster = ClusterVariant(
+                    suffix: "btp:" + sorted.map { "\($0.namespace)/\($0.name)" }.joined(separator: "+"), traffic: traffic, policies: sorted)
             }
         }
         return result
+    }
+
+    /// The route's backends are reached through their clusters of `variant`.
+    static func send(to variant: ClusterVariant, backends: [ResolvedBackend], plan: inout RoutePlan) {
+        guard case .forward(var forward) = plan.action else { return }
+        var names: [String: String] = [:]
+        for backend in backends { if let target = backend.target { names[target.name] = variant.name(for: target) } }
+        for index in forward.destinations.indices {
+            if let name = names[forward.destinations[index].cluster] { forward.destinations[index].cluster = name }
+        }
+        plan.action = .forward(forward)
     }
 
     /// The policies' effects on a planned route. A route's own filters (CORS, retry,
@@ -250,11 +287,18 @@ enum RoutePolicies {
                     if forward.backendTimeoutMilliseconds == nil { forward.backendTimeoutMilliseconds = perTry }
                     plan.action = .forward(forward)
                 }
-            case .requestTimeout(let milliseconds):
+            case .timeouts(let request?, _, _):
                 if case .forward(var forward) = plan.action, forward.timeoutMilliseconds == nil {
-                    forward.timeoutMilliseconds = milliseconds
+                    forward.timeoutMilliseconds = request
                     plan.action = .forward(forward)
                 }
+            case .loadBalancer(_, let hash?):
+                if case .forward(var forward) = plan.action {
+                    forward.hashPolicy = hash
+                    plan.action = .forward(forward)
+                }
+            case .timeouts, .loadBalancer, .circuitBreaker, .healthCheck:
+                break  // the clusters'  (``ClusterVariant``)
             case .clientAddress, .clientTimeouts, .connection, .http1, .requestHeaders, .tls:
                 break  // the listener's
             }
@@ -391,5 +435,29 @@ extension RoutePolicies {
             }
         }
         return ancestry.statuses
+    }
+}
+
+extension RouteEffect {
+    /// Puts what the effect asks of clusters into `traffic`; whether it asks anything.
+    func shape(_ traffic: inout BackendTrafficPlan) -> Bool {
+        switch self {
+        case .timeouts(_, let connect, let idle):
+            traffic.connectTimeoutMilliseconds = connect
+            traffic.idleTimeoutMilliseconds = idle
+            return connect != nil || idle != nil
+        case .loadBalancer(let balancer, _):
+            traffic.loadBalancer = balancer
+            return true
+        case .circuitBreaker(let breaker):
+            traffic.circuitBreaker = breaker
+            return true
+        case .healthCheck(let outlier, let active):
+            traffic.outlierDetection = outlier
+            traffic.healthCheck = active
+            return true
+        default:
+            return false
+        }
     }
 }

@@ -112,7 +112,10 @@ enum HTTPRoutePlanner {
                     origin: key,
                     match: routeMatch(match), action: .respond(DirectResponsePlan(status: 500, body: noValidBackend)))
                 apply(resolved, match: match, listener: (input.listenerPort, input.listenerScheme), to: &plan)
-                if let effects { RoutePolicies.apply(effects, to: &plan) }
+                if let effects {
+                    RoutePolicies.apply(effects, to: &plan)
+                    if let variant = effects.cluster { RoutePolicies.send(to: variant, backends: resolved.backends, plan: &plan) }
+                }
                 entries.append(RouteEntry(precedence: precedence, plan: plan))
                 if let preflight = preflight(for: plan) {
                     var after = precedence
