@@ -14,6 +14,19 @@ enum Clusters {
             common.localityWeightedLbConfig = Envoy_Config_Cluster_V3_Cluster.CommonLbConfig.LocalityWeightedLbConfig()
             cluster.commonLbConfig = common
             return cluster
+        case .dns(let host, let port):
+            var cluster = Envoy_Config_Cluster_V3_Cluster()
+            cluster.name = plan.name
+            cluster.type = .strictDns
+            cluster.connectTimeout = .init(seconds: 10)
+            var assignment = Envoy_Config_Endpoint_V3_ClusterLoadAssignment()
+            assignment.clusterName = plan.name
+            var locality = Envoy_Config_Endpoint_V3_LocalityLbEndpoints()
+            locality.lbEndpoints = [lbEndpoint(Endpoint(address: host, port: port))]
+            assignment.endpoints = [locality]
+            cluster.loadAssignment = assignment
+            if let tls = plan.settings.tls { cluster.transportSocket = UpstreamTLS.transportSocket(tls, http2: false) }
+            return cluster
         case .reject:
             var cluster = Envoy_Config_Cluster_V3_Cluster()
             cluster.name = plan.name
@@ -87,7 +100,7 @@ enum Clusters {
                 locality.loadBalancingWeight = Google_Protobuf_UInt32Value(UInt32(planned.weight))
                 return locality
             }
-        case .reject: return nil
+        case .reject, .dns: return nil
         }
         return assignment
     }

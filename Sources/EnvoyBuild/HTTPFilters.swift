@@ -30,7 +30,7 @@ enum HTTPFilters {
     /// Feature filters, in the order requests pass them. The router, which sends the
     /// request on, always comes after them.
     static let ordered: [any HTTPFilter] = [
-        ClientAddressFilter(), FaultFilter(), CORSFilter(), APIKeyAuthFilter(), BasicAuthFilter(), AuthorizationFilter(),
+        ClientAddressFilter(), FaultFilter(), CORSFilter(), APIKeyAuthFilter(), BasicAuthFilter(), JWTFilter(), AuthorizationFilter(),
         LocalRateLimitFilter(), BodySizeFilter(), SessionFilter(),
     ]
 

@@ -185,6 +185,7 @@ struct AuthorizationFilter: HTTPFilter {
         for header in rule.headers {
             parts.append(any(header.values.map { self.header(header.name, exact: $0) }))
         }
+        if let condition = rule.jwt { parts.append(jwt(condition)) }
         if parts.isEmpty {
             var principal = Envoy_Config_Rbac_V3_Principal()
             principal.any = true
@@ -423,5 +424,136 @@ extension RateLimitRulePlan.Condition {
         case .distinctHeader, .distinctClientAddress: true
         default: false
         }
+    }
+}
+
+/// JSON Web Tokens: Envoy's jwt_authn filter with every provider of the listener's
+/// routes and a requirement per policy; each route names its requirement. A token's
+/// payload is kept in the request's metadata under its provider's name, for
+/// authorization by claims and scopes (`scope` and `scp` split into lists). A request
+/// without a valid token gets 401.
+struct JWTFilter: HTTPFilter {
+    let name = "envoy.filters.http.jwt_authn"
+    static let fetchTimeoutMilliseconds: Int64 = 10_000
+
+    func listenerConfig(for listener: HTTPListenerPlan) -> Google_Protobuf_Any? {
+        var plans: [String: JWTPlan] = [:]
+        _ = listener.hasRoute { route in
+            if let jwt = route.policies?.jwt { plans[jwt.requirement] = jwt }
+            return false
+        }
+        guard !plans.isEmpty else { return nil }
+        var config = Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtAuthentication()
+        for (requirement, plan) in plans {
+            for provider in plan.providers { config.providers[provider.name] = Self.provider(provider) }
+            var names = plan.providers.map(\.name).map { name in
+                var single = Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtRequirement()
+                single.providerName = name
+                return single
+            }
+            if plan.optional {
+                var missing = Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtRequirement()
+                missing.allowMissing = Google_Protobuf_Empty()
+                names.append(missing)
+            }
+            var required = Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtRequirement()
+            if names.count == 1 {
+                required = names[0]
+            } else {
+                var any = Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtRequirementOrList()
+                any.requirements = names
+                required.requiresAny = any
+            }
+            config.requirementMap[requirement] = required
+        }
+        return try! .packing(config)
+    }
+
+    func routeConfig(for route: RoutePlan) -> Google_Protobuf_Any? {
+        guard let plan = route.policies?.jwt else { return nil }
+        var perRoute = Envoy_Extensions_Filters_Http_JwtAuthn_V3_PerRouteConfig()
+        perRoute.requirementName = plan.requirement
+        return try! .packing(perRoute)
+    }
+
+    static func provider(_ plan: JWTProviderPlan) -> Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtProvider {
+        var provider = Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtProvider()
+        if let issuer = plan.issuer { provider.issuer = issuer }
+        provider.audiences = plan.audiences
+        switch plan.keys {
+        case .local(let document):
+            var source = Envoy_Config_Core_V3_DataSource()
+            source.inlineString = document
+            provider.localJwks = source
+        case .remote(let uri, let cluster, let cacheSeconds):
+            var http = Envoy_Config_Core_V3_HttpUri()
+            http.uri = uri
+            http.cluster = cluster
+            http.timeout = Routes.duration(fetchTimeoutMilliseconds)
+            var remote = Envoy_Extensions_Filters_Http_JwtAuthn_V3_RemoteJwks()
+            remote.httpUri = http
+            if let cacheSeconds { remote.cacheDuration = Routes.duration(cacheSeconds * 1000) }
+            remote.asyncFetch = Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwksAsyncFetch()
+            provider.remoteJwks = remote
+        }
+        provider.forward = true
+        provider.payloadInMetadata = plan.name
+        var normalize = Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtProvider.NormalizePayload()
+        normalize.spaceDelimitedClaims = ["scope", "scp"]
+        provider.normalizePayloadInMetadata = normalize
+        provider.claimToHeaders = plan.claimToHeaders.map { mapping in
+            var header = Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtClaimToHeader()
+            header.headerName = mapping.name
+            header.claimName = mapping.value
+            return header
+        }
+        provider.fromHeaders = plan.headers.map { source in
+            var header = Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtHeader()
+            header.name = source.name
+            header.valuePrefix = source.valuePrefix ?? ""
+            return header
+        }
+        provider.fromCookies = plan.cookies
+        provider.fromParams = plan.params
+        provider.clearRouteCache_p = plan.recomputeRoute
+        return provider
+    }
+}
+
+extension AuthorizationFilter {
+    /// A token's claims and scopes, from the payload its provider keeps in the request's
+    /// metadata: every claim one of its values, every scope in `scope` or `scp`.
+    static func jwt(_ condition: JWTConditionPlan) -> Envoy_Config_Rbac_V3_Principal {
+        func metadata(_ path: [String], _ value: String, list: Bool) -> Envoy_Config_Rbac_V3_Principal {
+            var string = Envoy_Type_Matcher_V3_StringMatcher()
+            string.exact = value
+            var matcher = Envoy_Type_Matcher_V3_ValueMatcher()
+            matcher.stringMatch = string
+            if list {
+                var contains = Envoy_Type_Matcher_V3_ListMatcher()
+                contains.oneOf = matcher
+                matcher = Envoy_Type_Matcher_V3_ValueMatcher()
+                matcher.listMatch = contains
+            }
+            var metadata = Envoy_Type_Matcher_V3_MetadataMatcher()
+            metadata.filter = "envoy.filters.http.jwt_authn"
+            metadata.path = ([condition.provider] + path).map { key in
+                var segment = Envoy_Type_Matcher_V3_MetadataMatcher.PathSegment()
+                segment.key = key
+                return segment
+            }
+            metadata.value = matcher
+            var principal = Envoy_Config_Rbac_V3_Principal()
+            principal.metadata = metadata
+            return principal
+        }
+        var parts: [Envoy_Config_Rbac_V3_Principal] = []
+        for claim in condition.claims {
+            parts.append(any(claim.values.map { metadata(claim.path, $0, list: claim.isList) }))
+        }
+        for scope in condition.scopes {
+            parts.append(any([metadata(["scope"], scope, list: true), metadata(["scp"], scope, list: true)]))
+        }
+        return all(parts)
     }
 }

@@ -54,6 +54,8 @@ extension ProxyConfig {
             Envoy_Extensions_Http_OriginalIpDetection_CustomHeader_V3_CustomHeaderConfig.self,
             Envoy_Extensions_Filters_Network_ConnectionLimit_V3_ConnectionLimit.self,
             Envoy_Extensions_Http_HeaderFormatters_PreserveCase_V3_PreserveCaseFormatterConfig.self,
+            Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtAuthentication.self,
+            Envoy_Extensions_Filters_Http_JwtAuthn_V3_PerRouteConfig.self,
         ]
         for type in types { _ = Google_Protobuf_Any.register(messageType: type) }
     }()

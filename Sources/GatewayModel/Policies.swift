@@ -117,6 +117,69 @@ public struct SecurityPolicy: AttachedPolicy {
         public var cors: CORS?
         public var basicAuth: BasicAuth?
         public var apiKeyAuth: APIKeyAuth?
+        public var jwt: JWT?
+    }
+
+    /// JSON Web Tokens: a request must carry one that a provider accepts (unless
+    /// `optional`, when only a present but invalid token is refused).
+    public struct JWT: Codable, Sendable, Hashable {
+        public var optional: Bool?
+        public var providers: [JWTProvider]
+    }
+
+    public struct JWTProvider: Codable, Sendable, Hashable {
+        public var name: String
+        public var issuer: String?
+        public var audiences: [String]?
+        public var remoteJWKS: RemoteJWKS?
+        public var localJWKS: LocalJWKS?
+        public var claimToHeaders: [ClaimToHeader]?
+        public var recomputeRoute: Bool?
+        public var extractFrom: JWTExtractor?
+    }
+
+    public struct RemoteJWKS: Codable, Sendable, Hashable {
+        public var uri: String
+        public var cacheDuration: String?
+    }
+
+    /// Keys given inline, or in a ConfigMap (its `jwks` key, else its only key).
+    public struct LocalJWKS: Codable, Sendable, Hashable {
+        /// Inline (default) or ValueRef.
+        public var type: String?
+        public var inline: String?
+        public var valueRef: LocalObjectReference?
+    }
+
+    public struct ClaimToHeader: Codable, Sendable, Hashable {
+        public var header: String
+        public var claim: String
+    }
+
+    public struct JWTExtractor: Codable, Sendable, Hashable {
+        public var headers: [JWTHeaderExtractor]?
+        public var cookies: [String]?
+        public var params: [String]?
+    }
+
+    public struct JWTHeaderExtractor: Codable, Sendable, Hashable {
+        public var name: String
+        public var valuePrefix: String?
+    }
+
+    /// A token's claims and scopes (from the named provider of this policy's `jwt`).
+    public struct JWTPrincipal: Codable, Sendable, Hashable {
+        public var provider: String
+        public var claims: [JWTClaim]?
+        public var scopes: [String]?
+    }
+
+    public struct JWTClaim: Codable, Sendable, Hashable {
+        /// A dot separates nested claims (`org.role`).
+        public var name: String
+        /// String (default) or StringArray.
+        public var valueType: String?
+        public var values: [String]
     }
 
     public enum Action: String, Codable, Sendable, Hashable {
@@ -156,6 +219,7 @@ public struct SecurityPolicy: AttachedPolicy {
     public struct Principal: Codable, Sendable, Hashable {
         public var clientCIDRs: [String]?
         public var headers: [HeaderMatch]?
+        public var jwt: JWTPrincipal?
     }
 
     public struct HeaderMatch: Codable, Sendable, Hashable {

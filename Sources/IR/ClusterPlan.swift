@@ -34,11 +34,15 @@ public struct ClusterPlan: Hashable, Sendable, Encodable {
         case weighted(localities: [WeightedLocality])
         /// No endpoints: every connection is refused.
         case reject
+        /// A host name the proxy resolves itself (a remote JWKS server).
+        case dns(host: String, port: Int)
 
         /// Whether the cluster's endpoints are sent as their own resource (EDS).
         public var hasDiscoveredEndpoints: Bool {
-            if case .reject = self { return false }
-            return true
+            switch self {
+            case .reject, .dns: false
+            case .service, .weighted: true
+            }
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -46,6 +50,7 @@ public struct ClusterPlan: Hashable, Sendable, Encodable {
             case .service(let endpoints): try encoder.encodeCase("service", ["endpoints": endpoints])
             case .weighted(let localities): try encoder.encodeCase("weighted", ["localities": localities])
             case .reject: try encoder.encodeCase("reject", [String: String]())
+            case .dns(let host, let port): try encoder.encodeCase("dns", ["host": host, "port": String(port)])
             }
         }
     }

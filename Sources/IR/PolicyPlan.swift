@@ -9,6 +9,8 @@ public final class RoutePolicyPlan: Hashable, Sendable, Encodable {
         public var authorization: AuthorizationPlan?
         /// Users and passwords (401 without a valid pair).
         public var basicAuth: BasicAuthPlan?
+        /// JSON Web Tokens (401 without a valid one, unless optional).
+        public var jwt: JWTPlan?
         /// API keys (401 without a valid key).
         public var apiKeyAuth: APIKeyAuthPlan?
         /// How many requests are served in a time; the others get 429.
@@ -20,8 +22,9 @@ public final class RoutePolicyPlan: Hashable, Sendable, Encodable {
 
         public init(
             authorization: AuthorizationPlan? = nil, basicAuth: BasicAuthPlan? = nil, apiKeyAuth: APIKeyAuthPlan? = nil,
-            rateLimit: LocalRateLimitPlan? = nil, fault: FaultPlan? = nil, origins: [ObjectKey] = []
+            rateLimit: LocalRateLimitPlan? = nil, fault: FaultPlan? = nil, jwt: JWTPlan? = nil, origins: [ObjectKey] = []
         ) {
+            self.jwt = jwt
             self.authorization = authorization
             self.basicAuth = basicAuth
             self.apiKeyAuth = apiKeyAuth
@@ -30,13 +33,14 @@ public final class RoutePolicyPlan: Hashable, Sendable, Encodable {
             self.origins = origins
         }
 
-        enum CodingKeys: String, CodingKey { case authorization, basicAuth, apiKeyAuth, rateLimit, fault, origins }
+        enum CodingKeys: String, CodingKey { case authorization, basicAuth, apiKeyAuth, jwt, rateLimit, fault, origins }
 
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encodeIfPresent(authorization, forKey: .authorization)
             try container.encodeIfPresent(basicAuth, forKey: .basicAuth)
             try container.encodeIfPresent(apiKeyAuth, forKey: .apiKeyAuth)
+            try container.encodeIfPresent(jwt, forKey: .jwt)
             try container.encodeIfPresent(rateLimit, forKey: .rateLimit)
             try container.encodeIfPresent(fault, forKey: .fault)
             try container.encode(origins.map(\.description), forKey: .origins)
@@ -52,6 +56,7 @@ public final class RoutePolicyPlan: Hashable, Sendable, Encodable {
     public var apiKeyAuth: APIKeyAuthPlan? { body.apiKeyAuth }
     public var rateLimit: LocalRateLimitPlan? { body.rateLimit }
     public var fault: FaultPlan? { body.fault }
+    public var jwt: JWTPlan? { body.jwt }
 
     public static func == (a: RoutePolicyPlan, b: RoutePolicyPlan) -> Bool { a === b || a.body == b.body }
     public func hash(into hasher: inout Hasher) { hasher.combine(body) }
@@ -82,11 +87,14 @@ public struct AuthorizationRulePlan: Hashable, Sendable, Encodable {
     public var clientAddresses: [AddressRange]
     /// Each header present with one of its values.
     public var headers: [HeaderValuesPlan]
+    /// The request's token's claims and scopes.
+    public var jwt: JWTConditionPlan?
 
     public init(
         name: String, allow: Bool, methods: [String] = [], path: PathCondition? = nil, clientAddresses: [AddressRange] = [],
-        headers: [HeaderValuesPlan] = []
+        headers: [HeaderValuesPlan] = [], jwt: JWTConditionPlan? = nil
     ) {
+        self.jwt = jwt
         self.name = name
         self.allow = allow
         self.methods = methods
@@ -95,7 +103,7 @@ public struct AuthorizationRulePlan: Hashable, Sendable, Encodable {
         self.headers = headers
     }
 
-    enum CodingKeys: String, CodingKey { case name, allow, methods, path, clientAddresses, headers }
+    enum CodingKeys: String, CodingKey { case name, allow, methods, path, clientAddresses, headers, jwt }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -105,6 +113,120 @@ public struct AuthorizationRulePlan: Hashable, Sendable, Encodable {
         try container.encodeIfPresent(path, forKey: .path)
         if !clientAddresses.isEmpty { try container.encode(clientAddresses.map(\.description), forKey: .clientAddresses) }
         if !headers.isEmpty { try container.encode(headers, forKey: .headers) }
+        try container.encodeIfPresent(jwt, forKey: .jwt)
+    }
+}
+
+/// What a request's JSON Web Token (verified by `provider`) must say: each claim one of
+/// its values (a list claim: containing one), and every scope in `scope` or `scp`.
+public struct JWTConditionPlan: Hashable, Sendable, Encodable {
+    public struct Claim: Hashable, Sendable, Encodable {
+        /// Nested names (`org.role` is `["org", "role"]`).
+        public var path: [String]
+        public var values: [String]
+        /// The claim is a list of strings.
+        public var isList: Bool
+
+        public init(path: [String], values: [String], isList: Bool) {
+            self.path = path
+            self.values = values
+            self.isList = isList
+        }
+    }
+
+    /// The provider's name in the proxy (its payload's key in the request's metadata).
+    public var provider: String
+    public var claims: [Claim]
+    public var scopes: [String]
+
+    public init(provider: String, claims: [Claim], scopes: [String]) {
+        self.provider = provider
+        self.claims = claims
+        self.scopes = scopes
+    }
+}
+
+/// JSON Web Token verification for a route: a token from any of `providers` must be
+/// valid (401 otherwise), or may be missing when `optional`.
+public struct JWTPlan: Hashable, Sendable, Encodable {
+    /// The SecurityPolicy; its `namespace/name` names the requirement in the proxy.
+    public var policy: ObjectKey
+    public var providers: [JWTProviderPlan]
+    public var optional: Bool
+
+    public init(policy: ObjectKey, providers: [JWTProviderPlan], optional: Bool) {
+        self.policy = policy
+        self.providers = providers
+        self.optional = optional
+    }
+
+    public var requirement: String { "\(policy.namespace)/\(policy.name)" }
+
+    enum CodingKeys: String, CodingKey { case policy, providers, optional }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(policy.description, forKey: .policy)
+        try container.encode(providers, forKey: .providers)
+        if optional { try container.encode(true, forKey: .optional) }
+    }
+}
+
+public struct JWTProviderPlan: Hashable, Sendable, Encodable {
+    public enum Keys: Hashable, Sendable, Encodable {
+        /// A JWKS document.
+        case local(String)
+        /// Fetched from `uri` through `cluster`, kept `cacheSeconds`.
+        case remote(uri: String, cluster: String, cacheSeconds: Int64?)
+
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .local: try encoder.encodeCase("local", "(inline JWKS)")
+            case .remote(let uri, let cluster, let cache):
+                var fields = ["uri": uri, "cluster": cluster]
+                if let cache { fields["cacheSeconds"] = String(cache) }
+                try encoder.encodeCase("remote", fields)
+            }
+        }
+    }
+
+    public struct HeaderSource: Hashable, Sendable, Encodable {
+        public var name: String
+        public var valuePrefix: String?
+
+        public init(name: String, valuePrefix: String?) {
+            self.name = name
+            self.valuePrefix = valuePrefix
+        }
+    }
+
+    /// `namespace/policy/provider`: unique in the proxy.
+    public var name: String
+    public var issuer: String?
+    public var audiences: [String]
+    public var keys: Keys
+    /// Claim → header, set on the request sent on.
+    public var claimToHeaders: [HeaderValue]
+    /// Where the token is looked for (none: `Authorization: Bearer` and `access_token`).
+    public var headers: [HeaderSource]
+    public var cookies: [String]
+    public var params: [String]
+    /// The route is chosen again after the claims became headers.
+    public var recomputeRoute: Bool
+
+    public init(
+        name: String, issuer: String?, audiences: [String], keys: Keys, claimToHeaders: [HeaderValue], headers: [HeaderSource],
+        cookies: [String], params: [String], recomputeRoute: Bool
+    ) {
+        self.name = name
+        self.issuer = issuer
+        self.audiences = audiences
+        self.keys = keys
+        self.claimToHeaders = claimToHeaders
+        self.headers = headers
+        self.cookies = cookies
+        self.params = params
+        self.recomputeRoute = recomputeRoute
     }
 }
 

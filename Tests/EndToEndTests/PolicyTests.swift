@@ -485,4 +485,114 @@ import XDS
         #expect(chosen == ["healthy", "other"], "\(chosen)")
         for backend in [healthy, failing, other] { await backend.stop() }
     }
+
+    /// SecurityPolicy `jwt`: tokens made in the test are checked by Envoy against keys
+    /// given inline and fetched from a JWKS server; claims become headers and decide
+    /// authorization; an optional provider lets requests without a token in.
+    @Test func jsonWebTokensAreCheckedByEnvoy() async throws {
+        let backend = try await EchoBackend.start(name: "app")
+        let port = try freePort()
+        let local = TestJWTIssuer(issuer: "https://issuer.example.com")
+        let remote = TestJWTIssuer(issuer: "https://remote.example.com", keyID: "remote-key")
+        // The remote keys come from an HTTP server on loopback (python's http.server).
+        let jwksDir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-jwks-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: jwksDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: jwksDir) }
+        try remote.jwks.write(to: jwksDir.appendingPathComponent("jwks.json"), atomically: true, encoding: .utf8)
+        let jwksPort = try freePort()
+        let server = try ChildProcess(
+            executable: "/usr/bin/python3", arguments: ["-m", "http.server", "--bind", "127.0.0.1", "--directory", jwksDir.path, String(jwksPort)],
+            output: jwksDir.appendingPathComponent("server.log").path)
+        defer { server.stop() }
+        let config = """
+            \(Self.world(port: port, target: backend.port))
+            ---
+            \(Self.route("api", host: "api.example.com"))
+            ---
+            \(Self.route("admin", host: "admin.example.com"))
+            ---
+            \(Self.route("remote", host: "remote.example.com"))
+            ---
+            \(Self.route("optional", host: "optional.example.com"))
+            ---
+            \(Self.policy("SecurityPolicy", "api", route: "api", """
+                jwt:
+                  providers:
+                  - name: local
+                    issuer: https://issuer.example.com
+                    localJWKS: {type: Inline, inline: '\(local.jwks)'}
+                    claimToHeaders: [{header: x-user, claim: sub}]
+                """))
+            ---
+            \(Self.policy("SecurityPolicy", "admin", route: "admin", """
+                jwt:
+                  providers:
+                  - name: local
+                    issuer: https://issuer.example.com
+                    localJWKS: {type: ValueRef, valueRef: {group: "", kind: ConfigMap, name: jwks}}
+                authorization:
+                  defaultAction: Deny
+                  rules:
+                  - action: Allow
+                    principal:
+                      jwt: {provider: local, claims: [{name: role, values: [admin]}], scopes: [write]}
+                """))
+            ---
+            \(Self.policy("SecurityPolicy", "remote", route: "remote", """
+                jwt:
+                  providers:
+                  - name: remote
+                    issuer: https://remote.example.com
+                    remoteJWKS: {uri: "http://127.0.0.1:\(jwksPort)/jwks.json"}
+                """))
+            ---
+            \(Self.policy("SecurityPolicy", "optional", route: "optional", """
+                jwt:
+                  optional: true
+                  providers:
+                  - {name: local, localJWKS: {inline: '\(local.jwks)'}}
+                """))
+            ---
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: jwks, namespace: apps}
+            data: {jwks: '\(local.jwks)'}
+            """
+        let (_, _, done) = try await Self.start(config)
+        defer { done() }
+        func get(_ host: String, token: String?) async throws -> HTTPResult {
+            try await httpGet(port: port, host: host, headers: token.map { [("authorization", "Bearer \($0)")] } ?? [])
+        }
+        let valid = try local.token(claims: ["sub": "alice"])
+        #expect(await eventually { try await get("api.example.com", token: valid).status == 200 })
+        let answer = try await get("api.example.com", token: valid)
+        #expect(answer.echo?.headers["x-user"] == "alice", "\(answer.text)")
+        var before = backend.received.count
+        #expect(try await get("api.example.com", token: nil).status == 401)
+        let expired = try await get("api.example.com", token: try local.token(claims: ["sub": "alice"], expiresIn: -600))
+        #expect(expired.status == 401 && expired.text.contains("expired"), "\(expired.text)")
+        let wrongIssuer = try await get("api.example.com", token: try local.token(issuer: "https://evil.example.com"))
+        #expect(wrongIssuer.status == 401, "\(wrongIssuer.text)")
+        let otherKey = try await get("api.example.com", token: try remote.token(issuer: "https://issuer.example.com"))
+        #expect(otherKey.status == 401, "\(otherKey.text)")
+        #expect(backend.received.count == before, "the backend saw a request without a valid token")
+
+        // Claims and scopes decide authorization: 403 for a valid token that lacks them.
+        #expect(try await get("admin.example.com", token: try local.token(claims: ["role": "admin", "scope": "read write"])).status == 200)
+        #expect(try await get("admin.example.com", token: try local.token(claims: ["role": "admin", "scope": "read"])).status == 403)
+        #expect(try await get("admin.example.com", token: try local.token(claims: ["role": "user", "scope": "write"])).status == 403)
+        #expect(try await get("admin.example.com", token: nil).status == 401)
+
+        // Keys fetched from the JWKS server.
+        #expect(await eventually { try await get("remote.example.com", token: try remote.token()).status == 200 })
+        #expect(try await get("remote.example.com", token: valid).status == 401)
+
+        // Optional: no token passes, a bad one does not.
+        before = backend.received.count
+        #expect(try await get("optional.example.com", token: nil).status == 200)
+        #expect(try await get("optional.example.com", token: valid).status == 200)
+        #expect(try await get("optional.example.com", token: "not.a.token").status == 401)
+        #expect(backend.received.count == before + 2)
+        await backend.stop()
+    }
 }

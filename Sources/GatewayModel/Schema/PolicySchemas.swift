@@ -71,6 +71,28 @@ extension Schemas {
                                         .object(
                                             ["name": .string(minLength: 1, maxLength: 256), "values": .array(.string(), minItems: 1, maxItems: 256)],
                                             required: ["name", "values"]), minItems: 1, maxItems: 256),
+                                    "jwt": .object(
+                                        [
+                                            "provider": .string(minLength: 1, maxLength: 253),
+                                            "claims": .array(
+                                                .object(
+                                                    [
+                                                        "name": .string(minLength: 1),
+                                                        "valueType": .string(enum: ["String", "StringArray"], default: "String"),
+                                                        "values": .array(.string(), minItems: 1, maxItems: 128),
+                                                    ], required: ["name", "values"]), minItems: 1, maxItems: 16),
+                                            "scopes": .array(.string(minLength: 1), minItems: 1, maxItems: 16),
+                                        ], required: ["provider"],
+                                        rules: [
+                                            Rule("at least one of claims or scopes must be specified") { jwt in
+                                                jwt["claims"].count > 0 || jwt["scopes"].count > 0
+                                            }
+                                        ]),
+                                ],
+                                rules: [
+                                    Rule("at least one of clientCIDRs, headers or jwt must be specified") { principal in
+                                        principal["clientCIDRs"].count > 0 || principal["headers"].count > 0 || principal.has("jwt")
+                                    }
                                 ]),
                         ], required: ["action"],
                         rules: [Rule("a rule needs a principal") { rule in rule.has("principal") }])),
@@ -86,6 +108,52 @@ extension Schemas {
                 "maxAge": .string(pattern: .duration),
                 "allowCredentials": .boolean,
             ])
+        ),
+        (
+            "jwt",
+            .object(
+                [
+                    "optional": .boolean,
+                    "providers": .array(
+                        .object(
+                            [
+                                "name": .string(minLength: 1, maxLength: 253),
+                                "issuer": .string(maxLength: 253),
+                                "audiences": .array(.string(), maxItems: 8),
+                                "remoteJWKS": .object(
+                                    ["uri": .string(minLength: 1, maxLength: 253), "cacheDuration": .string(pattern: .duration)],
+                                    required: ["uri"]),
+                                "localJWKS": .object(
+                                    [
+                                        "type": .string(enum: ["Inline", "ValueRef"], default: "Inline"),
+                                        "inline": .string(minLength: 1),
+                                        "valueRef": localObjectReference,
+                                    ],
+                                    rules: [
+                                        Rule("Exactly one of inline or valueRef must be set with correct type.") { jwks in
+                                            jwks["type"].string == "ValueRef" ? jwks.has("valueRef") && !jwks.has("inline")
+                                                : jwks.has("inline") && !jwks.has("valueRef")
+                                        }
+                                    ]),
+                                "claimToHeaders": .array(
+                                    .object(
+                                        ["header": .string(minLength: 1), "claim": .string(minLength: 1)], required: ["header", "claim"])),
+                                "recomputeRoute": .boolean,
+                                "extractFrom": .object([
+                                    "headers": .array(.object(["name": .string(minLength: 1), "valuePrefix": .string()], required: ["name"])),
+                                    "cookies": .array(.string(minLength: 1)),
+                                    "params": .array(.string(minLength: 1)),
+                                ]),
+                            ], required: ["name"],
+                            rules: [
+                                Rule("either remoteJWKS or localJWKS must be specified.") { provider in
+                                    provider.has("remoteJWKS") != provider.has("localJWKS")
+                                },
+                                Rule("claimToHeaders must be specified if recomputeRoute is enabled.") { provider in
+                                    provider["recomputeRoute"].string != "true" || provider["claimToHeaders"].count > 0
+                                },
+                            ]), minItems: 1, maxItems: 4),
+                ], required: ["providers"])
         ),
         (
             "basicAuth",

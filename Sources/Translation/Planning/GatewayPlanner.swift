@@ -111,7 +111,16 @@ enum GatewayPlanner {
                     hosts[hostname, default: []].append(
                         HostGroup(listener: listenerHost, entries: attached.entries, route: attached.key, placed: index))
                 }
-                // A rule a BackendTrafficPolicy shapes sends to clusters of its own.
+                // A rule a BackendTrafficPolicy shapes sends to clusters of its own; remote
+                // JWKS are fetched through clusters of their own.
+                for effects in attached.policyEffects {
+                    for case .jwt(let jwt) in effects.effects {
+                        for provider in jwt.providers {
+                            guard case .remote(let uri, _, _) = provider.keys, let endpoint = JWKSEndpoint(uri: uri) else { continue }
+                            builder.useJWKS(endpoint, by: jwt.policy)
+                        }
+                    }
+                }
                 for (index, rule) in attached.rules.enumerated() {
                     let variant = index < attached.policyEffects.count ? attached.policyEffects[index].cluster : nil
                     for target in rule.backends.compactMap(\.target) {

@@ -20,6 +20,8 @@ struct PlanBuilder {
     /// Clusters BackendTrafficPolicies shape, by name: the Service port, the settings, the
     /// routes that use them.
     private var variants: [String: (target: ServicePort, variant: ClusterVariant, routes: Origins)] = [:]
+    /// Clusters remote JWKS are fetched through, by name, with the policies naming them.
+    private var jwks: [String: (endpoint: JWKSEndpoint, policies: Origins)] = [:]
     /// Service ports spoken to over HTTP/2 whatever they say (an Ingress's
     /// `backend-protocol: GRPC`).
     private var http2Targets: Set<ServicePort> = []
@@ -56,6 +58,11 @@ struct PlanBuilder {
         guard let variant else { return use(target, by: route, through: gateway) }
         variants[variant.name(for: target), default: (target, variant, [])].routes.insert(route)
         if presentsClientCertificates { gatewaysByTarget[target, default: []].insert(gateway) }
+    }
+
+    /// A route's JSON Web Tokens are checked against keys fetched from `endpoint`.
+    mutating func useJWKS(_ endpoint: JWKSEndpoint, by policy: ObjectKey) {
+        jwks[SecurityPolicies.jwksCluster(endpoint), default: (endpoint, [])].policies.insert(policy)
     }
 
     /// A placed listener's certificates, served over SDS.
@@ -234,6 +241,24 @@ struct PlanBuilder {
         }
         if reject {
             clusters.append(ClusterPlan(name: ClusterPlan.rejectName, kind: .reject, origins: [], endpointOrigins: []))
+        }
+        for (name, use) in jwks {
+            var settings = UpstreamSettings()
+            if use.endpoint.secure {
+                // Verified against the system's CAs, with the host's name.
+                settings.tls = UpstreamTLSPlan(
+                    sni: use.endpoint.host, subjectAltNames: [SubjectAltNamePlan(kind: .dns, value: use.endpoint.host)],
+                    caSecret: BackendTLS.systemCASecret)
+                var secret =
+                    secrets[BackendTLS.systemCASecret]
+                    ?? SecretPlan(name: BackendTLS.systemCASecret, content: .trustedCAFile(path: BackendTLS.systemCAFile), origins: [])
+                for policy in use.policies.keys { secret.origins.insert(policy) }
+                secrets[BackendTLS.systemCASecret] = secret
+            }
+            clusters.append(
+                ClusterPlan(
+                    name: name, kind: .dns(host: use.endpoint.host, port: use.endpoint.port), settings: settings,
+                    origins: use.policies, endpointOrigins: []))
         }
         return ProxyPlan(
             listeners: listeners, clusters: clusters.sorted { $0.name < $1.name },

@@ -68,10 +68,27 @@ struct PolicyFields: Sendable {
                     ["name", "action"],
                     [
                         "operation": PolicyFields(["methods"], ["path": pathMatch]),
-                        "principal": PolicyFields(["clientCIDRs"], ["headers": PolicyFields(["name", "values"])]),
+                        "principal": PolicyFields(
+                            ["clientCIDRs"],
+                            [
+                                "headers": PolicyFields(["name", "values"]),
+                                "jwt": PolicyFields(["provider", "scopes"], ["claims": PolicyFields(["name", "valueType", "values"])]),
+                            ]),
                     ])
             ]),
         "cors": PolicyFields(["allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials"]),
+        "jwt": PolicyFields(
+            ["optional"],
+            [
+                "providers": PolicyFields(
+                    ["name", "issuer", "audiences", "recomputeRoute"],
+                    [
+                        "remoteJWKS": PolicyFields(["uri", "cacheDuration"]),
+                        "localJWKS": PolicyFields(["type", "inline"], ["valueRef": PolicyFields(["group", "kind", "name"])]),
+                        "claimToHeaders": PolicyFields(["header", "claim"]),
+                        "extractFrom": PolicyFields(["cookies", "params"], ["headers": PolicyFields(["name", "valuePrefix"])]),
+                    ])
+            ]),
         "basicAuth": PolicyFields([], ["users": PolicyFields(["group", "kind", "name", "namespace"])]),
         "apiKeyAuth": PolicyFields(
             ["forwardClientIDHeader", "sanitize"],

@@ -7,6 +7,7 @@ enum RouteEffect: Hashable, Sendable {
     case cors(CORSPlan)
     case basicAuth(BasicAuthPlan)
     case apiKeyAuth(APIKeyAuthPlan)
+    case jwt(JWTPlan)
     case rateLimit(LocalRateLimitPlan)
     /// Retries, and each attempt's timeout.
     case retry(RetryPlan, perTryMilliseconds: Int64?)
@@ -279,6 +280,7 @@ enum RoutePolicies {
             case .cors(let cors): if plan.cors == nil { plan.cors = cors }
             case .basicAuth(let basicAuth): body.basicAuth = basicAuth
             case .apiKeyAuth(let apiKeyAuth): body.apiKeyAuth = apiKeyAuth
+            case .jwt(let jwt): body.jwt = jwt
             case .rateLimit(let rateLimit): body.rateLimit = rateLimit
             case .fault(let fault): body.fault = fault
             case .retry(let retry, let perTry):

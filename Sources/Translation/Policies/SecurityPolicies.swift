@@ -24,8 +24,9 @@ enum SecurityPolicies: RoutePolicyKind {
         let key = ObjectKey(kind, namespace: namespace, name: policy.metadata.name)
         var result: [String: RouteEffect] = [:]
         if let authorization = policy.spec.authorization {
-            result["authorization"] = .authorization(try authorizationPlan(authorization, policy: key))
+            result["authorization"] = .authorization(try authorizationPlan(authorization, policy: key, jwt: policy.spec.jwt))
         }
+        if let jwt = policy.spec.jwt { result["jwt"] = .jwt(try jwtPlan(jwt, policy: key, set: set)) }
         if let cors = policy.spec.cors { result["cors"] = .cors(corsPlan(cors)) }
         if let basicAuth = policy.spec.basicAuth {
             result["basicAuth"] = .basicAuth(try basicAuthPlan(basicAuth, policy: key, set: set))
@@ -40,9 +41,9 @@ enum SecurityPolicies: RoutePolicyKind {
 
     /// Rules in order, first match wins; Deny when nothing matches unless
     /// `defaultAction` says Allow (so `authorization: {}` denies every request).
-    static func authorizationPlan(_ authorization: SecurityPolicy.Authorization, policy: ObjectKey) throws(PolicyProblem)
-        -> AuthorizationPlan
-    {
+    static func authorizationPlan(
+        _ authorization: SecurityPolicy.Authorization, policy: ObjectKey, jwt: SecurityPolicy.JWT?
+    ) throws(PolicyProblem) -> AuthorizationPlan {
         var rules: [AuthorizationRulePlan] = []
         for (index, rule) in (authorization.rules ?? []).enumerated() {
             let path = "spec.authorization.rules[\(index)]"
@@ -55,6 +56,18 @@ enum SecurityPolicies: RoutePolicyKind {
             }
             plan.clientAddresses = (rule.principal?.clientCIDRs ?? []).compactMap(AddressRange.init)
             plan.headers = (rule.principal?.headers ?? []).map { HeaderValuesPlan(name: $0.name.lowercased(), values: $0.values) }
+            if let condition = rule.principal?.jwt {
+                guard (jwt?.providers ?? []).contains(where: { $0.name == condition.provider }) else {
+                    throw PolicyProblem("\(path).principal.jwt.provider: this policy's jwt has no provider \(condition.provider)")
+                }
+                plan.jwt = JWTConditionPlan(
+                    provider: providerName(condition.provider, policy: policy),
+                    claims: (condition.claims ?? []).map { claim in
+                        JWTConditionPlan.Claim(
+                            path: claim.name.split(separator: ".").map(String.init), values: claim.values,
+                            isList: claim.valueType == "StringArray")
+                    }, scopes: condition.scopes ?? [])
+            }
             rules.append(plan)
         }
         return AuthorizationPlan(rules: rules, defaultAllow: authorization.defaultAction == .allow)
@@ -71,6 +84,75 @@ enum SecurityPolicies: RoutePolicyKind {
             return .regex(value)
         default: return .segmentPrefix(normalizing: value)
         }
+    }
+
+    // MARK: JWT
+
+    /// A provider's name in the proxy: unique across policies.
+    static func providerName(_ name: String, policy: ObjectKey) -> String { "\(policy.namespace)/\(policy.name)/\(name)" }
+
+    /// The cluster remote JWKS are fetched through: one per scheme, host and port.
+    static func jwksCluster(_ endpoint: JWKSEndpoint) -> String { "chancery/jwks/\(endpoint.secure ? "https" : "http")/\(endpoint.host):\(endpoint.port)" }
+
+    static func jwtPlan(_ jwt: SecurityPolicy.JWT, policy: ObjectKey, set: ResourceSet) throws(PolicyProblem) -> JWTPlan {
+        var providers: [JWTProviderPlan] = []
+        for (index, provider) in jwt.providers.enumerated() {
+            let field = "spec.jwt.providers[\(index)]"
+            let keys: JWTProviderPlan.Keys
+            if let remote = provider.remoteJWKS {
+                guard let endpoint = JWKSEndpoint(uri: remote.uri) else {
+                    throw PolicyProblem("\(field).remoteJWKS.uri: \(remote.uri) is not an http or https URI")
+                }
+                keys = .remote(
+                    uri: remote.uri, cluster: jwksCluster(endpoint),
+                    cacheSeconds: remote.cacheDuration.flatMap(GatewayDuration.milliseconds(in:)).map { max(1, $0 / 1000) })
+            } else if let local = provider.localJWKS {
+                keys = .local(try localJWKS(local, field: "\(field).localJWKS", namespace: policy.namespace, set: set))
+            } else {
+                throw PolicyProblem("\(field): either remoteJWKS or localJWKS must be specified")
+            }
+            providers.append(
+                JWTProviderPlan(
+                    name: providerName(provider.name, policy: policy), issuer: provider.issuer.flatMap { $0.isEmpty ? nil : $0 },
+                    audiences: provider.audiences ?? [], keys: keys,
+                    claimToHeaders: (provider.claimToHeaders ?? []).map { HeaderValue(name: $0.header, value: $0.claim, append: false) },
+                    headers: (provider.extractFrom?.headers ?? []).map { .init(name: $0.name, valuePrefix: $0.valuePrefix) },
+                    cookies: provider.extractFrom?.cookies ?? [], params: provider.extractFrom?.params ?? [],
+                    recomputeRoute: provider.recomputeRoute ?? false))
+        }
+        let names = jwt.providers.map(\.name)
+        if let repeated = names.first(where: { name in names.count { $0 == name } > 1 }) {
+            throw PolicyProblem("spec.jwt.providers: the name \(repeated) is used twice")
+        }
+        return JWTPlan(policy: policy, providers: providers, optional: jwt.optional ?? false)
+    }
+
+    /// A JWKS document given inline, or in a ConfigMap of the policy's namespace (its
+    /// `jwks` key, or its only key); it must be a JSON object with `keys`.
+    static func localJWKS(_ local: SecurityPolicy.LocalJWKS, field: String, namespace: String, set: ResourceSet) throws(PolicyProblem)
+        -> String
+    {
+        let text: String
+        if local.type == "ValueRef" {
+            guard let ref = local.valueRef, ref.group == "", ref.kind == Kind.configMap.rawValue else {
+                throw PolicyProblem("\(field).valueRef: a ConfigMap is required")
+            }
+            guard case .configMap(let configMap)? = set[ObjectKey(.configMap, namespace: namespace, name: ref.name)]?.object else {
+                throw PolicyProblem("\(field).valueRef: ConfigMap \(namespace)/\(ref.name) does not exist")
+            }
+            let data = configMap.data ?? [:]
+            guard let value = data["jwks"] ?? (data.count == 1 ? data.values.first : nil) else {
+                throw PolicyProblem("\(field).valueRef: ConfigMap \(namespace)/\(ref.name) has no jwks key")
+            }
+            text = value
+        } else {
+            guard let inline = local.inline else { throw PolicyProblem("\(field).inline: required for type Inline") }
+            text = inline
+        }
+        guard case .object(let document)? = try? JSONValue.parse(text), case .array(let keys)? = document["keys"], !keys.isEmpty else {
+            throw PolicyProblem("\(field): not a JWKS document (a JSON object with a non-empty keys list)")
+        }
+        return text
     }
 
     // MARK: CORS
@@ -175,5 +257,47 @@ enum SecurityPolicies: RoutePolicyKind {
             throw PolicyProblem("\(field): Secret \(namespace)/\(ref.name) does not exist")
         }
         return secret
+    }
+}
+
+/// Where remote JWKS are fetched from: an http or https URI's host and port.
+struct JWKSEndpoint: Hashable, Sendable {
+    let secure: Bool
+    let host: String
+    let port: Int
+
+    init?(uri: String) {
+        let secure: Bool
+        let rest: Substring
+        if uri.hasPrefix("https://") {
+            secure = true
+            rest = uri.dropFirst(8)
+        } else if uri.hasPrefix("http://") {
+            secure = false
+            rest = uri.dropFirst(7)
+        } else {
+            return nil
+        }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !authority.isEmpty, !authority.contains("@") else { return nil }
+        var host = authority
+        var port = secure ? 443 : 80
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else { return nil }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            if after.hasPrefix(":") {
+                guard let parsed = Int(after.dropFirst()), (1...65535).contains(parsed) else { return nil }
+                port = parsed
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            guard let parsed = Int(authority[authority.index(after: colon)...]), (1...65535).contains(parsed) else { return nil }
+            host = authority[..<colon]
+            port = parsed
+        }
+        guard !host.isEmpty else { return nil }
+        self.secure = secure
+        self.host = String(host)
+        self.port = port
     }
 }
