@@ -177,7 +177,7 @@ public final class AdminServer: Sendable {
                     origin: current.set[key]?.origin.description, rejected: rejected, quarantined: quarantined,
                     conditions: status.conditions,
                     listeners: status.listeners, addresses: status.addresses, attachedListenerSets: status.attachedListenerSets,
-                    parents: status.parents, ancestors: status.ancestors))
+                    parents: status.parents, ancestors: status.ancestors, policies: current.result.effectivePolicies[key]))
         }
         return Views.Objects(objects: objects, readErrors: current.result.readErrors.map(\.description))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayModel
 import IR
+import Translation
 import XDS
 
 /// JSON shapes of the admin API. Field names are the API: keep them stable.
@@ -31,6 +32,8 @@ enum Views {
         var parents: [RouteParentStatus]?
         /// Policies: their status towards each Gateway they take effect for.
         var ancestors: [PolicyAncestorStatus]?
+        /// Routes: the policies in effect on each rule, and what each decides there.
+        var policies: [EffectivePolicy]?
     }
 
     /// One object in quarantine.

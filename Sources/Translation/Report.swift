@@ -51,6 +51,7 @@ public enum Report {
                 out += "    parent \(parent.parentRef.kind ?? Kind.gateway.rawValue) \(name)\(section)\n"
                 for condition in parent.conditions { out += "      \(line(condition))\n" }
             }
+            for policy in result.effectivePolicies[key] ?? [] { out += "    policy \(policy.description)\n" }
             for ancestor in status.ancestors ?? [] {
                 let name = "\(ancestor.ancestorRef.namespace.map { $0 + "/" } ?? "")\(ancestor.ancestorRef.name)"
                 out += "    for Gateway \(name)\n"

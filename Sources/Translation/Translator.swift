@@ -19,6 +19,8 @@ public struct TranslationResult: Sendable, Equatable {
     public var warnings: [String] = []
     /// When each served listener certificate expires, by SDS name (`namespace/name`).
     public var certificateExpiry: [String: Date] = [:]
+    /// Per HTTPRoute and GRPCRoute, the policies in effect on each rule and what each decides.
+    public var effectivePolicies: [ObjectKey: [EffectivePolicy]] = [:]
 
     public init() {}
 }
@@ -142,6 +144,7 @@ public struct Translator: Sendable {
             for (key, status) in kind.statuses(in: world) { result.statuses[key] = status }
         }
         for (key, status) in RoutePolicies.statuses(in: world) { result.statuses[key] = status }
+        result.effectivePolicies = RoutePolicies.effective(in: world)
         return result
     }
 }

@@ -210,6 +210,12 @@ import XDS
         let objects = try await chancery.adminJSON("/api/v1/objects?kind=SecurityPolicy")["objects"] as? [[String: Any]] ?? []
         let status = try #require(objects.first { $0["name"] as? String == "broken" })
         #expect("\(status)".contains("Invalid"), "\(status)")
+        // The admin endpoint lists, per route, the policies in effect and what they decide.
+        let routes = try await chancery.adminJSON("/api/v1/objects?kind=HTTPRoute")["objects"] as? [[String: Any]] ?? []
+        let keys = try #require(routes.first { $0["name"] as? String == "keys" })
+        let policies = keys["policies"] as? [[String: Any]] ?? []
+        #expect(policies.count == 1 && (policies.first?["features"] as? [String]) == ["apiKeyAuth", "cors"], "\(policies)")
+        #expect((routes.first { $0["name"] as? String == "open" })?["policies"] == nil)
         await backend.stop()
     }
 

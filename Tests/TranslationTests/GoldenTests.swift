@@ -94,6 +94,8 @@ import Yams
     struct StatusFile: Encodable {
         var objects: [String: ObjectStatus]
         var readErrors: [String]
+        /// Per route, the policies in effect (as `validate` prints them); absent when none.
+        var policies: [String: [String]]?
     }
 
     static func statusYAML(_ result: TranslationResult) throws -> String {
@@ -101,7 +103,9 @@ import Yams
         encoder.options.sortKeys = true
         let file = StatusFile(
             objects: Dictionary(uniqueKeysWithValues: result.statuses.map { ($0.key.description, $0.value) }),
-            readErrors: result.readErrors.map(\.description))
+            readErrors: result.readErrors.map(\.description),
+            policies: result.effectivePolicies.isEmpty
+                ? nil : Dictionary(uniqueKeysWithValues: result.effectivePolicies.map { ($0.key.description, $0.value.map(\.description)) }))
         return try encoder.encode(file)
     }
 }

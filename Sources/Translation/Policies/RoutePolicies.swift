@@ -463,3 +463,58 @@ extension RouteEffect {
         }
     }
 }
+
+/// A policy in effect on one rule of a route, as attached to one Gateway listener: the
+/// features it decides there (what `validate` and the admin endpoint show per route).
+public struct EffectivePolicy: Hashable, Sendable, Codable {
+    public var gateway: ObjectKey
+    public var listener: String
+    /// The rule's name, or its index.
+    public var rule: String
+    public var policy: ObjectKey
+    public var features: [String]
+
+    public var description: String {
+        "\(policy.kind.rawValue) \(policy.namespace)/\(policy.name) (\(features.joined(separator: ", "))) for rule \(rule) on Gateway \(gateway.namespace)/\(gateway.name) listener \(listener)"
+    }
+}
+
+extension RoutePolicies {
+    /// Per route, every policy in effect on each of its rules on each listener.
+    static func effective(in world: World) -> [ObjectKey: [EffectivePolicy]] {
+        let indexes = world.context.routePolicies
+        guard !indexes.isEmpty else { return [:] }
+        let gateways = Dictionary(uniqueKeysWithValues: world.gateways.map { ($0.key, $0) })
+        var result: [ObjectKey: [EffectivePolicy]] = [:]
+        for (gatewayKey, listeners) in world.attachments.routes {
+            guard let gateway = gateways[gatewayKey] else { continue }
+            for (listenerName, routes) in listeners {
+                guard let listener = gateway.listeners.first(where: { $0.name == listenerName }) else { continue }
+                for attached in routes where !attached.rules.isEmpty {
+                    for rule in attached.rules where rule.dropped == nil {
+                        let levels = levels(route: attached.key, ruleName: rule.rule.name, gateway: gatewayKey, listener: listener)
+                        for (_, index) in indexes.byKind where !index.isEmpty {
+                            var features: [ObjectKey: [String]] = [:]
+                            var order: [ObjectKey] = []
+                            for (feature, policy) in assignment(of: winners(along: levels, in: index)) {
+                                if features[policy.key] == nil { order.append(policy.key) }
+                                features[policy.key, default: []].append(feature)
+                            }
+                            for key in order {
+                                result[attached.key, default: []].append(
+                                    EffectivePolicy(
+                                        gateway: gatewayKey, listener: listenerName, rule: rule.rule.name ?? String(rule.index), policy: key,
+                                        features: features[key]!))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return result.mapValues { policies in
+            policies.sorted {
+                ($0.gateway, $0.listener, $0.rule, $0.policy) < ($1.gateway, $1.listener, $1.rule, $1.policy)
+            }
+        }
+    }
+}
