@@ -918,4 +918,62 @@ import Yams
         await a.stop()
         await b.stop()
     }
+
+    /// SecurityPolicies from the API server: the htpasswd Secret they name (an Opaque
+    /// Secret) is read too; Envoy enforces them; their status is written back.
+    @Test func policiesFromTheClusterAreEnforcedAndGetStatus() async throws {
+        let world = try await Served { api in
+            for (resource, kind) in [
+                ("securitypolicies", "SecurityPolicy"), ("backendtrafficpolicies", "BackendTrafficPolicy"),
+                ("clienttrafficpolicies", "ClientTrafficPolicy"),
+            ] {
+                api.installCRD(group: "gateway.envoyproxy.io", version: "v1alpha1", resource: resource, kind: kind, namespaced: true)
+            }
+            try api.create(
+                Self.json(
+                    """
+                    apiVersion: v1
+                    kind: Secret
+                    metadata: {name: users, namespace: default}
+                    type: Opaque
+                    data: {.htpasswd: \(Data("alice:{SHA}F2GPAaOiG5EcklvLUlodIavTBnM=\n".utf8).base64EncodedString())}
+                    """))
+            try api.create(
+                Self.json(
+                    """
+                    apiVersion: gateway.envoyproxy.io/v1alpha1
+                    kind: SecurityPolicy
+                    metadata: {name: guard, namespace: default}
+                    spec:
+                      targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: route}]
+                      basicAuth: {users: {name: users}}
+                      authorization:
+                        defaultAction: Allow
+                        rules: [{action: Deny, operation: {path: {value: /private}}, principal: {clientCIDRs: [0.0.0.0/0]}}]
+                    """))
+        }
+        func status(_ path: String, authorized: Bool) async -> Int? {
+            try? await httpGet(
+                port: world.port, path: path, host: "example.com",
+                headers: authorized ? [("authorization", "Basic YWxpY2U6b3BlbnNlc2FtZQ==")] : []
+            ).status
+        }
+        let enforced = await eventually(timeout: .seconds(20)) { await status("/", authorized: false) == 401 }
+        #expect(enforced, "\(world.chancery.output.suffix(3000))")
+        #expect(await status("/", authorized: true) == 200)
+        #expect(await status("/private", authorized: true) == 403)
+        // Status: accepted, for the route's Gateway, by Chancery's controller.
+        let written = await eventually(timeout: .seconds(10)) {
+            let policy = Self.object(
+                world.api.get(apiVersion: "gateway.envoyproxy.io/v1alpha1", kind: "SecurityPolicy", namespace: "default", name: "guard"))
+            let ancestors = (policy["status"] as? [String: Any])?["ancestors"] as? [[String: Any]] ?? []
+            guard let ancestor = ancestors.first, ancestors.count == 1 else { return false }
+            let reference = ancestor["ancestorRef"] as? [String: Any]
+            let accepted = (ancestor["conditions"] as? [[String: Any]])?.first { $0["type"] as? String == "Accepted" }
+            return reference?["name"] as? String == "web" && ancestor["controllerName"] as? String == "chancery.dev/gateway-controller"
+                && accepted?["status"] as? String == "True"
+        }
+        #expect(written, "\(world.api.requestLog.suffix(10))")
+        await world.stop()
+    }
 }

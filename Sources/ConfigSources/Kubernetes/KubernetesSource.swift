@@ -33,7 +33,11 @@ public struct WatchedKind: Sendable, Hashable {
         WatchedKind(kind: .service, group: "", versions: ["v1"], resource: "services", fieldSelector: nil),
         WatchedKind(
             kind: .endpointSlice, group: "discovery.k8s.io", versions: ["v1"], resource: "endpointslices", fieldSelector: nil),
-        WatchedKind(kind: .secret, group: "", versions: ["v1"], resource: "secrets", fieldSelector: "type=kubernetes.io/tls"),
+        // Listener certificates, and the htpasswd files and API keys policies name; never
+        // service account tokens or Helm releases (large, many, and of no use here).
+        WatchedKind(
+            kind: .secret, group: "", versions: ["v1"], resource: "secrets",
+            fieldSelector: "type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1,type!=bootstrap.kubernetes.io/token"),
         WatchedKind(kind: .configMap, group: "", versions: ["v1"], resource: "configmaps", fieldSelector: nil),
         WatchedKind(kind: .namespace, group: "", versions: ["v1"], resource: "namespaces", fieldSelector: nil),
         WatchedKind(kind: .ingressClass, group: "networking.k8s.io", versions: ["v1"], resource: "ingressclasses", fieldSelector: nil),
