@@ -8,7 +8,9 @@ public enum Worlds {
     /// exact and a header+prefix rule, a 90/10 weighted backend pair and a header filter
     /// (chancery-bench); plain routes one prefix rule (chancery-load). `variant` > 0
     /// changes route 0's path, as an edit would.
-    public static func gateway(routes: Int, variant: Int = 0, detailed: Bool) -> ResourceSet {
+    /// With `policies`, every route also has a SecurityPolicy (authorization rules) and a
+    /// BackendTrafficPolicy (a local rate limit and retries) of its own.
+    public static func gateway(routes: Int, variant: Int = 0, detailed: Bool, policies: Bool = false) -> ResourceSet {
         var yaml = """
             apiVersion: gateway.networking.k8s.io/v1
             kind: GatewayClass
@@ -67,6 +69,36 @@ public enum Worlds {
                 ports: [{name: http, port: 8080}]
 
                 """
+            if policies {
+                yaml += """
+                    ---
+                    apiVersion: gateway.envoyproxy.io/v1alpha1
+                    kind: SecurityPolicy
+                    metadata: {name: r\(i), namespace: ns\(i % 50)}
+                    spec:
+                      targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r\(i)}]
+                      authorization:
+                        defaultAction: Deny
+                        rules:
+                        - {action: Allow, operation: {methods: [GET], path: {value: \(path)}}, principal: {clientCIDRs: [10.0.0.0/8]}}
+                        - {action: Allow, principal: {headers: [{name: x-tenant, values: [t\(i)]}]}}
+                    ---
+                    apiVersion: gateway.envoyproxy.io/v1alpha1
+                    kind: BackendTrafficPolicy
+                    metadata: {name: r\(i), namespace: ns\(i % 50)}
+                    spec:
+                      targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: r\(i)}]
+                      rateLimit:
+                        type: Local
+                        local:
+                          rules:
+                          - limit: {requests: 100, unit: Second}
+                          - clientSelectors: [{headers: [{name: x-tenant, type: Distinct}]}]
+                            limit: {requests: 10, unit: Second}
+                      retry: {numRetries: 2}
+
+                    """
+            }
         }
         let decoded = ManifestDecoder.decode(
             file: "world.yaml", contents: yaml, maxObjectBytes: SourceLimits.defaults.maxObjectBytes)

@@ -8,7 +8,10 @@ import XDS
 
 // chancery-bench: translation and snapshot benchmarks on synthetic Gateway API worlds.
 //
-//   swift run -c release chancery-bench [--routes 100,1000,10000] [--runs 5]
+//   swift run -c release chancery-bench [--routes 100,1000,10000] [--runs 5] [--policies]
+//
+// With --policies, every route also has a SecurityPolicy and a BackendTrafficPolicy of
+// its own (two policies per route).
 //
 // Prints, per world size: full translation time, snapshot build time (serialise + hash
 // every resource), a one-route change end to end (translate + snapshot), heap
@@ -20,6 +23,7 @@ struct Options {
     var runs = 5
     /// Runs of the one-route change (default: `runs`); more of them make a profile of it.
     var changeRuns: Int?
+    var policies = false
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -31,8 +35,10 @@ struct Options {
                 runs = Int(iterator.next() ?? "") ?? runs
             case "--change-runs":
                 changeRuns = Int(iterator.next() ?? "")
+            case "--policies":
+                policies = true
             case "--help", "-h":
-                print("usage: chancery-bench [--routes 100,1000,10000] [--runs 5] [--change-runs N]")
+                print("usage: chancery-bench [--routes 100,1000,10000] [--runs 5] [--change-runs N] [--policies]")
                 exit(0)
             default:
                 FileHandle.standardError.write(Data("unknown argument \(argument)\n".utf8))
@@ -42,8 +48,8 @@ struct Options {
     }
 }
 
-func world(routes: Int, variant: Int = 0) -> ResourceSet {
-    Worlds.gateway(routes: routes, variant: variant, detailed: true)
+func world(routes: Int, variant: Int = 0, policies: Bool) -> ResourceSet {
+    Worlds.gateway(routes: routes, variant: variant, detailed: true, policies: policies)
 }
 
 func seconds(_ duration: Duration) -> Double {
@@ -75,13 +81,15 @@ func snapshot(_ config: ProxyConfig) throws -> Snapshot {
 
 let options = Options(CommandLine.arguments)
 let translator = TwoStageTranslation()
-print("chancery-bench: median of \(options.runs) runs; times in milliseconds; allocations per run (count / MiB asked for)")
+print(
+    "chancery-bench: median of \(options.runs) runs; times in milliseconds; allocations per run (count / MiB asked for)"
+        + (options.policies ? "; a SecurityPolicy and a BackendTrafficPolicy per route" : ""))
 print("routes  decode  translate  snapshot  one-route-change  resources  peak-RSS-MiB  translate-allocs        change-allocs")
 for size in options.sizes {
     // Reading the world's YAML (Kubernetes manifests) into typed objects.
     var set = ResourceSet()
-    let decode = measure(runs: 1) { set = world(routes: size) }
-    let changed = world(routes: size, variant: 1)
+    let decode = measure(runs: 1) { set = world(routes: size, policies: options.policies) }
+    let changed = world(routes: size, variant: 1, policies: options.policies)
     var result = translator(set)
     let translate = measure(runs: options.runs) { result = translator(set) }
     guard let config = result["infra/gw"] else { fatalError("no proxy group") }

@@ -61,7 +61,18 @@ enum BackendTraffic {
                 }
                 check.httpHealthCheck = probe
             } else {
-                check.tcpHealthCheck = Envoy_Config_Core_V3_HealthCheck.TcpHealthCheck()
+                var tcp = Envoy_Config_Core_V3_HealthCheck.TcpHealthCheck()
+                if let send = active.tcpSend {
+                    var payload = Envoy_Config_Core_V3_HealthCheck.Payload()
+                    payload.text = send
+                    tcp.send = payload
+                }
+                if let receive = active.tcpReceive {
+                    var payload = Envoy_Config_Core_V3_HealthCheck.Payload()
+                    payload.text = receive
+                    tcp.receive = [payload]
+                }
+                check.tcpHealthCheck = tcp
             }
             cluster.healthChecks = [check]
         }

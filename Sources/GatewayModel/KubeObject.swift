@@ -17,9 +17,11 @@ public enum KubeObject: Sendable, Hashable {
     case configMap(ConfigMap)
     case ingress(Ingress)
     case ingressClass(IngressClass)
-    case securityPolicy(SecurityPolicy)
-    case backendTrafficPolicy(BackendTrafficPolicy)
-    case clientTrafficPolicy(ClientTrafficPolicy)
+    // Boxed: their specs are large, and every object of every kind would be as large
+    // as the largest case.
+    indirect case securityPolicy(SecurityPolicy)
+    indirect case backendTrafficPolicy(BackendTrafficPolicy)
+    indirect case clientTrafficPolicy(ClientTrafficPolicy)
 
     public var kind: Kind {
         switch self {

@@ -341,6 +341,21 @@ public struct BackendTrafficPolicy: AttachedPolicy {
         public var unhealthyThreshold: Int?
         public var healthyThreshold: Int?
         public var http: HTTPHealthCheck?
+        public var tcp: TCPHealthCheck?
+    }
+
+    /// A TCP check: connect, optionally send `send` and expect `receive` back.
+    public struct TCPHealthCheck: Codable, Sendable, Hashable {
+        public var send: HealthCheckPayload?
+        public var receive: HealthCheckPayload?
+    }
+
+    public struct HealthCheckPayload: Codable, Sendable, Hashable {
+        /// Text or Binary.
+        public var type: String
+        public var text: String?
+        /// Base64.
+        public var binary: String?
     }
 
     public struct HTTPHealthCheck: Codable, Sendable, Hashable {

@@ -590,6 +590,9 @@ public struct BackendTrafficPlan: Hashable, Sendable, Encodable {
         public var healthyThreshold: Int
         /// Nil: a TCP connection is the check.
         public var http: HTTPCheck?
+        /// For a TCP check: bytes sent once connected, and bytes expected back (hex).
+        public var tcpSend: String?
+        public var tcpReceive: String?
 
         public struct HTTPCheck: Hashable, Sendable, Encodable {
             public var path: String

@@ -140,6 +140,8 @@ import Testing
             "testdata/translation/invalid-input/input.yaml: HTTPRoute app/repeated-filter",
             "testdata/translation/invalid-input/input.yaml: HTTPRoute app/bad-retry",
             "testdata/translation/invalid-input/input.yaml: HTTPRoute app/permanent-without-timeout",
+            // a ClientTrafficPolicy naming an HTTPRoute, which it cannot target
+            "testdata/translation/client-traffic-policies/input.yaml: ClientTrafficPolicy infra/on-a-route",
             // live-edit saves a broken file, then an invalid route
             "testdata/e2e/live-edit.yaml#2: not valid YAML",
             "testdata/e2e/live-edit.yaml#3: HTTPRoute app/invalid",

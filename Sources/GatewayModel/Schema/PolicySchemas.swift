@@ -1,4 +1,4 @@
-/// SecurityPolicy and BackendTrafficPolicy (`gateway.envoyproxy.io/v1alpha1`): the
+/// SecurityPolicy, BackendTrafficPolicy and ClientTrafficPolicy (`gateway.envoyproxy.io/v1alpha1`): the
 /// constraints of Envoy Gateway's CRDs on the fields Chancery reads (types, required
 /// fields, enums, ranges and the CEL rules among them). Fields Chancery does not carry
 /// out are not described here: the translator finds them in the spec as written and
@@ -318,11 +318,15 @@ extension Schemas {
                                 "method": httpMethod,
                                 "expectedStatuses": .array(.integer(minimum: 100, maximum: 599)),
                             ], required: ["path"]),
+                        "tcp": .object(["send": healthCheckPayload, "receive": healthCheckPayload]),
                     ], required: ["type"],
                     rules: [
                         Rule("If Health Checker type is HTTP, http field needs to be set.") { check in
                             check["type"].string != "HTTP" || check.has("http")
-                        }
+                        },
+                        Rule("If Health Checker type is TCP, tcp field needs to be set.") { check in
+                            check["type"].string != "TCP" || check.has("tcp")
+                        },
                     ]),
             ])
         ),
@@ -433,6 +437,17 @@ extension Schemas {
                 ])
         ),
     ])
+
+    private static let healthCheckPayload = Schema.object(
+        ["type": .string(enum: ["Text", "Binary"]), "text": .string(), "binary": .string()], required: ["type"],
+        rules: [
+            Rule("If payload type is Text, text field needs to be set.") { payload in
+                payload["type"].string != "Text" || payload.has("text")
+            },
+            Rule("If payload type is Binary, binary field needs to be set.") { payload in
+                payload["type"].string != "Binary" || payload.has("binary")
+            },
+        ])
 
     /// A share of requests, 0 to 100; Envoy Gateway's default is 100.
     private static let percentage = Schema.number(minimum: 0, maximum: 100)

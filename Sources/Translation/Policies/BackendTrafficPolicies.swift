@@ -1,3 +1,4 @@
+import Foundation
 import GatewayModel
 import IR
 
@@ -19,7 +20,7 @@ enum BackendTrafficPolicies: RoutePolicyKind {
     static func effects(of spec: BackendTrafficPolicy.Spec) throws(PolicyProblem) -> [String: RouteEffect] {
         var result: [String: RouteEffect] = [:]
         if let rateLimit = spec.rateLimit { result["rateLimit"] = .rateLimit(try rateLimitPlan(rateLimit)) }
-        if let retry = spec.retry { result["retry"] = retryEffect(retry) }
+        if let retry = spec.retry { result["retry"] = try retryEffect(retry) }
         if let timeout = spec.timeout {
             result["timeout"] = .timeouts(
                 request: try duration(timeout.http?.requestTimeout, at: "spec.timeout.http.requestTimeout"),
@@ -64,8 +65,34 @@ enum BackendTrafficPolicies: RoutePolicyKind {
                 policy = .cookie(name: cookie.name, ttlSeconds: ttl)
             default: policy = .sourceIP
             }
+            if let size = hash.tableSize, !isPrime(size) {
+                throw PolicyProblem("spec.loadBalancer.consistentHash.tableSize: \(size) is not a prime number, which Envoy's Maglev table needs")
+            }
             return .loadBalancer(.consistentHash(tableSize: hash.tableSize), hash: policy)
         }
+    }
+
+    /// A payload's bytes as hex, as Envoy's health checks take them.
+    static func hex(_ payload: BackendTrafficPolicy.HealthCheckPayload?, at path: String) throws(PolicyProblem) -> String? {
+        guard let payload else { return nil }
+        let bytes: [UInt8]
+        if payload.type == "Binary" {
+            guard let data = payload.binary.flatMap({ Data(base64Encoded: $0) }) else { throw PolicyProblem("\(path).binary: not base64") }
+            bytes = Array(data)
+        } else {
+            bytes = Array((payload.text ?? "").utf8)
+        }
+        return bytes.map { String(format: "%02X", $0) }.joined()
+    }
+
+    static func isPrime(_ number: Int) -> Bool {
+        guard number >= 2 else { return false }
+        var divisor = 2
+        while divisor * divisor <= number {
+            if number % divisor == 0 { return false }
+            divisor += 1
+        }
+        return true
     }
 
     /// Envoy Gateway's defaults: passive checks every 3 s, ejecting after 5 consecutive
@@ -97,6 +124,10 @@ enum BackendTrafficPolicies: RoutePolicyKind {
                 timeoutMilliseconds: try duration(probe.timeout, at: "spec.healthCheck.active.timeout") ?? 1000,
                 intervalMilliseconds: try duration(probe.interval, at: "spec.healthCheck.active.interval") ?? 3000,
                 unhealthyThreshold: probe.unhealthyThreshold ?? 3, healthyThreshold: probe.healthyThreshold ?? 1, http: http)
+            if http == nil {
+                active?.tcpSend = try hex(probe.tcp?.send, at: "spec.healthCheck.active.tcp.send")
+                active?.tcpReceive = try hex(probe.tcp?.receive, at: "spec.healthCheck.active.tcp.receive")
+            }
         }
         return .healthCheck(outlier: outlier, active: active)
     }
@@ -174,7 +205,7 @@ enum BackendTrafficPolicies: RoutePolicyKind {
 
     /// Envoy Gateway's defaults: two retries; without `retryOn`, on a connection
     /// failure, a refused stream, gRPC's unavailable and cancelled, and 503.
-    static func retryEffect(_ retry: BackendTrafficPolicy.Retry) -> RouteEffect {
+    static func retryEffect(_ retry: BackendTrafficPolicy.Retry) throws(PolicyProblem) -> RouteEffect {
         let triggers: [String]
         let codes: [Int]
         if let retryOn = retry.retryOn {
@@ -188,9 +219,10 @@ enum BackendTrafficPolicies: RoutePolicyKind {
         return .retry(
             RetryPlan(
                 codes: codes, attempts: retry.numRetries ?? 2,
-                backoffMilliseconds: backOff?.baseInterval.flatMap(GatewayDuration.milliseconds(in:)),
-                maxBackoffMilliseconds: backOff?.maxInterval.flatMap(GatewayDuration.milliseconds(in:)), triggers: triggers),
-            perTryMilliseconds: retry.perRetry?.timeout.flatMap(GatewayDuration.milliseconds(in:)))
+                backoffMilliseconds: try duration(backOff?.baseInterval, at: "spec.retry.perRetry.backOff.baseInterval"),
+                maxBackoffMilliseconds: try duration(backOff?.maxInterval, at: "spec.retry.perRetry.backOff.maxInterval"),
+                triggers: triggers),
+            perTryMilliseconds: try duration(retry.perRetry?.timeout, at: "spec.retry.perRetry.timeout"))
     }
 
     /// Shares in parts per million (a percentage may have decimals).

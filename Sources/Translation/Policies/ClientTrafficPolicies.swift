@@ -186,7 +186,10 @@ extension RoutePolicies {
             case .http1(let trailers, let preserveCase, let http10, let defaultHost):
                 settings.enableTrailers = trailers
                 settings.preserveHeaderCase = preserveCase
-                if http10 { settings.http10DefaultHost = defaultHost ? listener.spec.hostname ?? "" : "" }
+                // The listener's hostname is the default Host, unless it is a wildcard.
+                if http10 {
+                    settings.http10DefaultHost = defaultHost ? listener.spec.hostname.flatMap { $0.hasPrefix("*") ? nil : $0 } ?? "" : ""
+                }
             case .requestHeaders(let requestID, let underscores, let forwardClientCert):
                 settings.requestID = requestID
                 settings.underscores = underscores

@@ -142,7 +142,11 @@ struct PolicyFields: Sendable {
                 ]),
                 "active": PolicyFields(
                     ["type", "timeout", "interval", "unhealthyThreshold", "healthyThreshold"],
-                    ["http": PolicyFields(["path", "method", "expectedStatuses"])]),
+                    [
+                        "http": PolicyFields(["path", "method", "expectedStatuses"]),
+                        "tcp": PolicyFields(
+                            [], ["send": PolicyFields(["type", "text", "binary"]), "receive": PolicyFields(["type", "text", "binary"])]),
+                    ]),
             ]),
         "faultInjection": PolicyFields(
             [], ["delay": PolicyFields(["fixedDelay", "percentage"]), "abort": PolicyFields(["httpStatus", "grpcStatus", "percentage"])]),

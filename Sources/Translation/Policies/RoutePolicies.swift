@@ -351,7 +351,8 @@ extension RoutePolicies {
                             let winners = winners(along: levels, in: index)
                             guard !winners.isEmpty else { continue }
                             let used = Set(assignment(of: winners).map(\.policy.key))
-                            for winner in winners {
+                            // A policy that sets nothing is never overridden.
+                            for winner in winners where !winner.policy.features.isEmpty {
                                 if used.contains(winner.key) {
                                     applied[winner.key, default: [:]][gatewayKey, default: []].insert(attached.key)
                                 } else {
@@ -363,22 +364,24 @@ extension RoutePolicies {
                 }
             }
             // As Envoy Gateway's messages name them.
-            let plural = kind == .securityPolicy ? "securityPolicies" : "backendTrafficPolicies"
+            let plural = [Kind.securityPolicy: "securityPolicies", .backendTrafficPolicy: "backendTrafficPolicies"][kind] ?? "clientTrafficPolicies"
             for entry in index.all {
                 let policy = entry.policy
                 let generation = entry.metadata.generation
+                // Per Gateway the policy takes effect through: what it cannot target there.
                 var ancestors: Set<ObjectKey> = []
-                var conflicts: [String] = []
-                var missing: [String] = []
+                var conflicts: [ObjectKey: [String]] = [:]
+                var missing: [ObjectKey: [String]] = [:]
                 for target in policy.targets {
                     let object = target.object
                     var through: Set<ObjectKey> = []
+                    var notFound: String?
                     switch object.kind {
                     case .gateway:
                         guard let gateway = gateways[object] else { continue }
                         through = [object]
                         if let section = target.section, !gateway.listeners.contains(where: { $0.listenerSet == nil && $0.spec.name == section }) {
-                            missing.append("No section name \(section) found for Gateway \(object.namespace)/\(object.name)")
+                            notFound = "No section name \(section) found for Gateway \(object.namespace)/\(object.name)"
                         }
                     case .listenerSet:
                         guard let gateway = listenerSetGateway[object] else { continue }
@@ -386,16 +389,17 @@ extension RoutePolicies {
                         if let section = target.section,
                             !(gateways[gateway]?.listeners.contains(where: { $0.listenerSet == object && $0.spec.name == section }) ?? false)
                         {
-                            missing.append("No section name \(section) found for ListenerSet \(object.namespace)/\(object.name)")
+                            notFound = "No section name \(section) found for ListenerSet \(object.namespace)/\(object.name)"
                         }
                     default:
                         guard let attachedTo = routeGateways[object] else { continue }
                         through = attachedTo
                         if let section = target.section, !(ruleNames[object] ?? []).contains(section) {
-                            missing.append("No section name \(section) found for \(object.kind.rawValue) \(object.namespace)/\(object.name)")
+                            notFound = "No section name \(section) found for \(object.kind.rawValue) \(object.namespace)/\(object.name)"
                         }
                     }
                     ancestors.formUnion(through)
+                    if let notFound { for gateway in through { missing[gateway, default: []].append(notFound) } }
                     if let holder = index.first(at: target), holder.key != entry.key {
                         let what: String
                         switch (object.kind, target.section) {
@@ -406,8 +410,9 @@ extension RoutePolicies {
                         case (_, let section?): what = "RouteRule \(object.name)/\(section)"
                         case (_, nil): what = "\(object.kind.rawValue) \(object.name)"
                         }
-                        conflicts.append(
-                            "Unable to target \(what), another \(kind.rawValue) (\(holder.key.namespace)/\(holder.key.name), older) has already attached to it")
+                        let message =
+                            "Unable to target \(what), another \(kind.rawValue) (\(holder.key.namespace)/\(holder.key.name), older) has already attached to it"
+                        for gateway in through { conflicts[gateway, default: []].append(message) }
                     }
                 }
                 for gateway in ancestors.sorted() {
@@ -415,10 +420,10 @@ extension RoutePolicies {
                     if let problem = policy.problem {
                         conditions.append(
                             Condition(.accepted, false, reason: .invalid, message: problem + "; the routes it governs answer 500", generation: generation))
-                    } else if !missing.isEmpty {
+                    } else if let missing = missing[gateway] {
                         conditions.append(
                             Condition(.accepted, false, reason: .targetNotFound, message: missing.joined(separator: "; "), generation: generation))
-                    } else if !conflicts.isEmpty {
+                    } else if let conflicts = conflicts[gateway] {
                         conditions.append(
                             Condition(.accepted, false, reason: .conflicted, message: conflicts.joined(separator: "; "), generation: generation))
                     } else {
