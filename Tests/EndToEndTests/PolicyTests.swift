@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 import XDS
@@ -599,6 +600,60 @@ import XDS
         #expect(try await get("optional.example.com", token: valid).status == 200)
         #expect(try await get("optional.example.com", token: "not.a.token").status == 401)
         #expect(backend.received.count == before + 2)
+        await backend.stop()
+    }
+
+    /// A policy change reaches Envoy as a route change does: each edit of a policy file
+    /// takes effect, and a route the policy does not govern answers 200 all along.
+    @Test func policyChangesPropagateWithoutDisturbingOtherRoutes() async throws {
+        let backend = try await EchoBackend.start(name: "app")
+        let port = try freePort()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-policy-churn-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try """
+            \(Self.world(port: port, target: backend.port))
+            ---
+            \(Self.route("steady", host: "steady.example.com"))
+            ---
+            \(Self.route("guarded", host: "guarded.example.com"))
+            """.write(to: dir.appendingPathComponent("world.yaml"), atomically: true, encoding: .utf8)
+        func policy(denying path: String) -> String {
+            Self.policy("SecurityPolicy", "guard", route: "guarded", """
+                authorization:
+                  defaultAction: Allow
+                  rules: [{action: Deny, operation: {path: {value: \(path)}}, principal: {clientCIDRs: [0.0.0.0/0]}}]
+                """)
+        }
+        try policy(denying: "/v0").write(to: dir.appendingPathComponent("policy.yaml"), atomically: true, encoding: .utf8)
+        let chancery = try await ChanceryProcess.serve(["--config-dir", dir.path])
+        defer { chancery.stop() }
+        let envoy = try await EnvoyProcess.start(
+            bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "apps/edge", nodeID: "churn", adminPort: 0))
+        defer { envoy.stop() }
+        #expect(await eventually { try await httpGet(port: port, path: "/v0", host: "guarded.example.com").status == 403 })
+
+        // The steady route is asked continuously while the policy changes ten times.
+        let statuses = Mutex<[Int]>([])
+        let done = Mutex(false)
+        let load = Task {
+            while !done.withLock({ $0 }) {
+                let status = (try? await httpGet(port: port, host: "steady.example.com").status) ?? 0
+                statuses.withLock { $0.append(status) }
+            }
+        }
+        for round in 1...10 {
+            try policy(denying: "/v\(round)").write(to: dir.appendingPathComponent("policy.yaml"), atomically: true, encoding: .utf8)
+            let applied = await eventually(timeout: .seconds(5)) {
+                try await httpGet(port: port, path: "/v\(round)", host: "guarded.example.com").status == 403
+            }
+            #expect(applied, "round \(round) never reached Envoy\n\(chancery.output.suffix(2000))")
+            #expect(try await httpGet(port: port, path: "/v\(round - 1)", host: "guarded.example.com").status == 200)
+        }
+        done.withLock { $0 = true }
+        await load.value
+        let seen = statuses.withLock { $0 }
+        #expect(seen.count > 20 && seen.allSatisfy { $0 == 200 }, "\(seen.count) requests, not all 200: \(Set(seen))")
         await backend.stop()
     }
 }
