@@ -252,10 +252,10 @@ public final class AdminServer: Sendable {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    /// The resource as Envoy's proto-JSON, parsed; secrets' key material redacted.
+    /// The resource as Envoy's proto-JSON, parsed; key material, API keys and password
+    /// hashes redacted.
     func jsonObject(_ resource: Resource) throws -> Any {
-        let object = try JSONSerialization.jsonObject(with: Data(try jsonText(resource).utf8))
-        return resource.type == .secret ? Redaction.redact(object) : object
+        Redaction.redact(try JSONSerialization.jsonObject(with: Data(try jsonText(resource).utf8)))
     }
 
     private func jsonText(_ resource: Resource) throws -> String {
@@ -359,14 +359,26 @@ public final class AdminServer: Sendable {
 }
 
 /// Key material never leaves Chancery: in any JSON it shows, the values of fields that
-/// carry private keys or passwords are replaced.
+/// carry private keys or passwords are replaced, and so are the API keys and password
+/// hashes of policies' filters (their client and user names stay).
 public enum Redaction {
     static let sensitive: Set<String> = ["private_key", "password", "session_ticket_keys", "keys"]
 
     public static func redact(_ value: Any) -> Any {
         if let object = value as? [String: Any] {
             var out: [String: Any] = [:]
-            for (key, inner) in object { out[key] = sensitive.contains(key) ? "[redacted]" : redact(inner) }
+            let type = object["@type"] as? String ?? ""
+            for (key, inner) in object {
+                if sensitive.contains(key) {
+                    out[key] = "[redacted]"
+                } else if type.contains(".api_key_auth."), key == "credentials", let credentials = inner as? [[String: Any]] {
+                    out[key] = credentials.map { credential in credential.merging(["key": "[redacted]"]) { _, new in new } }
+                } else if type.contains(".basic_auth."), key == "users" {
+                    out[key] = "[redacted]"
+                } else {
+                    out[key] = redact(inner)
+                }
+            }
             return out
         }
         if let array = value as? [Any] { return array.map(redact) }

@@ -26,4 +26,24 @@ import Testing
         #expect(text.contains("\"private_key\":\"[redacted]\""))
         #expect(text.contains("shop-cert"))
     }
+
+    @Test func apiKeysAndPasswordHashesAreReplaced() throws {
+        var keys = Envoy_Extensions_Filters_Http_ApiKeyAuth_V3_ApiKeyAuthPerRoute()
+        var credential = Envoy_Extensions_Filters_Http_ApiKeyAuth_V3_Credential()
+        credential.client = "client-a"
+        credential.key = "SECRETAPIKEY"
+        keys.credentials = [credential]
+        var users = Envoy_Extensions_Filters_Http_BasicAuth_V3_BasicAuthPerRoute()
+        users.users.inlineString = "alice:{SHA}HASHOFPASSWORD="
+        var route = Envoy_Config_Route_V3_Route()
+        route.typedPerFilterConfig = [
+            "envoy.filters.http.api_key_auth": try .packing(keys), "envoy.filters.http.basic_auth": try .packing(users),
+        ]
+        let json = try EnvoyJSON.encode(route)
+        #expect(json.contains("SECRETAPIKEY") && json.contains("HASHOFPASSWORD"), "the raw JSON has them")
+        let redacted = Redaction.redact(try JSONSerialization.jsonObject(with: Data(json.utf8)))
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: redacted, options: [.sortedKeys]), as: UTF8.self)
+        #expect(!text.contains("SECRETAPIKEY") && !text.contains("HASHOFPASSWORD"), "\(text)")
+        #expect(text.contains("client-a"), "client IDs stay visible")
+    }
 }
