@@ -22,22 +22,42 @@ struct PolicyFields: Sendable {
     /// The paths (`spec.authorization.rules[0].principal.jwt`) of every field in `value`
     /// that the tree does not have, in the order written (keys sorted).
     func unsupported(in value: JSONValue, at path: String) -> [String] {
-        guard let children else { return [] }
+        // Most policies have nothing unsupported: look first, spell paths only then.
+        guard hasUnsupported(in: value) else { return [] }
+        var result: [String] = []
+        collect(in: value, at: path, into: &result)
+        return result
+    }
+
+    private func hasUnsupported(in value: JSONValue) -> Bool {
+        guard let children else { return false }
         switch value {
         case .object(let fields):
-            var result: [String] = []
+            for (name, inner) in fields {
+                guard let child = children[name] else { return true }
+                if child.hasUnsupported(in: inner) { return true }
+            }
+            return false
+        case .array(let items): return items.contains { hasUnsupported(in: $0) }
+        default: return false
+        }
+    }
+
+    private func collect(in value: JSONValue, at path: String, into result: inout [String]) {
+        guard let children else { return }
+        switch value {
+        case .object(let fields):
             for name in fields.keys.sorted() {
                 guard let child = children[name] else {
                     result.append("\(path).\(name)")
                     continue
                 }
-                result += child.unsupported(in: fields[name]!, at: "\(path).\(name)")
+                child.collect(in: fields[name]!, at: "\(path).\(name)", into: &result)
             }
-            return result
         case .array(let items):
-            return items.enumerated().flatMap { index, item in unsupported(in: item, at: "\(path)[\(index)]") }
+            for (index, item) in items.enumerated() { collect(in: item, at: "\(path)[\(index)]", into: &result) }
         default:
-            return []
+            break
         }
     }
 

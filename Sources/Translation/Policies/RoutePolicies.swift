@@ -35,8 +35,9 @@ struct PolicyProblem: Error, Hashable, Sendable {
 }
 
 /// A policy that acts on the requests of routes, resolved once per translation: what
-/// it targets, the features it sets and what each does — or why it cannot be used.
-struct ResolvedRoutePolicy: Sendable {
+/// it targets, the features it sets and what each does — or why it cannot be used. A
+/// class: every route's lookups pass it around.
+final class ResolvedRoutePolicy: Sendable {
     let key: ObjectKey
     let metadata: ObjectMeta
     let targets: [PolicyTarget]
@@ -47,6 +48,18 @@ struct ResolvedRoutePolicy: Sendable {
     /// Why it cannot be used (a field Chancery does not carry out, a missing Secret): the
     /// routes it governs answer 500 rather than go unprotected.
     let problem: String?
+
+    init(
+        key: ObjectKey, metadata: ObjectMeta, targets: [PolicyTarget], features: [String], effects: [String: RouteEffect],
+        problem: String?
+    ) {
+        self.key = key
+        self.metadata = metadata
+        self.targets = targets
+        self.features = features
+        self.effects = effects
+        self.problem = problem
+    }
 }
 
 /// A policy kind acting on routes' requests (Envoy Gateway's SecurityPolicy and
