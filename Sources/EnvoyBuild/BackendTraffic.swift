@@ -52,6 +52,7 @@ enum BackendTraffic {
             if let http = active.http {
                 var probe = Envoy_Config_Core_V3_HealthCheck.HttpHealthCheck()
                 probe.path = http.path
+                if let host = active.host { probe.host = host }
                 probe.method = method(http.method)
                 probe.expectedStatuses = http.expectedStatuses.map { status in
                     var range = Envoy_Type_V3_Int64Range()

@@ -12,6 +12,7 @@ enum Listeners {
         switch plan.traffic {
         case .http(let http):
             let chain = HTTPFilters.chain(for: http, filters: filters)
+            let pathAuthorization = http.hasRoute { route in route.policies?.authorization?.rules.contains { $0.path != nil } ?? false }
             switch http {
             case .secure(let chains):
                 listener.listenerFilters = [tlsInspector()]
@@ -22,7 +23,8 @@ enum Listeners {
                             planned.certificates, alpn: planned.tls?.alpnProtocols ?? ["h2", "http/1.1"],
                             clientValidation: planned.clientValidation, parameters: planned.tls.map(ClientSettings.tlsParameters)),
                         filter: connectionManager(
-                            planned.routeTable.name, statPrefix: "https-\(plan.port)", filters: chain, client: planned.client))
+                            planned.routeTable.name, statPrefix: "https-\(plan.port)", filters: chain, client: planned.client,
+                            pathAuthorization: pathAuthorization))
                     if let limit = ClientSettings.connectionLimit(plan.client, statPrefix: "https-\(plan.port)") {
                         filterChain.filters.insert(limit, at: 0)
                     }
@@ -32,7 +34,11 @@ enum Listeners {
                 var filterChain = Envoy_Config_Listener_V3_FilterChain()
                 filterChain.filters =
                     [ClientSettings.connectionLimit(plan.client, statPrefix: "http-\(plan.port)")].compactMap { $0 }
-                    + [connectionManager(table.name, statPrefix: "http-\(plan.port)", filters: chain, client: plan.client)]
+                    + [
+                        connectionManager(
+                            table.name, statPrefix: "http-\(plan.port)", filters: chain, client: plan.client,
+                            pathAuthorization: pathAuthorization)
+                    ]
                 listener.filterChains = [filterChain]
             }
             if let bytes = plan.client?.bufferLimitBytes {
@@ -82,7 +88,8 @@ enum Listeners {
     /// filter chain (``HTTPFilters/chain(for:filters:)``).
     static func connectionManager(
         _ routeTable: String, statPrefix: String,
-        filters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter], client: ClientSettingsPlan? = nil
+        filters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter], client: ClientSettingsPlan? = nil,
+        pathAuthorization: Bool = false
     ) -> Envoy_Config_Listener_V3_Filter {
         var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
         rds.routeConfigName = routeTable
@@ -101,6 +108,12 @@ enum Listeners {
         var websocket = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.UpgradeConfig()
         websocket.upgradeType = "websocket"
         hcm.upgradeConfigs = [websocket]
+        if pathAuthorization {
+            // Paths are decided on: `//admin` and `/admin%2F…` must be what the backend
+            // sees, and the rules match.
+            hcm.mergeSlashes = true
+            hcm.pathWithEscapedSlashesAction = .unescapeAndRedirect
+        }
         if let client { ClientSettings.apply(client, to: &hcm) }
         var filter = Envoy_Config_Listener_V3_Filter()
         filter.name = "envoy.filters.network.http_connection_manager"

@@ -353,7 +353,7 @@ struct LocalRateLimitFilter: HTTPFilter {
             case .path(let match, let invert):
                 var matcher = Envoy_Config_Route_V3_HeaderMatcher()
                 matcher.name = ":path"
-                matcher.stringMatch = Routes.stringMatcher(.regex(pathPattern(match)))
+                matcher.stringMatch = Routes.stringMatcher(.regex(RateLimitRulePlan.pathPattern(match)))
                 matcher.invertMatch = invert
                 headers.append(matcher)
             case .clientAddress, .distinctHeader, .distinctClientAddress:
@@ -361,6 +361,16 @@ struct LocalRateLimitFilter: HTTPFilter {
             }
         }
         let key = "rule-\(index)"
+        // Every rule's descriptor starts with its own entry: two rules with the same
+        // conditions (the same client range) would otherwise have the same descriptor,
+        // which Envoy refuses.
+        var generic = Action.GenericKey()
+        generic.descriptorKey = "rule"
+        generic.descriptorValue = key
+        var first = Action()
+        first.genericKey = generic
+        actions.append(first)
+        entry("rule", key)
         if !headers.isEmpty {
             var match = Action.HeaderValueMatch()
             match.descriptorKey = key
@@ -404,17 +414,6 @@ struct LocalRateLimitFilter: HTTPFilter {
             }
         }
         return (actions, entries)
-    }
-
-    /// `:path` carries the query: the match covers the path, then any query.
-    static func pathPattern(_ match: PathMatch) -> String {
-        let query = #"(\?.*)?"#
-        switch match {
-        case .exact(let path): return RE2.escape(path) + query
-        case .regex(let pattern): return "(?:\(pattern))" + query
-        case .segmentPrefix(let prefix):
-            return prefix == "/" ? ".*" : RE2.escape(prefix) + #"([/?].*)?"#
-        }
     }
 }
 

@@ -359,6 +359,8 @@ public struct BackendTrafficPolicy: AttachedPolicy {
     }
 
     public struct HTTPHealthCheck: Codable, Sendable, Hashable {
+        /// The Host of the checks (the Service's name unless given).
+        public var hostname: String?
         public var path: String
         public var method: String?
         public var expectedStatuses: [Int]?

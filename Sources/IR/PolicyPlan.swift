@@ -394,6 +394,18 @@ public struct RateLimitRulePlan: Hashable, Sendable, Encodable {
         self.conditions = conditions
         self.limit = limit
     }
+
+    /// A path match as an RE2 expression over `:path`, which carries the query: the
+    /// match covers the path, then any query.
+    public static func pathPattern(_ match: PathMatch) -> String {
+        let query = #"(\?.*)?"#
+        switch match {
+        case .exact(let path): return RE2.escape(path) + query
+        case .regex(let pattern): return "(?:\(pattern))" + query
+        case .segmentPrefix(let prefix):
+            return prefix == "/" ? ".*" : RE2.escape(prefix) + #"([/?].*)?"#
+        }
+    }
 }
 
 /// Faults injected into a share of requests (each share in parts per million).
@@ -590,6 +602,8 @@ public struct BackendTrafficPlan: Hashable, Sendable, Encodable {
         public var healthyThreshold: Int
         /// Nil: a TCP connection is the check.
         public var http: HTTPCheck?
+        /// The Host of HTTP checks (the Service's name unless a policy gives one).
+        public var host: String?
         /// For a TCP check: bytes sent once connected, and bytes expected back (hex).
         public var tcpSend: String?
         public var tcpReceive: String?

@@ -656,4 +656,97 @@ import XDS
         #expect(seen.count > 20 && seen.allSatisfy { $0 == 200 }, "\(seen.count) requests, not all 200: \(Set(seen))")
         await backend.stop()
     }
+
+    /// The limits and options of ClientTrafficPolicy and BackendTrafficPolicy through
+    /// Envoy: a connection limit, request ids turned off, HTTP/1.0 accepted, a minimum
+    /// TLS version, and a circuit breaker that refuses what exceeds it.
+    @Test func connectionLimitsProtocolOptionsAndCircuitBreakers() async throws {
+        let backend = try await EchoBackend.start(name: "app")
+        let (http, https, other) = (try freePort(), try freePort(), try freePort())
+        let ca = try TestCA.make(commonName: "Limits test CA")
+        let server = try ca.issue(commonName: "secure.example.com", dnsNames: ["secure.example.com"])
+        let config = """
+            \(Self.preamble)
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: edge, namespace: apps}
+            spec:
+              gatewayClassName: chancery
+              addresses: [{type: IPAddress, value: 127.0.0.1}]
+              listeners:
+              - {name: http, protocol: HTTP, port: \(http)}
+              - {name: other, protocol: HTTP, port: \(other)}
+              - {name: https, protocol: HTTPS, port: \(https), tls: {certificateRefs: [{name: server}]}}
+            ---
+            \(IngressTests.service("app", namespace: "apps", target: backend.port))
+            ---
+            \(IngressTests.secret("server", namespace: "apps", server))
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: app, namespace: apps}
+            spec:
+              parentRefs: [{name: edge}]
+              rules: [{backendRefs: [{name: app, port: 80}]}]
+            ---
+            \(Self.route("limited", host: "limited.example.com"))
+            ---
+            apiVersion: gateway.envoyproxy.io/v1alpha1
+            kind: ClientTrafficPolicy
+            metadata: {name: http, namespace: apps}
+            spec:
+              targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: edge, sectionName: http}]
+              connection: {connectionLimit: {value: 1}}
+              headers: {requestID: Disable}
+              http1: {http10: {}}
+            ---
+            apiVersion: gateway.envoyproxy.io/v1alpha1
+            kind: ClientTrafficPolicy
+            metadata: {name: https, namespace: apps}
+            spec:
+              targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: edge, sectionName: https}]
+              tls: {minVersion: "1.3"}
+            ---
+            \(Self.policy("BackendTrafficPolicy", "limited", route: "limited", """
+                circuitBreaker: {maxConnections: 1, maxPendingRequests: 1}
+                """))
+            """
+        let (_, _, done) = try await Self.start(config)
+        defer { done() }
+        #expect(await eventually { try await httpGet(port: other).status == 200 })
+        #expect(await eventually { try await httpGet(port: http).status == 200 })
+
+        // Request ids: generated on the other listener, none on this one.
+        #expect(try await httpGet(port: other).echo?.headers["x-request-id"] != nil)
+        #expect(try await httpGet(port: http).echo?.headers["x-request-id"] == nil)
+        // HTTP/1.0 is accepted here; Envoy refuses it (426) elsewhere.
+        let old = try await tcpExchange(port: http, message: "GET / HTTP/1.0\r\nHost: example.com\r\n\r")
+        #expect(old.contains(" 200"), "\(old)")
+        let refused = try await tcpExchange(port: other, message: "GET / HTTP/1.0\r\nHost: example.com\r\n\r")
+        #expect(refused.contains(" 426"), "\(refused)")
+
+        // One connection at a time: a second one is closed while the first is held.
+        let held = try await HeldConnection.open(port: http)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect((try? await httpGet(port: http, timeout: .seconds(2))) == nil, "a second connection was served")
+        #expect(held.isOpen)
+        await held.close()
+        #expect(await eventually { try await httpGet(port: http).status == 200 })
+
+        // TLS 1.3 at least: a client that stops at TLS 1.2 cannot connect.
+        #expect(await eventually { (try? await httpsGet(port: https, serverName: "secure.example.com").status) == 200 })
+        #expect((try? await httpsGet(port: https, serverName: "secure.example.com", tls12Only: true)) == nil)
+
+        // One connection to the backend and one request waiting for it: of three at
+        // once, the proxy answers at least one 503 itself.
+        async let first = httpGet(port: other, host: "limited.example.com", headers: [("x-echo-delay-ms", "800")])
+        async let second = httpGet(port: other, host: "limited.example.com", headers: [("x-echo-delay-ms", "800")])
+        async let third = httpGet(port: other, host: "limited.example.com", headers: [("x-echo-delay-ms", "800")])
+        let answers = try await [first, second, third]
+        let codes = answers.map(\.status).sorted()
+        #expect(codes.first == 200 && codes.last == 503, "\(codes)")
+        #expect(answers.contains { $0.status == 503 && $0.headers["x-envoy-overloaded"] == "true" }, "\(answers.map(\.headers))")
+        await backend.stop()
+    }
 }

@@ -58,6 +58,24 @@ public func tcpExchange(port: Int, message: String, timeout: Duration = .seconds
     return line
 }
 
+/// A TCP connection to 127.0.0.1 held open until ``close()`` (tests of connection limits).
+public final class HeldConnection: Sendable {
+    private let channel: any Channel
+
+    init(channel: any Channel) { self.channel = channel }
+
+    public static func open(port: Int) async throws -> HeldConnection {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton.next())
+            .connectTimeout(.seconds(2)).connect(host: "127.0.0.1", port: port).get()
+        return HeldConnection(channel: channel)
+    }
+
+    /// Whether the other side has not closed it.
+    public var isOpen: Bool { channel.isActive }
+
+    public func close() async { try? await channel.close() }
+}
+
 /// UDP: answers each datagram with "<name>: <payload>".
 public final class UDPEchoBackend: Sendable {
     public let name: String

@@ -31,10 +31,11 @@ public struct TLSVerificationFailed: Error, CustomStringConvertible {
 /// valid now, and name `serverName` (or, without SNI, `host`) in its SANs; otherwise this
 /// throws (a ``TLSVerificationFailed`` when the reason is known).
 ///
-/// With `clientCertificate`, the client presents it when the server asks for one.
+/// With `clientCertificate`, the client presents it when the server asks for one. With
+/// `tls12Only`, the client offers TLS 1.2 and nothing newer.
 public func httpsGet(
     port: Int, serverName: String, host: String? = nil, path: String = "/", trustedCAPEM: String? = nil,
-    clientCertificate: TestCertificate? = nil, timeout: Duration = .seconds(5)
+    clientCertificate: TestCertificate? = nil, tls12Only: Bool = false, timeout: Duration = .seconds(5)
 ) async throws -> TLSResult {
     let trusted = try trustedCAPEM.map { try Certificate(pemEncoded: $0) }
     let peer = PeerCapture(serverName: serverName.isEmpty ? (host ?? "") : serverName, trusted: trusted)
@@ -50,6 +51,7 @@ public func httpsGet(
     // peer's certificate is captured and (with a CA) verified.
     configuration.certificateVerification = .noHostnameVerification
     configuration.applicationProtocols = ["http/1.1"]
+    if tls12Only { configuration.maximumTLSVersion = .tlsv12 }
     let context = try NIOSSLContext(configuration: configuration)
 
     let loop = MultiThreadedEventLoopGroup.singleton.next()

@@ -198,8 +198,10 @@ public final class KubeClient: Sendable {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: idle / 4)
                         if ContinuousClock.now - lastSeen.instant.withLock({ $0 }) > idle {
-                            task.cancel()
+                            // Finished first: the cancelled request must not end the
+                            // stream as if the server had ended the watch.
                             continuation.finish(throwing: WatchIdle(idle: idle))
+                            task.cancel()
                             return
                         }
                     }

@@ -42,6 +42,8 @@ extension Schemas {
     private static let action = Schema.string(enum: ["Allow", "Deny"])
     private static let pathMatchType = Schema.string(enum: ["Exact", "PathPrefix", "RegularExpression"], default: "PathPrefix")
     private static let httpMethod = Schema.string(enum: ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"])
+    /// Envoy does not probe with CONNECT.
+    private static let healthCheckMethod = Schema.string(enum: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH"])
 
     static let securityPolicySpec = policySpec([
         (
@@ -53,6 +55,9 @@ extension Schemas {
                         [
                             "name": .string(minLength: 1, maxLength: 253),
                             "action": action,
+                            // Not carried out (the policy is Invalid, naming it), but a
+                            // rule may have it instead of a principal.
+                            "cel": .string(minLength: 1),
                             "operation": .object(
                                 [
                                     "methods": .array(httpMethod, minItems: 1, maxItems: 16),
@@ -88,14 +93,18 @@ extension Schemas {
                                                 jwt["claims"].count > 0 || jwt["scopes"].count > 0
                                             }
                                         ]),
+                                    // Not carried out; it may be a principal's only field.
+                                    "clientIPGeoLocations": .array(.object([:]), minItems: 1),
                                 ],
                                 rules: [
-                                    Rule("at least one of clientCIDRs, headers or jwt must be specified") { principal in
+                                    Rule("at least one of clientCIDRs, headers, jwt or clientIPGeoLocations must be specified") {
+                                        principal in
                                         principal["clientCIDRs"].count > 0 || principal["headers"].count > 0 || principal.has("jwt")
+                                            || principal["clientIPGeoLocations"].count > 0
                                     }
                                 ]),
                         ], required: ["action"],
-                        rules: [Rule("a rule needs a principal") { rule in rule.has("principal") }])),
+                        rules: [Rule("at least one of principal or cel must be specified") { rule in rule.has("principal") || rule.has("cel") }])),
             ])
         ),
         (
@@ -152,7 +161,7 @@ extension Schemas {
                                 Rule("claimToHeaders must be specified if recomputeRoute is enabled.") { provider in
                                     provider["recomputeRoute"].string != "true" || provider["claimToHeaders"].count > 0
                                 },
-                            ]), minItems: 1, maxItems: 4),
+                            ]), minItems: 1, maxItems: 16),
                 ], required: ["providers"])
         ),
         (
@@ -315,7 +324,8 @@ extension Schemas {
                         "http": .object(
                             [
                                 "path": .string(minLength: 1, maxLength: 1024),
-                                "method": httpMethod,
+                                "hostname": .string(minLength: 1, maxLength: 253),
+                                "method": healthCheckMethod,
                                 "expectedStatuses": .array(.integer(minimum: 100, maximum: 599)),
                             ], required: ["path"]),
                         "tcp": .object(["send": healthCheckPayload, "receive": healthCheckPayload]),
@@ -337,7 +347,7 @@ extension Schemas {
                     "delay": .object(["fixedDelay": .string(minLength: 1), "percentage": percentage], required: ["fixedDelay"]),
                     "abort": .object(
                         [
-                            "httpStatus": .integer(format: .int32, minimum: 200, maximum: 600),
+                            "httpStatus": .integer(format: .int32, minimum: 200, maximum: 599),
                             "grpcStatus": .integer(format: .int32, minimum: 0, maximum: 16),
                             "percentage": percentage,
                         ],

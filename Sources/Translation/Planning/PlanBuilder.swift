@@ -106,11 +106,12 @@ struct PlanBuilder {
         return ClientValidationPlan(caSecret: validation.secretName, required: validation.required)
     }
 
-    /// Client certificates a ClientTrafficPolicy asks for, validated against its CAs.
+    /// Client certificates a ClientTrafficPolicy asks for, validated against its CAs. An
+    /// optional certificate may be left out, never untrusted.
     mutating func clientValidation(_ ca: ClientCAPlan) -> ClientValidationPlan {
         var secret =
             clientCAs[ca.secretName]
-            ?? SecretPlan(name: ca.secretName, content: .clientCA(bundlePEM: ca.bundlePEM, acceptUntrusted: !ca.required), origins: [])
+            ?? SecretPlan(name: ca.secretName, content: .clientCA(bundlePEM: ca.bundlePEM, acceptUntrusted: false), origins: [])
         secret.origins.insert(ca.policy)
         clientCAs[ca.secretName] = secret
         return ClientValidationPlan(caSecret: ca.secretName, required: ca.required)
@@ -223,6 +224,11 @@ struct PlanBuilder {
                 cluster.settings.connectTimeoutMilliseconds = connect
                 traffic.connectTimeoutMilliseconds = nil
             }
+            // HTTP health checks ask for the Service by name (Envoy's default Host, the
+            // cluster's name, is not a host name).
+            if traffic.healthCheck?.http != nil, traffic.healthCheck?.host == nil {
+                traffic.healthCheck?.host = "\(use.target.service).\(use.target.namespace).svc"
+            }
             cluster.settings.traffic = traffic.isEmpty ? nil : traffic
             for policy in use.variant.policies { cluster.origins.insert(policy) }
             clusters.append(cluster)
@@ -242,7 +248,8 @@ struct PlanBuilder {
         if reject {
             clusters.append(ClusterPlan(name: ClusterPlan.rejectName, kind: .reject, origins: [], endpointOrigins: []))
         }
-        for (name, use) in jwks {
+        for name in jwks.keys.sorted() {
+            let use = jwks[name]!
             var settings = UpstreamSettings()
             if use.endpoint.secure {
                 // Verified against the system's CAs, with the host's name.

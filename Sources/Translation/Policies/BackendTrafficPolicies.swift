@@ -24,7 +24,7 @@ enum BackendTrafficPolicies: RoutePolicyKind {
         if let timeout = spec.timeout {
             result["timeout"] = .timeouts(
                 request: try duration(timeout.http?.requestTimeout, at: "spec.timeout.http.requestTimeout"),
-                connect: try duration(timeout.tcp?.connectTimeout, at: "spec.timeout.tcp.connectTimeout"),
+                connect: try positive(timeout.tcp?.connectTimeout, at: "spec.timeout.tcp.connectTimeout"),
                 idle: try duration(timeout.http?.connectionIdleTimeout, at: "spec.timeout.http.connectionIdleTimeout"))
         }
         if let fault = spec.faultInjection { result["faultInjection"] = .fault(try faultPlan(fault)) }
@@ -41,6 +41,13 @@ enum BackendTrafficPolicies: RoutePolicyKind {
 
     static func duration(_ text: String?, at path: String) throws(PolicyProblem) -> Int64? {
         try ClientTrafficPolicies.duration(text, at: path)
+    }
+
+    /// A duration Envoy needs above zero.
+    static func positive(_ text: String?, at path: String) throws(PolicyProblem) -> Int64? {
+        guard let milliseconds = try duration(text, at: path) else { return nil }
+        guard milliseconds > 0 else { throw PolicyProblem("\(path): must be longer than 0") }
+        return milliseconds
     }
 
     // MARK: clusters
@@ -82,6 +89,7 @@ enum BackendTrafficPolicies: RoutePolicyKind {
         } else {
             bytes = Array((payload.text ?? "").utf8)
         }
+        guard !bytes.isEmpty else { throw PolicyProblem("\(path): the payload is empty") }
         return bytes.map { String(format: "%02X", $0) }.joined()
     }
 
@@ -105,25 +113,28 @@ enum BackendTrafficPolicies: RoutePolicyKind {
                 consecutive5xx: passive.consecutive5XxErrors ?? 5, consecutiveGatewayErrors: passive.consecutiveGatewayErrors,
                 consecutiveLocalOriginFailures: passive.consecutiveLocalOriginFailures ?? 5,
                 splitExternalLocalOriginErrors: passive.splitExternalLocalOriginErrors ?? false,
-                intervalMilliseconds: try duration(passive.interval, at: "spec.healthCheck.passive.interval") ?? 3000,
-                baseEjectionMilliseconds: try duration(passive.baseEjectionTime, at: "spec.healthCheck.passive.baseEjectionTime") ?? 30000,
+                intervalMilliseconds: try positive(passive.interval, at: "spec.healthCheck.passive.interval") ?? 3000,
+                baseEjectionMilliseconds: try positive(passive.baseEjectionTime, at: "spec.healthCheck.passive.baseEjectionTime") ?? 30000,
                 maxEjectionPercent: passive.maxEjectionPercent ?? 10)
         }
         var active: BackendTrafficPlan.HealthCheck?
         if let probe = check.active {
             var http: BackendTrafficPlan.HealthCheck.HTTPCheck?
+            var hostname: String?
             switch probe.type {
             case "HTTP":
                 guard let settings = probe.http else { throw PolicyProblem("spec.healthCheck.active.http: required for type HTTP") }
                 http = .init(path: settings.path, method: settings.method, expectedStatuses: settings.expectedStatuses ?? [200])
+                hostname = settings.hostname
             case "TCP": http = nil
             default:
                 throw PolicyProblem("spec.healthCheck.active.type: \(probe.type) health checks are not supported by Chancery (HTTP and TCP are)")
             }
             active = BackendTrafficPlan.HealthCheck(
-                timeoutMilliseconds: try duration(probe.timeout, at: "spec.healthCheck.active.timeout") ?? 1000,
-                intervalMilliseconds: try duration(probe.interval, at: "spec.healthCheck.active.interval") ?? 3000,
+                timeoutMilliseconds: try positive(probe.timeout, at: "spec.healthCheck.active.timeout") ?? 1000,
+                intervalMilliseconds: try positive(probe.interval, at: "spec.healthCheck.active.interval") ?? 3000,
                 unhealthyThreshold: probe.unhealthyThreshold ?? 3, healthyThreshold: probe.healthyThreshold ?? 1, http: http)
+            active?.host = hostname
             if http == nil {
                 active?.tcpSend = try hex(probe.tcp?.send, at: "spec.healthCheck.active.tcp.send")
                 active?.tcpReceive = try hex(probe.tcp?.receive, at: "spec.healthCheck.active.tcp.receive")
@@ -164,6 +175,12 @@ enum BackendTrafficPolicies: RoutePolicyKind {
             }
             plan.rules.append(RateLimitRulePlan(conditions: conditions, limit: limit))
         }
+        // Envoy refills every bucket on the default bucket's timer.
+        let base = plan.defaultLimit?.seconds ?? 1
+        for (index, rule) in plan.rules.enumerated() where rule.limit.seconds % base != 0 {
+            throw PolicyProblem(
+                "spec.rateLimit.local.rules: a rule's unit (\(rule.limit.seconds) s, rule \(index + 1) with clientSelectors) must be a multiple of the default rule's (\(base) s)")
+        }
         return plan
     }
 
@@ -180,7 +197,9 @@ enum BackendTrafficPolicies: RoutePolicyKind {
                 result.append(.distinctHeader(name))
             case "RegularExpression":
                 let pattern = header.value ?? ""
-                if let problem = RE2.problem(pattern) { throw PolicyProblem("\(path).headers[\(index)].value: \(problem)") }
+                if let problem = pattern.isEmpty ? "an empty regular expression" : RE2.problem(pattern) {
+                    throw PolicyProblem("\(path).headers[\(index)].value: \(problem)")
+                }
                 result.append(.header(name: name, value: .regex(pattern), invert: invert))
             default:
                 result.append(.header(name: name, value: .exact(header.value ?? ""), invert: invert))
@@ -192,8 +211,12 @@ enum BackendTrafficPolicies: RoutePolicyKind {
         let excluded = methods.filter { $0.invert ?? false }.map(\.value)
         if !excluded.isEmpty { result.append(.methods(excluded, invert: true)) }
         if let match = selector.path {
-            result.append(
-                .path(try SecurityPolicies.pathMatch(match.type, match.value, at: "\(path).path"), invert: match.invert ?? false))
+            let plan = try SecurityPolicies.pathMatch(match.type, match.value, at: "\(path).path")
+            // Matched on `:path`, query included: the expression Envoy compiles is larger.
+            if let problem = RE2.problem(RateLimitRulePlan.pathPattern(plan)) {
+                throw PolicyProblem("\(path).path.value: \(problem)")
+            }
+            result.append(.path(plan, invert: match.invert ?? false))
         }
         if let cidr = selector.sourceCIDR, let range = AddressRange(cidr.value) {
             result.append(cidr.type == "Distinct" ? .distinctClientAddress(range) : .clientAddress(range))
@@ -230,8 +253,8 @@ enum BackendTrafficPolicies: RoutePolicyKind {
         func share(_ percentage: Double?) -> Int { Int(((percentage ?? 100) * 10_000).rounded()) }
         var delay: Int64?
         if let fixed = fault.delay?.fixedDelay {
-            guard let milliseconds = PolicyDuration.milliseconds(in: fixed) else {
-                throw PolicyProblem("spec.faultInjection.delay.fixedDelay: \(fixed) is not a duration")
+            guard let milliseconds = PolicyDuration.milliseconds(in: fixed), milliseconds > 0 else {
+                throw PolicyProblem("spec.faultInjection.delay.fixedDelay: \(fixed) is not a duration longer than 0")
             }
             delay = milliseconds
         }

@@ -85,6 +85,9 @@ enum ClientTrafficPolicies: RoutePolicyKind {
                 validation = try clientCA(client, policy: key, set: set)
             }
             func version(_ text: String?) -> String? { text == "Auto" ? nil : text }
+            try TLSNames.check(tls.ciphers ?? [], known: TLSNames.ciphers, at: "spec.tls.ciphers", groups: true)
+            try TLSNames.check(tls.ecdhCurves ?? [], known: TLSNames.curves, at: "spec.tls.ecdhCurves")
+            try TLSNames.check(tls.signatureAlgorithms ?? [], known: TLSNames.signatureAlgorithms, at: "spec.tls.signatureAlgorithms")
             result["tls"] = .tls(
                 DownstreamTLSPlan(
                     minVersion: version(tls.minVersion), maxVersion: version(tls.maxVersion), ciphers: tls.ciphers ?? [],
@@ -203,5 +206,35 @@ extension RoutePolicies {
         settings.origins.sort()
         client.settings = settings
         return client
+    }
+}
+
+/// The TLS names Envoy (BoringSSL) knows: a listener naming another is refused by the
+/// proxy, so a policy naming one is not used.
+enum TLSNames {
+    static let ciphers: Set<String> = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+        "ECDHE-PSK-CHACHA20-POLY1305", "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-PSK-AES128-CBC-SHA",
+        "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA", "ECDHE-PSK-AES256-CBC-SHA", "AES128-GCM-SHA256", "AES256-GCM-SHA384",
+        "AES128-SHA", "AES256-SHA", "PSK-AES128-CBC-SHA", "PSK-AES256-CBC-SHA", "DES-CBC3-SHA",
+    ]
+    static let curves: Set<String> = ["X25519", "P-256", "P-384", "P-521", "X25519MLKEM768"]
+    static let signatureAlgorithms: Set<String> = [
+        "rsa_pkcs1_sha1", "rsa_pkcs1_sha256", "rsa_pkcs1_sha384", "rsa_pkcs1_sha512", "ecdsa_sha1", "ecdsa_secp256r1_sha256",
+        "ecdsa_secp384r1_sha384", "ecdsa_secp521r1_sha512", "rsa_pss_rsae_sha256", "rsa_pss_rsae_sha384", "rsa_pss_rsae_sha512",
+        "ed25519",
+    ]
+
+    /// With `groups`, an entry may be a group of equally preferred names, `[A|B]`.
+    static func check(_ names: [String], known: Set<String>, at path: String, groups: Bool = false) throws(PolicyProblem) {
+        for (index, name) in names.enumerated() {
+            let members =
+                groups && name.hasPrefix("[") && name.hasSuffix("]")
+                ? name.dropFirst().dropLast().split(separator: "|").map(String.init) : [name]
+            for member in members where !known.contains(member) {
+                throw PolicyProblem("\(path)[\(index)]: \(member) is not a name Envoy knows (\(known.sorted().joined(separator: ", ")))")
+            }
+        }
     }
 }

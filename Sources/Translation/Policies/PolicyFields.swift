@@ -163,7 +163,7 @@ struct PolicyFields: Sendable {
                 "active": PolicyFields(
                     ["type", "timeout", "interval", "unhealthyThreshold", "healthyThreshold"],
                     [
-                        "http": PolicyFields(["path", "method", "expectedStatuses"]),
+                        "http": PolicyFields(["hostname", "path", "method", "expectedStatuses"]),
                         "tcp": PolicyFields(
                             [], ["send": PolicyFields(["type", "text", "binary"]), "receive": PolicyFields(["type", "text", "binary"])]),
                     ]),

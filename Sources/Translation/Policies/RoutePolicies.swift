@@ -257,6 +257,9 @@ enum RoutePolicies {
                 result.effects.append(effect)
                 if effect.shape(&traffic), !shapers.contains(policy.key) { shapers.append(policy.key) }
             }
+            if kind == .securityPolicy, result.failure == nil, let missing = missingJWTProvider(in: result.effects) {
+                result.failure = missing
+            }
             if !traffic.isEmpty {
                 let sorted = shapers.sorted()
                 result.cluster = ClusterVariant(
@@ -264,6 +267,23 @@ enum RoutePolicies {
             }
         }
         return result
+    }
+
+    /// An authorization rule that reads the claims of a JWT provider the route's `jwt`
+    /// (perhaps a more specific policy's) does not have would never match: a Deny rule
+    /// would let everything through. Why the route must answer 500, then.
+    static func missingJWTProvider(in effects: [RouteEffect]) -> String? {
+        var providers: Set<String> = []
+        var rules: [AuthorizationRulePlan] = []
+        for effect in effects {
+            switch effect {
+            case .jwt(let jwt): providers.formUnion(jwt.providers.map(\.name))
+            case .authorization(let authorization): rules = authorization.rules
+            default: break
+            }
+        }
+        guard let rule = rules.first(where: { $0.jwt.map { !providers.contains($0.provider) } ?? false }) else { return nil }
+        return "authorization rule \(rule.name) reads the claims of JWT provider \(rule.jwt!.provider), which the jwt in effect on this route does not have"
     }
 
     /// The route's backends are reached through their clusters of `variant`.

@@ -80,7 +80,9 @@ enum SecurityPolicies: RoutePolicyKind {
         switch type ?? "PathPrefix" {
         case "Exact": return .exact(value)
         case "RegularExpression":
-            if let problem = RE2.problem(value) { throw PolicyProblem("\(path).value: \(problem)") }
+            if let problem = value.isEmpty ? "an empty regular expression" : RE2.problem(value) {
+                throw PolicyProblem("\(path).value: \(problem)")
+            }
             return .regex(value)
         default: return .segmentPrefix(normalizing: value)
         }
@@ -180,6 +182,7 @@ enum SecurityPolicies: RoutePolicyKind {
             throw PolicyProblem("spec.basicAuth.users: Secret \(secret.metadata.namespace ?? policy.namespace)/\(secret.metadata.name) has no .htpasswd key")
         }
         var lines: [String] = []
+        var users: Set<Substring> = []
         for line in file.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n") {
             let text = line.trimmingCharacters(in: .whitespaces)
             if text.isEmpty { continue }
@@ -190,6 +193,9 @@ enum SecurityPolicies: RoutePolicyKind {
                 throw PolicyProblem(
                     "spec.basicAuth.users: the .htpasswd line of user \(parts.first.map(String.init) ?? "") is not user:{SHA}<base64 SHA-1>: unsupported htpasswd format: please use {SHA}"
                 )
+            }
+            guard users.insert(parts[0]).inserted else {
+                throw PolicyProblem("spec.basicAuth.users: user \(parts[0]) is listed twice in the .htpasswd file")
             }
             lines.append(text)
         }
