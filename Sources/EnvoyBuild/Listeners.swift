@@ -55,7 +55,9 @@ enum Listeners {
         case .tcp(let planned):
             var chain = Envoy_Config_Listener_V3_FilterChain()
             chain.name = planned.name
-            chain.filters = [tcpProxy(planned.destination, statPrefix: "tcp-\(plan.port)")]
+            chain.filters =
+                (planned.authorization.map { [AuthorizationFilter.network($0, statPrefix: "tcp-\(plan.port)")] } ?? [])
+                + [tcpProxy(planned.destination, statPrefix: "tcp-\(plan.port)")]
             listener.filterChains = [chain]
         case .udp(let planned):
             listener.address = Addresses.socket(plan.address, plan.port, udp: true)

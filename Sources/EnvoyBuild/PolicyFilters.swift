@@ -131,6 +131,15 @@ struct AuthorizationFilter: HTTPFilter {
 
     func routeConfig(for route: RoutePlan) -> Google_Protobuf_Any? {
         guard let plan = route.policies?.authorization else { return nil }
+        var rbac = Envoy_Extensions_Filters_Http_Rbac_V3_RBAC()
+        rbac.rules = Self.rules(plan)
+        var perRoute = Envoy_Extensions_Filters_Http_Rbac_V3_RBACPerRoute()
+        perRoute.rbac = rbac
+        return try! .packing(perRoute)
+    }
+
+    /// The RBAC decision equivalent to the ordered rules.
+    static func rules(_ plan: AuthorizationPlan) -> Envoy_Config_Rbac_V3_RBAC {
         var rules = Envoy_Config_Rbac_V3_RBAC()
         rules.action = plan.defaultAllow ? .deny : .allow
         // The rules that decide against the default, each unless an earlier rule of the
@@ -153,11 +162,18 @@ struct AuthorizationFilter: HTTPFilter {
             policy.principals = [Self.any(deciding)]
             rules.policies = [plan.defaultAllow ? "deny" : "allow": policy]
         }
-        var rbac = Envoy_Extensions_Filters_Http_Rbac_V3_RBAC()
-        rbac.rules = rules
-        var perRoute = Envoy_Extensions_Filters_Http_Rbac_V3_RBACPerRoute()
-        perRoute.rbac = rbac
-        return try! .packing(perRoute)
+        return rules
+    }
+
+    /// The network RBAC filter of a TCP chain: connections the rules deny are closed.
+    static func network(_ plan: AuthorizationPlan, statPrefix: String) -> Envoy_Config_Listener_V3_Filter {
+        var rbac = Envoy_Extensions_Filters_Network_Rbac_V3_RBAC()
+        rbac.statPrefix = statPrefix
+        rbac.rules = rules(plan)
+        var filter = Envoy_Config_Listener_V3_Filter()
+        filter.name = "envoy.filters.network.rbac"
+        filter.typedConfig = try! .packing(rbac)
+        return filter
     }
 
     /// Every condition of a rule (a rule with none matches every request).

@@ -56,6 +56,7 @@ extension ProxyConfig {
             Envoy_Extensions_Http_HeaderFormatters_PreserveCase_V3_PreserveCaseFormatterConfig.self,
             Envoy_Extensions_Filters_Http_JwtAuthn_V3_JwtAuthentication.self,
             Envoy_Extensions_Filters_Http_JwtAuthn_V3_PerRouteConfig.self,
+            Envoy_Extensions_Filters_Network_Rbac_V3_RBAC.self,
         ]
         for type in types { _ = Google_Protobuf_Any.register(messageType: type) }
     }()

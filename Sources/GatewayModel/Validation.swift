@@ -507,7 +507,7 @@ enum Validation {
         case .ingressClass(let ingressClass):
             check(!(ingressClass.spec.controller ?? "").isEmpty, [.key("spec"), .key("controller")], "Required value")
         case .securityPolicy(let policy):
-            policyTargets(policy.spec, kind: .securityPolicy, allowed: [.gateway, .listenerSet, .httpRoute, .grpcRoute])
+            policyTargets(policy.spec, kind: .securityPolicy, allowed: [.gateway, .listenerSet, .httpRoute, .grpcRoute, .tcpRoute])
             for (r, rule) in (policy.spec.authorization?.rules ?? []).enumerated() {
                 for (c, cidr) in (rule.principal?.clientCIDRs ?? []).enumerated() {
                     check(

@@ -178,10 +178,14 @@ public struct TLSChainPlan: Hashable, Sendable, Encodable {
 public struct StreamChainPlan: Hashable, Sendable, Encodable {
     public var name: String
     public var destination: StreamDestination
+    /// Which clients may connect (a SecurityPolicy's authorization by client address);
+    /// the others' connections are closed.
+    public var authorization: AuthorizationPlan?
 
-    public init(name: String, destination: StreamDestination) {
+    public init(name: String, destination: StreamDestination, authorization: AuthorizationPlan? = nil) {
         self.name = name
         self.destination = destination
+        self.authorization = authorization
     }
 }
 

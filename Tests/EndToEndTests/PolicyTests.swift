@@ -749,4 +749,64 @@ import XDS
         #expect(answers.contains { $0.status == 503 && $0.headers["x-envoy-overloaded"] == "true" }, "\(answers.map(\.headers))")
         await backend.stop()
     }
+
+    /// A SecurityPolicy on a TCPRoute (or its Gateway) authorizes connections by client
+    /// address: Envoy closes the others before they reach the backend.
+    @Test func tcpConnectionsAreAuthorizedByClientAddress() async throws {
+        let echo = try await TCPEchoBackend.start(name: "tcp")
+        let (open, closed) = (try freePort(), try freePort())
+        func route(_ name: String, listener: String) -> String {
+            """
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: TCPRoute
+            metadata: {name: \(name), namespace: apps}
+            spec:
+              parentRefs: [{name: edge, sectionName: \(listener)}]
+              rules: [{backendRefs: [{name: echo, port: 80}]}]
+            """
+        }
+        let config = """
+            \(Self.preamble)
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: edge, namespace: apps}
+            spec:
+              gatewayClassName: chancery
+              addresses: [{type: IPAddress, value: 127.0.0.1}]
+              listeners:
+              - {name: open, protocol: TCP, port: \(open)}
+              - {name: closed, protocol: TCP, port: \(closed)}
+            ---
+            \(IngressTests.service("echo", namespace: "apps", target: echo.port))
+            ---
+            \(route("open", listener: "open"))
+            ---
+            \(route("closed", listener: "closed"))
+            ---
+            apiVersion: gateway.envoyproxy.io/v1alpha1
+            kind: SecurityPolicy
+            metadata: {name: loopback-only, namespace: apps}
+            spec:
+              targetRefs: [{group: gateway.networking.k8s.io, kind: TCPRoute, name: open}]
+              authorization:
+                defaultAction: Deny
+                rules: [{action: Allow, principal: {clientCIDRs: [127.0.0.1/32]}}]
+            ---
+            apiVersion: gateway.envoyproxy.io/v1alpha1
+            kind: SecurityPolicy
+            metadata: {name: no-loopback, namespace: apps}
+            spec:
+              targetRefs: [{group: gateway.networking.k8s.io, kind: Gateway, name: edge}]
+              authorization:
+                defaultAction: Allow
+                rules: [{action: Deny, principal: {clientCIDRs: [127.0.0.0/8]}}]
+            """
+        let (_, _, done) = try await Self.start(config)
+        defer { done() }
+        // The route's own policy admits loopback; the Gateway's, on the other route, not.
+        #expect(await eventually { (try? await tcpExchange(port: open, message: "hello", timeout: .milliseconds(500))) == "tcp: hello" })
+        #expect((try? await tcpExchange(port: closed, message: "hello", timeout: .seconds(1))) == nil)
+        await echo.stop()
+    }
 }

@@ -360,7 +360,9 @@ enum GatewayPlanner {
             traffic = .tcp(
                 StreamChainPlan(
                     name: "\(entry.chainName)/\(attached.key.namespace)/\(attached.key.name)",
-                    destination: builder.destination(attached)))
+                    destination: builder.destination(attached),
+                    authorization: RoutePolicies.streamAuthorization(
+                        route: attached.key, gateway: entry.gateway.key, listener: entry.listener, context: builder.world.context)))
         }
         builder.listeners.append(
             ListenerPlan(

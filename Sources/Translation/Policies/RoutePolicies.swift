@@ -556,3 +556,24 @@ extension RoutePolicies {
         }
     }
 }
+
+extension RoutePolicies {
+    /// Who may connect to a TCP route: the `authorization` of the SecurityPolicy in effect
+    /// (the route's, its listener's or its Gateway's), by client address only — as in
+    /// Envoy Gateway, the only principal a connection has. A rule with any other
+    /// condition cannot match a connection and is left out; the policy's other features
+    /// do not apply to TCP. A policy that cannot be used lets nobody connect. Nil: anyone.
+    static func streamAuthorization(route: ObjectKey, gateway: ObjectKey, listener: PreparedListener, context: Context)
+        -> AuthorizationPlan?
+    {
+        guard let index = context.routePolicies.byKind.first(where: { $0.kind == .securityPolicy })?.index, !index.isEmpty
+        else { return nil }
+        let winners = winners(along: levels(route: route, ruleName: nil, gateway: gateway, listener: listener), in: index)
+        guard let (_, policy) = assignment(of: winners).first(where: { $0.feature == "authorization" }) else { return nil }
+        guard policy.problem == nil, case .authorization(let plan)? = policy.effects["authorization"] else {
+            return AuthorizationPlan(rules: [], defaultAllow: false)
+        }
+        let rules = plan.rules.filter { rule in rule.methods.isEmpty && rule.path == nil && rule.headers.isEmpty && rule.jwt == nil }
+        return AuthorizationPlan(rules: rules, defaultAllow: plan.defaultAllow)
+    }
+}

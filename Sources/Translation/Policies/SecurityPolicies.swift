@@ -8,7 +8,7 @@ import IR
 /// missing or malformed Secret) fails closed: the routes it governs answer 500.
 enum SecurityPolicies: RoutePolicyKind {
     static let kind = Kind.securityPolicy
-    static let targetKinds: [Kind] = [.gateway, .listenerSet, .httpRoute, .grpcRoute]
+    static let targetKinds: [Kind] = [.gateway, .listenerSet, .httpRoute, .grpcRoute, .tcpRoute]
 
     static func resolveAll(in set: ResourceSet) -> [ResolvedRoutePolicy] {
         set.securityPolicies.map { policy in
