@@ -83,8 +83,43 @@ public enum ManifestDecoder {
         switch decodeObject(node, file: file) {
         case .success(let manifest?): result.manifests.append(manifest)
         case .success(nil): break
-        case .failure(let error): result.errors.append(error)
+        case .failure(let error):
+            result.errors.append(error)
+            // A policy that cannot be read still names what it governs: those routes
+            // answer 500 until it is fixed, rather than go unprotected.
+            if let standIn = policyStandIn(node, file: file, error: error) { result.manifests.append(standIn) }
         }
+    }
+
+    /// For a policy kind refused when read: the policy with its targets and its spec's
+    /// top-level fields as written, and why it could not be read.
+    private static func policyStandIn(_ node: Node, file: String, error: ManifestError) -> Manifest? {
+        guard let kind = node["kind"]?.string.flatMap(Kind.init(rawValue:)), kind.group == envoyGatewayGroup,
+            node["metadata"]?["name"]?.string != nil,
+            let metadata = try? decoder.decode(ObjectMeta.self, from: node["metadata"]!),
+            let targets = try? node["spec"].map({ try decoder.decode(PolicyTargets.self, from: $0) }) ?? PolicyTargets()
+        else { return nil }
+        let written = (try? node["spec"].map { try decoder.decode(JSONValue.self, from: $0) }) ?? nil
+        let problem = "it could not be read (\(error.field.map { $0.isEmpty ? "" : $0 + ": " } ?? "")\(error.message))"
+        let object: KubeObject
+        switch kind {
+        case .securityPolicy:
+            var spec = SecurityPolicy.Spec()
+            (spec.targetRef, spec.targetRefs, spec.targetSelectors) = (targets.targetRef, targets.targetRefs, targets.targetSelectors)
+            object = .securityPolicy(SecurityPolicy(metadata: metadata, spec: spec, writtenSpec: written ?? .object([:]), readProblem: problem))
+        case .backendTrafficPolicy:
+            var spec = BackendTrafficPolicy.Spec()
+            (spec.targetRef, spec.targetRefs, spec.targetSelectors) = (targets.targetRef, targets.targetRefs, targets.targetSelectors)
+            object = .backendTrafficPolicy(
+                BackendTrafficPolicy(metadata: metadata, spec: spec, writtenSpec: written ?? .object([:]), readProblem: problem))
+        case .clientTrafficPolicy:
+            var spec = ClientTrafficPolicy.Spec()
+            (spec.targetRef, spec.targetRefs, spec.targetSelectors) = (targets.targetRef, targets.targetRefs, targets.targetSelectors)
+            object = .clientTrafficPolicy(
+                ClientTrafficPolicy(metadata: metadata, spec: spec, writtenSpec: written ?? .object([:]), readProblem: problem))
+        default: return nil
+        }
+        return Manifest(object: object, origin: Origin(file: file, line: node.mark?.line ?? 1))
     }
 
     /// The bytes of a node's scalars, once they pass `limit` (nil while within it: the

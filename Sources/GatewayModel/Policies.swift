@@ -47,7 +47,17 @@ public protocol AttachedPolicy: Codable, Sendable, Hashable {
     var spec: Spec { get }
     /// The spec as written, to find the fields Chancery does not carry out.
     var writtenSpec: JSONValue { get }
-    init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue)
+    /// Why the policy could not be read (it stands in for the routes it governs, which
+    /// answer 500); nil for a policy read whole.
+    var readProblem: String? { get }
+    init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue, readProblem: String?)
+}
+
+/// A policy's targets alone: what a policy that cannot be read still names.
+struct PolicyTargets: Codable {
+    var targetRef: PolicyTargetReference?
+    var targetRefs: [PolicyTargetReference]?
+    var targetSelectors: [PolicyTargetSelector]?
 }
 
 private enum PolicyCodingKeys: String, CodingKey { case metadata, spec }
@@ -59,7 +69,7 @@ extension AttachedPolicy {
         return Self(
             metadata: try container.decode(ObjectMeta.self, forKey: .metadata),
             spec: try container.decode(Spec.self, forKey: .spec),
-            writtenSpec: try container.decode(JSONValue.self, forKey: .spec))
+            writtenSpec: try container.decode(JSONValue.self, forKey: .spec), readProblem: nil)
     }
 
     /// The metadata and the spec as written.
@@ -99,11 +109,13 @@ public struct SecurityPolicy: AttachedPolicy {
     public var metadata: ObjectMeta
     public var spec: Spec
     public var writtenSpec: JSONValue
+    public var readProblem: String?
 
-    public init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue) {
+    public init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue, readProblem: String? = nil) {
         self.metadata = metadata
         self.spec = spec
         self.writtenSpec = writtenSpec
+        self.readProblem = readProblem
     }
 
     public init(from decoder: any Decoder) throws { self = try Self.decoded(from: decoder) }
@@ -265,11 +277,13 @@ public struct BackendTrafficPolicy: AttachedPolicy {
     public var metadata: ObjectMeta
     public var spec: Spec
     public var writtenSpec: JSONValue
+    public var readProblem: String?
 
-    public init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue) {
+    public init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue, readProblem: String? = nil) {
         self.metadata = metadata
         self.spec = spec
         self.writtenSpec = writtenSpec
+        self.readProblem = readProblem
     }
 
     public init(from decoder: any Decoder) throws { self = try Self.decoded(from: decoder) }
@@ -480,11 +494,13 @@ public struct ClientTrafficPolicy: AttachedPolicy {
     public var metadata: ObjectMeta
     public var spec: Spec
     public var writtenSpec: JSONValue
+    public var readProblem: String?
 
-    public init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue) {
+    public init(metadata: ObjectMeta, spec: Spec, writtenSpec: JSONValue, readProblem: String? = nil) {
         self.metadata = metadata
         self.spec = spec
         self.writtenSpec = writtenSpec
+        self.readProblem = readProblem
     }
 
     public init(from decoder: any Decoder) throws { self = try Self.decoded(from: decoder) }

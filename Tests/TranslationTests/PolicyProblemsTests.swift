@@ -125,4 +125,27 @@ import Testing
         }
         #expect(response.status == 500 && response.body.contains("reads the claims of JWT provider apps/gateway-wide/corp"), "\(response.body)")
     }
+
+    /// A SecurityPolicy that cannot be read (here a value its CRD refuses) is reported
+    /// with its file and line, and still stands for the routes it names: they answer 500
+    /// rather than go unprotected.
+    @Test func aPolicyThatCannotBeReadFailsClosed() throws {
+        let policy = Self.policy("SecurityPolicy", "authorization: {defaultAction: Maybe}")
+        let decoded = ManifestDecoder.decode(file: "input.yaml", contents: Self.world + "\n---\n" + policy)
+        #expect(decoded.errors.count == 1 && decoded.errors.first?.field == "spec.authorization.defaultAction", "\(decoded.errors)")
+        let result = Translator(now: Date(timeIntervalSince1970: 1_767_225_600)).translate(
+            ResourceSet(manifests: decoded.manifests, errors: decoded.errors))
+        let status = result.statuses[ObjectKey(.securityPolicy, namespace: "apps", name: "p")]
+        let message = status?.ancestors?.first?.conditions.first?.message ?? ""
+        #expect(message.contains("it could not be read (spec.authorization.defaultAction:"), "\(message)")
+        let route = result.plans["apps/edge"]?.listeners.compactMap { listener -> RoutePlan? in
+            guard case .http(.plain(let table)) = listener.traffic else { return nil }
+            return table.virtualHosts.flatMap(\.routes).first
+        }.first
+        guard case .respond(let response)? = route?.action else {
+            Issue.record("the route is served: \(String(describing: route?.action))")
+            return
+        }
+        #expect(response.status == 500)
+    }
 }

@@ -90,7 +90,7 @@ extension RoutePolicyKind {
     ) -> ResolvedRoutePolicy {
         let namespace = policy.metadata.namespace ?? "default"
         let key = ObjectKey(kind, namespace: namespace, name: policy.metadata.name)
-        var problems: [String] = []
+        var problems: [String] = policy.readProblem.map { [$0] } ?? []
         var targets: [PolicyTarget] = []
         let refs = (policy.spec.targetRef.map { [$0] } ?? []) + (policy.spec.targetRefs ?? [])
         for ref in refs {
