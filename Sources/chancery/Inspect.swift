@@ -271,6 +271,13 @@ extension Chancery {
                 out += "For \(Get.refName(ancestor["ancestorRef"])):\n"
                 conditions(ancestor["conditions"].array, indent: "  ")
             }
+            let policies = object["policies"].array
+            if !policies.isEmpty { out += "Policies in effect:\n" }
+            for policy in policies {
+                let features = policy["features"].array.compactMap(\.stringValue).joined(separator: ", ")
+                out +=
+                    "  \(policy["policy"]["kind"].string ?? "?") \(Get.refName(policy["policy"])) (\(features)) for rule \(policy["rule"].string ?? "?") on Gateway \(Get.refName(policy["gateway"])) listener \(policy["listener"].string ?? "?")\n"
+            }
             let carriers = described["carriedBy"].array
             if carriers.isEmpty {
                 out += "Carried by: no proxy group (it produced no Envoy resource)\n"

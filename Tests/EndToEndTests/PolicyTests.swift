@@ -217,6 +217,8 @@ import XDS
         let policies = keys["policies"] as? [[String: Any]] ?? []
         #expect(policies.count == 1 && (policies.first?["features"] as? [String]) == ["apiKeyAuth", "cors"], "\(policies)")
         #expect((routes.first { $0["name"] as? String == "open" })?["policies"] == nil)
+        let (described, text) = try runChancery(["describe", "httproute", "apps/keys", "--admin", chancery.adminAddress.description])
+        #expect(described == 0 && text.contains("Policies in effect:\n  SecurityPolicy apps/keys (apiKeyAuth, cors) for rule 0 on Gateway apps/edge listener http"), "\(text)")
         await backend.stop()
     }
 
