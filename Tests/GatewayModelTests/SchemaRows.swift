@@ -179,14 +179,21 @@ enum SchemaRows {
     /// BackendTLSPolicy names a CA source.
     static let alwaysSet: Set<String> = ["port", "wellKnownCACertificates"]
 
+    /// Lists the minimal value gives one item: a policy names at least one target.
+    static let oneItem: Set<String> = ["targetRefs"]
+
     /// The smallest valid value of a schema (required fields, one item where one is
     /// required, the first enum value, a pattern's example).
     static func minimal(_ schema: Schema) -> JSON {
         switch schema.type {
         case .object:
             if schema.values != nil { return .object([]) }
-            let names = schema.propertyNames.filter { schema.required.contains($0) || alwaysSet.contains($0) }
-            return .object(names.map { ($0, minimal(schema.property($0)!)) })
+            let names = schema.propertyNames.filter { schema.required.contains($0) || alwaysSet.contains($0) || oneItem.contains($0) }
+            return .object(
+                names.map { name in
+                    let property = schema.property(name)!
+                    return (name, oneItem.contains(name) ? .array([minimal(property.items!)]) : minimal(property))
+                })
         case .array:
             return .array((schema.minItems ?? 0) > 0 ? [minimal(schema.items!)] : [])
         case .string:
@@ -271,13 +278,16 @@ enum SchemaRows {
         return JSON.object([("apiVersion", .string(apiVersion)), ("kind", .string(kind.rawValue)), ("metadata", metadata)] + (root.fields ?? [])).text
     }
 
-    static func apiVersion(_ versions: String) -> String {
-        "\(gatewayGroup)/\(versions.split(separator: ",")[0].trimmingCharacters(in: .whitespaces))"
+    static func apiVersion(_ kind: Kind, _ versions: String) -> String {
+        "\(kind.group)/\(versions.split(separator: ",")[0].trimmingCharacters(in: .whitespaces))"
     }
 
-    /// The minimal valid object of each schema of ``KindSchemas/all``.
+    /// Every schema the rows break: the Gateway API kinds' and the policy kinds'.
+    static var schemas: [(kind: Kind, versions: String, schema: Schema)] { KindSchemas.all + KindSchemas.policies }
+
+    /// The minimal valid object of each schema of ``schemas``.
     static func bases() -> [(kind: Kind, apiVersion: String, object: String)] {
-        KindSchemas.all.map { ($0.kind, apiVersion($0.versions), document($0.kind, apiVersion($0.versions), minimal($0.schema))) }
+        schemas.map { ($0.kind, apiVersion($0.kind, $0.versions), document($0.kind, apiVersion($0.kind, $0.versions), minimal($0.schema))) }
     }
 
     /// Constraints no object can break: `minLength: 0`; `format: int32` on a field whose
@@ -298,8 +308,8 @@ enum SchemaRows {
     /// Every row: one per constraint of every schema, at every path.
     static func all() -> [SchemaRow] {
         var rows: [SchemaRow] = []
-        for entry in KindSchemas.all {
-            let apiVersion = apiVersion(entry.versions)
+        for entry in schemas {
+            let apiVersion = apiVersion(entry.kind, entry.versions)
             for constraint in entry.schema.constraints() {
                 let steps = steps(constraint.path)
                 var node = entry.schema
@@ -396,6 +406,41 @@ enum SchemaRows {
     /// For each CEL rule (by its message), a value of the rule's node that breaks it and
     /// nothing else. JSON.
     static let celViolations: [String: String] = [
+        // Envoy Gateway's policy kinds (every kind's spec)
+        "either targetRef or targetRefs must be used":
+            #"{"targetRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "g"}, "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "g"}]}"#,
+        "one of targetRef, targetRefs or targetSelectors must be given": "{}",
+        "matchExpressions or matchLabels must be specified": #"{"kind": "HTTPRoute"}"#,
+        // SecurityPolicy
+        "at least one of principal or cel must be specified": #"{"action": "Allow"}"#,
+        "at least one of methods or path must be specified": "{}",
+        "at least one of clientCIDRs, headers, jwt or clientIPGeoLocations must be specified": "{}",
+        "at least one of claims or scopes must be specified": #"{"provider": "p"}"#,
+        "exactly one of headers, params or cookies must be specified": "{}",
+        "Exactly one of inline or valueRef must be set with correct type.": #"{"type": "Inline"}"#,
+        "claimToHeaders must be specified if recomputeRoute is enabled.":
+            #"{"name": "p", "localJWKS": {"inline": "{}"}, "recomputeRoute": true}"#,
+        "either remoteJWKS or localJWKS must be specified.": #"{"name": "p"}"#,
+        // BackendTrafficPolicy
+        "local must be set when type is Local": #"{"type": "Local"}"#,
+        "value is required unless type is Distinct": #"{"name": "a"}"#,
+        "Delay and abort faults are set at least one.": "{}",
+        "only one of grpcStatus or httpStatus can be set": #"{"httpStatus": 500, "grpcStatus": 14}"#,
+        "one of grpcStatus or httpStatus must be set": "{}",
+        "If LoadBalancer type is consistentHash, consistentHash field needs to be set.": #"{"type": "ConsistentHash"}"#,
+        "If consistent hash type is header, the header field must be set.": #"{"type": "Header"}"#,
+        "If consistent hash type is cookie, the cookie field must be set.": #"{"type": "Cookie"}"#,
+        "If Health Checker type is HTTP, http field needs to be set.": #"{"type": "HTTP"}"#,
+        "If Health Checker type is TCP, tcp field needs to be set.": #"{"type": "TCP"}"#,
+        "If payload type is Text, text field needs to be set.": #"{"type": "Text"}"#,
+        "If payload type is Binary, binary field needs to be set.": #"{"type": "Binary"}"#,
+        // ClientTrafficPolicy
+        "only one of numTrustedHops or trustedCIDRs must be set": #"{"numTrustedHops": 1, "trustedCIDRs": ["10.0.0.0/8"]}"#,
+        "customHeader cannot be used in conjunction with xForwardedFor":
+            #"{"xForwardedFor": {"numTrustedHops": 1}, "customHeader": {"name": "x-real-ip"}}"#,
+        "minVersion must be smaller or equal to maxVersion": #"{"minVersion": "1.3", "maxVersion": "1.2"}"#,
+        "setting ciphers has no effect if the minimum possible TLS version is 1.3": #"{"minVersion": "1.3", "ciphers": ["AES128-SHA"]}"#,
+
         // ParentReference lists (every route kind)
         "sectionName or port must be specified when parentRefs includes 2 or more references to the same parent":
             #"[{"name": "gw", "sectionName": "a"}, {"name": "gw"}]"#,

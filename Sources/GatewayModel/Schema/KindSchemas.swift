@@ -75,6 +75,14 @@ enum KindSchemas {
         (.referenceGrant, "v1, v1beta1", referenceGrant),
     ]
 
+    /// Envoy Gateway's policy kinds' schemas (the fields Chancery reads; listed in
+    /// docs/policies.md rather than in docs/gateway-api.md's counts).
+    static let policies: [(kind: Kind, versions: String, schema: Schema)] = [
+        (.securityPolicy, "v1alpha1", securityPolicy),
+        (.backendTrafficPolicy, "v1alpha1", backendTrafficPolicy),
+        (.clientTrafficPolicy, "v1alpha1", clientTrafficPolicy),
+    ]
+
     /// The first problem of an object (its whole node) against its kind's schema.
     static func firstProblem(of node: Node, kind: Kind, apiVersion: String) -> SchemaProblem? {
         guard let schema = schema(for: kind, apiVersion: apiVersion) else { return nil }

@@ -70,7 +70,7 @@ struct SchemaValidator {
             case (.boolean, .boolean):
                 break
             case (.number, .integer), (.number, .number):
-                number(Double(scalar.string) ?? 0, schema)
+                number(Double(scalar.string) ?? 0, text: scalar.string, schema)
             default:
                 typeMismatch(actual, schema)
                 return -1
@@ -202,11 +202,12 @@ struct SchemaValidator {
         }
     }
 
-    private mutating func number(_ number: Double, _ schema: Schema) {
+    /// The value as written (`-1`, `12.5`), as the API server prints it.
+    private mutating func number(_ number: Double, text: String, _ schema: Schema) {
         if let min = schema.minimum, number < Double(min) {
-            report("Invalid value: \(number): should be greater than or equal to \(min)")
+            report("Invalid value: \(text): should be greater than or equal to \(min)")
         } else if let max = schema.maximum, number > Double(max) {
-            report("Invalid value: \(number): should be less than or equal to \(max)")
+            report("Invalid value: \(text): should be less than or equal to \(max)")
         }
     }
 
