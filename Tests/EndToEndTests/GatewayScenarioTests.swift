@@ -128,6 +128,20 @@ import Yams
             if let sample = step.sample {
                 var counts: [String: Int] = [:]
                 var statuses: [String: Int] = [:]
+                // Copies are sent after the answer, and may trail it on a busy machine:
+                // before counting and after, wait until none has arrived for half a
+                // second (10 s at most), so that a step counts only its own.
+                func settle(_ names: some Sequence<String>) async throws {
+                    var seen = -1
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while ContinuousClock.now < deadline {
+                        let now = names.reduce(0) { $0 + (backends[$1]?.received.count ?? 0) }
+                        if now == seen { return }
+                        seen = now
+                        try await Task.sleep(for: .milliseconds(500))
+                    }
+                }
+                if let mirrored = sample.mirrored { try await settle(mirrored.keys) }
                 let mirroredBefore = (sample.mirrored ?? [:]).mapValues { _ in 0 }.merging(
                     backends.mapValues(\.received.count), uniquingKeysWith: { $1 })
                 for _ in 0..<sample.count {
@@ -142,8 +156,7 @@ import Yams
                         "\(where_): backend \(backend) got \(actual) of \(sample.count) requests, expected \(share) ± \(sample.tolerance); all: \(counts), statuses \(statuses)")
                 }
                 if let mirrored = sample.mirrored {
-                    // Copies are sent after the answer: give the last ones a moment.
-                    try await Task.sleep(for: .milliseconds(500))
+                    try await settle(mirrored.keys)
                     for (backend, share) in mirrored {
                         let copies = (backends[backend]?.received.count ?? 0) - (mirroredBefore[backend] ?? 0) - (counts[backend] ?? 0)
                         let actual = Double(copies) / Double(sample.count)
