@@ -86,7 +86,13 @@ struct Context {
     /// A ReferenceGrant in the target's namespace lets objects of kind `from` in
     /// namespace `fromNamespace` reference it.
     func referenceGranted(from kind: Kind, namespace fromNamespace: String, to target: ObjectKey) -> Bool {
-        (grants[target.namespace] ?? []).contains { grant in
+        Self.granted(by: grants[target.namespace] ?? [], from: kind, namespace: fromNamespace, to: target)
+    }
+
+    /// Whether one of `grants` (those of the target's namespace) lets objects of kind
+    /// `from` in namespace `fromNamespace` reference `target`.
+    static func granted(by grants: [ReferenceGrant], from kind: Kind, namespace fromNamespace: String, to target: ObjectKey) -> Bool {
+        grants.contains { grant in
             grant.spec.from.contains { $0.group == kind.group && $0.kind == kind.rawValue && $0.namespace == fromNamespace }
                 && grant.spec.to.contains {
                     $0.group == target.kind.group && $0.kind == target.kind.rawValue && ($0.name == nil || $0.name == target.name)

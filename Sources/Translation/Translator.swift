@@ -143,8 +143,9 @@ public struct Translator: Sendable {
         for kind in PolicyKinds.all {
             for (key, status) in kind.statuses(in: world) { result.statuses[key] = status }
         }
-        for (key, status) in RoutePolicies.statuses(in: world) { result.statuses[key] = status }
-        result.effectivePolicies = RoutePolicies.effective(in: world)
+        let policies = RoutePolicies.report(in: world)
+        for (key, status) in policies.statuses { result.statuses[key] = status }
+        result.effectivePolicies = policies.effective
         return result
     }
 }

@@ -16,6 +16,12 @@ import XDS
 
     /// A Gateway with one HTTP listener, and a Service `app` whose endpoint is `target`.
     static func world(port: Int, target: Int) -> String {
+        world(listeners: ["{name: http, protocol: HTTP, port: \(port)}"], target: target)
+    }
+
+    /// The Gateway `apps/edge` on 127.0.0.1 with `listeners` (YAML flow mappings), and a
+    /// Service `service` whose endpoint is `target`.
+    static func world(listeners: [String], service: String = "app", target: Int) -> String {
         """
         \(preamble)
         ---
@@ -25,9 +31,10 @@ import XDS
         spec:
           gatewayClassName: chancery
           addresses: [{type: IPAddress, value: 127.0.0.1}]
-          listeners: [{name: http, protocol: HTTP, port: \(port)}]
+          listeners:
+        \(listeners.map { "  - " + $0 }.joined(separator: "\n"))
         ---
-        \(IngressTests.service("app", namespace: "apps", target: target))
+        \(IngressTests.service(service, namespace: "apps", target: target))
         """
     }
 
@@ -310,19 +317,11 @@ import XDS
         let client = try ca.issue(commonName: "client", dnsNames: ["client.example.com"], clientAuth: true)
         let stranger = try TestCA.make(commonName: "Another CA").issue(commonName: "stranger", dnsNames: ["x.example.com"], clientAuth: true)
         let config = """
-            \(Self.preamble)
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: edge, namespace: apps}
-            spec:
-              gatewayClassName: chancery
-              addresses: [{type: IPAddress, value: 127.0.0.1}]
-              listeners:
-              - {name: http, protocol: HTTP, port: \(http)}
-              - {name: https, protocol: HTTPS, port: \(https), tls: {certificateRefs: [{name: server}]}}
-            ---
-            \(IngressTests.service("app", namespace: "apps", target: backend.port))
+            \(Self.world(
+                listeners: [
+                    "{name: http, protocol: HTTP, port: \(http)}",
+                    "{name: https, protocol: HTTPS, port: \(https), tls: {certificateRefs: [{name: server}]}}",
+                ], target: backend.port))
             ---
             \(IngressTests.secret("server", namespace: "apps", server))
             ---
@@ -668,20 +667,11 @@ import XDS
         let ca = try TestCA.make(commonName: "Limits test CA")
         let server = try ca.issue(commonName: "secure.example.com", dnsNames: ["secure.example.com"])
         let config = """
-            \(Self.preamble)
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: edge, namespace: apps}
-            spec:
-              gatewayClassName: chancery
-              addresses: [{type: IPAddress, value: 127.0.0.1}]
-              listeners:
-              - {name: http, protocol: HTTP, port: \(http)}
-              - {name: other, protocol: HTTP, port: \(other)}
-              - {name: https, protocol: HTTPS, port: \(https), tls: {certificateRefs: [{name: server}]}}
-            ---
-            \(IngressTests.service("app", namespace: "apps", target: backend.port))
+            \(Self.world(
+                listeners: [
+                    "{name: http, protocol: HTTP, port: \(http)}", "{name: other, protocol: HTTP, port: \(other)}",
+                    "{name: https, protocol: HTTPS, port: \(https), tls: {certificateRefs: [{name: server}]}}",
+                ], target: backend.port))
             ---
             \(IngressTests.secret("server", namespace: "apps", server))
             ---
@@ -768,19 +758,9 @@ import XDS
             """
         }
         let config = """
-            \(Self.preamble)
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: edge, namespace: apps}
-            spec:
-              gatewayClassName: chancery
-              addresses: [{type: IPAddress, value: 127.0.0.1}]
-              listeners:
-              - {name: open, protocol: TCP, port: \(open)}
-              - {name: closed, protocol: TCP, port: \(closed)}
-            ---
-            \(IngressTests.service("echo", namespace: "apps", target: echo.port))
+            \(Self.world(
+                listeners: ["{name: open, protocol: TCP, port: \(open)}", "{name: closed, protocol: TCP, port: \(closed)}"],
+                service: "echo", target: echo.port))
             ---
             \(route("open", listener: "open"))
             ---

@@ -349,10 +349,12 @@ extension RoutePolicies {
     /// through — the Gateway it targets (or its listener's, or its ListenerSet's), or the
     /// Gateways of the routes it targets — with `Accepted` and, when more specific
     /// policies take all it sets on some routes, `Overridden`. A policy whose targets
-    /// are all missing has no ancestors (Envoy Gateway writes none either).
-    static func statuses(in world: World) -> [ObjectKey: ObjectStatus] {
+    /// are all missing has no ancestors (Envoy Gateway writes none either). And, from the
+    /// same pass over every rule, per route the policies in effect on each rule on each
+    /// listener and what each decides (``EffectivePolicy``).
+    static func report(in world: World) -> (statuses: [ObjectKey: ObjectStatus], effective: [ObjectKey: [EffectivePolicy]]) {
         let indexes = world.context.routePolicies
-        guard !indexes.isEmpty else { return [:] }
+        guard !indexes.isEmpty else { return ([:], [:]) }
         let gateways = Dictionary(uniqueKeysWithValues: world.gateways.map { ($0.key, $0) })
         // ListenerSets by key, with their Gateway.
         var listenerSetGateway: [ObjectKey: ObjectKey] = [:]
@@ -369,6 +371,7 @@ extension RoutePolicies {
             }
         }
         var ancestry = PolicyAncestry()
+        var effective: [ObjectKey: [EffectivePolicy]] = [:]
         for (kind, index) in indexes.byKind where !index.isEmpty {
             // Per policy and Gateway: the routes whose rules take a feature from it, and
             // those whose rules it would govern but more specific policies take all it sets.
@@ -383,7 +386,17 @@ extension RoutePolicies {
                             let levels = levels(route: attached.key, ruleName: rule.rule.name, gateway: gatewayKey, listener: listener)
                             let winners = winners(along: levels, in: index)
                             guard !winners.isEmpty else { continue }
-                            let used = Set(assignment(of: winners).map(\.policy.key))
+                            let assigned = assignment(of: winners)
+                            let used = Set(assigned.map(\.policy.key))
+                            var features: [ObjectKey: [String]] = [:]
+                            for (feature, policy) in assigned { features[policy.key, default: []].append(feature) }
+                            for winner in winners {
+                                guard let decided = features[winner.key] else { continue }
+                                effective[attached.key, default: []].append(
+                                    EffectivePolicy(
+                                        gateway: gatewayKey, listener: listenerName, rule: rule.rule.name ?? String(rule.index),
+                                        policy: winner.key, features: decided))
+                            }
                             // A policy that sets nothing is never overridden.
                             for winner in winners where !winner.policy.features.isEmpty {
                                 if used.contains(winner.key) {
@@ -474,7 +487,12 @@ extension RoutePolicies {
                 }
             }
         }
-        return ancestry.statuses
+        let sorted = effective.mapValues { policies in
+            policies.sorted {
+                ($0.gateway, $0.listener, $0.rule, $0.policy) < ($1.gateway, $1.listener, $1.rule, $1.policy)
+            }
+        }
+        return (ancestry.statuses, sorted)
     }
 }
 
@@ -514,46 +532,6 @@ public struct EffectivePolicy: Hashable, Sendable, Codable {
 
     public var description: String {
         "\(policy.kind.rawValue) \(policy.namespace)/\(policy.name) (\(features.joined(separator: ", "))) for rule \(rule) on Gateway \(gateway.namespace)/\(gateway.name) listener \(listener)"
-    }
-}
-
-extension RoutePolicies {
-    /// Per route, every policy in effect on each of its rules on each listener.
-    static func effective(in world: World) -> [ObjectKey: [EffectivePolicy]] {
-        let indexes = world.context.routePolicies
-        guard !indexes.isEmpty else { return [:] }
-        let gateways = Dictionary(uniqueKeysWithValues: world.gateways.map { ($0.key, $0) })
-        var result: [ObjectKey: [EffectivePolicy]] = [:]
-        for (gatewayKey, listeners) in world.attachments.routes {
-            guard let gateway = gateways[gatewayKey] else { continue }
-            for (listenerName, routes) in listeners {
-                guard let listener = gateway.listeners.first(where: { $0.name == listenerName }) else { continue }
-                for attached in routes where !attached.rules.isEmpty {
-                    for rule in attached.rules where rule.dropped == nil {
-                        let levels = levels(route: attached.key, ruleName: rule.rule.name, gateway: gatewayKey, listener: listener)
-                        for (_, index) in indexes.byKind where !index.isEmpty {
-                            var features: [ObjectKey: [String]] = [:]
-                            var order: [ObjectKey] = []
-                            for (feature, policy) in assignment(of: winners(along: levels, in: index)) {
-                                if features[policy.key] == nil { order.append(policy.key) }
-                                features[policy.key, default: []].append(feature)
-                            }
-                            for key in order {
-                                result[attached.key, default: []].append(
-                                    EffectivePolicy(
-                                        gateway: gatewayKey, listener: listenerName, rule: rule.rule.name ?? String(rule.index), policy: key,
-                                        features: features[key]!))
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return result.mapValues { policies in
-            policies.sorted {
-                ($0.gateway, $0.listener, $0.rule, $0.policy) < ($1.gateway, $1.listener, $1.rule, $1.policy)
-            }
-        }
     }
 }
 

@@ -250,12 +250,8 @@ enum SecurityPolicies: RoutePolicyKind {
         let namespace = ref.namespace ?? policy.namespace
         let key = ObjectKey(.secret, namespace: namespace, name: ref.name)
         if namespace != policy.namespace {
-            let granted = set.referenceGrants.contains { grant in
-                (grant.metadata.namespace ?? "default") == namespace
-                    && grant.spec.from.contains { $0.group == envoyGatewayGroup && $0.kind == kind.rawValue && $0.namespace == policy.namespace }
-                    && grant.spec.to.contains { $0.group == "" && $0.kind == "Secret" && ($0.name == nil || $0.name == ref.name) }
-            }
-            guard granted else {
+            let grants = set.referenceGrants.filter { ($0.metadata.namespace ?? "default") == namespace }
+            guard Context.granted(by: grants, from: kind, namespace: policy.namespace, to: key) else {
                 throw PolicyProblem("\(field): no ReferenceGrant in namespace \(namespace) lets this policy use Secret \(namespace)/\(ref.name)")
             }
         }
