@@ -39,10 +39,6 @@ enum BackendTrafficPolicies: RoutePolicyKind {
         return result
     }
 
-    static func duration(_ text: String?, at path: String) throws(PolicyProblem) -> Int64? {
-        try ClientTrafficPolicies.duration(text, at: path)
-    }
-
     /// A duration Envoy needs above zero.
     static func positive(_ text: String?, at path: String) throws(PolicyProblem) -> Int64? {
         guard let milliseconds = try duration(text, at: path) else { return nil }

@@ -98,12 +98,6 @@ enum ClientTrafficPolicies: RoutePolicyKind {
         return result
     }
 
-    static func duration(_ text: String?, at path: String) throws(PolicyProblem) -> Int64? {
-        guard let text else { return nil }
-        guard let milliseconds = GatewayDuration.milliseconds(in: text) else { throw PolicyProblem("\(path): \(text) is not a duration") }
-        return milliseconds
-    }
-
     /// The CA certificates of ConfigMaps or Secrets (key `ca.crt`) in the policy's
     /// namespace, one bundle.
     static func clientCA(_ validation: ClientTrafficPolicy.ClientValidation, policy: ObjectKey, set: ResourceSet) throws(PolicyProblem)

@@ -82,6 +82,13 @@ protocol RoutePolicyKind: Sendable {
 }
 
 extension RoutePolicyKind {
+    /// A Gateway API duration field of a policy, in milliseconds.
+    static func duration(_ text: String?, at path: String) throws(PolicyProblem) -> Int64? {
+        guard let text else { return nil }
+        guard let milliseconds = GatewayDuration.milliseconds(in: text) else { throw PolicyProblem("\(path): \(text) is not a duration") }
+        return milliseconds
+    }
+
     /// A policy's targets, features and effects: `effects` turns its spec into features,
     /// or throws why it cannot be used; a field outside `fields` makes it unusable.
     static func resolve<Policy: AttachedPolicy>(
@@ -161,10 +168,12 @@ struct RoutePolicyIndexes: Sendable {
 /// Clusters of their own for the backends of rules a BackendTrafficPolicy governs: named
 /// after the Service port's and the policies that shape them.
 struct ClusterVariant: Hashable, Sendable {
-    /// `btp:namespace/name` (`+` between several).
-    let suffix: String
     let traffic: BackendTrafficPlan
+    /// Sorted.
     let policies: [ObjectKey]
+
+    /// `btp:namespace/name` (`+` between several).
+    var suffix: String { "btp:" + policies.map { "\($0.namespace)/\($0.name)" }.joined(separator: "+") }
 
     func name(for target: ServicePort) -> String { "\(target.name)/\(suffix)" }
 }
@@ -262,8 +271,7 @@ enum RoutePolicies {
             }
             if !traffic.isEmpty {
                 let sorted = shapers.sorted()
-                result.cluster = ClusterVariant(
-                    suffix: "btp:" + sorted.map { "\($0.namespace)/\($0.name)" }.joined(separator: "+"), traffic: traffic, policies: sorted)
+                result.cluster = ClusterVariant(traffic: traffic, policies: sorted)
             }
         }
         return result
