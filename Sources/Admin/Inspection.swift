@@ -14,15 +14,18 @@ public struct Planner: Sendable {
     public var reservedPorts: Set<Int>
     public var limits: SourceLimits
     public var ingressPorts: IngressPorts
+    /// The mesh's trust domain (`--trust-domain`).
+    public var trustDomain: String
 
     public init(
         gatewayAddresses: [AddressRange]? = nil, reservedPorts: Set<Int> = [], limits: SourceLimits = .defaults,
-        ingressPorts: IngressPorts = IngressPorts()
+        ingressPorts: IngressPorts = IngressPorts(), trustDomain: String = Translator.defaultTrustDomain
     ) {
         self.gatewayAddresses = gatewayAddresses
         self.reservedPorts = reservedPorts
         self.limits = limits
         self.ingressPorts = ingressPorts
+        self.trustDomain = trustDomain
     }
 }
 
@@ -102,9 +105,10 @@ extension AdminServer {
         // fleet last held them.
         var quarantine = current.quarantineState
         let effective = quarantine.apply(to: candidate).set
-        var result = Translator(
+        var translator = Translator(
             gatewayAddresses: planner.gatewayAddresses, reservedPorts: planner.reservedPorts, ingressPorts: planner.ingressPorts)
-            .translate(effective)
+        translator.trustDomain = planner.trustDomain
+        var result = translator.translate(effective)
         quarantine.patch(&result.statuses)
         let configs = EnvoyBuilder().build(result.plans, identical: result.identical)
         let encoder = SnapshotEncoder()

@@ -27,6 +27,14 @@ enum Clusters {
             cluster.loadAssignment = assignment
             if let tls = plan.settings.tls { cluster.transportSocket = UpstreamTLS.transportSocket(tls, http2: false) }
             return cluster
+        case .originalDestination:
+            // Each connection goes where it was going before a mesh proxy captured it.
+            var cluster = Envoy_Config_Cluster_V3_Cluster()
+            cluster.name = plan.name
+            cluster.type = .originalDst
+            cluster.lbPolicy = .clusterProvided
+            cluster.connectTimeout = .init(seconds: 10)
+            return cluster
         case .reject:
             var cluster = Envoy_Config_Cluster_V3_Cluster()
             cluster.name = plan.name
@@ -100,7 +108,7 @@ enum Clusters {
                 locality.loadBalancingWeight = Google_Protobuf_UInt32Value(UInt32(planned.weight))
                 return locality
             }
-        case .reject, .dns: return nil
+        case .reject, .dns, .originalDestination: return nil
         }
         return assignment
     }

@@ -58,7 +58,7 @@ public struct EnvoyBuilder: Sendable {
         var config = ProxyConfig()
         for listener in plan.listeners {
             config.listeners.append(Listeners.listener(listener, filters: filters))
-            if case .http(let http) = listener.traffic { config.routes += http.routeTables.map(routeConfiguration) }
+            config.routes += listener.traffic.routeTables.map(routeConfiguration)
         }
         for cluster in plan.clusters {
             config.clusters.append(memoCluster(cluster))

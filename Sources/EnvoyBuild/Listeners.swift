@@ -63,6 +63,8 @@ enum Listeners {
             listener.address = Addresses.socket(plan.address, plan.port, udp: true)
             listener.udpListenerConfig = Envoy_Config_Listener_V3_UdpListenerConfig()
             listener.listenerFilters = [udpProxy(planned.cluster, statPrefix: "udp-\(plan.port)")]
+        case .mesh(let mesh):
+            return MeshListeners.listener(plan, mesh: mesh, filters: filters)
         }
         return listener
     }

@@ -20,6 +20,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
     case securityPolicy = "SecurityPolicy"
     case backendTrafficPolicy = "BackendTrafficPolicy"
     case clientTrafficPolicy = "ClientTrafficPolicy"
+    case pod = "Pod"
 
     public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -36,7 +37,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
             ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha3", "gateway.networking.k8s.io/v1alpha2"]
         case .tcpRoute, .udpRoute: ["gateway.networking.k8s.io/v1alpha2"]
         case .backendTLSPolicy: ["gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1alpha3"]
-        case .service, .secret, .namespace, .configMap: ["v1"]
+        case .service, .secret, .namespace, .configMap, .pod: ["v1"]
         case .endpointSlice: ["discovery.k8s.io/v1"]
         case .ingress, .ingressClass: ["networking.k8s.io/v1"]
         case .securityPolicy, .backendTrafficPolicy, .clientTrafficPolicy: ["gateway.envoyproxy.io/v1alpha1"]
@@ -49,7 +50,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         case .gatewayClass, .gateway, .listenerSet, .httpRoute, .referenceGrant, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute,
             .backendTLSPolicy:
             gatewayGroup
-        case .service, .secret, .namespace, .configMap: ""
+        case .service, .secret, .namespace, .configMap, .pod: ""
         case .endpointSlice: "discovery.k8s.io"
         case .ingress, .ingressClass: "networking.k8s.io"
         case .securityPolicy, .backendTrafficPolicy, .clientTrafficPolicy: envoyGatewayGroup

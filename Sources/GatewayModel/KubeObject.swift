@@ -17,6 +17,7 @@ public enum KubeObject: Sendable, Hashable {
     case configMap(ConfigMap)
     case ingress(Ingress)
     case ingressClass(IngressClass)
+    case pod(Pod)
     // Boxed: their specs are large, and every object of every kind would be as large
     // as the largest case.
     indirect case securityPolicy(SecurityPolicy)
@@ -42,6 +43,7 @@ public enum KubeObject: Sendable, Hashable {
         case .configMap: .configMap
         case .ingress: .ingress
         case .ingressClass: .ingressClass
+        case .pod: .pod
         case .securityPolicy: .securityPolicy
         case .backendTrafficPolicy: .backendTrafficPolicy
         case .clientTrafficPolicy: .clientTrafficPolicy
@@ -67,6 +69,7 @@ public enum KubeObject: Sendable, Hashable {
         case .configMap(let o): o.metadata
         case .ingress(let o): o.metadata
         case .ingressClass(let o): o.metadata
+        case .pod(let o): o.metadata
         case .securityPolicy(let o): o.metadata
         case .backendTrafficPolicy(let o): o.metadata
         case .clientTrafficPolicy(let o): o.metadata

@@ -127,6 +127,10 @@ public struct ResourceSet: Sendable, Hashable {
         manifests(of: .configMap).compactMap { if case .configMap(let o) = $0.object { o } else { nil } }
     }
 
+    public var pods: [Pod] {
+        manifests(of: .pod).compactMap { if case .pod(let o) = $0.object { o } else { nil } }
+    }
+
     public var ingresses: [Ingress] {
         manifests(of: .ingress).compactMap { if case .ingress(let o) = $0.object { o } else { nil } }
     }

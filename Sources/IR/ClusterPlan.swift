@@ -36,11 +36,13 @@ public struct ClusterPlan: Hashable, Sendable, Encodable {
         case reject
         /// A host name the proxy resolves itself (a remote JWKS server).
         case dns(host: String, port: Int)
+        /// Wherever each connection was going before a mesh proxy captured it.
+        case originalDestination
 
         /// Whether the cluster's endpoints are sent as their own resource (EDS).
         public var hasDiscoveredEndpoints: Bool {
             switch self {
-            case .reject, .dns: false
+            case .reject, .dns, .originalDestination: false
             case .service, .weighted: true
             }
         }
@@ -51,6 +53,7 @@ public struct ClusterPlan: Hashable, Sendable, Encodable {
             case .weighted(let localities): try encoder.encodeCase("weighted", ["localities": localities])
             case .reject: try encoder.encodeCase("reject", [String: String]())
             case .dns(let host, let port): try encoder.encodeCase("dns", ["host": host, "port": String(port)])
+            case .originalDestination: try encoder.encodeCase("originalDestination", [String: String]())
             }
         }
     }

@@ -36,6 +36,18 @@ public struct ListenerPlan: Hashable, Sendable, Encodable {
         case tcp(StreamChainPlan)
         /// One UDP datagram proxy.
         case udp(UDPPlan)
+        /// A mesh proxy's capture listener (outbound or inbound).
+        case mesh(MeshListenerPlan)
+
+        /// Every route table the listener's traffic is routed by.
+        public var routeTables: [RouteTablePlan] {
+            switch self {
+            case .http(let http): http.routeTables
+            case .mesh(let mesh):
+                mesh.chains.compactMap { chain in if case .http(let table, _) = chain.traffic { table } else { nil } }
+            case .tls, .tcp, .udp: []
+            }
+        }
 
         public func encode(to encoder: any Encoder) throws {
             switch self {
@@ -43,6 +55,7 @@ public struct ListenerPlan: Hashable, Sendable, Encodable {
             case .tls(let chains): try encoder.encodeCase("tls", chains)
             case .tcp(let chain): try encoder.encodeCase("tcp", chain)
             case .udp(let plan): try encoder.encodeCase("udp", plan)
+            case .mesh(let plan): try encoder.encodeCase("mesh", plan)
             }
         }
     }

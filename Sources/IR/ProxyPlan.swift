@@ -35,10 +35,8 @@ public struct ProxyPlan: Hashable, Sendable, Encodable {
         var result: [ResourceKey: Set<ObjectKey>] = [:]
         for listener in listeners {
             result[ResourceKey(.listener, listener.name), default: []].formUnion(listener.origins.keys)
-            if case .http(let http) = listener.traffic {
-                for table in http.routeTables {
-                    result[ResourceKey(.route, table.name), default: []].formUnion(table.origins.keys)
-                }
+            for table in listener.traffic.routeTables {
+                result[ResourceKey(.route, table.name), default: []].formUnion(table.origins.keys)
             }
         }
         for cluster in clusters {

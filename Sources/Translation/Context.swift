@@ -57,8 +57,46 @@ struct Context {
             guard let service = slice.serviceName else { continue }
             slices[ServiceKey(namespace: slice.metadata.namespace ?? "default", name: service), default: []].append(slice)
         }
+        // Services with a selector and no EndpointSlice (written in files with their
+        // Pods): their endpoints are the Pods the selector picks, as Kubernetes' slice
+        // controller would list them.
+        let pods = set.pods
+        if !pods.isEmpty {
+            for service in set.services {
+                let key = ServiceKey(namespace: service.metadata.namespace ?? "default", name: service.metadata.name)
+                guard slices[key] == nil, let selector = service.spec.selector, !selector.isEmpty else { continue }
+                slices[key] = Self.slices(of: service, selecting: pods.filter { pod in
+                    (pod.metadata.namespace ?? "default") == key.namespace && !pod.hasFinished
+                        && selector.allSatisfy { pod.metadata.labels?[$0.key] == $0.value }
+                })
+            }
+        }
         self.slices = slices
         self.grants = Dictionary(grouping: set.referenceGrants) { $0.metadata.namespace ?? "default" }
+    }
+
+    /// One slice per Pod (a named `targetPort` may differ between Pods), sorted by Pod.
+    static func slices(of service: Service, selecting pods: [Pod]) -> [EndpointSlice] {
+        pods.sorted { $0.metadata.name < $1.metadata.name }.compactMap { pod -> EndpointSlice? in
+            let addresses = pod.addresses
+            guard let first = addresses.first else { return nil }
+            let ports = (service.spec.ports ?? []).compactMap { port -> EndpointSlice.Port? in
+                guard let number = pod.port(port.targetPort ?? .number(port.port)) else { return nil }
+                return EndpointSlice.Port(name: port.name, port: number, protocol: port.protocol, appProtocol: port.appProtocol)
+            }
+            return EndpointSlice(
+                metadata: ObjectMeta(
+                    name: "\(service.metadata.name)-\(pod.metadata.name)", namespace: pod.metadata.namespace,
+                    labels: ["kubernetes.io/service-name": service.metadata.name]),
+                addressType: first.contains(":") ? .ipv6 : .ipv4,
+                endpoints: [
+                    EndpointSlice.Endpoint(
+                        addresses: [first], conditions: EndpointSlice.Conditions(ready: true),
+                        targetRef: EndpointSlice.TargetReference(kind: "Pod", namespace: pod.metadata.namespace, name: pod.metadata.name),
+                        nodeName: pod.spec?.nodeName)
+                ],
+                ports: ports)
+        }
     }
 
     func certificate(_ key: ObjectKey) -> Result<CheckedCertificate, CertificateProblem>? { certificates[key] }

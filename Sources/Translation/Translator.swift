@@ -21,6 +21,8 @@ public struct TranslationResult: Sendable, Equatable {
     public var certificateExpiry: [String: Date] = [:]
     /// Per HTTPRoute and GRPCRoute, the policies in effect on each rule and what each decides.
     public var effectivePolicies: [ObjectKey: [EffectivePolicy]] = [:]
+    /// Mesh proxy groups (`sidecar:namespace/pod`, `node:NODE`): whom each serves.
+    public var mesh: [String: MeshProxy] = [:]
 
     public init() {}
 }
@@ -60,6 +62,9 @@ public struct Translator: Sendable {
     public var ingressPorts: IngressPorts
     /// How what is served divides into proxy groups.
     var producers: [any GroupProducer]
+    /// The mesh's trust domain (`serve --trust-domain`).
+    public var trustDomain: String = Translator.defaultTrustDomain
+    public static let defaultTrustDomain = "cluster.local"
 
     public init(
         now: Date = Date(), cache: PlanCache? = nil, gatewayAddresses: [AddressRange]? = nil, reservedPorts: Set<Int> = [],
@@ -95,7 +100,8 @@ public struct Translator: Sendable {
         let attachments = RouteAttachment.attach(
             RouteObject.all(in: set), to: &gateways, listenerSets: listenerSets, context: &context)
 
-        let world = World(classes: classes, gateways: gateways, attachments: attachments, context: context)
+        let world = World(
+            classes: classes, gateways: gateways, attachments: attachments, context: context, trustDomain: trustDomain)
         var groups = ProxyGroups()
         for producer in producers { producer.produce(from: world, into: &groups) }
         Ingresses.plan(
@@ -103,6 +109,8 @@ public struct Translator: Sendable {
             certificateExpiry: &result.certificateExpiry, warnings: &result.warnings)
         result.plans = groups.plans
         result.identical = groups.identical
+        result.mesh = groups.mesh
+        result.warnings += groups.warnings
 
         // Status, with what the groups found.
         var listenerFindings: [ObjectKey: [String: [Finding]]] = [:]

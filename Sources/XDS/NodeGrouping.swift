@@ -20,3 +20,25 @@ public struct ClusterGrouping: NodeGrouping {
     public func group(of node: Envoy_Config_Core_V3_Node) -> String { node.cluster }
 }
 
+
+/// Mesh proxies name what they serve in their node metadata (what `chancery bootstrap
+/// --sidecar` and `--node-proxy` write): a sidecar its Pod (`chancery.dev/pod`:
+/// `namespace/name`, group `sidecar:namespace/name`), a node-level proxy its node
+/// (`chancery.dev/node`, group `node:NAME`). Every other proxy's group is `node.cluster`.
+public struct MeshGrouping: NodeGrouping {
+    public static let podKey = "chancery.dev/pod"
+    public static let nodeKey = "chancery.dev/node"
+
+    public init() {}
+
+    public func group(of node: Envoy_Config_Core_V3_Node) -> String {
+        if case .stringValue(let pod)? = node.metadata.fields[Self.podKey]?.kind, !pod.isEmpty { return Self.sidecarGroup(pod) }
+        if case .stringValue(let name)? = node.metadata.fields[Self.nodeKey]?.kind, !name.isEmpty { return Self.nodeGroup(name) }
+        return node.cluster
+    }
+
+    /// A sidecar's group: `sidecar:namespace/name`.
+    public static func sidecarGroup(_ pod: String) -> String { "sidecar:\(pod)" }
+    /// A node-level proxy's group: `node:NAME`.
+    public static func nodeGroup(_ node: String) -> String { "node:\(node)" }
+}

@@ -4,9 +4,12 @@ import Synchronization
 import GRPCNIOTransportHTTP2
 import Logging
 
-/// The xDS gRPC server: plaintext HTTP/2 on one address, every discovery service on it.
+/// The xDS gRPC server: plaintext HTTP/2 on one address (and, for proxies in other
+/// network namespaces of the host, on a unix socket), every discovery service on it.
 public final class XDSServer: Sendable {
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
+    /// The same services on a unix socket (`serve --xds-socket`).
+    private let socketServer: GRPCServer<HTTP2ServerTransport.Posix>?
     public let discovery: DiscoveryService
     private let state = Mutex(State())
 
@@ -17,7 +20,7 @@ public final class XDSServer: Sendable {
     }
 
     /// - Parameter address: where to listen; port 0 picks a free port (see ``boundAddress()``).
-    public init(address: HostPort, discovery: DiscoveryService) {
+    public init(address: HostPort, socketPath: String? = nil, discovery: DiscoveryService) {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         // Snapshots for large fleets exceed gRPC's 4 MiB default; requests stay small,
         // but a delta reconnect lists every resource version the proxy holds.
@@ -30,13 +33,25 @@ public final class XDSServer: Sendable {
             transport: .http2NIOPosix(
                 address: .ipv4OrIPv6(address), transportSecurity: .plaintext, config: config),
             services: discovery.services)
+        self.socketServer = socketPath.map { path in
+            GRPCServer(
+                transport: .http2NIOPosix(
+                    address: .unixDomainSocket(path: path), transportSecurity: .plaintext, config: config),
+                services: discovery.services)
+        }
         self.discovery = discovery
     }
 
     /// Serves until ``stop()`` is called or the task running it is cancelled (which
     /// stops it the same way), then returns normally; throws if serving fails otherwise.
     public func run() async throws {
-        let serving = Task { try await server.serve() }
+        let socketServer = socketServer
+        let serving = Task {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await self.server.serve() }
+                if let socketServer { group.addTask { try await socketServer.serve() } }
+            }
+        }
         let stopped = state.withLock { state in
             state.serving = serving
             return state.stopping
@@ -57,10 +72,18 @@ public final class XDSServer: Sendable {
         }
         guard first else { return }
         server.beginGracefulShutdown()
+        socketServer?.beginGracefulShutdown()
         Task {
             try? await Task.sleep(for: grace)
             serving?.cancel()
         }
+    }
+
+    /// The unix socket's path, once listening there.
+    public func boundSocket() async throws -> String? {
+        guard let socketServer else { return nil }
+        let address = try await socketServer.transport.listeningAddress
+        return address.unixDomainSocket?.path
     }
 
     /// The address actually bound, once listening.

@@ -9,13 +9,28 @@ extension Chancery {
                 Save the output and start Envoy with it:
                   chancery bootstrap --xds-address 127.0.0.1:18000 --proxy default/quickstart > envoy.yaml
                   envoy -c envoy.yaml
+                A mesh proxy names what it serves instead of a group (docs/mesh.md):
+                  chancery bootstrap --sidecar --pod shop/echo-0 --xds-socket /run/chancery/xds.sock
+                  chancery bootstrap --node-proxy node-1 --xds-socket /run/chancery/xds.sock
                 """)
 
         @Option(help: "Chancery's xDS address (HOST:PORT). (default: \(HostPort.defaultXDS))", transform: parseHostPort)
         var xdsAddress: HostPort = .defaultXDS
 
+        @Option(help: "Reach Chancery on this unix socket instead (serve --xds-socket): for proxies in another network namespace of its host.")
+        var xdsSocket: String?
+
         @Option(help: "Proxy group: NAMESPACE/GATEWAY for one Gateway, or a GatewayClass name.")
-        var proxy: String
+        var proxy: String?
+
+        @Flag(help: "A mesh sidecar: serves the Pod --pod names (its capture listeners: outbound 15001, inbound 15006).")
+        var sidecar = false
+
+        @Option(help: "The sidecar's Pod, NAMESPACE/NAME.")
+        var pod: String?
+
+        @Option(help: "A mesh node-level proxy serving every mesh Pod on this node (its capture listeners: outbound 15001, inbound 15006).")
+        var nodeProxy: String?
 
         @Option(help: "This proxy's node id (default: GROUP-HOSTNAME).")
         var nodeID: String?
@@ -27,14 +42,43 @@ extension Chancery {
         var delta = false
 
         func validate() throws {
-            guard !proxy.isEmpty else { throw ValidationError("--proxy must name a proxy group") }
+            let kinds = [proxy != nil, sidecar, nodeProxy != nil].filter { $0 }.count
+            guard kinds == 1 else { throw ValidationError("give one of --proxy GROUP, --sidecar --pod NAMESPACE/NAME, --node-proxy NODE") }
+            if let proxy, proxy.isEmpty { throw ValidationError("--proxy must name a proxy group") }
+            if sidecar {
+                guard let pod else { throw ValidationError("--sidecar needs --pod NAMESPACE/NAME") }
+                let parts = pod.split(separator: "/", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw ValidationError("--pod must be NAMESPACE/NAME, not '\(pod)'")
+                }
+            } else if pod != nil {
+                throw ValidationError("--pod goes with --sidecar")
+            }
+            if let nodeProxy, nodeProxy.isEmpty { throw ValidationError("--node-proxy must name a node") }
             guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be 0…65535") }
         }
 
         func run() throws {
-            print(
-                XDS.Bootstrap(xdsAddress: xdsAddress, group: proxy, nodeID: nodeID, adminPort: adminPort, delta: delta)
-                    .yaml, terminator: "")
+            var bootstrap: XDS.Bootstrap
+            let capture = "Capture ports (chancery mesh-init sends traffic there): outbound 15001, inbound 15006."
+            if sidecar, let pod {
+                let group = MeshGrouping.sidecarGroup(pod)
+                bootstrap = XDS.Bootstrap(
+                    xdsAddress: xdsAddress, group: group, nodeID: nodeID ?? "sidecar~\(pod.replacingOccurrences(of: "/", with: "."))",
+                    adminPort: adminPort, delta: delta)
+                bootstrap.metadata = [MeshGrouping.podKey: pod]
+                bootstrap.note = "Mesh sidecar of Pod \(pod). \(capture)"
+            } else if let nodeProxy {
+                bootstrap = XDS.Bootstrap(
+                    xdsAddress: xdsAddress, group: MeshGrouping.nodeGroup(nodeProxy), nodeID: nodeID ?? "node~\(nodeProxy)",
+                    adminPort: adminPort, delta: delta)
+                bootstrap.metadata = [MeshGrouping.nodeKey: nodeProxy]
+                bootstrap.note = "Mesh node-level proxy of node \(nodeProxy): serves every mesh Pod on it. \(capture)"
+            } else {
+                bootstrap = XDS.Bootstrap(xdsAddress: xdsAddress, group: proxy ?? "", nodeID: nodeID, adminPort: adminPort, delta: delta)
+            }
+            bootstrap.xdsSocket = xdsSocket
+            print(bootstrap.yaml, terminator: "")
         }
     }
 }

@@ -9,7 +9,7 @@ struct Chancery: AsyncParsableCommand {
         version: "chancery \(BuildInfo.version) (Swift \(BuildInfo.swift))",
         subcommands: [
             Serve.self, Translate.self, Validate.self, Bootstrap.self, Wait.self, Status.self, Get.self, Describe.self,
-            ConfigDump.self, Diff.self, Plan.self,
+            ConfigDump.self, Diff.self, Plan.self, MeshInit.self,
         ]
     )
 }

@@ -44,9 +44,17 @@ struct ProxyHostOptions: ParsableArguments {
             valueName: "ADDRESS"))
     var ingressAddresses: [String] = []
 
+    @Option(
+        help: ArgumentHelp(
+            "The mesh's trust domain: a workload's identity is spiffe://DOMAIN/ns/NAMESPACE/sa/SERVICE-ACCOUNT.",
+            valueName: "DOMAIN"))
+    var trustDomain: String = Translator.defaultTrustDomain
+
     /// A translator with what these options say of the proxies' hosts.
     func translator() -> Translator {
-        Translator(gatewayAddresses: usable, reservedPorts: reservedPorts, ingressPorts: ingressPorts)
+        var translator = Translator(gatewayAddresses: usable, reservedPorts: reservedPorts, ingressPorts: ingressPorts)
+        translator.trustDomain = trustDomain
+        return translator
     }
 
     var ingressPorts: IngressPorts {

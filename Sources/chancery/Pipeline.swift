@@ -46,6 +46,8 @@ struct Pipeline {
     /// an object annotated `chancery.dev/test-corrupt` get a regex Envoy refuses, so that
     /// tests can prove quarantine with a rejection no validation of Chancery's can foresee.
     var corruptAnnotatedForTests = false
+    /// The mesh's trust domain (`--trust-domain`).
+    var trustDomain = Translator.defaultTrustDomain
     static let corruptAnnotation = "chancery.dev/test-corrupt"
 
     init(
@@ -81,7 +83,10 @@ struct Pipeline {
         let (effective, released) = quarantine.apply(to: set)
         for key in released { logger.notice("object changed: it leaves quarantine", metadata: ["object": "\(key)"]) }
         let start = ContinuousClock.now
-        var result = Translator(cache: plans, gatewayAddresses: gatewayAddresses, reservedPorts: reservedPorts, ingressPorts: ingressPorts).translate(effective)
+        var translator = Translator(
+            cache: plans, gatewayAddresses: gatewayAddresses, reservedPorts: reservedPorts, ingressPorts: ingressPorts)
+        translator.trustDomain = trustDomain
+        var result = translator.translate(effective)
         var configs = builder.build(result.plans, identical: result.identical)
         if corruptAnnotatedForTests { Self.corrupt(&configs, result: result, set: effective) }
         quarantine.patch(&result.statuses)

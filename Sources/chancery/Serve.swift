@@ -25,6 +25,10 @@ extension Chancery {
         var xdsAddress: HostPort = .defaultXDS
 
         @Option(
+            help: "Also serve xDS on this unix socket (for proxies in other network namespaces of this host: sidecars, node-level proxies).")
+        var xdsSocket: String?
+
+        @Option(
             help: "Address for the admin HTTP endpoint (HOST:PORT; port 0 picks one). (default: \(HostPort.defaultAdmin))",
             transform: parseHostPort)
         var adminAddress: HostPort = .defaultAdmin
@@ -157,8 +161,14 @@ extension Chancery {
             let cache = SnapshotCache()
             let registry = ClientRegistry()
             let adminState = AdminState()
-            let discovery = DiscoveryService(cache: cache, registry: registry, grouping: ClusterGrouping())
-            let server = XDSServer(address: xdsAddress, discovery: discovery)
+            let discovery = DiscoveryService(cache: cache, registry: registry, grouping: MeshGrouping())
+            if let xdsSocket, let type = try? FileManager.default.attributesOfItem(atPath: xdsSocket)[.type] as? FileAttributeType,
+                type == .typeSocket
+            {
+                // A socket left by a previous run: nobody listens on it any more.
+                try? FileManager.default.removeItem(atPath: xdsSocket)
+            }
+            let server = XDSServer(address: xdsAddress, socketPath: xdsSocket, discovery: discovery)
             let admin: AdminServer
             do {
                 admin = try AdminServer(
@@ -166,7 +176,7 @@ extension Chancery {
                     metrics: metrics,
                     planner: Planner(
                         gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts, limits: sourceLimits.limits,
-                        ingressPorts: proxyHost.ingressPorts))
+                        ingressPorts: proxyHost.ingressPorts, trustDomain: proxyHost.trustDomain))
             } catch {
                 throw ValidationError("\(error)")
             }
@@ -180,6 +190,7 @@ extension Chancery {
                 cache: cache, admin: adminState, logger: logger, gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts,
                 maxObjectsPerKind: sourceLimits.maxObjectsPerKind, ingressPorts: proxyHost.ingressPorts)
             pipeline.corruptAnnotatedForTests = corruptAnnotatedForTests
+            pipeline.trustDomain = proxyHost.trustDomain
             // From files alone, the first read builds the first snapshots before Envoy can
             // connect. With the cluster, nothing is built until every kind has synced, so
             // a restart never serves a half-empty configuration (and /readyz says so).
@@ -224,6 +235,7 @@ extension Chancery {
                     }
                     tasks.addTask {
                         let bound = try await server.boundAddress()
+                        let socket = try await server.boundSocket()
                         let adminBound = try await admin.boundAddress()
                         let groups = initial?.plans.keys.sorted() ?? []
                         let example = groups.first { $0.contains("/") } ?? groups.first ?? "NAMESPACE/GATEWAY"
@@ -236,7 +248,7 @@ extension Chancery {
                         say(
                             """
                             Watching \(watched): \(found)
-                            xDS (ADS, state of the world and delta) listening on \(bound)
+                            xDS (ADS, state of the world and delta) listening on \(bound)\(socket.map { " and unix:\($0)" } ?? "")
                             Admin: http://\(adminBound)/ (JSON under /api/v1, metrics at /metrics)\(token != nil ? ", bearer token required" : "")
                             Point an Envoy at it:
                               chancery bootstrap --xds-address \(bound) --proxy \(example) > envoy.yaml && envoy -c envoy.yaml

@@ -40,6 +40,10 @@ public struct WatchedKind: Sendable, Hashable {
             fieldSelector: "type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1,type!=bootstrap.kubernetes.io/token"),
         WatchedKind(kind: .configMap, group: "", versions: ["v1"], resource: "configmaps", fieldSelector: nil),
         WatchedKind(kind: .namespace, group: "", versions: ["v1"], resource: "namespaces", fieldSelector: nil),
+        // Mesh workloads; finished Pods serve nothing.
+        WatchedKind(
+            kind: .pod, group: "", versions: ["v1"], resource: "pods",
+            fieldSelector: "status.phase!=Succeeded,status.phase!=Failed"),
         WatchedKind(kind: .ingressClass, group: "networking.k8s.io", versions: ["v1"], resource: "ingressclasses", fieldSelector: nil),
         WatchedKind(kind: .ingress, group: "networking.k8s.io", versions: ["v1"], resource: "ingresses", fieldSelector: nil),
         WatchedKind(

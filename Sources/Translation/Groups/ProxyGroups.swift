@@ -11,6 +11,8 @@ struct World {
     let gateways: [PreparedGateway]
     let attachments: Attachments
     let context: Context
+    /// The mesh's trust domain: workload identities are `spiffe://<it>/ns/…/sa/…`.
+    var trustDomain = Translator.defaultTrustDomain
 }
 
 /// Something a proxy group could not serve as its objects asked, found while planning
@@ -41,6 +43,10 @@ struct ProxyGroups {
     var findings: [Finding] = []
     /// The groups each Gateway is served in, in the order they were made.
     var servedIn: [ObjectKey: [String]] = [:]
+    /// Mesh proxy groups: whom each serves.
+    var mesh: [String: MeshProxy] = [:]
+    /// What could not be used as written, for the warnings.
+    var warnings: [String] = []
 
     mutating func add(_ group: String, plan: ProxyPlan, serving gateways: [ObjectKey]) {
         plans[group] = plan
@@ -57,7 +63,7 @@ protocol GroupProducer: Sendable {
 }
 
 enum GroupProducers {
-    static let all: [any GroupProducer] = [PerGatewayGroups(), PerClassGroups()]
+    static let all: [any GroupProducer] = [PerGatewayGroups(), PerClassGroups(), MeshGroups()]
 }
 
 /// `namespace/name`: one Gateway's own proxies.

@@ -153,10 +153,13 @@ struct PlanBuilder {
     }
 
     /// The clusters that rules with session persistence share across their backends.
-    mutating func useSessionClusters(of attached: AttachedRoute) {
-        for rule in attached.rules {
+    mutating func useSessionClusters(of attached: AttachedRoute) { useSessionClusters(of: attached.rules, by: attached.key) }
+
+    /// The clusters shared by the backends of rules with session persistence.
+    mutating func useSessionClusters(of rules: [ResolvedRule], by route: ObjectKey) {
+        for rule in rules {
             guard let shared = rule.sessionCluster else { continue }
-            weighted[shared.name] = (attached.key, shared.backends.map { ($0.target, $0.weight) }, shared.http2)
+            weighted[shared.name] = (route, shared.backends.map { ($0.target, $0.weight) }, shared.http2)
         }
     }
 

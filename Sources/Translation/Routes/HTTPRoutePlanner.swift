@@ -70,6 +70,15 @@ enum HTTPRoutePlanner {
         /// What policies do to each rule (empty: nothing).
         let policyEffects: [RuleEffects]
 
+        init(listenerPort: Int, listenerScheme: String, key: ObjectKey, created: String, rules: [ResolvedRule]) {
+            self.listenerPort = listenerPort
+            self.listenerScheme = listenerScheme
+            self.key = key
+            self.created = created
+            self.rules = rules
+            self.policyEffects = []
+        }
+
         init(_ attached: AttachedRoute) {
             listenerPort = attached.listenerPort
             listenerScheme = attached.listenerScheme

@@ -69,6 +69,7 @@ struct AttachedRoute {
 /// How a route stands towards one of its parentRefs that names a Gateway of ours.
 struct ParentAttachment {
     let parentRef: ParentReference
+    /// The Gateway (or, for a mesh route, the Service) the parentRef names.
     let gateway: ObjectKey
     var accepted: Verdict
     /// The listeners it attached to.
@@ -94,6 +95,8 @@ struct Attachments {
     var records: [ObjectKey: RouteRecord] = [:]
     /// By Gateway key and listener name, oldest route first.
     var routes: [ObjectKey: [String: [AttachedRoute]]] = [:]
+    /// GAMMA: HTTPRoutes and GRPCRoutes attached to Services, by Service, oldest first.
+    var mesh: [ObjectKey: [MeshRoute]] = [:]
 
     func routes(for gateway: ObjectKey, listener: String) -> [AttachedRoute] {
         routes[gateway]?[listener] ?? []
@@ -161,6 +164,13 @@ enum RouteAttachment {
                     guard let prepared = listenerSets[setKey] else { continue }  // not for a Gateway of ours
                     gatewayKey = prepared.gateway
                     listenerSet = prepared
+                case .service?:
+                    // GAMMA: the route governs calls to the Service inside the mesh.
+                    parents.append(
+                        MeshAttachment.attach(
+                            route, rules: rules, parentRef: parentRef, allDropped: allDropped, into: &result.mesh,
+                            context: context))
+                    continue
                 default: continue
                 }
                 guard let g = byKey[gatewayKey] else { continue }  // not a Gateway of ours

@@ -1,0 +1,95 @@
+import EnvoyAPI
+import IR
+import SwiftProtobuf
+
+/// Mesh capture listeners: Envoy's `original_dst` listener filter recovers where each
+/// redirected connection was going, and the filter chain matching that destination
+/// (and, on a node-level proxy, the sending workload's address) carries it.
+enum MeshListeners {
+    static func listener(_ plan: ListenerPlan, mesh: MeshListenerPlan, filters: [any HTTPFilter]) -> Envoy_Config_Listener_V3_Listener {
+        var listener = Envoy_Config_Listener_V3_Listener()
+        listener.name = plan.name
+        listener.address = Addresses.socket(plan.address, plan.port)
+        listener.trafficDirection = mesh.direction == .outbound ? .outbound : .inbound
+        var originalDestination = Envoy_Config_Listener_V3_ListenerFilter()
+        originalDestination.name = "envoy.filters.listener.original_dst"
+        originalDestination.typedConfig = try! .packing(Envoy_Extensions_Filters_Listener_OriginalDst_V3_OriginalDst())
+        listener.listenerFilters = [originalDestination]
+        let statPrefix = mesh.direction.rawValue
+        listener.filterChains = mesh.chains.map { planned in
+            var chain = Envoy_Config_Listener_V3_FilterChain()
+            chain.name = planned.name
+            var match = Envoy_Config_Listener_V3_FilterChainMatch()
+            match.destinationPort = Google_Protobuf_UInt32Value(UInt32(planned.port))
+            match.prefixRanges = planned.destinations.compactMap(cidr)
+            match.sourcePrefixRanges = planned.sources.compactMap(cidr)
+            chain.filterChainMatch = match
+            switch planned.traffic {
+            case .http(let table, let inbound):
+                var manager = Listeners.connectionManager(
+                    table.name, statPrefix: "\(statPrefix)-\(planned.port)",
+                    filters: HTTPFilters.chain(for: .plain(table), filters: filters))
+                var hcm = try! Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
+                    unpackingAny: manager.typedConfig)
+                hcm.accessLog = [accessLog()]
+                if inbound {
+                    // The application learns who called from X-Forwarded-Client-Cert, set
+                    // by this proxy alone: a header the caller wrote is replaced.
+                    hcm.forwardClientCertDetails = .sanitizeSet
+                    var details = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
+                        .SetCurrentClientCertDetails()
+                    details.uri = true
+                    hcm.setCurrentClientCertDetails = details
+                } else {
+                    // A workload's own calls: the client is the workload, not a remote peer.
+                    hcm.useRemoteAddress = Google_Protobuf_BoolValue(false)
+                }
+                manager.typedConfig = try! .packing(hcm)
+                chain.filters = [manager]
+            case .tcp(let cluster):
+                chain.filters = [tcpProxy(cluster, statPrefix: "\(statPrefix)-\(planned.port)")]
+            }
+            return chain
+        }
+        switch mesh.fallback {
+        case .passthrough(let cluster):
+            var chain = Envoy_Config_Listener_V3_FilterChain()
+            chain.name = "\(plan.name)/passthrough"
+            chain.filters = [tcpProxy(cluster, statPrefix: "\(statPrefix)-passthrough")]
+            listener.defaultFilterChain = chain
+        case .blocked:
+            // No default chain: Envoy closes a connection no chain matches.
+            break
+        }
+        return listener
+    }
+
+    /// A tcp_proxy to one cluster, with an access log.
+    static func tcpProxy(_ cluster: String, statPrefix: String) -> Envoy_Config_Listener_V3_Filter {
+        var filter = Listeners.tcpProxy(StreamDestination(backends: [WeightedCluster(cluster: cluster, weight: 1)]), statPrefix: statPrefix)
+        var proxy = try! Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(unpackingAny: filter.typedConfig)
+        proxy.accessLog = [accessLog()]
+        filter.typedConfig = try! .packing(proxy)
+        return filter
+    }
+
+    /// Envoy's default access log line, on standard output.
+    static func accessLog() -> Envoy_Config_Accesslog_V3_AccessLog {
+        var log = Envoy_Config_Accesslog_V3_AccessLog()
+        log.name = "envoy.access_loggers.stdout"
+        log.typedConfig = try! .packing(Envoy_Extensions_AccessLoggers_Stream_V3_StdoutAccessLog())
+        return log
+    }
+
+    /// `address/length` as Envoy's CIDR range (a bare address is one host).
+    static func cidr(_ text: String) -> Envoy_Config_Core_V3_CidrRange? {
+        let parts = text.split(separator: "/", maxSplits: 1)
+        guard let address = parts.first else { return nil }
+        var range = Envoy_Config_Core_V3_CidrRange()
+        range.addressPrefix = String(address)
+        let length = parts.count == 2 ? UInt32(parts[1]) : (address.contains(":") ? 128 : 32)
+        guard let length else { return nil }
+        range.prefixLen = Google_Protobuf_UInt32Value(length)
+        return range
+    }
+}

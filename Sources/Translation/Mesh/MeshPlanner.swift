@@ -1,0 +1,159 @@
+import GatewayModel
+import IR
+
+/// Plans a mesh proxy group: an outbound capture listener with a chain per Service port
+/// its workloads may call (per calling namespace on a node-level proxy), and an inbound
+/// capture listener with a chain per port its workloads serve.
+enum MeshPlanner {
+    enum ProxyKind { case sidecar, node }
+
+    /// Where iptables sends what a workload sends (`chancery mesh-init`), and what it receives.
+    static let outboundPort = 15001
+    static let inboundPort = 15006
+    static let outboundListener = "mesh/outbound"
+    static let inboundListener = "mesh/inbound"
+    /// Connections to where they were going: addresses outside the mesh, ports no chain serves.
+    static let passthroughCluster = "mesh/passthrough"
+
+    static func sidecarGroup(_ pod: ObjectKey) -> String { "sidecar:\(pod.namespace)/\(pod.name)" }
+    static func nodeGroup(_ node: String) -> String { "node:\(node)" }
+
+    /// `outbound|namespace/service:port|caller namespace` → `namespace/service:port`.
+    static func serviceName(ofChain name: String) -> String {
+        let parts = name.split(separator: "|")
+        return parts.count > 1 ? String(parts[1]) : name
+    }
+
+    static func plan(group: String, kind: ProxyKind, workloads: [MeshWorkload], mesh: MeshWorld, world: World) -> ProxyPlan {
+        var builder = PlanBuilder(group: group, world: world)
+        var listenerOrigins = Origins()
+        for workload in workloads { listenerOrigins.insert(workload.key) }
+
+        // Outbound: per calling namespace (a sidecar has one), a chain per Service port
+        // in its scope.
+        var outbound: [MeshChainPlan] = []
+        var outboundOrigins = listenerOrigins
+        let callers = Dictionary(grouping: workloads, by: \.namespace)
+        for namespace in callers.keys.sorted() {
+            let members = callers[namespace]!
+            // A sidecar's chains match any source; a node proxy's, its callers' addresses.
+            let sources = kind == .sidecar ? [] : members.flatMap(\.addresses).map(cidr).sorted()
+            var egress: [EgressHost] = []
+            for member in members { for host in member.egress where !egress.contains(host) { egress.append(host) } }
+            for service in mesh.scope(namespace: namespace, egress: egress) {
+                outboundOrigins.insert(service.key)
+                for port in service.ports {
+                    let chain = outboundChain(
+                        from: namespace, to: service, port: port, sources: sources, mesh: mesh, builder: &builder)
+                    outbound.append(chain)
+                }
+            }
+        }
+        let blocked = workloads.allSatisfy(\.outboundBlocked)
+        builder.listeners.append(
+            ListenerPlan(
+                name: outboundListener, address: "0.0.0.0", port: outboundPort,
+                traffic: .mesh(
+                    MeshListenerPlan(
+                        direction: .outbound, chains: outbound,
+                        fallback: blocked ? .blocked : .passthrough(cluster: passthroughCluster))),
+                origins: outboundOrigins))
+
+        // Inbound: a chain per port each workload serves, to the application.
+        var inbound: [MeshChainPlan] = []
+        var clusters: [ClusterPlan] = []
+        for workload in workloads {
+            for port in workload.inbound {
+                let name = "inbound|\(workload.namespace)/\(workload.key.name):\(port.port)"
+                // A sidecar reaches its application on the Pod's loopback; a node-level
+                // proxy at the Pod's address.
+                let endpoints =
+                    kind == .sidecar
+                    ? [Endpoint(address: "127.0.0.1", port: port.port)]
+                    : workload.addresses.map { Endpoint(address: $0, port: port.port) }
+                let origins = Origins([workload.key] + port.services.sorted())
+                clusters.append(
+                    ClusterPlan(
+                        name: name, kind: .service(endpoints: endpoints), settings: UpstreamSettings(http2: port.http2),
+                        origins: origins, endpointOrigins: origins))
+                let traffic: MeshChainPlan.Traffic
+                if port.http {
+                    let route = RoutePlan(
+                        name: name, origin: workload.key, match: RouteMatchPlan(path: .segmentPrefix("/")),
+                        action: .forward(ForwardPlan(destinations: [DestinationPlan(cluster: name, weight: 1)])))
+                    traffic = .http(
+                        RouteTablePlan(
+                            name: name, virtualHosts: [VirtualHostPlan(name: name, domains: ["*"], routes: [route])],
+                            origins: origins),
+                        inbound: true)
+                } else {
+                    traffic = .tcp(cluster: name)
+                }
+                inbound.append(
+                    MeshChainPlan(name: name, port: port.port, destinations: workload.addresses.map(cidr), traffic: traffic))
+            }
+        }
+        builder.listeners.append(
+            ListenerPlan(
+                name: inboundListener, address: "0.0.0.0", port: inboundPort,
+                traffic: .mesh(
+                    MeshListenerPlan(direction: .inbound, chains: inbound, fallback: .passthrough(cluster: passthroughCluster))),
+                origins: listenerOrigins))
+
+        var plan = builder.finish()
+        clusters.append(
+            ClusterPlan(name: passthroughCluster, kind: .originalDestination, origins: listenerOrigins, endpointOrigins: []))
+        plan.clusters = (plan.clusters + clusters).sorted { $0.name < $1.name }
+        return plan
+    }
+
+    /// The chain for calls from `namespace` to one Service port: HTTP routed by the
+    /// GAMMA routes that govern them (or straight to the Service's endpoints), TCP
+    /// proxied to the endpoints.
+    private static func outboundChain(
+        from namespace: String, to service: MeshService, port: Service.Port, sources: [String], mesh: MeshWorld,
+        builder: inout PlanBuilder
+    ) -> MeshChainPlan {
+        let target = ServicePort(namespace: service.key.namespace, service: service.key.name, port: port.port)
+        let name = "outbound|\(target.name)|\(namespace)"
+        let routes = mesh.routes(from: namespace, to: service.key, port: port.port)
+        let destinations = [cidr(service.clusterIP)]
+        guard !routes.isEmpty || MeshServices.speaksHTTP(port) else {
+            builder.use(target, by: service.key, through: service.key)
+            return MeshChainPlan(name: name, port: port.port, destinations: destinations, sources: sources, traffic: .tcp(cluster: target.name))
+        }
+        var origins = Origins([service.key])
+        var planned: [RoutePlan] = []
+        if routes.isEmpty {
+            builder.use(target, by: service.key, through: service.key)
+            planned = [
+                RoutePlan(
+                    name: "\(target.name)/default", origin: service.key, match: RouteMatchPlan(path: .segmentPrefix("/")),
+                    action: .forward(ForwardPlan(destinations: [DestinationPlan(cluster: target.name, weight: 1)])))
+            ]
+        } else {
+            var entries: [RouteEntry] = []
+            for route in routes {
+                origins.insert(route.key)
+                entries += route.entries(port: port.port, cache: world(builder).context.cache)
+                for rule in route.rules {
+                    for backend in rule.backends.compactMap(\.target) { builder.use(backend, by: route.key, through: service.key) }
+                    for mirror in rule.mirrors.compactMap({ $0 }) { builder.use(mirror, by: route.key, through: service.key) }
+                }
+                builder.useSessionClusters(of: route.rules, by: route.key)
+            }
+            entries.sort { $0.precedence < $1.precedence }
+            var seen: Set<String> = []
+            for entry in entries where seen.insert(entry.plan.name).inserted { planned.append(entry.plan) }
+        }
+        let table = RouteTablePlan(
+            name: name, virtualHosts: [VirtualHostPlan(name: name, domains: ["*"], routes: planned)], origins: origins)
+        return MeshChainPlan(
+            name: name, port: port.port, destinations: destinations, sources: sources, traffic: .http(table, inbound: false))
+    }
+
+    private static func world(_ builder: PlanBuilder) -> World { builder.world }
+
+    /// One address as a CIDR block of one host.
+    static func cidr(_ address: String) -> String { address.contains(":") ? "\(address)/128" : "\(address)/32" }
+}
