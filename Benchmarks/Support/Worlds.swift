@@ -100,6 +100,82 @@ public enum Worlds {
                     """
             }
         }
+        return decode(yaml)
+    }
+
+    /// A mesh: 10 namespaces `mesh-0`…`mesh-9`, each labelled `chancery.dev/mesh: enabled`,
+    /// and `services` Services `svc-N` in namespace `mesh-<N / 10 % 10>` (blocks of ten:
+    /// svc-0…9 in mesh-0, svc-10…19 in mesh-1, …, svc-100…109 in mesh-0 again), each
+    /// with a unique cluster IP (10.96.x.y), selector `app: svc-N` and one port
+    /// `http` 80 → 8080, and one Running Pod `pod-N` it selects (unique Pod IP 10.0.x.y,
+    /// on `node-<N % 10>`, so that every node runs Pods of every namespace). Only the
+    /// first `sidecars` Pods are in the mesh: the others are labelled
+    /// `chancery.dev/mesh: disabled` (they still serve their Service's endpoints).
+    /// Every 10th Service has a producer HTTPRoute `route-N` (parentRef the Service,
+    /// port 80) splitting 90/10 between itself and svc-(N+1), the next Service of its
+    /// namespace. `variant` > 0 moves `variant % 80` of route-0's weight to its second
+    /// backend, as an edit would.
+    public static func mesh(services: Int, sidecars: Int, variant: Int = 0) -> ResourceSet {
+        var yaml = ""
+        for namespace in 0..<10 {
+            yaml += """
+                ---
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: mesh-\(namespace), labels: {chancery.dev/mesh: enabled}}
+
+                """
+        }
+        for i in 0..<services {
+            let namespace = "mesh-\(i / 10 % 10)"
+            // From 1: the first addresses are 10.96.0.1 and 10.0.0.1, not a .0.0.
+            let n = i + 1
+            let octets = "\(n / 256 % 256).\(n % 256)"
+            let clusterIP = "10.\(96 + n / 65536).\(octets)"
+            let podIP = "10.\(n / 65536).\(octets)"
+            let labels = i < sidecars ? "{app: svc-\(i)}" : "{app: svc-\(i), chancery.dev/mesh: disabled}"
+            yaml += """
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: svc-\(i), namespace: \(namespace)}
+                spec:
+                  clusterIP: \(clusterIP)
+                  selector: {app: svc-\(i)}
+                  ports: [{name: http, port: 80, targetPort: 8080}]
+                ---
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: pod-\(i), namespace: \(namespace), labels: \(labels)}
+                spec: {nodeName: node-\(i % 10)}
+                status: {podIP: \(podIP), phase: Running}
+
+                """
+            if i % 10 == 0 {
+                let weight = i == 0 ? 90 - variant % 80 : 90
+                // svc-(i+1) is in the same block of ten, so the same namespace.
+                let backends =
+                    i + 1 < services
+                    ? "[{name: svc-\(i), port: 80, weight: \(weight)}, {name: svc-\(i + 1), port: 80, weight: \(100 - weight)}]"
+                    : "[{name: svc-\(i), port: 80, weight: \(weight)}]"
+                yaml += """
+                    ---
+                    apiVersion: gateway.networking.k8s.io/v1
+                    kind: HTTPRoute
+                    metadata: {name: route-\(i), namespace: \(namespace)}
+                    spec:
+                      parentRefs: [{group: "", kind: Service, name: svc-\(i), port: 80}]
+                      rules:
+                      - backendRefs: \(backends)
+
+                    """
+            }
+        }
+        return decode(yaml)
+    }
+
+    /// The objects of a synthetic world's YAML, read as `chancery` reads files.
+    static func decode(_ yaml: String) -> ResourceSet {
         let decoded = ManifestDecoder.decode(
             file: "world.yaml", contents: yaml, maxObjectBytes: SourceLimits.defaults.maxObjectBytes)
         precondition(decoded.errors.isEmpty && decoded.fileError == nil, "bad synthetic world: \(decoded.errors)")

@@ -9,6 +9,7 @@ import XDS
 // chancery-bench: translation and snapshot benchmarks on synthetic Gateway API worlds.
 //
 //   swift run -c release chancery-bench [--routes 100,1000,10000] [--runs 5] [--policies]
+//   swift run -c release chancery-bench --mesh [--services 1000] [--sidecars 100] [--runs 5]
 //
 // With --policies, every route also has a SecurityPolicy and a BackendTrafficPolicy of
 // its own (two policies per route).
@@ -17,6 +18,11 @@ import XDS
 // every resource), a one-route change end to end (translate + snapshot), heap
 // allocations per full translation and per one-route change (counted by interposing
 // malloc: Benchmarks/AllocationCounter), and peak RSS.
+//
+// With --mesh, the worlds are meshes instead (Worlds.mesh): per number of Services, the
+// same times over every proxy group (a sidecar group per mesh Pod, `--sidecars` of them,
+// and a node group per node), the encoded size of a sidecar group's resources (median,
+// max) and of a node group's (median), and the outbound chains (Services) per sidecar.
 
 struct Options {
     var sizes = [100, 1000, 10000]
@@ -24,6 +30,11 @@ struct Options {
     /// Runs of the one-route change (default: `runs`); more of them make a profile of it.
     var changeRuns: Int?
     var policies = false
+    /// Mesh worlds (`--mesh`) instead of Gateway worlds: their sizes in Services, and
+    /// how many of their Pods are in the mesh.
+    var mesh = false
+    var services = [1000]
+    var sidecars = 100
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -37,8 +48,16 @@ struct Options {
                 changeRuns = Int(iterator.next() ?? "")
             case "--policies":
                 policies = true
+            case "--mesh":
+                mesh = true
+            case "--services":
+                services = (iterator.next() ?? "").split(separator: ",").compactMap { Int($0) }
+            case "--sidecars":
+                sidecars = Int(iterator.next() ?? "") ?? sidecars
             case "--help", "-h":
-                print("usage: chancery-bench [--routes 100,1000,10000] [--runs 5] [--change-runs N] [--policies]")
+                print(
+                    "usage: chancery-bench [--routes 100,1000,10000] [--runs 5] [--change-runs N] [--policies]"
+                        + " | --mesh [--services 1000] [--sidecars 100] [--runs 5] [--change-runs N]")
                 exit(0)
             default:
                 FileHandle.standardError.write(Data("unknown argument \(argument)\n".utf8))
@@ -79,7 +98,71 @@ func snapshot(_ config: ProxyConfig) throws -> Snapshot {
         secrets: config.secrets)
 }
 
+/// The bytes of all a snapshot's resources, as they go on the wire.
+func encodedBytes(_ snapshot: Snapshot) -> Int {
+    var bytes = 0
+    for byName in snapshot.resources.values {
+        for resource in byName.values { bytes += resource.body.value.count }
+    }
+    return bytes
+}
+
+/// The mesh benchmark (`--mesh`): every proxy group of a mesh world of each size.
+func meshBench(_ options: Options) throws {
+    let translator = TwoStageTranslation()
+    print(
+        "chancery-bench --mesh: median of \(options.runs) runs; times in milliseconds, over every proxy group (sidecars"
+            + " and nodes); allocations per run (count / MiB asked for); sizes: encoded bytes of all of a group's"
+            + " resources, in KiB; chains: outbound chains (Services) per sidecar")
+    print(
+        "services  sidecars  nodes  decode  translate  snapshot  one-route-change  resources  sidecar-KiB-med  sidecar-KiB-max"
+            + "  node-KiB-med  chains-med  peak-RSS-MiB  translate-allocs        change-allocs")
+    for size in options.services {
+        var set = ResourceSet()
+        let decode = measure(runs: 1) { set = Worlds.mesh(services: size, sidecars: options.sidecars) }
+        let changed = Worlds.mesh(services: size, sidecars: options.sidecars, variant: 1)
+        var configs = translator(set)
+        let translate = measure(runs: options.runs) { configs = translator(set) }
+        var built: [String: Snapshot] = [:]
+        let build = try measure(runs: options.runs) { built = try configs.mapValues { try snapshot($0) } }
+        let mesh = translator.translator.translate(set).mesh
+        let sidecarGroups = mesh.keys.filter { $0.hasPrefix("sidecar:") }
+        let nodeGroups = mesh.keys.filter { $0.hasPrefix("node:") }
+        precondition(
+            sidecarGroups.count == min(size, options.sidecars),
+            "\(sidecarGroups.count) sidecar groups for \(min(size, options.sidecars)) mesh Pods")
+        precondition(size < 2 || translator(changed) != configs, "the mesh world's variant changes no proxy group")
+        let sidecarKiB = sidecarGroups.map { Double(encodedBytes(built[$0]!)) / 1024 }
+        let nodeKiB = nodeGroups.map { Double(encodedBytes(built[$0]!)) / 1024 }
+        let chains = sidecarGroups.map { Double(mesh[$0]!.services.count) }
+        // A one-route edit (a producer route's weights), as `serve` handles it: translated
+        // with the translation cache, every group encoded with the snapshot encoder.
+        let encoder = SnapshotEncoder()
+        let incremental = TwoStageTranslation(reusing: true)
+        for (group, config) in incremental(set) { _ = try encoder.snapshot(for: group, config) }
+        var flip = false
+        let change = try measure(runs: options.changeRuns ?? options.runs) {
+            flip.toggle()
+            for (group, config) in incremental(flip ? changed : set) {
+                built[group] = try encoder.snapshot(for: group, config)
+            }
+        }
+        let resources = built.values.reduce(0) { $0 + $1.resourceCount }
+        print(
+            String(
+                format: "%8d  %8d  %5d  %6.0f  %9.1f  %8.1f  %16.1f  %9d  %15.1f  %15.1f  %12.1f  %10.0f  %12.1f  %9.0f / %6.1f  %9.0f / %6.1f",
+                size, sidecarGroups.count, nodeGroups.count, decode.seconds * 1000, translate.seconds * 1000,
+                build.seconds * 1000, change.seconds * 1000, resources, median(sidecarKiB), Stats.percentile(sidecarKiB, 1),
+                median(nodeKiB), median(chains), Stats.memoryMiB("VmHWM"), translate.allocations,
+                translate.bytes / 1_048_576, change.allocations, change.bytes / 1_048_576))
+    }
+}
+
 let options = Options(CommandLine.arguments)
+if options.mesh {
+    try meshBench(options)
+    exit(0)
+}
 let translator = TwoStageTranslation()
 print(
     "chancery-bench: median of \(options.runs) runs; times in milliseconds; allocations per run (count / MiB asked for)"

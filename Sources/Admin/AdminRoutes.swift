@@ -102,6 +102,15 @@ enum AdminRoutes {
         return routes
     }
 
+    /// `/mesh`: the mesh proxy groups (a sidecar per mesh Pod, a node-level proxy per
+    /// node), whom each serves, which proxies are connected to each, and the connected
+    /// mesh proxies whose Pod or node Chancery does not know.
+    static func mesh(_ server: AdminServer) -> Routes {
+        let routes = Routes()
+        routes.get("/mesh") { _, _ in try server.json(Views.mesh(server.state.current?.result.mesh ?? [:], clients: server.registry.all)) }
+        return routes
+    }
+
     /// `/ir/{group}`: a group's plan, the translator's intermediate representation.
     static func plans(_ server: AdminServer) -> Routes {
         let routes = Routes()

@@ -96,6 +96,7 @@ public final class AdminServer: Sendable {
         guarded.addRoutes(AdminRoutes.clients(self), atPath: "/api/v1")
         guarded.addRoutes(AdminRoutes.snapshots(self), atPath: "/api/v1")
         guarded.addRoutes(AdminRoutes.plans(self), atPath: "/api/v1")
+        guarded.addRoutes(AdminRoutes.mesh(self), atPath: "/api/v1")
         guarded.addRoutes(AdminRoutes.plan(self), atPath: "/api/v1")
         router.addRoutes(guarded)
         return router

@@ -219,6 +219,53 @@ enum Views {
         var types: [String: TypeState]
     }
 
+    struct Mesh: Encodable {
+        var proxies: [MeshProxyView]
+        /// Connected mesh proxies whose Pod or node no mesh group serves: they hold an
+        /// empty configuration.
+        var unknown: [UnknownMeshProxy]
+    }
+
+    struct MeshProxyView: Encodable {
+        var group: String
+        var kind: String
+        var pod: String?
+        var node: String?
+        var workloads: [MeshProxy.Workload]
+        var services: [String]
+        var routeTables: Int
+        var clusters: Int
+        /// Node ids of the proxies connected for this group.
+        var connected: [String]
+    }
+
+    struct UnknownMeshProxy: Encodable {
+        var nodeID: String
+        var group: String
+        var warning: String
+    }
+
+    static func mesh(_ groups: [String: MeshProxy], clients: [ClientRegistry.Client]) -> Mesh {
+        let byGroup = Dictionary(grouping: clients, by: \.group)
+        let proxies = groups.keys.sorted().map { group in
+            let proxy = groups[group]!
+            return MeshProxyView(
+                group: group, kind: proxy.kind.rawValue, pod: proxy.pod, node: proxy.node, workloads: proxy.workloads,
+                services: proxy.services, routeTables: proxy.routeTables, clusters: proxy.clusters,
+                connected: (byGroup[group] ?? []).map(\.nodeID).sorted())
+        }
+        let unknown = clients.filter { ($0.group.hasPrefix("sidecar:") || $0.group.hasPrefix("node:")) && groups[$0.group] == nil }
+            .sorted { $0.nodeID < $1.nodeID }
+            .map { client in
+                UnknownMeshProxy(
+                    nodeID: client.nodeID, group: client.group,
+                    warning: client.group.hasPrefix("sidecar:")
+                        ? "no mesh Pod \(client.group.dropFirst("sidecar:".count)): it does not exist, has no IP, or is not in the mesh (its namespace needs label chancery.dev/mesh=enabled); the proxy holds an empty configuration"
+                        : "no mesh Pod runs on node \(client.group.dropFirst("node:".count)); the proxy holds an empty configuration")
+            }
+        return Mesh(proxies: proxies, unknown: unknown)
+    }
+
     static func client(_ c: ClientRegistry.Client, knownGroups: Set<String>) -> Client {
         var types: [String: TypeState] = [:]
         for (type, status) in c.types {

@@ -5,9 +5,9 @@ import EnvoyAPI
 /// stream and serves that group's snapshot; the cache knows groups only by name.
 ///
 /// Chancery's Gateway proxies say their group in `node.cluster` (``ClusterGrouping``,
-/// what `chancery bootstrap --proxy` writes). Proxies that do not name a group — a
-/// sidecar announcing its Pod, a node-level proxy its node — will get a grouping that
-/// reads their node metadata, passed to ``DiscoveryService`` in its place.
+/// what `chancery bootstrap --proxy` writes). Mesh proxies announce what they serve in
+/// their node metadata — a sidecar its Pod, a node-level proxy its node —, read by
+/// ``MeshGrouping``, the grouping `serve` uses.
 public protocol NodeGrouping: Sendable {
     /// The group of `node`; a group with no snapshot gets an empty, valid one.
     func group(of node: Envoy_Config_Core_V3_Node) -> String

@@ -35,7 +35,9 @@ extension Chancery {
         @Option(help: "Inbound ports left alone, comma-separated (the proxy's admin port, health probes).", transform: parsePortList)
         var excludeInboundPorts: [Int] = [15000]
 
-        @Option(help: "Destination CIDRs whose outbound traffic is left alone, comma-separated.", transform: parseCIDRList)
+        @Option(
+            name: .customLong("exclude-outbound-cidrs"), help: "Destination CIDRs whose outbound traffic is left alone, comma-separated.",
+            transform: parseCIDRList)
         var excludeOutboundCIDRs: [String] = []
 
         @Flag(help: "Rules for a node-level proxy in the node's network namespace (needs --pod-interface).")
@@ -47,6 +49,12 @@ extension Chancery {
         @Option(help: "Node-level proxy: the node's own addresses on the Pods' network, whose traffic is not captured (comma-separated CIDRs).", transform: parseCIDRList)
         var nodeAddresses: [String] = []
 
+        @Option(
+            name: .customLong("pod-cidrs"),
+            help: "Node-level proxy: the node's Pod addresses (comma-separated CIDRs); traffic for them arriving from elsewhere goes to the inbound listener.",
+            transform: parseCIDRList)
+        var podCIDRs: [String] = []
+
         @Flag(help: "Apply the rules with iptables-restore instead of printing them.")
         var apply = false
 
@@ -57,8 +65,8 @@ extension Chancery {
             guard outboundPort != inboundPort else { throw ValidationError("--outbound-port and --inbound-port must differ") }
             if nodeProxy {
                 guard let podInterface, !podInterface.isEmpty else { throw ValidationError("--node-proxy needs --pod-interface") }
-            } else if podInterface != nil {
-                throw ValidationError("--pod-interface goes with --node-proxy")
+            } else if podInterface != nil || !podCIDRs.isEmpty || !nodeAddresses.isEmpty {
+                throw ValidationError("--pod-interface, --pod-cidrs and --node-addresses go with --node-proxy")
             }
         }
 
@@ -75,6 +83,10 @@ extension Chancery {
                 for address in nodeAddresses { lines.append("-A CHANCERY_NODE -d \(address) -j RETURN") }
                 for cidr in excludeOutboundCIDRs { lines.append("-A CHANCERY_NODE -d \(cidr) -j RETURN") }
                 lines.append("-A CHANCERY_NODE -p tcp -j REDIRECT --to-ports \(outboundPort)")
+                // What other nodes send the node's Pods, to the inbound listener.
+                for cidr in podCIDRs {
+                    lines.append("-A PREROUTING ! -i \(podInterface) -p tcp -d \(cidr) -j REDIRECT --to-ports \(inboundPort)")
+                }
             } else {
                 lines += [
                     ":CHANCERY_INBOUND - [0:0]", ":CHANCERY_IN_REDIRECT - [0:0]", ":CHANCERY_OUTPUT - [0:0]",

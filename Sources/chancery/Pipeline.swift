@@ -131,7 +131,7 @@ struct Pipeline {
                 .record(expiry.timeIntervalSince1970)
         }
         if result.warnings != last?.result.warnings {
-            for warning in result.warnings { logger.warning("certificate expires soon", metadata: ["detail": "\(warning)"]) }
+            for warning in result.warnings { logger.warning("served, but needs attention", metadata: ["detail": "\(warning)"]) }
         }
         for (key, status) in result.statuses where status.isRejected {
             logger.warning("object not fully accepted", metadata: ["object": "\(key)", "status": "\(Report.summary(status))"])

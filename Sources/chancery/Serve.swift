@@ -248,7 +248,7 @@ extension Chancery {
                         say(
                             """
                             Watching \(watched): \(found)
-                            xDS (ADS, state of the world and delta) listening on \(bound)\(socket.map { " and unix:\($0)" } ?? "")
+                            xDS (ADS, state of the world and delta) listening on \(bound)\(socket.map { "\nxDS also on unix socket \($0) (chancery bootstrap --xds-socket \($0))" } ?? "")
                             Admin: http://\(adminBound)/ (JSON under /api/v1, metrics at /metrics)\(token != nil ? ", bearer token required" : "")
                             Point an Envoy at it:
                               chancery bootstrap --xds-address \(bound) --proxy \(example) > envoy.yaml && envoy -c envoy.yaml
