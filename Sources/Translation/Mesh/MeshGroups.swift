@@ -7,6 +7,8 @@ import IR
 /// (docs/mesh.md).
 struct MeshGroups: GroupProducer {
     func produce(from world: World, into groups: inout ProxyGroups) {
+        // Without Pods there is no mesh (GAMMA routes still get their status).
+        guard world.context.set.count(of: .pod) > 0 else { return }
         let mesh = MeshWorld(world: world, trustDomain: world.trustDomain)
         groups.warnings += mesh.warnings
         guard !mesh.workloads.isEmpty else { return }

@@ -29,6 +29,7 @@ struct MeshWorld {
         }
         self.services = services
         serviceKeys = services.keys.sorted()
+        let byNamespace = Dictionary(grouping: services.values, by: \.key.namespace)
         routes = world.attachments.mesh
         var consumer: [String: [MeshRoute]] = [:]
         for (service, attached) in routes {
@@ -71,7 +72,7 @@ struct MeshWorld {
                 MeshWorkload(
                     key: key, pod: pod, addresses: pod.addresses, node: pod.spec?.nodeName,
                     identity: "spiffe://\(trustDomain)/ns/\(namespace)/sa/\(pod.serviceAccount)", egress: egress,
-                    outboundBlocked: blocked, inbound: Self.inboundPorts(of: pod, namespace: namespace, services: services)))
+                    outboundBlocked: blocked, inbound: Self.inboundPorts(of: pod, services: byNamespace[namespace] ?? [])))
         }
         self.workloads = workloads
         self.warnings = warnings
@@ -79,10 +80,10 @@ struct MeshWorld {
 
     /// The ports a Pod serves through the Services that select it, each once (HTTP when
     /// any Service port reaching it speaks HTTP).
-    static func inboundPorts(of pod: Pod, namespace: String, services: [ObjectKey: MeshService]) -> [InboundPort] {
+    static func inboundPorts(of pod: Pod, services: [MeshService]) -> [InboundPort] {
         var ports: [Int: InboundPort] = [:]
         let labels = pod.metadata.labels ?? [:]
-        for service in services.values where service.key.namespace == namespace {
+        for service in services {
             guard let selector = service.service.spec.selector, !selector.isEmpty,
                 selector.allSatisfy({ labels[$0.key] == $0.value })
             else { continue }
