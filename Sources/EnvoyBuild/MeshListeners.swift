@@ -58,8 +58,12 @@ enum MeshListeners {
             chain.filters = [tcpProxy(cluster, statPrefix: "\(statPrefix)-passthrough")]
             listener.defaultFilterChain = chain
         case .blocked:
-            // No default chain: Envoy closes a connection no chain matches.
-            break
+            // To the cluster without endpoints: the connection is closed at once. (A
+            // listener without chains and without a default one would be refused.)
+            var chain = Envoy_Config_Listener_V3_FilterChain()
+            chain.name = "\(plan.name)/blocked"
+            chain.filters = [tcpProxy(ClusterPlan.rejectName, statPrefix: "\(statPrefix)-blocked")]
+            listener.defaultFilterChain = chain
         }
         return listener
     }

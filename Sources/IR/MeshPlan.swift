@@ -30,7 +30,7 @@ public struct MeshListenerPlan: Hashable, Sendable, Encodable {
 public enum MeshFallback: Hashable, Sendable, Encodable {
     /// On to where it was going, unchanged (`cluster` connects to the original destination).
     case passthrough(cluster: String)
-    /// Closed at once.
+    /// Closed at once (proxied to ``ClusterPlan/rejectName``, which has no endpoints).
     case blocked
 
     public func encode(to encoder: any Encoder) throws {

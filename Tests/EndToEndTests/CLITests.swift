@@ -109,6 +109,60 @@ import XDS
         #expect(wait.contains("(default: 127.0.0.1:19000)") && wait.contains("(default: 30s)"), "\(wait)")
     }
 
+    /// Mesh bootstraps name what the proxy serves in its node metadata and reach Chancery
+    /// on a unix socket; Envoy accepts them. Asking for two kinds of proxy, or for a Pod
+    /// without a namespace, is refused with the reason.
+    @Test func meshBootstrapsAreValidAndMistakesAreNamed() throws {
+        let (status, sidecar) = try runChancery([
+            "bootstrap", "--sidecar", "--pod", "shop/echo-0", "--xds-socket", "/run/chancery/xds.sock", "--admin-port", "15000",
+        ])
+        #expect(status == 0, "\(sidecar)")
+        #expect(sidecar.contains("\"chancery.dev/pod\": \"shop/echo-0\"") && sidecar.contains("pipe: { path: \"/run/chancery/xds.sock\" }"))
+        #expect(sidecar.contains("cluster: \"sidecar:shop/echo-0\""), "\(sidecar)")
+        let validated = try EnvoyProcess.validate(yaml: sidecar)
+        #expect(validated.ok, "\(validated.output)")
+        let (nodeStatus, node) = try runChancery(["bootstrap", "--node-proxy", "node-1"])
+        #expect(nodeStatus == 0 && node.contains("\"chancery.dev/node\": \"node-1\""), "\(node)")
+        #expect(try EnvoyProcess.validate(yaml: node).ok)
+        for (arguments, message) in [
+            (["bootstrap", "--proxy", "default/web", "--node-proxy", "n"], "give one of --proxy GROUP, --sidecar --pod NAMESPACE/NAME, --node-proxy NODE"),
+            (["bootstrap", "--sidecar", "--pod", "echo-0"], "--pod must be NAMESPACE/NAME, not 'echo-0'"),
+            (["bootstrap", "--sidecar"], "--sidecar needs --pod NAMESPACE/NAME"),
+            (["mesh-init", "--node-proxy"], "--node-proxy needs --pod-interface"),
+            (["mesh-init", "--inbound-port", "15001"], "--outbound-port and --inbound-port must differ"),
+            (["mesh-init", "--exclude-outbound-cidrs", "nonsense"], "'nonsense' is not an address or CIDR block"),
+        ] {
+            let (failed, output) = try runChancery(arguments)
+            #expect(failed != 0 && output.contains(message), "\(arguments): \(output)")
+        }
+    }
+
+    /// `mesh-init` prints what it would apply: capture rules with the proxy's own traffic,
+    /// loopback and the excluded ports left alone.
+    @Test func meshInitPrintsTheCaptureRules() throws {
+        let (status, rules) = try runChancery(["mesh-init", "--exclude-inbound-ports", "15000,15020", "--exclude-outbound-cidrs", "10.0.0.1"])
+        #expect(status == 0, "\(rules)")
+        for line in [
+            "*nat", "-A CHANCERY_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006",
+            "-A CHANCERY_REDIRECT -p tcp -j REDIRECT --to-ports 15001", "-A CHANCERY_INBOUND -p tcp --dport 15020 -j RETURN",
+            "-A CHANCERY_OUTPUT -m owner --uid-owner 1337 -j RETURN", "-A CHANCERY_OUTPUT -m owner --gid-owner 1337 -j RETURN",
+            "-A CHANCERY_OUTPUT -d 127.0.0.1/32 -j RETURN", "-A CHANCERY_OUTPUT -d 10.0.0.1 -j RETURN", "COMMIT",
+        ] {
+            #expect(rules.split(separator: "\n").contains(Substring(line)), "\(line) in:\n\(rules)")
+        }
+        let (nodeStatus, node) = try runChancery([
+            "mesh-init", "--node-proxy", "--pod-interface", "cni0", "--node-addresses", "10.244.1.1", "--pod-cidrs", "10.244.1.0/24",
+        ])
+        #expect(nodeStatus == 0)
+        for line in [
+            "-A PREROUTING -i cni0 -p tcp -j CHANCERY_NODE", "-A CHANCERY_NODE -d 10.244.1.1 -j RETURN",
+            "-A CHANCERY_NODE -p tcp -j REDIRECT --to-ports 15001",
+            "-A PREROUTING ! -i cni0 -p tcp -d 10.244.1.0/24 -j REDIRECT --to-ports 15006",
+        ] {
+            #expect(node.split(separator: "\n").contains(Substring(line)), "\(line) in:\n\(node)")
+        }
+    }
+
     /// `wait` for a group that does not exist says so at once and lists the groups.
     @Test func waitForAnUnknownGroupFailsAtOnce() async throws {
         let chancery = try await ChanceryProcess.serve(["--config-dir", root + "/examples/quickstart"])

@@ -976,4 +976,66 @@ import Yams
         #expect(written, "\(world.api.requestLog.suffix(10))")
         await world.stop()
     }
+
+    /// Mesh workloads from the cluster: Pods (finished ones are filtered out by the
+    /// watch's field selector), a GAMMA route whose Service parent gets status, and the
+    /// mesh groups the admin endpoint lists, following Pods as they come and go.
+    @Test func meshPodsAndRoutesFromTheClusterMakeMeshProxies() async throws {
+        let world = try await Served { api in
+            try api.create(Self.json("""
+                apiVersion: v1
+                kind: Namespace
+                metadata: {name: shop, labels: {chancery.dev/mesh: enabled}}
+                """))
+            try api.create(Self.json("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: echo, namespace: shop}
+                spec: {clusterIP: 10.96.0.10, selector: {app: echo}, ports: [{name: http, port: 80, targetPort: 8080}]}
+                """))
+            for (name, phase) in [("echo-0", "Running"), ("done", "Succeeded")] {
+                try api.create(Self.json("""
+                    apiVersion: v1
+                    kind: Pod
+                    metadata: {name: \(name), namespace: shop, labels: {app: echo}}
+                    spec: {serviceAccountName: echo, nodeName: node-1}
+                    status: {podIP: 10.77.0.11, phase: \(phase)}
+                    """))
+            }
+            try api.create(Self.json("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: HTTPRoute
+                metadata: {name: echo-mesh, namespace: shop}
+                spec:
+                  parentRefs: [{group: "", kind: Service, name: echo, port: 80}]
+                  rules: [{backendRefs: [{name: echo, port: 80}]}]
+                """))
+        }
+        func groups() async -> [String: [String: Any]] {
+            let mesh = (try? await world.chancery.adminJSON("/api/v1/mesh")) ?? [:]
+            var result: [String: [String: Any]] = [:]
+            for proxy in mesh["proxies"] as? [[String: Any]] ?? [] { result[proxy["group"] as? String ?? ""] = proxy }
+            return result
+        }
+        let listed = await eventually(timeout: .seconds(20)) { Set(await groups().keys) == ["sidecar:shop/echo-0", "node:node-1"] }
+        let seen = await groups().keys.sorted()
+        #expect(listed, "\(seen)\n\(world.chancery.output.suffix(2000))")
+        let workloads = await groups()["sidecar:shop/echo-0"]?["workloads"] as? [[String: Any]] ?? []
+        #expect(workloads.first?["identity"] as? String == "spiffe://cluster.local/ns/shop/sa/echo")
+        #expect(workloads.first?["ports"] as? [Int] == [8080])
+        // The route's status names the Service parent, written by Chancery's controller.
+        let written = await eventually(timeout: .seconds(10)) {
+            let route = Self.object(
+                world.api.get(apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", namespace: "shop", name: "echo-mesh"))
+            let parents = (route["status"] as? [String: Any])?["parents"] as? [[String: Any]] ?? []
+            let accepted = (parents.first?["conditions"] as? [[String: Any]])?.first { $0["type"] as? String == "Accepted" }
+            return parents.count == 1 && (parents.first?["parentRef"] as? [String: Any])?["kind"] as? String == "Service"
+                && accepted?["status"] as? String == "True"
+        }
+        #expect(written, "\(world.api.requestLog.suffix(10))")
+        // A Pod that goes away takes its groups with it.
+        try world.api.delete(apiVersion: "v1", kind: "Pod", namespace: "shop", name: "echo-0")
+        #expect(await eventually(timeout: .seconds(20)) { await groups().isEmpty })
+        await world.stop()
+    }
 }

@@ -84,7 +84,7 @@ struct LabelRequirement: Sendable {
 
 /// One term of a field selector: `field=value`, `field==value` or `field!=value`, on the
 /// fields the real server indexes for the resource (metadata.name, metadata.namespace,
-/// and `type` for Secrets).
+/// `type` for Secrets, `spec.nodeName` and `status.phase` for Pods).
 struct FieldRequirement: Sendable {
     let path: [String]
     let value: String
@@ -102,6 +102,7 @@ struct FieldRequirement: Sendable {
     {
         var supported = ["metadata.name", "metadata.namespace"]
         if group.isEmpty && kind == "Secret" { supported.append("type") }
+        if group.isEmpty && kind == "Pod" { supported += ["spec.nodeName", "status.phase"] }
         return try selector.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
             .map { term throws(FakeKubeAPI.StatusError) in

@@ -23,6 +23,7 @@ struct ResourceType: Sendable, Hashable {
     static let core: [ResourceType] = [
         ResourceType(group: "", version: "v1", resource: "services", kind: "Service", namespaced: true, hasStatus: true, isCRD: false),
         ResourceType(group: "", version: "v1", resource: "secrets", kind: "Secret", namespaced: true, hasStatus: false, isCRD: false),
+        ResourceType(group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true, hasStatus: true, isCRD: false),
         ResourceType(group: "", version: "v1", resource: "configmaps", kind: "ConfigMap", namespaced: true, hasStatus: false, isCRD: false),
         ResourceType(group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false, hasStatus: true, isCRD: false),
         ResourceType(

@@ -39,6 +39,7 @@ public final class MeshLab: @unchecked Sendable {
         for tool in ["/usr/sbin/iptables-restore", "/usr/bin/setpriv"] where !FileManager.default.isExecutableFile(atPath: tool) {
             throw Failed(description: "mesh tests need \(tool) (scripts/test installs iptables and util-linux as root)")
         }
+        sweep()
         try addNamespace(node)
         try ip(["-n", node, "link", "add", "br0", "type", "bridge"])
         try ip(["-n", node, "addr", "add", "\(gateway)/\(subnetBits)", "dev", "br0"])
@@ -61,6 +62,20 @@ public final class MeshLab: @unchecked Sendable {
         try ip(["-n", namespace, "link", "set", "eth0", "up"])
         try ip(["-n", namespace, "route", "add", "default", "via", gateway])
         return namespace
+    }
+
+    /// Removes the namespaces of labs whose test process is gone (killed before it could
+    /// clean up): `ch<pid><lab>-…` with no process `pid`.
+    private func sweep() {
+        let listed = (try? run("/usr/sbin/ip", ["netns", "list"]).1) ?? ""
+        for line in listed.split(separator: "\n") {
+            let name = String(line.split(separator: " ")[0])
+            guard name.hasPrefix("ch"), let dash = name.firstIndex(of: "-") else { continue }
+            let digits = name.dropFirst(2).prefix { $0.isNumber }
+            guard let pid = Int32(digits), !digits.isEmpty, name[name.index(name.startIndex, offsetBy: 2 + digits.count)..<dash].allSatisfy(\.isLetter)
+            else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { _ = try? run("/usr/sbin/ip", ["netns", "del", name]) }
+        }
     }
 
     private func addNamespace(_ name: String) throws {

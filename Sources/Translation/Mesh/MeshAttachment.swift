@@ -69,9 +69,22 @@ enum MeshAttachment {
             }
             port = number
         }
+        // Chancery's policies act on Gateway listeners and the routes attached there; in the
+        // mesh they are not carried out, so a route one governs fails closed there.
+        var rules = rules
+        let policies = context.routePolicies.byKind.filter { $0.index.hasPolicies(for: route.key) }.map(\.kind.rawValue)
+        if !policies.isEmpty {
+            for index in rules.indices where rules[index].failure == nil {
+                rules[index].failure =
+                    "a \(policies.joined(separator: " and a ")) targets this route, and policies are not carried out in the mesh: calls through the mesh answer 500"
+            }
+        }
         mesh[serviceKey, default: []].append(MeshRoute(route: route, service: serviceKey, port: port, rules: rules))
         let role = namespace == route.key.namespace ? "for every caller (producer route)" : "for callers in namespace \(route.key.namespace) (consumer route)"
         var message = "attached to Service \(namespace)/\(parentRef.name) in the mesh, \(role)"
+        if !policies.isEmpty {
+            message += "; a \(policies.joined(separator: " and a ")) targets the route, and policies are not carried out in the mesh: its calls through the mesh answer 500"
+        }
         if !route.hostnames.isEmpty {
             message += "; hostnames are not used for a Service parent: the route applies to every call to the Service"
         }

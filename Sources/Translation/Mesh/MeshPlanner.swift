@@ -80,7 +80,8 @@ enum MeshPlanner {
                 if port.http {
                     let route = RoutePlan(
                         name: name, origin: workload.key, match: RouteMatchPlan(path: .segmentPrefix("/")),
-                        action: .forward(ForwardPlan(destinations: [DestinationPlan(cluster: name, weight: 1)])))
+                        action: .forward(
+                            ForwardPlan(destinations: [DestinationPlan(cluster: name, weight: 1)], timeoutMilliseconds: 0)))
                     traffic = .http(
                         RouteTablePlan(
                             name: name, virtualHosts: [VirtualHostPlan(name: name, domains: ["*"], routes: [route])],
@@ -103,6 +104,9 @@ enum MeshPlanner {
         var plan = builder.finish()
         clusters.append(
             ClusterPlan(name: passthroughCluster, kind: .originalDestination, origins: listenerOrigins, endpointOrigins: []))
+        if blocked, !plan.clusters.contains(where: { $0.name == ClusterPlan.rejectName }) {
+            clusters.append(ClusterPlan(name: ClusterPlan.rejectName, kind: .reject, origins: [], endpointOrigins: []))
+        }
         plan.clusters = (plan.clusters + clusters).sorted { $0.name < $1.name }
         return plan
     }
@@ -129,7 +133,8 @@ enum MeshPlanner {
             planned = [
                 RoutePlan(
                     name: "\(target.name)/default", origin: service.key, match: RouteMatchPlan(path: .segmentPrefix("/")),
-                    action: .forward(ForwardPlan(destinations: [DestinationPlan(cluster: target.name, weight: 1)])))
+                    action: .forward(
+                        ForwardPlan(destinations: [DestinationPlan(cluster: target.name, weight: 1)], timeoutMilliseconds: 0)))
             ]
         } else {
             var entries: [RouteEntry] = []
@@ -144,7 +149,16 @@ enum MeshPlanner {
             }
             entries.sort { $0.precedence < $1.precedence }
             var seen: Set<String> = []
-            for entry in entries where seen.insert(entry.plan.name).inserted { planned.append(entry.plan) }
+            for entry in entries where seen.insert(entry.plan.name).inserted {
+                // Calls in the mesh are not cut off unless the route asks (Envoy's default
+                // is 15 s; streams and long polls would end there).
+                var plan = entry.plan
+                if case .forward(var forward) = plan.action, forward.timeoutMilliseconds == nil {
+                    forward.timeoutMilliseconds = 0
+                    plan.action = .forward(forward)
+                }
+                planned.append(plan)
+            }
         }
         let table = RouteTablePlan(
             name: name, virtualHosts: [VirtualHostPlan(name: name, domains: ["*"], routes: planned)], origins: origins)

@@ -13,6 +13,9 @@ struct MeshWorld {
     let routes: [ObjectKey: [MeshRoute]]
     /// Consumer routes by the namespace they live in (its callers' view).
     let consumerRoutes: [String: [MeshRoute]]
+    /// Services with producer routes: every caller gets them, so that the routes govern
+    /// every call (GEP-1294).
+    let producerRouted: Set<ObjectKey>
     /// What in the objects could not be used as written (bad annotations).
     let warnings: [String]
 
@@ -20,9 +23,21 @@ struct MeshWorld {
         let set = world.context.set
         var warnings: [String] = []
         var services: [ObjectKey: MeshService] = [:]
-        for service in set.services {
+        // A cluster IP is one Service's: the oldest keeps one two Services claim.
+        var holders: [String: ObjectKey] = [:]
+        for service in set.services.sorted(by: { Ordering.older($0.metadata, than: $1.metadata) }) {
             guard let ip = MeshServices.clusterIP(of: service) else { continue }
             let key = Translation.key(.service, service.metadata)
+            guard !ip.contains("/"), AddressRange(ip) != nil else {
+                warnings.append("Service \(key.namespace)/\(key.name): spec.clusterIP \"\(ip)\" is not an IP address; the mesh leaves it out")
+                continue
+            }
+            if let holder = holders[ip] {
+                warnings.append(
+                    "Service \(key.namespace)/\(key.name): cluster IP \(ip) is already Service \(holder.namespace)/\(holder.name)'s (older); the mesh leaves it out")
+                continue
+            }
+            holders[ip] = key
             let ports = (service.spec.ports ?? []).filter { ($0.protocol ?? "TCP") == "TCP" }
             guard !ports.isEmpty else { continue }
             services[key] = MeshService(key: key, service: service, clusterIP: ip, ports: ports)
@@ -32,10 +47,18 @@ struct MeshWorld {
         let byNamespace = Dictionary(grouping: services.values, by: \.key.namespace)
         routes = world.attachments.mesh
         var consumer: [String: [MeshRoute]] = [:]
+        var produced: Set<ObjectKey> = []
         for (service, attached) in routes {
-            for route in attached where route.namespace != service.namespace { consumer[route.namespace, default: []].append(route) }
+            for route in attached {
+                if route.namespace != service.namespace {
+                    consumer[route.namespace, default: []].append(route)
+                } else {
+                    produced.insert(service)
+                }
+            }
         }
         consumerRoutes = consumer
+        producerRouted = produced
         var workloads: [MeshWorkload] = []
         for pod in set.pods.sorted(by: { ($0.metadata.namespace ?? "default", $0.metadata.name) < ($1.metadata.namespace ?? "default", $1.metadata.name) }) {
             let namespace = pod.metadata.namespace ?? "default"
@@ -100,9 +123,10 @@ struct MeshWorld {
     }
 
     /// The Services a caller in `namespace` with `egress` gets: its own namespace's,
-    /// those its namespace's consumer routes name, and those `egress` lists.
+    /// those its namespace's consumer routes name, those with producer routes, and those
+    /// `egress` lists.
     func scope(namespace: String, egress: [EgressHost]) -> [MeshService] {
-        var named = Set(consumerRoutes[namespace]?.map(\.service) ?? [])
+        var named = Set(consumerRoutes[namespace]?.map(\.service) ?? []).union(producerRouted)
         for key in serviceKeys where key.namespace == namespace || egress.contains(where: { $0.covers(key) }) {
             named.insert(key)
         }

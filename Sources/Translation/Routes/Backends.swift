@@ -28,7 +28,7 @@ enum Backends {
     /// Resolves a reference from a route in namespace `from` to a Service port.
     static func resolve(
         kind: String?, group: String?, name: String, namespace: String?, port: Int?, from: String, routeKind: Kind,
-        context: Context
+        context: Context, grantRequired: Bool = true
     ) -> ResolvedBackend {
         var backend = ResolvedBackend(target: nil, weight: 1, filters: [], problem: nil)
         let targetNamespace = namespace ?? from
@@ -37,7 +37,7 @@ enum Backends {
                 false, .invalidKind, "backend \(group ?? "")/\(kind ?? "") \(name): only Services are supported")
             return backend
         }
-        if targetNamespace != from,
+        if grantRequired, targetNamespace != from,
             !context.referenceGranted(
                 from: routeKind, namespace: from, to: ObjectKey(.service, namespace: targetNamespace, name: name))
         {

@@ -124,12 +124,21 @@ enum RouteAttachment {
             let namespace = routeKey.namespace
             let rules: [ResolvedRule]
             let streamBackends: [ResolvedBackend]
+            // Routes with Service parents are resolved as mesh routes too (no ReferenceGrant
+            // needed); a route with only Service parents only as one.
+            let parentKinds = route.parentRefs.map { Kind.referenced(group: $0.group, kind: $0.kind, implied: .gateway) }
+            let meshParents = parentKinds.contains(.service)
+            let onlyMesh = meshParents && parentKinds.allSatisfy { $0 == .service }
+            var meshRules: [ResolvedRule] = []
             switch route.body {
             case .http(let http):
-                rules = resolveRules(http, kind: route.kind, namespace: namespace, context: context)
+                rules = resolveRules(http, kind: route.kind, namespace: namespace, context: context, mesh: onlyMesh)
+                if meshParents {
+                    meshRules = onlyMesh ? rules : resolveRules(http, kind: route.kind, namespace: namespace, context: context, mesh: true)
+                }
                 streamBackends = []
                 if route.kind == .grpcRoute {
-                    context.grpcClusters.formUnion(rules.flatMap { $0.backends.compactMap(\.target) })
+                    context.grpcClusters.formUnion((rules + meshRules).flatMap { $0.backends.compactMap(\.target) })
                 }
             case .stream(let streamRules):
                 rules = []
@@ -168,7 +177,7 @@ enum RouteAttachment {
                     // GAMMA: the route governs calls to the Service inside the mesh.
                     parents.append(
                         MeshAttachment.attach(
-                            route, rules: rules, parentRef: parentRef, allDropped: allDropped, into: &result.mesh,
+                            route, rules: meshRules, parentRef: parentRef, allDropped: allDropped, into: &result.mesh,
                             context: context))
                     continue
                 default: continue
@@ -379,7 +388,10 @@ enum RouteAttachment {
         return result
     }
 
-    static func resolveRules(_ route: HTTPRoute, kind: Kind, namespace: String, context: Context) -> [ResolvedRule] {
+    /// - Parameter mesh: for Service parents (GAMMA), whose routes may send to any
+    ///   namespace without a ReferenceGrant (GEP-1294: they augment Services callers can
+    ///   already reach, rather than expose them).
+    static func resolveRules(_ route: HTTPRoute, kind: Kind, namespace: String, context: Context, mesh: Bool = false) -> [ResolvedRule] {
         route.spec.effectiveRules.enumerated().map { index, rule in
             var failure: String?
             var mirrors: [ServicePort?] = []
@@ -391,7 +403,7 @@ enum RouteAttachment {
                     if let ref = filter.requestMirror?.backendRef {
                         let resolved = Backends.resolve(
                             kind: ref.kind, group: ref.group, name: ref.name, namespace: ref.namespace, port: ref.port,
-                            from: namespace, routeKind: kind, context: context)
+                            from: namespace, routeKind: kind, context: context, grantRequired: !mesh)
                         mirrors.append(resolved.target)
                     }
                 default: break
@@ -408,7 +420,7 @@ enum RouteAttachment {
             let backends = (rule.backendRefs ?? []).map { ref in
                 var resolved = Backends.resolve(
                     kind: ref.kind, group: ref.group, name: ref.name, namespace: ref.namespace, port: ref.port,
-                    from: namespace, routeKind: kind, context: context)
+                    from: namespace, routeKind: kind, context: context, grantRequired: !mesh)
                 resolved.weight = ref.weight ?? 1
                 resolved.filters = ref.filters ?? []
                 return resolved
