@@ -29,6 +29,18 @@ extension Chancery {
         var xdsSocket: String?
 
         @Option(
+            help: ArgumentHelp(
+                "Permissions of the --xds-socket file, in octal: who may connect (proxies running as another user need group or other write).",
+                valueName: "MODE"),
+            transform: { text in
+                guard let mode = UInt16(text, radix: 8), mode <= 0o777 else {
+                    throw ValidationError("--xds-socket-mode must be an octal mode such as 0660, not '\(text)'")
+                }
+                return mode
+            })
+        var xdsSocketMode: UInt16 = 0o660
+
+        @Option(
             help: "Address for the admin HTTP endpoint (HOST:PORT; port 0 picks one). (default: \(HostPort.defaultAdmin))",
             transform: parseHostPort)
         var adminAddress: HostPort = .defaultAdmin
@@ -236,6 +248,10 @@ extension Chancery {
                     tasks.addTask {
                         let bound = try await server.boundAddress()
                         let socket = try await server.boundSocket()
+                        if let socket {
+                            try FileManager.default.setAttributes(
+                                [.posixPermissions: NSNumber(value: xdsSocketMode)], ofItemAtPath: socket)
+                        }
                         let adminBound = try await admin.boundAddress()
                         let groups = initial?.plans.keys.sorted() ?? []
                         let example = groups.first { $0.contains("/") } ?? groups.first ?? "NAMESPACE/GATEWAY"

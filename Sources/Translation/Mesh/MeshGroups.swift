@@ -12,9 +12,10 @@ struct MeshGroups: GroupProducer {
         let mesh = MeshWorld(world: world, trustDomain: world.trustDomain)
         groups.warnings += mesh.warnings
         guard !mesh.workloads.isEmpty else { return }
+        let memo = MeshPlanner.OutboundMemo()
         for workload in mesh.workloads {
             let group = MeshPlanner.sidecarGroup(workload.key)
-            let plan = MeshPlanner.plan(group: group, kind: .sidecar, workloads: [workload], mesh: mesh, world: world)
+            let plan = MeshPlanner.plan(group: group, kind: .sidecar, workloads: [workload], mesh: mesh, world: world, memo: memo)
             groups.plans[group] = plan
             groups.mesh[group] = MeshProxy(kind: .sidecar, pod: workload.key, node: nil, workloads: [workload], plan: plan)
         }
@@ -22,7 +23,7 @@ struct MeshGroups: GroupProducer {
         for node in byNode.keys.sorted() {
             let group = MeshPlanner.nodeGroup(node)
             let workloads = byNode[node]!
-            let plan = MeshPlanner.plan(group: group, kind: .node, workloads: workloads, mesh: mesh, world: world)
+            let plan = MeshPlanner.plan(group: group, kind: .node, workloads: workloads, mesh: mesh, world: world, memo: memo)
             groups.plans[group] = plan
             groups.mesh[group] = MeshProxy(kind: .node, pod: nil, node: node, workloads: workloads, plan: plan)
         }

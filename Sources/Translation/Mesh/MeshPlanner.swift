@@ -24,7 +24,31 @@ enum MeshPlanner {
         return parts.count > 1 ? String(parts[1]) : name
     }
 
-    static func plan(group: String, kind: ProxyKind, workloads: [MeshWorkload], mesh: MeshWorld, world: World) -> ProxyPlan {
+    /// What calls from one namespace (with one egress list, from some sources) get: the
+    /// same for every sidecar of the namespace, so worked out once per translation.
+    struct Outbound {
+        var chains: [MeshChainPlan] = []
+        var services: [ObjectKey] = []
+        /// Service ports the chains send to, with the object that sends there and the
+        /// Service whose chain it is.
+        var targets: [(target: ServicePort, by: ObjectKey, through: ObjectKey)] = []
+        var sessionRules: [(rules: [ResolvedRule], route: ObjectKey)] = []
+    }
+
+    struct OutboundKey: Hashable {
+        let namespace: String
+        let egress: [EgressHost]
+        let sources: [String]
+    }
+
+    /// Outbound sets already worked out in this translation.
+    final class OutboundMemo {
+        var sets: [OutboundKey: Outbound] = [:]
+    }
+
+    static func plan(
+        group: String, kind: ProxyKind, workloads: [MeshWorkload], mesh: MeshWorld, world: World, memo: OutboundMemo
+    ) -> ProxyPlan {
         var builder = PlanBuilder(group: group, world: world)
         var listenerOrigins = Origins()
         for workload in workloads { listenerOrigins.insert(workload.key) }
@@ -40,14 +64,28 @@ enum MeshPlanner {
             let sources = kind == .sidecar ? [] : members.flatMap(\.addresses).map(cidr).sorted()
             var egress: [EgressHost] = []
             for member in members { for host in member.egress where !egress.contains(host) { egress.append(host) } }
-            for service in mesh.scope(namespace: namespace, egress: egress) {
-                outboundOrigins.insert(service.key)
-                for port in service.ports {
-                    let chain = outboundChain(
-                        from: namespace, to: service, port: port, sources: sources, mesh: mesh, builder: &builder)
-                    outbound.append(chain)
+            let key = OutboundKey(namespace: namespace, egress: egress, sources: sources)
+            let set: Outbound
+            if let known = memo.sets[key] {
+                set = known
+            } else {
+                var made = Outbound()
+                for service in mesh.scope(namespace: namespace, egress: egress) {
+                    made.services.append(service.key)
+                    for port in service.ports {
+                        made.chains.append(
+                            outboundChain(
+                                from: namespace, to: service, port: port, sources: sources, mesh: mesh,
+                                cache: world.context.cache, into: &made))
+                    }
                 }
+                memo.sets[key] = made
+                set = made
             }
+            for service in set.services { outboundOrigins.insert(service) }
+            for use in set.targets { builder.use(use.target, by: use.by, through: use.through) }
+            for use in set.sessionRules { builder.useSessionClusters(of: use.rules, by: use.route) }
+            outbound += set.chains
         }
         let blocked = workloads.allSatisfy(\.outboundBlocked)
         builder.listeners.append(
@@ -116,20 +154,20 @@ enum MeshPlanner {
     /// proxied to the endpoints.
     private static func outboundChain(
         from namespace: String, to service: MeshService, port: Service.Port, sources: [String], mesh: MeshWorld,
-        builder: inout PlanBuilder
+        cache: PlanCache?, into set: inout Outbound
     ) -> MeshChainPlan {
         let target = ServicePort(namespace: service.key.namespace, service: service.key.name, port: port.port)
         let name = "outbound|\(target.name)|\(namespace)"
         let routes = mesh.routes(from: namespace, to: service.key, port: port.port)
         let destinations = [cidr(service.clusterIP)]
         guard !routes.isEmpty || MeshServices.speaksHTTP(port) else {
-            builder.use(target, by: service.key, through: service.key)
+            set.targets.append((target, service.key, service.key))
             return MeshChainPlan(name: name, port: port.port, destinations: destinations, sources: sources, traffic: .tcp(cluster: target.name))
         }
         var origins = Origins([service.key])
         var planned: [RoutePlan] = []
         if routes.isEmpty {
-            builder.use(target, by: service.key, through: service.key)
+            set.targets.append((target, service.key, service.key))
             planned = [
                 RoutePlan(
                     name: "\(target.name)/default", origin: service.key, match: RouteMatchPlan(path: .segmentPrefix("/")),
@@ -140,12 +178,12 @@ enum MeshPlanner {
             var entries: [RouteEntry] = []
             for route in routes {
                 origins.insert(route.key)
-                entries += route.entries(port: port.port, cache: world(builder).context.cache)
+                entries += route.entries(port: port.port, cache: cache)
                 for rule in route.rules {
-                    for backend in rule.backends.compactMap(\.target) { builder.use(backend, by: route.key, through: service.key) }
-                    for mirror in rule.mirrors.compactMap({ $0 }) { builder.use(mirror, by: route.key, through: service.key) }
+                    for backend in rule.backends.compactMap(\.target) { set.targets.append((backend, route.key, service.key)) }
+                    for mirror in rule.mirrors.compactMap({ $0 }) { set.targets.append((mirror, route.key, service.key)) }
                 }
-                builder.useSessionClusters(of: route.rules, by: route.key)
+                set.sessionRules.append((route.rules, route.key))
             }
             entries.sort { $0.precedence < $1.precedence }
             var seen: Set<String> = []
@@ -165,8 +203,6 @@ enum MeshPlanner {
         return MeshChainPlan(
             name: name, port: port.port, destinations: destinations, sources: sources, traffic: .http(table, inbound: false))
     }
-
-    private static func world(_ builder: PlanBuilder) -> World { builder.world }
 
     /// One address as a CIDR block of one host.
     static func cidr(_ address: String) -> String { address.contains(":") ? "\(address)/128" : "\(address)/32" }
