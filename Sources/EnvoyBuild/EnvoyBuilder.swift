@@ -38,11 +38,12 @@ public struct EnvoyBuilder: Sendable {
         cache?.begin()
         defer { cache?.finish() }
         var configs: [String: ProxyConfig] = [:]
+        let chains = MeshChainMemo()
         for group in plans.keys.sorted() where identical[group] == nil {
-            configs[group] = resources(plans[group]!)
+            configs[group] = resources(plans[group]!, chains: chains)
         }
         for (group, same) in identical where plans[group] != nil {
-            configs[group] = configs[same] ?? resources(plans[group]!)
+            configs[group] = configs[same] ?? resources(plans[group]!, chains: chains)
         }
         return configs
     }
@@ -51,13 +52,13 @@ public struct EnvoyBuilder: Sendable {
     public func build(_ plan: ProxyPlan) -> ProxyConfig {
         cache?.begin()
         defer { cache?.finish() }
-        return resources(plan)
+        return resources(plan, chains: nil)
     }
 
-    private func resources(_ plan: ProxyPlan) -> ProxyConfig {
+    private func resources(_ plan: ProxyPlan, chains: MeshChainMemo?) -> ProxyConfig {
         var config = ProxyConfig()
         for listener in plan.listeners {
-            config.listeners.append(Listeners.listener(listener, filters: filters))
+            config.listeners.append(Listeners.listener(listener, filters: filters, chains: chains))
             config.routes += listener.traffic.routeTables.map(routeConfiguration)
         }
         for cluster in plan.clusters {

@@ -5,7 +5,10 @@ import SwiftProtobuf
 /// Planned listeners as Envoy listeners: HTTP connection managers (behind TLS chains for
 /// HTTPS), TLS chains by SNI, TCP and UDP proxies.
 enum Listeners {
-    static func listener(_ plan: ListenerPlan, filters: [any HTTPFilter]) -> Envoy_Config_Listener_V3_Listener {
+    /// - Parameter chains: mesh filter chains built for other groups in this build.
+    static func listener(_ plan: ListenerPlan, filters: [any HTTPFilter], chains: MeshChainMemo? = nil)
+        -> Envoy_Config_Listener_V3_Listener
+    {
         var listener = Envoy_Config_Listener_V3_Listener()
         listener.name = plan.name
         listener.address = Addresses.socket(plan.address, plan.port)
@@ -64,7 +67,7 @@ enum Listeners {
             listener.udpListenerConfig = Envoy_Config_Listener_V3_UdpListenerConfig()
             listener.listenerFilters = [udpProxy(planned.cluster, statPrefix: "udp-\(plan.port)")]
         case .mesh(let mesh):
-            return MeshListeners.listener(plan, mesh: mesh, filters: filters)
+            return MeshListeners.listener(plan, mesh: mesh, filters: filters, chains: chains)
         }
         return listener
     }
@@ -95,6 +98,21 @@ enum Listeners {
         filters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter], client: ClientSettingsPlan? = nil,
         pathAuthorization: Bool = false
     ) -> Envoy_Config_Listener_V3_Filter {
+        var filter = Envoy_Config_Listener_V3_Filter()
+        filter.name = "envoy.filters.network.http_connection_manager"
+        filter.typedConfig = try! .packing(
+            connectionManagerConfig(
+                routeTable, statPrefix: statPrefix, filters: filters, client: client, pathAuthorization: pathAuthorization))
+        return filter
+    }
+
+    /// The connection manager's configuration (``connectionManager(_:statPrefix:filters:client:pathAuthorization:)``
+    /// packs it into a filter).
+    static func connectionManagerConfig(
+        _ routeTable: String, statPrefix: String,
+        filters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter], client: ClientSettingsPlan? = nil,
+        pathAuthorization: Bool = false
+    ) -> Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager {
         var rds = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
         rds.routeConfigName = routeTable
         rds.configSource = AggregatedSource.ads
@@ -119,14 +137,21 @@ enum Listeners {
             hcm.pathWithEscapedSlashesAction = .unescapeAndRedirect
         }
         if let client { ClientSettings.apply(client, to: &hcm) }
-        var filter = Envoy_Config_Listener_V3_Filter()
-        filter.name = "envoy.filters.network.http_connection_manager"
-        filter.typedConfig = try! .packing(hcm)
-        return filter
+        return hcm
     }
 
     /// A tcp_proxy to one cluster, or to several by weight.
     static func tcpProxy(_ destination: StreamDestination, statPrefix: String) -> Envoy_Config_Listener_V3_Filter {
+        var filter = Envoy_Config_Listener_V3_Filter()
+        filter.name = "envoy.filters.network.tcp_proxy"
+        filter.typedConfig = try! .packing(tcpProxyConfig(destination, statPrefix: statPrefix))
+        return filter
+    }
+
+    /// The tcp_proxy's configuration (``tcpProxy(_:statPrefix:)`` packs it into a filter).
+    static func tcpProxyConfig(_ destination: StreamDestination, statPrefix: String)
+        -> Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy
+    {
         var proxy = Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy()
         proxy.statPrefix = statPrefix
         if destination.backends.count == 1 {
@@ -141,10 +166,7 @@ enum Listeners {
             }
             proxy.weightedClusters = weighted
         }
-        var filter = Envoy_Config_Listener_V3_Filter()
-        filter.name = "envoy.filters.network.tcp_proxy"
-        filter.typedConfig = try! .packing(proxy)
-        return filter
+        return proxy
     }
 
     /// A udp_proxy listener filter sending every datagram to one cluster.

@@ -6,7 +6,9 @@ import SwiftProtobuf
 /// redirected connection was going, and the filter chain matching that destination
 /// (and, on a node-level proxy, the sending workload's address) carries it.
 enum MeshListeners {
-    static func listener(_ plan: ListenerPlan, mesh: MeshListenerPlan, filters: [any HTTPFilter]) -> Envoy_Config_Listener_V3_Listener {
+    static func listener(
+        _ plan: ListenerPlan, mesh: MeshListenerPlan, filters: [any HTTPFilter], chains memo: MeshChainMemo?
+    ) -> Envoy_Config_Listener_V3_Listener {
         var listener = Envoy_Config_Listener_V3_Listener()
         listener.name = plan.name
         listener.address = Addresses.socket(plan.address, plan.port)
@@ -17,38 +19,10 @@ enum MeshListeners {
         listener.listenerFilters = [originalDestination]
         let statPrefix = mesh.direction.rawValue
         listener.filterChains = mesh.chains.map { planned in
-            var chain = Envoy_Config_Listener_V3_FilterChain()
-            chain.name = planned.name
-            var match = Envoy_Config_Listener_V3_FilterChainMatch()
-            match.destinationPort = Google_Protobuf_UInt32Value(UInt32(planned.port))
-            match.prefixRanges = planned.destinations.compactMap(cidr)
-            match.sourcePrefixRanges = planned.sources.compactMap(cidr)
-            chain.filterChainMatch = match
-            switch planned.traffic {
-            case .http(let table, let inbound):
-                var manager = Listeners.connectionManager(
-                    table.name, statPrefix: "\(statPrefix)-\(planned.port)",
-                    filters: HTTPFilters.chain(for: .plain(table), filters: filters))
-                var hcm = try! Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
-                    unpackingAny: manager.typedConfig)
-                hcm.accessLog = [accessLog()]
-                if inbound {
-                    // The application learns who called from X-Forwarded-Client-Cert, set
-                    // by this proxy alone: a header the caller wrote is replaced.
-                    hcm.forwardClientCertDetails = .sanitizeSet
-                    var details = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
-                        .SetCurrentClientCertDetails()
-                    details.uri = true
-                    hcm.setCurrentClientCertDetails = details
-                } else {
-                    // A workload's own calls: the client is the workload, not a remote peer.
-                    hcm.useRemoteAddress = Google_Protobuf_BoolValue(false)
-                }
-                manager.typedConfig = try! .packing(hcm)
-                chain.filters = [manager]
-            case .tcp(let cluster):
-                chain.filters = [tcpProxy(cluster, statPrefix: "\(statPrefix)-\(planned.port)")]
-            }
+            // The sidecars of one namespace share their outbound chains: built once.
+            if let memo, let built = memo.chains[planned] { return built }
+            let chain = filterChain(planned, statPrefix: statPrefix, filters: filters)
+            memo?.chains[planned] = chain
             return chain
         }
         switch mesh.fallback {
@@ -68,11 +42,50 @@ enum MeshListeners {
         return listener
     }
 
+    static func filterChain(_ planned: MeshChainPlan, statPrefix: String, filters: [any HTTPFilter])
+        -> Envoy_Config_Listener_V3_FilterChain
+    {
+        var chain = Envoy_Config_Listener_V3_FilterChain()
+        chain.name = planned.name
+        var match = Envoy_Config_Listener_V3_FilterChainMatch()
+        match.destinationPort = Google_Protobuf_UInt32Value(UInt32(planned.port))
+        match.prefixRanges = planned.destinations.compactMap(cidr)
+        match.sourcePrefixRanges = planned.sources.compactMap(cidr)
+        chain.filterChainMatch = match
+        switch planned.traffic {
+        case .http(let table, let inbound):
+            var hcm = Listeners.connectionManagerConfig(
+                table.name, statPrefix: "\(statPrefix)-\(planned.port)", filters: HTTPFilters.chain(for: .plain(table), filters: filters))
+            hcm.accessLog = [accessLog()]
+            if inbound {
+                // The application learns who called from X-Forwarded-Client-Cert, set
+                // by this proxy alone: a header the caller wrote is replaced.
+                hcm.forwardClientCertDetails = .sanitizeSet
+                var details = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager
+                    .SetCurrentClientCertDetails()
+                details.uri = true
+                hcm.setCurrentClientCertDetails = details
+            } else {
+                // A workload's own calls: the client is the workload, not a remote peer.
+                hcm.useRemoteAddress = Google_Protobuf_BoolValue(false)
+            }
+            var manager = Envoy_Config_Listener_V3_Filter()
+            manager.name = "envoy.filters.network.http_connection_manager"
+            manager.typedConfig = try! .packing(hcm)
+            chain.filters = [manager]
+        case .tcp(let cluster):
+            chain.filters = [tcpProxy(cluster, statPrefix: "\(statPrefix)-\(planned.port)")]
+        }
+        return chain
+    }
+
     /// A tcp_proxy to one cluster, with an access log.
     static func tcpProxy(_ cluster: String, statPrefix: String) -> Envoy_Config_Listener_V3_Filter {
-        var filter = Listeners.tcpProxy(StreamDestination(backends: [WeightedCluster(cluster: cluster, weight: 1)]), statPrefix: statPrefix)
-        var proxy = try! Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(unpackingAny: filter.typedConfig)
+        var proxy = Listeners.tcpProxyConfig(
+            StreamDestination(backends: [WeightedCluster(cluster: cluster, weight: 1)]), statPrefix: statPrefix)
         proxy.accessLog = [accessLog()]
+        var filter = Envoy_Config_Listener_V3_Filter()
+        filter.name = "envoy.filters.network.tcp_proxy"
         filter.typedConfig = try! .packing(proxy)
         return filter
     }
@@ -96,4 +109,10 @@ enum MeshListeners {
         range.prefixLen = Google_Protobuf_UInt32Value(length)
         return range
     }
+}
+
+/// Mesh filter chains built so far in one build of every group, by their plan: the
+/// sidecars of a namespace share their outbound chains, and build them once.
+final class MeshChainMemo {
+    var chains: [MeshChainPlan: Envoy_Config_Listener_V3_FilterChain] = [:]
 }
