@@ -151,9 +151,12 @@ import TestSupport
     }
 
     /// Sends `count` requests from a Pod's namespace.
-    static func call(_ lab: MeshLab, from namespace: String, _ url: String, count: Int = 1, header: String? = nil) throws -> [Answer] {
-        let (status, output) = try lab.exec(
-            in: namespace, [python, client, url, String(count), "GET"] + (header.map { [$0] } ?? []))
+    static func call(_ lab: MeshLab, from namespace: String, _ url: String, count: Int = 1, header: String? = nil) async throws
+        -> [Answer]
+    {
+        let (status, output) = try await MeshLab.offPool {
+            try lab.exec(in: namespace, [python, client, url, String(count), "GET"] + (header.map { [$0] } ?? []))
+        }
         guard status == 0 else { throw MeshLab.Failed(description: "client.py failed (\(status)): \(output)") }
         return output.split(separator: "\n").compactMap { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
@@ -166,23 +169,23 @@ import TestSupport
     }
 
     /// Runs `chancery` with `arguments` (inside `namespace` when given) and returns its output.
-    static func chancery(_ lab: MeshLab, in namespace: String? = nil, _ arguments: [String]) throws -> String {
+    static func chancery(_ lab: MeshLab, in namespace: String? = nil, _ arguments: [String]) async throws -> String {
         let binary = try ChanceryProcess.executable().path
         if let namespace {
-            let (status, output) = try lab.exec(in: namespace, [binary] + arguments)
+            let (status, output) = try await MeshLab.offPool { try lab.exec(in: namespace, [binary] + arguments) }
             guard status == 0 else { throw MeshLab.Failed(description: "chancery \(arguments) failed (\(status)): \(output)") }
             return output
         }
-        let (status, output) = try runChancery(arguments)
+        let (status, output) = try await MeshLab.offPool { try runChancery(arguments) }
         guard status == 0 else { throw MeshLab.Failed(description: "chancery \(arguments) failed (\(status)): \(output)") }
         return output
     }
 
     /// Starts an Envoy with `chancery bootstrap` `arguments` in `namespace`, as the proxy's
     /// group (1337), whose connections the capture rules leave alone.
-    static func startEnvoy(_ lab: MeshLab, in namespace: String, name: String, bootstrap arguments: [String]) throws {
+    static func startEnvoy(_ lab: MeshLab, in namespace: String, name: String, bootstrap arguments: [String]) async throws {
         let socket = lab.directory.appendingPathComponent("xds.sock").path
-        let yaml = try chancery(lab, ["bootstrap", "--xds-socket", socket, "--admin-port", "15000"] + arguments)
+        let yaml = try await chancery(lab, ["bootstrap", "--xds-socket", socket, "--admin-port", "15000"] + arguments)
         let file = lab.directory.appendingPathComponent("\(name).yaml")
         try yaml.write(to: file, atomically: true, encoding: .utf8)
         try lab.start(
@@ -193,11 +196,14 @@ import TestSupport
 
     @Test(arguments: [Mode.sidecars, .nodeProxy])
     func podsCallServicesThroughTheirProxies(_ mode: Mode) async throws {
-        let lab = try MeshLab(name: mode == .sidecars ? "s" : "n", gateway: "10.77.0.1")
+        let lab = try await MeshLab.offPool { try MeshLab(name: mode == .sidecars ? "s" : "n", gateway: "10.77.0.1") }
         defer { lab.remove() }
-        var namespaces: [String: String] = [:]
-        for pod in Self.pods { namespaces[pod.name] = try lab.addPod(pod.name, address: pod.address) }
-        let outside = try lab.addPod("outside", address: "10.77.0.50")
+        let namespaces = try await MeshLab.offPool {
+            var made: [String: String] = [:]
+            for pod in Self.pods { made[pod.name] = try lab.addPod(pod.name, address: pod.address) }
+            return made
+        }
+        let outside = try await MeshLab.offPool { try lab.addPod("outside", address: "10.77.0.50") }
         for pod in Self.pods where pod.serves {
             try lab.start(in: namespaces[pod.name]!, [Self.python, Self.echo, pod.name, "8080"], log: "\(pod.name).log")
         }
@@ -215,14 +221,14 @@ import TestSupport
         case .sidecars:
             for pod in Self.pods {
                 let namespace = namespaces[pod.name]!
-                _ = try Self.chancery(lab, in: namespace, ["mesh-init", "--apply"])
-                try Self.startEnvoy(
+                _ = try await Self.chancery(lab, in: namespace, ["mesh-init", "--apply"])
+                try await Self.startEnvoy(
                     lab, in: namespace, name: pod.name, bootstrap: ["--sidecar", "--pod", "\(pod.namespace)/\(pod.name)"])
             }
         case .nodeProxy:
-            _ = try Self.chancery(
+            _ = try await Self.chancery(
                 lab, in: lab.node, ["mesh-init", "--node-proxy", "--pod-interface", "br0", "--node-addresses", "10.77.0.1/32", "--apply"])
-            try Self.startEnvoy(lab, in: lab.node, name: "node-1", bootstrap: ["--node-proxy", "node-1"])
+            try await Self.startEnvoy(lab, in: lab.node, name: "node-1", bootstrap: ["--node-proxy", "node-1"])
         }
         let a = namespaces["client-a"]!
         let b = namespaces["client-b"]!
@@ -241,12 +247,12 @@ import TestSupport
         try #require(synced, "the mesh proxies did not all take their configuration\n\(context())")
         // The VIP is routed nowhere: an answer means the caller's proxy captured the call.
         let ready = await eventually(timeout: .seconds(20), every: .milliseconds(250)) {
-            try Self.call(lab, from: b, "http://10.96.0.10/api/ready").first?.status == 200
+            try await Self.call(lab, from: b, "http://10.96.0.10/api/ready").first?.status == 200
         }
         try #require(ready, "client-b never reached shop/echo through its proxy\n\(context())")
 
         // The producer route: /api splits 50/50 between v1 and v2, rewritten.
-        let split = try Self.call(lab, from: b, "http://10.96.0.10/api/hello", count: 100)
+        let split = try await Self.call(lab, from: b, "http://10.96.0.10/api/hello", count: 100)
         #expect(split.count == 100 && split.allSatisfy { $0.status == 200 }, "\(split.compactMap(\.error).prefix(3))")
         let v1 = split.filter { $0.pod == "echo-v1" }.count
         let v2 = split.filter { $0.pod == "echo-v2" }.count
@@ -259,35 +265,35 @@ import TestSupport
         #expect(peers == [mode == .sidecars ? "127.0.0.1" : "10.77.0.1"], "\(peers)")
 
         // A path no rule of the route matches: 404, the route governs every call.
-        #expect(try Self.call(lab, from: b, "http://10.96.0.10/elsewhere").first?.status == 404)
+        #expect(try await Self.call(lab, from: b, "http://10.96.0.10/elsewhere").first?.status == 404)
 
         // The consumer route in web: web's caller goes to v2 alone, unrewritten.
-        let consumer = try Self.call(lab, from: a, "http://10.96.0.10/api/hello", count: 30)
+        let consumer = try await Self.call(lab, from: a, "http://10.96.0.10/api/hello", count: 30)
         #expect(consumer.count == 30 && consumer.allSatisfy { $0.status == 200 && $0.pod == "echo-v2" }, "\(consumer.map { $0.pod ?? $0.error ?? "?" })")
         #expect(consumer.allSatisfy { $0.path == "/api/hello" })
 
         // A Service without routes: straight to its endpoints.
-        let direct = try Self.call(lab, from: b, "http://10.96.0.11/direct", count: 5)
+        let direct = try await Self.call(lab, from: b, "http://10.96.0.11/direct", count: 5)
         #expect(direct.allSatisfy { $0.status == 200 && $0.pod == "echo-v1" && $0.path == "/direct" })
 
         if mode == .sidecars {
             // Sidecars' inbound listener sets X-Forwarded-Client-Cert itself: a caller's
             // forged one never reaches the application. (Called by Pod address, the
             // caller's proxy passes the connection through as it is, header and all.)
-            let forged = try Self.call(
+            let forged = try await Self.call(
                 lab, from: b, "http://10.77.0.11:8080/xfcc", header: "x-forwarded-client-cert: By=spiffe://evil/ns/x/sa/y")
             #expect(forged.first?.status == 200 && forged.first?.pod == "echo-v1", "\(forged)")
             #expect(forged.first?.peer == "127.0.0.1" && forged.first?.headers["x-forwarded-client-cert"] == nil, "\(forged)")
             // An address outside the mesh passes through unchanged, through the caller's
             // proxy (its access log names the original destination)…
-            let passed = try Self.call(lab, from: b, "http://10.77.0.50:8080/out", count: 3)
+            let passed = try await Self.call(lab, from: b, "http://10.77.0.50:8080/out", count: 3)
             #expect(passed.allSatisfy { $0.status == 200 && $0.pod == "outside" && $0.path == "/out" }, "\(passed)")
             let logged = await eventually { lab.log("client-b-envoy.log").contains("\"10.77.0.50:8080\"") }
             #expect(logged, "\(lab.log("client-b-envoy.log").suffix(1500))")
             // …unless the Pod's outbound traffic is blocked: then only the mesh is reached.
             let c = namespaces["client-c"]!
-            #expect(await eventually { try Self.call(lab, from: c, "http://10.96.0.11/ok").first?.status == 200 })
-            let blocked = try Self.call(lab, from: c, "http://10.77.0.50:8080/out")
+            #expect(await eventually { try await Self.call(lab, from: c, "http://10.96.0.11/ok").first?.status == 200 })
+            let blocked = try await Self.call(lab, from: c, "http://10.77.0.50:8080/out")
             #expect(blocked.first?.status == nil && blocked.first?.error != nil, "\(blocked)")
             #expect(lab.log("outside.log").contains("listening"))
         }
@@ -303,7 +309,10 @@ import TestSupport
         let identities = (entry?["workloads"] as? [[String: Any]] ?? []).compactMap { $0["identity"] as? String }
         #expect(identities.contains("spiffe://cluster.local/ns/other/sa/default"), "\(identities)")
 
-        lab.remove()
-        #expect(lab.remaining.isEmpty, "namespaces left: \(lab.remaining)")
+        let left = try await MeshLab.offPool {
+            lab.remove()
+            return lab.remaining
+        }
+        #expect(left.isEmpty, "namespaces left: \(left)")
     }
 }

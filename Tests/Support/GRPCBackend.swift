@@ -151,7 +151,7 @@ extension GRPCCallLog {
 /// A unary call to 127.0.0.1:port (through Envoy or directly) with the `:authority` set to `authority` (for Envoy's virtual-host matching), optional metadata. Returns the answer text, or throws the RPCError.
 public func grpcUnary(
     port: Int, authority: String, service: String = "chancery.test.Echo", method: String = "Unary",
-    message: String, metadata: [String: String] = [:], timeout: Duration = .seconds(5)
+    message: String, metadata: [String: String] = [:], timeout: Duration = .seconds(20)
 ) async throws -> String {
     try await withEchoClient(port: port, authority: authority) { client in
         try await client.unary(
@@ -169,7 +169,7 @@ public func grpcUnary(
 /// returns every message answered, in order, or throws the RPCError.
 public func grpcServerStream(
     port: Int, authority: String, service: String = "chancery.test.Echo", method: String = "ServerStream",
-    message: String, metadata: [String: String] = [:], timeout: Duration = .seconds(5)
+    message: String, metadata: [String: String] = [:], timeout: Duration = .seconds(20)
 ) async throws -> [String] {
     try await withEchoClient(port: port, authority: authority) { client in
         try await client.serverStreaming(

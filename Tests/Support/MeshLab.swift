@@ -93,6 +93,15 @@ public final class MeshLab: @unchecked Sendable {
         }
     }
 
+    /// Runs `work` on a thread of its own: commands are waited for by blocking, which must
+    /// not hold one of Swift concurrency's few threads (other tests' async work would
+    /// stall behind it).
+    public static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
     /// Runs a command inside `namespace` and waits: its exit status and output.
     public func exec(in namespace: String, _ command: [String]) throws -> (status: Int32, output: String) {
         try run("/usr/sbin/ip", ["netns", "exec", namespace] + command)
