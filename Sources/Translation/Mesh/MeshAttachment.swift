@@ -11,6 +11,8 @@ struct MeshRoute {
     /// name); nil: every port.
     let port: Int?
     let rules: [ResolvedRule]
+    /// The parentRef it attached by.
+    let parentRef: ParentReference
 
     var key: ObjectKey { route.key }
     var namespace: String { route.key.namespace }
@@ -79,7 +81,7 @@ enum MeshAttachment {
                     "a \(policies.joined(separator: " and a ")) targets this route, and policies are not carried out in the mesh: calls through the mesh answer 500"
             }
         }
-        mesh[serviceKey, default: []].append(MeshRoute(route: route, service: serviceKey, port: port, rules: rules))
+        mesh[serviceKey, default: []].append(MeshRoute(route: route, service: serviceKey, port: port, rules: rules, parentRef: parentRef))
         let role = namespace == route.key.namespace ? "for every caller (producer route)" : "for callers in namespace \(route.key.namespace) (consumer route)"
         var message = "attached to Service \(namespace)/\(parentRef.name) in the mesh, \(role)"
         if !policies.isEmpty {
@@ -89,5 +91,37 @@ enum MeshAttachment {
             message += "; hostnames are not used for a Service parent: the route applies to every call to the Service"
         }
         return ParentAttachment(parentRef: parentRef, gateway: serviceKey, accepted: Verdict(true, .accepted, message))
+    }
+
+    /// GEP-1294: where a GRPCRoute and an HTTPRoute from one namespace govern the same
+    /// Service port, the GRPCRoute wins. An HTTPRoute that loses every port it governs is
+    /// `Conflicted` for that Service; one that loses some says which. (Routing leaves the
+    /// losers out: ``MeshWorld/routes(from:to:port:)``.)
+    static func settleKinds(_ attachments: inout Attachments, context: Context) {
+        for (service, routes) in attachments.mesh {
+            let servicePorts = (context.service(service.namespace, service.name)?.spec.ports ?? []).map(\.port)
+            for route in routes where route.route.kind == .httpRoute {
+                let rivals = routes.filter { $0.route.kind == .grpcRoute && $0.namespace == route.namespace }
+                guard !rivals.isEmpty else { continue }
+                let governed = route.port.map { [$0] } ?? servicePorts
+                let lostPorts = governed.filter { port in rivals.contains { $0.governs(port) } }.sorted()
+                guard !lostPorts.isEmpty else { continue }
+                let lostEverything = lostPorts.count == governed.count
+                guard var record = attachments.records[route.key] else { continue }
+                for index in record.parents.indices
+                where record.parents[index].parentRef == route.parentRef && record.parents[index].accepted.holds {
+                    let rival = (rivals.first { rival in lostPorts.contains { rival.governs($0) } } ?? rivals[0]).key
+                    if lostEverything {
+                        record.parents[index].accepted = Verdict(
+                            false, .conflicted,
+                            "GRPCRoute \(rival.namespace)/\(rival.name) governs the same calls to Service \(service.namespace)/\(service.name), and a GRPCRoute wins over an HTTPRoute (GEP-1294)")
+                    } else {
+                        record.parents[index].accepted.message +=
+                            "; on port \(lostPorts.map(String.init).joined(separator: ", ")) GRPCRoute \(rival.namespace)/\(rival.name) governs the calls instead (a GRPCRoute wins over an HTTPRoute)"
+                    }
+                }
+                attachments.records[route.key] = record
+            }
+        }
     }
 }

@@ -135,13 +135,17 @@ struct MeshWorld {
 
     /// The routes that govern calls from `namespace` to a Service's `port`: the caller's
     /// namespace's consumer routes when it has any, else the producer routes.
+    /// Where GRPCRoutes and HTTPRoutes both govern the port, the GRPCRoutes alone (GEP-1294).
     func routes(from namespace: String, to service: ObjectKey, port: Int) -> [MeshRoute] {
         let attached = (routes[service] ?? []).filter { $0.governs(port) }
+        func winners(_ routes: [MeshRoute]) -> [MeshRoute] {
+            routes.contains { $0.route.kind == .grpcRoute } ? routes.filter { $0.route.kind == .grpcRoute } : routes
+        }
         if namespace != service.namespace {
             let consumer = attached.filter { $0.namespace == namespace }
-            if !consumer.isEmpty { return consumer }
+            if !consumer.isEmpty { return winners(consumer) }
         }
-        return attached.filter { $0.namespace == service.namespace }
+        return winners(attached.filter { $0.namespace == service.namespace })
     }
 }
 

@@ -308,6 +308,7 @@ enum RouteAttachment {
                     notes: rules.flatMap(\.notes), dropped: allDropped == nil ? dropped : [])
             }
         }
+        MeshAttachment.settleKinds(&result, context: context)
         return result
     }
 
