@@ -254,14 +254,16 @@ enum Views {
                 services: proxy.services, routeTables: proxy.routeTables, clusters: proxy.clusters,
                 connected: (byGroup[group] ?? []).map(\.nodeID).sorted())
         }
-        let unknown = clients.filter { ($0.group.hasPrefix("sidecar:") || $0.group.hasPrefix("node:")) && groups[$0.group] == nil }
+        let sidecar = MeshGrouping.sidecarPrefix
+        let node = MeshGrouping.nodePrefix
+        let unknown = clients.filter { ($0.group.hasPrefix(sidecar) || $0.group.hasPrefix(node)) && groups[$0.group] == nil }
             .sorted { $0.nodeID < $1.nodeID }
             .map { client in
                 UnknownMeshProxy(
                     nodeID: client.nodeID, group: client.group,
-                    warning: client.group.hasPrefix("sidecar:")
-                        ? "no mesh Pod \(client.group.dropFirst("sidecar:".count)): it does not exist, has no IP, or is not in the mesh (its namespace needs label chancery.dev/mesh=enabled); the proxy holds an empty configuration"
-                        : "no mesh Pod runs on node \(client.group.dropFirst("node:".count)); the proxy holds an empty configuration")
+                    warning: client.group.hasPrefix(sidecar)
+                        ? "no mesh Pod \(client.group.dropFirst(sidecar.count)): it does not exist, has no IP, or is not in the mesh (its namespace needs label chancery.dev/mesh=enabled); the proxy holds an empty configuration"
+                        : "no mesh Pod runs on node \(client.group.dropFirst(node.count)); the proxy holds an empty configuration")
             }
         return Mesh(proxies: proxies, unknown: unknown)
     }

@@ -37,8 +37,11 @@ public struct MeshGrouping: NodeGrouping {
         return node.cluster
     }
 
-    /// A sidecar's group: `sidecar:namespace/name`.
-    public static func sidecarGroup(_ pod: String) -> String { "sidecar:\(pod)" }
+    /// A sidecar's group: `sidecar:namespace/name`. (Translation names the groups it
+    /// plans the same way, `MeshPlanner`; it cannot import this module.)
+    public static func sidecarGroup(_ pod: String) -> String { sidecarPrefix + pod }
     /// A node-level proxy's group: `node:NAME`.
-    public static func nodeGroup(_ node: String) -> String { "node:\(node)" }
+    public static func nodeGroup(_ node: String) -> String { nodePrefix + node }
+    public static let sidecarPrefix = "sidecar:"
+    public static let nodePrefix = "node:"
 }
