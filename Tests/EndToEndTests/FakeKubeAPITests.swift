@@ -222,7 +222,11 @@ import TestSupport
         #expect(!bookmark["object"]["metadata"]["name"].exists)
 
         try api.create(configMap("b", data: "2"))
-        let later = try await watch.waitFor(5)
+        // Bookmarks keep coming every 200 ms; on a loaded machine several may arrive before the event.
+        let later = try await watch.waitUntil { events in
+            guard let added = events.firstIndex(where: { $0["type"].string == "ADDED" }) else { return false }
+            return events[(added + 1)...].contains { $0["type"].string == "BOOKMARK" }
+        }
         let added = try #require(later.firstIndex { $0["type"].string == "ADDED" })
         #expect(later[added]["object"]["metadata"]["name"].string == "b")
         let next = try #require(later[(added + 1)...].first { $0["type"].string == "BOOKMARK" })
@@ -559,6 +563,17 @@ private final class WatchRecorder: Sendable {
         let lines = self.lines
         try #require(lines.count >= count, "got \(lines.count) of \(count) events: \(lines), failure: \(failure ?? "none")")
         return try lines.prefix(count).map { try Doc($0) }
+    }
+
+    /// All events so far, once they satisfy `done` (or fails after `timeout`).
+    func waitUntil(timeout: Duration = .seconds(10), _ done: ([Doc]) -> Bool) async throws -> [Doc] {
+        let deadline = ContinuousClock.now + timeout
+        while !done(documents) && ContinuousClock.now < deadline && !state.withLock({ $0.ended }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let documents = self.documents
+        try #require(done(documents), "the events never matched: \(lines), failure: \(failure ?? "none")")
+        return documents
     }
 
     func waitForEnd(timeout: Duration = .seconds(5)) async throws {
