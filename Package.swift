@@ -118,6 +118,16 @@ let package = Package(
         ),
         // Second stage: IR → Envoy protos. Takes no decision.
         .target(
+            name: "MeshIdentity",
+            dependencies: [
+                "EnvoyBuild",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "EnvoyBuild",
             dependencies: [
                 "IR",
@@ -152,6 +162,7 @@ let package = Package(
                 "EnvoyBuild",
                 "ConfigSources",
                 "Admin",
+                "MeshIdentity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -259,8 +270,9 @@ let package = Package(
         .testTarget(
             name: "TranslationTests",
             dependencies: [
-                "Translation", "IR", "EnvoyBuild", "GatewayModel", "EnvoyAPI", "XDS",
+                "Translation", "IR", "EnvoyBuild", "GatewayModel", "EnvoyAPI", "XDS", "MeshIdentity",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict
@@ -268,7 +280,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "XDS", "EnvoyAPI", "TestSupport", "Admin", "Translation", "EnvoyBuild", "IR", "GatewayModel",
+                "XDS", "EnvoyAPI", "TestSupport", "Admin", "Translation", "EnvoyBuild", "IR", "GatewayModel", "MeshIdentity",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -164,19 +164,23 @@ enum UpstreamTLS {
 
 /// Planned secrets over SDS, and the TLS contexts that name them.
 enum Secrets {
-    static func secret(_ plan: SecretPlan) -> Envoy_Extensions_TransportSockets_Tls_V3_Secret {
+    /// The secret, or nil for a mesh secret without a ``MeshCertificateSource``.
+    static func secret(_ plan: SecretPlan, meshCertificates: (any MeshCertificateSource)?)
+        -> Envoy_Extensions_TransportSockets_Tls_V3_Secret?
+    {
         var secret = Envoy_Extensions_TransportSockets_Tls_V3_Secret()
         secret.name = plan.name
         switch plan.content {
+        case .workloadCertificate(let identity):
+            guard let issued = meshCertificates?.certificate(for: identity) else { return nil }
+            secret.tlsCertificate = certificate(chainPEM: issued.chainPEM, keyPEM: issued.keyPEM)
+        case .meshTrustBundle:
+            guard let bundle = meshCertificates?.trustBundlePEM else { return nil }
+            var source = Envoy_Config_Core_V3_DataSource()
+            source.inlineString = bundle
+            secret.validationContext = trusting(source)
         case .certificate(let chainPEM, let keyPEM):
-            var certificate = Envoy_Extensions_TransportSockets_Tls_V3_TlsCertificate()
-            var chain = Envoy_Config_Core_V3_DataSource()
-            chain.inlineString = chainPEM
-            certificate.certificateChain = chain
-            var key = Envoy_Config_Core_V3_DataSource()
-            key.inlineString = keyPEM
-            certificate.privateKey = key
-            secret.tlsCertificate = certificate
+            secret.tlsCertificate = certificate(chainPEM: chainPEM, keyPEM: keyPEM)
         case .trustedCA(let bundle):
             var source = Envoy_Config_Core_V3_DataSource()
             source.inlineString = bundle
@@ -194,6 +198,17 @@ enum Secrets {
             secret.validationContext = context
         }
         return secret
+    }
+
+    private static func certificate(chainPEM: String, keyPEM: String) -> Envoy_Extensions_TransportSockets_Tls_V3_TlsCertificate {
+        var certificate = Envoy_Extensions_TransportSockets_Tls_V3_TlsCertificate()
+        var chain = Envoy_Config_Core_V3_DataSource()
+        chain.inlineString = chainPEM
+        certificate.certificateChain = chain
+        var key = Envoy_Config_Core_V3_DataSource()
+        key.inlineString = keyPEM
+        certificate.privateKey = key
+        return certificate
     }
 
     private static func trusting(_ source: Envoy_Config_Core_V3_DataSource)

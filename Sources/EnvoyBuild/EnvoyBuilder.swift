@@ -16,19 +16,34 @@ public struct ProxyConfig: Sendable, Equatable {
     public var count: Int { listeners.count + routes.count + clusters.count + endpoints.count + secrets.count }
 }
 
+/// Issues mesh workload certificates as resources are built: `serve`'s mesh CA.
+public protocol MeshCertificateSource: Sendable {
+    /// A current certificate for `identity` (a SPIFFE ID): the chain, leaf first, and its
+    /// key, PEM; nil when none can be issued (the group then keeps its last good snapshot).
+    func certificate(for identity: String) -> (chainPEM: String, keyPEM: String)?
+    /// The roots a workload's peer certificate must chain to, PEM.
+    var trustBundlePEM: String { get }
+}
+
 /// The second stage of translation: a ``ProxyPlan`` in Envoy's terms. It takes no
 /// decision — every choice is in the plan — and reuses, through an ``EnvoyCache``, the
 /// message built for an equal plan element last time.
 public struct EnvoyBuilder: Sendable {
     public let cache: EnvoyCache?
+    /// Where mesh workload certificates come from. Without it, the secrets plans ask for
+    /// as ``SecretPlan/Content/workloadCertificate(identity:)`` and
+    /// ``SecretPlan/Content/meshTrustBundle`` are left out (`chancery translate` shows
+    /// no workload key; `serve` always has its CA).
+    public let meshCertificates: (any MeshCertificateSource)?
     let filters: [any HTTPFilter]
 
-    public init(cache: EnvoyCache? = nil) {
-        self.init(cache: cache, filters: HTTPFilters.ordered)
+    public init(cache: EnvoyCache? = nil, meshCertificates: (any MeshCertificateSource)? = nil) {
+        self.init(cache: cache, meshCertificates: meshCertificates, filters: HTTPFilters.ordered)
     }
 
-    init(cache: EnvoyCache?, filters: [any HTTPFilter]) {
+    init(cache: EnvoyCache?, meshCertificates: (any MeshCertificateSource)? = nil, filters: [any HTTPFilter]) {
         self.cache = cache
+        self.meshCertificates = meshCertificates
         self.filters = filters
     }
 
@@ -65,7 +80,7 @@ public struct EnvoyBuilder: Sendable {
             config.clusters.append(memoCluster(cluster))
             if let assignment = memoEndpoints(cluster) { config.endpoints.append(assignment) }
         }
-        config.secrets = plan.secrets.map(Secrets.secret)
+        config.secrets = plan.secrets.compactMap { Secrets.secret($0, meshCertificates: meshCertificates) }
         return config
     }
 

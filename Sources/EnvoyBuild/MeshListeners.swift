@@ -17,6 +17,8 @@ enum MeshListeners {
         originalDestination.name = "envoy.filters.listener.original_dst"
         originalDestination.typedConfig = try! .packing(Envoy_Extensions_Filters_Listener_OriginalDst_V3_OriginalDst())
         listener.listenerFilters = [originalDestination]
+        // Chains that tell mutual TLS from plaintext need the TLS inspector to know which.
+        if mesh.chains.contains(where: { $0.transport != .any }) { listener.listenerFilters.append(Listeners.tlsInspector()) }
         let statPrefix = mesh.direction.rawValue
         listener.filterChains = mesh.chains.map { planned in
             // The sidecars of one namespace share their outbound chains: built once.
@@ -42,20 +44,37 @@ enum MeshListeners {
         return listener
     }
 
-    static func filterChain(_ planned: MeshChainPlan, statPrefix: String, filters: [any HTTPFilter])
+    static func filterChain(_ planned: MeshChainPlan, statPrefix direction: String, filters: [any HTTPFilter])
         -> Envoy_Config_Listener_V3_FilterChain
     {
         var chain = Envoy_Config_Listener_V3_FilterChain()
         chain.name = planned.name
         var match = Envoy_Config_Listener_V3_FilterChainMatch()
-        match.destinationPort = Google_Protobuf_UInt32Value(UInt32(planned.port))
+        // Port 0: any port no other chain of the destination takes.
+        if planned.port != 0 { match.destinationPort = Google_Protobuf_UInt32Value(UInt32(planned.port)) }
         match.prefixRanges = planned.destinations.compactMap(cidr)
         match.sourcePrefixRanges = planned.sources.compactMap(cidr)
+        var isHTTP = false
+        if case .http = planned.traffic { isHTTP = true }
+        switch planned.transport {
+        case .any: break
+        case .plaintext: match.transportProtocol = "raw_buffer"
+        case .mutualTLS:
+            match.transportProtocol = "tls"
+            chain.transportSocket = Secrets.downstream(
+                [SecretPlan.workloadCertificateName], alpn: isHTTP ? ["h2", "http/1.1"] : [],
+                clientValidation: ClientValidationPlan(caSecret: SecretPlan.meshTrustBundleName, required: true))
+        }
         chain.filterChainMatch = match
+        let statPrefix = planned.transport == .any ? "\(direction)-\(planned.port)" : "\(direction)-\(planned.port)-\(planned.transport.rawValue)"
+        let authorization = planned.authorization.map {
+            MeshAuthorization.networkFilters($0, http: isHTTP, statPrefix: "\(statPrefix).")
+        } ?? []
         switch planned.traffic {
         case .http(let table, let inbound):
+            let checks = planned.authorization.map(MeshAuthorization.httpFilters) ?? []
             var hcm = Listeners.connectionManagerConfig(
-                table.name, statPrefix: "\(statPrefix)-\(planned.port)", filters: HTTPFilters.chain(for: .plain(table), filters: filters))
+                table.name, statPrefix: statPrefix, filters: checks + HTTPFilters.chain(for: .plain(table), filters: filters))
             hcm.accessLog = [accessLog()]
             if inbound {
                 // The application learns who called from X-Forwarded-Client-Cert, set
@@ -72,9 +91,9 @@ enum MeshListeners {
             var manager = Envoy_Config_Listener_V3_Filter()
             manager.name = "envoy.filters.network.http_connection_manager"
             manager.typedConfig = try! .packing(hcm)
-            chain.filters = [manager]
+            chain.filters = authorization + [manager]
         case .tcp(let cluster):
-            chain.filters = [tcpProxy(cluster, statPrefix: "\(statPrefix)-\(planned.port)")]
+            chain.filters = authorization + [tcpProxy(cluster, statPrefix: statPrefix)]
         }
         return chain
     }

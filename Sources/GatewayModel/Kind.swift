@@ -21,6 +21,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
     case backendTrafficPolicy = "BackendTrafficPolicy"
     case clientTrafficPolicy = "ClientTrafficPolicy"
     case pod = "Pod"
+    case ciliumNetworkPolicy = "CiliumNetworkPolicy"
 
     public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -41,6 +42,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         case .endpointSlice: ["discovery.k8s.io/v1"]
         case .ingress, .ingressClass: ["networking.k8s.io/v1"]
         case .securityPolicy, .backendTrafficPolicy, .clientTrafficPolicy: ["gateway.envoyproxy.io/v1alpha1"]
+        case .ciliumNetworkPolicy: ["cilium.io/v2"]
         }
     }
 
@@ -54,6 +56,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         case .endpointSlice: "discovery.k8s.io"
         case .ingress, .ingressClass: "networking.k8s.io"
         case .securityPolicy, .backendTrafficPolicy, .clientTrafficPolicy: envoyGatewayGroup
+        case .ciliumNetworkPolicy: ciliumGroup
         }
     }
 

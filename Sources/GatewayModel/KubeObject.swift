@@ -18,6 +18,7 @@ public enum KubeObject: Sendable, Hashable {
     case ingress(Ingress)
     case ingressClass(IngressClass)
     case pod(Pod)
+    case ciliumNetworkPolicy(CiliumNetworkPolicy)
     // Boxed: their specs are large, and every object of every kind would be as large
     // as the largest case.
     indirect case securityPolicy(SecurityPolicy)
@@ -44,6 +45,7 @@ public enum KubeObject: Sendable, Hashable {
         case .ingress: .ingress
         case .ingressClass: .ingressClass
         case .pod: .pod
+        case .ciliumNetworkPolicy: .ciliumNetworkPolicy
         case .securityPolicy: .securityPolicy
         case .backendTrafficPolicy: .backendTrafficPolicy
         case .clientTrafficPolicy: .clientTrafficPolicy
@@ -70,6 +72,7 @@ public enum KubeObject: Sendable, Hashable {
         case .ingress(let o): o.metadata
         case .ingressClass(let o): o.metadata
         case .pod(let o): o.metadata
+        case .ciliumNetworkPolicy(let o): o.metadata
         case .securityPolicy(let o): o.metadata
         case .backendTrafficPolicy(let o): o.metadata
         case .clientTrafficPolicy(let o): o.metadata

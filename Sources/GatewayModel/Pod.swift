@@ -88,4 +88,12 @@ public enum MeshLabels {
     /// On a Pod or Namespace: `passthrough` (default) lets traffic to addresses outside
     /// the mesh through unchanged; `blocked` closes such connections.
     public static let outbound = "chancery.dev/mesh-outbound"
+    /// On a Pod or Namespace: how its sidecar takes inbound connections — `permissive`
+    /// (default: mutual TLS and plaintext), `strict` (mutual TLS only) or `disabled`
+    /// (plaintext only; callers do not use mutual TLS to it).
+    public static let mutualTLS = "chancery.dev/mesh-mtls"
+    /// On a Pod or Namespace: `sidecar` (default) or `node` — the Pod's traffic goes
+    /// through its node's node-level proxy, which does not use mutual TLS, so callers
+    /// reach it in plaintext.
+    public static let proxy = "chancery.dev/mesh-proxy"
 }

@@ -131,6 +131,10 @@ public struct ResourceSet: Sendable, Hashable {
         manifests(of: .pod).compactMap { if case .pod(let o) = $0.object { o } else { nil } }
     }
 
+    public var ciliumNetworkPolicies: [CiliumNetworkPolicy] {
+        manifests(of: .ciliumNetworkPolicy).compactMap { if case .ciliumNetworkPolicy(let o) = $0.object { o } else { nil } }
+    }
+
     public var ingresses: [Ingress] {
         manifests(of: .ingress).compactMap { if case .ingress(let o) = $0.object { o } else { nil } }
     }

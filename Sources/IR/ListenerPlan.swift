@@ -43,8 +43,7 @@ public struct ListenerPlan: Hashable, Sendable, Encodable {
         public var routeTables: [RouteTablePlan] {
             switch self {
             case .http(let http): http.routeTables
-            case .mesh(let mesh):
-                mesh.chains.compactMap { chain in if case .http(let table, _) = chain.traffic { table } else { nil } }
+            case .mesh(let mesh): mesh.routeTables
             case .tls, .tcp, .udp: []
             }
         }

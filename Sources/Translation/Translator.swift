@@ -151,6 +151,7 @@ public struct Translator: Sendable {
         for kind in PolicyKinds.all {
             for (key, status) in kind.statuses(in: world) { result.statuses[key] = status }
         }
+        for (key, status) in groups.statuses { result.statuses[key] = status }
         let policies = RoutePolicies.report(in: world)
         for (key, status) in policies.statuses { result.statuses[key] = status }
         result.effectivePolicies = policies.effective

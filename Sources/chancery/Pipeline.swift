@@ -6,6 +6,7 @@ import Foundation
 import GatewayModel
 import IR
 import Logging
+import MeshIdentity
 import Metrics
 import Translation
 import XDS
@@ -30,7 +31,9 @@ struct Pipeline {
     /// What the last translation built and serialised, reused for what did not change:
     /// a one-route edit rebuilds and re-serialises about one route's worth.
     private let plans = PlanCache()
-    private let builder = EnvoyBuilder(cache: EnvoyCache())
+    private let builder: EnvoyBuilder
+    /// Issues mesh workloads' certificates as their resources are built.
+    let meshCA: MeshCA?
     private let encoder = SnapshotEncoder()
     /// Resources across all groups after the last translation: when the world shrinks,
     /// the memory it used is handed back to the system.
@@ -53,8 +56,10 @@ struct Pipeline {
     init(
         cache: SnapshotCache, admin: AdminState, logger: Logger, gatewayAddresses: [AddressRange]? = nil,
         reservedPorts: Set<Int> = [], maxObjectsPerKind: Int = SourceLimits.defaults.maxObjectsPerKind,
-        ingressPorts: IngressPorts = IngressPorts()
+        ingressPorts: IngressPorts = IngressPorts(), meshCA: MeshCA? = nil
     ) {
+        self.meshCA = meshCA
+        builder = EnvoyBuilder(cache: EnvoyCache(), meshCertificates: meshCA)
         self.ingressPorts = ingressPorts
         self.gatewayAddresses = gatewayAddresses
         self.reservedPorts = reservedPorts
@@ -122,6 +127,8 @@ struct Pipeline {
             encoder.forget(group: gone)
         }
         groups = Set(configs.keys)
+        // Certificates of workloads no longer served are forgotten.
+        meshCA?.keep(only: Set(result.mesh.values.filter { $0.kind == .sidecar }.flatMap { $0.workloads.map(\.identity) }))
         let count = configs.values.reduce(0) { $0 + $1.count }
         // Called only when the world shrank by a quarter: trimming costs a few ms.
         if count < resourceCount * 3 / 4 { ProcessMemory.returnFreePages() }

@@ -4,6 +4,7 @@ import ConfigSources
 import Foundation
 import GatewayModel
 import Logging
+import MeshIdentity
 import Metrics
 import Prometheus
 import ServiceLifecycle
@@ -81,6 +82,13 @@ extension Chancery {
         @Option(help: "Seconds a Kubernetes watch may send nothing (not even a bookmark) before it is started again.")
         var watchIdleTimeout: Int = 120
 
+        @Option(
+            help: ArgumentHelp(
+                "Directory of the mesh CA (ca.crt, ca.key, optional trust-bundle.pem); made there on first start.",
+                discussion: "Without it, a CA is made in memory at each start."))
+        var meshCADir: String?
+        @Option(name: .customLong("workload-cert-ttl"), help: "Seconds a mesh workload certificate is valid; renewed at half.")
+        var workloadCertTTL: Int = Int(MeshCA.defaultLifetime)
         @OptionGroup var proxyHost: ProxyHostOptions
 
         @Flag(help: .hidden)
@@ -136,6 +144,24 @@ extension Chancery {
                     .deletingLastPathComponent().appendingPathComponent("examples/quickstart").path,
             ]
             return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
+        }
+
+        /// The mesh CA: from `--mesh-ca-dir` (made there on first start), else made in memory.
+        func meshCA(logger: Logger) throws -> MeshCA {
+            let lifetime = TimeInterval(workloadCertTTL)
+            do {
+                if let meshCADir {
+                    let ca = try MeshCA.load(
+                        directory: URL(fileURLWithPath: meshCADir), trustDomain: proxyHost.trustDomain, lifetime: lifetime)
+                    logger.info("mesh CA loaded", metadata: ["directory": "\(meshCADir)"])
+                    return ca
+                }
+                logger.notice(
+                    "mesh CA made in memory: workload certificates change when Chancery restarts (--mesh-ca-dir keeps it)")
+                return try MeshCA.generate(trustDomain: proxyHost.trustDomain, lifetime: lifetime)
+            } catch {
+                throw ValidationError("\(error)")
+            }
         }
 
         func validate() throws {
@@ -200,7 +226,8 @@ extension Chancery {
             let merged = SourceMerger(sources)
             var pipeline = Pipeline(
                 cache: cache, admin: adminState, logger: logger, gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts,
-                maxObjectsPerKind: sourceLimits.maxObjectsPerKind, ingressPorts: proxyHost.ingressPorts)
+                maxObjectsPerKind: sourceLimits.maxObjectsPerKind, ingressPorts: proxyHost.ingressPorts,
+                meshCA: try meshCA(logger: logger))
             pipeline.corruptAnnotatedForTests = corruptAnnotatedForTests
             pipeline.trustDomain = proxyHost.trustDomain
             // From files alone, the first read builds the first snapshots before Envoy can

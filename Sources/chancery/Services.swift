@@ -2,6 +2,7 @@ import Admin
 import ConfigSources
 import Foundation
 import Logging
+import MeshIdentity
 import ServiceLifecycle
 import XDS
 
@@ -69,6 +70,7 @@ struct PipelineService: Service {
     private enum Event: Sendable {
         case changed(MergedUpdate)
         case recheck
+        case renew
         case rejected(ClientRegistry.Rejected)
         case synced(group: String)
     }
@@ -95,6 +97,16 @@ struct PipelineService: Service {
                     sink.yield(.recheck)
                 }
             }
+            if let ca = pipeline.meshCA {
+                tasks.addTask {
+                    // Workload certificates are renewed once half their lifetime has passed.
+                    while !Task.isCancelled {
+                        let wait = ca.nextRenewal.map { max(0.2, $0.timeIntervalSinceNow) } ?? 60
+                        try? await Task.sleep(for: .milliseconds(Int(min(wait, 60) * 1000)))
+                        if ca.renewalDue { sink.yield(.renew) }
+                    }
+                }
+            }
             tasks.addTask {
                 // Readiness until the first translation: what the sources still wait for.
                 while !Task.isCancelled, !admin.readiness.ready {
@@ -109,9 +121,11 @@ struct PipelineService: Service {
                     latest = update
                     let result = pipeline.apply(update.set, seenAt: update.seenAt, source: update.source)
                     status?.submit(result.statuses)
-                case .recheck:
+                case .recheck, .renew:
                     guard let latest else { continue }
-                    let result = pipeline.apply(latest.set, seenAt: Date(), source: "recheck", recheck: true)
+                    var source = "recheck"
+                    if case .renew = event { source = "certificate-renewal" }
+                    let result = pipeline.apply(latest.set, seenAt: Date(), source: source, recheck: true)
                     status?.submit(result.statuses)
                 case .rejected(let rejected):
                     if let result = pipeline.rejected(rejected) { status?.submit(result.statuses) }

@@ -44,6 +44,9 @@ public struct WatchedKind: Sendable, Hashable {
         WatchedKind(
             kind: .pod, group: "", versions: ["v1"], resource: "pods",
             fieldSelector: "status.phase!=Succeeded,status.phase!=Failed"),
+        // Cilium's L7 policies for mesh workloads (a cluster without Cilium's CRDs says so once).
+        WatchedKind(
+            kind: .ciliumNetworkPolicy, group: ciliumGroup, versions: ["v2"], resource: "ciliumnetworkpolicies", fieldSelector: nil),
         WatchedKind(kind: .ingressClass, group: "networking.k8s.io", versions: ["v1"], resource: "ingressclasses", fieldSelector: nil),
         WatchedKind(kind: .ingress, group: "networking.k8s.io", versions: ["v1"], resource: "ingresses", fieldSelector: nil),
         WatchedKind(

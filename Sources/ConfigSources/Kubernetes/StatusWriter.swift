@@ -136,7 +136,9 @@ public final class StatusWriter: Sendable {
                 return json
             }
             result["loadBalancer"] = addresses.isEmpty ? [String: Any]() : ["ingress": addresses]
-        case kind == .ingressClass:
+        case kind == .ingressClass, kind == .ciliumNetworkPolicy:
+            // Cilium's policy status is Cilium's; Chancery's conditions are shown by
+            // `validate` and the admin endpoint.
             return current
         case status.listeners != nil:
             result["conditions"] = conditions(status.conditions, previous: currentConditions, now: now)

@@ -8,9 +8,15 @@ import IR
 struct MeshGroups: GroupProducer {
     func produce(from world: World, into groups: inout ProxyGroups) {
         // Without Pods there is no mesh (GAMMA routes still get their status).
-        guard world.context.set.count(of: .pod) > 0 else { return }
+        guard world.context.set.count(of: .pod) > 0 else {
+            // CiliumNetworkPolicies still get their status.
+            let policies = MeshPolicies(set: world.context.set, workloads: [], trustDomain: world.trustDomain)
+            groups.statuses.merge(policies.statuses) { $1 }
+            return
+        }
         let mesh = MeshWorld(world: world, trustDomain: world.trustDomain)
         groups.warnings += mesh.warnings
+        groups.statuses.merge(mesh.policies.statuses) { $1 }
         guard !mesh.workloads.isEmpty else { return }
         let memo = MeshPlanner.OutboundMemo()
         for workload in mesh.workloads {

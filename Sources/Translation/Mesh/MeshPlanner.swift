@@ -97,11 +97,16 @@ enum MeshPlanner {
                         fallback: blocked ? .blocked : .passthrough(cluster: passthroughCluster))),
                 origins: outboundOrigins))
 
-        // Inbound: a chain per port each workload serves, to the application.
+        // Inbound: a chain per port each workload serves, to the application (two on a
+        // sidecar taking both mutual TLS and plaintext).
         var inbound: [MeshChainPlan] = []
         var clusters: [ClusterPlan] = []
+        var refusesPlaintext = false
         for workload in workloads {
-            for port in workload.inbound {
+            for var port in workload.inbound {
+                let authorization = mesh.policies.authorization(for: workload, port: port.port)
+                // Cilium's proxy parses HTTP on a port whose policy has HTTP rules.
+                if authorization?.inspectsRequests == true { port.http = true }
                 let name = "inbound|\(workload.namespace)/\(workload.key.name):\(port.port)"
                 // A sidecar reaches its application on the Pod's loopback; a node-level
                 // proxy at the Pod's address.
@@ -128,8 +133,43 @@ enum MeshPlanner {
                 } else {
                     traffic = .tcp(cluster: name)
                 }
+                let destinations = workload.addresses.map(cidr)
+                switch (kind, workload.mutualTLS) {
+                case (.node, _), (.sidecar, .disabled):
+                    inbound.append(
+                        MeshChainPlan(
+                            name: name, port: port.port, destinations: destinations, traffic: traffic,
+                            authorization: authorization))
+                case (.sidecar, .permissive):
+                    inbound.append(
+                        MeshChainPlan(
+                            name: name + "|mtls", port: port.port, destinations: destinations, transport: .mutualTLS,
+                            traffic: traffic, authorization: authorization))
+                    inbound.append(
+                        MeshChainPlan(
+                            name: name + "|plaintext", port: port.port, destinations: destinations, transport: .plaintext,
+                            traffic: traffic, authorization: authorization))
+                case (.sidecar, .strict):
+                    inbound.append(
+                        MeshChainPlan(
+                            name: name + "|mtls", port: port.port, destinations: destinations, transport: .mutualTLS,
+                            traffic: traffic, authorization: authorization))
+                    // Plaintext is closed at once, never passed through to the application.
+                    refusesPlaintext = true
+                    inbound.append(
+                        MeshChainPlan(
+                            name: name + "|plaintext", port: port.port, destinations: destinations, transport: .plaintext,
+                            traffic: .tcp(cluster: ClusterPlan.rejectName)))
+                }
+            }
+            // A workload a policy governs takes on its other ports only what the policy
+            // allows on every port (Cilium's default deny), passed through to it.
+            if let authorization = mesh.policies.authorization(for: workload, port: 0) {
                 inbound.append(
-                    MeshChainPlan(name: name, port: port.port, destinations: workload.addresses.map(cidr), traffic: traffic))
+                    MeshChainPlan(
+                        name: "inbound|\(workload.namespace)/\(workload.key.name):*", port: 0,
+                        destinations: workload.addresses.map(cidr), traffic: .tcp(cluster: passthroughCluster),
+                        authorization: authorization))
             }
         }
         builder.listeners.append(
@@ -142,10 +182,37 @@ enum MeshPlanner {
         var plan = builder.finish()
         clusters.append(
             ClusterPlan(name: passthroughCluster, kind: .originalDestination, origins: listenerOrigins, endpointOrigins: []))
-        if blocked, !plan.clusters.contains(where: { $0.name == ClusterPlan.rejectName }) {
+        if blocked || refusesPlaintext, !plan.clusters.contains(where: { $0.name == ClusterPlan.rejectName }) {
             clusters.append(ClusterPlan(name: ClusterPlan.rejectName, kind: .reject, origins: [], endpointOrigins: []))
         }
         plan.clusters = (plan.clusters + clusters).sorted { $0.name < $1.name }
+        if kind == .sidecar, let workload = workloads.first {
+            // The sidecar's certificate, and the roots its peers' must chain to.
+            let origins = Origins([workload.key])
+            plan.secrets.append(
+                SecretPlan(
+                    name: SecretPlan.workloadCertificateName, content: .workloadCertificate(identity: workload.identity),
+                    origins: origins))
+            plan.secrets.append(SecretPlan(name: SecretPlan.meshTrustBundleName, content: .meshTrustBundle, origins: origins))
+            plan.secrets.sort { $0.name < $1.name }
+            // Calls to Services whose every endpoint is a sidecar taking mutual TLS use it,
+            // and check that the peer is one of those workloads.
+            for index in plan.clusters.indices {
+                guard case .service(let endpoints) = plan.clusters[index].kind, !endpoints.isEmpty,
+                    plan.clusters[index].settings.tls == nil, !plan.clusters[index].name.hasPrefix("inbound|")
+                else { continue }
+                var identities: Set<String> = []
+                let mutual = endpoints.allSatisfy { endpoint in
+                    guard let peer = mesh.byAddress[endpoint.address], peer.mutualTLS != .disabled else { return false }
+                    identities.insert(peer.identity)
+                    return true
+                }
+                guard mutual else { continue }
+                plan.clusters[index].settings.tls = UpstreamTLSPlan(
+                    sni: "", subjectAltNames: identities.sorted().map { SubjectAltNamePlan(kind: .uri, value: $0) },
+                    caSecret: SecretPlan.meshTrustBundleName, clientCertificate: SecretPlan.workloadCertificateName)
+            }
+        }
         return plan
     }
 

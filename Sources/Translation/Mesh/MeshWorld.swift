@@ -18,6 +18,10 @@ struct MeshWorld {
     let producerRouted: Set<ObjectKey>
     /// What in the objects could not be used as written (bad annotations).
     let warnings: [String]
+    /// Workloads by their addresses.
+    let byAddress: [String: MeshWorkload]
+    /// CiliumNetworkPolicies, compiled.
+    let policies: MeshPolicies
 
     init(world: World, trustDomain: String) {
         let set = world.context.set
@@ -91,14 +95,38 @@ struct MeshWorld {
                         "Pod \(namespace)/\(pod.metadata.name): \(MeshLabels.egress) entry \"\(text)\" is not namespace/name, namespace/* or */*; it is left out")
                 }
             }
+            var mutualTLS = MeshWorkload.MutualTLS.permissive
+            if let mode = annotation(MeshLabels.mutualTLS) {
+                if let known = MeshWorkload.MutualTLS(rawValue: mode) {
+                    mutualTLS = known
+                } else {
+                    warnings.append(
+                        "Pod \(namespace)/\(pod.metadata.name): \(MeshLabels.mutualTLS) is \"\(mode)\", not strict, permissive or disabled; permissive is used")
+                }
+            }
+            var nodeProxied = false
+            if let proxy = annotation(MeshLabels.proxy) {
+                switch proxy {
+                case "sidecar": nodeProxied = false
+                case "node": nodeProxied = true
+                default:
+                    warnings.append(
+                        "Pod \(namespace)/\(pod.metadata.name): \(MeshLabels.proxy) is \"\(proxy)\", not sidecar or node; sidecar is used")
+                }
+            }
             workloads.append(
                 MeshWorkload(
                     key: key, pod: pod, addresses: pod.addresses, node: pod.spec?.nodeName,
                     identity: "spiffe://\(trustDomain)/ns/\(namespace)/sa/\(pod.serviceAccount)", egress: egress,
-                    outboundBlocked: blocked, inbound: Self.inboundPorts(of: pod, services: byNamespace[namespace] ?? [])))
+                    outboundBlocked: blocked, inbound: Self.inboundPorts(of: pod, services: byNamespace[namespace] ?? []),
+                    mutualTLS: nodeProxied ? .disabled : mutualTLS))
         }
         self.workloads = workloads
         self.warnings = warnings
+        var byAddress: [String: MeshWorkload] = [:]
+        for workload in workloads { for address in workload.addresses { byAddress[address] = workload } }
+        self.byAddress = byAddress
+        policies = MeshPolicies(set: set, workloads: workloads, trustDomain: trustDomain)
     }
 
     /// The ports a Pod serves through the Services that select it, each once (HTTP when
@@ -160,8 +188,19 @@ struct MeshWorkload {
     let egress: [EgressHost]
     let outboundBlocked: Bool
     let inbound: [InboundPort]
+    /// How its sidecar takes inbound connections (`disabled` for a node-proxied Pod).
+    let mutualTLS: MutualTLS
 
     var namespace: String { key.namespace }
+
+    enum MutualTLS: String {
+        /// Mutual TLS and plaintext.
+        case permissive
+        /// Mutual TLS only.
+        case strict
+        /// Plaintext only; callers do not use mutual TLS to it.
+        case disabled
+    }
 }
 
 struct InboundPort {
