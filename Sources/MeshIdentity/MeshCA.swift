@@ -109,7 +109,7 @@ public final class MeshCA: MeshCertificateSource, Sendable {
         guard let constraints = try? certificate.extensions.basicConstraints, case .isCertificateAuthority = constraints else {
             throw MeshCAError.notACA
         }
-        guard lifetime >= 60 else { throw MeshCAError.lifetimeTooShort(lifetime) }
+        guard lifetime >= 10 else { throw MeshCAError.lifetimeTooShort(lifetime) }
         self.certificate = certificate
         self.key = key
         self.certificatePEM = certificatePEM.hasSuffix("\n") ? certificatePEM : certificatePEM + "\n"
@@ -201,7 +201,7 @@ public enum MeshCAError: Error, CustomStringConvertible {
         case .keyMismatch: "mesh CA: ca.key is not the key of ca.crt"
         case .notACA: "mesh CA: ca.crt is not a CA certificate (basicConstraints CA:TRUE)"
         case .unwritable(let path): "mesh CA: cannot write \(path)"
-        case .lifetimeTooShort(let seconds): "workload certificate lifetime \(Int(seconds)) s is under a minute"
+        case .lifetimeTooShort(let seconds): "workload certificate lifetime \(Int(seconds)) s is under 10 s"
         }
     }
 }

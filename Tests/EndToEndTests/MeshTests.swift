@@ -143,6 +143,8 @@ import TestSupport
     /// One answer of client.py: a status and the echo's body, or an error.
     struct Answer {
         let status: Int?
+        /// The body when it is not the echo's JSON (an answer of Envoy's own).
+        let text: String?
         let pod: String?
         let path: String?
         let peer: String?
@@ -151,18 +153,20 @@ import TestSupport
     }
 
     /// Sends `count` requests from a Pod's namespace.
-    static func call(_ lab: MeshLab, from namespace: String, _ url: String, count: Int = 1, header: String? = nil) async throws
-        -> [Answer]
-    {
+    static func call(
+        _ lab: MeshLab, from namespace: String, _ url: String, count: Int = 1, method: String = "GET", header: String? = nil,
+        interval: Double? = nil
+    ) async throws -> [Answer] {
         let (status, output) = try await MeshLab.offPool {
-            try lab.exec(in: namespace, [python, client, url, String(count), "GET"] + (header.map { [$0] } ?? []))
+            let command = [python, client, url, String(count), method] + (header.map { [$0] } ?? [])
+            return try lab.exec(in: namespace, interval.map { ["/usr/bin/env", "INTERVAL=\($0)"] + command } ?? command)
         }
         guard status == 0 else { throw MeshLab.Failed(description: "client.py failed (\(status)): \(output)") }
         return output.split(separator: "\n").compactMap { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
             let body = object["body"] as? [String: Any]
             return Answer(
-                status: object["status"] as? Int, pod: body?["pod"] as? String, path: body?["path"] as? String,
+                status: object["status"] as? Int, text: object["body"] as? String, pod: body?["pod"] as? String, path: body?["path"] as? String,
                 peer: body?["peer"] as? String, headers: body?["headers"] as? [String: String] ?? [:],
                 error: object["error"] as? String)
         }
@@ -263,6 +267,11 @@ import TestSupport
         // from the node-level proxy on the node's address.
         let peers = Set(split.compactMap(\.peer))
         #expect(peers == [mode == .sidecars ? "127.0.0.1" : "10.77.0.1"], "\(peers)")
+        if mode == .sidecars {
+            // Sidecar to sidecar is mutual TLS: the server's proxy names the caller's identity.
+            let callers = Set(split.map { $0.headers["x-forwarded-client-cert"] ?? "none" })
+            #expect(callers.allSatisfy { $0.contains("URI=spiffe://cluster.local/ns/other/sa/default") }, "\(callers)")
+        }
 
         // A path no rule of the route matches: 404, the route governs every call.
         #expect(try await Self.call(lab, from: b, "http://10.96.0.10/elsewhere").first?.status == 404)

@@ -3,10 +3,14 @@ namespace) and prints one JSON object per request: the status and the echoed bod
 the error.
 
     python3 client.py URL [COUNT] [METHOD] ["NAME: VALUE"]
+
+With INTERVAL set in the environment, it waits that many seconds between requests.
 """
 import http.client
 import json
+import os
 import sys
+import time
 import urllib.parse
 
 url = urllib.parse.urlsplit(sys.argv[1])
@@ -34,3 +38,4 @@ for _ in range(count):
         connection.close()
     except Exception as error:  # a refused or closed connection is a result too
         print(json.dumps({"error": f"{type(error).__name__}: {error}"}), flush=True)
+    time.sleep(float(os.environ.get("INTERVAL", "0")))

@@ -1,5 +1,6 @@
 """A mesh test workload: answers every HTTP request with JSON saying which Pod
-answered, what it was asked and who connected (run inside the Pod's network namespace).
+answered, what it was asked and who connected (run inside the Pod's network namespace),
+and prints a line of JSON for each request it saw (method, path, X-Forwarded-Client-Cert).
 
     python3 echo.py POD PORT
 """
@@ -25,6 +26,11 @@ class Echo(BaseHTTPRequestHandler):
             "peer": self.client_address[0],
             "headers": {name.lower(): value for name, value in self.headers.items()},
         }).encode()
+        print(json.dumps({
+            "method": self.command,
+            "path": self.path,
+            "xfcc": self.headers.get("x-forwarded-client-cert"),
+        }), flush=True)
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
