@@ -82,9 +82,10 @@ enum AdminRoutes {
         routes.get("/clients") { request, _ in
             let group = request.uri.queryParameters.get("group")
             let known = Set(server.cache.groups)
-            return try server.json([
-                "clients": server.registry.all.filter { group == nil || $0.group == group }.map { Views.client($0, knownGroups: known) }
-            ])
+            return try server.json(
+                Views.Clients(
+                    clients: server.registry.all.filter { group == nil || $0.group == group }.map { Views.client($0, knownGroups: known) },
+                    refused: server.registry.refused.filter { group == nil || $0.group == group }.map(Views.refusal)))
         }
         routes.get("/clients/**") { request, context in
             try server.clientRoute(context.parameters.getCatchAll().map(String.init), query: request.uri.queryParameters)

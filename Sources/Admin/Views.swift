@@ -178,6 +178,30 @@ enum Views {
         var proxies: [CarrierProxy]
     }
 
+    /// `/api/v1/clients`: the connected proxies, and the most recent streams refused
+    /// because their credentials do not own the group they asked for.
+    struct Clients: Encodable {
+        var clients: [Client]
+        var refused: [Refusal]
+    }
+
+    struct Refusal: Encodable {
+        var nodeID: String
+        var group: String
+        var peer: String
+        var identity: String?
+        var reason: String
+        var first: Date
+        var last: Date
+        var count: Int
+    }
+
+    static func refusal(_ r: ClientRegistry.Refusal) -> Refusal {
+        Refusal(
+            nodeID: r.nodeID, group: r.group, peer: r.peer, identity: r.identity, reason: r.reason, first: r.first, last: r.last,
+            count: r.count)
+    }
+
     struct CarrierProxy: Codable {
         var nodeID: String
         var inSync: Bool

@@ -100,8 +100,59 @@ public final class ClientRegistry: Sendable {
         public var accepted: [String: String]
     }
 
+    /// Streams refused because their credentials do not own the group they asked for:
+    /// one entry per proxy, group and reason, however often it retried.
+    public struct Refusal: Sendable {
+        public let nodeID: String
+        public let group: String
+        public internal(set) var peer: String
+        /// The identity it proved, if any.
+        public let identity: String?
+        public let reason: String
+        public internal(set) var first: Date
+        public internal(set) var last: Date
+        /// How many streams were refused so.
+        public internal(set) var count: Int
+
+        init(nodeID: String, group: String, peer: String, identity: String?, reason: String, at: Date) {
+            self.nodeID = nodeID
+            self.group = group
+            self.peer = peer
+            self.identity = identity
+            self.reason = reason
+            first = at
+            last = at
+            count = 1
+        }
+    }
+
     private let clients = Mutex<[UInt64: Client]>([:])
+    private let refusals = Mutex<[Refusal]>([])
+    /// How many refusals are kept (the most recent).
+    public static let refusalsKept = 100
     private let nextID = Atomic<UInt64>(1)
+
+    /// Records a refusal; true when this proxy was not refused so before (say it once).
+    func recordRefusal(_ refusal: Refusal) -> Bool {
+        refusals.withLock { refusals in
+            if let index = refusals.firstIndex(where: {
+                $0.nodeID == refusal.nodeID && $0.group == refusal.group && $0.reason == refusal.reason
+            }) {
+                var known = refusals.remove(at: index)
+                known.count += 1
+                known.last = refusal.last
+                known.peer = refusal.peer
+                refusals.append(known)
+                return false
+            }
+            refusals.append(refusal)
+            if refusals.count > Self.refusalsKept { refusals.removeFirst(refusals.count - Self.refusalsKept) }
+            return true
+        }
+    }
+
+    /// The most recent refusals, the latest last.
+    public var refused: [Refusal] { refusals.withLock { $0 } }
     private let observer = Mutex<(@Sendable (Event) -> Void)?>(nil)
 
     public init() {}

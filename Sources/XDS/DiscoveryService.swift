@@ -14,16 +14,39 @@ public struct DiscoveryService: Sendable {
     public let registry: ClientRegistry
     /// Which group each connecting node is served.
     public let grouping: any NodeGrouping
+    /// Who may have which group's configuration; nil: anyone (tests of the protocol).
+    public let access: XDSAccess?
     let logger: Logger
 
     public init(
         cache: SnapshotCache, registry: ClientRegistry, grouping: any NodeGrouping = ClusterGrouping(),
-        logger: Logger = Logger(label: "chancery.xds")
+        access: XDSAccess? = nil, logger: Logger = Logger(label: "chancery.xds")
     ) {
         self.cache = cache
         self.registry = registry
         self.grouping = grouping
+        self.access = access
         self.logger = logger
+    }
+
+    /// Refuses (PermissionDenied) a stream whose credentials do not own `group`.
+    func authorize(node: Envoy_Config_Core_V3_Node, group: String, context: ServerContext) throws {
+        guard let access else { return }
+        let credentials = context.transportSpecific as? ProxyCredentials
+        guard let reason = access.refusal(credentials, group: group) else { return }
+        let first = registry.recordRefusal(
+            ClientRegistry.Refusal(
+                nodeID: node.id, group: group, peer: context.remotePeer, identity: credentials?.identity?.description,
+                reason: reason, at: Date()))
+        Counter(label: "chancery_xds_refused_streams_total").increment()
+        // Envoy retries within a second: the log says it once per proxy and reason (the
+        // admin endpoint counts the rest).
+        if first {
+            logger.warning(
+                "xDS stream refused",
+                metadata: ["node": "\(node.id)", "group": "\(group)", "peer": "\(context.remotePeer)", "reason": "\(reason)"])
+        }
+        throw RPCError(code: .permissionDenied, message: reason)
     }
 
     /// Every gRPC service this server registers.
@@ -135,6 +158,7 @@ public struct DiscoveryService: Sendable {
                                 message: "the first discovery request must carry the node (id and cluster)")
                         }
                         let group = grouping.group(of: node)
+                        try authorize(node: node, group: group, context: context)
                         let id = registry.register(
                             nodeID: node.id, group: group, peer: context.remotePeer, transport: transport,
                             service: service)
@@ -218,12 +242,14 @@ public struct DiscoveryService: Sendable {
     // MARK: fetch (unary)
 
     func fetch(
-        _ request: Envoy_Service_Discovery_V3_DiscoveryRequest, type: ResourceType
+        _ request: Envoy_Service_Discovery_V3_DiscoveryRequest, type: ResourceType, context: ServerContext
     ) throws -> Envoy_Service_Discovery_V3_DiscoveryResponse {
         guard request.hasNode else {
             throw RPCError(code: .invalidArgument, message: "a fetch request must carry the node (id and cluster)")
         }
-        let resources = cache.snapshot(for: grouping.group(of: request.node))[type]
+        let group = grouping.group(of: request.node)
+        try authorize(node: request.node, group: group, context: context)
+        let resources = cache.snapshot(for: group)[type]
         let wanted = request.resourceNames.isEmpty ? resources : resources.filter { request.resourceNames.contains($0.key) }
         var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
         response.typeURL = type.typeURL

@@ -53,7 +53,7 @@ struct ListenerService: Envoy_Service_Listener_V3_ListenerDiscoveryService.Simpl
     }
 
     func fetchListeners(request: DiscoveryRequest, context: ServerContext) async throws -> DiscoveryResponse {
-        try core.fetch(request, type: .listener)
+        try core.fetch(request, type: .listener, context: context)
     }
 }
 
@@ -79,7 +79,7 @@ struct RouteService: Envoy_Service_Route_V3_RouteDiscoveryService.SimpleServiceP
     }
 
     func fetchRoutes(request: DiscoveryRequest, context: ServerContext) async throws -> DiscoveryResponse {
-        try core.fetch(request, type: .route)
+        try core.fetch(request, type: .route, context: context)
     }
 }
 
@@ -105,7 +105,7 @@ struct ClusterService: Envoy_Service_Cluster_V3_ClusterDiscoveryService.SimpleSe
     }
 
     func fetchClusters(request: DiscoveryRequest, context: ServerContext) async throws -> DiscoveryResponse {
-        try core.fetch(request, type: .cluster)
+        try core.fetch(request, type: .cluster, context: context)
     }
 }
 
@@ -131,7 +131,7 @@ struct EndpointService: Envoy_Service_Endpoint_V3_EndpointDiscoveryService.Simpl
     }
 
     func fetchEndpoints(request: DiscoveryRequest, context: ServerContext) async throws -> DiscoveryResponse {
-        try core.fetch(request, type: .endpoint)
+        try core.fetch(request, type: .endpoint, context: context)
     }
 }
 
@@ -157,6 +157,6 @@ struct SecretService: Envoy_Service_Secret_V3_SecretDiscoveryService.SimpleServi
     }
 
     func fetchSecrets(request: DiscoveryRequest, context: ServerContext) async throws -> DiscoveryResponse {
-        try core.fetch(request, type: .secret)
+        try core.fetch(request, type: .secret, context: context)
     }
 }

@@ -4,8 +4,26 @@ import Synchronization
 import GRPCNIOTransportHTTP2
 import Logging
 
-/// The xDS gRPC server: plaintext HTTP/2 on one address (and, for proxies in other
-/// network namespaces of the host, on a unix socket), every discovery service on it.
+/// TLS on the xDS address: the server's certificate and key (PEM files) and, when
+/// client certificates are required, the CAs they must chain to.
+public struct XDSTLS: Sendable {
+    public var certificateChain: String
+    public var privateKey: String
+    /// With it, every proxy must present a certificate this CA bundle verifies; its
+    /// SPIFFE URI SAN is the proxy's identity.
+    public var clientCA: String?
+
+    public init(certificateChain: String, privateKey: String, clientCA: String? = nil) {
+        self.certificateChain = certificateChain
+        self.privateKey = privateKey
+        self.clientCA = clientCA
+    }
+}
+
+/// The xDS gRPC server: HTTP/2 on one address, plaintext or TLS (and, for proxies in
+/// other network namespaces of the host, plaintext on a unix socket), every discovery
+/// service on it. Every stream's credentials — client certificate or service account
+/// token — are worked out as it opens; ``XDSAccess`` decides what they may have.
 public final class XDSServer: Sendable {
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     /// The same services on a unix socket (`serve --xds-socket`).
@@ -20,7 +38,10 @@ public final class XDSServer: Sendable {
     }
 
     /// - Parameter address: where to listen; port 0 picks a free port (see ``boundAddress()``).
-    public init(address: HostPort, socketPath: String? = nil, discovery: DiscoveryService) {
+    public init(
+        address: HostPort, socketPath: String? = nil, discovery: DiscoveryService, tls: XDSTLS? = nil,
+        trustDomain: String = "cluster.local", tokenReviewer: (any TokenReviewer)? = nil
+    ) {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         // Snapshots for large fleets exceed gRPC's 4 MiB default; requests stay small,
         // but a delta reconnect lists every resource version the proxy holds.
@@ -29,15 +50,27 @@ public final class XDSServer: Sendable {
         config.connection.keepalive = .init(
             time: .seconds(30), timeout: .seconds(10),
             clientBehavior: .init(minPingIntervalWithoutCalls: .seconds(10), allowWithoutCalls: true))
+        let security: HTTP2ServerTransport.Posix.TransportSecurity =
+            tls.map { tls in
+                .tls(
+                    certificateChain: [.file(path: tls.certificateChain, format: .pem)],
+                    privateKey: .file(path: tls.privateKey, format: .pem)
+                ) { configuration in
+                    if let clientCA = tls.clientCA {
+                        configuration.clientCertificateVerification = .noHostnameVerification
+                        configuration.trustRoots = .certificates([.file(path: clientCA, format: .pem)])
+                    }
+                }
+            } ?? .plaintext
+        let authenticator = ProxyAuthenticator(trustDomain: trustDomain, reviewer: tokenReviewer, cache: TokenCache())
         self.server = GRPCServer(
-            transport: .http2NIOPosix(
-                address: .ipv4OrIPv6(address), transportSecurity: .plaintext, config: config),
-            services: discovery.services)
+            transport: .http2NIOPosix(address: .ipv4OrIPv6(address), transportSecurity: security, config: config),
+            services: discovery.services, interceptors: [authenticator])
         self.socketServer = socketPath.map { path in
             GRPCServer(
                 transport: .http2NIOPosix(
                     address: .unixDomainSocket(path: path), transportSecurity: .plaintext, config: config),
-                services: discovery.services)
+                services: discovery.services, interceptors: [authenticator])
         }
         self.discovery = discovery
     }

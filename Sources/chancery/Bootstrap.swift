@@ -41,6 +41,23 @@ extension Chancery {
         @Flag(help: "Use delta xDS instead of state of the world.")
         var delta = false
 
+        @Option(
+            name: .customLong("xds-tls-ca"),
+            help: "Reach Chancery over TLS (serve --xds-tls-cert): the PEM file of the CA that signed its certificate.")
+        var xdsTLSCA: String?
+
+        @Option(help: "With --xds-tls-ca: the name Chancery's certificate must carry (sent as SNI).")
+        var xdsServerName: String?
+
+        @Option(help: "With --xds-tls-ca: this proxy's client certificate, PEM file (serve --xds-client-ca).")
+        var xdsTLSCert: String?
+
+        @Option(help: "The key of --xds-tls-cert, PEM file.")
+        var xdsTLSKey: String?
+
+        @Option(help: "File holding a Kubernetes service account token, sent on every xDS stream (serve checks it with a TokenReview).")
+        var xdsTokenFile: String?
+
         func validate() throws {
             let kinds = [proxy != nil, sidecar, nodeProxy != nil].filter { $0 }.count
             guard kinds == 1 else { throw ValidationError("give one of --proxy GROUP, --sidecar --pod NAMESPACE/NAME, --node-proxy NODE") }
@@ -56,6 +73,11 @@ extension Chancery {
             }
             if let nodeProxy, nodeProxy.isEmpty { throw ValidationError("--node-proxy must name a node") }
             guard (0...65535).contains(adminPort) else { throw ValidationError("--admin-port must be 0…65535") }
+            if (xdsTLSCert == nil) != (xdsTLSKey == nil) { throw ValidationError("--xds-tls-cert and --xds-tls-key go together") }
+            if xdsTLSCA == nil, xdsTLSCert != nil || xdsServerName != nil {
+                throw ValidationError("--xds-tls-cert and --xds-server-name need --xds-tls-ca")
+            }
+            if xdsTLSCA != nil, xdsSocket != nil { throw ValidationError("the unix socket (--xds-socket) is plaintext; --xds-tls-ca is for --xds-address") }
         }
 
         func run() throws {
@@ -78,6 +100,12 @@ extension Chancery {
                 bootstrap = XDS.Bootstrap(xdsAddress: xdsAddress, group: proxy ?? "", nodeID: nodeID, adminPort: adminPort, delta: delta)
             }
             bootstrap.xdsSocket = xdsSocket
+            bootstrap.tls = xdsTLSCA.map { XDS.Bootstrap.TLS(ca: $0, certificate: xdsTLSCert, key: xdsTLSKey, serverName: xdsServerName) }
+            if let xdsTokenFile {
+                let token = try String(contentsOfFile: xdsTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !token.isEmpty else { throw ValidationError("--xds-token-file \(xdsTokenFile) is empty") }
+                bootstrap.token = token
+            }
             print(bootstrap.yaml, terminator: "")
         }
     }

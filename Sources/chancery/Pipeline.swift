@@ -34,6 +34,8 @@ struct Pipeline {
     private let builder: EnvoyBuilder
     /// Issues mesh workloads' certificates as their resources are built.
     let meshCA: MeshCA?
+    /// Told who owns each sidecar group after every translation.
+    let access: XDSAccess?
     private let encoder = SnapshotEncoder()
     /// Resources across all groups after the last translation: when the world shrinks,
     /// the memory it used is handed back to the system.
@@ -56,9 +58,10 @@ struct Pipeline {
     init(
         cache: SnapshotCache, admin: AdminState, logger: Logger, gatewayAddresses: [AddressRange]? = nil,
         reservedPorts: Set<Int> = [], maxObjectsPerKind: Int = SourceLimits.defaults.maxObjectsPerKind,
-        ingressPorts: IngressPorts = IngressPorts(), meshCA: MeshCA? = nil
+        ingressPorts: IngressPorts = IngressPorts(), meshCA: MeshCA? = nil, access: XDSAccess? = nil
     ) {
         self.meshCA = meshCA
+        self.access = access
         builder = EnvoyBuilder(cache: EnvoyCache(), meshCertificates: meshCA)
         self.ingressPorts = ingressPorts
         self.gatewayAddresses = gatewayAddresses
@@ -127,6 +130,11 @@ struct Pipeline {
             encoder.forget(group: gone)
         }
         groups = Set(configs.keys)
+        var owners: [String: String] = [:]
+        for (group, proxy) in result.mesh where proxy.kind == .sidecar {
+            if let identity = proxy.workloads.first?.identity { owners[group] = identity }
+        }
+        access?.setSidecarOwners(owners)
         // Certificates of workloads no longer served are forgotten.
         meshCA?.keep(only: Set(result.mesh.values.filter { $0.kind == .sidecar }.flatMap { $0.workloads.map(\.identity) }))
         let count = configs.values.reduce(0) { $0 + $1.count }

@@ -89,6 +89,19 @@ extension Chancery {
         var meshCADir: String?
         @Option(name: .customLong("workload-cert-ttl"), help: "Seconds a mesh workload certificate is valid; renewed at half.")
         var workloadCertTTL: Int = Int(MeshCA.defaultLifetime)
+        @Option(help: "PEM certificate chain the xDS address serves TLS with (with --xds-tls-key).")
+        var xdsTLSCert: String?
+        @Option(help: "PEM private key of --xds-tls-cert.")
+        var xdsTLSKey: String?
+        @Option(help: "PEM CA bundle: every proxy on the xDS address must present a certificate it verifies (needs --xds-tls-cert).")
+        var xdsClientCA: String?
+        @Option(
+            help: ArgumentHelp(
+                "open: proxies without credentials are served; required: every stream needs a client certificate or a service account token.",
+                discussion: "Either way, credentials a stream presents must own the group it asks for."))
+        var xdsAuth: XDSAccess.Mode = .open
+        @Option(help: "A SPIFFE ID that may have any group but a sidecar's: node-level proxies, shared gateway fleets (repeatable).")
+        var xdsTrustedIdentity: [String] = []
         @OptionGroup var proxyHost: ProxyHostOptions
 
         @Flag(help: .hidden)
@@ -165,6 +178,14 @@ extension Chancery {
         }
 
         func validate() throws {
+            if (xdsTLSCert == nil) != (xdsTLSKey == nil) { throw ValidationError("--xds-tls-cert and --xds-tls-key go together") }
+            if xdsClientCA != nil, xdsTLSCert == nil { throw ValidationError("--xds-client-ca needs --xds-tls-cert and --xds-tls-key") }
+            for path in [xdsTLSCert, xdsTLSKey, xdsClientCA].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: path) {
+                throw ValidationError("cannot read \(path)")
+            }
+            for identity in xdsTrustedIdentity where !identity.hasPrefix("spiffe://") {
+                throw ValidationError("--xds-trusted-identity takes a SPIFFE ID (spiffe://TRUST-DOMAIN/ns/NAMESPACE/sa/NAME), not '\(identity)'")
+            }
             try StartupChecks.configDirectories(configDirs)
             try StartupChecks.canListen(on: xdsAddress, flag: "--xds-address")
             try StartupChecks.canListen(on: adminAddress, flag: "--admin-address")
@@ -199,14 +220,23 @@ extension Chancery {
             let cache = SnapshotCache()
             let registry = ClientRegistry()
             let adminState = AdminState()
-            let discovery = DiscoveryService(cache: cache, registry: registry, grouping: MeshGrouping())
+            let access = XDSAccess(mode: xdsAuth, trusted: Set(xdsTrustedIdentity))
+            let discovery = DiscoveryService(cache: cache, registry: registry, grouping: MeshGrouping(), access: access)
+            let kube = try makeKubernetes(logger: logger)
+            let tls = xdsTLSCert.map { XDSTLS(certificateChain: $0, privateKey: xdsTLSKey ?? "", clientCA: xdsClientCA) }
+            if tls == nil, !xdsAddress.isLoopback {
+                logger.warning(
+                    "xDS is served in plaintext on a non-loopback address: whoever reaches \(xdsAddress) reads what it asks for and sees every token sent; give --xds-tls-cert and --xds-tls-key (docs/mesh-security.md)")
+            }
             if let xdsSocket, let type = try? FileManager.default.attributesOfItem(atPath: xdsSocket)[.type] as? FileAttributeType,
                 type == .typeSocket
             {
                 // A socket left by a previous run: nobody listens on it any more.
                 try? FileManager.default.removeItem(atPath: xdsSocket)
             }
-            let server = XDSServer(address: xdsAddress, socketPath: xdsSocket, discovery: discovery)
+            let server = XDSServer(
+                address: xdsAddress, socketPath: xdsSocket, discovery: discovery, tls: tls, trustDomain: proxyHost.trustDomain,
+                tokenReviewer: kube.map { KubeTokenReviewer(client: $0.source.client) })
             let admin: AdminServer
             do {
                 admin = try AdminServer(
@@ -218,7 +248,6 @@ extension Chancery {
             } catch {
                 throw ValidationError("\(error)")
             }
-            let kube = try makeKubernetes(logger: logger)
             // Files first: where a file and the cluster define the same object, the file wins.
             var sources: [any ConfigSource] = []
             if !directories.isEmpty { sources.append(FileSource(directories: directories, limits: sourceLimits.limits)) }
@@ -227,7 +256,7 @@ extension Chancery {
             var pipeline = Pipeline(
                 cache: cache, admin: adminState, logger: logger, gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts,
                 maxObjectsPerKind: sourceLimits.maxObjectsPerKind, ingressPorts: proxyHost.ingressPorts,
-                meshCA: try meshCA(logger: logger))
+                meshCA: try meshCA(logger: logger), access: access)
             pipeline.corruptAnnotatedForTests = corruptAnnotatedForTests
             pipeline.trustDomain = proxyHost.trustDomain
             // From files alone, the first read builds the first snapshots before Envoy can

@@ -42,6 +42,16 @@ public final class FakeKubeAPI: Sendable {
     private let channel: any Channel
     private let server: ServerContext
 
+    /// A new service account token for `namespace/name`, which TokenReview
+    /// (`POST /apis/authentication.k8s.io/v1/tokenreviews`) then says is that account's.
+    /// (Real tokens are JWTs signed by the API server; this one is opaque, which a
+    /// TokenReview caller cannot tell.)
+    public func serviceAccountToken(namespace: String, name: String) -> String {
+        let token = "sa-" + UUID().uuidString
+        server.serviceAccountTokens.withLock { $0[token] = (namespace, name) }
+        return token
+    }
+
     public static func start(
         options: Options = .init(), port: Int = 0, ca: TestCA? = nil, state: Store? = nil
     ) async throws -> FakeKubeAPI {
@@ -226,6 +236,8 @@ final class ServerContext: Sendable {
     /// By resource: watches begun before this instant are silent.
     let stalls = Mutex<[String: ContinuousClock.Instant]>([:])
     let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Service account tokens TokenReview recognises: token → (namespace, name).
+    let serviceAccountTokens = Mutex<[String: (namespace: String, name: String)]>([:])
 
     init(store: FakeKubeAPI.Store, options: FakeKubeAPI.Options) {
         self.store = store

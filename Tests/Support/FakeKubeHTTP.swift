@@ -85,6 +85,11 @@ final class KubeHandler: ChannelInboundHandler {
                     headers: [("retry-after", String(retryAfter))])
                 return
             }
+            if path == "/apis/authentication.k8s.io/v1/tokenreviews" {
+                guard head.method == .POST else { throw methodNotAllowed(head.method) }
+                respond(context, head, 201, try tokenReview(try requestBody()))
+                return
+            }
             switch try route(path) {
             case .document(let document):
                 guard head.method == .GET else { throw methodNotAllowed(head.method) }
@@ -199,6 +204,30 @@ final class KubeHandler: ChannelInboundHandler {
             throw methodNotAllowed(head.method)
         }
         respond(context, head, 200, result)
+    }
+
+    /// TokenReview (authentication.k8s.io/v1): the review with its `status` — the
+    /// token's user when it is a service account token this server issued.
+    private func tokenReview(_ review: JSONValue) throws(FakeKubeAPI.StatusError) -> JSONValue {
+        guard review["kind"]?.stringValue == "TokenReview", let token = review["spec"]?["token"]?.stringValue else {
+            throw .badRequest("a TokenReview with spec.token is expected")
+        }
+        var result = review
+        if let account = server.serviceAccountTokens.withLock({ $0[token] }) {
+            let user: JSONValue = .object([
+                "username": .string("system:serviceaccount:\(account.namespace):\(account.name)"),
+                "uid": .string("uid-\(account.namespace)-\(account.name)"),
+                "groups": .array([
+                    "system:serviceaccounts", .string("system:serviceaccounts:\(account.namespace)"), "system:authenticated",
+                ]),
+            ])
+            var status: [String: JSONValue] = ["authenticated": .bool(true), "user": user]
+            if let audiences = review["spec"]?["audiences"] { status["audiences"] = audiences }
+            result["status"] = .object(status)
+        } else {
+            result["status"] = .object(["authenticated": .bool(false), "error": "invalid bearer token"])
+        }
+        return result
     }
 
     private func requestBody() throws(FakeKubeAPI.StatusError) -> JSONValue {

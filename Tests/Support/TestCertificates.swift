@@ -61,11 +61,11 @@ public struct TestCA: Sendable {
         self.privateKey = privateKey
     }
 
-    /// A leaf signed by this CA with SANs = dnsNames (DNS) and ipAddresses (IPv4 dotted
-    /// quads), CN = commonName, serverAuth EKU (plus clientAuth when `clientAuth`).
+    /// A leaf signed by this CA with SANs = dnsNames (DNS), ipAddresses (IPv4 dotted
+    /// quads) and uris (URI: SPIFFE IDs), CN = commonName, serverAuth EKU (plus clientAuth when `clientAuth`).
     /// Its key is a fresh P-256 key; the dates may lie in the past to make an expired leaf.
     public func issue(
-        commonName: String, dnsNames: [String], ipAddresses: [String] = [], clientAuth: Bool = false,
+        commonName: String, dnsNames: [String], ipAddresses: [String] = [], uris: [String] = [], clientAuth: Bool = false,
         notValidBefore: Date = Date() - 3600, notValidAfter: Date = Date() + 30 * 86400
     ) throws -> TestCertificate {
         let ipNames = try ipAddresses.map { address in
@@ -95,8 +95,9 @@ public struct TestCA: Sendable {
                 SubjectKeyIdentifier(hash: publicKey)
                 AuthorityKeyIdentifier(keyIdentifier: authorityKeyID)
                 // RFC 5280 forbids an empty SAN extension: a client certificate may have none.
-                if !dnsNames.isEmpty || !ipNames.isEmpty {
-                    SubjectAlternativeNames(dnsNames.map { GeneralName.dnsName($0) } + ipNames)
+                if !dnsNames.isEmpty || !ipNames.isEmpty || !uris.isEmpty {
+                    SubjectAlternativeNames(
+                        dnsNames.map { GeneralName.dnsName($0) } + ipNames + uris.map { GeneralName.uniformResourceIdentifier($0) })
                 }
             },
             issuerPrivateKey: privateKey)

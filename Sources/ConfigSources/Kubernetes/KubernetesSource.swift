@@ -235,6 +235,15 @@ public final class KubernetesSource: Sendable {
 
     private enum WatchEnd: Error { case relist }
 
+    /// Which CRDs a kind comes with, for the message when they are missing.
+    static func crdsNaming(_ kind: WatchedKind) -> String {
+        switch kind.group {
+        case envoyGatewayGroup: "the Envoy Gateway policy CRDs"
+        case ciliumGroup: "Cilium's CRDs (only for CiliumNetworkPolicies in the mesh)"
+        default: "the Gateway API CRDs"
+        }
+    }
+
     /// List then watch one kind (in each namespace scope), forever.
     private func reflect(_ kind: WatchedKind, scopes: [String?]) async {
         var attempt = 0
@@ -244,7 +253,7 @@ public final class KubernetesSource: Sendable {
                     // No version of this kind is served: its CRD is not installed.
                     report(
                         kind,
-                        "the CRD is not installed (tried \(kind.versions.joined(separator: ", "))); retrying — install the \(kind.group == envoyGatewayGroup ? "Envoy Gateway policy" : "Gateway API") CRDs to serve this kind")
+                        "the CRD is not installed (tried \(kind.versions.joined(separator: ", "))); retrying — install \(Self.crdsNaming(kind)) to serve this kind")
                     replace(kind, with: [:], version: nil, synced: true)
                     try await Task.sleep(for: backoff.delay(attempt + 4))
                     attempt += 1
