@@ -22,6 +22,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
     case clientTrafficPolicy = "ClientTrafficPolicy"
     case pod = "Pod"
     case ciliumNetworkPolicy = "CiliumNetworkPolicy"
+    case authorizationPolicy = "AuthorizationPolicy"
 
     public static func < (lhs: Kind, rhs: Kind) -> Bool { lhs.rawValue < rhs.rawValue }
 
@@ -43,6 +44,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         case .ingress, .ingressClass: ["networking.k8s.io/v1"]
         case .securityPolicy, .backendTrafficPolicy, .clientTrafficPolicy: ["gateway.envoyproxy.io/v1alpha1"]
         case .ciliumNetworkPolicy: ["cilium.io/v2"]
+        case .authorizationPolicy: ["security.istio.io/v1", "security.istio.io/v1beta1"]
         }
     }
 
@@ -57,6 +59,7 @@ public enum Kind: String, Sendable, Codable, CaseIterable, Comparable {
         case .ingress, .ingressClass: "networking.k8s.io"
         case .securityPolicy, .backendTrafficPolicy, .clientTrafficPolicy: envoyGatewayGroup
         case .ciliumNetworkPolicy: ciliumGroup
+        case .authorizationPolicy: istioSecurityGroup
         }
     }
 

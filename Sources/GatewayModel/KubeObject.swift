@@ -19,6 +19,7 @@ public enum KubeObject: Sendable, Hashable {
     case ingressClass(IngressClass)
     case pod(Pod)
     case ciliumNetworkPolicy(CiliumNetworkPolicy)
+    case authorizationPolicy(AuthorizationPolicy)
     // Boxed: their specs are large, and every object of every kind would be as large
     // as the largest case.
     indirect case securityPolicy(SecurityPolicy)
@@ -46,6 +47,7 @@ public enum KubeObject: Sendable, Hashable {
         case .ingressClass: .ingressClass
         case .pod: .pod
         case .ciliumNetworkPolicy: .ciliumNetworkPolicy
+        case .authorizationPolicy: .authorizationPolicy
         case .securityPolicy: .securityPolicy
         case .backendTrafficPolicy: .backendTrafficPolicy
         case .clientTrafficPolicy: .clientTrafficPolicy
@@ -73,6 +75,7 @@ public enum KubeObject: Sendable, Hashable {
         case .ingressClass(let o): o.metadata
         case .pod(let o): o.metadata
         case .ciliumNetworkPolicy(let o): o.metadata
+        case .authorizationPolicy(let o): o.metadata
         case .securityPolicy(let o): o.metadata
         case .backendTrafficPolicy(let o): o.metadata
         case .clientTrafficPolicy(let o): o.metadata

@@ -205,6 +205,7 @@ public enum ManifestDecoder {
             case .ingressClass: object = .ingressClass(try decoder.decode(from: node))
             case .pod: object = .pod(try decoder.decode(from: node))
             case .ciliumNetworkPolicy: object = .ciliumNetworkPolicy(try decoder.decode(from: node))
+            case .authorizationPolicy: object = .authorizationPolicy(try decoder.decode(from: node))
             case .securityPolicy: object = .securityPolicy(try decoder.decode(from: node))
             case .backendTrafficPolicy: object = .backendTrafficPolicy(try decoder.decode(from: node))
             case .clientTrafficPolicy: object = .clientTrafficPolicy(try decoder.decode(from: node))

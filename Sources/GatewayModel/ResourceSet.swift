@@ -131,6 +131,10 @@ public struct ResourceSet: Sendable, Hashable {
         manifests(of: .pod).compactMap { if case .pod(let o) = $0.object { o } else { nil } }
     }
 
+    public var authorizationPolicies: [AuthorizationPolicy] {
+        manifests(of: .authorizationPolicy).compactMap { if case .authorizationPolicy(let o) = $0.object { o } else { nil } }
+    }
+
     public var ciliumNetworkPolicies: [CiliumNetworkPolicy] {
         manifests(of: .ciliumNetworkPolicy).compactMap { if case .ciliumNetworkPolicy(let o) = $0.object { o } else { nil } }
     }

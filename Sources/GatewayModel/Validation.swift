@@ -549,7 +549,7 @@ enum Validation {
                     [.key("spec"), .key("clientIPDetection"), .key("xForwardedFor"), .key("trustedCIDRs"), .index(c)],
                     "\"\(cidr)\" is not a CIDR block (address/length)")
             }
-        case .gatewayClass, .referenceGrant, .secret, .namespace, .configMap, .pod, .ciliumNetworkPolicy:
+        case .gatewayClass, .referenceGrant, .secret, .namespace, .configMap, .pod, .ciliumNetworkPolicy, .authorizationPolicy:
             break
         }
         return problems

@@ -47,6 +47,10 @@ public struct WatchedKind: Sendable, Hashable {
         // Cilium's L7 policies for mesh workloads (a cluster without Cilium's CRDs says so once).
         WatchedKind(
             kind: .ciliumNetworkPolicy, group: ciliumGroup, versions: ["v2"], resource: "ciliumnetworkpolicies", fieldSelector: nil),
+        // Istio's authorization policies for mesh workloads.
+        WatchedKind(
+            kind: .authorizationPolicy, group: istioSecurityGroup, versions: ["v1", "v1beta1"], resource: "authorizationpolicies",
+            fieldSelector: nil),
         WatchedKind(kind: .ingressClass, group: "networking.k8s.io", versions: ["v1"], resource: "ingressclasses", fieldSelector: nil),
         WatchedKind(kind: .ingress, group: "networking.k8s.io", versions: ["v1"], resource: "ingresses", fieldSelector: nil),
         WatchedKind(
@@ -240,6 +244,7 @@ public final class KubernetesSource: Sendable {
         switch kind.group {
         case envoyGatewayGroup: "the Envoy Gateway policy CRDs"
         case ciliumGroup: "Cilium's CRDs (only for CiliumNetworkPolicies in the mesh)"
+        case istioSecurityGroup: "Istio's security CRDs (only for AuthorizationPolicies in the mesh)"
         default: "the Gateway API CRDs"
         }
     }

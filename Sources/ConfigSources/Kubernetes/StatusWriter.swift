@@ -136,8 +136,8 @@ public final class StatusWriter: Sendable {
                 return json
             }
             result["loadBalancer"] = addresses.isEmpty ? [String: Any]() : ["ingress": addresses]
-        case kind == .ingressClass, kind == .ciliumNetworkPolicy:
-            // Cilium's policy status is Cilium's; Chancery's conditions are shown by
+        case kind == .ingressClass, kind == .ciliumNetworkPolicy, kind == .authorizationPolicy:
+            // Cilium's and Istio's policy status is theirs; Chancery's conditions are shown by
             // `validate` and the admin endpoint.
             return current
         case status.listeners != nil:

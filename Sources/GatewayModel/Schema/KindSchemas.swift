@@ -53,7 +53,7 @@ enum KindSchemas {
         case .securityPolicy: return securityPolicy
         case .backendTrafficPolicy: return backendTrafficPolicy
         case .clientTrafficPolicy: return clientTrafficPolicy
-        case .service, .endpointSlice, .secret, .namespace, .configMap, .ingress, .ingressClass, .pod, .ciliumNetworkPolicy: return nil
+        case .service, .endpointSlice, .secret, .namespace, .configMap, .ingress, .ingressClass, .pod, .ciliumNetworkPolicy, .authorizationPolicy: return nil
         }
     }
 

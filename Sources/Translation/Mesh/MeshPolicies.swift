@@ -1,8 +1,9 @@
 import GatewayModel
 import IR
 
-/// CiliumNetworkPolicies as the authorization of mesh workloads' inbound ports, with
-/// Cilium's semantics (docs/mesh-security.md):
+/// CiliumNetworkPolicies (and, through ``IstioPolicies``, Istio's AuthorizationPolicies)
+/// as the authorization of mesh workloads' inbound ports, with Cilium's semantics
+/// (docs/mesh-security.md):
 /// - a rule applies to the Pods of its namespace its `endpointSelector` matches; once a
 ///   rule with `ingress` or `ingressDeny` selects a Pod, its ingress is denied unless a
 ///   rule allows it;
@@ -22,6 +23,8 @@ struct MeshPolicies {
     private(set) var statuses: [ObjectKey: ObjectStatus] = [:]
     private var policies: [Compiled] = []
     private let trustDomain: String
+    /// Istio's AuthorizationPolicies, which combine with these (docs/mesh-security.md).
+    private let istio: IstioPolicies
 
     /// Where the policy fields live, as the writers wrote them.
     static let supported = PolicyFields(
@@ -70,6 +73,8 @@ struct MeshPolicies {
 
     init(set: ResourceSet, workloads: [MeshWorkload], trustDomain: String) {
         self.trustDomain = trustDomain
+        istio = IstioPolicies(set: set, trustDomain: trustDomain)
+        statuses = istio.statuses
         let identities = Dictionary(uniqueKeysWithValues: workloads.map { ($0.key, $0.identity) })
         peers = set.pods.filter { !$0.hasFinished && !$0.addresses.isEmpty && $0.spec?.hostNetwork != true }.map { pod in
             let namespace = pod.metadata.namespace ?? "default"
@@ -249,9 +254,14 @@ struct MeshPolicies {
                 }
             }
         }
-        if broken { return MeshAuthorizationPlan(deny: [], allow: []) }
-        guard enforced else { return nil }
-        return MeshAuthorizationPlan(deny: deny, allow: allow)
+        // Istio's DENY rules join Cilium's ingressDeny; its ALLOW rules join the allow
+        // list, which either kind of policy makes a Pod's only way in.
+        let fromIstio = istio.contributions(for: workload, port: port)
+        if broken || fromIstio.broken { return MeshAuthorizationPlan(deny: [], allow: []) }
+        deny += fromIstio.deny
+        let allowed: [MeshAuthorizationRule]? = enforced || fromIstio.allowing ? allow + fromIstio.allow : nil
+        guard allowed != nil || !deny.isEmpty else { return nil }
+        return MeshAuthorizationPlan(deny: deny, allow: allowed)
     }
 
     /// Nil when the rule does not cover `port`; otherwise the requests it allows there
