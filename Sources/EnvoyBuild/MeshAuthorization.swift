@@ -13,9 +13,10 @@ enum MeshAuthorization {
         -> [Envoy_Config_Listener_V3_Filter]
     {
         var filters: [Envoy_Config_Listener_V3_Filter] = []
-        // On a TCP chain a rule about requests can never be satisfied: its callers are
-        // not let in by it (the planner serves such ports as HTTP, so this is a safeguard).
-        let callerDenies = plan.deny.filter { $0.requests == nil }
+        // On a TCP chain a rule about requests can never be checked: an allow rule lets
+        // no one in, a deny rule keeps all its callers out (as Istio does), both failing
+        // closed. (The planner serves ports with such rules as HTTP where it can.)
+        let callerDenies = plan.deny.filter { !http || $0.requests == nil }
         if !callerDenies.isEmpty {
             filters.append(network(action: .deny, policies: callerDenies.map { ($0.name, $0.principals, nil) }, statPrefix: statPrefix + "deny."))
         }

@@ -47,12 +47,12 @@ public final class MeshCA: MeshCertificateSource, Sendable {
         let hasCertificate = fm.fileExists(atPath: certificateFile.path)
         let hasKey = fm.fileExists(atPath: keyFile.path)
         if !hasCertificate && !hasKey {
-            let made = try generate(trustDomain: trustDomain, lifetime: lifetime, now: now)
+            let root = try newRoot(trustDomain: trustDomain, now: now())
             try fm.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try made.certificatePEM.write(to: certificateFile, atomically: true, encoding: .utf8)
-            guard fm.createFile(atPath: keyFile.path, contents: Data(try made.keyPEM().utf8), attributes: [.posixPermissions: 0o600])
+            try root.certificatePEM.write(to: certificateFile, atomically: true, encoding: .utf8)
+            guard fm.createFile(atPath: keyFile.path, contents: Data(root.keyPEM.utf8), attributes: [.posixPermissions: 0o600])
             else { throw MeshCAError.unwritable(keyFile.path) }
-            return made
+            return try MeshCA(pem: root.certificatePEM, key: root.keyPEM, lifetime: lifetime, now: now)
         }
         guard hasCertificate, hasKey else {
             throw MeshCAError.incomplete(directory.path, missing: hasCertificate ? "ca.key" : "ca.crt")
@@ -68,6 +68,21 @@ public final class MeshCA: MeshCertificateSource, Sendable {
     public static func generate(
         trustDomain: String, lifetime: TimeInterval = defaultLifetime, now: @escaping @Sendable () -> Date = Date.init
     ) throws -> MeshCA {
+        let root = try newRoot(trustDomain: trustDomain, now: now())
+        return try MeshCA(pem: root.certificatePEM, key: root.keyPEM, lifetime: lifetime, now: now)
+    }
+
+    /// A CA from its certificate and key (PEM) and any more roots workloads trust.
+    public convenience init(
+        pem certificatePEM: String, key keyPEM: String, extraRoots: String = "", lifetime: TimeInterval = defaultLifetime,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) throws {
+        try self.init(certificatePEM: certificatePEM, keyPEM: keyPEM, extraRootsPEM: extraRoots, lifetime: lifetime, now: now)
+    }
+
+    /// A new root for a CA to be stored (a directory, a Kubernetes Secret): a P-256 key
+    /// and a self-signed certificate for `trustDomain`, valid for ten years, both PEM.
+    public static func newRoot(trustDomain: String, now start: Date = Date()) throws -> (certificatePEM: String, keyPEM: String) {
         let signing = P256.Signing.PrivateKey()
         let key = Certificate.PrivateKey(signing)
         let publicKey = Certificate.PublicKey(signing.publicKey)
@@ -75,7 +90,6 @@ public final class MeshCA: MeshCertificateSource, Sendable {
             OrganizationName(trustDomain)
             CommonName("Chancery mesh CA")
         }
-        let start = now()
         let certificate = try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey,
             notValidBefore: start - backdate, notValidAfter: start + 10 * 365 * 86400, issuer: name, subject: name,
@@ -87,9 +101,7 @@ public final class MeshCA: MeshCertificateSource, Sendable {
                 SubjectAlternativeNames([.uniformResourceIdentifier("spiffe://\(trustDomain)")])
             },
             issuerPrivateKey: key)
-        return try MeshCA(
-            certificatePEM: certificate.serializeAsPEM().pemString, keyPEM: signing.pemRepresentation, extraRootsPEM: "",
-            lifetime: lifetime, now: now)
+        return (try certificate.serializeAsPEM().pemString, signing.pemRepresentation)
     }
 
     init(certificatePEM: String, keyPEM: String, extraRootsPEM: String, lifetime: TimeInterval, now: @escaping @Sendable () -> Date) throws {
@@ -117,9 +129,14 @@ public final class MeshCA: MeshCertificateSource, Sendable {
         trustBundlePEM = self.certificatePEM + (extra.isEmpty ? "" : extra + "\n")
         self.lifetime = lifetime
         self.now = now
+        // A key this CA cannot sign workload certificates with (RSA: leaves are signed
+        // ECDSA with SHA-256) is refused now, not at the first workload.
+        do {
+            _ = try issue("spiffe://check/ns/check/sa/check", at: now())
+        } catch {
+            throw MeshCAError.cannotSign("\(error)")
+        }
     }
-
-    private func keyPEM() throws -> String { try key.serializeAsPEM().pemString }
 
     /// The current certificate for `identity`: the one issued before while less than
     /// half its lifetime has passed, else a new one.
@@ -192,6 +209,7 @@ public enum MeshCAError: Error, CustomStringConvertible {
     case notACA
     case unwritable(String)
     case lifetimeTooShort(TimeInterval)
+    case cannotSign(String)
 
     public var description: String {
         switch self {
@@ -202,6 +220,7 @@ public enum MeshCAError: Error, CustomStringConvertible {
         case .notACA: "mesh CA: ca.crt is not a CA certificate (basicConstraints CA:TRUE)"
         case .unwritable(let path): "mesh CA: cannot write \(path)"
         case .lifetimeTooShort(let seconds): "workload certificate lifetime \(Int(seconds)) s is under 10 s"
+        case .cannotSign(let error): "mesh CA: ca.key cannot sign workload certificates (an EC P-256 key is needed): \(error)"
         }
     }
 }

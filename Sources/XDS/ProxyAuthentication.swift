@@ -42,7 +42,13 @@ public protocol TokenReviewer: Sendable {
 
 public struct TokenRejection: Error, Sendable, CustomStringConvertible {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The API server said the token is not valid (remembered like an answer); false
+    /// when it could not be asked (asked again at the next stream).
+    public let definitive: Bool
+    public init(_ message: String, definitive: Bool = false) {
+        self.message = message
+        self.definitive = definitive
+    }
     public var description: String { message }
 }
 
@@ -101,7 +107,7 @@ struct ProxyAuthenticator: ServerInterceptor {
             result = known
         } else {
             result = await reviewer.review(token)
-            cache.store(token, result)
+            if case .failure(let rejection) = result, !rejection.definitive {} else { cache.store(token, result) }
         }
         switch result {
         case .success(let account):
@@ -145,7 +151,7 @@ final class TokenCache: Sendable {
 /// - a sidecar group (`sidecar:NS/POD`) only the Pod's own identity (its namespace and
 ///   service account);
 /// - a node-level proxy's group (`node:NAME`) only a trusted identity
-///   (`serve --xds-trusted-identity`), as it holds every Pod's certificate on its node;
+///   (`serve --xds-trusted-identity`), as it carries every Pod's traffic on its node;
 /// - a Gateway's group (`NS/NAME`) an identity of that namespace or a trusted one;
 ///   any other group (a GatewayClass's, an Ingress class's) a trusted identity.
 ///
@@ -192,7 +198,7 @@ public final class XDSAccess: Sendable {
         }
         if trusted.contains(identity.spiffeID) { return nil }
         if group.hasPrefix(MeshGrouping.nodePrefix) {
-            return "\(identity) asks for node-level proxy group \(group), which holds the certificates of every Pod on the node; only identities given with --xds-trusted-identity may"
+            return "\(identity) asks for node-level proxy group \(group), which carries the traffic of every Pod on the node; only identities given with --xds-trusted-identity may"
         }
         let parts = group.split(separator: "/", maxSplits: 1)
         if parts.count == 2, identity.namespace == String(parts[0]) { return nil }

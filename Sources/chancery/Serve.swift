@@ -87,6 +87,8 @@ extension Chancery {
                 "Directory of the mesh CA (ca.crt, ca.key, optional trust-bundle.pem); made there on first start.",
                 discussion: "Without it, a CA is made in memory at each start."))
         var meshCADir: String?
+        @Option(help: "Kubernetes Secret NAMESPACE/NAME holding the mesh CA (ca.crt, ca.key, optional trust-bundle.pem); made there on first start.")
+        var meshCASecret: String?
         @Option(name: .customLong("workload-cert-ttl"), help: "Seconds a mesh workload certificate is valid; renewed at half.")
         var workloadCertTTL: Int = Int(MeshCA.defaultLifetime)
         @Option(help: "PEM certificate chain the xDS address serves TLS with (with --xds-tls-key).")
@@ -159,10 +161,18 @@ extension Chancery {
             return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
         }
 
-        /// The mesh CA: from `--mesh-ca-dir` (made there on first start), else made in memory.
-        func meshCA(logger: Logger) throws -> MeshCA {
+        /// The mesh CA: from `--mesh-ca-secret` or `--mesh-ca-dir` (made there on first
+        /// start), else made in memory.
+        func meshCA(logger: Logger, kube: Kubernetes?) async throws -> MeshCA {
             let lifetime = TimeInterval(workloadCertTTL)
             do {
+                if let meshCASecret {
+                    guard let kube else { throw ValidationError("--mesh-ca-secret needs the cluster (--kubeconfig or --in-cluster)") }
+                    let parts = meshCASecret.split(separator: "/")
+                    return try await MeshCASecret.load(
+                        client: kube.source.client, namespace: String(parts[0]), name: String(parts[1]),
+                        trustDomain: proxyHost.trustDomain, lifetime: lifetime, logger: logger)
+                }
                 if let meshCADir {
                     let ca = try MeshCA.load(
                         directory: URL(fileURLWithPath: meshCADir), trustDomain: proxyHost.trustDomain, lifetime: lifetime)
@@ -172,12 +182,21 @@ extension Chancery {
                 logger.notice(
                     "mesh CA made in memory: workload certificates change when Chancery restarts (--mesh-ca-dir keeps it)")
                 return try MeshCA.generate(trustDomain: proxyHost.trustDomain, lifetime: lifetime)
+            } catch let error as ValidationError {
+                throw error
             } catch {
                 throw ValidationError("\(error)")
             }
         }
 
         func validate() throws {
+            if let meshCASecret {
+                let parts = meshCASecret.split(separator: "/", omittingEmptySubsequences: false)
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw ValidationError("--mesh-ca-secret must be NAMESPACE/NAME, not '\(meshCASecret)'")
+                }
+                if meshCADir != nil { throw ValidationError("give --mesh-ca-secret or --mesh-ca-dir, not both") }
+            }
             if (xdsTLSCert == nil) != (xdsTLSKey == nil) { throw ValidationError("--xds-tls-cert and --xds-tls-key go together") }
             if xdsClientCA != nil, xdsTLSCert == nil { throw ValidationError("--xds-client-ca needs --xds-tls-cert and --xds-tls-key") }
             for path in [xdsTLSCert, xdsTLSKey, xdsClientCA].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: path) {
@@ -223,6 +242,15 @@ extension Chancery {
             let access = XDSAccess(mode: xdsAuth, trusted: Set(xdsTrustedIdentity))
             let discovery = DiscoveryService(cache: cache, registry: registry, grouping: MeshGrouping(), access: access)
             let kube = try makeKubernetes(logger: logger)
+            // The mesh CA first (it may be read from the cluster): a failure stops here,
+            // after the cluster's client is shut down (it must be, before it goes away).
+            let ca: MeshCA
+            do {
+                ca = try await meshCA(logger: logger, kube: kube)
+            } catch {
+                await kube?.source.client.shutdown()
+                throw error
+            }
             let tls = xdsTLSCert.map { XDSTLS(certificateChain: $0, privateKey: xdsTLSKey ?? "", clientCA: xdsClientCA) }
             if tls == nil, !xdsAddress.isLoopback {
                 logger.warning(
@@ -246,6 +274,7 @@ extension Chancery {
                         gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts, limits: sourceLimits.limits,
                         ingressPorts: proxyHost.ingressPorts, trustDomain: proxyHost.trustDomain))
             } catch {
+                await kube?.source.client.shutdown()
                 throw ValidationError("\(error)")
             }
             // Files first: where a file and the cluster define the same object, the file wins.
@@ -256,7 +285,7 @@ extension Chancery {
             var pipeline = Pipeline(
                 cache: cache, admin: adminState, logger: logger, gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts,
                 maxObjectsPerKind: sourceLimits.maxObjectsPerKind, ingressPorts: proxyHost.ingressPorts,
-                meshCA: try meshCA(logger: logger), access: access)
+                meshCA: ca, access: access)
             pipeline.corruptAnnotatedForTests = corruptAnnotatedForTests
             pipeline.trustDomain = proxyHost.trustDomain
             // From files alone, the first read builds the first snapshots before Envoy can

@@ -30,13 +30,14 @@ struct KubeTokenReviewer: TokenReviewer {
             let status = object["status"] as? [String: Any]
         else { return .failure(TokenRejection("the TokenReview's answer has no status")) }
         guard status["authenticated"] as? Bool == true else {
-            return .failure(TokenRejection((status["error"] as? String).map { "the API server says: \($0)" } ?? "not authenticated"))
+            return .failure(
+                TokenRejection((status["error"] as? String).map { "the API server says: \($0)" } ?? "not authenticated", definitive: true))
         }
         let user = (status["user"] as? [String: Any])?["username"] as? String ?? ""
         // system:serviceaccount:<namespace>:<name>
         let parts = user.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "system", parts[1] == "serviceaccount", !parts[2].isEmpty, !parts[3].isEmpty else {
-            return .failure(TokenRejection("the token is \(user.isEmpty ? "no one's" : user + "'s"), not a service account's"))
+            return .failure(TokenRejection("the token is \(user.isEmpty ? "no one's" : user + "'s"), not a service account's", definitive: true))
         }
         return .success((String(parts[2]), String(parts[3])))
     }

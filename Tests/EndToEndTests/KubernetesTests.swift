@@ -980,6 +980,41 @@ import Yams
     /// Mesh workloads from the cluster: Pods (finished ones are filtered out by the
     /// watch's field selector), a GAMMA route whose Service parent gets status, and the
     /// mesh groups the admin endpoint lists, following Pods as they come and go.
+    /// `--mesh-ca-secret`: the first Chancery makes the mesh CA and stores it in the
+    /// Secret; the next one (a restart, another replica) signs with the same root.
+    @Test func theMeshCAIsKeptInASecret() async throws {
+        let api = try await FakeKubeAPI.start()
+        let kubeconfig = try Self.kubeconfig(server: api.url, ca: api.ca)
+        let arguments = ["--kubeconfig", kubeconfig, "--mesh-ca-secret", "default/chancery-mesh-ca"]
+        let first = try await ChanceryProcess.serve(arguments)
+        #expect(first.output.contains("mesh CA made and stored in a Secret"), "\(first.output.suffix(1500))")
+        first.stop()
+        let stored = Self.object(api.get(apiVersion: "v1", kind: "Secret", namespace: "default", name: "chancery-mesh-ca"))
+        let data = stored["data"] as? [String: String] ?? [:]
+        let certificate = data["ca.crt"].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        #expect(certificate.contains("BEGIN CERTIFICATE") && data["ca.key"] != nil, "\(stored)")
+
+        let second = try await ChanceryProcess.serve(arguments)
+        #expect(second.output.contains("mesh CA loaded from a Secret"), "\(second.output.suffix(1500))")
+        second.stop()
+        let again = Self.object(api.get(apiVersion: "v1", kind: "Secret", namespace: "default", name: "chancery-mesh-ca"))
+        #expect((again["data"] as? [String: String]) == data, "the second start replaced the CA")
+
+        // A Secret with a certificate and no key is named, and Chancery does not start.
+        try api.create(Self.json("""
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: half, namespace: default}
+            data: {ca.crt: \(data["ca.crt"] ?? "")}
+            """))
+        await #expect(throws: (any Error).self) {
+            try await ChanceryProcess.serve(["--kubeconfig", kubeconfig, "--mesh-ca-secret", "default/half"])
+        }
+        let refused = try runChancery(["serve", "--kubeconfig", kubeconfig, "--mesh-ca-secret", "default/half", "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0"])
+        #expect(refused.status != 0 && refused.output.contains("Secret default/half lacks ca.key"), "\(refused.output.suffix(800))")
+        await api.stop()
+    }
+
     @Test func meshPodsAndRoutesFromTheClusterMakeMeshProxies() async throws {
         let world = try await Served { api in
             try api.create(Self.json("""

@@ -15,6 +15,11 @@ public struct WatchedKind: Sendable, Hashable {
     /// Server-side filter (Secrets: only TLS ones).
     public let fieldSelector: String?
 
+    /// Kinds read only where their project's CRDs are used (Cilium's and Istio's policies
+    /// for the mesh): when the identity may not list them (403), they are read as empty,
+    /// with a warning, rather than holding back the first configuration.
+    public var isOptional: Bool { group == ciliumGroup || group == istioSecurityGroup }
+
     public static let all: [WatchedKind] = [
         WatchedKind(kind: .gatewayClass, group: gatewayGroup, versions: ["v1", "v1beta1"], resource: "gatewayclasses", fieldSelector: nil),
         WatchedKind(kind: .gateway, group: gatewayGroup, versions: ["v1", "v1beta1"], resource: "gateways", fieldSelector: nil),
@@ -252,6 +257,9 @@ public final class KubernetesSource: Sendable {
     /// List then watch one kind (in each namespace scope), forever.
     private func reflect(_ kind: WatchedKind, scopes: [String?]) async {
         var attempt = 0
+        // Once listed, a kind keeps what it held through errors (policies never vanish
+        // because permissions did).
+        var listedOnce = false
         while !Task.isCancelled {
             do {
                 guard let (version, listed) = try await list(kind, scopes: scopes) else {
@@ -265,6 +273,7 @@ public final class KubernetesSource: Sendable {
                     continue
                 }
                 replace(kind, with: listed.objects, version: version, synced: true)
+                listedOnce = true
                 report(kind, nil)
                 attempt = 0
                 try await watch(kind, version: version, scopes: scopes, from: listed.resourceVersions)
@@ -273,6 +282,13 @@ public final class KubernetesSource: Sendable {
             } catch WatchEnd.relist {
                 logger.info("watch expired (410 Gone); listing again", metadata: ["kind": "\(kind.label)"])
                 continue
+            } catch let failure as KubeClient.Failure where failure.status == 403 && kind.isOptional && !listedOnce {
+                report(
+                    kind,
+                    "forbidden (403): the identity may not list this kind, so it is read as empty; grant list and watch on it (docs/kubernetes.md) to enforce these policies")
+                replace(kind, with: [:], version: nil, synced: true)
+                try? await Task.sleep(for: backoff.delay(attempt + 4))
+                attempt += 1
             } catch {
                 let delay = wait(after: error, attempt: attempt)
                 report(kind, describe(error), retryIn: delay)

@@ -48,6 +48,9 @@ public struct MeshProxy: Sendable, Equatable, Encodable {
         public var identity: String
         /// Ports it serves (inbound chains).
         public var ports: [Int]
+        /// How its sidecar takes inbound connections: `permissive`, `strict` or
+        /// `disabled` (`disabled` for a Pod its node-level proxy serves).
+        public var mutualTLS: String
     }
 
     public var kind: Kind
@@ -68,7 +71,7 @@ public struct MeshProxy: Sendable, Equatable, Encodable {
         self.workloads = workloads.map { workload in
             Workload(
                 pod: "\(workload.namespace)/\(workload.key.name)", addresses: workload.addresses, identity: workload.identity,
-                ports: workload.inbound.map(\.port))
+                ports: workload.inbound.map(\.port), mutualTLS: workload.mutualTLS.rawValue)
         }
         var services: Set<String> = []
         var tables = 0

@@ -9,7 +9,8 @@ import IR
 ///   rule allows it;
 /// - `fromEndpoints` selectors match Pods' labels, plus `io.kubernetes.pod.namespace` and
 ///   `io.cilium.k8s.policy.serviceaccount` as Cilium adds them (a selector without the
-///   namespace label matches the policy's namespace only); no `fromEndpoints`: any caller;
+///   namespace label matches the policy's namespace only); no `fromEndpoints`: any caller
+///   on the rule's `toPorts` (a rule with neither, `ingress: [{}]`, admits no one);
 /// - `authentication.mode: required`: a caller is admitted only over mutual TLS with the
 ///   selected Pod's certificate, from that Pod's address; otherwise by its address;
 /// - `toPorts`: the ports a rule allows (none: every port), and on a port `rules.http`:
@@ -307,6 +308,9 @@ struct MeshPolicies {
     private func principals(_ item: CiliumNetworkPolicy.IngressRule, policy namespace: String) -> [MeshPrincipal] {
         let authenticated = item.authentication?.mode == "required"
         guard let selectors = item.fromEndpoints else {
+            // A rule naming neither callers nor ports (`ingress: [{}]`, Cilium's "default
+            // deny") admits no one; one naming ports alone, anyone on them.
+            guard let ports = item.toPorts, !ports.isEmpty else { return [] }
             return [authenticated ? .identityPrefix("spiffe://\(trustDomain)/") : .any]
         }
         var result: [MeshPrincipal] = []
