@@ -274,6 +274,7 @@ let package = Package(
                 "Translation", "IR", "EnvoyBuild", "GatewayModel", "EnvoyAPI", "XDS", "MeshIdentity",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict
