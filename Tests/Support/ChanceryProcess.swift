@@ -17,7 +17,9 @@ public final class ChanceryProcess: @unchecked Sendable {
             executable: binary.path,
             arguments: ["serve", "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0"] + arguments,
             output: output.path)
-        let deadline = ContinuousClock.now + .seconds(20)
+        // 60 s: in the first wave of a full run (dozens of processes starting at once on
+        // two cores) a start took over 20 s.
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
             if let status = process.status {
@@ -35,7 +37,7 @@ public final class ChanceryProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         process.stop()
-        throw EnvoyProcess.Failed(description: "chancery serve printed no xDS address within 20 s")
+        throw EnvoyProcess.Failed(description: "chancery serve printed no xDS address within 60 s")
     }
 
     /// The `chancery` binary beside this test bundle.
