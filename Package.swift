@@ -117,7 +117,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // Second stage: IR → Envoy protos. Takes no decision.
+        // The mesh CA: workload certificates for the second stage to serve.
         .target(
             name: "MeshIdentity",
             dependencies: [
@@ -128,6 +128,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Second stage: IR → Envoy protos. Takes no decision.
         .target(
             name: "EnvoyBuild",
             dependencies: [
@@ -175,7 +176,7 @@ let package = Package(
         // Benchmarks: plain executables that print numbers (docs/performance.md).
         .target(
             name: "BenchmarkSupport",
-            dependencies: ["GatewayModel", "Translation", "EnvoyBuild", "XDS"],
+            dependencies: ["GatewayModel", "Translation", "EnvoyBuild", "XDS", "MeshIdentity"],
             path: "Benchmarks/Support",
             swiftSettings: strict
         ),

@@ -1,5 +1,6 @@
 import EnvoyBuild
 import GatewayModel
+import MeshIdentity
 import Translation
 import XDS
 
@@ -18,11 +19,20 @@ public struct TwoStageTranslation: Sendable {
     public let translator: Translator
     public let builder: EnvoyBuilder
 
-    /// With `reusing`, each stage keeps what it built for the next call, as `serve` does.
+    /// With `reusing`, each stage keeps what it built for the next call, as `serve` does;
+    /// mesh sidecars get their certificates from a mesh CA, as `serve` gives them.
     public init(reusing: Bool = false) {
         translator = Translator(cache: reusing ? PlanCache() : nil)
-        builder = EnvoyBuilder(cache: reusing ? EnvoyCache() : nil)
+        builder = EnvoyBuilder(cache: reusing ? EnvoyCache() : nil, meshCertificates: Self.meshCA)
     }
+
+    static let meshCA: MeshCA = {
+        do {
+            return try MeshCA.generate(trustDomain: Translator.defaultTrustDomain)
+        } catch {
+            fatalError("the benchmark's mesh CA: \(error)")
+        }
+    }()
 
     public func callAsFunction(_ set: ResourceSet) -> [String: ProxyConfig] {
         let result = translator.translate(set)

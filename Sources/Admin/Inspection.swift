@@ -16,11 +16,16 @@ public struct Planner: Sendable {
     public var ingressPorts: IngressPorts
     /// The mesh's trust domain (`--trust-domain`).
     public var trustDomain: String
+    /// The mesh CA `serve` issues workload certificates with: a plan's sidecars get the
+    /// certificates they are served, so a plan shows no change where there is none.
+    public var meshCertificates: (any MeshCertificateSource)?
 
     public init(
         gatewayAddresses: [AddressRange]? = nil, reservedPorts: Set<Int> = [], limits: SourceLimits = .defaults,
-        ingressPorts: IngressPorts = IngressPorts(), trustDomain: String = Translator.defaultTrustDomain
+        ingressPorts: IngressPorts = IngressPorts(), trustDomain: String = Translator.defaultTrustDomain,
+        meshCertificates: (any MeshCertificateSource)? = nil
     ) {
+        self.meshCertificates = meshCertificates
         self.gatewayAddresses = gatewayAddresses
         self.reservedPorts = reservedPorts
         self.limits = limits
@@ -110,7 +115,7 @@ extension AdminServer {
         translator.trustDomain = planner.trustDomain
         var result = translator.translate(effective)
         quarantine.patch(&result.statuses)
-        let configs = EnvoyBuilder().build(result.plans, identical: result.identical)
+        let configs = EnvoyBuilder(meshCertificates: planner.meshCertificates).build(result.plans, identical: result.identical)
         let encoder = SnapshotEncoder()
 
         var groups: [Views.PlanGroup] = []

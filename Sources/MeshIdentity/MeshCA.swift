@@ -36,7 +36,8 @@ public final class MeshCA: MeshCertificateSource, Sendable {
 
     /// A CA whose files are in `directory` (`ca.crt` and `ca.key`, PEM; `trust-bundle.pem`
     /// optional: more roots workloads trust). When neither file is there, a new CA is made
-    /// and written there (the key readable by its owner alone).
+    /// and written there (the key readable by its owner alone), atomically: processes
+    /// starting together end up with the same CA.
     public static func load(
         directory: URL, trustDomain: String, lifetime: TimeInterval = defaultLifetime,
         now: @escaping @Sendable () -> Date = Date.init
@@ -47,12 +48,26 @@ public final class MeshCA: MeshCertificateSource, Sendable {
         let hasCertificate = fm.fileExists(atPath: certificateFile.path)
         let hasKey = fm.fileExists(atPath: keyFile.path)
         if !hasCertificate && !hasKey {
+            // Written in a directory of its own beside, then renamed into place: either this
+            // process's pair is there whole, or another's, which is then read.
             let root = try newRoot(trustDomain: trustDomain, now: now())
-            try fm.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try root.certificatePEM.write(to: certificateFile, atomically: true, encoding: .utf8)
-            guard fm.createFile(atPath: keyFile.path, contents: Data(root.keyPEM.utf8), attributes: [.posixPermissions: 0o600])
+            let parent = directory.deletingLastPathComponent()
+            try fm.createDirectory(at: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let staging = parent.appendingPathComponent(".\(directory.lastPathComponent)-\(UUID().uuidString)")
+            try fm.createDirectory(at: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            defer { try? fm.removeItem(at: staging) }
+            try root.certificatePEM.write(to: staging.appendingPathComponent("ca.crt"), atomically: false, encoding: .utf8)
+            guard
+                fm.createFile(
+                    atPath: staging.appendingPathComponent("ca.key").path, contents: Data(root.keyPEM.utf8),
+                    attributes: [.posixPermissions: 0o600])
             else { throw MeshCAError.unwritable(keyFile.path) }
-            return try MeshCA(pem: root.certificatePEM, key: root.keyPEM, lifetime: lifetime, now: now)
+            // rename(2) replaces an empty directory (one made for the CA), never a full one.
+            if rename(staging.path, directory.path) == 0 {
+                return try MeshCA(pem: root.certificatePEM, key: root.keyPEM, lifetime: lifetime, now: now)
+            }
+            guard fm.fileExists(atPath: certificateFile.path) else { throw MeshCAError.unwritable(directory.path) }
+            return try load(directory: directory, trustDomain: trustDomain, lifetime: lifetime, now: now)
         }
         guard hasCertificate, hasKey else {
             throw MeshCAError.incomplete(directory.path, missing: hasCertificate ? "ca.key" : "ca.crt")

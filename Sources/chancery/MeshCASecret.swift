@@ -8,12 +8,17 @@ import MeshIdentity
 /// every restart signs with the same root. Keys `ca.crt`, `ca.key` and, optionally,
 /// `trust-bundle.pem` (more roots workloads trust, while a root rotation is under way).
 enum MeshCASecret {
+    /// The Secret's name when no flag names one (in Chancery's namespace).
+    static let defaultName = "chancery-mesh-ca"
     static let certificateKey = "ca.crt"
     static let keyKey = "ca.key"
     static let bundleKey = "trust-bundle.pem"
 
     struct Failed: Error, CustomStringConvertible {
         let description: String
+        /// The Secret holds something that is not a whole CA (rather than the API server
+        /// refusing or failing).
+        var content = false
     }
 
     static func load(
@@ -26,7 +31,7 @@ enum MeshCASecret {
             switch response.status {
             case 200:
                 guard let object = try? JSONSerialization.jsonObject(with: response.body) as? [String: Any] else {
-                    throw Failed(description: "Secret \(namespace)/\(name) is not JSON")
+                    throw Failed(description: "Secret \(namespace)/\(name) is not JSON", content: true)
                 }
                 let data = object["data"] as? [String: String] ?? [:]
                 func field(_ key: String) -> String? {
@@ -34,7 +39,8 @@ enum MeshCASecret {
                 }
                 guard let certificate = field(certificateKey), let key = field(keyKey) else {
                     throw Failed(
-                        description: "Secret \(namespace)/\(name) lacks \(field(certificateKey) == nil ? certificateKey : keyKey): give both \(certificateKey) and \(keyKey), or delete it and Chancery makes a new CA there")
+                        description: "Secret \(namespace)/\(name) lacks \(field(certificateKey) == nil ? certificateKey : keyKey): give both \(certificateKey) and \(keyKey), or delete it and Chancery makes a new CA there",
+                        content: true)
                 }
                 let ca = try MeshCA(pem: certificate, key: key, extraRoots: field(bundleKey) ?? "", lifetime: lifetime)
                 logger.info("mesh CA loaded from a Secret", metadata: ["secret": "\(namespace)/\(name)"])

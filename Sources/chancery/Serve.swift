@@ -85,7 +85,7 @@ extension Chancery {
         @Option(
             help: ArgumentHelp(
                 "Directory of the mesh CA (ca.crt, ca.key, optional trust-bundle.pem); made there on first start.",
-                discussion: "Without it, a CA is made in memory at each start."))
+                discussion: "Default: the Secret chancery-mesh-ca of Chancery's namespace with a cluster, ~/.local/state/chancery/mesh-ca without."))
         var meshCADir: String?
         @Option(help: "Kubernetes Secret NAMESPACE/NAME holding the mesh CA (ca.crt, ca.key, optional trust-bundle.pem); made there on first start.")
         var meshCASecret: String?
@@ -116,6 +116,8 @@ extension Chancery {
             let source: KubernetesSource
             let status: StatusSync
             let elector: LeaderElector
+            /// The context's (or the Pod's) namespace: where Chancery's own objects live.
+            let namespace: String
         }
 
         func makeKubernetes(logger: Logger) throws -> Kubernetes? {
@@ -144,7 +146,8 @@ extension Chancery {
                 let elector = LeaderElector(
                     client: client, namespace: leaderElectionNamespace ?? connection.namespace, identity: me,
                     leaseDuration: .seconds(max(leaseDuration, 2)), logger: logger)
-                return Kubernetes(source: source, status: StatusSync(writer: writer), elector: elector)
+                return Kubernetes(
+                    source: source, status: StatusSync(writer: writer), elector: elector, namespace: connection.namespace)
             } catch let error as KubeConfigError {
                 throw ValidationError(error.description)
             }
@@ -161,32 +164,77 @@ extension Chancery {
             return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? candidates[0]
         }
 
-        /// The mesh CA: from `--mesh-ca-secret` or `--mesh-ca-dir` (made there on first
-        /// start), else made in memory.
+        /// The mesh CA, kept where the flags say — `--mesh-ca-secret`, `--mesh-ca-dir` — or
+        /// by default in the Secret `chancery-mesh-ca` of Chancery's namespace with a
+        /// cluster, in `$XDG_STATE_HOME/chancery/mesh-ca` (`~/.local/state/…`) without one;
+        /// made there on first start. Where a default place cannot be used (no permission on
+        /// Secrets, an API server that does not answer at start, a state directory that
+        /// cannot be written), a CA made in memory stands in, with a warning: Gateways keep
+        /// being served. A default place holding something that is not a whole CA stops
+        /// `serve`, as does any problem with a place the flags name.
         func meshCA(logger: Logger, kube: Kubernetes?) async throws -> MeshCA {
             let lifetime = TimeInterval(workloadCertTTL)
+            let trustDomain = proxyHost.trustDomain
             do {
                 if let meshCASecret {
                     guard let kube else { throw ValidationError("--mesh-ca-secret needs the cluster (--kubeconfig or --in-cluster)") }
                     let parts = meshCASecret.split(separator: "/")
                     return try await MeshCASecret.load(
                         client: kube.source.client, namespace: String(parts[0]), name: String(parts[1]),
-                        trustDomain: proxyHost.trustDomain, lifetime: lifetime, logger: logger)
+                        trustDomain: trustDomain, lifetime: lifetime, logger: logger)
                 }
                 if let meshCADir {
-                    let ca = try MeshCA.load(
-                        directory: URL(fileURLWithPath: meshCADir), trustDomain: proxyHost.trustDomain, lifetime: lifetime)
+                    let ca = try MeshCA.load(directory: URL(fileURLWithPath: meshCADir), trustDomain: trustDomain, lifetime: lifetime)
                     logger.info("mesh CA loaded", metadata: ["directory": "\(meshCADir)"])
                     return ca
                 }
-                logger.notice(
-                    "mesh CA made in memory: workload certificates change when Chancery restarts (--mesh-ca-dir keeps it)")
-                return try MeshCA.generate(trustDomain: proxyHost.trustDomain, lifetime: lifetime)
             } catch let error as ValidationError {
                 throw error
             } catch {
                 throw ValidationError("\(error)")
             }
+            do {
+                if let kube {
+                    return try await MeshCASecret.load(
+                        client: kube.source.client, namespace: kube.namespace, name: MeshCASecret.defaultName,
+                        trustDomain: trustDomain, lifetime: lifetime, logger: logger)
+                }
+                let directory = Self.defaultMeshCADirectory()
+                let ca = try MeshCA.load(directory: directory, trustDomain: trustDomain, lifetime: lifetime)
+                logger.info("mesh CA loaded", metadata: ["directory": "\(directory.path)"])
+                return ca
+            } catch let error where !Self.holdsABrokenCA(error) {
+                logger.warning(
+                    "the mesh CA cannot be kept in its default place, so one made in memory is used: workload certificates change when Chancery restarts (--mesh-ca-secret or --mesh-ca-dir name a place)",
+                    metadata: ["error": "\(KubernetesSource.reason(error))"])
+                do {
+                    return try MeshCA.generate(trustDomain: trustDomain, lifetime: lifetime)
+                } catch {
+                    throw ValidationError("\(error)")
+                }
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+
+        /// Whether the CA's place was read and holds something that is not a whole CA
+        /// (rather than being out of reach).
+        static func holdsABrokenCA(_ error: any Error) -> Bool {
+            if let failed = error as? MeshCASecret.Failed { return failed.content }
+            if let problem = error as? MeshCAError {
+                if case .unwritable = problem { return false }
+                return true
+            }
+            return false
+        }
+
+        /// `$XDG_STATE_HOME/chancery/mesh-ca`, else `~/.local/state/chancery/mesh-ca`.
+        static func defaultMeshCADirectory() -> URL {
+            let environment = ProcessInfo.processInfo.environment
+            let state =
+                environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
+                ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/state")
+            return state.appendingPathComponent("chancery/mesh-ca")
         }
 
         func validate() throws {
@@ -272,7 +320,7 @@ extension Chancery {
                     metrics: metrics,
                     planner: Planner(
                         gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts, limits: sourceLimits.limits,
-                        ingressPorts: proxyHost.ingressPorts, trustDomain: proxyHost.trustDomain))
+                        ingressPorts: proxyHost.ingressPorts, trustDomain: proxyHost.trustDomain, meshCertificates: ca))
             } catch {
                 await kube?.source.client.shutdown()
                 throw ValidationError("\(error)")

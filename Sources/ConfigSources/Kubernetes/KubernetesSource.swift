@@ -520,7 +520,7 @@ public final class KubernetesSource: Sendable {
 
     /// A connection failure in the operating system's words (`Connection refused`) where
     /// the error carries an errno, else as the error describes itself.
-    static func reason(_ error: any Error) -> String {
+    public static func reason(_ error: any Error) -> String {
         let text = "\(error)"
         if let range = text.range(of: #"errno: \d+"#, options: .regularExpression),
             let number = Int32(text[range].dropFirst("errno: ".count))

@@ -47,7 +47,8 @@ struct ProxyGroups {
     var mesh: [String: MeshProxy] = [:]
     /// What could not be used as written, for the warnings.
     var warnings: [String] = []
-    /// The status of objects only a producer reads (CiliumNetworkPolicies).
+    /// The status of objects only a producer reads (the mesh's CiliumNetworkPolicies and
+    /// Istio AuthorizationPolicies).
     var statuses: [ObjectKey: ObjectStatus] = [:]
 
     mutating func add(_ group: String, plan: ProxyPlan, serving gateways: [ObjectKey]) {

@@ -9,7 +9,7 @@ struct MeshGroups: GroupProducer {
     func produce(from world: World, into groups: inout ProxyGroups) {
         // Without Pods there is no mesh (GAMMA routes still get their status).
         guard world.context.set.count(of: .pod) > 0 else {
-            // CiliumNetworkPolicies still get their status.
+            // CiliumNetworkPolicies and AuthorizationPolicies still get their status.
             let policies = MeshPolicies(set: world.context.set, workloads: [], trustDomain: world.trustDomain)
             groups.statuses.merge(policies.statuses) { $1 }
             return

@@ -20,7 +20,7 @@ import IR
 /// rules, a regex Envoy would refuse) is not accepted, and the Pods it selects refuse every
 /// inbound connection: failing closed, never open.
 struct MeshPolicies {
-    /// The status of every CiliumNetworkPolicy.
+    /// The status of every CiliumNetworkPolicy and Istio AuthorizationPolicy.
     private(set) var statuses: [ObjectKey: ObjectStatus] = [:]
     private var policies: [Compiled] = []
     private let trustDomain: String

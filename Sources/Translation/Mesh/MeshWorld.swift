@@ -20,7 +20,7 @@ struct MeshWorld {
     let warnings: [String]
     /// Workloads by their addresses.
     let byAddress: [String: MeshWorkload]
-    /// CiliumNetworkPolicies, compiled.
+    /// CiliumNetworkPolicies and Istio AuthorizationPolicies, compiled.
     let policies: MeshPolicies
 
     init(world: World, trustDomain: String) {
