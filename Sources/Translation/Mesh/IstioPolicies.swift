@@ -78,15 +78,7 @@ struct IstioPolicies {
                 }
             }
             let accepted = problems.isEmpty
-            let message =
-                accepted
-                ? "enforced by the inbound listeners of the mesh workloads it selects"
-                : problems.joined(separator: "; ") + "; the workloads it selects refuse every inbound connection until it is fixed"
-            statuses[key] = ObjectStatus(conditions: [
-                Condition(
-                    .accepted, accepted, reason: accepted ? .accepted : .unsupportedValue, message: message,
-                    generation: policy.metadata.generation)
-            ])
+            statuses[key] = MeshPolicies.status(problems: problems, generation: policy.metadata.generation)
             policies.append(
                 Compiled(
                     key: key, accepted: accepted, selector: policy.spec.selector?.matchLabels ?? [:], deny: action == "DENY",

@@ -99,25 +99,29 @@ struct MeshPolicies {
                 problems += Self.check(rule, at: path)
             }
             let accepted = problems.isEmpty
-            var message: String
-            if accepted {
-                message = "enforced by the inbound listeners of the mesh workloads it selects"
-                if !elsewhere.isEmpty {
-                    message += "; not carried out by Chancery (Cilium enforces them on the node): " + elsewhere.joined(separator: ", ")
-                }
-            } else {
-                message = problems.joined(separator: "; ") + "; the workloads it selects refuse every inbound connection until it is fixed"
-            }
-            statuses[key] = ObjectStatus(conditions: [
-                Condition(
-                    .accepted, accepted, reason: accepted ? .accepted : .unsupportedValue, message: message,
-                    generation: policy.metadata.generation)
-            ])
+            statuses[key] = Self.status(
+                problems: problems, generation: policy.metadata.generation,
+                notCarriedOut: elsewhere.isEmpty
+                    ? nil : "not carried out by Chancery (Cilium enforces them on the node): " + elsewhere.joined(separator: ", "))
             policies.append(
                 Compiled(
                     key: key, namespace: key.namespace, accepted: accepted,
                     selectors: policy.rules.compactMap(\.endpointSelector), rules: policy.rules))
         }
+    }
+
+    /// A mesh policy's status: `Accepted`, or not, naming every problem (its workloads
+    /// then refuse every inbound connection).
+    static func status(problems: [String], generation: Int?, notCarriedOut: String? = nil) -> ObjectStatus {
+        let accepted = problems.isEmpty
+        var message =
+            accepted
+            ? "enforced by the inbound listeners of the mesh workloads it selects"
+            : problems.joined(separator: "; ") + "; the workloads it selects refuse every inbound connection until it is fixed"
+        if accepted, let notCarriedOut { message += "; " + notCarriedOut }
+        return ObjectStatus(conditions: [
+            Condition(.accepted, accepted, reason: accepted ? .accepted : .unsupportedValue, message: message, generation: generation)
+        ])
     }
 
     /// What of a rule Chancery cannot carry out, by field path.
