@@ -59,7 +59,6 @@ struct MeshPolicies {
         let key: ObjectKey
         let namespace: String
         let accepted: Bool
-        let selectors: [LabelSelector]
         let rules: [CiliumNetworkPolicy.Rule]
     }
 
@@ -105,8 +104,7 @@ struct MeshPolicies {
                     ? nil : "not carried out by Chancery (Cilium enforces them on the node): " + elsewhere.joined(separator: ", "))
             policies.append(
                 Compiled(
-                    key: key, namespace: key.namespace, accepted: accepted,
-                    selectors: policy.rules.compactMap(\.endpointSelector), rules: policy.rules))
+                    key: key, namespace: key.namespace, accepted: accepted, rules: policy.rules))
         }
     }
 
