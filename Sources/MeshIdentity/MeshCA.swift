@@ -31,7 +31,6 @@ public final class MeshCA: MeshCertificateSource, Sendable {
         let chainPEM: String
         let keyPEM: String
         let issuedAt: Date
-        let notAfter: Date
     }
 
     /// A CA whose files are in `directory` (`ca.crt` and `ca.key`, PEM; `trust-bundle.pem`
@@ -199,8 +198,7 @@ public final class MeshCA: MeshCertificateSource, Sendable {
             },
             issuerPrivateKey: key)
         return Issued(
-            chainPEM: try leaf.serializeAsPEM().pemString + "\n", keyPEM: signing.pemRepresentation, issuedAt: time,
-            notAfter: notAfter)
+            chainPEM: try leaf.serializeAsPEM().pemString + "\n", keyPEM: signing.pemRepresentation, issuedAt: time)
     }
 }
 

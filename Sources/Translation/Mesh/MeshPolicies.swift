@@ -215,12 +215,6 @@ struct MeshPolicies {
         return HeaderMatchPlan(name: name.lowercased(), value: .regex(".*"))
     }
 
-    /// Whether some policy looks into HTTP requests on this port of the workload: the
-    /// port is then served as HTTP, as Cilium's proxy parses it.
-    func inspectsRequests(_ workload: MeshWorkload, port: Int) -> Bool {
-        authorization(for: workload, port: port)?.inspectsRequests ?? false
-    }
-
     /// Who may call `port` of `workload` (0: a port none of its Services reaches), and
     /// what they may ask; nil when no policy with ingress rules selects it.
     func authorization(for workload: MeshWorkload, port: Int) -> MeshAuthorizationPlan? {
