@@ -211,10 +211,10 @@ import TestSupport
         let rv = api.store.resourceVersion
         let collection = "/api/v1/namespaces/default/configmaps"
         let watch = WatchRecorder(
-            kubeWatch(api, path: collection + "?watch=1&resourceVersion=\(rv)&allowWatchBookmarks=true&timeoutSeconds=6"))
+            kubeWatch(api, path: collection + "?watch=1&resourceVersion=\(rv)&allowWatchBookmarks=true&timeoutSeconds=30"))
         let noBookmarks = WatchRecorder(kubeWatch(api, path: collection + "?watch=1&resourceVersion=\(rv)"))
 
-        let bookmark = try await watch.waitFor(1)[0]
+        let bookmark = try await watch.waitFor(1, timeout: .seconds(30))[0]
         #expect(bookmark["type"].string == "BOOKMARK")
         #expect(bookmark["object"]["kind"].string == "ConfigMap")
         #expect(bookmark["object"]["apiVersion"].string == "v1")
@@ -223,7 +223,7 @@ import TestSupport
 
         try api.create(configMap("b", data: "2"))
         // Bookmarks keep coming every 200 ms; on a loaded machine several may arrive before the event.
-        let later = try await watch.waitUntil { events in
+        let later = try await watch.waitUntil(timeout: .seconds(30)) { events in
             guard let added = events.firstIndex(where: { $0["type"].string == "ADDED" }) else { return false }
             return events[(added + 1)...].contains { $0["type"].string == "BOOKMARK" }
         }
@@ -232,8 +232,9 @@ import TestSupport
         let next = try #require(later[(added + 1)...].first { $0["type"].string == "BOOKMARK" })
         #expect(next["object"]["metadata"]["resourceVersion"].string == api.store.resourceVersion)
 
-        // timeoutSeconds ends the response cleanly (6 s: on a loaded machine 2 s could end it before the bookmark after the event).
-        try await watch.waitForEnd(timeout: .seconds(10))
+        // timeoutSeconds ends the response cleanly (30 s: a full run's first wave stalled this process for
+        // about 20 s, before the first bookmark or after the event).
+        try await watch.waitForEnd(timeout: .seconds(40))
         #expect(watch.failure == nil)
         #expect(noBookmarks.lines.count == 1)
         #expect(noBookmarks.lines.allSatisfy { $0.contains(#""type":"ADDED""#) })
