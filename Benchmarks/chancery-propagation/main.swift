@@ -12,16 +12,21 @@ import XDS
 // chancery-propagation: real Envoys, steady background traffic, scripted route churn
 // through real files.
 //
-//   swift run -c release chancery-propagation [--envoys 10] [--routes 1000] [--changes 20] [--delta]
+//   swift run -c release chancery-propagation [--envoys 10] [--routes 1000] [--changes 20] [--delta] [--json FILE]
 //
 // One Gateway (all Envoys share its port through SO_REUSEPORT) with N HTTPRoutes to a
 // loopback echo backend, one file per route in a directory that a FileSource watches
-// (inotify, 10 ms debounce, as `chancery serve --config-dir` does); every change is
+// (inotify, adaptive debounce, as `chancery serve --config-dir` does); every change is
 // translated with the translation cache and encoded with the snapshot encoder, as
 // `serve` does. Each change adds a route file, edits one and deletes one; the time from
-// the first file write until each Envoy has applied the resulting version (its ACK) is
-// one propagation sample, and a request for the new route must then be served.
-// Background traffic to routes that never change must never see a non-2xx.
+// the first file write until each Envoy applied the resulting route configuration — the
+// `last_updated` Envoy's own config dump records for it — is one propagation sample, and
+// a request for the new route must then be served. Background traffic to routes that
+// never change must never see a non-2xx. Then, with no traffic, each of `--changes`
+// single-route edits is timed alone, and the Envoys' CPU time (every thread, from
+// /proc/PID/task/*/schedstat) over those edits, less what they use idle over as long,
+// gives Envoy's work per change. `--json FILE` appends the figures as one JSON line
+// (scripts/propagation-curves plots them).
 // Needs `envoy` (scripts/test installs it into .venv/). Loopback only; bounded.
 
 struct Options {
@@ -29,6 +34,7 @@ struct Options {
     var routes = 1000
     var changes = 20
     var delta = false
+    var json: String?
 
     init(_ arguments: [String]) {
         var it = arguments.dropFirst().makeIterator()
@@ -38,8 +44,9 @@ struct Options {
             case "--routes": routes = Int(it.next() ?? "") ?? routes
             case "--changes": changes = Int(it.next() ?? "") ?? changes
             case "--delta": delta = true
+            case "--json": json = it.next()
             default:
-                print("usage: chancery-propagation [--envoys N] [--routes N] [--changes N] [--delta]")
+                print("usage: chancery-propagation [--envoys N] [--routes N] [--changes N] [--delta] [--json FILE]")
                 exit(a == "--help" ? 0 : 2)
             }
         }
@@ -118,6 +125,42 @@ func reflects(_ snapshot: Snapshot, added: Int, removed: Int, edited: Int) -> Bo
 
 func percentile(_ values: [Double], _ p: Double) -> Double { Stats.percentile(values, p) }
 
+/// Whether a snapshot has route `i` with the given edit state.
+func shows(_ snapshot: Snapshot, route i: Int, edited: Bool) -> Bool {
+    guard let resource = snapshot[.route].values.first,
+        let config = try? resource.decode(as: Envoy_Config_Route_V3_RouteConfiguration.self),
+        let host = config.virtualHosts.first(where: { $0.domains.first == "host-\(i).example.com" })
+    else { return false }
+    return (host.routes.first?.match.pathSeparatedPrefix == "/edited") == edited
+}
+
+/// When an Envoy last applied a route configuration, by its own config dump.
+func lastApplied(_ envoy: EnvoyProcess) async throws -> Date {
+    let text = try await envoy.admin("/config_dump?resource=dynamic_route_configs&mask=last_updated")
+    guard let json = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+        let configs = json["configs"] as? [[String: Any]],
+        let stamps = Optional(configs.compactMap { $0["last_updated"] as? String }), !stamps.isEmpty
+    else { throw EnvoyProcess.Failed(description: "no dynamic route configuration in envoy's config dump: \(text.prefix(300))") }
+    let parser = ISO8601DateFormatter()
+    parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    let dates = stamps.compactMap { parser.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
+    guard let latest = dates.max() else { throw EnvoyProcess.Failed(description: "unreadable last_updated in \(stamps)") }
+    return latest
+}
+
+/// CPU time of a process, every thread, in seconds (schedstat: nanoseconds on CPU).
+func cpuSeconds(_ pid: Int32) -> Double {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    var total = 0.0
+    for task in tasks {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/schedstat", encoding: .utf8),
+            let first = text.split(separator: " ").first, let ns = Double(first)
+        else { continue }
+        total += ns / 1e9
+    }
+    return total
+}
+
 var logger = Logger(label: "chancery-propagation")
 logger.logLevel = .error
 let backend = try await EchoBackend.start(name: "echo")
@@ -166,7 +209,7 @@ let source = FileSource(directories: [directory], logger: logger)
 let pipeline = Task.detached {
     let translations = TwoStageTranslation(reusing: true)
     let encoder = SnapshotEncoder()
-    for await update in source.timedUpdates(debounce: .milliseconds(10)) {
+    for await update in source.timedUpdates() {
         let read = Date()
         let result = translations(update.set)
         let translated = Date()
@@ -232,6 +275,7 @@ let traffic = Task.detached { () -> (ok: Int, failed: Int, failures: [String]) i
 
 phases.reset()
 var samples: [Double] = []
+var ackSamples: [Double] = []
 var inside: [Double] = []
 var unserved = 0
 for change in 1...options.changes {
@@ -265,8 +309,10 @@ for change in 1...options.changes {
     if let set = cache.record(for: group, version: next.version)?.setAt { inside.append(set.timeIntervalSince(start)) }
     while !allSynced(next.version), Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
     for client in registry.clients(inGroup: group) {
-        if let acked = client.ackedAt[next.version] { samples.append(acked.timeIntervalSince(start)) }
+        if let acked = client.ackedAt[next.version] { ackSamples.append(acked.timeIntervalSince(start)) }
     }
+    // Envoy applies a route configuration before it ACKs it: by now each has.
+    for envoy in envoys { samples.append(try await lastApplied(envoy).timeIntervalSince(start)) }
     // Every Envoy now serves the new route (requests land on any of them).
     for _ in 0..<options.envoys {
         let result = try? await httpGet(port: port, path: "/", host: "host-\(added).example.com")
@@ -275,22 +321,93 @@ for change in 1...options.changes {
 }
 traffic.cancel()
 let totals = await traffic.value
-print(
-    String(
-        format: "propagation (first file write → each Envoy applied it): n=%d p50=%.1fms p99=%.1fms max=%.1fms",
-        samples.count, percentile(samples, 0.5) * 1000, percentile(samples, 0.99) * 1000,
-        (samples.max() ?? .nan) * 1000))
-print(
-    String(
-        format: "inside Chancery (first file write → snapshot set, incl. inotify and 10 ms debounce): p50=%.1fms max=%.1fms",
-        percentile(inside, 0.5) * 1000, (inside.max() ?? .nan) * 1000))
+
+// One route edited at a time, with no traffic: how long each takes alone, and the
+// Envoys' CPU time over the edits less their idle CPU time over as long.
+let pids = envoys.map(\.pid)
+func envoysCPU() -> Double { pids.map(cpuSeconds).reduce(0, +) }
+let idleStart = (Date(), envoysCPU())
+try await Task.sleep(for: .seconds(2))
+let idleRate = (envoysCPU() - idleStart.1) / Date().timeIntervalSince(idleStart.0)
+var single: [Double] = []
+var singleInside: [Double] = []
+var editsCPU = 0.0
+var editsTime = 0.0
+for change in 1...options.changes {
+    // Each steady route is edited, then put back.
+    let target = ((change - 1) / 2) % steady
+    let edited = change % 2 == 1
+    let before = cache.snapshot(for: group).version
+    let cpuBefore = envoysCPU()
+    let start = Date()
+    try write(route(target, edited: edited), routeFile(target))
+    let deadline = Date().addingTimeInterval(30)
+    var final: Snapshot?
+    var checked = before
+    while final == nil, Date() < deadline {
+        let current = cache.snapshot(for: group)
+        if current.version != checked {
+            checked = current.version
+            if shows(current, route: target, edited: edited) { final = current }
+        }
+        if final == nil { try await Task.sleep(for: .milliseconds(1)) }
+    }
+    guard let next = final else {
+        print("edit \(change) did not reach a snapshot within 30 s")
+        envoys.forEach { $0.stop() }
+        exit(1)
+    }
+    if let set = cache.record(for: group, version: next.version)?.setAt { singleInside.append(set.timeIntervalSince(start)) }
+    while !allSynced(next.version), Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
+    // CPU up to the last ACK; the config dumps below would add their own.
+    editsTime += Date().timeIntervalSince(start)
+    editsCPU += envoysCPU() - cpuBefore
+    for envoy in envoys { single.append(try await lastApplied(envoy).timeIntervalSince(start)) }
+    try await Task.sleep(for: .milliseconds(50))
+}
+let envoyCPUPerChange = max(0, editsCPU - idleRate * editsTime) / Double(options.changes * options.envoys)
 let medians = phases.medians
+let ms = { (values: [Double], p: Double) in percentile(values, p) * 1000 }
 print(
     String(
-        format: "  of which (median per snapshot): debounce + rescan %.1fms, translation %.1fms, encoding %.1fms",
+        format: "propagation (first file write → each Envoy applied it, by its config dump): n=%d p50=%.1fms p99=%.1fms max=%.1fms",
+        samples.count, ms(samples, 0.5), ms(samples, 0.99), (samples.max() ?? .nan) * 1000))
+print(String(format: "  (→ each Envoy's ACK: p50=%.1fms p99=%.1fms)", ms(ackSamples, 0.5), ms(ackSamples, 0.99)))
+print(
+    String(
+        format: "inside Chancery (first file write → snapshot set, incl. inotify and debounce): p50=%.1fms max=%.1fms",
+        ms(inside, 0.5), (inside.max() ?? .nan) * 1000))
+print(
+    String(
+        format: "  of which (median per snapshot): debounce + read %.1fms, translation %.1fms, encoding %.1fms",
         medians.read * 1000, medians.translate * 1000, medians.encode * 1000))
 print("requests for a just-added route not served: \(unserved)")
 print("background traffic: \(totals.ok) 2xx, \(totals.failed) non-2xx\(totals.failures.isEmpty ? "" : " (\(totals.failures.joined(separator: "; ")))")")
+print(
+    String(
+        format: "one route edited alone, no traffic: each Envoy applied it p50=%.1fms p99=%.1fms; inside Chancery p50=%.1fms",
+        ms(single, 0.5), ms(single, 0.99), ms(singleInside, 0.5)))
+print(String(format: "Envoy CPU per one-route change, per Envoy (idle CPU subtracted): %.2fms", envoyCPUPerChange * 1000))
+if let path = options.json {
+    let record: [String: Any] = [
+        "routes": options.routes, "envoys": options.envoys, "changes": options.changes,
+        "protocol": options.delta ? "delta" : "sotw",
+        "p50_ms": ms(samples, 0.5), "p99_ms": ms(samples, 0.99), "max_ms": (samples.max() ?? 0) * 1000,
+        "chancery_p50_ms": ms(inside, 0.5), "read_ms": medians.read * 1000, "translate_ms": medians.translate * 1000,
+        "encode_ms": medians.encode * 1000, "single_p50_ms": ms(single, 0.5), "single_p99_ms": ms(single, 0.99),
+        "single_chancery_p50_ms": ms(singleInside, 0.5), "envoy_cpu_ms": envoyCPUPerChange * 1000,
+        "non_2xx": totals.failed, "unserved": unserved,
+    ]
+    let line = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+    let handle = FileManager.default.fileExists(atPath: path) ? FileHandle(forWritingAtPath: path) : nil
+    if let handle {
+        handle.seekToEndOfFile()
+        handle.write(line + Data("\n".utf8))
+        handle.closeFile()
+    } else {
+        try (line + Data("\n".utf8)).write(to: URL(fileURLWithPath: path))
+    }
+}
 serverTask.cancel()
 pipeline.cancel()
 envoys.forEach { $0.stop() }

@@ -48,7 +48,7 @@ public final class FileSource: Sendable {
 
     /// The current ResourceSet, then a new one after every change that alters what
     /// was read (objects or errors).
-    public func updates(debounce: Duration = .milliseconds(10), safetyRescan: Duration = .seconds(2))
+    public func updates(debounce: Debounce = .adaptive, safetyRescan: Duration = .seconds(2))
         -> AsyncStream<ResourceSet>
     {
         let (stream, continuation) = AsyncStream<ResourceSet>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -63,7 +63,12 @@ public final class FileSource: Sendable {
     }
 
     /// Like ``updates(debounce:safetyRescan:)``, with the time each change was noticed.
-    public func timedUpdates(debounce: Duration = .milliseconds(10), safetyRescan: Duration = .seconds(2))
+    ///
+    /// inotify names the entries that changed, so a change re-reads only the files it
+    /// names; a change to a directory, to a hidden symlink (a ConfigMap's `..data` swap)
+    /// or to a name that is not a manifest, a lost event and the periodic safety tick
+    /// walk every directory again.
+    public func timedUpdates(debounce: Debounce = .adaptive, safetyRescan: Duration = .seconds(2))
         -> AsyncStream<Update>
     {
         let (stream, continuation) = AsyncStream<Update>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -77,15 +82,24 @@ public final class FileSource: Sendable {
             watcher.watch(last.directories)
             continuation.yield(Update(set: last.set, seenAt: Date()))
             let ticks = watcher.events(safetyRescan: safetyRescan)
+            let overlapping = FileSourceState.rootsOverlap(directories)
             for await _ in ticks {
                 let seen = Date()
-                try? await Task.sleep(for: debounce)
-                let next = state.rescan(directories: directories, limits: limits, logger: logger)
-                watcher.watch(next.directories)
-                if next.set != last.set {
-                    continuation.yield(Update(set: next.set, seenAt: seen))
+                await watcher.clock.settle(debounce)
+                let changes = watcher.take()
+                if changes.everything || (overlapping && !changes.paths.isEmpty) {
+                    let next = state.rescan(directories: directories, limits: limits, logger: logger)
+                    watcher.watch(next.directories)
+                    if next.set != last.set {
+                        continuation.yield(Update(set: next.set, seenAt: seen))
+                    }
+                    last = next
+                } else if !changes.paths.isEmpty,
+                    let set = state.refresh(changes.paths, directories: directories, limits: limits, logger: logger)
+                {
+                    last.set = set
+                    continuation.yield(Update(set: set, seenAt: seen))
                 }
-                last = next
             }
         }
         continuation.onTermination = { _ in task.cancel() }
@@ -131,23 +145,29 @@ final class FileSourceState: @unchecked Sendable {
 
     private let lock = NSLock()
     private var files: [String: FileEntry] = [:]
+    /// The files read, in the order a walk of the directories finds them (the order
+    /// their objects go into the set: where two define one object, the first wins).
+    private var order: [(root: Int, path: String)] = []
+    /// The roots that did not exist at the last walk (reported in every set, in root order).
+    private var missingRoots: [Int: ManifestError] = [:]
 
     struct Scan {
         var set: ResourceSet
         var directories: [String]
     }
 
+    /// Walks every directory and reads every file whose `stat` changed.
     func rescan(directories: [String], limits: SourceLimits, logger: Logger) -> Scan {
         lock.lock()
         defer { lock.unlock() }
         var seen: Set<String> = []
         var dirs: [String] = []
-        var manifests: [Manifest] = []
-        var errors: [ManifestError] = []
-        for root in directories {
+        var walked: [(root: Int, path: String)] = []
+        missingRoots = [:]
+        for (index, root) in directories.enumerated() {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
-                errors.append(ManifestError(file: root, line: 0, message: "config directory does not exist"))
+                missingRoots[index] = ManifestError(file: root, line: 0, message: "config directory does not exist")
                 continue
             }
             for (path, isDir) in Self.walk(root) {
@@ -156,54 +176,149 @@ final class FileSourceState: @unchecked Sendable {
                     continue
                 }
                 seen.insert(path)
-                let stamp = Stamp(path: path)
-                if let stamp, let known = files[path], known.stamp == stamp {
-                    manifests += known.manifests
-                    errors += known.errors
-                    continue
-                }
-                if let size = stamp?.size, size > limits.maxFileBytes {
-                    // Not read at all: what the file had before stays in force.
-                    let previous = files[path]?.manifests ?? []
-                    let kept = previous.isEmpty ? "" : " (its previous \(previous.count) objects stay in force)"
-                    let error = ManifestError(
-                        file: path, line: 1,
-                        message:
-                            "not read: the file is \(SourceLimits.describe(Int(size))), over the limit of \(SourceLimits.describe(limits.maxFileBytes)) (--max-file-size)\(kept)"
-                    )
-                    if files[path]?.errors != [error] { logger.error("config file too large", metadata: ["error": "\(error)"]) }
-                    files[path] = FileEntry(contents: Data(), stamp: stamp, manifests: previous, errors: [error])
-                    manifests += previous
-                    errors.append(error)
-                    continue
-                }
-                guard let contents = FileManager.default.contents(atPath: path) else { continue }
-                if files[path]?.contents != contents {
-                    let decoded = ManifestDecoder.decode(
-                        file: path, contents: String(decoding: contents, as: UTF8.self), maxObjectBytes: limits.maxObjectBytes)
-                    var entry = FileEntry(
-                        contents: contents, stamp: stamp, manifests: decoded.manifests, errors: decoded.errors)
-                    if let fileError = decoded.fileError {
-                        // Keep what this file had before; say why it was not re-read.
-                        entry.manifests = files[path]?.manifests ?? []
-                        let kept = entry.manifests.isEmpty ? "" : " (its previous \(entry.manifests.count) objects stay in force)"
-                        var error = fileError
-                        error.message += kept
-                        entry.errors = [error]
-                        logger.error("cannot read config file", metadata: ["error": "\(error)"])
-                    } else {
-                        for error in decoded.errors { logger.warning("rejected object", metadata: ["error": "\(error)"]) }
-                    }
-                    files[path] = entry
-                } else {
-                    files[path]!.stamp = stamp
-                }
-                manifests += files[path]!.manifests
-                errors += files[path]!.errors
+                if read(path, limits: limits, logger: logger) { walked.append((index, path)) }
             }
         }
         for path in files.keys where !seen.contains(path) { files.removeValue(forKey: path) }
-        return Scan(set: ResourceSet(manifests: manifests, errors: errors), directories: directories + dirs)
+        order = walked
+        return Scan(set: assemble(roots: directories.count), directories: directories + dirs)
+    }
+
+    /// Re-reads only `paths` (files inotify named, in directories of the last walk): the
+    /// set as a walk would now make it, or nil when nothing they hold changed.
+    func refresh(_ paths: Set<String>, directories: [String], limits: SourceLimits, logger: Logger) -> ResourceSet? {
+        lock.lock()
+        defer { lock.unlock() }
+        var changed = false
+        for path in paths.sorted() {
+            let before = files[path]
+            if before == nil, Self.walkKey(path, roots: directories).root == directories.count { continue }
+            if Self.isManifestFile(path), read(path, limits: limits, logger: logger) {
+                if before == nil { insertInOrder(path, roots: directories) }
+                let after = files[path]!
+                if before?.manifests != after.manifests || before?.errors != after.errors { changed = true }
+            } else if before != nil {
+                files.removeValue(forKey: path)
+                order.removeAll { $0.path == path }
+                changed = true
+            }
+        }
+        return changed ? assemble(roots: directories.count) : nil
+    }
+
+    /// Whether `path` is a file (symlinks followed) a walk would read.
+    private static func isManifestFile(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+    }
+
+    /// Puts a newly seen file where a walk would find it: by root, then name by name.
+    private func insertInOrder(_ path: String, roots: [String]) {
+        let key = Self.walkKey(path, roots: roots)
+        var low = 0
+        var high = order.count
+        while low < high {
+            let middle = (low + high) / 2
+            if Self.walkKey(order[middle].path, roots: roots) < key { low = middle + 1 } else { high = middle }
+        }
+        order.insert((key.root, path), at: low)
+    }
+
+    /// A path's place in walk order: the index of its root, then its components below it.
+    struct WalkKey: Comparable {
+        var root: Int
+        var components: [Substring]
+
+        static func < (a: WalkKey, b: WalkKey) -> Bool {
+            if a.root != b.root { return a.root < b.root }
+            return a.components.lexicographicallyPrecedes(b.components) { String($0) < String($1) }
+        }
+    }
+
+    static func walkKey(_ path: String, roots: [String]) -> WalkKey {
+        for (index, root) in roots.enumerated() {
+            let prefix = (root as NSString).appendingPathComponent("")
+            let base = prefix.hasSuffix("/") ? prefix : prefix + "/"
+            if path.hasPrefix(base) {
+                return WalkKey(root: index, components: path.dropFirst(base.count).split(separator: "/"))
+            }
+        }
+        return WalkKey(root: roots.count, components: path.split(separator: "/"))
+    }
+
+    /// Whether one root lies inside another (or is given twice): a walk then reads some
+    /// files twice, which only a full walk reproduces.
+    static func rootsOverlap(_ roots: [String]) -> Bool {
+        let bases = roots.map { root -> String in
+            let normalized = (root as NSString).standardizingPath
+            return normalized.hasSuffix("/") ? normalized : normalized + "/"
+        }
+        for (i, a) in bases.enumerated() {
+            for b in bases[(i + 1)...] where a.hasPrefix(b) || b.hasPrefix(a) { return true }
+        }
+        return false
+    }
+
+    /// Reads one file unless its `stat` is unchanged; false when it cannot be read.
+    private func read(_ path: String, limits: SourceLimits, logger: Logger) -> Bool {
+        let stamp = Stamp(path: path)
+        if let stamp, let known = files[path], known.stamp == stamp { return true }
+        if let size = stamp?.size, size > limits.maxFileBytes {
+            // Not read at all: what the file had before stays in force.
+            let previous = files[path]?.manifests ?? []
+            let kept = previous.isEmpty ? "" : " (its previous \(previous.count) objects stay in force)"
+            let error = ManifestError(
+                file: path, line: 1,
+                message:
+                    "not read: the file is \(SourceLimits.describe(Int(size))), over the limit of \(SourceLimits.describe(limits.maxFileBytes)) (--max-file-size)\(kept)"
+            )
+            if files[path]?.errors != [error] { logger.error("config file too large", metadata: ["error": "\(error)"]) }
+            files[path] = FileEntry(contents: Data(), stamp: stamp, manifests: previous, errors: [error])
+            return true
+        }
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            files.removeValue(forKey: path)
+            return false
+        }
+        if files[path]?.contents != contents {
+            let decoded = ManifestDecoder.decode(
+                file: path, contents: String(decoding: contents, as: UTF8.self), maxObjectBytes: limits.maxObjectBytes)
+            var entry = FileEntry(contents: contents, stamp: stamp, manifests: decoded.manifests, errors: decoded.errors)
+            if let fileError = decoded.fileError {
+                // Keep what this file had before; say why it was not re-read.
+                entry.manifests = files[path]?.manifests ?? []
+                let kept = entry.manifests.isEmpty ? "" : " (its previous \(entry.manifests.count) objects stay in force)"
+                var error = fileError
+                error.message += kept
+                entry.errors = [error]
+                logger.error("cannot read config file", metadata: ["error": "\(error)"])
+            } else {
+                for error in decoded.errors { logger.warning("rejected object", metadata: ["error": "\(error)"]) }
+            }
+            files[path] = entry
+        } else {
+            files[path]!.stamp = stamp
+        }
+        return true
+    }
+
+    /// The set of every file read, in walk order (a missing root's error where its files
+    /// would be).
+    private func assemble(roots: Int) -> ResourceSet {
+        var manifests: [Manifest] = []
+        var errors: [ManifestError] = []
+        var next = order.startIndex
+        for root in 0..<roots {
+            if let missing = missingRoots[root] { errors.append(missing) }
+            while next < order.endIndex, order[next].root == root {
+                if let entry = files[order[next].path] {
+                    manifests += entry.manifests
+                    errors += entry.errors
+                }
+                next += 1
+            }
+        }
+        return ResourceSet(manifests: manifests, errors: errors)
     }
 
     /// Files and directories under `root`, sorted, skipping hidden names, following
@@ -226,12 +341,22 @@ final class FileSourceState: @unchecked Sendable {
     }
 }
 
-/// inotify on every watched directory, plus a periodic tick as a safety net.
+/// inotify on every watched directory, plus a periodic tick as a safety net. It keeps
+/// what changed since it was last asked (``take()``) and when the last change came.
 final class DirectoryWatcher: @unchecked Sendable {
     private let fd: Int32
     private let lock = NSLock()
     private var watched: [String: Int32] = [:]
+    private var directoryOf: [Int32: String] = [:]
+    private var pending = Changes()
     private let logger: Logger
+    let clock = ChangeClock()
+
+    /// What changed: manifest files by path, or anything that needs a walk.
+    struct Changes {
+        var paths: Set<String> = []
+        var everything = false
+    }
 
     init(logger: Logger) {
         self.logger = logger
@@ -249,12 +374,66 @@ final class DirectoryWatcher: @unchecked Sendable {
             | UInt32(IN_DELETE_SELF | IN_MOVE_SELF)
         for directory in directories where watched[directory] == nil {
             let wd = inotify_add_watch(fd, directory, mask)
-            if wd >= 0 { watched[directory] = wd }
+            if wd >= 0 {
+                watched[directory] = wd
+                directoryOf[wd] = directory
+            }
         }
         let current = Set(directories)
         for (directory, wd) in watched where !current.contains(directory) {
             inotify_rm_watch(fd, wd)
             watched.removeValue(forKey: directory)
+            directoryOf.removeValue(forKey: wd)
+        }
+    }
+
+    /// What changed since the last call.
+    func take() -> Changes {
+        lock.withLock {
+            defer { pending = Changes() }
+            return pending
+        }
+    }
+
+    /// Records one inotify event.
+    private func record(wd: Int32, mask: UInt32, name: String) {
+        let needsWalk = UInt32(IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_ISDIR)
+        guard mask & needsWalk == 0, !name.isEmpty, let directory = directoryOf[wd] else {
+            pending.everything = true
+            return
+        }
+        let path = (directory as NSString).appendingPathComponent(name)
+        if name.hasPrefix(".") {
+            // Hidden names are never read, but a hidden symlink or directory may be what
+            // visible symlinks point through (a ConfigMap volume's `..data`).
+            var info = stat()
+            if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK || (info.st_mode & S_IFMT) == S_IFDIR {
+                pending.everything = true
+            }
+            return
+        }
+        if name.hasSuffix(".yaml") || name.hasSuffix(".yml") || name.hasSuffix(".json") {
+            pending.paths.insert(path)
+        } else {
+            // Not a manifest's name: it may be a directory, or a symlink to one, to walk.
+            pending.everything = true
+        }
+    }
+
+    /// Parses a buffer of `struct inotify_event`s.
+    private func record(events buffer: UnsafeRawBufferPointer) {
+        let header = MemoryLayout<inotify_event>.size
+        var offset = 0
+        lock.lock()
+        defer { lock.unlock() }
+        while offset + header <= buffer.count {
+            let wd = buffer.loadUnaligned(fromByteOffset: offset, as: Int32.self)
+            let mask = buffer.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+            let length = Int(buffer.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+            let nameBytes = UnsafeRawBufferPointer(rebasing: buffer[(offset + header)..<min(offset + header + length, buffer.count)])
+            let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+            record(wd: wd, mask: mask, name: name)
+            offset += header + length
         }
     }
 
@@ -265,17 +444,23 @@ final class DirectoryWatcher: @unchecked Sendable {
         if fd >= 0 {
             let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: DispatchQueue(label: "chancery.inotify"))
             let fd = self.fd
-            read.setEventHandler {
+            read.setEventHandler { [self] in
                 var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-                while Glibc.read(fd, &buffer, buffer.count) > 0 {}
+                while true {
+                    let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                    guard count > 0 else { break }
+                    buffer.withUnsafeBytes { record(events: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+                }
+                clock.note()
                 continuation.yield()
             }
             read.resume()
             source = read
         }
-        let ticker = Task {
+        let ticker = Task { [self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: safetyRescan)
+                lock.withLock { pending.everything = true }
                 continuation.yield()
             }
         }

@@ -110,6 +110,8 @@ public final class KubernetesSource: Sendable {
     private let state = Mutex(State())
     private let changed: AsyncStream<Void>.Continuation
     private let changeStream: AsyncStream<Void>
+    /// When the last object changed (sets are read once changes pause: ``Debounce``).
+    private let clock = ChangeClock()
     let backoff: Backoff
     let watchIdleTimeout: Duration
 
@@ -212,7 +214,7 @@ public final class KubernetesSource: Sendable {
 
     /// Runs every reflector until cancelled, yielding a ResourceSet after each change
     /// once all kinds have synced (the first one when they all have).
-    public func updates(debounce: Duration = .milliseconds(10)) -> AsyncStream<ResourceSet> {
+    public func updates(debounce: Debounce = .adaptive) -> AsyncStream<ResourceSet> {
         let (stream, continuation) = AsyncStream<ResourceSet>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let task = Task {
             await withTaskGroup(of: Void.self) { group in
@@ -223,7 +225,7 @@ public final class KubernetesSource: Sendable {
                 group.addTask {
                     var last: ResourceSet?
                     for await _ in self.changeStream {
-                        try? await Task.sleep(for: debounce)
+                        await self.clock.settle(debounce)
                         guard self.isSynced else { continue }
                         let set = self.currentSet()
                         if set != last {
@@ -449,16 +451,19 @@ public final class KubernetesSource: Sendable {
             if synced { state.synced.insert(kind) }
             if let version { state.servedVersion[kind] = version } else { state.servedVersion[kind] = nil }
         }
+        clock.note()
         changed.yield()
     }
 
     private func upsert(_ kind: WatchedKind, _ object: ClusterObject) {
         state.withLock { $0.objects[kind, default: [:]][object.key] = object }
+        clock.note()
         changed.yield()
     }
 
     private func remove(_ kind: WatchedKind, _ key: ObjectKey) {
         state.withLock { _ = $0.objects[kind]?.removeValue(forKey: key) }
+        clock.note()
         changed.yield()
     }
 
