@@ -13,6 +13,7 @@ import XDS
 // through real files.
 //
 //   swift run -c release chancery-propagation [--envoys 10] [--routes 1000] [--changes 20] [--delta] [--json FILE]
+//                                             [--quiet-ms MS]
 //
 // One Gateway (all Envoys share its port through SO_REUSEPORT) with N HTTPRoutes to a
 // loopback echo backend, one file per route in a directory that a FileSource watches
@@ -35,6 +36,8 @@ struct Options {
     var changes = 20
     var delta = false
     var json: String?
+    /// The file source's quiet window (``Debounce``), to study the trade-off.
+    var quiet = Debounce.adaptive.quiet
 
     init(_ arguments: [String]) {
         var it = arguments.dropFirst().makeIterator()
@@ -45,8 +48,9 @@ struct Options {
             case "--changes": changes = Int(it.next() ?? "") ?? changes
             case "--delta": delta = true
             case "--json": json = it.next()
+            case "--quiet-ms": quiet = .milliseconds(Int(it.next() ?? "") ?? 2)
             default:
-                print("usage: chancery-propagation [--envoys N] [--routes N] [--changes N] [--delta] [--json FILE]")
+                print("usage: chancery-propagation [--envoys N] [--routes N] [--changes N] [--delta] [--json FILE] [--quiet-ms MS]")
                 exit(a == "--help" ? 0 : 2)
             }
         }
@@ -209,7 +213,7 @@ let source = FileSource(directories: [directory], logger: logger)
 let pipeline = Task.detached {
     let translations = TwoStageTranslation(reusing: true)
     let encoder = SnapshotEncoder()
-    for await update in source.timedUpdates() {
+    for await update in source.timedUpdates(debounce: Debounce(quiet: options.quiet)) {
         let read = Date()
         let result = translations(update.set)
         let translated = Date()

@@ -87,18 +87,23 @@ public final class FileSource: Sendable {
                 let seen = Date()
                 await watcher.clock.settle(debounce)
                 let changes = watcher.take()
-                if changes.everything || (overlapping && !changes.paths.isEmpty) {
+                var walk = changes.everything || (overlapping && !changes.paths.isEmpty)
+                if !walk, !changes.paths.isEmpty {
+                    switch state.refresh(changes.paths, directories: directories, limits: limits, logger: logger) {
+                    case .unchanged: break
+                    case .changed(let set):
+                        last.set = set
+                        continuation.yield(Update(set: set, seenAt: seen))
+                    case .needsWalk: walk = true
+                    }
+                }
+                if walk {
                     let next = state.rescan(directories: directories, limits: limits, logger: logger)
                     watcher.watch(next.directories)
                     if next.set != last.set {
                         continuation.yield(Update(set: next.set, seenAt: seen))
                     }
                     last = next
-                } else if !changes.paths.isEmpty,
-                    let set = state.refresh(changes.paths, directories: directories, limits: limits, logger: logger)
-                {
-                    last.set = set
-                    continuation.yield(Update(set: set, seenAt: seen))
                 }
             }
         }
@@ -184,16 +189,27 @@ final class FileSourceState: @unchecked Sendable {
         return Scan(set: assemble(roots: directories.count), directories: directories + dirs)
     }
 
-    /// Re-reads only `paths` (files inotify named, in directories of the last walk): the
-    /// set as a walk would now make it, or nil when nothing they hold changed.
-    func refresh(_ paths: Set<String>, directories: [String], limits: SourceLimits, logger: Logger) -> ResourceSet? {
+    /// What re-reading some files found.
+    enum Refresh {
+        case unchanged
+        /// The set as a walk would now make it.
+        case changed(ResourceSet)
+        /// One of the names is a directory (or a symlink to one): only a walk reads it.
+        case needsWalk
+    }
+
+    /// Re-reads only `paths` (files inotify named, in directories of the last walk).
+    func refresh(_ paths: Set<String>, directories: [String], limits: SourceLimits, logger: Logger) -> Refresh {
         lock.lock()
         defer { lock.unlock() }
         var changed = false
         for path in paths.sorted() {
             let before = files[path]
             if before == nil, Self.walkKey(path, roots: directories).root == directories.count { continue }
-            if Self.isManifestFile(path), read(path, limits: limits, logger: logger) {
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            if exists, isDirectory.boolValue { return .needsWalk }
+            if exists, read(path, limits: limits, logger: logger) {
                 if before == nil { insertInOrder(path, roots: directories) }
                 let after = files[path]!
                 if before?.manifests != after.manifests || before?.errors != after.errors { changed = true }
@@ -203,13 +219,7 @@ final class FileSourceState: @unchecked Sendable {
                 changed = true
             }
         }
-        return changed ? assemble(roots: directories.count) : nil
-    }
-
-    /// Whether `path` is a file (symlinks followed) a walk would read.
-    private static func isManifestFile(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+        return changed ? .changed(assemble(roots: directories.count)) : .unchanged
     }
 
     /// Puts a newly seen file where a walk would find it: by root, then name by name.

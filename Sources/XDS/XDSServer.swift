@@ -2,6 +2,7 @@ import GRPCCore
 import Synchronization
 
 import GRPCNIOTransportHTTP2
+import NIOCore
 import Logging
 
 /// TLS on the xDS address: the server's certificate and key (PEM files) and, when
@@ -37,6 +38,11 @@ public final class XDSServer: Sendable {
         var stopping = false
     }
 
+    /// The listening socket's accept queue (capped by the kernel's `net.core.somaxconn`).
+    static let listenBacklog: Int32 = 4096
+    /// Connections accepted per wake-up of the listening socket's event loop.
+    static let acceptsPerRead: UInt = 256
+
     /// - Parameter address: where to listen; port 0 picks a free port (see ``boundAddress()``).
     public init(
         address: HostPort, socketPath: String? = nil, discovery: DiscoveryService, tls: XDSTLS? = nil,
@@ -50,6 +56,16 @@ public final class XDSServer: Sendable {
         config.connection.keepalive = .init(
             time: .seconds(30), timeout: .seconds(10),
             clientBehavior: .init(minPingIntervalWithoutCalls: .seconds(10), allowWithoutCalls: true))
+        // A fleet restarting together connects at once: NIO listens with a backlog of 128
+        // and accepts 4 connections per wake-up, so with the event loops busy sending
+        // snapshots a storm overflowed the accept queue, and the kernel dropped
+        // connections the clients believed open (they saw the connection close before the
+        // HTTP/2 preface). The kernel caps the backlog at net.core.somaxconn.
+        config.channelDebuggingCallbacks.onBindTCPListener = { channel in
+            channel.setOption(ChannelOptions.backlog, value: Self.listenBacklog).flatMap {
+                channel.setOption(ChannelOptions.maxMessagesPerRead, value: Self.acceptsPerRead)
+            }
+        }
         let security: HTTP2ServerTransport.Posix.TransportSecurity =
             tls.map { tls in
                 .tls(

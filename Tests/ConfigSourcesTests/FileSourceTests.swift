@@ -149,7 +149,7 @@ import Testing
 
     /// The watch re-reads only the files inotify names. After every step of a random
     /// sequence of edits (seeded) — writes in place and by rename, deletions, renames,
-    /// new subdirectories, broken files, objects defined in two files — the set it
+    /// new subdirectories, a symlink to one, broken files, objects defined in two files — the set it
     /// delivers equals what a full walk of the directory reads, errors and their order
     /// included. The walk is another source that has seen every step (a broken file keeps
     /// what its file had before, so both need the same history); broken files are only
@@ -177,9 +177,17 @@ import Testing
         for step in 0..<60 {
             let name = names[Int(random.next() % UInt64(names.count))]
             let path = root.appendingPathComponent(name).path
-            switch random.next() % 6 {
+            switch random.next() % 7 {
             case 0, 1:
                 try write(name, content(), atomically: false)
+            case 6:
+                // A symlink with a manifest's name to a directory: only a walk reads it.
+                let link = root.appendingPathComponent("linked.yaml").path
+                if (try? fm.destinationOfSymbolicLink(atPath: link)) != nil {
+                    try fm.removeItem(atPath: link)
+                } else if fm.fileExists(atPath: root.appendingPathComponent("new-0").path) {
+                    try fm.createSymbolicLink(atPath: link, withDestinationPath: "new-0")
+                }
             case 2:
                 // Written aside under a hidden name and renamed into place.
                 try fm.createDirectory(
