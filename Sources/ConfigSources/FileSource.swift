@@ -359,6 +359,9 @@ final class DirectoryWatcher: @unchecked Sendable {
     private var watched: [String: Int32] = [:]
     private var directoryOf: [Int32: String] = [:]
     private var pending = Changes()
+    /// Whether one directory is watched under two paths (a symlink to a directory):
+    /// inotify reports it under one of them, so every change then walks.
+    private var aliased = false
     private let logger: Logger
     let clock = ChangeClock()
 
@@ -384,17 +387,16 @@ final class DirectoryWatcher: @unchecked Sendable {
             | UInt32(IN_DELETE_SELF | IN_MOVE_SELF)
         for directory in directories where watched[directory] == nil {
             let wd = inotify_add_watch(fd, directory, mask)
-            if wd >= 0 {
-                watched[directory] = wd
-                directoryOf[wd] = directory
-            }
+            if wd >= 0 { watched[directory] = wd }
         }
         let current = Set(directories)
         for (directory, wd) in watched where !current.contains(directory) {
-            inotify_rm_watch(fd, wd)
             watched.removeValue(forKey: directory)
-            directoryOf.removeValue(forKey: wd)
+            // Another path may share the watch (the same directory through a symlink).
+            if !watched.values.contains(wd) { inotify_rm_watch(fd, wd) }
         }
+        directoryOf = Dictionary(watched.map { ($1, $0) }, uniquingKeysWith: { a, b in min(a, b) })
+        aliased = directoryOf.count < watched.count
     }
 
     /// What changed since the last call.
@@ -408,11 +410,17 @@ final class DirectoryWatcher: @unchecked Sendable {
     /// Records one inotify event.
     private func record(wd: Int32, mask: UInt32, name: String) {
         let needsWalk = UInt32(IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_ISDIR)
-        guard mask & needsWalk == 0, !name.isEmpty, let directory = directoryOf[wd] else {
+        guard mask & needsWalk == 0, !name.isEmpty, !aliased, let directory = directoryOf[wd] else {
             pending.everything = true
             return
         }
         let path = (directory as NSString).appendingPathComponent(name)
+        if watched[path] != nil {
+            // A directory of the last walk, by a name that is not one now (a symlink to
+            // it was removed or replaced).
+            pending.everything = true
+            return
+        }
         if name.hasPrefix(".") {
             // Hidden names are never read, but a hidden symlink or directory may be what
             // visible symlinks point through (a ConfigMap volume's `..data`).
