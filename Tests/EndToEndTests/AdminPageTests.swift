@@ -61,7 +61,7 @@ import XDS
 
         let domFile = dir.appendingPathComponent("dom.html")
         let dump = try ChildProcess(executable: browser, arguments: flags + ["--dump-dom", url], output: domFile.path)
-        #expect(dump.wait() == 0)
+        #expect(await dump.exited() == 0)
         let dom = try String(contentsOf: domFile, encoding: .utf8)
         #expect(dom.contains("<table id=\"groups\">"), "\(dom.prefix(500))")
         #expect(dom.contains("infra/gw") && dom.contains("chancery"))
@@ -83,7 +83,7 @@ import XDS
         let groupFile = dir.appendingPathComponent("group.html")
         let groupDump = try ChildProcess(
             executable: browser, arguments: flags + ["--dump-dom", url + "groups/infra%2Fgw"], output: groupFile.path)
-        #expect(groupDump.wait() == 0)
+        #expect(await groupDump.exited() == 0)
         let group = try String(contentsOf: groupFile, encoding: .utf8)
         #expect(group.contains("Proxy group infra/gw") && group.contains("<table id=\"versions\">"), "\(group.prefix(800))")
         #expect(group.contains("<table id=\"resources\">") && group.contains("listener/"), "\(group.prefix(800))")
@@ -97,7 +97,7 @@ import XDS
             executable: browser,
             arguments: flags + ["--screenshot=\(png.path)", "--window-size=1280,900", "--hide-scrollbars", url],
             output: dir.appendingPathComponent("shot.log").path)
-        #expect(shot.wait() == 0)
+        #expect(await shot.exited() == 0)
         let bytes = try Data(contentsOf: png)
         #expect(bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) && bytes.count > 10_000)
         if let keep = ProcessInfo.processInfo.environment["CHANCERY_SCREENSHOT"] {

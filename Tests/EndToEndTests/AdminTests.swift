@@ -85,7 +85,7 @@ import XDS
         #expect(try await chancery.admin("/readyz").text == "ready\n")
 
         // `chancery wait` succeeds once both Envoys hold the current version.
-        let (waited, waitOutput) = try runChancery([
+        let (waited, waitOutput) = try await runChancery([
             "wait", "--admin", chancery.adminAddress.description, "--group", group, "--timeout", "20s",
         ])
         #expect(waited == 0, "\(waitOutput)")
@@ -123,7 +123,7 @@ import XDS
         // and the version's timeline shows when each step happened.
         try Self.config(port: port, backend: backend.port, route: "PathPrefix, value: /v2").write(
             to: file, atomically: true, encoding: .utf8)
-        let (waitedAgain, againOutput) = try runChancery([
+        let (waitedAgain, againOutput) = try await runChancery([
             "wait", "--admin", chancery.adminAddress.description, "--group", group, "--timeout", "20s",
         ])
         #expect(waitedAgain == 0, "\(againOutput)")
@@ -164,7 +164,7 @@ import XDS
                 return !nacks.isEmpty && quarantined?.count == 1
             })
         #expect(nackMessage.contains("127.0.0.1:\(backend.port)"), "Envoy's own error text: \(nackMessage)")
-        let (failed, failure) = try runChancery([
+        let (failed, failure) = try await runChancery([
             "wait", "--admin", chancery.adminAddress.description, "--group", group, "--timeout", "10s",
         ])
         #expect(failed == 1)
@@ -223,7 +223,7 @@ import XDS
     }
 
     @Test func nonLoopbackAdminNeedsAToken() async throws {
-        let (status, output) = try runChancery(["serve", "--admin-address", "0.0.0.0:0", "--xds-address", "127.0.0.1:0"])
+        let (status, output) = try await runChancery(["serve", "--admin-address", "0.0.0.0:0", "--xds-address", "127.0.0.1:0"])
         #expect(status != 0)
         #expect(output.contains("--admin-token-file"))
     }

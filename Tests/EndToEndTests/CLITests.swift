@@ -8,15 +8,15 @@ import XDS
 @Suite(.serialized) struct CLITests {
     let root = EnvoyProcess.packageRoot.path
 
-    @Test func validateAcceptsTheQuickstart() throws {
-        let (status, output) = try runChancery(["validate", "--config-dir", root + "/examples/quickstart"])
+    @Test func validateAcceptsTheQuickstart() async throws {
+        let (status, output) = try await runChancery(["validate", "--config-dir", root + "/examples/quickstart"])
         #expect(status == 0, "\(output)")
         #expect(output.contains("ok       HTTPRoute default/web (\(root)/examples/quickstart/route.yaml:1)"))
         #expect(output.contains("Accepted=True (Accepted) attached to Gateway default/quickstart"))
     }
 
-    @Test func validateFailsOnRejectedObjectsNamingFileLineAndField() throws {
-        let (status, output) = try runChancery(["validate", "--config-dir", root + "/testdata/translation/invalid-input"])
+    @Test func validateFailsOnRejectedObjectsNamingFileLineAndField() async throws {
+        let (status, output) = try await runChancery(["validate", "--config-dir", root + "/testdata/translation/invalid-input"])
         #expect(status == 1)
         #expect(
             output.contains(
@@ -41,12 +41,12 @@ import XDS
         }
         await serveRefuses(["--config-dir", missing], saying: "--config-dir \(missing): no such directory")
         for command in ["validate", "translate"] {
-            let (status, output) = try runChancery([command, "--config-dir", missing])
+            let (status, output) = try await runChancery([command, "--config-dir", missing])
             #expect(status != 0, "\(command): \(output)")
             #expect(output.contains("--config-dir \(missing): no such directory"), "\(command): \(output)")
         }
         let file = root + "/examples/quickstart/route.yaml"
-        let (notDirectory, notDirectoryOutput) = try runChancery(["validate", "--config-dir", file])
+        let (notDirectory, notDirectoryOutput) = try await runChancery(["validate", "--config-dir", file])
         #expect(notDirectory != 0)
         #expect(notDirectoryOutput.contains("--config-dir \(file): not a directory"), "\(notDirectoryOutput)")
 
@@ -60,7 +60,7 @@ import XDS
         await busy.stop()
 
         // Offline, nothing is said to be sent.
-        let (_, validated) = try runChancery(["validate", "--config-dir", root + "/examples/quickstart"])
+        let (_, validated) = try await runChancery(["validate", "--config-dir", root + "/examples/quickstart"])
         #expect(!validated.contains(" sent"), "\(validated)")
     }
 
@@ -84,46 +84,46 @@ import XDS
             }
         }
         #expect(messages.contains("change applied") && messages.contains("serving"), "\(messages)")
-        let (status, version) = try runChancery(["--version"])
+        let (status, version) = try await runChancery(["--version"])
         #expect(status == 0 && version.hasPrefix("chancery \(BuildInfo.version) (Swift "), "\(version)")
     }
 
     /// `--help` shows every default, the transformed options' included.
-    @Test func helpShowsTheDefaults() throws {
+    @Test func helpShowsTheDefaults() async throws {
         /// The help text with its line wrapping undone.
-        func help(_ command: String) throws -> String {
-            let (status, text) = try runChancery([command, "--help"])
+        func help(_ command: String) async throws -> String {
+            let (status, text) = try await runChancery([command, "--help"])
             #expect(status == 0)
             return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")
         }
-        let serve = try help("serve")
+        let serve = try await help("serve")
         for expected in [
             "(default: 127.0.0.1:18000)", "(default: 127.0.0.1:19000)", "(default: 64 MiB)", "(default: 1.5 MiB, etcd's",
             "(default: 9901, the Envoy admin port", "(default: 100000)", "(default: info)", "(default: 80,443)",
         ] {
             #expect(serve.contains(expected), "\(expected): \(serve)")
         }
-        let bootstrap = try help("bootstrap")
+        let bootstrap = try await help("bootstrap")
         #expect(bootstrap.contains("(default: 127.0.0.1:18000)") && bootstrap.contains("(default: 9901)"), "\(bootstrap)")
-        let wait = try help("wait")
+        let wait = try await help("wait")
         #expect(wait.contains("(default: 127.0.0.1:19000)") && wait.contains("(default: 30s)"), "\(wait)")
     }
 
     /// Mesh bootstraps name what the proxy serves in its node metadata and reach Chancery
     /// on a unix socket; Envoy accepts them. Asking for two kinds of proxy, or for a Pod
     /// without a namespace, is refused with the reason.
-    @Test func meshBootstrapsAreValidAndMistakesAreNamed() throws {
-        let (status, sidecar) = try runChancery([
+    @Test func meshBootstrapsAreValidAndMistakesAreNamed() async throws {
+        let (status, sidecar) = try await runChancery([
             "bootstrap", "--sidecar", "--pod", "shop/echo-0", "--xds-socket", "/run/chancery/xds.sock", "--admin-port", "15000",
         ])
         #expect(status == 0, "\(sidecar)")
         #expect(sidecar.contains("\"chancery.dev/pod\": \"shop/echo-0\"") && sidecar.contains("pipe: { path: \"/run/chancery/xds.sock\" }"))
         #expect(sidecar.contains("cluster: \"sidecar:shop/echo-0\""), "\(sidecar)")
-        let validated = try EnvoyProcess.validate(yaml: sidecar)
+        let validated = try await EnvoyProcess.validate(yaml: sidecar)
         #expect(validated.ok, "\(validated.output)")
-        let (nodeStatus, node) = try runChancery(["bootstrap", "--node-proxy", "node-1"])
+        let (nodeStatus, node) = try await runChancery(["bootstrap", "--node-proxy", "node-1"])
         #expect(nodeStatus == 0 && node.contains("\"chancery.dev/node\": \"node-1\""), "\(node)")
-        #expect(try EnvoyProcess.validate(yaml: node).ok)
+        #expect(try await EnvoyProcess.validate(yaml: node).ok)
         for (arguments, message) in [
             (["bootstrap", "--proxy", "default/web", "--node-proxy", "n"], "give one of --proxy GROUP, --sidecar --pod NAMESPACE/NAME, --node-proxy NODE"),
             (["bootstrap", "--sidecar", "--pod", "echo-0"], "--pod must be NAMESPACE/NAME, not 'echo-0'"),
@@ -132,15 +132,15 @@ import XDS
             (["mesh-init", "--inbound-port", "15001"], "--outbound-port and --inbound-port must differ"),
             (["mesh-init", "--exclude-outbound-cidrs", "nonsense"], "'nonsense' is not an address or CIDR block"),
         ] {
-            let (failed, output) = try runChancery(arguments)
+            let (failed, output) = try await runChancery(arguments)
             #expect(failed != 0 && output.contains(message), "\(arguments): \(output)")
         }
     }
 
     /// `mesh-init` prints what it would apply: capture rules with the proxy's own traffic,
     /// loopback and the excluded ports left alone.
-    @Test func meshInitPrintsTheCaptureRules() throws {
-        let (status, rules) = try runChancery(["mesh-init", "--exclude-inbound-ports", "15000,15020", "--exclude-outbound-cidrs", "10.0.0.1"])
+    @Test func meshInitPrintsTheCaptureRules() async throws {
+        let (status, rules) = try await runChancery(["mesh-init", "--exclude-inbound-ports", "15000,15020", "--exclude-outbound-cidrs", "10.0.0.1"])
         #expect(status == 0, "\(rules)")
         for line in [
             "*nat", "-A CHANCERY_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006",
@@ -150,7 +150,7 @@ import XDS
         ] {
             #expect(rules.split(separator: "\n").contains(Substring(line)), "\(line) in:\n\(rules)")
         }
-        let (nodeStatus, node) = try runChancery([
+        let (nodeStatus, node) = try await runChancery([
             "mesh-init", "--node-proxy", "--pod-interface", "cni0", "--node-addresses", "10.244.1.1", "--pod-cidrs", "10.244.1.0/24",
         ])
         #expect(nodeStatus == 0)
@@ -168,7 +168,7 @@ import XDS
         let chancery = try await ChanceryProcess.serve(["--config-dir", root + "/examples/quickstart"])
         defer { chancery.stop() }
         let started = ContinuousClock.now
-        let (status, output) = try runChancery([
+        let (status, output) = try await runChancery([
             "wait", "--admin", chancery.adminAddress.description, "--group", "default/quickstrat", "--timeout", "60s",
         ])
         #expect(status == 1)
@@ -178,10 +178,10 @@ import XDS
         #expect(ContinuousClock.now - started < .seconds(30))
     }
 
-    @Test func gatewayAddressesTheProxiesDoNotHaveAreNotServed() throws {
+    @Test func gatewayAddressesTheProxiesDoNotHaveAreNotServed() async throws {
         let quickstart = root + "/examples/quickstart"
         // The quickstart Gateway asks for 127.0.0.1.
-        let (status, output) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8"])
+        let (status, output) = try await runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8"])
         // The Gateway is accepted but not served, so its route is refused.
         #expect(status == 1, "\(output)")
         #expect(output.contains("ok       Gateway default/quickstart"), "\(output)")
@@ -193,21 +193,21 @@ import XDS
             output.contains(
                 "Programmed=False (AddressNotUsable) 127.0.0.1 is not an address the proxies can listen on (--gateway-addresses 10.0.0.0/8)"
             ), "\(output)")
-        let (fine, served) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8,127.0.0.0/8"])
+        let (fine, served) = try await runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8,127.0.0.0/8"])
         #expect(fine == 0, "\(served)")
         #expect(served.contains("Programmed=True (Programmed) in the configuration of proxy groups"), "\(served)")
 
-        let (bad, message) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8,lan"])
+        let (bad, message) = try await runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", "10.0.0.0/8,lan"])
         #expect(bad != 0)
         #expect(message.contains("--gateway-addresses: \"lan\" is neither an IP address nor a CIDR block"), "\(message)")
-        let (empty, refused) = try runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", ""])
+        let (empty, refused) = try await runChancery(["validate", "--config-dir", quickstart, "--gateway-addresses", ""])
         #expect(empty != 0)
         #expect(refused.contains("--gateway-addresses: give at least one IP address or CIDR block"), "\(refused)")
     }
 
-    @Test func validateRefusesRegexesEnvoyWouldRefuseNamingTheField() throws {
+    @Test func validateRefusesRegexesEnvoyWouldRefuseNamingTheField() async throws {
         let dir = root + "/testdata/translation/regex-check"
-        let (status, output) = try runChancery(["validate", "--config-dir", dir])
+        let (status, output) = try await runChancery(["validate", "--config-dir", dir])
         #expect(status == 1, "\(output)")
         #expect(output.contains("REJECTED       HTTPRoute app/mixed (\(dir)/input.yaml:"), "\(output)")
         #expect(
@@ -220,44 +220,44 @@ import XDS
         #expect(output.contains("Dropped Rule 0: spec.rules[0].matches[0].method:"), "\(output)")
     }
 
-    @Test func limitsAreFlagsAndSayWhatWasNotRead() throws {
+    @Test func limitsAreFlagsAndSayWhatWasNotRead() async throws {
         let quickstart = root + "/examples/quickstart"
-        let (status, output) = try runChancery(["validate", "--config-dir", quickstart, "--max-file-size", "100"])
+        let (status, output) = try await runChancery(["validate", "--config-dir", quickstart, "--max-file-size", "100"])
         #expect(status == 1, "\(output)")
         #expect(
             output.contains("REJECTED \(quickstart)/gateway.yaml:1: not read: the file is") && output.contains("over the limit of 100 B (--max-file-size)"),
             "\(output)")
-        let (capped, cappedOutput) = try runChancery(["validate", "--config-dir", quickstart, "--max-objects-per-kind", "1"])
+        let (capped, cappedOutput) = try await runChancery(["validate", "--config-dir", quickstart, "--max-objects-per-kind", "1"])
         #expect(capped == 0, "one object per kind is all the quickstart has: \(cappedOutput)")
-        let (bad, message) = try runChancery(["validate", "--config-dir", quickstart, "--max-object-size", "12MB"])
+        let (bad, message) = try await runChancery(["validate", "--config-dir", quickstart, "--max-object-size", "12MB"])
         #expect(bad != 0)
         #expect(message.contains("\"12MB\" is not a size: give bytes, or a number with KiB, MiB or GiB (64MiB)"), "\(message)")
     }
 
     /// A listener on a port taken on the proxies' hosts (Envoy's own admin port, by
     /// default) would be rejected by every Envoy: it is refused before any sees it.
-    @Test func listenersOnReservedPortsAreRefusedBeforeEnvoySeesThem() throws {
+    @Test func listenersOnReservedPortsAreRefusedBeforeEnvoySeesThem() async throws {
         let quickstart = root + "/examples/quickstart"
-        let (status, output) = try runChancery(["validate", "--config-dir", quickstart, "--reserved-ports", "9901,8080"])
+        let (status, output) = try await runChancery(["validate", "--config-dir", quickstart, "--reserved-ports", "9901,8080"])
         #expect(status == 1, "\(output)")
         #expect(
             output.contains("listener http (attachedRoutes: 0)\n      Accepted=False (PortUnavailable) port 8080 is taken on the proxies' hosts"),
             "\(output)")
-        let (translated, json) = try runChancery([
+        let (translated, json) = try await runChancery([
             "translate", "--config-dir", quickstart, "--proxy", "default/quickstart", "--reserved-ports", "8080",
         ])
         #expect(translated == 0, "\(json)")
         let resources = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         let listeners = try #require(resources?["listeners"] as? [[String: Any]], "\(json)")
         #expect(listeners.isEmpty, "never sent: \(json)")
-        #expect(try runChancery(["validate", "--config-dir", quickstart]).status == 0, "8080 is free by default")
-        let (bad, message) = try runChancery(["validate", "--config-dir", quickstart, "--reserved-ports", "70000"])
+        #expect(try await runChancery(["validate", "--config-dir", quickstart]).status == 0, "8080 is free by default")
+        let (bad, message) = try await runChancery(["validate", "--config-dir", quickstart, "--reserved-ports", "70000"])
         #expect(bad != 0)
         #expect(message.contains("--reserved-ports: \"70000\" is not a port"), "\(message)")
     }
 
-    @Test func translatePrintsEnvoyJSON() throws {
-        let (status, output) = try runChancery([
+    @Test func translatePrintsEnvoyJSON() async throws {
+        let (status, output) = try await runChancery([
             "translate", "--config-dir", root + "/examples/quickstart", "--proxy", "default/quickstart",
         ])
         #expect(status == 0, "\(output)")
@@ -266,28 +266,28 @@ import XDS
         #expect(listeners?.first?["name"] as? String == "127.0.0.1:8080")
         #expect((json?["clusters"] as? [[String: Any]])?.first?["name"] as? String == "default/web:80")
 
-        let (missing, message) = try runChancery([
+        let (missing, message) = try await runChancery([
             "translate", "--config-dir", root + "/examples/quickstart", "--proxy", "nope/nothing",
         ])
         #expect(missing != 0)
         #expect(message.contains("no proxy group \"nope/nothing\"; groups: chancery, default/quickstart"))
     }
 
-    @Test func translateAndValidateShowTheIR() throws {
+    @Test func translateAndValidateShowTheIR() async throws {
         let quickstart = root + "/examples/quickstart"
-        let (status, output) = try runChancery(["translate", "--config-dir", quickstart, "--proxy", "default/quickstart", "--ir"])
+        let (status, output) = try await runChancery(["translate", "--config-dir", quickstart, "--proxy", "default/quickstart", "--ir"])
         #expect(status == 0, "\(output)")
         let plan = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
         let listener = (plan?["listeners"] as? [[String: Any]])?.first
         #expect(listener?["name"] as? String == "127.0.0.1:8080")
         #expect((plan?["clusters"] as? [[String: Any]])?.first?["name"] as? String == "default/web:80")
 
-        let (all, allOutput) = try runChancery(["translate", "--config-dir", quickstart, "--ir"])
+        let (all, allOutput) = try await runChancery(["translate", "--config-dir", quickstart, "--ir"])
         #expect(all == 0)
         let plans = try JSONSerialization.jsonObject(with: Data(allOutput.utf8)) as? [String: Any]
         #expect(plans?.keys.sorted() == ["chancery", "default/quickstart"], "every group without --proxy")
 
-        let (valid, report) = try runChancery(["validate", "--config-dir", quickstart, "--ir", "default/quickstart"])
+        let (valid, report) = try await runChancery(["validate", "--config-dir", quickstart, "--ir", "default/quickstart"])
         #expect(valid == 0, "\(report)")
         #expect(report.contains("Plan of proxy group default/quickstart:"))
         #expect(report.contains("\"virtualHosts\""))

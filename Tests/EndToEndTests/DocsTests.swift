@@ -27,7 +27,7 @@ import Yams
     /// with ports the test chose in place of the documented ones (also in the example's
     /// files), `BIN` the directory of the `chancery` under test and `.venv/bin/envoy` the
     /// Envoy 1.40 the tests use.
-    @Test func theQuickStartRunsAsWritten() throws {
+    @Test func theQuickStartRunsAsWritten() async throws {
         let blocks = Dictionary(uniqueKeysWithValues: try Self.blocks(in: "README.md").map { ($0.name, $0.text) })
         let start = try #require(blocks["quickstart"])
         let plan = try #require(blocks["quickstart-plan"])
@@ -72,7 +72,7 @@ import Yams
         try script.write(to: scriptFile, atomically: true, encoding: .utf8)
         let output = work.appendingPathComponent("output.log")
         let shell = try ChildProcess(executable: "/usr/bin/timeout", arguments: ["120", "/bin/bash", scriptFile.path], output: output.path)
-        let status = shell.wait()
+        let status = await shell.exited()
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         #expect(status == 0, "\(script)\n---\n\(text)")
         let parts = text.components(separatedBy: "=== plan")
@@ -102,7 +102,7 @@ import Yams
     /// Every marked manifest of docs/kubernetes.md is Kubernetes YAML; a ConfigMap's Envoy
     /// bootstrap is what `chancery bootstrap` prints and what Envoy accepts; Envoy pods set
     /// their node id from the Pod's name in a way Envoy applies.
-    @Test func theKubernetesManifestsAreValid() throws {
+    @Test func theKubernetesManifestsAreValid() async throws {
         let blocks = try Self.blocks(in: "docs/kubernetes.md").filter { $0.name == "manifest" }
         #expect(blocks.count >= 2)
         var bootstraps = 0
@@ -114,12 +114,12 @@ import Yams
                 #expect(object["apiVersion"] is String && (object["metadata"] as? [String: Any])?["name"] is String, "\(kind)")
                 if kind == "ConfigMap", let bootstrap = (object["data"] as? [String: Any])?["envoy.yaml"] as? String {
                     bootstraps += 1
-                    let (status, printed) = try runChancery([
+                    let (status, printed) = try await runChancery([
                         "bootstrap", "--xds-address", "chancery.chancery-system.svc:18000", "--proxy", "infra/web", "--node-id", "placeholder",
                     ])
                     #expect(status == 0)
                     #expect(bootstrap == printed, "the ConfigMap holds what chancery bootstrap prints")
-                    let (valid, output) = try EnvoyProcess.validate(yaml: bootstrap)
+                    let (valid, output) = try await EnvoyProcess.validate(yaml: bootstrap)
                     #expect(valid, "\(output)")
                 }
                 let spec = ((object["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]
@@ -139,14 +139,14 @@ import Yams
         // Envoy itself says --service-node sets the node id, over the bootstrap's.
         let helpFile = FileManager.default.temporaryDirectory.appendingPathComponent("envoy-help-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: helpFile) }
-        _ = try ChildProcess(executable: try EnvoyProcess.binary().path, arguments: ["--help"], output: helpFile.path).wait()
+        _ = await (try ChildProcess(executable: try EnvoyProcess.binary().path, arguments: ["--help"], output: helpFile.path)).exited()
         let envoyHelp = try String(contentsOf: helpFile, encoding: .utf8)
         #expect(envoyHelp.contains("--service-node"), "\(envoyHelp.prefix(400))")
     }
 
     /// Every `chancery SUBCOMMAND --flag` written in README.md, examples and docs/ names a
     /// subcommand and flags that command accepts.
-    @Test func everyDocumentedCommandLineIsAccepted() throws {
+    @Test func everyDocumentedCommandLineIsAccepted() async throws {
         var files = ["README.md", "examples/quickstart/README.md"]
         files += try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent("docs").path)
             .filter { $0.hasSuffix(".md") }.map { "docs/" + $0 }
@@ -163,7 +163,7 @@ import Yams
                         .contains(command)
                 else { continue }
                 if help[command] == nil {
-                    let (status, output) = try runChancery([command, "--help"])
+                    let (status, output) = try await runChancery([command, "--help"])
                     #expect(status == 0)
                     help[command] = output
                 }

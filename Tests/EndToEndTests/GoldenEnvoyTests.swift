@@ -18,13 +18,13 @@ import TestSupport
     }()
 
     @Test(arguments: cases)
-    func envoyAcceptsTheGolden(_ name: String) throws {
+    func envoyAcceptsTheGolden(_ name: String) async throws {
         let data = try Data(contentsOf: Self.root.appendingPathComponent(name).appendingPathComponent("expected.json"))
         let groups = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
         #expect(!groups.isEmpty)
         for (group, resources) in groups.sorted(by: { $0.key < $1.key }) {
             let bootstrap = try Self.bootstrap(resources)
-            let (ok, output) = try EnvoyProcess.validate(yaml: bootstrap)
+            let (ok, output) = try await EnvoyProcess.validate(yaml: bootstrap)
             #expect(ok, "\(name), group \(group): Envoy refuses it:\n\(output.suffix(2000))")
         }
     }

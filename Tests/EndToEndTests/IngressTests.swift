@@ -122,7 +122,7 @@ import XDS
                 try await EnvoyProcess.start(
                     bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: group, nodeID: group, adminPort: 0)))
         }
-        let (waited, waitOutput) = try runChancery(["wait", "--admin", chancery.adminAddress.description, "--group", "chancery-ingress"])
+        let (waited, waitOutput) = try await runChancery(["wait", "--admin", chancery.adminAddress.description, "--group", "chancery-ingress"])
         #expect(waited == 0, "\(waitOutput)")
 
         // Each dedicated proxy serves its own Ingress, and only it.

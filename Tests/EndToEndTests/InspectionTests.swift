@@ -33,7 +33,7 @@ import XDS
         let stray = try await EnvoyProcess.start(
             bootstrap: Bootstrap(xdsAddress: chancery.xdsAddress, group: "infra/gw-typo", nodeID: "stray-1", adminPort: 0))
         defer { stray.stop() }
-        let (waited, waitOutput) = try runChancery(["wait", "--group", group, "--timeout", "20s"] + admin)
+        let (waited, waitOutput) = try await runChancery(["wait", "--group", group, "--timeout", "20s"] + admin)
         #expect(waited == 0, "\(waitOutput)")
         #expect(await eventually { try await chancery.adminJSON("/api/v1/clients")["clients"].map { ($0 as? [Any])?.count == 3 } ?? false })
 
@@ -42,7 +42,7 @@ import XDS
         let sotwClient = try #require(clients.first { $0["nodeID"] as? String == "sotw-1" })
         let ackedLDS = try #require(
             ((sotwClient["types"] as? [String: Any])?["LDS"] as? [String: Any])?["ackedVersion"] as? String)
-        let (statusCode, status) = try runChancery(["status"] + admin)
+        let (statusCode, status) = try await runChancery(["status"] + admin)
         #expect(statusCode == 0, "\(status)")
         let rows = status.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
         #expect(rows.first?.starts(with: ["NODE", "GROUP", "PROTOCOL", "LDS", "RDS", "CDS", "EDS", "SDS", "STATE"]) == true, "\(status)")
@@ -54,24 +54,24 @@ import XDS
         #expect(rows.first { $0.first == "stray-1" }?.contains("unknown") == true, "\(status)")
 
         // get: objects with their state and conditions; groups; JSON and YAML.
-        let (_, gateways) = try runChancery(["get", "gateways"] + admin)
+        let (_, gateways) = try await runChancery(["get", "gateways"] + admin)
         #expect(gateways.contains("Gateway") && gateways.contains("infra") && gateways.contains("Accepted Programmed"), "\(gateways)")
-        let (_, routes) = try runChancery(["get", "routes", "-o", "json"] + admin)
+        let (_, routes) = try await runChancery(["get", "routes", "-o", "json"] + admin)
         let routeList = try JSONSerialization.jsonObject(with: Data(routes.utf8)) as? [String: Any]
         let routeObjects = routeList?["objects"] as? [[String: Any]] ?? []
         #expect(routeObjects.map { $0["name"] as? String } == ["web"], "\(routes)")
-        let (_, groups) = try runChancery(["get", "groups", "-o", "yaml"] + admin)
+        let (_, groups) = try await runChancery(["get", "groups", "-o", "yaml"] + admin)
         #expect(groups.contains("group: infra/gw") && groups.contains("proxiesInSync: 2"), "\(groups)")
-        let (unknownCode, unknown) = try runChancery(["get", "gatewys"] + admin)
+        let (unknownCode, unknown) = try await runChancery(["get", "gatewys"] + admin)
         #expect(unknownCode != 0 && unknown.contains("cannot list \"gatewys\""), "\(unknown)")
         // Singular and plural kind names, -ies included.
         for what in ["backendtlspolicies", "ingress", "ingresses", "gatewayclass", "httproute"] {
-            let (code, output) = try runChancery(["get", what] + admin)
+            let (code, output) = try await runChancery(["get", what] + admin)
             #expect(code == 0, "\(what): \(output)")
         }
 
         // describe: conditions, the group and proxies carrying it, the resources it made.
-        let (describeCode, described) = try runChancery(["describe", "httproute", "app/web"] + admin)
+        let (describeCode, described) = try await runChancery(["describe", "httproute", "app/web"] + admin)
         #expect(describeCode == 0, "\(described)")
         for expected in [
             "HTTPRoute app/web", "Parent Gateway infra/gw:", "Accepted=True (Accepted)", "Carried by group infra/gw",
@@ -79,11 +79,11 @@ import XDS
         ] {
             #expect(described.contains(expected), "\(expected): \(described)")
         }
-        let (missingCode, missing) = try runChancery(["describe", "httproute", "app/nope"] + admin)
+        let (missingCode, missing) = try await runChancery(["describe", "httproute", "app/nope"] + admin)
         #expect(missingCode != 0 && missing.contains("no HTTPRoute app/nope"), "\(missing)")
 
         // config-dump: what the proxy holds is what Envoy reports holding.
-        let (dumpCode, dump) = try runChancery(["config-dump", "--proxy", "sotw-1", "--type", "routes"] + admin)
+        let (dumpCode, dump) = try await runChancery(["config-dump", "--proxy", "sotw-1", "--type", "routes"] + admin)
         #expect(dumpCode == 0, "\(dump)")
         let dumped = try JSONSerialization.jsonObject(with: Data(dump.utf8)) as? [String: Any]
         let dumpedRoutes = (dumped?["routes"] as? [String: Any])?["resources"] as? [[String: Any]] ?? []
@@ -91,7 +91,7 @@ import XDS
         let envoyRoutes = try await sotw.admin("/config_dump?resource=dynamic_route_configs")
         #expect(envoyRoutes.contains("\"name\": \"127.0.0.1:\(port)\""), "\(envoyRoutes)")
         #expect(dumped?["listeners"] == nil, "only the type asked for")
-        let (strayCode, strayDump) = try runChancery(["config-dump", "--proxy", "nobody"] + admin)
+        let (strayCode, strayDump) = try await runChancery(["config-dump", "--proxy", "nobody"] + admin)
         #expect(strayCode != 0 && strayDump.contains("no connected proxy has node id \"nobody\"") && strayDump.contains("sotw-1"))
 
         // plan: a candidate route with another prefix shows the route's diff and the
@@ -99,7 +99,7 @@ import XDS
         let before = try await chancery.adminJSON("/api/v1/snapshots/infra/gw?type=none")["version"] as? String
         try AdminTests.config(port: port, backend: backend.port, route: "PathPrefix, value: /v3").write(
             to: candidate.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
-        let (planCode, plan) = try runChancery(["plan", "--config-dir", candidate.path] + admin)
+        let (planCode, plan) = try await runChancery(["plan", "--config-dir", candidate.path] + admin)
         #expect(planCode == 0, "\(plan)")
         for expected in [
             "Proxy group infra/gw: version \(before ?? "?") → ", "~ route/127.0.0.1:\(port)", "+++ route/127.0.0.1:\(port) (planned)",
@@ -115,7 +115,7 @@ import XDS
         // and exits 1; what is served stays.
         try AdminTests.config(port: port, backend: backend.port, route: "Glob, value: /").write(
             to: candidate.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
-        let (badCode, bad) = try runChancery(["plan", "--config-dir", candidate.path] + admin)
+        let (badCode, bad) = try await runChancery(["plan", "--config-dir", candidate.path] + admin)
         #expect(badCode == 1, "\(bad)")
         #expect(bad.contains("\(candidate.path)/config.yaml:") && bad.contains("spec.rules[0].matches[0].path.type"), "\(bad)")
         #expect(bad.contains("Something would be rejected"), "\(bad)")
@@ -125,11 +125,11 @@ import XDS
             to: file, atomically: true, encoding: .utf8)
         // Right after the save, `wait --config-dir` waits for the version those files give
         // (the server may not have read them yet), never the one before.
-        let (waitedAgain, againOutput) = try runChancery(["wait", "--group", group, "--timeout", "20s", "--config-dir", served.path] + admin)
+        let (waitedAgain, againOutput) = try await runChancery(["wait", "--group", group, "--timeout", "20s", "--config-dir", served.path] + admin)
         #expect(waitedAgain == 0, "\(againOutput)")
         let after = try await chancery.adminJSON("/api/v1/snapshots/infra/gw?type=none")["version"] as? String
         #expect(after != before && againOutput.contains("hold version \(after ?? "?")"), "\(againOutput)")
-        let (diffCode, diff) = try runChancery(["diff", "--group", group] + admin)
+        let (diffCode, diff) = try await runChancery(["diff", "--group", group] + admin)
         #expect(diffCode == 0, "\(diff)")
         #expect(diff.contains("group infra/gw: version \(before ?? "?") → \(after ?? "?"): 0 added, 0 removed, 1 changed"), "\(diff)")
         #expect(diff.split(separator: "\n").contains { $0.hasPrefix("+") && $0.contains("/v3") }, "\(diff)")
@@ -141,7 +141,7 @@ import XDS
             try AdminTests.config(port: port, backend: backend.port, route: "PathPrefix, value: /v3").write(
                 to: twice.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
-        let (twiceCode, twiceOutput) = try runChancery(["plan", "--config-dir", twice.path] + admin)
+        let (twiceCode, twiceOutput) = try await runChancery(["plan", "--config-dir", twice.path] + admin)
         #expect(twiceCode == 1 && twiceOutput.contains("defined again; the definition at \(twice.path)/a.yaml"), "\(twiceOutput)")
 
         // `wait --config-dir` for a group the files create waits for the server to read them.
@@ -165,12 +165,12 @@ import XDS
         // The group does not exist yet when wait first asks; it appears a moment later.
         try await Task.sleep(for: .seconds(1))
         try newGateway.write(to: served.appendingPathComponent("gw2.yaml"), atomically: true, encoding: .utf8)
-        let waitedForNew = waiting.wait()
+        let waitedForNew = await waiting.exited()
         #expect(waitedForNew == 0, "\((try? String(contentsOf: waitLog, encoding: .utf8)) ?? "")")
         try FileManager.default.removeItem(at: served.appendingPathComponent("gw2.yaml"))
 
         // The plan of what is now served is empty.
-        let (_, noop) = try runChancery(["plan", "--file", file.path] + admin)
+        let (_, noop) = try await runChancery(["plan", "--file", file.path] + admin)
         #expect(noop.contains("No proxy group would change.") && noop.contains("Nothing would be rejected."), "\(noop)")
         await backend.stop()
     }

@@ -1010,7 +1010,7 @@ import Yams
         await #expect(throws: (any Error).self) {
             try await ChanceryProcess.serve(["--kubeconfig", kubeconfig, "--mesh-ca-secret", "default/half"])
         }
-        let refused = try runChancery(["serve", "--kubeconfig", kubeconfig, "--mesh-ca-secret", "default/half", "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0"])
+        let refused = try await runChancery(["serve", "--kubeconfig", kubeconfig, "--mesh-ca-secret", "default/half", "--xds-address", "127.0.0.1:0", "--admin-address", "127.0.0.1:0"])
         #expect(refused.status != 0 && refused.output.contains("Secret default/half lacks ca.key"), "\(refused.output.suffix(800))")
         await api.stop()
     }

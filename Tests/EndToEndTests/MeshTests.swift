@@ -180,7 +180,7 @@ import TestSupport
             guard status == 0 else { throw MeshLab.Failed(description: "chancery \(arguments) failed (\(status)): \(output)") }
             return output
         }
-        let (status, output) = try await MeshLab.offPool { try runChancery(arguments) }
+        let (status, output) = try await runChancery(arguments)
         guard status == 0 else { throw MeshLab.Failed(description: "chancery \(arguments) failed (\(status)): \(output)") }
         return output
     }

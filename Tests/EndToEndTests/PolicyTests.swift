@@ -73,7 +73,7 @@ import XDS
             done()
             throw error
         }
-        let (waited, output) = try runChancery(["wait", "--admin", chancery.adminAddress.description, "--group", "apps/edge"])
+        let (waited, output) = try await runChancery(["wait", "--admin", chancery.adminAddress.description, "--group", "apps/edge"])
         #expect(waited == 0, "\(output)")
         return (chancery, envoy, { envoy.stop(); done() })
     }
@@ -224,7 +224,7 @@ import XDS
         let policies = keys["policies"] as? [[String: Any]] ?? []
         #expect(policies.count == 1 && (policies.first?["features"] as? [String]) == ["apiKeyAuth", "cors"], "\(policies)")
         #expect((routes.first { $0["name"] as? String == "open" })?["policies"] == nil)
-        let (described, text) = try runChancery(["describe", "httproute", "apps/keys", "--admin", chancery.adminAddress.description])
+        let (described, text) = try await runChancery(["describe", "httproute", "apps/keys", "--admin", chancery.adminAddress.description])
         #expect(described == 0 && text.contains("Policies in effect:\n  SecurityPolicy apps/keys (apiKeyAuth, cors) for rule 0 on Gateway apps/edge listener http"), "\(text)")
         await backend.stop()
     }

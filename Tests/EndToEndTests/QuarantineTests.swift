@@ -219,7 +219,7 @@ import XDS
         #expect(programmed?["status"] as? String == "False")
         #expect(programmed?["reason"] as? String == "Quarantined")
         #expect((programmed?["message"] as? String)?.contains("invalid perl operator") == true)
-        let (waited, waitOutput) = try runChancery([
+        let (waited, waitOutput) = try await runChancery([
             "wait", "--admin", world.chancery.adminAddress.description, "--group", "infra/gw", "--timeout", "10s",
         ])
         #expect(waited == 1)
@@ -239,7 +239,7 @@ import XDS
         try world.write("bad.yaml", Self.route("bad"))
         #expect(await eventually { try await httpGet(port: port, path: "/bad").backend == "a" })
         #expect(try await world.quarantined().isEmpty)
-        let (waitedAgain, againOutput) = try runChancery([
+        let (waitedAgain, againOutput) = try await runChancery([
             "wait", "--admin", world.chancery.adminAddress.description, "--group", "infra/gw", "--timeout", "20s",
         ])
         #expect(waitedAgain == 0, "\(againOutput)")

@@ -84,11 +84,11 @@ public final class ChanceryProcess: @unchecked Sendable {
 }
 
 /// Runs `chancery` with arguments to completion: its exit status and output.
-public func runChancery(_ arguments: [String]) throws -> (status: Int32, output: String) {
+public func runChancery(_ arguments: [String]) async throws -> (status: Int32, output: String) {
     let output = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-\(UUID().uuidString).log")
     defer { try? FileManager.default.removeItem(at: output) }
     let process = try ChildProcess(
         executable: try ChanceryProcess.executable().path, arguments: arguments, output: output.path)
-    let status = process.wait()
+    let status = await process.exited()
     return (status, (try? String(contentsOf: output, encoding: .utf8)) ?? "")
 }

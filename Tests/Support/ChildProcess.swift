@@ -93,11 +93,23 @@ public final class ChildProcess: @unchecked Sendable {
         while isRunning { usleep(5_000) }
     }
 
-    /// Waits for the process to end by itself.
+    /// Waits for the process to end by itself, blocking the calling thread (for
+    /// threads of one's own; async code uses ``exited()``).
     public func wait() -> Int32 {
         while true {
             if let status { return status }
             usleep(5_000)
+        }
+    }
+
+    /// Waits for the process to end by itself without holding a thread: tests run in
+    /// parallel on Swift concurrency's few threads (one per core), and a test blocking
+    /// them while a child process runs stalls every other test — and every server they
+    /// run in process — for as long.
+    public func exited() async -> Int32 {
+        while true {
+            if let status { return status }
+            try? await Task.sleep(for: .milliseconds(5))
         }
     }
 

@@ -127,7 +127,7 @@ public final class EnvoyProcess: @unchecked Sendable {
     }
 
     /// Checks a bootstrap with `envoy --mode validate`; returns Envoy's output on failure.
-    public static func validate(yaml: String) throws -> (ok: Bool, output: String) {
+    public static func validate(yaml: String) async throws -> (ok: Bool, output: String) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chancery-validate-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -138,7 +138,7 @@ public final class EnvoyProcess: @unchecked Sendable {
             executable: try binary().path,
             arguments: ["--mode", "validate", "-c", config.path, "--disable-hot-restart", "-l", "error"],
             output: outputFile.path)
-        let status = process.wait()
+        let status = await process.exited()
         return (status == 0, (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "")
     }
 }
