@@ -267,7 +267,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfigSourcesTests",
-            dependencies: ["ConfigSources", "GatewayModel"],
+            dependencies: ["ConfigSources", "GatewayModel", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

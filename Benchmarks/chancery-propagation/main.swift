@@ -277,6 +277,25 @@ let traffic = Task.detached { () -> (ok: Int, failed: Int, failures: [String]) i
     return (ok, failed, failures)
 }
 
+/// The first snapshot after version `before` for which `holds` is true; stops the run
+/// if none comes by `deadline`.
+@MainActor func firstSnapshot(after before: String, until deadline: Date, _ what: String, _ holds: (Snapshot) -> Bool) async throws
+    -> Snapshot
+{
+    var checked = before
+    while Date() < deadline {
+        let current = cache.snapshot(for: group)
+        if current.version != checked {
+            checked = current.version
+            if holds(current) { return current }
+        }
+        try await Task.sleep(for: .milliseconds(1))
+    }
+    print("\(what) did not reach a snapshot within 30 s")
+    envoys.forEach { $0.stop() }
+    exit(1)
+}
+
 phases.reset()
 var samples: [Double] = []
 var ackSamples: [Double] = []
@@ -295,20 +314,8 @@ for change in 1...options.changes {
     try FileManager.default.removeItem(atPath: routeFile(removed))
     // The snapshot that holds all three (the watcher may report them in one or two steps).
     let deadline = Date().addingTimeInterval(30)
-    var checked = before
-    var final: Snapshot?
-    while final == nil, Date() < deadline {
-        let current = cache.snapshot(for: group)
-        if current.version != checked {
-            checked = current.version
-            if reflects(current, added: added, removed: removed, edited: edited) { final = current }
-        }
-        if final == nil { try await Task.sleep(for: .milliseconds(1)) }
-    }
-    guard let next = final else {
-        print("change \(change) did not reach a snapshot within 30 s")
-        envoys.forEach { $0.stop() }
-        exit(1)
+    let next = try await firstSnapshot(after: before, until: deadline, "change \(change)") {
+        reflects($0, added: added, removed: removed, edited: edited)
     }
     if let set = cache.record(for: group, version: next.version)?.setAt { inside.append(set.timeIntervalSince(start)) }
     while !allSynced(next.version), Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
@@ -346,20 +353,8 @@ for change in 1...options.changes {
     let start = Date()
     try write(route(target, edited: edited), routeFile(target))
     let deadline = Date().addingTimeInterval(30)
-    var final: Snapshot?
-    var checked = before
-    while final == nil, Date() < deadline {
-        let current = cache.snapshot(for: group)
-        if current.version != checked {
-            checked = current.version
-            if shows(current, route: target, edited: edited) { final = current }
-        }
-        if final == nil { try await Task.sleep(for: .milliseconds(1)) }
-    }
-    guard let next = final else {
-        print("edit \(change) did not reach a snapshot within 30 s")
-        envoys.forEach { $0.stop() }
-        exit(1)
+    let next = try await firstSnapshot(after: before, until: deadline, "edit \(change)") {
+        shows($0, route: target, edited: edited)
     }
     if let set = cache.record(for: group, version: next.version)?.setAt { singleInside.append(set.timeIntervalSince(start)) }
     while !allSynced(next.version), Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }

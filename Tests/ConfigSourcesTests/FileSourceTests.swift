@@ -1,6 +1,7 @@
 import Foundation
 import GatewayModel
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import ConfigSources
@@ -222,17 +223,4 @@ final class LatestSet: Sendable {
     private let value = Mutex<ResourceSet?>(nil)
     func set(_ set: ResourceSet) { value.withLock { $0 = set } }
     func get() -> ResourceSet? { value.withLock { $0 } }
-}
-
-/// A small seeded generator (SplitMix64), so a failing sequence can be replayed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E4B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -3,18 +3,6 @@ import TestSupport
 
 @testable import XDS
 
-/// SplitMix64: a seeded generator, so a failing run replays exactly.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Long random runs of snapshots, ACKs, NACKs, stale answers and subscription changes.
 /// After every event the session's kept state (views, `synced`, endpoint coverage) must
 /// match the same facts worked out from scratch, and at the end a proxy that applied
