@@ -48,7 +48,7 @@ struct Options {
             case "--changes": changes = Int(it.next() ?? "") ?? changes
             case "--delta": delta = true
             case "--json": json = it.next()
-            case "--quiet-ms": quiet = .milliseconds(Int(it.next() ?? "") ?? 2)
+            case "--quiet-ms": quiet = Int(it.next() ?? "").map { .milliseconds($0) } ?? quiet
             default:
                 print("usage: chancery-propagation [--envoys N] [--routes N] [--changes N] [--delta] [--json FILE] [--quiet-ms MS]")
                 exit(a == "--help" ? 0 : 2)
@@ -153,14 +153,21 @@ func lastApplied(_ envoy: EnvoyProcess) async throws -> Date {
 }
 
 /// CPU time of a process, every thread, in seconds (schedstat: nanoseconds on CPU).
+/// Stops the run if the kernel does not keep it (no figure rather than a zero).
 func cpuSeconds(_ pid: Int32) -> Double {
     let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
     var total = 0.0
+    var read = 0
     for task in tasks {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/schedstat", encoding: .utf8),
             let first = text.split(separator: " ").first, let ns = Double(first)
         else { continue }
         total += ns / 1e9
+        read += 1
+    }
+    if read == 0 {
+        print("cannot read /proc/\(pid)/task/*/schedstat (a kernel without schedstats?): no Envoy CPU figure")
+        exit(1)
     }
     return total
 }
@@ -296,6 +303,19 @@ let traffic = Task.detached { () -> (ok: Int, failed: Int, failures: [String]) i
     exit(1)
 }
 
+/// Until every Envoy ACKed `version`; stops the run if they have not by `deadline` (a
+/// config dump read then would time an older update).
+@MainActor func awaitSynced(_ version: String, until deadline: Date, _ what: String) async throws {
+    while !allSynced(version) {
+        guard Date() < deadline else {
+            print("\(what): not every Envoy ACKed \(version) within 30 s")
+            envoys.forEach { $0.stop() }
+            exit(1)
+        }
+        try await Task.sleep(for: .milliseconds(1))
+    }
+}
+
 phases.reset()
 var samples: [Double] = []
 var ackSamples: [Double] = []
@@ -318,7 +338,7 @@ for change in 1...options.changes {
         reflects($0, added: added, removed: removed, edited: edited)
     }
     if let set = cache.record(for: group, version: next.version)?.setAt { inside.append(set.timeIntervalSince(start)) }
-    while !allSynced(next.version), Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
+    try await awaitSynced(next.version, until: deadline, "change \(change)")
     for client in registry.clients(inGroup: group) {
         if let acked = client.ackedAt[next.version] { ackSamples.append(acked.timeIntervalSince(start)) }
     }
@@ -337,6 +357,8 @@ let totals = await traffic.value
 // Envoys' CPU time over the edits less their idle CPU time over as long.
 let pids = envoys.map(\.pid)
 func envoysCPU() -> Double { pids.map(cpuSeconds).reduce(0, +) }
+// Let the traffic's connections close before taking the idle rate.
+try await Task.sleep(for: .seconds(1))
 let idleStart = (Date(), envoysCPU())
 try await Task.sleep(for: .seconds(2))
 let idleRate = (envoysCPU() - idleStart.1) / Date().timeIntervalSince(idleStart.0)
@@ -357,8 +379,10 @@ for change in 1...options.changes {
         shows($0, route: target, edited: edited)
     }
     if let set = cache.record(for: group, version: next.version)?.setAt { singleInside.append(set.timeIntervalSince(start)) }
-    while !allSynced(next.version), Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
-    // CPU up to the last ACK; the config dumps below would add their own.
+    try await awaitSynced(next.version, until: deadline, "edit \(change)")
+    // CPU up to 20 ms after the last ACK (Envoy hands the new table to its worker after
+    // it ACKs); the config dumps below would add their own.
+    try await Task.sleep(for: .milliseconds(20))
     editsTime += Date().timeIntervalSince(start)
     editsCPU += envoysCPU() - cpuBefore
     for envoy in envoys { single.append(try await lastApplied(envoy).timeIntervalSince(start)) }

@@ -32,7 +32,8 @@ public final class FileSource: Sendable {
     /// The manifest files under each directory (`.yaml`, `.yml`, `.json`, hidden names
     /// skipped), as the source reads them, in the order it reads them.
     public static func manifestFiles(under directories: [String]) -> [String] {
-        directories.flatMap { FileSourceState.walk($0).filter { !$0.1 }.map(\.0) }
+        var linked = false
+        return directories.flatMap { FileSourceState.walk($0, linked: &linked).filter { !$0.1 }.map(\.0) }
     }
 
     /// Reads every file now.
@@ -78,8 +79,18 @@ public final class FileSource: Sendable {
         let state = state
         let task = Task {
             let watcher = DirectoryWatcher(logger: logger)
-            var last = state.rescan(directories: directories, limits: limits, logger: logger)
-            watcher.watch(last.directories)
+            /// Walks, and walks again while that added watches: a file created in a new
+            /// directory before its watch was in place sends no event.
+            func walk() -> FileSourceState.Scan {
+                var scan = state.rescan(directories: directories, limits: limits, logger: logger)
+                var again = 0
+                while watcher.watch(scan.directories), again < 3 {
+                    scan = state.rescan(directories: directories, limits: limits, logger: logger)
+                    again += 1
+                }
+                return scan
+            }
+            var last = walk()
             continuation.yield(Update(set: last.set, seenAt: Date()))
             let ticks = watcher.events(safetyRescan: safetyRescan)
             let overlapping = FileSourceState.rootsOverlap(directories)
@@ -87,19 +98,22 @@ public final class FileSource: Sendable {
                 let seen = Date()
                 await watcher.clock.settle(debounce)
                 let changes = watcher.take()
-                var walk = changes.everything || (overlapping && !changes.paths.isEmpty)
-                if !walk, !changes.paths.isEmpty {
+                // Where files are reached through links (symlinks, hard links), a change
+                // under one name changes what another name reads: walk.
+                var mustWalk =
+                    changes.everything
+                    || ((overlapping || last.linked) && (!changes.paths.isEmpty || changes.hidden))
+                if !mustWalk, !changes.paths.isEmpty {
                     switch state.refresh(changes.paths, directories: directories, limits: limits, logger: logger) {
                     case .unchanged: break
                     case .changed(let set):
                         last.set = set
                         continuation.yield(Update(set: set, seenAt: seen))
-                    case .needsWalk: walk = true
+                    case .needsWalk: mustWalk = true
                     }
                 }
-                if walk {
-                    let next = state.rescan(directories: directories, limits: limits, logger: logger)
-                    watcher.watch(next.directories)
+                if mustWalk {
+                    let next = walk()
                     if next.set != last.set {
                         continuation.yield(Update(set: next.set, seenAt: seen))
                     }
@@ -159,6 +173,9 @@ final class FileSourceState: @unchecked Sendable {
     struct Scan {
         var set: ResourceSet
         var directories: [String]
+        /// Whether any file or directory read is a symlink or a file with several hard
+        /// links: another name may then read what a change touched.
+        var linked: Bool
     }
 
     /// Walks every directory and reads every file whose `stat` changed.
@@ -168,6 +185,7 @@ final class FileSourceState: @unchecked Sendable {
         var seen: Set<String> = []
         var dirs: [String] = []
         var walked: [(root: Int, path: String)] = []
+        var linked = false
         missingRoots = [:]
         for (index, root) in directories.enumerated() {
             var isDirectory: ObjCBool = false
@@ -175,7 +193,7 @@ final class FileSourceState: @unchecked Sendable {
                 missingRoots[index] = ManifestError(file: root, line: 0, message: "config directory does not exist")
                 continue
             }
-            for (path, isDir) in Self.walk(root) {
+            for (path, isDir) in Self.walk(root, linked: &linked) {
                 if isDir {
                     dirs.append(path)
                     continue
@@ -186,7 +204,14 @@ final class FileSourceState: @unchecked Sendable {
         }
         for path in files.keys where !seen.contains(path) { files.removeValue(forKey: path) }
         order = walked
-        return Scan(set: assemble(roots: directories.count), directories: directories + dirs)
+        return Scan(set: assemble(roots: directories.count), directories: directories + dirs, linked: linked)
+    }
+
+    /// Whether `path` is a symlink, or a file with more than one hard link.
+    static func isLinked(_ path: String) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return false }
+        return (info.st_mode & S_IFMT) == S_IFLNK || ((info.st_mode & S_IFMT) == S_IFREG && info.st_nlink > 1)
     }
 
     /// What re-reading some files found.
@@ -194,7 +219,7 @@ final class FileSourceState: @unchecked Sendable {
         case unchanged
         /// The set as a walk would now make it.
         case changed(ResourceSet)
-        /// One of the names is a directory (or a symlink to one): only a walk reads it.
+        /// One of the names is a directory or a link: only a walk reads it right.
         case needsWalk
     }
 
@@ -208,15 +233,19 @@ final class FileSourceState: @unchecked Sendable {
             if before == nil, Self.walkKey(path, roots: directories).root == directories.count { continue }
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-            if exists, isDirectory.boolValue { return .needsWalk }
-            if exists, read(path, limits: limits, logger: logger) {
+            // A directory, or a link (another name may read the same file): a walk reads
+            // it, and finds the links.
+            if exists, isDirectory.boolValue || Self.isLinked(path) { return .needsWalk }
+            // inotify named it: read it even if its stat looks the same (a rewrite of the
+            // same size within one timestamp tick keeps it), decoding only new contents.
+            if exists, read(path, limits: limits, logger: logger, trustStamp: false) {
                 if before == nil { insertInOrder(path, roots: directories) }
                 let after = files[path]!
-                if before?.manifests != after.manifests || before?.errors != after.errors { changed = true }
-            } else if before != nil {
+                if (before?.manifests ?? []) != after.manifests || (before?.errors ?? []) != after.errors { changed = true }
+            } else if let before {
                 files.removeValue(forKey: path)
                 order.removeAll { $0.path == path }
-                changed = true
+                if !before.manifests.isEmpty || !before.errors.isEmpty { changed = true }
             }
         }
         return changed ? .changed(assemble(roots: directories.count)) : .unchanged
@@ -269,10 +298,11 @@ final class FileSourceState: @unchecked Sendable {
         return false
     }
 
-    /// Reads one file unless its `stat` is unchanged; false when it cannot be read.
-    private func read(_ path: String, limits: SourceLimits, logger: Logger) -> Bool {
+    /// Reads one file unless its `stat` is unchanged (and the stat is trusted); false when
+    /// it cannot be read.
+    private func read(_ path: String, limits: SourceLimits, logger: Logger, trustStamp: Bool = true) -> Bool {
         let stamp = Stamp(path: path)
-        if let stamp, let known = files[path], known.stamp == stamp { return true }
+        if trustStamp, let stamp, let known = files[path], known.stamp == stamp { return true }
         if let size = stamp?.size, size > limits.maxFileBytes {
             // Not read at all: what the file had before stays in force.
             let previous = files[path]?.manifests ?? []
@@ -332,17 +362,19 @@ final class FileSourceState: @unchecked Sendable {
     }
 
     /// Files and directories under `root`, sorted, skipping hidden names, following
-    /// symlinks to files.
-    static func walk(_ root: String) -> [(String, Bool)] {
+    /// symlinks. `linked` becomes true if any name is a symlink (dangling ones too: their
+    /// target may come back) or a manifest file with several hard links.
+    static func walk(_ root: String, linked: inout Bool) -> [(String, Bool)] {
         var result: [(String, Bool)] = []
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: root) else { return [] }
         for name in names.sorted() where !name.hasPrefix(".") {
             let path = (root as NSString).appendingPathComponent(name)
+            if !linked, isLinked(path) { linked = true }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
             if isDirectory.boolValue {
                 result.append((path, true))
-                result += walk(path)
+                result += walk(path, linked: &linked)
             } else if name.hasSuffix(".yaml") || name.hasSuffix(".yml") || name.hasSuffix(".json") {
                 result.append((path, false))
             }
@@ -369,6 +401,8 @@ final class DirectoryWatcher: @unchecked Sendable {
     struct Changes {
         var paths: Set<String> = []
         var everything = false
+        /// A hidden name changed: it matters only where files are reached through links.
+        var hidden = false
     }
 
     init(logger: Logger) {
@@ -379,24 +413,32 @@ final class DirectoryWatcher: @unchecked Sendable {
 
     deinit { if fd >= 0 { close(fd) } }
 
-    func watch(_ directories: [String]) {
-        guard fd >= 0 else { return }
+    /// Watches exactly `directories` (those of the last walk); returns whether a watch
+    /// was added (a directory new since the last call, or replaced under its name).
+    @discardableResult
+    func watch(_ directories: [String]) -> Bool {
+        guard fd >= 0 else { return false }
         lock.lock()
         defer { lock.unlock() }
         let mask = UInt32(IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB)
             | UInt32(IN_DELETE_SELF | IN_MOVE_SELF)
-        for directory in directories where watched[directory] == nil {
+        // Every directory is asked for again: inotify answers with the watch it already
+        // has for that directory, or a new one for a directory replaced or moved under
+        // this name, so the table always names what each watch watches now.
+        let known = Set(directoryOf.keys)
+        var now: [String: Int32] = [:]
+        for directory in directories {
             let wd = inotify_add_watch(fd, directory, mask)
-            if wd >= 0 { watched[directory] = wd }
+            if wd >= 0 { now[directory] = wd }
         }
-        let current = Set(directories)
-        for (directory, wd) in watched where !current.contains(directory) {
-            watched.removeValue(forKey: directory)
-            // Another path may share the watch (the same directory through a symlink).
-            if !watched.values.contains(wd) { inotify_rm_watch(fd, wd) }
-        }
-        directoryOf = Dictionary(watched.map { ($1, $0) }, uniquingKeysWith: { a, b in min(a, b) })
+        let kept = Set(now.values)
+        for wd in known where !kept.contains(wd) { inotify_rm_watch(fd, wd) }
+        watched = now
+        directoryOf = Dictionary(now.map { ($1, $0) }, uniquingKeysWith: { a, b in min(a, b) })
+        // One directory under two paths (a symlink to a directory): inotify reports it
+        // under one of them, so every change then walks.
         aliased = directoryOf.count < watched.count
+        return !kept.isSubset(of: known)
     }
 
     /// What changed since the last call.
@@ -428,6 +470,7 @@ final class DirectoryWatcher: @unchecked Sendable {
             if lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK || (info.st_mode & S_IFMT) == S_IFDIR {
                 pending.everything = true
             }
+            pending.hidden = true
             return
         }
         if name.hasSuffix(".yaml") || name.hasSuffix(".yml") || name.hasSuffix(".json") {

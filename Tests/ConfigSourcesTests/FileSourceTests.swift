@@ -150,7 +150,9 @@ import Testing
 
     /// The watch re-reads only the files inotify names. After every step of a random
     /// sequence of edits (seeded) — writes in place and by rename, deletions, renames,
-    /// new subdirectories, a symlink to one, broken files, objects defined in two files — the set it
+    /// new subdirectories, a symlink to one, files under two names (symlinks, hard links),
+    /// directories replaced or swapped, ConfigMap-style hidden symlinks swapped and
+    /// removed, broken files, objects defined in two files — the set it
     /// delivers equals what a full walk of the directory reads, errors and their order
     /// included. The walk is another source that has seen every step (a broken file keeps
     /// what its file had before, so both need the same history); broken files are only
@@ -178,9 +180,46 @@ import Testing
         for step in 0..<60 {
             let name = names[Int(random.next() % UInt64(names.count))]
             let path = root.appendingPathComponent(name).path
-            switch random.next() % 7 {
+            switch random.next() % 10 {
             case 0, 1:
                 try write(name, content(), atomically: false)
+            case 7:
+                // A file read under two names: a symlink, then a hard link, then neither.
+                let soft = root.appendingPathComponent("soft.yaml").path
+                let hard = root.appendingPathComponent("hard.yaml").path
+                let target = root.appendingPathComponent(names[Int(random.next() % 3)]).path
+                if (try? fm.destinationOfSymbolicLink(atPath: soft)) != nil {
+                    try fm.removeItem(atPath: soft)
+                    if fm.fileExists(atPath: target), !fm.fileExists(atPath: hard) { #expect(link(target, hard) == 0) }
+                } else if fm.fileExists(atPath: hard) {
+                    try fm.removeItem(atPath: hard)
+                } else if fm.fileExists(atPath: target) {
+                    try fm.createSymbolicLink(atPath: soft, withDestinationPath: target)
+                }
+            case 8:
+                // A directory replaced under its name at once, or two directories swapped.
+                let a = root.appendingPathComponent("new-0").path
+                let b = root.appendingPathComponent("new-1").path
+                let aside = root.appendingPathComponent("new-swap").path
+                if random.next() % 2 == 0, fm.fileExists(atPath: a) {
+                    try fm.removeItem(atPath: a)
+                    try write("new-0/g.yaml", content())
+                } else if fm.fileExists(atPath: a), fm.fileExists(atPath: b) {
+                    #expect(rename(a, aside) == 0 && rename(b, a) == 0 && rename(aside, b) == 0)
+                }
+            case 9:
+                // Visible symlinks through a hidden one, as a ConfigMap volume has them.
+                let data = root.appendingPathComponent("..data").path
+                let visible = root.appendingPathComponent("cm.yaml").path
+                if (try? fm.destinationOfSymbolicLink(atPath: data)) != nil {
+                    try fm.removeItem(atPath: data)
+                } else {
+                    try write("..v\(step)/cm.yaml", content())
+                    try fm.createSymbolicLink(atPath: data, withDestinationPath: "..v\(step)")
+                    if (try? fm.destinationOfSymbolicLink(atPath: visible)) == nil {
+                        try fm.createSymbolicLink(atPath: visible, withDestinationPath: "..data/cm.yaml")
+                    }
+                }
             case 6:
                 // A symlink with a manifest's name to a directory: only a walk reads it.
                 let link = root.appendingPathComponent("linked.yaml").path

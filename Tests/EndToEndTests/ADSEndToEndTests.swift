@@ -119,7 +119,7 @@ import XDS
     /// 122 connections (`chancery-load --clients 1000 --routes 10000 --clients-process`,
     /// docs/performance.md). The kernel reports a listening socket's backlog as its
     /// Send-Q (`ss -ltn`), capped at net.core.somaxconn.
-    @Test func theXDSListenerHoldsAConnectionStorm() async throws {
+    @Test func theXDSListenerQueuesAConnectionStorm() async throws {
         let harness = ChanceryHarness()
         try await harness.start()
         let port = harness.address.port
