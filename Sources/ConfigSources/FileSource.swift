@@ -66,9 +66,10 @@ public final class FileSource: Sendable {
     /// Like ``updates(debounce:safetyRescan:)``, with the time each change was noticed.
     ///
     /// inotify names the entries that changed, so a change re-reads only the files it
-    /// names; a change to a directory, to a hidden symlink (a ConfigMap's `..data` swap)
-    /// or to a name that is not a manifest, a lost event and the periodic safety tick
-    /// walk every directory again.
+    /// names. A change to a directory or to a name that is not a manifest's, a lost
+    /// event, the periodic safety tick and — in trees where files are reached through
+    /// links (symlinks, hard links; a ConfigMap volume) — every change walk every
+    /// directory again.
     public func timedUpdates(debounce: Debounce = .adaptive, safetyRescan: Duration = .seconds(2))
         -> AsyncStream<Update>
     {
