@@ -1,12 +1,11 @@
 import Admin
 import ArgumentParser
+import AsyncHTTPClient
+import ConfigSources
 import Foundation
 import GatewayModel
+import NIOCore
 import XDS
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// How the inspection commands reach a running server's admin API.
 struct AdminClientOptions: ParsableArguments {
@@ -57,19 +56,16 @@ struct AdminClient: Sendable {
     }
 
     func get(_ path: String) async throws -> JSONValue {
-        var request = URLRequest(url: try url(path))
-        request.timeoutInterval = 10
-        return try await send(request)
+        try await send(HTTPClientRequest(url: "http://\(address)\(path)"), timeout: .seconds(30))
     }
 
     func post(_ path: String, json body: Data) async throws -> JSONValue {
-        var request = URLRequest(url: try url(path))
+        var request = HTTPClientRequest(url: "http://\(address)\(path)")
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(bytes: body))
+        request.headers.add(name: "Content-Type", value: "application/json")
         // A plan translates and diffs a whole world: more than a lookup's time.
-        request.timeoutInterval = 120
-        request.httpMethod = "POST"
-        request.httpBody = body
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        return try await send(request)
+        return try await send(request, timeout: .seconds(120))
     }
 
     /// A path segment with `/` and the rest encoded (groups are `namespace/name`).
@@ -77,25 +73,22 @@ struct AdminClient: Sendable {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(["-", ".", "_", "~"])) ?? text
     }
 
-    private func url(_ path: String) throws -> URL {
-        guard let url = URL(string: "http://\(address)\(path)") else {
-            throw ValidationError("cannot make a URL of http://\(address)\(path)")
-        }
-        return url
-    }
+    /// The largest answer read: a world's whole configuration dump fits many times over.
+    private static let largestAnswer = 512 << 20
 
-    private func send(_ request: URLRequest) async throws -> JSONValue {
+    private func send(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> JSONValue {
         var request = request
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        let data: Data
-        let response: URLResponse
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let status: Int
+        let body: ByteBuffer
         do {
-            (data, response) = try await URLSession.shared.data(for: request)
+            let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            status = Int(response.status.code)
+            body = try await response.body.collect(upTo: Self.largestAnswer)
         } catch {
-            throw Unreachable(address: address, reason: error.localizedDescription)
+            throw Unreachable(address: address, reason: KubernetesSource.reason(error))
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let value: JSONValue? = try? JSONValue.parse(data)
+        let value: JSONValue? = try? JSONValue.parse(Data(body.readableBytesView))
         guard status == 200 else {
             throw Failure(
                 status: status, code: value["error"]["code"].string,

@@ -555,8 +555,11 @@ private final class WatchRecorder: Sendable {
     var failure: String? { state.withLock { $0.failure } }
     var documents: [Doc] { lines.compactMap { try? Doc($0) } }
 
+    // The waits are bounds, not what is tested: the first tests of a loaded run can stall
+    // for 20 s before anything is scheduled, so they allow 30 s for what takes milliseconds.
+
     /// The first `count` events, once that many arrived (or fails after `timeout`).
-    func waitFor(_ count: Int, timeout: Duration = .seconds(5)) async throws -> [Doc] {
+    func waitFor(_ count: Int, timeout: Duration = .seconds(30)) async throws -> [Doc] {
         let deadline = ContinuousClock.now + timeout
         while lines.count < count && ContinuousClock.now < deadline && !state.withLock({ $0.ended }) {
             try await Task.sleep(for: .milliseconds(20))
@@ -567,7 +570,7 @@ private final class WatchRecorder: Sendable {
     }
 
     /// All events so far, once they satisfy `done` (or fails after `timeout`).
-    func waitUntil(timeout: Duration = .seconds(10), _ done: ([Doc]) -> Bool) async throws -> [Doc] {
+    func waitUntil(timeout: Duration = .seconds(30), _ done: ([Doc]) -> Bool) async throws -> [Doc] {
         let deadline = ContinuousClock.now + timeout
         while !done(documents) && ContinuousClock.now < deadline && !state.withLock({ $0.ended }) {
             try await Task.sleep(for: .milliseconds(20))
@@ -577,7 +580,7 @@ private final class WatchRecorder: Sendable {
         return documents
     }
 
-    func waitForEnd(timeout: Duration = .seconds(5)) async throws {
+    func waitForEnd(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while !state.withLock({ $0.ended }) && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
