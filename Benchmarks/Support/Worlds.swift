@@ -191,12 +191,29 @@ public enum Stats {
         return sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p))]
     }
 
-    /// A line of `/proc/self/status` in MiB: `VmRSS` (now) or `VmHWM` (peak).
-    public static func memoryMiB(_ field: String = "VmRSS") -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    /// A line of `/proc/self/status` in MiB: `VmRSS` (now), `VmHWM` (peak), `RssAnon`
+    /// (the process's own memory), `RssFile` (mapped files: the executable's code).
+    public static func memoryMiB(_ field: String = "VmRSS", file: String = "/proc/self/status") -> Double {
+        guard let status = try? String(contentsOfFile: file, encoding: .utf8) else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
             return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
         }
         return 0
+    }
+
+    /// The memory the process touches while `work` runs: resident pages whose accessed
+    /// bit is set afterwards, having been cleared before (`/proc/self/clear_refs`). Unlike
+    /// RSS it leaves out what stays mapped but unused, such as code that ran only at start.
+    public static func touchedMiB(during work: () async throws -> Void) async throws -> Double {
+        guard FileManager.default.isWritableFile(atPath: "/proc/self/clear_refs") else {
+            throw TouchedUnavailable()
+        }
+        try "1".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+        try await work()
+        return memoryMiB("Referenced", file: "/proc/self/smaps_rollup")
+    }
+
+    public struct TouchedUnavailable: Error, CustomStringConvertible {
+        public var description: String { "/proc/self/clear_refs is not writable here: cannot measure touched memory" }
     }
 }

@@ -127,6 +127,10 @@ if let remote = options.target {
     target = (bound.host, bound.port)
     server = xds
     rssIdle = rssMiB()
+    print(
+        String(
+            format: "idle server: RSS %.1f MiB, of it anonymous %.1f MiB, mapped files %.1f MiB (the executable's code)",
+            rssIdle, Stats.memoryMiB("RssAnon"), Stats.memoryMiB("RssFile")))
     cache.setSnapshot(try snapshot(routes: options.routes, variant: 0), for: options.group)
 }
 print(
@@ -252,9 +256,10 @@ var errors = clientErrors(clients)
 
 if options.target == nil {
     // Changes: one route edited each time; wait until every client holds the version.
-    var propagation: [Double] = []
-    for change in 1...max(options.changes, 0) where options.changes > 0 {
-        let next = try snapshot(routes: options.routes, variant: change)
+    /// Translates the world with one route edited, sets it and waits until every client
+    /// holds it; returns the seconds from set to all ACKed.
+    func change(_ variant: Int) async throws -> Double {
+        let next = try snapshot(routes: options.routes, variant: variant)
         let start = Date()
         cache.setSnapshot(next, for: options.group)
         while Date() < deadline {
@@ -262,9 +267,18 @@ if options.target == nil {
             if clients.count == options.clients, clients.allSatisfy({ $0.syncedVersion == next.version }) { break }
             try await Task.sleep(for: .milliseconds(1))
         }
-        propagation.append(Date().timeIntervalSince(start))
+        return Date().timeIntervalSince(start)
+    }
+    var propagation: [Double] = []
+    for variant in 1...max(options.changes, 0) where options.changes > 0 {
+        propagation.append(try await change(variant))
     }
     report("change → all clients ACKed", propagation)
+    // What the server touches, as against what it holds: two idle seconds, then one more
+    // change translated and sent to every client.
+    let idle = try await Stats.touchedMiB { try await Task.sleep(for: .seconds(2)) }
+    let oneChange = try await Stats.touchedMiB { _ = try await change(options.changes + 1) }
+    print(String(format: "memory touched: %.1f MiB in 2 s idle, %.1f MiB by one change", idle, oneChange))
 } else if options.hold {
     // A child of a --clients-process run: stay connected until stopped.
     while Date() < deadline { try await Task.sleep(for: .seconds(1)) }
@@ -287,8 +301,9 @@ if options.target == nil {
 errors += clientErrors(clients)
 print(
     String(
-        format: "%@ RSS: %.1f MiB (%.1f MiB before clients and server)",
-        options.clientsProcess ? "server process" : "process", rssMiB(), rssBefore))
+        format: "%@ RSS: %.1f MiB (%.1f MiB before clients and server); of it anonymous %.1f MiB, mapped files %.1f MiB",
+        options.clientsProcess ? "server process" : "process", rssMiB(), rssBefore, Stats.memoryMiB("RssAnon"),
+        Stats.memoryMiB("RssFile")))
 if options.target == nil {
     // What of that is live: glibc keeps freed memory in its arenas until trimmed.
     ProcessMemory.returnFreePages()
