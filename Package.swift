@@ -14,13 +14,14 @@ let strict: [SwiftSetting] = [
 let haveRE2 = FileManager.default.fileExists(atPath: "/usr/include/re2/re2.h")
 
 /// Chancery's executables (and the benchmarks that measure its memory) link the Swift
-/// runtime and Foundation statically: only the code they run is mapped and relocated, not
-/// every page the shared libraries' loader touches (idle `chancery serve`: 60 → 50 MiB
-/// RSS, docs/performance.md). The modules are compiled as usual; the libraries
-/// Foundation's static archives need, and that its dynamic build carries inside, are named
-/// here because only the static module maps would name them. LLVM's linker (shipped with
-/// Swift) links them; GNU gold warns about glibc's `mktemp`, which Foundation's
-/// temporary-file code refers to.
+/// runtime and Foundation statically: only the functions they call are in them, and no
+/// shared library is loaded and relocated whole (idle `chancery serve`: 60 → 51 MiB RSS,
+/// docs/performance.md). The modules are compiled as usual; the libraries Foundation's
+/// static archives need, and that its dynamic build carries inside, are named here
+/// because only the static module maps would name them — the list is Swift 6.3's.
+/// LLVM's linker (shipped with Swift) links them; GNU gold warns about glibc's `mktemp`,
+/// which Foundation's temporary-file code refers to. `unsafeFlags` hold because Chancery
+/// is the root package; nothing depends on it.
 let staticSwift: [LinkerSetting] = [
     .unsafeFlags(
         ["-static-stdlib", "-use-ld=lld", "-Xlinker", "--start-group"]
@@ -84,6 +85,7 @@ let package = Package(
                 "EnvoyAPI",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -278,7 +278,11 @@ if options.target == nil {
     // change translated and sent to every client.
     let idle = try await Stats.touchedMiB { try await Task.sleep(for: .seconds(2)) }
     let oneChange = try await Stats.touchedMiB { _ = try await change(options.changes + 1) }
-    print(String(format: "memory touched: %.1f MiB in 2 s idle, %.1f MiB by one change", idle, oneChange))
+    if let idle, let oneChange {
+        print(String(format: "memory touched: %.1f MiB in 2 s idle, %.1f MiB by one change", idle, oneChange))
+    } else {
+        print("memory touched: not measured (/proc/self/clear_refs cannot be written here)")
+    }
 } else if options.hold {
     // A child of a --clients-process run: stay connected until stopped.
     while Date() < deadline { try await Task.sleep(for: .seconds(1)) }

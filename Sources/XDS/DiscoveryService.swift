@@ -49,15 +49,16 @@ public struct DiscoveryService: Sendable {
         throw RPCError(code: .permissionDenied, message: reason)
     }
 
-    /// Every gRPC service this server registers.
+    /// Every gRPC service this server registers: the generated services, their
+    /// state-of-the-world streams writing spliced responses (``SotWSplicing``).
     public var services: [any RegistrableRPCService] {
         [
-            AggregatedService(core: self),
-            ListenerService(core: self),
-            RouteService(core: self),
-            ClusterService(core: self),
-            EndpointService(core: self),
-            SecretService(core: self),
+            SotWSplicing(base: AggregatedService(core: self)),
+            SotWSplicing(base: ListenerService(core: self)),
+            SotWSplicing(base: RouteService(core: self)),
+            SotWSplicing(base: ClusterService(core: self)),
+            SotWSplicing(base: EndpointService(core: self)),
+            SotWSplicing(base: SecretService(core: self)),
         ]
     }
 
@@ -68,6 +69,8 @@ public struct DiscoveryService: Sendable {
 
     // MARK: state of the world
 
+    /// The generated services' own state-of-the-world method, which ``SotWSplicing``
+    /// replaces when it registers them: every response as a message.
     func stateOfTheWorld(
         requests: RPCAsyncSequence<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>,
         writer: RPCWriter<Envoy_Service_Discovery_V3_DiscoveryResponse>,
@@ -75,17 +78,45 @@ public struct DiscoveryService: Sendable {
         served: Set<ResourceType>,
         service: String
     ) async throws {
+        try await stateOfTheWorld(
+            requests: requests, context: context, served: served, service: service, splice: false,
+            send: { response in
+                switch response {
+                case .message(let message):
+                    try await writer.write(message)
+                case .spliced(let envelope, let nonce):
+                    var message = try Envoy_Service_Discovery_V3_DiscoveryResponse(serializedBytes: envelope)
+                    message.nonce = nonce
+                    try await writer.write(message)
+                }
+            })
+    }
+
+    /// `splice`: a push of a type's whole list is written as the snapshot's encoding of
+    /// it plus this stream's nonce (``SotWResponse``), encoded once for every stream.
+    func stateOfTheWorld(
+        requests: RPCAsyncSequence<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>,
+        context: ServerContext,
+        served: Set<ResourceType>,
+        service: String,
+        splice: Bool,
+        send: (SotWResponse) async throws -> Void
+    ) async throws {
         try await run(
             requests: requests, context: context, mode: .stateOfTheWorld, served: served, service: service,
             node: { $0.hasNode ? $0.node : nil },
             receive: { session, request in session.receive(request) },
-            write: { push in
+            write: { push, snapshot in
+                if splice, push.whole, let envelope = snapshot.envelope(push.type) {
+                    try await send(.spliced(envelope: envelope, nonce: push.nonce))
+                    return
+                }
                 var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
                 response.versionInfo = push.version
                 response.typeURL = push.type.typeURL
                 response.nonce = push.nonce
                 response.resources = push.resources.map(\.body)
-                try await writer.write(response)
+                try await send(.message(response))
             })
     }
 
@@ -102,7 +133,7 @@ public struct DiscoveryService: Sendable {
             requests: requests, context: context, mode: .delta, served: served, service: service,
             node: { $0.hasNode ? $0.node : nil },
             receive: { session, request in session.receive(request) },
-            write: { push in
+            write: { push, _ in
                 var response = Envoy_Service_Discovery_V3_DeltaDiscoveryResponse()
                 response.systemVersionInfo = push.version
                 response.typeURL = push.type.typeURL
@@ -131,7 +162,7 @@ public struct DiscoveryService: Sendable {
         service: String,
         node: @escaping @Sendable (Request) -> Envoy_Config_Core_V3_Node?,
         receive: (inout StreamSession, Request) -> (ResourceType?, RequestOutcome, [Push]),
-        write: (Push) async throws -> Void
+        write: (Push, Snapshot) async throws -> Void
     ) async throws {
         let (events, continuation) = AsyncStream<Event<Request>>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -190,7 +221,8 @@ public struct DiscoveryService: Sendable {
                     pushes = session.update(snapshot)
                 }
                 for push in pushes {
-                    try await write(push)
+                    // The snapshot the push was made from: the next event has not been read.
+                    try await write(push, session.snapshot)
                     if let client { registry.recordPush(client.id, push, snapshotVersion: session.snapshotVersion) }
                     if let client {
                         logger.debug(

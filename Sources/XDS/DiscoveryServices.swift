@@ -8,8 +8,20 @@ typealias DiscoveryResponse = Envoy_Service_Discovery_V3_DiscoveryResponse
 typealias DeltaDiscoveryRequest = Envoy_Service_Discovery_V3_DeltaDiscoveryRequest
 typealias DeltaDiscoveryResponse = Envoy_Service_Discovery_V3_DeltaDiscoveryResponse
 
+/// A discovery service: the types its streams serve, its name in logs and the admin API,
+/// and its state-of-the-world stream method (registered again by ``SotWSplicing``).
+protocol DiscoveryServing: RegistrableRPCService {
+    static var served: Set<ResourceType> { get }
+    static var name: String { get }
+    static var stateOfTheWorldMethod: MethodDescriptor { get }
+    var core: DiscoveryService { get }
+}
+
 /// The Aggregated Discovery Service: every type on one stream, in make-before-break order.
-struct AggregatedService: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.SimpleServiceProtocol {
+struct AggregatedService: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.SimpleServiceProtocol, DiscoveryServing {
+    static let served: Set<ResourceType> = Set(ResourceType.allCases)
+    static let name = "ADS"
+    static let stateOfTheWorldMethod = Envoy_Service_Discovery_V3_AggregatedDiscoveryService.Method.StreamAggregatedResources.descriptor
     let core: DiscoveryService
 
     func streamAggregatedResources(
@@ -18,7 +30,7 @@ struct AggregatedService: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.
         context: ServerContext
     ) async throws {
         try await core.stateOfTheWorld(
-            requests: request, writer: response, context: context, served: Set(ResourceType.allCases), service: "ADS")
+            requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 
     func deltaAggregatedResources(
@@ -27,12 +39,15 @@ struct AggregatedService: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.
         context: ServerContext
     ) async throws {
         try await core.delta(
-            requests: request, writer: response, context: context, served: Set(ResourceType.allCases), service: "ADS")
+            requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 }
 
 /// LDS for Envoys configured without ADS.
-struct ListenerService: Envoy_Service_Listener_V3_ListenerDiscoveryService.SimpleServiceProtocol {
+struct ListenerService: Envoy_Service_Listener_V3_ListenerDiscoveryService.SimpleServiceProtocol, DiscoveryServing {
+    static let served: Set<ResourceType> = [.listener]
+    static let name = "LDS"
+    static let stateOfTheWorldMethod = Envoy_Service_Listener_V3_ListenerDiscoveryService.Method.StreamListeners.descriptor
     let core: DiscoveryService
 
     func streamListeners(
@@ -41,7 +56,7 @@ struct ListenerService: Envoy_Service_Listener_V3_ListenerDiscoveryService.Simpl
         context: ServerContext
     ) async throws {
         try await core.stateOfTheWorld(
-            requests: request, writer: response, context: context, served: [.listener], service: "LDS")
+            requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 
     func deltaListeners(
@@ -49,7 +64,7 @@ struct ListenerService: Envoy_Service_Listener_V3_ListenerDiscoveryService.Simpl
         response: RPCWriter<DeltaDiscoveryResponse>,
         context: ServerContext
     ) async throws {
-        try await core.delta(requests: request, writer: response, context: context, served: [.listener], service: "LDS")
+        try await core.delta(requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 
     func fetchListeners(request: DiscoveryRequest, context: ServerContext) async throws -> DiscoveryResponse {
@@ -58,7 +73,10 @@ struct ListenerService: Envoy_Service_Listener_V3_ListenerDiscoveryService.Simpl
 }
 
 /// RDS for Envoys configured without ADS.
-struct RouteService: Envoy_Service_Route_V3_RouteDiscoveryService.SimpleServiceProtocol {
+struct RouteService: Envoy_Service_Route_V3_RouteDiscoveryService.SimpleServiceProtocol, DiscoveryServing {
+    static let served: Set<ResourceType> = [.route]
+    static let name = "RDS"
+    static let stateOfTheWorldMethod = Envoy_Service_Route_V3_RouteDiscoveryService.Method.StreamRoutes.descriptor
     let core: DiscoveryService
 
     func streamRoutes(
@@ -67,7 +85,7 @@ struct RouteService: Envoy_Service_Route_V3_RouteDiscoveryService.SimpleServiceP
         context: ServerContext
     ) async throws {
         try await core.stateOfTheWorld(
-            requests: request, writer: response, context: context, served: [.route], service: "RDS")
+            requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 
     func deltaRoutes(
@@ -75,7 +93,7 @@ struct RouteService: Envoy_Service_Route_V3_RouteDiscoveryService.SimpleServiceP
         response: RPCWriter<DeltaDiscoveryResponse>,
         context: ServerContext
     ) async throws {
-        try await core.delta(requests: request, writer: response, context: context, served: [.route], service: "RDS")
+        try await core.delta(requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 
     func fetchRoutes(request: DiscoveryRequest, context: ServerContext) async throws -> DiscoveryResponse {
@@ -84,7 +102,10 @@ struct RouteService: Envoy_Service_Route_V3_RouteDiscoveryService.SimpleServiceP
 }
 
 /// CDS for Envoys configured without ADS.
-struct ClusterService: Envoy_Service_Cluster_V3_ClusterDiscoveryService.SimpleServiceProtocol {
+struct ClusterService: Envoy_Service_Cluster_V3_ClusterDiscoveryService.SimpleServiceProtocol, DiscoveryServing {
+    static let served: Set<ResourceType> = [.cluster]
+    static let name = "CDS"
+    static let stateOfTheWorldMethod = Envoy_Service_Cluster_V3_ClusterDiscoveryService.Method.StreamClusters.descriptor
     let core: DiscoveryService
 
     func streamClusters(
@@ -93,7 +114,7 @@ struct ClusterService: Envoy_Service_Cluster_V3_ClusterDiscoveryService.SimpleSe
         context: ServerContext
     ) async throws {
         try await core.stateOfTheWorld(
-            requests: request, writer: response, context: context, served: [.cluster], service: "CDS")
+            requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 
     func deltaClusters(
@@ -101,7 +122,7 @@ struct ClusterService: Envoy_Service_Cluster_V3_ClusterDiscoveryService.SimpleSe
         response: RPCWriter<DeltaDiscoveryResponse>,
         context: ServerContext
     ) async throws {
-        try await core.delta(requests: request, writer: response, context: context, served: [.cluster], service: "CDS")
+        try await core.delta(requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 
     func fetchClusters(request: DiscoveryRequest, context: ServerContext) async throws -> DiscoveryResponse {
@@ -110,7 +131,10 @@ struct ClusterService: Envoy_Service_Cluster_V3_ClusterDiscoveryService.SimpleSe
 }
 
 /// EDS for Envoys configured without ADS.
-struct EndpointService: Envoy_Service_Endpoint_V3_EndpointDiscoveryService.SimpleServiceProtocol {
+struct EndpointService: Envoy_Service_Endpoint_V3_EndpointDiscoveryService.SimpleServiceProtocol, DiscoveryServing {
+    static let served: Set<ResourceType> = [.endpoint]
+    static let name = "EDS"
+    static let stateOfTheWorldMethod = Envoy_Service_Endpoint_V3_EndpointDiscoveryService.Method.StreamEndpoints.descriptor
     let core: DiscoveryService
 
     func streamEndpoints(
@@ -119,7 +143,7 @@ struct EndpointService: Envoy_Service_Endpoint_V3_EndpointDiscoveryService.Simpl
         context: ServerContext
     ) async throws {
         try await core.stateOfTheWorld(
-            requests: request, writer: response, context: context, served: [.endpoint], service: "EDS")
+            requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 
     func deltaEndpoints(
@@ -127,7 +151,7 @@ struct EndpointService: Envoy_Service_Endpoint_V3_EndpointDiscoveryService.Simpl
         response: RPCWriter<DeltaDiscoveryResponse>,
         context: ServerContext
     ) async throws {
-        try await core.delta(requests: request, writer: response, context: context, served: [.endpoint], service: "EDS")
+        try await core.delta(requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 
     func fetchEndpoints(request: DiscoveryRequest, context: ServerContext) async throws -> DiscoveryResponse {
@@ -136,7 +160,10 @@ struct EndpointService: Envoy_Service_Endpoint_V3_EndpointDiscoveryService.Simpl
 }
 
 /// SDS for Envoys configured without ADS.
-struct SecretService: Envoy_Service_Secret_V3_SecretDiscoveryService.SimpleServiceProtocol {
+struct SecretService: Envoy_Service_Secret_V3_SecretDiscoveryService.SimpleServiceProtocol, DiscoveryServing {
+    static let served: Set<ResourceType> = [.secret]
+    static let name = "SDS"
+    static let stateOfTheWorldMethod = Envoy_Service_Secret_V3_SecretDiscoveryService.Method.StreamSecrets.descriptor
     let core: DiscoveryService
 
     func streamSecrets(
@@ -145,7 +172,7 @@ struct SecretService: Envoy_Service_Secret_V3_SecretDiscoveryService.SimpleServi
         context: ServerContext
     ) async throws {
         try await core.stateOfTheWorld(
-            requests: request, writer: response, context: context, served: [.secret], service: "SDS")
+            requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 
     func deltaSecrets(
@@ -153,7 +180,7 @@ struct SecretService: Envoy_Service_Secret_V3_SecretDiscoveryService.SimpleServi
         response: RPCWriter<DeltaDiscoveryResponse>,
         context: ServerContext
     ) async throws {
-        try await core.delta(requests: request, writer: response, context: context, served: [.secret], service: "SDS")
+        try await core.delta(requests: request, writer: response, context: context, served: Self.served, service: Self.name)
     }
 
     func fetchSecrets(request: DiscoveryRequest, context: ServerContext) async throws -> DiscoveryResponse {

@@ -1,4 +1,5 @@
 import EnvoyAPI
+import Foundation
 import Synchronization
 
 /// A consistent set of xDS resources for one proxy group.
@@ -89,6 +90,20 @@ public struct Snapshot: Sendable, Equatable {
         derived.versions.value(type) { self[type].mapValues(\.version) }
     }
 
+    /// A type's whole list as a state-of-the-world response without a nonce: fields
+    /// `version_info`, `resources` and `type_url` encoded (made once per snapshot, on
+    /// first use; nil if it cannot be encoded). Every stream sent the whole type writes
+    /// these bytes and its own nonce (``SotWResponse``).
+    public func envelope(_ type: ResourceType) -> Data? {
+        derived.envelopes.value(type) {
+            var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
+            response.versionInfo = versions[type] ?? ""
+            response.typeURL = type.typeURL
+            response.resources = sorted(type).map(\.body)
+            return try? response.serializedBytes()
+        }
+    }
+
     public var resourceCount: Int { resources.values.reduce(0) { $0 + $1.count } }
 
     public static func == (lhs: Snapshot, rhs: Snapshot) -> Bool { lhs.version == rhs.version }
@@ -98,6 +113,7 @@ private final class Derived: Sendable {
     let sorted = PerType<[Resource]>()
     let versions = PerType<[String: String]>()
     let names = PerType<Set<String>>()
+    let envelopes = PerType<Data?>()
 }
 
 /// One value per resource type, made on first use.

@@ -18,6 +18,10 @@ public struct Push: Sendable, Equatable {
     public let resources: [Resource]
     /// Delta only: names the client must forget (or that do not exist).
     public let removed: [String]
+    /// State of the world: the push is the snapshot's whole list of the type with the
+    /// snapshot's version for it (``Snapshot/sorted(_:)``), the same for every stream
+    /// that sends it, so its encoding is shared (``Snapshot/envelope(_:)``).
+    public let whole: Bool
 }
 
 /// How a session read a request.
@@ -438,11 +442,14 @@ public struct StreamSession: Sendable {
         case .stateOfTheWorld:
             push = Push(
                 type: type, nonce: nonce, version: version,
-                resources: whole ? snapshot.sorted(type) : desired.values.sorted { $0.name < $1.name }, removed: [])
+                resources: whole ? snapshot.sorted(type) : desired.values.sorted { $0.name < $1.name }, removed: [],
+                whole: whole)
             state.known = whole ? snapshot.versionsByName(type) : desired.mapValues(\.version)
             state.sent = desired
         case .delta:
-            push = Push(type: type, nonce: nonce, version: version, resources: changes.updated, removed: changes.removed)
+            push = Push(
+                type: type, nonce: nonce, version: version, resources: changes.updated, removed: changes.removed,
+                whole: false)
             for resource in changes.updated {
                 state.known[resource.name] = resource.version
                 state.sent[resource.name] = resource

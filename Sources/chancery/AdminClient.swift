@@ -56,7 +56,7 @@ struct AdminClient: Sendable {
     }
 
     func get(_ path: String) async throws -> JSONValue {
-        try await send(HTTPClientRequest(url: "http://\(address)\(path)"), timeout: .seconds(30))
+        try await send(HTTPClientRequest(url: "http://\(address)\(path)"), timeout: .seconds(10))
     }
 
     func post(_ path: String, json body: Data) async throws -> JSONValue {
@@ -76,17 +76,25 @@ struct AdminClient: Sendable {
     /// The largest answer read: a world's whole configuration dump fits many times over.
     private static let largestAnswer = 512 << 20
 
+    /// `timeout` bounds the wait for the answer to begin; its body then has AsyncHTTPClient's
+    /// read timeout between bytes.
     private func send(_ request: HTTPClientRequest, timeout: TimeAmount) async throws -> JSONValue {
         var request = request
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        let status: Int
-        let body: ByteBuffer
+        let response: HTTPClientResponse
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: timeout)
-            status = Int(response.status.code)
-            body = try await response.body.collect(upTo: Self.largestAnswer)
+            response = try await HTTPClient.shared.execute(request, timeout: timeout)
         } catch {
             throw Unreachable(address: address, reason: KubernetesSource.reason(error))
+        }
+        let status = Int(response.status.code)
+        let body: ByteBuffer
+        do {
+            body = try await response.body.collect(upTo: Self.largestAnswer)
+        } catch {
+            throw Failure(
+                status: status, code: nil,
+                message: "the answer from \(address) (HTTP \(status)) could not be read whole: \(KubernetesSource.reason(error))")
         }
         let value: JSONValue? = try? JSONValue.parse(Data(body.readableBytesView))
         guard status == 200 else {
