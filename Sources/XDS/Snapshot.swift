@@ -93,15 +93,26 @@ public struct Snapshot: Sendable, Equatable {
     /// A type's whole list as a state-of-the-world response without a nonce: fields
     /// `version_info`, `resources` and `type_url` encoded (made once per snapshot, on
     /// first use; nil if it cannot be encoded). Every stream sent the whole type writes
-    /// these bytes and its own nonce (``SotWResponse``).
+    /// these bytes and its own nonce (``SotWResponse``). Nil once the snapshot is no
+    /// longer its group's current one (``retireEnvelopes()``): the few streams still
+    /// sending it encode their own.
     public func envelope(_ type: ResourceType) -> Data? {
-        derived.envelopes.value(type) {
+        if derived.retired.load(ordering: .acquiring) { return nil }
+        return derived.envelopes.value(type) {
             var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
             response.versionInfo = versions[type] ?? ""
             response.typeURL = type.typeURL
             response.resources = sorted(type).map(\.body)
             return try? response.serializedBytes()
         }
+    }
+
+    /// Frees the envelopes when the snapshot stops being current, so that the versions
+    /// kept for inspection (``SnapshotCache/historyLength``) do not each hold a copy of
+    /// their encoding.
+    func retireEnvelopes() {
+        derived.retired.store(true, ordering: .releasing)
+        derived.envelopes.removeAll()
     }
 
     public var resourceCount: Int { resources.values.reduce(0) { $0 + $1.count } }
@@ -114,6 +125,7 @@ private final class Derived: Sendable {
     let versions = PerType<[String: String]>()
     let names = PerType<Set<String>>()
     let envelopes = PerType<Data?>()
+    let retired = Atomic<Bool>(false)
 }
 
 /// One value per resource type, made on first use.
@@ -126,6 +138,8 @@ private final class PerType<Value: Sendable>: Sendable {
         values.withLock { $0[type] = value }
         return value
     }
+
+    func removeAll() { values.withLock { $0.removeAll() } }
 }
 
 /// Why a snapshot was refused: every missing reference or duplicate, one a line.

@@ -48,6 +48,19 @@ import TestSupport
         #expect(try DiscoveryResponse(serializedBytes: spliced) == Self.message(.secret, nonce: "3"))
     }
 
+    /// A group's earlier snapshots (kept for inspection) do not keep their encodings.
+    @Test func aReplacedSnapshotLetsGoOfItsEnvelopes() throws {
+        let cache = SnapshotCache()
+        let first = try Fixtures.httpSnapshot(port: 8080, routes: [.init(prefix: "/", cluster: "a")], backends: ["a": [1]])
+        let second = try Fixtures.httpSnapshot(port: 8080, routes: [.init(prefix: "/", cluster: "a")], backends: ["a": [2]])
+        cache.setSnapshot(first, for: "g")
+        #expect(first.envelope(.cluster) != nil)
+        cache.setSnapshot(second, for: "g")
+        #expect(first.envelope(.cluster) == nil)
+        #expect(second.envelope(.cluster) != nil)
+        #expect(cache.history(for: "g").map(\.version) == [first.version, second.version])
+    }
+
     /// Only a push of exactly the snapshot's list of a type, at its version, is whole.
     @Test func pushesAreWholeOnlyWhenTheyAreTheSnapshotsList() throws {
         let snapshot = Self.snapshot
