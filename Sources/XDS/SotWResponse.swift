@@ -43,7 +43,7 @@ struct SotWSerializer: MessageSerializer {
             var bytes = Bytes(repeating: 0, count: envelope.count + field.count)
             bytes.withUnsafeMutableBytes { out in
                 envelope.copyBytes(to: out)
-                field.withUnsafeBytes { out.baseAddress!.advanced(by: envelope.count).copyMemory(from: $0.baseAddress!, byteCount: field.count) }
+                UnsafeMutableRawBufferPointer(rebasing: out[envelope.count...]).copyBytes(from: field)
             }
             return bytes
         }
