@@ -12,23 +12,34 @@ import Synchronization
 /// Values reused keep their storage, so equality checks on them later cost a pointer
 /// comparison.
 public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, Value: Sendable>: Sendable {
-    private struct Round: Sendable {
+    @usableFromInline
+    struct Round: Sendable {
+        @usableFromInline
         var entries: [Key: [(input: Input, value: Value)]] = [:]
 
+        @usableFromInline
+        init() {}
+
+        @inlinable
         func find(_ key: Key, _ input: Input) -> Value? {
             entries[key]?.first { $0.input == input }?.value
         }
     }
 
-    private struct State: Sendable {
-        var previous = Round()
-        var current = Round()
-        var hits = 0
-        var misses = 0
-        var last = (reused: 0, built: 0)
+    @usableFromInline
+    struct State: Sendable {
+        @usableFromInline var previous = Round()
+        @usableFromInline var current = Round()
+        @usableFromInline var hits = 0
+        @usableFromInline var misses = 0
+        @usableFromInline var last = (reused: 0, built: 0)
+
+        @usableFromInline
+        init() {}
     }
 
-    private let state = Mutex(State())
+    @usableFromInline
+    let state = Mutex(State())
 
     public init() {}
 
@@ -55,12 +66,17 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
     /// The values the previous round kept under `key` that this round has not used yet,
     /// with their inputs: for building a value from parts of an older one (a virtual
     /// host one of whose routes changed keeps the others' messages).
+    @inlinable
     public func previous(_ key: Key) -> [(input: Input, value: Value)] {
         state.withLock { $0.previous.entries[key] ?? [] }
     }
 
     /// The value kept under `key` for an input equal to `input`, else `build()`'s; either
     /// way it is kept for the next round.
+    ///
+    /// Inlinable, so that each use is specialised for its key, input and value: the
+    /// generic form spent most of a one-route change's reuse in witness-table calls.
+    @inlinable
     public func value(_ key: Key, _ input: Input, build: () -> Value) -> Value {
         let kept: Value? = state.withLock { state in
             // Values move from the previous round to this one as they are used: one
