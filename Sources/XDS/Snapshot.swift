@@ -85,6 +85,25 @@ public struct Snapshot: Sendable, Equatable {
         derived.names.value(type) { Set(self[type].keys) }
     }
 
+    /// Whether `names` lists each of a type's resources exactly once and nothing else:
+    /// what Envoy's acknowledgements of endpoints and routes name. Checked against a
+    /// numbering of the type's names made once per snapshot, so a stream's ACK is read
+    /// without building a set of its names (ten thousand of them, a thousand streams).
+    public func namesExactly(_ names: [String], _ type: ResourceType) -> Bool {
+        guard !names.isEmpty, names.count == self[type].count else { return false }
+        let ordinals = derived.ordinals.value(type) {
+            Dictionary(uniqueKeysWithValues: sorted(type).enumerated().map { ($1.name, $0) })
+        }
+        var seen = [UInt64](repeating: 0, count: (names.count + 63) / 64)
+        for name in names {
+            guard let ordinal = ordinals[name] else { return false }
+            let bit = UInt64(1) << UInt64(ordinal % 64)
+            if seen[ordinal / 64] & bit != 0 { return false }  // named twice: some other name is missing
+            seen[ordinal / 64] |= bit
+        }
+        return true
+    }
+
     /// A type's versions by name (computed once per snapshot).
     public func versionsByName(_ type: ResourceType) -> [String: String] {
         derived.versions.value(type) { self[type].mapValues(\.version) }
@@ -124,6 +143,7 @@ private final class Derived: Sendable {
     let sorted = PerType<[Resource]>()
     let versions = PerType<[String: String]>()
     let names = PerType<Set<String>>()
+    let ordinals = PerType<[String: Int]>()
     let envelopes = PerType<Data?>()
     let retired = Atomic<Bool>(false)
 }

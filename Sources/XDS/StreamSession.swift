@@ -139,7 +139,7 @@ public struct StreamSession: Sendable {
         }
         var state = types.removeValue(forKey: type) ?? TypeState()
         var outcome: RequestOutcome
-        let wanted = shared(Self.subscription(for: type, names: names), type)
+        let wanted = subscription(for: type, names: names)
         let refresh = !state.requested || wanted != state.subscription
         if !state.requested {
             state.requested = true
@@ -287,6 +287,16 @@ public struct StreamSession: Sendable {
         guard !subscription.wildcard, subscription.names.count == snapshot[type].count else { return subscription }
         let names = snapshot.names(type)
         return names == subscription.names ? Subscription(wildcard: false, names: names) : subscription
+    }
+
+    /// What a state-of-the-world request subscribes to. Most requests are ACKs naming
+    /// every resource of the type: those get the snapshot's shared set without a set
+    /// of their own being built (and compare equal to a subscription already holding
+    /// it by identity, not name by name).
+    private func subscription(for type: ResourceType, names: [String]) -> Subscription {
+        // A resource named "*" would make `["*"]` a wildcard, not a name.
+        if snapshot[type]["*"] == nil, snapshot.namesExactly(names, type) { return Subscription(wildcard: false, names: snapshot.names(type)) }
+        return shared(Self.subscription(for: type, names: names), type)
     }
 
     private static func subscription(for type: ResourceType, names: [String]) -> Subscription {

@@ -94,6 +94,19 @@ import Testing
             secrets: [secret])
     }
 
+    @Test func namesExactlyAreEachNameOnceInAnyOrder() throws {
+        let snapshot = try Snapshot(routes: ["a", "b", "c"].map { Fixtures.routes($0, []) })
+        #expect(snapshot.namesExactly(["a", "b", "c"], .route))
+        #expect(snapshot.namesExactly(["c", "a", "b"], .route))
+        #expect(!snapshot.namesExactly(["a", "a", "b"], .route))  // as many names, one missing
+        #expect(!snapshot.namesExactly(["a", "b"], .route))
+        #expect(!snapshot.namesExactly(["a", "b", "c", "d"], .route))
+        #expect(!snapshot.namesExactly(["a", "b", "d"], .route))
+        #expect(!snapshot.namesExactly([], .route))
+        #expect(!snapshot.namesExactly(["a", "b", "c"], .cluster))
+        #expect(!Snapshot.empty.namesExactly([], .route))
+    }
+
     @Test func duplicateNamesAreRefused() throws {
         let error = #expect(throws: SnapshotError.self) {
             try Snapshot(

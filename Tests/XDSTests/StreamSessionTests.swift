@@ -244,6 +244,24 @@ private func settledSession(_ snapshot: Snapshot, mode: StreamSession.Mode = .st
         #expect(only(pushes, .route)?.resources.map(\.name) == ["r"])
     }
 
+    @Test func aSubscriptionIsWhatItNamesWhateverTheOrderOrRepeats() throws {
+        let snapshot = try Snapshot(routes: ["r", "s"].map { Fixtures.routes($0, []) })
+        var session = StreamSession(mode: .stateOfTheWorld, served: [.route], snapshot: snapshot)
+        // As many names as the snapshot has routes, but one named twice: only it.
+        let first = try #require(only(session.request(.route, ["r", "r"]).1, .route))
+        #expect(first.resources.map(\.name) == ["r"])
+        let (_, both) = session.request(.route, ["s", "r"], answering: first)
+        let second = try #require(only(both, .route))
+        #expect(second.resources.map(\.name) == ["r", "s"])
+        #expect(session.types[.route]?.subscription.names == ["r", "s"])
+        // An ACK naming them again changes nothing and is not answered.
+        let (outcome, none) = session.request(.route, ["r", "s"], answering: second)
+        #expect(outcome == .ack(nonce: second.nonce, version: second.version))
+        #expect(none.isEmpty)
+        let (_, again) = session.request(.route, ["r", "r"], answering: second)
+        #expect(only(again, .route)?.resources.map(\.name) == ["r"])
+    }
+
     @Test func perTypeStreamRefusesOtherTypes() {
         var session = StreamSession(mode: .stateOfTheWorld, served: [.listener])
         let (outcome, pushes) = session.request(.cluster)
