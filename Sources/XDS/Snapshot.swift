@@ -90,7 +90,10 @@ public struct Snapshot: Sendable, Equatable {
     /// numbering of the type's names made once per snapshot, so a stream's ACK is read
     /// without building a set of its names (ten thousand of them, a thousand streams).
     public func namesExactly(_ names: [String], _ type: ResourceType) -> Bool {
-        guard !names.isEmpty, names.count == self[type].count else { return false }
+        // A snapshot no longer current keeps no numbering: its few streams build a set.
+        guard !names.isEmpty, names.count == self[type].count, !derived.retired.load(ordering: .acquiring) else {
+            return false
+        }
         let ordinals = derived.ordinals.value(type) {
             Dictionary(uniqueKeysWithValues: sorted(type).enumerated().map { ($1.name, $0) })
         }
@@ -126,12 +129,13 @@ public struct Snapshot: Sendable, Equatable {
         }
     }
 
-    /// Frees the envelopes when the snapshot stops being current, so that the versions
-    /// kept for inspection (``SnapshotCache/historyLength``) do not each hold a copy of
-    /// their encoding.
+    /// Frees the envelopes (and the numbering of names) when the snapshot stops being
+    /// current, so that the versions kept for inspection
+    /// (``SnapshotCache/historyLength``) do not each hold a copy of their encoding.
     func retireEnvelopes() {
         derived.retired.store(true, ordering: .releasing)
         derived.envelopes.removeAll()
+        derived.ordinals.removeAll()
     }
 
     public var resourceCount: Int { resources.values.reduce(0) { $0 + $1.count } }

@@ -48,16 +48,21 @@ import TestSupport
         #expect(try DiscoveryResponse(serializedBytes: spliced) == Self.message(.secret, nonce: "3"))
     }
 
-    /// A group's earlier snapshots (kept for inspection) do not keep their encodings.
+    /// A group's earlier snapshots (kept for inspection) do not keep their encodings
+    /// or their numbering of names.
     @Test func aReplacedSnapshotLetsGoOfItsEnvelopes() throws {
         let cache = SnapshotCache()
         let first = try Fixtures.httpSnapshot(port: 8080, routes: [.init(prefix: "/", cluster: "a")], backends: ["a": [1]])
         let second = try Fixtures.httpSnapshot(port: 8080, routes: [.init(prefix: "/", cluster: "a")], backends: ["a": [2]])
+        let clusters = Array(first[.cluster].keys)
         cache.setSnapshot(first, for: "g")
         #expect(first.envelope(.cluster) != nil)
+        #expect(first.namesExactly(clusters, .cluster))
         cache.setSnapshot(second, for: "g")
         #expect(first.envelope(.cluster) == nil)
+        #expect(!first.namesExactly(clusters, .cluster))  // its streams build their own set
         #expect(second.envelope(.cluster) != nil)
+        #expect(second.namesExactly(clusters, .cluster))
         #expect(cache.history(for: "g").map(\.version) == [first.version, second.version])
     }
 
