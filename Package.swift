@@ -284,7 +284,11 @@ let package = Package(
         ),
         .testTarget(
             name: "XDSTests",
-            dependencies: ["XDS", "EnvoyAPI", "TestSupport", "Translation", "EnvoyBuild"],
+            dependencies: [
+                "XDS", "EnvoyAPI", "TestSupport", "Translation", "EnvoyBuild",
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

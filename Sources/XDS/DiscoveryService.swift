@@ -84,16 +84,15 @@ public struct DiscoveryService: Sendable {
                 switch response {
                 case .message(let message):
                     try await writer.write(message)
-                case .spliced(let envelope, let nonce):
-                    var message = try Envoy_Service_Discovery_V3_DiscoveryResponse(serializedBytes: envelope)
-                    message.nonce = nonce
-                    try await writer.write(message)
+                case .shared(let buffer):
+                    try await writer.write(
+                        Envoy_Service_Discovery_V3_DiscoveryResponse(serializedBytes: Array(buffer.readableBytesView)))
                 }
             })
     }
 
-    /// `splice`: a push of a type's whole list is written as the snapshot's encoding of
-    /// it plus this stream's nonce (``SotWResponse``), encoded once for every stream.
+    /// `splice`: a push of a type's whole list with the snapshot's nonce is written as
+    /// the snapshot's encoding of it (``SotWResponse``), encoded once for every stream.
     func stateOfTheWorld(
         requests: RPCAsyncSequence<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>,
         context: ServerContext,
@@ -107,8 +106,8 @@ public struct DiscoveryService: Sendable {
             node: { $0.hasNode ? $0.node : nil },
             receive: { session, request in session.receive(request) },
             write: { push, snapshot in
-                if splice, push.whole, let envelope = snapshot.envelope(push.type) {
-                    try await send(.spliced(envelope: envelope, nonce: push.nonce))
+                if splice, push.whole, let response = snapshot.wholeResponse(push.type) {
+                    try await send(.shared(response))
                     return
                 }
                 var response = Envoy_Service_Discovery_V3_DiscoveryResponse()

@@ -1,5 +1,6 @@
 import EnvoyAPI
 import Foundation
+import NIOCore
 import Synchronization
 
 /// A consistent set of xDS resources for one proxy group.
@@ -112,25 +113,40 @@ public struct Snapshot: Sendable, Equatable {
         derived.versions.value(type) { self[type].mapValues(\.version) }
     }
 
-    /// A type's whole list as a state-of-the-world response without a nonce: fields
-    /// `version_info`, `resources` and `type_url` encoded (made once per snapshot, on
-    /// first use; nil if it cannot be encoded). Every stream sent the whole type writes
-    /// these bytes and its own nonce (``SotWResponse``). Nil once the snapshot is no
-    /// longer its group's current one (``retireEnvelopes()``): the few streams still
+    /// The nonce of a type's whole-list response (``wholeResponse(_:)``): the same for
+    /// every stream sent it, never the same for two snapshots made by this process,
+    /// and never a stream's own (those are numbers).
+    public func sharedNonce(_ type: ResourceType) -> String { "\(type.shortName)-\(derived.serial)" }
+
+    /// Which snapshot this is, among those this process made.
+    var serial: UInt64 { derived.serial }
+
+    /// A type's whole list as a state-of-the-world response — `version_info`,
+    /// `resources`, `type_url` and the ``sharedNonce(_:)`` — encoded once per snapshot,
+    /// on first use. Every stream sent the whole type writes this buffer itself, not a
+    /// copy (``SotWSerializer``). Nil if it cannot be encoded, and once the snapshot is
+    /// no longer its group's current one (``retireEnvelopes()``): the few streams still
     /// sending it encode their own.
-    public func envelope(_ type: ResourceType) -> Data? {
+    public func wholeResponse(_ type: ResourceType) -> ByteBuffer? {
         if derived.retired.load(ordering: .acquiring) { return nil }
         return derived.envelopes.value(type) {
-            var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
-            response.versionInfo = versions[type] ?? ""
-            response.typeURL = type.typeURL
-            response.resources = sorted(type).map(\.body)
-            return try? response.serializedBytes()
+            guard let bytes: [UInt8] = try? wholeMessage(type).serializedBytes() else { return nil }
+            return ByteBuffer(bytes: bytes)
         }
     }
 
-    /// Frees the envelopes (and the numbering of names) when the snapshot stops being
-    /// current, so that the versions kept for inspection
+    /// The message ``wholeResponse(_:)`` encodes.
+    func wholeMessage(_ type: ResourceType) -> Envoy_Service_Discovery_V3_DiscoveryResponse {
+        var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
+        response.versionInfo = versions[type] ?? ""
+        response.typeURL = type.typeURL
+        response.nonce = sharedNonce(type)
+        response.resources = sorted(type).map(\.body)
+        return response
+    }
+
+    /// Frees the whole-list responses (and the numbering of names) when the snapshot
+    /// stops being current, so that the versions kept for inspection
     /// (``SnapshotCache/historyLength``) do not each hold a copy of their encoding.
     func retireEnvelopes() {
         derived.retired.store(true, ordering: .releasing)
@@ -148,8 +164,12 @@ private final class Derived: Sendable {
     let versions = PerType<[String: String]>()
     let names = PerType<Set<String>>()
     let ordinals = PerType<[String: Int]>()
-    let envelopes = PerType<Data?>()
+    let envelopes = PerType<ByteBuffer?>()
     let retired = Atomic<Bool>(false)
+    /// Tells this snapshot's shared nonces from every other's.
+    let serial = Derived.serials.add(1, ordering: .relaxed).newValue
+
+    private static let serials = Atomic<UInt64>(0)
 }
 
 /// One value per resource type, made on first use.

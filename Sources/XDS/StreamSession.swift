@@ -19,8 +19,9 @@ public struct Push: Sendable, Equatable {
     /// Delta only: names the client must forget (or that do not exist).
     public let removed: [String]
     /// State of the world: the push is the snapshot's whole list of the type with the
-    /// snapshot's version for it (``Snapshot/sorted(_:)``), the same for every stream
-    /// that sends it, so its encoding is shared (``Snapshot/envelope(_:)``).
+    /// snapshot's version for it (``Snapshot/sorted(_:)``) and its shared nonce — the
+    /// same response for every stream that sends it, so its encoding is shared
+    /// (``Snapshot/wholeResponse(_:)``).
     public let whole: Bool
 }
 
@@ -95,6 +96,10 @@ public struct StreamSession: Sendable {
         /// resource (a thousand streams each re-checking a thousand clusters was most
         /// of fan-out's time).
         var synced = false
+        /// The snapshot whose shared nonce this type was last pushed with: a stream sent
+        /// the same snapshot's whole list twice (its subscription changed meanwhile)
+        /// gets a nonce of its own the second time, so no two pushes share a nonce.
+        var sharedNonceSerial: UInt64?
     }
 
     public let mode: Mode
@@ -440,7 +445,7 @@ public struct StreamSession: Sendable {
 
     private mutating func push(_ type: ResourceType, desired: [String: Resource], changes: Changes) -> Push {
         nonceCounter += 1
-        let nonce = String(nonceCounter)
+        var nonce = String(nonceCounter)
         var state = types.removeValue(forKey: type)!
         // desired ⊇ view, so equal counts mean the client is sent exactly its view.
         let exactlyView = desired.count == state.view.count
@@ -450,10 +455,16 @@ public struct StreamSession: Sendable {
         let push: Push
         switch mode {
         case .stateOfTheWorld:
+            // With the snapshot's nonce for it, the response is the same for every stream.
+            let shared = whole && state.sharedNonceSerial != snapshot.serial
+            if shared {
+                nonce = snapshot.sharedNonce(type)
+                state.sharedNonceSerial = snapshot.serial
+            }
             push = Push(
                 type: type, nonce: nonce, version: version,
                 resources: whole ? snapshot.sorted(type) : desired.values.sorted { $0.name < $1.name }, removed: [],
-                whole: whole)
+                whole: shared)
             state.known = whole ? snapshot.versionsByName(type) : desired.mapValues(\.version)
             state.sent = desired
         case .delta:
