@@ -288,6 +288,7 @@ let package = Package(
                 "XDS", "EnvoyAPI", "TestSupport", "Translation", "EnvoyBuild",
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

@@ -42,12 +42,11 @@ public final class XDSServer: Sendable {
     static let listenBacklog: Int32 = 4096
     /// Connections accepted per wake-up of the listening socket's event loop.
     static let acceptsPerRead: UInt = 256
+    /// How much a connection reads at once: from 2 KiB, growing to at most 16 KiB.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 16384)
 
-    /// - Parameter address: where to listen; port 0 picks a free port (see ``boundAddress()``).
-    public init(
-        address: HostPort, socketPath: String? = nil, discovery: DiscoveryService, tls: XDSTLS? = nil,
-        trustDomain: String = "cluster.local", tokenReviewer: (any TokenReviewer)? = nil
-    ) {
+    /// The gRPC transport's settings for xDS connections.
+    static func transportConfig() -> HTTP2ServerTransport.Posix.Config {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         // Snapshots for large fleets exceed gRPC's 4 MiB default; requests stay small,
         // but a delta reconnect lists every resource version the proxy holds.
@@ -66,6 +65,22 @@ public final class XDSServer: Sendable {
                 channel.setOption(ChannelOptions.maxMessagesPerRead, value: Self.acceptsPerRead)
             }
         }
+        // Each connection keeps the buffers it reads into, grown to the largest read:
+        // NIO's default lets one grow to 64 KiB, and a state-of-the-world ACK at 10,000
+        // routes (every cluster named again) fills it, so a thousand idle connections
+        // kept about that much each. A larger request takes more reads instead.
+        config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
+            channel.setOption(ChannelOptions.recvAllocator, value: Self.receiveBuffers)
+        }
+        return config
+    }
+
+    /// - Parameter address: where to listen; port 0 picks a free port (see ``boundAddress()``).
+    public init(
+        address: HostPort, socketPath: String? = nil, discovery: DiscoveryService, tls: XDSTLS? = nil,
+        trustDomain: String = "cluster.local", tokenReviewer: (any TokenReviewer)? = nil
+    ) {
+        let config = Self.transportConfig()
         let security: HTTP2ServerTransport.Posix.TransportSecurity =
             tls.map { tls in
                 .tls(
