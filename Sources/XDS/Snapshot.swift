@@ -150,8 +150,8 @@ public struct Snapshot: Sendable, Equatable {
     /// (``SnapshotCache/historyLength``) do not each hold a copy of their encoding.
     func retireEnvelopes() {
         derived.retired.store(true, ordering: .releasing)
-        derived.envelopes.removeAll()
-        derived.ordinals.removeAll()
+        derived.envelopes.close()
+        derived.ordinals.close()
     }
 
     public var resourceCount: Int { resources.values.reduce(0) { $0 + $1.count } }
@@ -174,16 +174,23 @@ private final class Derived: Sendable {
 
 /// One value per resource type, made on first use.
 private final class PerType<Value: Sendable>: Sendable {
-    private let values = Mutex<[ResourceType: Value]>([:])
+    private let values = Mutex<(closed: Bool, made: [ResourceType: Value])>((false, [:]))
 
     func value(_ type: ResourceType, make: () -> Value) -> Value {
-        if let value = values.withLock({ $0[type] }) { return value }
+        if let value = values.withLock({ $0.made[type] }) { return value }
         let value = make()
-        values.withLock { $0[type] = value }
+        values.withLock { if !$0.closed { $0.made[type] = value } }
         return value
     }
 
-    func removeAll() { values.withLock { $0.removeAll() } }
+    /// Drops every value, and keeps none made from now on (one being made while the
+    /// snapshot is retired included).
+    func close() {
+        values.withLock {
+            $0.closed = true
+            $0.made.removeAll()
+        }
+    }
 }
 
 /// Why a snapshot was refused: every missing reference or duplicate, one a line.

@@ -96,10 +96,12 @@ public struct StreamSession: Sendable {
         /// resource (a thousand streams each re-checking a thousand clusters was most
         /// of fan-out's time).
         var synced = false
-        /// The snapshot whose shared nonce this type was last pushed with: a stream sent
-        /// the same snapshot's whole list twice (its subscription changed meanwhile)
-        /// gets a nonce of its own the second time, so no two pushes share a nonce.
-        var sharedNonceSerial: UInt64?
+        /// The newest snapshot whose shared nonce this type was pushed with. Only a newer
+        /// snapshot's is used again: a stream sent one snapshot's whole list twice (its
+        /// subscription changed meanwhile), or an older snapshot again (`Snapshot.empty`
+        /// when a group is removed, or a snapshot shared with another group), gets a
+        /// nonce of its own, so no two pushes share a nonce.
+        var sharedNonceSerial: UInt64 = 0
     }
 
     public let mode: Mode
@@ -456,7 +458,7 @@ public struct StreamSession: Sendable {
         switch mode {
         case .stateOfTheWorld:
             // With the snapshot's nonce for it, the response is the same for every stream.
-            let shared = whole && state.sharedNonceSerial != snapshot.serial
+            let shared = whole && snapshot.serial > state.sharedNonceSerial
             if shared {
                 nonce = snapshot.sharedNonce(type)
                 state.sharedNonceSerial = snapshot.serial

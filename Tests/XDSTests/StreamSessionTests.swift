@@ -262,6 +262,24 @@ private func settledSession(_ snapshot: Snapshot, mode: StreamSession.Mode = .st
         #expect(only(again, .route)?.resources.map(\.name) == ["r"])
     }
 
+    /// A snapshot that comes back to a stream (`Snapshot.empty` when its group is
+    /// removed, or one shared with another group) does not bring its shared nonce back.
+    @Test func aSnapshotComingBackGetsTheStreamsOwnNonce() throws {
+        var session = StreamSession(mode: .stateOfTheWorld, served: [.listener], snapshot: .empty)
+        let first = try #require(only(session.request(.listener).1, .listener))
+        #expect(first.whole)
+        #expect(first.nonce == Snapshot.empty.sharedNonce(.listener))
+        let world = try Fixtures.httpSnapshot(port: 8080, routes: [.init(prefix: "/", cluster: "a")], backends: ["a": [1]])
+        _ = session.request(.listener, answering: first)
+        let second = try #require(only(session.update(world), .listener))
+        #expect(second.nonce == world.sharedNonce(.listener))
+        _ = session.request(.listener, answering: second)
+        let third = try #require(only(session.update(.empty), .listener))
+        #expect(third.resources.isEmpty)
+        #expect(!third.whole)
+        #expect(Set([first.nonce, second.nonce, third.nonce]).count == 3)
+    }
+
     @Test func perTypeStreamRefusesOtherTypes() {
         var session = StreamSession(mode: .stateOfTheWorld, served: [.listener])
         let (outcome, pushes) = session.request(.cluster)
