@@ -125,11 +125,11 @@ public struct Snapshot: Sendable, Equatable {
     /// `resources`, `type_url` and the ``sharedNonce(_:)`` — encoded once per snapshot,
     /// on first use. Every stream sent the whole type writes this buffer itself, not a
     /// copy (``SotWSerializer``). Nil if it cannot be encoded, and once the snapshot is
-    /// no longer its group's current one (``retireEnvelopes()``): the few streams still
+    /// no longer its group's current one (``retire()``): the few streams still
     /// sending it encode their own.
     public func wholeResponse(_ type: ResourceType) -> ByteBuffer? {
         if derived.retired.load(ordering: .acquiring) { return nil }
-        return derived.envelopes.value(type) {
+        return derived.wholeResponses.value(type) {
             guard let bytes: [UInt8] = try? wholeMessage(type).serializedBytes() else { return nil }
             return ByteBuffer(bytes: bytes)
         }
@@ -148,9 +148,9 @@ public struct Snapshot: Sendable, Equatable {
     /// Frees the whole-list responses (and the numbering of names) when the snapshot
     /// stops being current, so that the versions kept for inspection
     /// (``SnapshotCache/historyLength``) do not each hold a copy of their encoding.
-    func retireEnvelopes() {
+    func retire() {
         derived.retired.store(true, ordering: .releasing)
-        derived.envelopes.close()
+        derived.wholeResponses.close()
         derived.ordinals.close()
     }
 
@@ -164,7 +164,7 @@ private final class Derived: Sendable {
     let versions = PerType<[String: String]>()
     let names = PerType<Set<String>>()
     let ordinals = PerType<[String: Int]>()
-    let envelopes = PerType<ByteBuffer?>()
+    let wholeResponses = PerType<ByteBuffer?>()
     let retired = Atomic<Bool>(false)
     /// Tells this snapshot's shared nonces from every other's.
     let serial = Derived.serials.add(1, ordering: .relaxed).newValue

@@ -48,7 +48,7 @@ public final class SnapshotCache: Sendable {
         // Yielding under the lock keeps every watcher's sequence in the order snapshots were set.
         state.withLock { state in
             if state.snapshots[group]?.version == snapshot.version { return }
-            state.snapshots.updateValue(snapshot, forKey: group)?.retireEnvelopes()
+            state.snapshots.updateValue(snapshot, forKey: group)?.retire()
             var history = state.history[group] ?? []
             history.append(
                 Record(snapshot: snapshot, seenAt: seenAt ?? now, translatedAt: translatedAt ?? now, setAt: now))

@@ -302,7 +302,9 @@ public struct StreamSession: Sendable {
     /// it by identity, not name by name).
     private func subscription(for type: ResourceType, names: [String]) -> Subscription {
         // A resource named "*" would make `["*"]` a wildcard, not a name.
-        if snapshot[type]["*"] == nil, snapshot.namesExactly(names, type) { return Subscription(wildcard: false, names: snapshot.names(type)) }
+        if snapshot[type]["*"] == nil, snapshot.namesExactly(names, type) {
+            return Subscription(wildcard: false, names: snapshot.names(type))
+        }
         return shared(Self.subscription(for: type, names: names), type)
     }
 
