@@ -305,7 +305,7 @@ let package = Package(
         .testTarget(
             name: "TranslationTests",
             dependencies: [
-                "Translation", "IR", "EnvoyBuild", "GatewayModel", "EnvoyAPI", "XDS", "MeshIdentity",
+                "Translation", "IR", "EnvoyBuild", "GatewayModel", "EnvoyAPI", "XDS", "MeshIdentity", "TestSupport",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

@@ -7,8 +7,8 @@ public struct ResourceSet: Sendable, Hashable {
     public private(set) var manifests: [ObjectKey: Manifest] = [:]
     /// Objects (or whole files) that could not be read.
     public private(set) var errors: [ManifestError] = []
-    /// The keys of each kind, kept in step with `manifests` (derived: not part of
-    /// equality), so that reading one kind does not walk every object.
+    /// The keys of each kind, sorted, kept in step with `manifests` (derived: not part of
+    /// equality), so that reading one kind neither walks every object nor sorts.
     private var keysByKind: [Kind: [ObjectKey]] = [:]
 
     public static func == (a: ResourceSet, b: ResourceSet) -> Bool {
@@ -26,20 +26,51 @@ public struct ResourceSet: Sendable, Hashable {
     /// order) and the second is reported.
     public init(manifests: [Manifest], errors: [ManifestError] = []) {
         self.errors = errors
-        for manifest in manifests { insert(manifest) }
+        for manifest in manifests { add(manifest) }
+        sortKeys()
     }
 
     public mutating func insert(_ manifest: Manifest) {
+        guard add(manifest) else { return }
+        let key = manifest.object.key
+        // Kept sorted: appended when it comes last (as when copying a set kind by kind).
+        if let keys = keysByKind[key.kind], keys.count > 1, key < keys[keys.count - 2] {
+            keysByKind[key.kind]!.removeLast()
+            keysByKind[key.kind]!.insert(key, at: Self.position(of: key, in: keysByKind[key.kind]!))
+        }
+    }
+
+    /// Adds `manifest` with its key at the end of its kind's keys (the caller sorts
+    /// them), or reports it if its object is defined already. Whether it was added.
+    @discardableResult
+    private mutating func add(_ manifest: Manifest) -> Bool {
         let key = manifest.object.key
         if let existing = manifests[key] {
             errors.append(
                 ManifestError(
                     file: manifest.origin.file, line: manifest.origin.line, object: key,
                     message: "defined again; the definition at \(existing.origin) is used"))
-            return
+            return false
         }
         manifests[key] = manifest
         keysByKind[key.kind, default: []].append(key)
+        return true
+    }
+
+    /// Sorts every kind's keys (a sort of sorted runs: linear for keys added in order).
+    private mutating func sortKeys() {
+        for kind in Array(keysByKind.keys) { keysByKind[kind]!.sort() }
+    }
+
+    /// Where `key` belongs in the sorted `keys`: the first index whose key is not smaller.
+    private static func position(of key: ObjectKey, in keys: [ObjectKey]) -> Int {
+        var low = 0
+        var high = keys.count
+        while low < high {
+            let middle = (low + high) / 2
+            if keys[middle] < key { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     public mutating func report(_ error: ManifestError) { errors.append(error) }
@@ -48,9 +79,11 @@ public struct ResourceSet: Sendable, Hashable {
     public mutating func replace(_ key: ObjectKey, with manifest: Manifest?) {
         if let manifest {
             precondition(manifest.object.key == key, "a manifest replaces only the object of its own key")
-            if manifests.updateValue(manifest, forKey: key) == nil { keysByKind[key.kind, default: []].append(key) }
-        } else if manifests.removeValue(forKey: key) != nil {
-            keysByKind[key.kind]?.removeAll { $0 == key }
+            if manifests.updateValue(manifest, forKey: key) == nil {
+                keysByKind[key.kind, default: []].insert(key, at: Self.position(of: key, in: keysByKind[key.kind] ?? []))
+            }
+        } else if manifests.removeValue(forKey: key) != nil, let keys = keysByKind[key.kind] {
+            keysByKind[key.kind]!.remove(at: Self.position(of: key, in: keys))
         }
     }
 
@@ -58,7 +91,8 @@ public struct ResourceSet: Sendable, Hashable {
     /// this set's definition is kept and the other one reported.
     public func merging(_ other: ResourceSet) -> ResourceSet {
         var merged = self
-        for key in other.manifests.keys.sorted() { merged.insert(other.manifests[key]!) }
+        for key in other.manifests.keys.sorted() { merged.add(other.manifests[key]!) }
+        merged.sortKeys()
         for error in other.errors { merged.report(error) }
         return merged
     }
@@ -78,7 +112,7 @@ public struct ResourceSet: Sendable, Hashable {
 
     /// Objects of a kind, ordered by namespace and name.
     public func manifests(of kind: Kind) -> [Manifest] {
-        (keysByKind[kind] ?? []).sorted().map { manifests[$0]! }
+        (keysByKind[kind] ?? []).map { manifests[$0]! }
     }
 
     public var gatewayClasses: [GatewayClass] {

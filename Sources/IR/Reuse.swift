@@ -43,7 +43,8 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
 
     public init() {}
 
-    /// Values reused and built in the last finished round.
+    /// Values the last finished round kept from the round before it, and values it built
+    /// (a value used twice in one round counts once).
     public var lastRound: (reused: Int, built: Int) { state.withLock { $0.last } }
 
     /// Starts a round: values it does not use are dropped when it finishes.
@@ -91,10 +92,9 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
                 }
                 state.previous.entries[key] = candidates
             }
-            if let hit = state.current.find(key, input) {
-                state.hits += 1
-                return hit
-            }
+            // Used already in this round: the same value again, neither kept from the
+            // last round nor built (not counted).
+            if let hit = state.current.find(key, input) { return hit }
             return nil
         }
         if let kept { return kept }

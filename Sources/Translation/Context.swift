@@ -145,16 +145,32 @@ func key(_ kind: Kind, _ metadata: ObjectMeta) -> ObjectKey {
 
 /// The spec's tie-breaks: older objects first, then namespace/name.
 enum Ordering {
-    static func older(_ a: ObjectMeta, than b: ObjectMeta) -> Bool {
-        let ta = a.creationTimestamp ?? ""
-        let tb = b.creationTimestamp ?? ""
-        if ta != tb {
-            // An object without a timestamp (a file) counts as newest.
-            if ta.isEmpty { return false }
-            if tb.isEmpty { return true }
-            return ta < tb
+    static func older(_ a: ObjectMeta, than b: ObjectMeta) -> Bool { Age(a) < Age(b) }
+
+    /// `items` oldest first, each one's age read once (not once per comparison).
+    static func oldestFirst<T>(_ items: [T], metadata: (T) -> ObjectMeta) -> [T] {
+        items.map { (Age(metadata($0)), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
+    }
+
+    /// Where an object stands in the order: its creation time, then "{namespace}/{name}"
+    /// as one string (the spec's words).
+    struct Age: Comparable {
+        let timestamp: String
+        let path: String
+
+        init(_ metadata: ObjectMeta) {
+            timestamp = metadata.creationTimestamp ?? ""
+            path = "\(metadata.namespace ?? "default")/\(metadata.name)"
         }
-        // The spec orders by "{namespace}/{name}" as one string.
-        return "\(a.namespace ?? "default")/\(a.name)" < "\(b.namespace ?? "default")/\(b.name)"
+
+        static func < (a: Age, b: Age) -> Bool {
+            if a.timestamp != b.timestamp {
+                // An object without a timestamp (a file) counts as newest.
+                if a.timestamp.isEmpty { return false }
+                if b.timestamp.isEmpty { return true }
+                return a.timestamp < b.timestamp
+            }
+            return a.path < b.path
+        }
     }
 }

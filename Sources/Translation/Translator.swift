@@ -93,8 +93,7 @@ public struct Translator: Sendable {
                 classProblems[gatewayClass.metadata.name] = "its GatewayClass \(gatewayClass.metadata.name) is not accepted: \(problem)"
             }
         }
-        var gateways = set.gateways.filter { ours.contains($0.spec.gatewayClassName) }
-            .sorted { Ordering.older($0.metadata, than: $1.metadata) }
+        var gateways = Ordering.oldestFirst(set.gateways.filter { ours.contains($0.spec.gatewayClassName) }, metadata: \.metadata)
             .map { PreparedGateway(gateway: $0, classProblem: classProblems[$0.spec.gatewayClassName], context: context) }
         let listenerSets = ListenerSets.attach(set.listenerSets, to: &gateways, context: context)
         let attachments = RouteAttachment.attach(

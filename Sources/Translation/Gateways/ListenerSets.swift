@@ -31,7 +31,7 @@ enum ListenerSets {
     ) -> [ObjectKey: PreparedListenerSet] {
         let byKey = Dictionary(uniqueKeysWithValues: gateways.enumerated().map { ($1.key, $0) })
         var result: [ObjectKey: PreparedListenerSet] = [:]
-        for set in sets.sorted(by: { Ordering.older($0.metadata, than: $1.metadata) }) {
+        for set in Ordering.oldestFirst(sets, metadata: \.metadata) {
             let key = Translation.key(.listenerSet, set.metadata)
             let parent = set.spec.parentRef
             guard Kind.referenced(group: parent.group, kind: parent.kind, implied: .gateway) == .gateway else { continue }

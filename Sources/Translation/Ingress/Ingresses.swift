@@ -73,7 +73,7 @@ enum Ingresses {
 
         var byGroup: [String: [Served]] = [:]
         var canaries: [IngressCanary] = []
-        for ingress in set.ingresses.sorted(by: { Ordering.older($0.metadata, than: $1.metadata) }) {
+        for ingress in Ordering.oldestFirst(set.ingresses, metadata: \.metadata) {
             let className =
                 ingress.spec.ingressClassName ?? ingress.metadata.annotations?[legacyClassAnnotation] ?? defaultClass?.metadata.name
             guard let className, let ingressClass = byName[className] else { continue }

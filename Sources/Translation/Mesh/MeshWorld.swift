@@ -29,7 +29,7 @@ struct MeshWorld {
         var services: [ObjectKey: MeshService] = [:]
         // A cluster IP is one Service's: the oldest keeps one two Services claim.
         var holders: [String: ObjectKey] = [:]
-        for service in set.services.sorted(by: { Ordering.older($0.metadata, than: $1.metadata) }) {
+        for service in Ordering.oldestFirst(set.services, metadata: \.metadata) {
             guard let ip = MeshServices.clusterIP(of: service) else { continue }
             let key = Translation.key(.service, service.metadata)
             guard !ip.contains("/"), AddressRange(ip) != nil else {

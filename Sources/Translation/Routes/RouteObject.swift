@@ -55,11 +55,11 @@ struct RouteObject {
                     kind: .udpRoute, key: Translation.key(.udpRoute, route.metadata), metadata: route.metadata,
                     parentRefs: route.spec.parentRefs ?? [], hostnames: [], body: .stream(route.spec.rules ?? [])))
         }
-        return routes.sorted { a, b in
-            if Ordering.older(a.metadata, than: b.metadata) { return true }
-            if Ordering.older(b.metadata, than: a.metadata) { return false }
-            return a.kind < b.kind
-        }
+        return routes.map { (Ordering.Age($0.metadata), $0) }.sorted { a, b in
+            if a.0 < b.0 { return true }
+            if b.0 < a.0 { return false }
+            return a.1.kind < b.1.kind
+        }.map(\.1)
     }
 }
 

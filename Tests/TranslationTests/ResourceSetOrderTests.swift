@@ -1,0 +1,73 @@
+import Foundation
+import GatewayModel
+import Testing
+import TestSupport
+
+/// A ResourceSet keeps each kind's keys sorted as it changes, rather than sorting them
+/// whenever a kind is read: whatever built or changed it, a kind's objects come out in
+/// key order, as they did when every read sorted.
+@Suite struct ResourceSetOrderTests {
+    static func configMap(_ namespace: String, _ name: String, value: Int) throws -> Manifest {
+        let result = ManifestDecoder.decode(
+            file: "\(namespace)-\(name).yaml",
+            contents: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: \(name), namespace: \(namespace)}\ndata: {v: \"\(value)\"}\n")
+        return try #require(result.manifests.first, "\(result.errors)")
+    }
+
+    static func namespace(_ name: String) throws -> Manifest {
+        let result = ManifestDecoder.decode(file: "\(name).yaml", contents: "apiVersion: v1\nkind: Namespace\nmetadata: {name: \(name)}\n")
+        return try #require(result.manifests.first, "\(result.errors)")
+    }
+
+    /// Every kind read from `set` is in key order, and holds exactly the set's objects of it.
+    static func expectOrdered(_ set: ResourceSet, step: String) {
+        for kind in [Kind.configMap, .namespace] {
+            let read = set.manifests(of: kind).map(\.object.key)
+            let expected = set.manifests.keys.filter { $0.kind == kind }.sorted()
+            #expect(read == expected, "\(step): \(kind)")
+            #expect(set.count(of: kind) == expected.count, "\(step): count of \(kind)")
+        }
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3, 4])
+    func kindsStayInKeyOrderThroughAnyChange(seed: UInt64) throws {
+        var random = SplitMix(seed: seed)
+        func someManifest() throws -> Manifest {
+            Int.random(in: 0..<5, using: &random) == 0
+                ? try Self.namespace("n\(Int.random(in: 0..<30, using: &random))")
+                : try Self.configMap(
+                    "ns\(Int.random(in: 0..<4, using: &random))", "c\(Int.random(in: 0..<40, using: &random))",
+                    value: Int.random(in: 0..<3, using: &random))
+        }
+        var set = ResourceSet(manifests: try (0..<25).map { _ in try someManifest() })
+        Self.expectOrdered(set, step: "built")
+        for step in 0..<300 {
+            let manifest = try someManifest()
+            let key = manifest.object.key
+            switch Int.random(in: 0..<6, using: &random) {
+            case 0:
+                set.insert(manifest)
+            case 1, 2:
+                set.replace(key, with: manifest)
+            case 3:
+                set.replace(key, with: nil)
+            case 4:
+                let other = ResourceSet(manifests: try (0..<Int.random(in: 0..<8, using: &random)).map { _ in try someManifest() })
+                set = set.merging(other)
+            default:
+                set = set.capped(perKind: Int.random(in: 5..<60, using: &random))
+            }
+            Self.expectOrdered(set, step: "step \(step)")
+        }
+    }
+
+    /// Objects added out of order, one by one, read in key order.
+    @Test func insertingOutOfOrderReadsInOrder() throws {
+        var set = ResourceSet()
+        for name in ["m", "c", "x", "a", "q", "b"] { set.insert(try Self.configMap("ns", name, value: 0)) }
+        #expect(set.manifests(of: .configMap).map(\.object.metadata.name) == ["a", "b", "c", "m", "q", "x"])
+        set.replace(ObjectKey(.configMap, namespace: "ns", name: "c"), with: nil)
+        set.replace(ObjectKey(.configMap, namespace: "ns", name: "d"), with: try Self.configMap("ns", "d", value: 1))
+        #expect(set.manifests(of: .configMap).map(\.object.metadata.name) == ["a", "b", "d", "m", "q", "x"])
+    }
+}
