@@ -107,6 +107,17 @@ public struct ResourceSet: Sendable, Hashable {
         return changed
     }
 
+    /// Whether `other` holds exactly this set's objects (origins included) of every kind
+    /// `kinds` accepts. Objects that share storage compare in a few pointer comparisons.
+    public func sameObjects(as other: ResourceSet, ofKinds kinds: (Kind) -> Bool) -> Bool {
+        for kind in Kind.allCases where kinds(kind) {
+            let keys = keysByKind[kind] ?? []
+            guard keys == other.keysByKind[kind] ?? [] else { return false }
+            for key in keys where manifests[key] != other.manifests[key] { return false }
+        }
+        return true
+    }
+
     /// How many objects of a kind there are.
     public func count(of kind: Kind) -> Int { keysByKind[kind]?.count ?? 0 }
 

@@ -43,8 +43,7 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
 
     public init() {}
 
-    /// Values the last finished round kept from the round before it, and values it built
-    /// (a value used twice in one round counts once).
+    /// Values reused and built in the last finished round.
     public var lastRound: (reused: Int, built: Int) { state.withLock { $0.last } }
 
     /// Starts a round: values it does not use are dropped when it finishes.
@@ -92,9 +91,10 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
                 }
                 state.previous.entries[key] = candidates
             }
-            // Used already in this round: the same value again, neither kept from the
-            // last round nor built (not counted).
-            if let hit = state.current.find(key, input) { return hit }
+            if let hit = state.current.find(key, input) {
+                state.hits += 1
+                return hit
+            }
             return nil
         }
         if let kept { return kept }

@@ -22,6 +22,9 @@ struct Context {
     var grpcClusters: Set<ServicePort> = []
     /// What the previous translation planned, to reuse where its inputs are equal.
     let cache: PlanCache?
+    /// With a cache: which objects other than routes this translation reads, as an
+    /// epoch the cache keeps.
+    var environment: PlanCache.Environment?
     /// The addresses Gateways may ask for (nil: any).
     let gatewayAddresses: [AddressRange]?
     /// Ports taken on the proxies' hosts.

@@ -1,37 +1,64 @@
 import GatewayModel
 import IR
+import Synchronization
 
 /// What the previous translation planned, for the next one to reuse: the planned routes
-/// of an unchanged route on a listener, and the endpoints of a Service port whose
-/// Service port and EndpointSlices are unchanged.
+/// of an unchanged route on a listener, and an unchanged route's resolved rules while
+/// no object other than a route changed.
 ///
 /// Translation stays a pure function of the ResourceSet: each value is reused only when
 /// the whole argument of the function that built it is equal (``Reuse``), so a
-/// translation with a cache gives exactly what one without gives. What it saves is the
+/// translation with a cache gives exactly what one without gives. (A route's rules
+/// read objects of every other kind; those are compared as a whole, once per
+/// translation, as its ``Environment``.) What it saves is the
 /// building — and, since reused plan elements keep their storage, the second stage's
 /// check that an element is unchanged then costs pointer comparisons.
 public final class PlanCache: Sendable {
     /// A route's planned routes on a listener, by route.
     let routeEntries = Reuse<ObjectKey, HTTPRoutePlanner.Input, [RouteEntry]>()
-    /// A Service port's endpoints, by Service port.
-    let endpoints = Reuse<ServicePort, Endpoints.Input, [Endpoint]>()
+    /// A route's rules with their backends resolved, by route.
+    let resolvedRules = Reuse<ObjectKey, RouteAttachment.RulesInput, [ResolvedRule]>()
+    /// The objects other than routes that the last translation read, and a number that
+    /// changes whenever they do (``Environment``).
+    private let environment = Mutex<(objects: ResourceSet?, epoch: Int)>((nil, 0))
 
     public init() {}
 
     /// Values reused and built by the last translation.
     public var lastTranslation: (reused: Int, built: Int) {
-        let entries = routeEntries.lastRound
-        let endpoints = endpoints.lastRound
-        return (entries.reused + endpoints.reused, entries.built + endpoints.built)
+        [routeEntries.lastRound, resolvedRules.lastRound].reduce((0, 0)) {
+            ($0.0 + $1.reused, $0.1 + $1.built)
+        }
     }
 
-    func begin() {
+    /// Starts a translation of `set`; returns the environment its routes resolve in.
+    func begin(_ set: ResourceSet) -> Environment {
         routeEntries.begin()
-        endpoints.begin()
+        resolvedRules.begin()
+        return environment.withLock { environment in
+            if environment.objects.map({ !set.sameObjects(as: $0, ofKinds: Environment.includes) }) ?? true {
+                environment.epoch += 1
+            }
+            environment.objects = set
+            return Environment(epoch: environment.epoch)
+        }
     }
 
     func finish() {
         routeEntries.finish()
-        endpoints.finish()
+        resolvedRules.finish()
+    }
+
+    /// Everything but the routes themselves: the Services, ReferenceGrants, policies,
+    /// Secrets and the rest that a route's backends resolve against. Two translations
+    /// share an epoch when these objects are the same (origins included), so a value
+    /// computed from a route and its environment is reused, within the epoch, for the
+    /// same route.
+    struct Environment: Hashable, Sendable {
+        let epoch: Int
+
+        static func includes(_ kind: Kind) -> Bool {
+            ![.httpRoute, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute].contains(kind)
+        }
     }
 }

@@ -79,9 +79,10 @@ public struct Translator: Sendable {
     }
 
     public func translate(_ set: ResourceSet) -> TranslationResult {
-        cache?.begin()
+        let environment = cache?.begin(set)
         defer { cache?.finish() }
         var context = Context(set: set, now: now, cache: cache, gatewayAddresses: gatewayAddresses, reservedPorts: reservedPorts)
+        context.environment = environment
         var result = TranslationResult()
         result.readErrors = set.errors
 

@@ -285,29 +285,11 @@ enum Certificates {
 /// A Service port's ready endpoints, following Kubernetes' port rules: the Service
 /// port's name picks the EndpointSlice port of the same name.
 enum Endpoints {
-    /// Everything a Service port's endpoints are made from: its port in the Service and
-    /// the Service's EndpointSlices.
-    struct Input: Equatable, Sendable {
-        let servicePort: Service.Port
-        let slices: [EndpointSlice]
-    }
-
     static func of(_ target: ServicePort, context: Context) -> [Endpoint] {
         guard let servicePort = context.service(target.namespace, target.service)?.spec.ports?.first(where: { $0.port == target.port })
         else { return [] }
-        let input = Input(
-            servicePort: servicePort,
-            slices: context.slices[Context.ServiceKey(namespace: target.namespace, name: target.service)] ?? [])
-        // Reused, the endpoints keep their storage: the second stage's check that a
-        // cluster's endpoints are unchanged is then a pointer comparison.
-        guard let cache = context.cache else { return of(input) }
-        return cache.endpoints.value(target, input) { of(input) }
-    }
-
-    static func of(_ input: Input) -> [Endpoint] {
-        let servicePort = input.servicePort
         var endpoints: [Endpoint] = []
-        for slice in input.slices {
+        for slice in context.slices[Context.ServiceKey(namespace: target.namespace, name: target.service)] ?? [] {
             guard slice.addressType == .ipv4 || slice.addressType == .ipv6 else { continue }
             guard let port = slice.ports?.first(where: { ($0.name ?? "") == (servicePort.name ?? "") })?.port else { continue }
             for endpoint in slice.endpoints ?? [] where endpoint.conditions?.ready ?? true {

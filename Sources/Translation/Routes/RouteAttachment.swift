@@ -132,9 +132,9 @@ enum RouteAttachment {
             var meshRules: [ResolvedRule] = []
             switch route.body {
             case .http(let http):
-                rules = resolveRules(http, kind: route.kind, namespace: namespace, context: context, mesh: onlyMesh)
+                rules = resolvedRules(http, key: routeKey, context: context, mesh: onlyMesh)
                 if meshParents {
-                    meshRules = onlyMesh ? rules : resolveRules(http, kind: route.kind, namespace: namespace, context: context, mesh: true)
+                    meshRules = onlyMesh ? rules : resolvedRules(http, key: routeKey, context: context, mesh: true)
                 }
                 streamBackends = []
                 if route.kind == .grpcRoute {
@@ -387,6 +387,26 @@ enum RouteAttachment {
             }
         }
         return result
+    }
+
+    /// Everything a route's resolved rules are made from, besides the objects that are
+    /// not routes (its environment).
+    struct RulesInput: Equatable, Sendable {
+        let environment: PlanCache.Environment
+        let mesh: Bool
+        let route: HTTPRoute
+    }
+
+    /// ``resolveRules(_:kind:namespace:context:mesh:)``, reused from the last translation
+    /// for the same route in the same environment.
+    static func resolvedRules(_ route: HTTPRoute, key: ObjectKey, context: Context, mesh: Bool) -> [ResolvedRule] {
+        let resolve = { resolveRules(route, kind: key.kind, namespace: key.namespace, context: context, mesh: mesh) }
+        // Sessions across backends also ask which backends GRPCRoutes older than this
+        // route send to (they speak HTTP/2): such rules are resolved every time.
+        guard let cache = context.cache, let environment = context.environment,
+            !route.spec.effectiveRules.contains(where: { $0.sessionPersistence != nil })
+        else { return resolve() }
+        return cache.resolvedRules.value(key, RulesInput(environment: environment, mesh: mesh, route: route), build: resolve)
     }
 
     /// - Parameter mesh: for Service parents (GAMMA), whose routes may send to any
