@@ -3,8 +3,9 @@ import IR
 import Synchronization
 
 /// What the previous translation planned, for the next one to reuse: the planned routes
-/// of an unchanged route on a listener, and an unchanged route's resolved rules while
-/// no object other than a route changed.
+/// of an unchanged route on a listener, a virtual host's routes when the planned routes
+/// it is made from are unchanged, and an unchanged route's resolved rules while no
+/// object other than a route changed.
 ///
 /// Translation stays a pure function of the ResourceSet: each value is reused only when
 /// the whole argument of the function that built it is equal (``Reuse``), so a
@@ -16,6 +17,8 @@ import Synchronization
 public final class PlanCache: Sendable {
     /// A route's planned routes on a listener, by route.
     let routeEntries = Reuse<ObjectKey, HTTPRoutePlanner.Input, [RouteEntry]>()
+    /// A virtual host's routes, by virtual host name.
+    let hostRoutes = Reuse<String, GatewayPlanner.HostRoutesInput, [RoutePlan]>()
     /// A route's rules with their backends resolved, by route.
     let resolvedRules = Reuse<ObjectKey, RouteAttachment.RulesInput, [ResolvedRule]>()
     /// The objects other than routes that the last translation read, and a number that
@@ -26,7 +29,7 @@ public final class PlanCache: Sendable {
 
     /// Values reused and built by the last translation.
     public var lastTranslation: (reused: Int, built: Int) {
-        [routeEntries.lastRound, resolvedRules.lastRound].reduce((0, 0)) {
+        [routeEntries.lastRound, hostRoutes.lastRound, resolvedRules.lastRound].reduce((0, 0)) {
             ($0.0 + $1.reused, $0.1 + $1.built)
         }
     }
@@ -34,6 +37,7 @@ public final class PlanCache: Sendable {
     /// Starts a translation of `set`; returns the environment its routes resolve in.
     func begin(_ set: ResourceSet) -> Environment {
         routeEntries.begin()
+        hostRoutes.begin()
         resolvedRules.begin()
         return environment.withLock { environment in
             if environment.objects.map({ !set.sameObjects(as: $0, ofKinds: Environment.includes) }) ?? true {
@@ -46,6 +50,7 @@ public final class PlanCache: Sendable {
 
     func finish() {
         routeEntries.finish()
+        hostRoutes.finish()
         resolvedRules.finish()
     }
 

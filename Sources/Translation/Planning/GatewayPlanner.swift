@@ -148,9 +148,12 @@ enum GatewayPlanner {
                     "on port \(bind.port), requests for \(hostname) go to the routes of \(holder.label), the most specific listener hostname matching it",
                     total: false)
             }
+            let name = "\(bind.name)/\(hostname)"
             let host = VirtualHostPlan(
-                name: "\(bind.name)/\(hostname)", domains: [hostname],
-                routes: virtualHostRoutes(for: hostname, in: hosts, wildcards: wildcards, listener: owner))
+                name: name, domains: [hostname],
+                routes: virtualHostRoutes(
+                    for: hostname, in: hosts, wildcards: wildcards, listener: owner, name: name,
+                    cache: builder.world.context.cache))
             return (host: host, owner: owner)
         }
         // ClientTrafficPolicies: per HTTPS chain; on a cleartext port, whose listeners share
@@ -256,10 +259,38 @@ enum GatewayPlanner {
     /// hostnames that cover it: the host's own routes come first, then those of each
     /// covering wildcard, most specific first, then `*`.
     static func virtualHostRoutes(
-        for hostname: String, in byHost: [String: [HostGroup]], wildcards: [String], listener: String
+        for hostname: String, in byHost: [String: [HostGroup]], wildcards: [String], listener: String, name: String,
+        cache: PlanCache?
     ) -> [RoutePlan] {
-        var entries = entries(of: byHost[hostname]!, through: listener)
-        for host in covering(hostname, among: wildcards) { entries += self.entries(of: byHost[host]!, through: listener) }
+        let input = HostRoutesInput(
+            hosts: ([hostname] + covering(hostname, among: wildcards)).map { host in
+                byHost[host]!.filter { $0.listener == listener }.map(\.entries)
+            })
+        guard let cache else { return virtualHostRoutes(input) }
+        // Reused, the routes keep their storage: the second stage then finds the host
+        // unchanged by pointer.
+        return cache.hostRoutes.value(name, input) { virtualHostRoutes(input) }
+    }
+
+    /// Everything a virtual host's routes are made from: for its hostname, then each
+    /// wildcard hostname covering it (most specific first), the planned routes of every
+    /// route that came through the owning listener, in the order they came.
+    struct HostRoutesInput: Equatable, Sendable {
+        let hosts: [[[RouteEntry]]]
+    }
+
+    static func virtualHostRoutes(_ input: HostRoutesInput) -> [RoutePlan] {
+        // Each hostname's routes in precedence order, the host's own first.
+        var entries: [RouteEntry] = []
+        for groups in input.hosts {
+            if groups.count == 1 {
+                entries += groups[0].sorted { $0.precedence < $1.precedence }
+            } else {
+                var host = groups.flatMap { $0 }
+                host.sort { $0.precedence < $1.precedence }
+                entries += host
+            }
+        }
         // A route reaches a host once, even when it came through two listeners or a
         // covering wildcard too (a host usually has a handful of routes: compare them
         // directly rather than hashing names).
@@ -272,17 +303,6 @@ enum GatewayPlanner {
             for entry in entries where seen.insert(entry.plan.name).inserted { result.append(entry.plan) }
         }
         return result
-    }
-
-    /// The entries of the groups that came through `listener`, in precedence order.
-    static func entries(of groups: [HostGroup], through listener: String) -> [RouteEntry] {
-        if groups.count == 1 {
-            return groups[0].listener == listener ? groups[0].entries.sorted { $0.precedence < $1.precedence } : []
-        }
-        var entries: [RouteEntry] = []
-        for group in groups where group.listener == listener { entries += group.entries }
-        entries.sort { $0.precedence < $1.precedence }
-        return entries
     }
 
     // MARK: TLS, TCP, UDP

@@ -3,7 +3,7 @@ import IR
 
 /// One planned route (one match of one HTTPRoute or GRPCRoute rule) with the key the
 /// spec orders matches by.
-struct RouteEntry: Sendable {
+struct RouteEntry: Sendable, Equatable {
     let precedence: Precedence
     let plan: RoutePlan
 }
