@@ -1,5 +1,9 @@
 /// One object Chancery read, of any kind it understands.
-public enum KubeObject: Sendable, Hashable {
+///
+/// Every case is boxed (`indirect`): a copy of an object — and sets, sources and
+/// translation copy them often — is then one reference, not one per field of its spec,
+/// and an object is no larger than a reference whatever its kind.
+public indirect enum KubeObject: Sendable, Hashable {
     case gatewayClass(GatewayClass)
     case gateway(Gateway)
     case listenerSet(ListenerSet)
@@ -20,11 +24,9 @@ public enum KubeObject: Sendable, Hashable {
     case pod(Pod)
     case ciliumNetworkPolicy(CiliumNetworkPolicy)
     case authorizationPolicy(AuthorizationPolicy)
-    // Boxed: their specs are large, and every object of every kind would be as large
-    // as the largest case.
-    indirect case securityPolicy(SecurityPolicy)
-    indirect case backendTrafficPolicy(BackendTrafficPolicy)
-    indirect case clientTrafficPolicy(ClientTrafficPolicy)
+    case securityPolicy(SecurityPolicy)
+    case backendTrafficPolicy(BackendTrafficPolicy)
+    case clientTrafficPolicy(ClientTrafficPolicy)
 
     public var kind: Kind {
         switch self {
