@@ -33,11 +33,13 @@ public struct ResourceSet: Sendable, Hashable {
     public mutating func insert(_ manifest: Manifest) {
         guard add(manifest) else { return }
         let key = manifest.object.key
-        // Kept sorted: appended when it comes last (as when copying a set kind by kind).
-        if let keys = keysByKind[key.kind], keys.count > 1, key < keys[keys.count - 2] {
-            keysByKind[key.kind]!.removeLast()
-            keysByKind[key.kind]!.insert(key, at: Self.position(of: key, in: keysByKind[key.kind]!))
-        }
+        // Kept sorted: appended when it comes last (as when copying a set kind by kind),
+        // else moved into place — taken out while it changes, so that it changes in place.
+        let outOfOrder = keysByKind[key.kind].map { $0.count > 1 && key < $0[$0.count - 2] } ?? false
+        guard outOfOrder, var keys = keysByKind.removeValue(forKey: key.kind) else { return }
+        keys.removeLast()
+        keys.insert(key, at: Self.position(of: key, in: keys))
+        keysByKind[key.kind] = keys
     }
 
     /// Adds `manifest` with its key at the end of its kind's keys (the caller sorts
@@ -80,10 +82,13 @@ public struct ResourceSet: Sendable, Hashable {
         if let manifest {
             precondition(manifest.object.key == key, "a manifest replaces only the object of its own key")
             if manifests.updateValue(manifest, forKey: key) == nil {
-                keysByKind[key.kind, default: []].insert(key, at: Self.position(of: key, in: keysByKind[key.kind] ?? []))
+                var keys = keysByKind.removeValue(forKey: key.kind) ?? []
+                keys.insert(key, at: Self.position(of: key, in: keys))
+                keysByKind[key.kind] = keys
             }
-        } else if manifests.removeValue(forKey: key) != nil, let keys = keysByKind[key.kind] {
-            keysByKind[key.kind]!.remove(at: Self.position(of: key, in: keys))
+        } else if manifests.removeValue(forKey: key) != nil, var keys = keysByKind.removeValue(forKey: key.kind) {
+            keys.remove(at: Self.position(of: key, in: keys))
+            keysByKind[key.kind] = keys
         }
     }
 
@@ -107,13 +112,15 @@ public struct ResourceSet: Sendable, Hashable {
         return changed
     }
 
-    /// Whether `other` holds exactly this set's objects (origins included) of every kind
-    /// `kinds` accepts. Objects that share storage compare in a few pointer comparisons.
+    /// Whether `other` holds exactly this set's objects of every kind `kinds` accepts,
+    /// wherever they were read from (an edit higher up a file moves the objects below
+    /// it, which changes no object). Objects that share storage compare in a few
+    /// pointer comparisons.
     public func sameObjects(as other: ResourceSet, ofKinds kinds: (Kind) -> Bool) -> Bool {
         for kind in Kind.allCases where kinds(kind) {
             let keys = keysByKind[kind] ?? []
             guard keys == other.keysByKind[kind] ?? [] else { return false }
-            for key in keys where manifests[key] != other.manifests[key] { return false }
+            for key in keys where manifests[key]?.object != other.manifests[key]?.object { return false }
         }
         return true
     }

@@ -56,7 +56,7 @@ public final class PlanCache: Sendable {
 
     /// Everything but the routes themselves: the Services, ReferenceGrants, policies,
     /// Secrets and the rest that a route's backends resolve against. Two translations
-    /// share an epoch when these objects are the same (origins included), so a value
+    /// share an epoch when these objects are the same (wherever they were read), so a value
     /// computed from a route and its environment is reused, within the epoch, for the
     /// same route.
     struct Environment: Hashable, Sendable {

@@ -52,11 +52,18 @@ import Testing
         #expect(Self.translate(ungranted, with: cache, "grant removed") == (2, 0))
         let result = Translator(now: IncrementalTests.now, cache: cache).translate(ungranted)
         #expect(result.statuses[Self.granted] != Translator(now: IncrementalTests.now).translate(edited).statuses[Self.granted])
-        // A route's origin moving (the same object on another line) is a change too.
+        // Objects read from other lines (an edit higher up their file) are the same
+        // objects: a route that moved keeps its rules, and so does every route when a
+        // Service moved.
         var moved = ungranted
         var manifest = try #require(moved[Self.granted])
         manifest.origin.line += 1
         moved.replace(Self.granted, with: manifest)
-        #expect(Self.translate(moved, with: cache, "moved") == (0, 2))
+        #expect(Self.translate(moved, with: cache, "route moved") == (0, 2))
+        let service = try #require(moved.manifests.keys.first { $0.kind == .service })
+        var serviceManifest = try #require(moved[service])
+        serviceManifest.origin.line += 1
+        moved.replace(service, with: serviceManifest)
+        #expect(Self.translate(moved, with: cache, "Service moved") == (0, 2))
     }
 }
