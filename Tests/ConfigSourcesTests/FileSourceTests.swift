@@ -168,6 +168,12 @@ import Testing
             for await set in source.updates(safetyRescan: .seconds(3600)) { latest.set(set) }
         }
         defer { watch.cancel() }
+        // The watch's first read, before any step: at the start of a full run the
+        // translation suites keep both of this machine's cooperative threads busy for
+        // about 18 s, and the first read can wait for them.
+        let started = Date().addingTimeInterval(120)
+        while latest.get() == nil, Date() < started { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(latest.get() != nil, "the watch delivered no first set in 120 s")
         let names = ["a.yaml", "b.yml", "c.json", "sub/d.yaml", "sub-e.yaml", "sub/deep/f.yaml", "z.yaml"]
         let fm = FileManager.default
         func content(broken: Bool = false) -> String {

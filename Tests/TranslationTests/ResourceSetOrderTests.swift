@@ -32,17 +32,20 @@ import TestSupport
     @Test(arguments: [UInt64(1), 2, 3, 4])
     func kindsStayInKeyOrderThroughAnyChange(seed: UInt64) throws {
         var random = SplitMix(seed: seed)
-        func someManifest() throws -> Manifest {
-            Int.random(in: 0..<5, using: &random) == 0
-                ? try Self.namespace("n\(Int.random(in: 0..<30, using: &random))")
-                : try Self.configMap(
-                    "ns\(Int.random(in: 0..<4, using: &random))", "c\(Int.random(in: 0..<40, using: &random))",
-                    value: Int.random(in: 0..<3, using: &random))
+        // Decoded once: the objects the steps pick from (30 Namespaces; ConfigMaps in 4
+        // namespaces under 40 names, each with 2 contents).
+        let namespaces = try (0..<30).map { try Self.namespace("n\($0)") }
+        let configMaps = try (0..<4).flatMap { namespace in
+            try (0..<40).flatMap { name in try (0..<2).map { try Self.configMap("ns\(namespace)", "c\(name)", value: $0) } }
         }
-        var set = ResourceSet(manifests: try (0..<25).map { _ in try someManifest() })
+        func someManifest() -> Manifest {
+            Int.random(in: 0..<5, using: &random) == 0
+                ? namespaces.randomElement(using: &random)! : configMaps.randomElement(using: &random)!
+        }
+        var set = ResourceSet(manifests: (0..<25).map { _ in someManifest() })
         Self.expectOrdered(set, step: "built")
         for step in 0..<300 {
-            let manifest = try someManifest()
+            let manifest = someManifest()
             let key = manifest.object.key
             switch Int.random(in: 0..<6, using: &random) {
             case 0:
@@ -52,7 +55,7 @@ import TestSupport
             case 3:
                 set.replace(key, with: nil)
             case 4:
-                let other = ResourceSet(manifests: try (0..<Int.random(in: 0..<8, using: &random)).map { _ in try someManifest() })
+                let other = ResourceSet(manifests: (0..<Int.random(in: 0..<8, using: &random)).map { _ in someManifest() })
                 set = set.merging(other)
             default:
                 set = set.capped(perKind: Int.random(in: 5..<60, using: &random))
