@@ -283,13 +283,7 @@ enum GatewayPlanner {
         // Each hostname's routes in precedence order, the host's own first.
         var entries: [RouteEntry] = []
         for groups in input.hosts {
-            if groups.count == 1 {
-                entries += groups[0].sorted { $0.precedence < $1.precedence }
-            } else {
-                var host = groups.flatMap { $0 }
-                host.sort { $0.precedence < $1.precedence }
-                entries += host
-            }
+            entries += (groups.count == 1 ? groups[0] : groups.flatMap { $0 }).sorted { $0.precedence < $1.precedence }
         }
         // A route reaches a host once, even when it came through two listeners or a
         // covering wildcard too (a host usually has a handful of routes: compare them
