@@ -2,6 +2,7 @@ import EnvoyBuild
 import Foundation
 import GatewayModel
 import Testing
+import TestSupport
 import Translation
 import XDS
 
@@ -65,6 +66,56 @@ import XDS
             let without = ResourceSet(manifests: full.manifests.values.filter { $0.object.key != key }, errors: full.errors)
             try Self.expectSame(without, plans: plans, cache: cache, encoder: encoder, "\(name) without \(key)")
             try Self.expectSame(full, plans: plans, cache: cache, encoder: encoder, "\(name) with \(key) back")
+        }
+    }
+
+    /// Every object of every golden world, by key: the worlds share names (Gateway
+    /// `infra/gw`, Services `app/a` and `app/b`, GatewayClass `chancery`, …) with other
+    /// contents, so putting another world's variant in place is an edit.
+    static let variants: [ObjectKey: [(world: String, manifest: Manifest)]] = {
+        var variants: [ObjectKey: [(world: String, manifest: Manifest)]] = [:]
+        for name in GoldenTests.cases {
+            guard let world = try? world(name) else { continue }
+            for key in world.manifests.keys.sorted() { variants[key, default: []].append((name, world.manifests[key]!)) }
+        }
+        return variants
+    }()
+
+    /// After any sequence of changes, the caches give what a translation from scratch
+    /// gives, byte for byte: a world starts as one golden world, and each step puts in
+    /// place, changes (another world's object of the same name) or removes one to three
+    /// objects, chosen among the objects of three golden worlds. The caches persist
+    /// through the sequence, so a value reused from any earlier state is checked.
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6])
+    func randomChangesGiveWhatATranslationFromScratchGives(seed: UInt64) throws {
+        var random = SplitMix(seed: seed)
+        #expect(Self.variants.count > 100, "the golden worlds were not read")
+        let worlds = Array(GoldenTests.cases.shuffled(using: &random).prefix(3))
+        var keys: [ObjectKey] = []
+        for name in worlds { keys += try Self.world(name).manifests.keys }
+        keys = Set(keys).sorted()
+        var manifests = try Self.world(worlds[0]).manifests
+        let plans = PlanCache()
+        let cache = EnvoyCache()
+        let encoder = SnapshotEncoder()
+        try Self.expectSame(ResourceSet(manifests: Array(manifests.values)), plans: plans, cache: cache, encoder: encoder, "seed \(seed), \(worlds[0])")
+        var changes: [String] = []
+        for step in 0..<50 {
+            for _ in 0..<Int.random(in: 1...3, using: &random) {
+                let key = keys.randomElement(using: &random)!
+                if manifests[key] != nil, Int.random(in: 0..<3, using: &random) == 0 {
+                    manifests[key] = nil
+                    changes.append("-\(key)")
+                } else {
+                    let variant = Self.variants[key]!.randomElement(using: &random)!
+                    manifests[key] = variant.manifest
+                    changes.append("+\(key) from \(variant.world)")
+                }
+            }
+            let set = ResourceSet(manifests: manifests.values.sorted { $0.object.key < $1.object.key })
+            try Self.expectSame(
+                set, plans: plans, cache: cache, encoder: encoder,
+                "seed \(seed) (\(worlds.joined(separator: ", "))), step \(step) after \(changes.suffix(3).joined(separator: " "))")
         }
     }
 
