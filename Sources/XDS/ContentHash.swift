@@ -19,12 +19,20 @@ public enum ContentHash {
     /// - Parameter versions: (name, version) pairs.
     public static func of(versions: some Sequence<(String, String)>) -> String {
         var hasher = SHA256()
+        // Each pair as `name NUL version LF`, handed to the hash a few kilobytes at a time.
+        var pending: [UInt8] = []
+        pending.reserveCapacity(8192)
         for (name, version) in versions.sorted(by: { $0.0 < $1.0 }) {
-            hasher.update(data: Data(name.utf8))
-            hasher.update(data: [0])
-            hasher.update(data: Data(version.utf8))
-            hasher.update(data: [0x0A])
+            pending.append(contentsOf: name.utf8)
+            pending.append(0)
+            pending.append(contentsOf: version.utf8)
+            pending.append(0x0A)
+            if pending.count >= 8000 {
+                hasher.update(data: pending)
+                pending.removeAll(keepingCapacity: true)
+            }
         }
+        hasher.update(data: pending)
         return hex(hasher.finalize())
     }
 

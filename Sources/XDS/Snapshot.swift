@@ -26,6 +26,13 @@ public struct Snapshot: Sendable, Equatable {
     /// Builds a snapshot, refusing it when a resource names one that is missing or
     /// when two resources of one type share a name.
     public init(_ list: [Resource]) throws(SnapshotError) {
+        try self.init(list, knownVersions: [:])
+    }
+
+    /// `knownVersions`: per-type versions the caller already knows, because that
+    /// type's resources are exactly those of a snapshot it had (the same names and
+    /// versions); those types are not hashed again (``SnapshotEncoder``).
+    init(_ list: [Resource], knownVersions: [ResourceType: String]) throws(SnapshotError) {
         var byType: [ResourceType: [String: Resource]] = [:]
         var problems: [String] = []
         for resource in list {
@@ -49,7 +56,8 @@ public struct Snapshot: Sendable, Equatable {
         self.resources = byType
         var versions: [ResourceType: String] = [:]
         for type in ResourceType.allCases {
-            versions[type] = ContentHash.of(versions: (byType[type] ?? [:]).values.map { ($0.name, $0.version) })
+            versions[type] =
+                knownVersions[type] ?? ContentHash.of(versions: (byType[type] ?? [:]).values.map { ($0.name, $0.version) })
         }
         self.versions = versions
         self.version = ContentHash.of(versions: versions.map { ($0.key.shortName, $0.value) })

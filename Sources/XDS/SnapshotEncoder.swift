@@ -32,6 +32,8 @@ public final class SnapshotEncoder: Sendable {
 
     private struct Group: Sendable {
         var resources: [ResourceType: [String: Kept]] = [:]
+        /// The per-type versions of the group's last snapshot.
+        var versions: [ResourceType: String] = [:]
         /// Route configuration name → virtual host name → what it was serialised as.
         var hosts: [String: [String: KeptHost]] = [:]
     }
@@ -60,12 +62,16 @@ public final class SnapshotEncoder: Sendable {
         var encoded = 0
         var list: [Resource] = []
         list.reserveCapacity(listeners.count + routes.count + clusters.count + endpoints.count + secrets.count)
+        // Types whose resources are all the previous snapshot's, and all of them: their
+        // versions are the previous ones, not hashed again.
+        var known: [ResourceType: String] = [:]
 
         func add<M: ResourceMessage & Equatable>(_ messages: [M]) throws {
             let type = M.resourceType
             let kept = previous.resources[type] ?? [:]
             var now: [String: Kept] = [:]
             now.reserveCapacity(messages.count)
+            var allKept = true
             for message in messages {
                 let name = message.resourceName
                 let resource: Resource
@@ -75,9 +81,14 @@ public final class SnapshotEncoder: Sendable {
                 } else {
                     resource = try Resource(message)
                     encoded += 1
+                    allKept = false
                 }
                 now[name] = Kept(message: message, resource: resource)
                 list.append(resource)
+            }
+            // Every resource kept, under distinct names, as many as before: the same set.
+            if allKept, now.count == messages.count, now.count == kept.count, let version = previous.versions[type] {
+                known[type] = version
             }
             next.resources[type] = now
         }
@@ -91,9 +102,11 @@ public final class SnapshotEncoder: Sendable {
         try add(clusters)
         try add(endpoints)
         try add(secrets)
+        let snapshot = try Snapshot(list, knownVersions: known)
+        next.versions = snapshot.versions
         groups.withLock { $0[group] = next }
         counts.withLock { $0 = (reused, encoded) }
-        return try Snapshot(list)
+        return snapshot
     }
 
     /// Forgets a group (it has no snapshot any more).
