@@ -102,7 +102,7 @@ func measure(runs: Int, _ body: () throws -> Void) rethrows -> (seconds: Double,
 
 func snapshot(_ config: ProxyConfig) throws -> Snapshot {
     try Snapshot(
-        listeners: config.listeners, routes: config.routes, clusters: config.clusters, endpoints: config.endpoints,
+        listeners: config.listeners, scopedRoutes: config.scopedRoutes, routes: config.routes, clusters: config.clusters, endpoints: config.endpoints,
         secrets: config.secrets)
 }
 

@@ -262,6 +262,8 @@ public final class AdminServer: Sendable {
     private func jsonText(_ resource: Resource) throws -> String {
         switch resource.type {
         case .listener: try EnvoyJSON.encode(resource.decode(as: Envoy_Config_Listener_V3_Listener.self))
+        case .scopedRoute:
+            try EnvoyJSON.encode(resource.decode(as: Envoy_Config_Route_V3_ScopedRouteConfiguration.self))
         case .route: try EnvoyJSON.encode(resource.decode(as: Envoy_Config_Route_V3_RouteConfiguration.self))
         case .cluster: try EnvoyJSON.encode(resource.decode(as: Envoy_Config_Cluster_V3_Cluster.self))
         case .endpoint: try EnvoyJSON.encode(resource.decode(as: Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self))

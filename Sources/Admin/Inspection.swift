@@ -19,13 +19,16 @@ public struct Planner: Sendable {
     /// The mesh CA `serve` issues workload certificates with: a plan's sidecars get the
     /// certificates they are served, so a plan shows no change where there is none.
     public var meshCertificates: (any MeshCertificateSource)?
+    /// How `serve` lays out routes (`--route-layout`).
+    public var routeLayout: RouteLayout
 
     public init(
         gatewayAddresses: [AddressRange]? = nil, reservedPorts: Set<Int> = [], limits: SourceLimits = .defaults,
         ingressPorts: IngressPorts = IngressPorts(), trustDomain: String = Translator.defaultTrustDomain,
-        meshCertificates: (any MeshCertificateSource)? = nil
+        meshCertificates: (any MeshCertificateSource)? = nil, routeLayout: RouteLayout = .single
     ) {
         self.meshCertificates = meshCertificates
+        self.routeLayout = routeLayout
         self.gatewayAddresses = gatewayAddresses
         self.reservedPorts = reservedPorts
         self.limits = limits
@@ -115,7 +118,7 @@ extension AdminServer {
         translator.trustDomain = planner.trustDomain
         var result = translator.translate(effective)
         quarantine.patch(&result.statuses)
-        let configs = EnvoyBuilder(meshCertificates: planner.meshCertificates).build(result.plans, identical: result.identical)
+        let configs = EnvoyBuilder(meshCertificates: planner.meshCertificates, routeLayout: planner.routeLayout).build(result.plans, identical: result.identical)
         let encoder = SnapshotEncoder()
 
         var groups: [Views.PlanGroup] = []
@@ -127,7 +130,7 @@ extension AdminServer {
             if let proxy = configs[group] {
                 do {
                     planned = try encoder.snapshot(
-                        for: group, listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
+                        for: group, listeners: proxy.listeners, scopedRoutes: proxy.scopedRoutes, routes: proxy.routes, clusters: proxy.clusters,
                         endpoints: proxy.endpoints, secrets: proxy.secrets)
                 } catch {
                     failure = "\(error)"

@@ -315,6 +315,7 @@ extension ResourceType {
     public var resourceKind: ResourceKind {
         switch self {
         case .listener: .listener
+        case .scopedRoute: .scopedRoute
         case .route: .route
         case .cluster: .cluster
         case .endpoint: .endpoint
@@ -326,6 +327,7 @@ extension ResourceType {
     var plural: String {
         switch self {
         case .listener: "listeners"
+        case .scopedRoute: "scoped_routes"
         case .route: "routes"
         case .cluster: "clusters"
         case .endpoint: "endpoints"

@@ -5,6 +5,8 @@ import SwiftProtobuf
 /// Envoy resources for one proxy group, in a deterministic order.
 public struct ProxyConfig: Sendable, Equatable {
     public var listeners: [Envoy_Config_Listener_V3_Listener] = []
+    /// Scopes of the route table served in the scoped layout (``RouteLayout/scoped``).
+    public var scopedRoutes: [Envoy_Config_Route_V3_ScopedRouteConfiguration] = []
     public var routes: [Envoy_Config_Route_V3_RouteConfiguration] = []
     public var clusters: [Envoy_Config_Cluster_V3_Cluster] = []
     public var endpoints: [Envoy_Config_Endpoint_V3_ClusterLoadAssignment] = []
@@ -13,7 +15,23 @@ public struct ProxyConfig: Sendable, Equatable {
     public init() {}
 
     /// How many resources of all types.
-    public var count: Int { listeners.count + routes.count + clusters.count + endpoints.count + secrets.count }
+    public var count: Int {
+        listeners.count + scopedRoutes.count + routes.count + clusters.count + endpoints.count + secrets.count
+    }
+}
+
+/// How a plain-HTTP listener's routes are sent to Envoy (docs/xds.md, "Route layout").
+public enum RouteLayout: String, Sendable, CaseIterable {
+    /// One route configuration per connection manager, over RDS: a change to any of its
+    /// routes makes Envoy rebuild the whole table.
+    case single
+    /// Scoped routes (SRDS) for one plain-HTTP listener per proxy group, the one with
+    /// the most virtual hosts among those whose hostnames are all exact: a scope per
+    /// hostname, keyed on the Host header without its port, each carrying its own
+    /// route configuration, so a change rebuilds one host's table. Host headers are
+    /// matched byte for byte (a virtual host matches them whatever their case). Every
+    /// other listener keeps the single layout.
+    case scoped
 }
 
 /// Issues mesh workload certificates as resources are built: `serve`'s mesh CA.
@@ -35,15 +53,22 @@ public struct EnvoyBuilder: Sendable {
     /// ``SecretPlan/Content/meshTrustBundle`` are left out (`chancery translate` shows
     /// no workload key; `serve` always has its CA).
     public let meshCertificates: (any MeshCertificateSource)?
+    public let routeLayout: RouteLayout
     let filters: [any HTTPFilter]
 
-    public init(cache: EnvoyCache? = nil, meshCertificates: (any MeshCertificateSource)? = nil) {
-        self.init(cache: cache, meshCertificates: meshCertificates, filters: HTTPFilters.ordered)
+    public init(
+        cache: EnvoyCache? = nil, meshCertificates: (any MeshCertificateSource)? = nil, routeLayout: RouteLayout = .single
+    ) {
+        self.init(cache: cache, meshCertificates: meshCertificates, routeLayout: routeLayout, filters: HTTPFilters.ordered)
     }
 
-    init(cache: EnvoyCache?, meshCertificates: (any MeshCertificateSource)? = nil, filters: [any HTTPFilter]) {
+    init(
+        cache: EnvoyCache?, meshCertificates: (any MeshCertificateSource)? = nil, routeLayout: RouteLayout = .single,
+        filters: [any HTTPFilter]
+    ) {
         self.cache = cache
         self.meshCertificates = meshCertificates
+        self.routeLayout = routeLayout
         self.filters = filters
     }
 
@@ -72,9 +97,16 @@ public struct EnvoyBuilder: Sendable {
 
     private func resources(_ plan: ProxyPlan, chains: MeshChainMemo?) -> ProxyConfig {
         var config = ProxyConfig()
+        let scoped = routeLayout == .scoped ? Self.scopedTable(in: plan) : nil
         for listener in plan.listeners {
-            config.listeners.append(Listeners.listener(listener, filters: filters, chains: chains))
-            config.routes += listener.traffic.routeTables.map(routeConfiguration)
+            config.listeners.append(Listeners.listener(listener, filters: filters, chains: chains, scopedTable: scoped))
+            for table in listener.traffic.routeTables {
+                if table.name == scoped {
+                    config.scopedRoutes += Self.scopedHosts(table).map(scope)
+                } else {
+                    config.routes.append(routeConfiguration(table))
+                }
+            }
         }
         for cluster in plan.clusters {
             config.clusters.append(memoCluster(cluster))
@@ -84,13 +116,59 @@ public struct EnvoyBuilder: Sendable {
         return config
     }
 
+    /// The table the scoped layout serves: among plain-HTTP listeners' tables whose
+    /// virtual hosts with routes each answer one exact hostname (a scope matches its key
+    /// exactly, and a request no scope matches gets 404, so a wildcard or catch-all host
+    /// with routes cannot be a scope), the one with the most such hosts; the first by
+    /// name among equals. A host without routes (the listener's catch-all when no route
+    /// claims it) answers 404 to everything, as a missing scope does, so it is left out.
+    /// Only one table per proxy group: Envoy subscribes to scopes as a wildcard, so every
+    /// scoped connection manager of a proxy would see every scope.
+    static func scopedTable(in plan: ProxyPlan) -> String? {
+        var best: (name: String, hosts: Int)?
+        for listener in plan.listeners {
+            guard case .http(.plain(let table)) = listener.traffic else { continue }
+            let hosts = scopedHosts(table)
+            guard !hosts.isEmpty, hosts.allSatisfy({ $0.domains.count == 1 && !$0.domains[0].contains("*") }) else {
+                continue
+            }
+            if let current = best, hosts.count < current.hosts || (hosts.count == current.hosts && table.name >= current.name) {
+                continue
+            }
+            best = (table.name, hosts.count)
+        }
+        return best?.name
+    }
+
+    /// The hosts of a scoped table that become scopes: those with routes.
+    static func scopedHosts(_ table: RouteTablePlan) -> [VirtualHostPlan] {
+        table.virtualHosts.filter { !$0.routes.isEmpty }
+    }
+
+    /// One virtual host of the scoped table as a scope: keyed on its hostname, carrying
+    /// a route configuration of that host alone (named as the host), so Envoy installs
+    /// the scope and its routes together.
+    private func scope(_ host: VirtualHostPlan) -> Envoy_Config_Route_V3_ScopedRouteConfiguration {
+        var scope = Envoy_Config_Route_V3_ScopedRouteConfiguration()
+        scope.name = host.name
+        var fragment = Envoy_Config_Route_V3_ScopedRouteConfiguration.Key.Fragment()
+        fragment.stringKey = host.domains[0]
+        scope.key.fragments = [fragment]
+        scope.routeConfiguration = routeConfiguration(named: host.name, hosts: [host])
+        return scope
+    }
+
     private func routeConfiguration(_ table: RouteTablePlan) -> Envoy_Config_Route_V3_RouteConfiguration {
+        routeConfiguration(named: table.name, hosts: table.virtualHosts)
+    }
+
+    private func routeConfiguration(named name: String, hosts: [VirtualHostPlan]) -> Envoy_Config_Route_V3_RouteConfiguration {
         var configuration = Envoy_Config_Route_V3_RouteConfiguration()
-        configuration.name = table.name
+        configuration.name = name
         configuration.validateClusters = Google_Protobuf_BoolValue(false)
         // `foo.com:8080` is matched as `foo.com`, and forwarded unchanged.
         configuration.ignorePortInHostMatching = true
-        configuration.virtualHosts = table.virtualHosts.map { host in
+        configuration.virtualHosts = hosts.map { host in
             guard let cache else { return virtualHost(host, keeping: [:]) }
             return cache.hosts.value(host.name, host) {
                 // The host changed: its routes whose plans did not keep their messages.

@@ -5,10 +5,12 @@ import SwiftProtobuf
 /// Planned listeners as Envoy listeners: HTTP connection managers (behind TLS chains for
 /// HTTPS), TLS chains by SNI, TCP and UDP proxies.
 enum Listeners {
-    /// - Parameter chains: mesh filter chains built for other groups in this build.
-    static func listener(_ plan: ListenerPlan, filters: [any HTTPFilter], chains: MeshChainMemo? = nil)
-        -> Envoy_Config_Listener_V3_Listener
-    {
+    /// - Parameters:
+    ///   - chains: mesh filter chains built for other groups in this build.
+    ///   - scopedTable: the route table served as scopes (``RouteLayout/scoped``), if any.
+    static func listener(
+        _ plan: ListenerPlan, filters: [any HTTPFilter], chains: MeshChainMemo? = nil, scopedTable: String? = nil
+    ) -> Envoy_Config_Listener_V3_Listener {
         var listener = Envoy_Config_Listener_V3_Listener()
         listener.name = plan.name
         listener.address = Addresses.socket(plan.address, plan.port)
@@ -40,7 +42,7 @@ enum Listeners {
                     + [
                         connectionManager(
                             table.name, statPrefix: "http-\(plan.port)", filters: chain, client: plan.client,
-                            pathAuthorization: pathAuthorization)
+                            pathAuthorization: pathAuthorization, scoped: table.name == scopedTable)
                     ]
                 listener.filterChains = [filterChain]
             }
@@ -96,14 +98,36 @@ enum Listeners {
     static func connectionManager(
         _ routeTable: String, statPrefix: String,
         filters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter], client: ClientSettingsPlan? = nil,
-        pathAuthorization: Bool = false
+        pathAuthorization: Bool = false, scoped: Bool = false
     ) -> Envoy_Config_Listener_V3_Filter {
+        var config = connectionManagerConfig(
+            routeTable, statPrefix: statPrefix, filters: filters, client: client, pathAuthorization: pathAuthorization)
+        if scoped { config.scopedRoutes = scopedRoutes(routeTable) }
         var filter = Envoy_Config_Listener_V3_Filter()
         filter.name = "envoy.filters.network.http_connection_manager"
-        filter.typedConfig = try! .packing(
-            connectionManagerConfig(
-                routeTable, statPrefix: statPrefix, filters: filters, client: client, pathAuthorization: pathAuthorization))
+        filter.typedConfig = try! .packing(config)
         return filter
+    }
+
+    /// Routes found by scope (SRDS over ADS): the key is the Host header up to its first
+    /// `:` (`foo.com:8080` is looked up as `foo.com`, as the single layout's tables
+    /// ignore the port), and each scope carries its route configuration.
+    static func scopedRoutes(_ name: String) -> Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_ScopedRoutes {
+        typealias Builder = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_ScopedRoutes.ScopeKeyBuilder
+        var host = Builder.FragmentBuilder.HeaderValueExtractor()
+        host.name = ":authority"
+        host.elementSeparator = ":"
+        host.index = 0
+        var fragment = Builder.FragmentBuilder()
+        fragment.headerValueExtractor = host
+        var scoped = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_ScopedRoutes()
+        scoped.name = name
+        scoped.scopeKeyBuilder.fragments = [fragment]
+        scoped.rdsConfigSource = AggregatedSource.ads
+        var discovery = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_ScopedRds()
+        discovery.scopedRdsConfigSource = AggregatedSource.ads
+        scoped.scopedRds = discovery
+        return scoped
     }
 
     /// The connection manager's configuration (``connectionManager(_:statPrefix:filters:client:pathAuthorization:)``

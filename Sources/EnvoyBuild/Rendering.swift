@@ -15,8 +15,10 @@ extension ProxyConfig {
             let items = try messages.map { try EnvoyJSON.encode($0) }
             return "[" + items.joined(separator: ",") + "]"
         }
+        // Scopes only in the scoped layout, so the single layout's JSON stays as it was.
+        let scopes = scopedRoutes.isEmpty ? "" : try "\"scoped_routes\":\(array(scopedRoutes)),"
         return try """
-            {"listeners":\(array(listeners)),"routes":\(array(routes)),"clusters":\(array(clusters)),\
+            {"listeners":\(array(listeners)),\(scopes)"routes":\(array(routes)),"clusters":\(array(clusters)),\
             "endpoints":\(array(endpoints)),"secrets":\(array(secrets.map(\.redacted)))}
             """
     }

@@ -37,6 +37,12 @@ public struct ProxyPlan: Hashable, Sendable, Encodable {
             result[ResourceKey(.listener, listener.name), default: []].formUnion(listener.origins.keys)
             for table in listener.traffic.routeTables {
                 result[ResourceKey(.route, table.name), default: []].formUnion(table.origins.keys)
+                // In the scoped layout each host is a scope of its own, named as the host:
+                // its routes' objects (and the table's, for a host with no route).
+                for host in table.virtualHosts {
+                    let routes = Set(host.routes.map(\.origin))
+                    result[ResourceKey(.scopedRoute, host.name), default: []].formUnion(routes.isEmpty ? Set(table.origins.keys) : routes)
+                }
             }
         }
         for cluster in clusters {
@@ -52,9 +58,9 @@ public struct ProxyPlan: Hashable, Sendable, Encodable {
     }
 }
 
-/// The kinds of Envoy resource a plan becomes (xDS's five types).
+/// The kinds of Envoy resource a plan becomes (xDS's six types).
 public enum ResourceKind: String, Hashable, Sendable, Codable, CaseIterable, Comparable {
-    case listener, route, cluster, endpoint, secret
+    case listener, scopedRoute, route, cluster, endpoint, secret
 
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }

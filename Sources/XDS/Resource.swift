@@ -76,6 +76,11 @@ extension Envoy_Config_Route_V3_RouteConfiguration: ResourceMessage {
     public var resourceName: String { name }
 }
 
+extension Envoy_Config_Route_V3_ScopedRouteConfiguration: ResourceMessage {
+    public static var resourceType: ResourceType { .scopedRoute }
+    public var resourceName: String { name }
+}
+
 extension Envoy_Config_Cluster_V3_Cluster: ResourceMessage {
     public static var resourceType: ResourceType { .cluster }
     public var resourceName: String { name }

@@ -16,6 +16,7 @@ extension ResourceType {
         case .endpoint: "cluster load assignment"
         case .secret: "secret"
         case .listener: "listener"
+        case .scopedRoute: "scoped route configuration"
         case .route: "route configuration"
         }
     }
@@ -29,6 +30,7 @@ enum ResourceReferences {
         switch message {
         case let listener as Envoy_Config_Listener_V3_Listener: try of(listener: listener)
         case let routes as Envoy_Config_Route_V3_RouteConfiguration: of(routes: routes)
+        case let scope as Envoy_Config_Route_V3_ScopedRouteConfiguration: of(scope: scope)
         case let cluster as Envoy_Config_Cluster_V3_Cluster: try of(cluster: cluster)
         default: []
         }
@@ -68,6 +70,12 @@ enum ResourceReferences {
             }
         }
         return []
+    }
+
+    /// A scope names its route configuration through RDS, or carries it.
+    static func of(scope: Envoy_Config_Route_V3_ScopedRouteConfiguration) -> [ResourceReference] {
+        scope.hasRouteConfiguration
+            ? of(routes: scope.routeConfiguration) : [ResourceReference(type: .route, name: scope.routeConfigurationName)]
     }
 
     static func of(routes: Envoy_Config_Route_V3_RouteConfiguration) -> [ResourceReference] {

@@ -1,16 +1,18 @@
 import EnvoyAPI
 
-/// The five xDS resource types Chancery serves, in the order an ADS stream pushes them.
+/// The six xDS resource types Chancery serves, in the order an ADS stream pushes them.
 ///
-/// Envoy's xds_protocol doc asks for CDS → EDS → LDS → RDS so that clusters and their
-/// endpoints exist before the listeners and routes that name them. Secrets are pushed
-/// after endpoints: Envoy asks for them only once a listener or cluster names them, and
-/// a certificate rotation should not wait behind listener changes.
+/// Envoy's xds_protocol doc asks for CDS → EDS → LDS → SRDS → RDS so that clusters and
+/// their endpoints exist before the listeners and routes that name them. Secrets are
+/// pushed after endpoints: Envoy asks for them only once a listener or cluster names
+/// them, and a certificate rotation should not wait behind listener changes. Scoped
+/// route configurations (SRDS) are sent only in the scoped route layout (docs/xds.md).
 public enum ResourceType: Int, CaseIterable, Sendable, Comparable, CustomStringConvertible {
     case cluster
     case endpoint
     case secret
     case listener
+    case scopedRoute
     case route
 
     public static func < (lhs: ResourceType, rhs: ResourceType) -> Bool { lhs.rawValue < rhs.rawValue }
@@ -22,6 +24,7 @@ public enum ResourceType: Int, CaseIterable, Sendable, Comparable, CustomStringC
         case .endpoint: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
         case .secret: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
         case .listener: "type.googleapis.com/envoy.config.listener.v3.Listener"
+        case .scopedRoute: "type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration"
         case .route: "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
         }
     }
@@ -38,6 +41,7 @@ public enum ResourceType: Int, CaseIterable, Sendable, Comparable, CustomStringC
         case .endpoint: "EDS"
         case .secret: "SDS"
         case .listener: "LDS"
+        case .scopedRoute: "SRDS"
         case .route: "RDS"
         }
     }
@@ -45,6 +49,7 @@ public enum ResourceType: Int, CaseIterable, Sendable, Comparable, CustomStringC
     public var description: String { shortName }
 
     /// Whether an empty subscription on a state-of-the-world stream means "everything".
-    /// Only LDS and CDS are wildcard types in Envoy's legacy semantics.
-    public var isWildcardType: Bool { self == .cluster || self == .listener }
+    /// LDS and CDS are wildcard types in Envoy's legacy semantics, and so is SRDS: a
+    /// connection manager's scoped routes subscribe to every scope of the stream.
+    public var isWildcardType: Bool { self == .cluster || self == .listener || self == .scopedRoute }
 }

@@ -41,7 +41,7 @@ public struct Snapshot: Sendable, Equatable {
             }
         }
         var eds: [String: String] = [:]
-        for type in [ResourceType.listener, .route, .cluster] {
+        for type in [ResourceType.listener, .scopedRoute, .route, .cluster] {
             for resource in (byType[type] ?? [:]).values.sorted(by: { $0.name < $1.name }) {
                 for reference in resource.references {
                     if type == .cluster, reference.type == .endpoint { eds[resource.name] = reference.name }
@@ -67,6 +67,7 @@ public struct Snapshot: Sendable, Equatable {
     /// Convenience for building a snapshot from Envoy messages.
     public init(
         listeners: [Envoy_Config_Listener_V3_Listener] = [],
+        scopedRoutes: [Envoy_Config_Route_V3_ScopedRouteConfiguration] = [],
         routes: [Envoy_Config_Route_V3_RouteConfiguration] = [],
         clusters: [Envoy_Config_Cluster_V3_Cluster] = [],
         endpoints: [Envoy_Config_Endpoint_V3_ClusterLoadAssignment] = [],
@@ -74,6 +75,7 @@ public struct Snapshot: Sendable, Equatable {
     ) throws {
         var list: [Resource] = []
         list += try listeners.map(Resource.init)
+        list += try scopedRoutes.map(Resource.init)
         list += try routes.map(Resource.init)
         list += try clusters.map(Resource.init)
         list += try endpoints.map(Resource.init)

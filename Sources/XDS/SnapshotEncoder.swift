@@ -51,6 +51,7 @@ public final class SnapshotEncoder: Sendable {
     public func snapshot(
         for group: String,
         listeners: [Envoy_Config_Listener_V3_Listener] = [],
+        scopedRoutes: [Envoy_Config_Route_V3_ScopedRouteConfiguration] = [],
         routes: [Envoy_Config_Route_V3_RouteConfiguration] = [],
         clusters: [Envoy_Config_Cluster_V3_Cluster] = [],
         endpoints: [Envoy_Config_Endpoint_V3_ClusterLoadAssignment] = [],
@@ -61,7 +62,8 @@ public final class SnapshotEncoder: Sendable {
         var reused = 0
         var encoded = 0
         var list: [Resource] = []
-        list.reserveCapacity(listeners.count + routes.count + clusters.count + endpoints.count + secrets.count)
+        list.reserveCapacity(
+            listeners.count + scopedRoutes.count + routes.count + clusters.count + endpoints.count + secrets.count)
         // Types whose resources are all the previous snapshot's, and all of them: their
         // versions are the previous ones, not hashed again.
         var known: [ResourceType: String] = [:]
@@ -94,6 +96,7 @@ public final class SnapshotEncoder: Sendable {
         }
 
         try add(listeners)
+        try add(scopedRoutes)
         for config in routes {
             let resource = try routeConfiguration(
                 config, kept: previous.hosts[config.name] ?? [:], into: &next, reused: &reused, encoded: &encoded)

@@ -372,7 +372,7 @@ public struct StreamSession: Sendable {
     /// Listeners or routes not yet ACKed at the snapshot's content: the clusters they
     /// may still name must stay (and their endpoints, until the cluster removal is ACKed).
     private var routingInFlight: Bool {
-        [ResourceType.listener, .route].contains { type in
+        [ResourceType.listener, .scopedRoute, .route].contains { type in
             guard let state = types[type], state.requested else { return false }
             return state.pending != nil || !changes(type, desired: state.view).isEmpty
         }
@@ -435,7 +435,7 @@ public struct StreamSession: Sendable {
         var settled: Bool?
         for type in ResourceType.allCases {
             guard let state = types[type], state.requested, state.pending == nil else { continue }
-            if type == .listener || type == .route {
+            if type == .listener || type == .scopedRoute || type == .route {
                 if settled == nil { settled = clustersSettled(routingInFlight: inFlight) }
                 if settled == false { continue }
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EnvoyBuild
 import Foundation
 import GatewayModel
 import Translation
@@ -49,6 +50,13 @@ struct ProxyHostOptions: ParsableArguments {
             "The mesh's trust domain: a workload's identity is spiffe://DOMAIN/ns/NAMESPACE/sa/SERVICE-ACCOUNT.",
             valueName: "DOMAIN"))
     var trustDomain: String = Translator.defaultTrustDomain
+
+    @Option(
+        name: .customLong("route-layout"),
+        help: ArgumentHelp(
+            "How a plain-HTTP listener's routes reach Envoy: single (one route configuration per listener, over RDS) or scoped (one listener per proxy group, whose hostnames are all exact, as a scope per hostname over SRDS: a change rebuilds one host's routes; Host headers are then matched byte for byte). See docs/xds.md, \"Route layout\".",
+            valueName: "single|scoped"))
+    var routeLayout: RouteLayout = .single
 
     /// A translator with what these options say of the proxies' hosts.
     func translator() -> Translator {
@@ -132,3 +140,5 @@ func parseSize(_ text: String) throws -> Int {
     }
     return bytes
 }
+
+extension RouteLayout: ExpressibleByArgument {}

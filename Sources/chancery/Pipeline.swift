@@ -58,11 +58,12 @@ struct Pipeline {
     init(
         cache: SnapshotCache, admin: AdminState, logger: Logger, gatewayAddresses: [AddressRange]? = nil,
         reservedPorts: Set<Int> = [], maxObjectsPerKind: Int = SourceLimits.defaults.maxObjectsPerKind,
-        ingressPorts: IngressPorts = IngressPorts(), meshCA: MeshCA? = nil, access: XDSAccess? = nil
+        ingressPorts: IngressPorts = IngressPorts(), meshCA: MeshCA? = nil, access: XDSAccess? = nil,
+        routeLayout: RouteLayout = .single
     ) {
         self.meshCA = meshCA
         self.access = access
-        builder = EnvoyBuilder(cache: EnvoyCache(), meshCertificates: meshCA)
+        builder = EnvoyBuilder(cache: EnvoyCache(), meshCertificates: meshCA, routeLayout: routeLayout)
         self.ingressPorts = ingressPorts
         self.gatewayAddresses = gatewayAddresses
         self.reservedPorts = reservedPorts
@@ -114,7 +115,7 @@ struct Pipeline {
             do {
                 let snapshot = try result.identical[group].flatMap { built[$0] }
                     ?? encoder.snapshot(
-                        for: group, listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
+                        for: group, listeners: proxy.listeners, scopedRoutes: proxy.scopedRoutes, routes: proxy.routes, clusters: proxy.clusters,
                         endpoints: proxy.endpoints, secrets: proxy.secrets)
                 built[group] = snapshot
                 if cache.snapshot(for: group).version != snapshot.version { versions.append("\(group) \(snapshot.version)") }

@@ -320,7 +320,8 @@ extension Chancery {
                     metrics: metrics,
                     planner: Planner(
                         gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts, limits: sourceLimits.limits,
-                        ingressPorts: proxyHost.ingressPorts, trustDomain: proxyHost.trustDomain, meshCertificates: ca))
+                        ingressPorts: proxyHost.ingressPorts, trustDomain: proxyHost.trustDomain, meshCertificates: ca,
+                        routeLayout: proxyHost.routeLayout))
             } catch {
                 await kube?.source.client.shutdown()
                 throw ValidationError("\(error)")
@@ -333,7 +334,7 @@ extension Chancery {
             var pipeline = Pipeline(
                 cache: cache, admin: adminState, logger: logger, gatewayAddresses: proxyHost.usable, reservedPorts: proxyHost.reservedPorts,
                 maxObjectsPerKind: sourceLimits.maxObjectsPerKind, ingressPorts: proxyHost.ingressPorts,
-                meshCA: ca, access: access)
+                meshCA: ca, access: access, routeLayout: proxyHost.routeLayout)
             pipeline.corruptAnnotatedForTests = corruptAnnotatedForTests
             pipeline.trustDomain = proxyHost.trustDomain
             // From files alone, the first read builds the first snapshots before Envoy can

@@ -46,7 +46,8 @@ extension Chancery {
                 if let proxy { say(try plans[proxy]!.json(), newline: false) } else { say(try ProxyPlan.json(plans), newline: false) }
                 return
             }
-            let configs = EnvoyBuilder().build(plans, identical: result.identical.filter { plans[$0.value] != nil })
+            let configs = EnvoyBuilder(routeLayout: proxyHost.routeLayout)
+                .build(plans, identical: result.identical.filter { plans[$0.value] != nil })
             if let proxy { say(try configs[proxy]!.json(), newline: false) } else { say(try ProxyConfig.json(configs), newline: false) }
         }
     }

@@ -50,7 +50,7 @@ import Yams
         for (group, proxy) in served {
             #expect(throws: Never.self, "group \(group)") {
                 try Snapshot(
-                    listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
+                    listeners: proxy.listeners, scopedRoutes: proxy.scopedRoutes, routes: proxy.routes, clusters: proxy.clusters,
                     endpoints: proxy.endpoints, secrets: proxy.secrets)
             }
         }

@@ -24,24 +24,25 @@ import XDS
 
     static func encode(_ proxy: ProxyConfig, for group: String, with encoder: SnapshotEncoder) throws -> Snapshot {
         try encoder.snapshot(
-            for: group, listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters,
+            for: group, listeners: proxy.listeners, scopedRoutes: proxy.scopedRoutes, routes: proxy.routes, clusters: proxy.clusters,
             endpoints: proxy.endpoints, secrets: proxy.secrets)
     }
 
     /// Translates `set` with the cache and the encoder, and from scratch, and expects
     /// the same statuses, resources and snapshot bytes.
     static func expectSame(
-        _ set: ResourceSet, plans: PlanCache, cache: EnvoyCache, encoder: SnapshotEncoder, _ what: String
+        _ set: ResourceSet, plans: PlanCache, cache: EnvoyCache, encoder: SnapshotEncoder, _ what: String,
+        layout: RouteLayout = .single
     ) throws {
         let result = Translator(now: now).translate(set)
         let planned = Translator(now: now, cache: plans).translate(set)
         #expect(planned == result, "\(what): translation with the plan cache differs")
-        let cached = EnvoyBuilder(cache: cache).build(planned.plans, identical: planned.identical)
-        let fresh = EnvoyBuilder().build(result.plans, identical: result.identical)
+        let cached = EnvoyBuilder(cache: cache, routeLayout: layout).build(planned.plans, identical: planned.identical)
+        let fresh = EnvoyBuilder(routeLayout: layout).build(result.plans, identical: result.identical)
         #expect(cached == fresh, "\(what): building with the cache differs")
         for (group, proxy) in fresh.sorted(by: { $0.key < $1.key }) {
             let expected = try? Snapshot(
-                listeners: proxy.listeners, routes: proxy.routes, clusters: proxy.clusters, endpoints: proxy.endpoints,
+                listeners: proxy.listeners, scopedRoutes: proxy.scopedRoutes, routes: proxy.routes, clusters: proxy.clusters, endpoints: proxy.endpoints,
                 secrets: proxy.secrets)
             let encoded = try? Self.encode(proxy, for: group, with: encoder)
             #expect(encoded?.version == expected?.version, "\(what), group \(group): encoder's snapshot differs")
@@ -86,8 +87,8 @@ import XDS
     /// place, changes (another world's object of the same name) or removes one to three
     /// objects, chosen among the objects of three golden worlds. The caches persist
     /// through the sequence, so a value reused from any earlier state is checked.
-    @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6])
-    func randomChangesGiveWhatATranslationFromScratchGives(seed: UInt64) throws {
+    @Test(arguments: [UInt64(1), 2, 3, 4, 5, 6], RouteLayout.allCases)
+    func randomChangesGiveWhatATranslationFromScratchGives(seed: UInt64, layout: RouteLayout) throws {
         var random = SplitMix(seed: seed)
         #expect(Self.variants.count > 100, "the golden worlds were not read")
         let worlds = Array(GoldenTests.cases.shuffled(using: &random).prefix(3))
@@ -98,7 +99,8 @@ import XDS
         let plans = PlanCache()
         let cache = EnvoyCache()
         let encoder = SnapshotEncoder()
-        try Self.expectSame(ResourceSet(manifests: Array(manifests.values)), plans: plans, cache: cache, encoder: encoder, "seed \(seed), \(worlds[0])")
+        try Self.expectSame(ResourceSet(manifests: Array(manifests.values)), plans: plans, cache: cache, encoder: encoder, "seed \(seed), \(worlds[0])",
+            layout: layout)
         var changes: [String] = []
         for step in 0..<50 {
             for _ in 0..<Int.random(in: 1...3, using: &random) {
@@ -115,7 +117,8 @@ import XDS
             let set = ResourceSet(manifests: manifests.values.sorted { $0.object.key < $1.object.key })
             try Self.expectSame(
                 set, plans: plans, cache: cache, encoder: encoder,
-                "seed \(seed) (\(worlds.joined(separator: ", "))), step \(step) after \(changes.suffix(3).joined(separator: " "))")
+                "seed \(seed) (\(worlds.joined(separator: ", "))), step \(step) after \(changes.suffix(3).joined(separator: " "))",
+                layout: layout)
         }
     }
 
