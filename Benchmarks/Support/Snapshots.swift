@@ -8,8 +8,8 @@ extension SnapshotEncoder {
     /// A group's snapshot of a translated proxy, as `chancery serve` builds it.
     public func snapshot(for group: String, _ config: ProxyConfig) throws -> Snapshot {
         try snapshot(
-            for: group, listeners: config.listeners, scopedRoutes: config.scopedRoutes, routes: config.routes, clusters: config.clusters,
-            endpoints: config.endpoints, secrets: config.secrets)
+            for: group, listeners: config.listeners, scopedRoutes: config.scopedRoutes, routes: config.routes,
+            clusters: config.clusters, endpoints: config.endpoints, secrets: config.secrets)
     }
 }
 
@@ -21,9 +21,9 @@ public struct TwoStageTranslation: Sendable {
 
     /// With `reusing`, each stage keeps what it built for the next call, as `serve` does;
     /// mesh sidecars get their certificates from a mesh CA, as `serve` gives them.
-    public init(reusing: Bool = false) {
+    public init(reusing: Bool = false, routeLayout: RouteLayout = .single) {
         translator = Translator(cache: reusing ? PlanCache() : nil)
-        builder = EnvoyBuilder(cache: reusing ? EnvoyCache() : nil, meshCertificates: Self.meshCA)
+        builder = EnvoyBuilder(cache: reusing ? EnvoyCache() : nil, meshCertificates: Self.meshCA, routeLayout: routeLayout)
     }
 
     static let meshCA: MeshCA = {

@@ -13,7 +13,7 @@ import XDS
 // through real files.
 //
 //   swift run -c release chancery-propagation [--envoys 10] [--routes 1000] [--changes 20] [--delta] [--json FILE]
-//                                             [--quiet-ms MS]
+//                                             [--quiet-ms MS] [--route-layout single|scoped]
 //
 // One Gateway (all Envoys share its port through SO_REUSEPORT) with N HTTPRoutes to a
 // loopback echo backend, one file per route in a directory that a FileSource watches
@@ -27,7 +27,8 @@ import XDS
 // single-route edits is timed alone, and the Envoys' CPU time (every thread, from
 // /proc/PID/task/*/schedstat) over those edits, less what they use idle over as long,
 // gives Envoy's work per change. `--json FILE` appends the figures as one JSON line
-// (scripts/propagation-curves plots them).
+// (scripts/propagation-curves plots them). `--route-layout scoped` serves the routes as
+// `serve --route-layout scoped` does: a scope per hostname (docs/xds.md).
 // Needs `envoy` (scripts/test installs it into .venv/). Loopback only; bounded.
 
 struct Options {
@@ -38,6 +39,7 @@ struct Options {
     var json: String?
     /// The file source's quiet window (``Debounce``), to study the trade-off.
     var quiet = Debounce.adaptive.quiet
+    var layout = RouteLayout.single
 
     init(_ arguments: [String]) {
         var it = arguments.dropFirst().makeIterator()
@@ -49,8 +51,16 @@ struct Options {
             case "--delta": delta = true
             case "--json": json = it.next()
             case "--quiet-ms": quiet = Int(it.next() ?? "").map { .milliseconds($0) } ?? quiet
+            case "--route-layout":
+                guard let layout = RouteLayout(rawValue: it.next() ?? "") else {
+                    print("--route-layout: single or scoped")
+                    exit(2)
+                }
+                self.layout = layout
             default:
-                print("usage: chancery-propagation [--envoys N] [--routes N] [--changes N] [--delta] [--json FILE] [--quiet-ms MS]")
+                print(
+                    "usage: chancery-propagation [--envoys N] [--routes N] [--changes N] [--delta] [--json FILE] [--quiet-ms MS] [--route-layout single|scoped]"
+                )
                 exit(a == "--help" ? 0 : 2)
             }
         }
@@ -114,16 +124,37 @@ func write(_ text: String, _ path: String) throws {
     _ = rename(aside, path)
 }
 
+/// Looks up route i's virtual host in a snapshot: in the single layout from the one
+/// route configuration (decoded once per call), in the scoped layout from its scope
+/// (named by listener and hostname), so no other scope is decoded.
+struct Hosts {
+    let single: [String: Envoy_Config_Route_V3_VirtualHost]
+    let snapshot: Snapshot
+
+    init(_ snapshot: Snapshot) {
+        self.snapshot = snapshot
+        var hosts: [String: Envoy_Config_Route_V3_VirtualHost] = [:]
+        for resource in snapshot[.route].values {
+            guard let config = try? resource.decode(as: Envoy_Config_Route_V3_RouteConfiguration.self) else { continue }
+            for host in config.virtualHosts { hosts[host.domains.first ?? ""] = host }
+        }
+        single = hosts
+    }
+
+    subscript(i: Int) -> Envoy_Config_Route_V3_VirtualHost? {
+        let domain = "host-\(i).example.com"
+        if let host = single[domain] { return host }
+        guard let scope = snapshot[.scopedRoute]["127.0.0.1:\(port)/\(domain)"],
+            let decoded = try? scope.decode(as: Envoy_Config_Route_V3_ScopedRouteConfiguration.self)
+        else { return nil }
+        return decoded.routeConfiguration.virtualHosts.first
+    }
+}
+
 /// Whether a snapshot holds the added route, not the removed one, and the edit.
 func reflects(_ snapshot: Snapshot, added: Int, removed: Int, edited: Int) -> Bool {
-    guard let resource = snapshot[.route].values.first,
-        let config = try? resource.decode(as: Envoy_Config_Route_V3_RouteConfiguration.self)
-    else { return false }
-    var hosts: [String: Envoy_Config_Route_V3_VirtualHost] = [:]
-    for host in config.virtualHosts { hosts[host.domains.first ?? ""] = host }
-    guard hosts["host-\(added).example.com"] != nil, hosts["host-\(removed).example.com"] == nil,
-        let edit = hosts["host-\(edited).example.com"]
-    else { return false }
+    let hosts = Hosts(snapshot)
+    guard hosts[added] != nil, hosts[removed] == nil, let edit = hosts[edited] else { return false }
     return edit.routes.first?.match.pathSeparatedPrefix == "/edited"
 }
 
@@ -131,20 +162,26 @@ func percentile(_ values: [Double], _ p: Double) -> Double { Stats.percentile(va
 
 /// Whether a snapshot has route `i` with the given edit state.
 func shows(_ snapshot: Snapshot, route i: Int, edited: Bool) -> Bool {
-    guard let resource = snapshot[.route].values.first,
-        let config = try? resource.decode(as: Envoy_Config_Route_V3_RouteConfiguration.self),
-        let host = config.virtualHosts.first(where: { $0.domains.first == "host-\(i).example.com" })
-    else { return false }
+    guard let host = Hosts(snapshot)[i] else { return false }
     return (host.routes.first?.match.pathSeparatedPrefix == "/edited") == edited
 }
 
-/// When an Envoy last applied a route configuration, by its own config dump.
+/// When an Envoy last applied a route configuration (or, in the scoped layout, a set of
+/// scopes), by its own config dump.
 func lastApplied(_ envoy: EnvoyProcess) async throws -> Date {
-    let text = try await envoy.admin("/config_dump?resource=dynamic_route_configs&mask=last_updated")
-    guard let json = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-        let configs = json["configs"] as? [[String: Any]],
-        let stamps = Optional(configs.compactMap { $0["last_updated"] as? String }), !stamps.isEmpty
-    else { throw EnvoyProcess.Failed(description: "no dynamic route configuration in envoy's config dump: \(text.prefix(300))") }
+    var stamps: [String] = []
+    var texts: [String] = []
+    for resource in ["dynamic_route_configs", "dynamic_scoped_route_configs"] {
+        let text = try await envoy.admin("/config_dump?resource=\(resource)&mask=last_updated")
+        texts.append(String(text.prefix(300)))
+        guard let json = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+            let configs = json["configs"] as? [[String: Any]]
+        else { continue }
+        stamps += configs.compactMap { $0["last_updated"] as? String }
+    }
+    guard !stamps.isEmpty else {
+        throw EnvoyProcess.Failed(description: "no dynamic route configuration in envoy's config dump: \(texts)")
+    }
     let parser = ISO8601DateFormatter()
     parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     let dates = stamps.compactMap { parser.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
@@ -218,7 +255,7 @@ let phases = Phases()
 // What `chancery serve` does with each change the FileSource reports.
 let source = FileSource(directories: [directory], logger: logger)
 let pipeline = Task.detached {
-    let translations = TwoStageTranslation(reusing: true)
+    let translations = TwoStageTranslation(reusing: true, routeLayout: options.layout)
     let encoder = SnapshotEncoder()
     for await update in source.timedUpdates(debounce: Debounce(quiet: options.quiet)) {
         let read = Date()
@@ -238,8 +275,12 @@ let pipeline = Task.detached {
 }
 defer { pipeline.cancel() }
 let loadDeadline = Date().addingTimeInterval(120)
-while cache.snapshot(for: group)[.route].isEmpty, Date() < loadDeadline { try await Task.sleep(for: .milliseconds(20)) }
-print("chancery-propagation: \(options.envoys) Envoys (\(options.delta ? "delta" : "SotW")), \(options.routes) routes (one file each), \(options.changes) changes")
+while cache.snapshot(for: group)[.route].isEmpty, cache.snapshot(for: group)[.scopedRoute].isEmpty, Date() < loadDeadline {
+    try await Task.sleep(for: .milliseconds(20))
+}
+print(
+    "chancery-propagation: \(options.envoys) Envoys (\(options.delta ? "delta" : "SotW")), \(options.routes) routes (one file each), \(options.changes) changes, route layout \(options.layout.rawValue)"
+)
 
 var envoys: [EnvoyProcess] = []
 for i in 0..<options.envoys {
@@ -414,7 +455,7 @@ print(String(format: "Envoy CPU per one-route change, per Envoy (idle CPU subtra
 if let path = options.json {
     let record: [String: Any] = [
         "routes": options.routes, "envoys": options.envoys, "changes": options.changes,
-        "protocol": options.delta ? "delta" : "sotw",
+        "protocol": options.delta ? "delta" : "sotw", "route_layout": options.layout.rawValue,
         "p50_ms": ms(samples, 0.5), "p99_ms": ms(samples, 0.99), "max_ms": (samples.max() ?? 0) * 1000,
         "chancery_p50_ms": ms(inside, 0.5), "read_ms": medians.read * 1000, "translate_ms": medians.translate * 1000,
         "encode_ms": medians.encode * 1000, "single_p50_ms": ms(single, 0.5), "single_p99_ms": ms(single, 0.99),

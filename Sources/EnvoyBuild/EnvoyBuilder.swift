@@ -147,8 +147,13 @@ public struct EnvoyBuilder: Sendable {
 
     /// One virtual host of the scoped table as a scope: keyed on its hostname, carrying
     /// a route configuration of that host alone (named as the host), so Envoy installs
-    /// the scope and its routes together.
+    /// the scope and its routes together. Reused whole while the host's plan is equal.
     private func scope(_ host: VirtualHostPlan) -> Envoy_Config_Route_V3_ScopedRouteConfiguration {
+        guard let cache else { return makeScope(host) }
+        return cache.scopes.value(host.name, host) { makeScope(host) }
+    }
+
+    private func makeScope(_ host: VirtualHostPlan) -> Envoy_Config_Route_V3_ScopedRouteConfiguration {
         var scope = Envoy_Config_Route_V3_ScopedRouteConfiguration()
         scope.name = host.name
         var fragment = Envoy_Config_Route_V3_ScopedRouteConfiguration.Key.Fragment()

@@ -14,6 +14,8 @@ import IR
 /// build keeps what it used (``Reuse``).
 public final class EnvoyCache: Sendable {
     let hosts = Reuse<String, VirtualHostPlan, Envoy_Config_Route_V3_VirtualHost>()
+    /// A virtual host's scope, in the scoped route layout (made from the host alone).
+    let scopes = Reuse<String, VirtualHostPlan, Envoy_Config_Route_V3_ScopedRouteConfiguration>()
     let clusters = Reuse<String, UpstreamSettings, Envoy_Config_Cluster_V3_Cluster>()
     let endpoints = Reuse<String, ClusterPlan.Kind, Envoy_Config_Endpoint_V3_ClusterLoadAssignment>()
 
@@ -21,19 +23,21 @@ public final class EnvoyCache: Sendable {
 
     /// Messages reused and built by the last build (for benchmarks and logs).
     public var lastBuild: (reused: Int, built: Int) {
-        [hosts.lastRound, clusters.lastRound, endpoints.lastRound].reduce((0, 0)) {
+        [hosts.lastRound, scopes.lastRound, clusters.lastRound, endpoints.lastRound].reduce((0, 0)) {
             ($0.0 + $1.reused, $0.1 + $1.built)
         }
     }
 
     func begin() {
         hosts.begin()
+        scopes.begin()
         clusters.begin()
         endpoints.begin()
     }
 
     func finish() {
         hosts.finish()
+        scopes.finish()
         clusters.finish()
         endpoints.finish()
     }

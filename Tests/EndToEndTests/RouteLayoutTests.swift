@@ -75,22 +75,28 @@ import XDS
 
         // Churn: a third host comes and goes, and b's route moves between paths, while
         // a and b are asked continuously.
-        let answers = Mutex<[String: Int]>([:])
-        let stop = Atomic<Bool>(false)
+        let answers = Tally()
         let traffic = Task {
-            while !stop.load(ordering: .relaxed) {
+            while !answers.stopped {
                 // `/v/1`: under both of b's paths.
                 for host in ["a.example.com", "b.example.com"] {
-                    let answer = await Self.ask(port, host: host, path: "/v/1")
-                    answers.withLock { $0[host + " " + answer, default: 0] += 1 }
+                    answers.add(host + " " + (await Self.ask(port, host: host, path: "/v/1")))
                 }
             }
         }
+        /// Until the traffic has answered a few more requests, so that every change
+        /// happens while requests are in flight, however loaded the machine is.
+        func trafficGoesOn(_ when: String) async {
+            let before = answers.total
+            #expect(await eventually(timeout: .seconds(20)) { answers.total >= before + 4 }, "no traffic \(when)")
+        }
         for round in 0..<6 {
+            await trafficGoesOn("before round \(round)")
             try write("c.yaml", Self.route("c", host: "c.example.com", service: "b"))
             #expect(
                 await eventually(timeout: .seconds(20)) { await Self.ask(port, host: "c.example.com") == "200 b" },
                 "round \(round): c.example.com was not served")
+            await trafficGoesOn("in round \(round)")
             try write("b.yaml", Self.route("b", host: "b.example.com", service: "b", path: round % 2 == 0 ? "/v" : "/"))
             try FileManager.default.removeItem(at: dir.appendingPathComponent("c.yaml"))
             #expect(
@@ -101,13 +107,22 @@ import XDS
                 await eventually(timeout: .seconds(20)) { await Self.ask(port, host: "b.example.com", path: "/x") == expected },
                 "round \(round): b's edit was not applied")
         }
-        stop.store(true, ordering: .relaxed)
+        answers.stop()
         await traffic.value
-        let seen = answers.withLock { $0 }
+        let seen = answers.counts
         let unexpected = seen.filter { key, _ in
             !(key == "a.example.com 200 a" || key == "b.example.com 200 b")
         }
         #expect(unexpected.isEmpty, "answers during churn: \(seen)")
-        #expect((seen["a.example.com 200 a"] ?? 0) > 20, "too little traffic to judge: \(seen)")
     }
+}
+
+/// Answers counted by what they were, shared between the traffic and the test.
+final class Tally: Sendable {
+    private let state = Mutex<(counts: [String: Int], stopped: Bool)>(([:], false))
+    func add(_ answer: String) { state.withLock { $0.counts[answer, default: 0] += 1 } }
+    func stop() { state.withLock { $0.stopped = true } }
+    var stopped: Bool { state.withLock { $0.stopped } }
+    var counts: [String: Int] { state.withLock { $0.counts } }
+    var total: Int { state.withLock { $0.counts.values.reduce(0, +) } }
 }
