@@ -8,11 +8,12 @@ import XDS
 
 // chancery-bench: translation and snapshot benchmarks on synthetic Gateway API worlds.
 //
-//   swift run -c release chancery-bench [--routes 100,1000,10000] [--runs 5] [--policies]
+//   swift run -c release chancery-bench [--routes 100,1000,10000] [--runs 5] [--policies] [--route-layout scoped]
 //   swift run -c release chancery-bench --mesh [--services 1000] [--sidecars 100] [--runs 5]
 //
 // With --policies, every route also has a SecurityPolicy and a BackendTrafficPolicy of
-// its own (two policies per route).
+// its own (two policies per route). With --route-layout scoped, the routes are built as
+// `serve --route-layout scoped` builds them (a scope per hostname, docs/xds.md).
 //
 // Prints, per world size: full translation time, snapshot build time (serialise + hash
 // every resource), a one-route change end to end (translate + snapshot), heap
@@ -35,6 +36,7 @@ struct Options {
     var mesh = false
     var services = [1000]
     var sidecars = 100
+    var layout = RouteLayout.single
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -54,9 +56,15 @@ struct Options {
                 services = (iterator.next() ?? "").split(separator: ",").compactMap { Int($0) }
             case "--sidecars":
                 sidecars = Int(iterator.next() ?? "") ?? sidecars
+            case "--route-layout":
+                guard let layout = RouteLayout(rawValue: iterator.next() ?? "") else {
+                    FileHandle.standardError.write(Data("--route-layout: single or scoped\n".utf8))
+                    exit(2)
+                }
+                self.layout = layout
             case "--help", "-h":
                 print(
-                    "usage: chancery-bench [--routes 100,1000,10000] [--runs 5] [--change-runs N] [--policies]"
+                    "usage: chancery-bench [--routes 100,1000,10000] [--runs 5] [--change-runs N] [--policies] [--route-layout single|scoped]"
                         + " | --mesh [--services 1000] [--sidecars 100] [--runs 5] [--change-runs N]")
                 exit(0)
             default:
@@ -102,8 +110,8 @@ func measure(runs: Int, _ body: () throws -> Void) rethrows -> (seconds: Double,
 
 func snapshot(_ config: ProxyConfig) throws -> Snapshot {
     try Snapshot(
-        listeners: config.listeners, scopedRoutes: config.scopedRoutes, routes: config.routes, clusters: config.clusters, endpoints: config.endpoints,
-        secrets: config.secrets)
+        listeners: config.listeners, scopedRoutes: config.scopedRoutes, routes: config.routes, clusters: config.clusters,
+        endpoints: config.endpoints, secrets: config.secrets)
 }
 
 /// The bytes of all a snapshot's resources, as they go on the wire.
@@ -171,7 +179,7 @@ if options.mesh {
     try meshBench(options)
     exit(0)
 }
-let translator = TwoStageTranslation()
+let translator = TwoStageTranslation(routeLayout: options.layout)
 print(
     "chancery-bench: median of \(options.runs) runs; times in milliseconds; allocations per run (count / MiB asked for)"
         + (options.policies ? "; a SecurityPolicy and a BackendTrafficPolicy per route" : ""))
@@ -193,7 +201,7 @@ for size in options.sizes {
     // edited file and handing the new snapshot to the streams. Like `serve`, it keeps
     // the previous translation and serialisation to reuse what did not change.
     let encoder = SnapshotEncoder()
-    let incremental = TwoStageTranslation(reusing: true)
+    let incremental = TwoStageTranslation(reusing: true, routeLayout: options.layout)
     built = try encoder.snapshot(for: "infra/gw", incremental(set)["infra/gw"]!)
     var flip = false
     let change = try measure(runs: options.changeRuns ?? options.runs) {
