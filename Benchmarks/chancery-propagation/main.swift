@@ -126,7 +126,7 @@ func write(_ text: String, _ path: String) throws {
 
 /// Looks up route i's virtual host in a snapshot: in the single layout from the one
 /// route configuration (decoded once per call), in the scoped layout from its scope
-/// (named by listener and hostname), so no other scope is decoded.
+/// (named by its hostname), so no other scope is decoded.
 struct Hosts {
     let single: [String: Envoy_Config_Route_V3_VirtualHost]
     let snapshot: Snapshot
@@ -144,7 +144,7 @@ struct Hosts {
     subscript(i: Int) -> Envoy_Config_Route_V3_VirtualHost? {
         let domain = "host-\(i).example.com"
         if let host = single[domain] { return host }
-        guard let scope = snapshot[.scopedRoute]["127.0.0.1:\(port)/\(domain)"],
+        guard let scope = snapshot[.scopedRoute][domain],
             let decoded = try? scope.decode(as: Envoy_Config_Route_V3_ScopedRouteConfiguration.self)
         else { return nil }
         return decoded.routeConfiguration.virtualHosts.first

@@ -212,7 +212,7 @@ extension AdminServer {
     func clientRoute(_ parts: [String], query: Parameters) throws -> Response {
         var segments = parts.map { $0.removingPercentEncoding ?? $0 }
         guard segments.last == "config", segments.count >= 2 else {
-            return error(.notFound, "bad_path", "use /api/v1/clients/NODE/config[?type=listeners|routes|clusters|endpoints|secrets]")
+            return error(.notFound, "bad_path", "use /api/v1/clients/NODE/config[?type=\(ResourceType.allCases.map(\.plural).joined(separator: "|"))]")
         }
         segments.removeLast()
         let node = segments.joined(separator: "/")
@@ -228,7 +228,7 @@ extension AdminServer {
             wanted == nil || wanted == $0.plural || wanted == $0.shortName || wanted == $0.resourceKind.rawValue
         }
         guard !types.isEmpty else {
-            return error(.badRequest, "unknown_type", "no type \"\(wanted ?? "")\"; types: listeners, routes, clusters, endpoints, secrets")
+            return error(.badRequest, "unknown_type", "no type \"\(wanted ?? "")\"; types: \(ResourceType.allCases.map(\.plural).joined(separator: ", "))")
         }
         var body: [String: Any] = ["node": node, "group": first.group]
         for type in types {

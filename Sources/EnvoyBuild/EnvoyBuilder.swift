@@ -25,9 +25,9 @@ public enum RouteLayout: String, Sendable, CaseIterable {
     /// One route configuration per connection manager, over RDS: a change to any of its
     /// routes makes Envoy rebuild the whole table.
     case single
-    /// Scoped routes (SRDS) for one plain-HTTP listener per proxy group, the one with
-    /// the most virtual hosts among those whose hostnames are all exact: a scope per
-    /// hostname, keyed on the Host header without its port, each carrying its own
+    /// Scoped routes (SRDS) for one plain-HTTP listener per proxy group, the first by
+    /// address and port among those whose hostnames with routes are all exact: a scope
+    /// per hostname, keyed on the Host header without its port, each carrying its own
     /// route configuration, so a change rebuilds one host's table. Host headers are
     /// matched byte for byte (a virtual host matches them whatever their case). Every
     /// other listener keeps the single layout.
@@ -116,28 +116,25 @@ public struct EnvoyBuilder: Sendable {
         return config
     }
 
-    /// The table the scoped layout serves: among plain-HTTP listeners' tables whose
-    /// virtual hosts with routes each answer one exact hostname (a scope matches its key
-    /// exactly, and a request no scope matches gets 404, so a wildcard or catch-all host
-    /// with routes cannot be a scope), the one with the most such hosts; the first by
-    /// name among equals. A host without routes (the listener's catch-all when no route
-    /// claims it) answers 404 to everything, as a missing scope does, so it is left out.
-    /// Only one table per proxy group: Envoy subscribes to scopes as a wildcard, so every
-    /// scoped connection manager of a proxy would see every scope.
+    /// The table the scoped layout serves: the first by name (address and port) of the
+    /// plain-HTTP listeners' tables whose virtual hosts with routes each answer one exact
+    /// hostname — a scope matches its key exactly, and a request no scope matches gets
+    /// 404, so a wildcard or catch-all host with routes cannot be a scope. A host without
+    /// routes (the listener's catch-all when no route claims it) answers 404 to
+    /// everything, as a missing scope does, so it is left out. The choice depends on no
+    /// count, so adding routes elsewhere never moves it. Only one table per proxy group:
+    /// Envoy subscribes to scopes as a wildcard, so every scoped connection manager of a
+    /// proxy would see every scope.
     static func scopedTable(in plan: ProxyPlan) -> String? {
-        var best: (name: String, hosts: Int)?
+        var eligible: [String] = []
         for listener in plan.listeners {
             guard case .http(.plain(let table)) = listener.traffic else { continue }
             let hosts = scopedHosts(table)
-            guard !hosts.isEmpty, hosts.allSatisfy({ $0.domains.count == 1 && !$0.domains[0].contains("*") }) else {
-                continue
+            if !hosts.isEmpty, hosts.allSatisfy({ $0.domains.count == 1 && !$0.domains[0].contains("*") }) {
+                eligible.append(table.name)
             }
-            if let current = best, hosts.count < current.hosts || (hosts.count == current.hosts && table.name >= current.name) {
-                continue
-            }
-            best = (table.name, hosts.count)
         }
-        return best?.name
+        return eligible.min()
     }
 
     /// The hosts of a scoped table that become scopes: those with routes.
@@ -145,17 +142,24 @@ public struct EnvoyBuilder: Sendable {
         table.virtualHosts.filter { !$0.routes.isEmpty }
     }
 
-    /// One virtual host of the scoped table as a scope: keyed on its hostname, carrying
-    /// a route configuration of that host alone (named as the host), so Envoy installs
-    /// the scope and its routes together. Reused whole while the host's plan is equal.
+    /// One virtual host of the scoped table as a scope, named and keyed by its hostname,
+    /// carrying a route configuration of that host alone (named as the host), so Envoy
+    /// installs the scope and its routes together. Named by hostname, not by listener: a
+    /// scope the proxy still holds while its listener changes (``StreamSession``) can
+    /// never share its key with a new one under another name, which Envoy would refuse.
+    /// Reused whole while the host's plan is equal.
     private func scope(_ host: VirtualHostPlan) -> Envoy_Config_Route_V3_ScopedRouteConfiguration {
         guard let cache else { return makeScope(host) }
-        return cache.scopes.value(host.name, host) { makeScope(host) }
+        let scope = cache.scopes.value(host.name, host) { makeScope(host) }
+        // The host's message stays in the host cache too, so that when the host changes
+        // its unchanged routes' messages are reused.
+        _ = cache.hosts.value(host.name, host) { scope.routeConfiguration.virtualHosts[0] }
+        return scope
     }
 
     private func makeScope(_ host: VirtualHostPlan) -> Envoy_Config_Route_V3_ScopedRouteConfiguration {
         var scope = Envoy_Config_Route_V3_ScopedRouteConfiguration()
-        scope.name = host.name
+        scope.name = host.domains[0]
         var fragment = Envoy_Config_Route_V3_ScopedRouteConfiguration.Key.Fragment()
         fragment.stringKey = host.domains[0]
         scope.key.fragments = [fragment]

@@ -37,11 +37,14 @@ public struct ProxyPlan: Hashable, Sendable, Encodable {
             result[ResourceKey(.listener, listener.name), default: []].formUnion(listener.origins.keys)
             for table in listener.traffic.routeTables {
                 result[ResourceKey(.route, table.name), default: []].formUnion(table.origins.keys)
-                // In the scoped layout each host is a scope of its own, named as the host:
-                // its routes' objects (and the table's, for a host with no route).
-                for host in table.virtualHosts {
-                    let routes = Set(host.routes.map(\.origin))
-                    result[ResourceKey(.scopedRoute, host.name), default: []].formUnion(routes.isEmpty ? Set(table.origins.keys) : routes)
+                // In the scoped layout a table's hosts with routes are scopes named by their
+                // hostname: a scope comes from its routes and the Gateway (or ListenerSet)
+                // owning the listener. Whichever table is scoped, hosts of other tables
+                // with the same hostname add their objects here too.
+                let owners = table.origins.keys.filter { $0.kind == .gateway || $0.kind == .listenerSet }
+                for host in table.virtualHosts where host.domains.count == 1 && !host.routes.isEmpty {
+                    result[ResourceKey(.scopedRoute, host.domains[0]), default: []]
+                        .formUnion(host.routes.map(\.origin) + owners)
                 }
             }
         }

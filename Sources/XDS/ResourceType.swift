@@ -2,11 +2,13 @@ import EnvoyAPI
 
 /// The six xDS resource types Chancery serves, in the order an ADS stream pushes them.
 ///
-/// Envoy's xds_protocol doc asks for CDS → EDS → LDS → SRDS → RDS so that clusters and
-/// their endpoints exist before the listeners and routes that name them. Secrets are
-/// pushed after endpoints: Envoy asks for them only once a listener or cluster names
-/// them, and a certificate rotation should not wait behind listener changes. Scoped
-/// route configurations (SRDS) are sent only in the scoped route layout (docs/xds.md).
+/// Envoy's xds_protocol doc asks for CDS → EDS → LDS → RDS so that clusters and their
+/// endpoints exist before the listeners and routes that name them. Secrets are pushed
+/// after endpoints: Envoy asks for them only once a listener or cluster names them, and
+/// a certificate rotation should not wait behind listener changes. Scoped route
+/// configurations (SRDS, only in the scoped route layout, docs/xds.md) go between
+/// listeners and route configurations: a scoped connection manager subscribes to them,
+/// and they carry their routes.
 public enum ResourceType: Int, CaseIterable, Sendable, Comparable, CustomStringConvertible {
     case cluster
     case endpoint

@@ -354,6 +354,7 @@ public struct StreamSession: Sendable {
             switch type {
             case .cluster: routingInFlight
             case .endpoint: routingInFlight || types[.cluster]?.pending != nil
+            case .scopedRoute: listenersWarming
             default: false
             }
         if holding {
@@ -367,6 +368,25 @@ public struct StreamSession: Sendable {
             }
         }
         return result
+    }
+
+    /// Listeners or routes not yet ACKed at the snapshot's content, or a route
+    /// configuration a listener names that the proxy does not hold yet: scopes it was
+    /// sent stay until then. A listener leaving the scoped layout (or one whose scopes
+    /// move to another listener) keeps serving from its old connection manager, and so
+    /// from those scopes, until its new one has warmed with the routes it names.
+    private var listenersWarming: Bool {
+        for type in [ResourceType.listener, .route] {
+            guard let state = types[type], state.requested else { continue }
+            if state.pending != nil || !changes(type, desired: state.view).isEmpty { return true }
+        }
+        let routes = types[.route]
+        for listener in snapshot[.listener].values {
+            for reference in listener.references where reference.type == .route {
+                if routes?.known[reference.name] != snapshot[.route][reference.name]?.version { return true }
+            }
+        }
+        return false
     }
 
     /// Listeners or routes not yet ACKed at the snapshot's content: the clusters they

@@ -65,6 +65,8 @@ struct ProxyRow {
 
     static func table(_ rows: [ProxyRow]) -> String {
         guard !rows.isEmpty else { return "No proxy is connected.\n" }
+        // Scoped routes only when some proxy holds them (the scoped route layout).
+        let types = rows.contains { $0.versions["SRDS"] != nil } ? ["LDS", "SRDS"] + types.dropFirst() : types
         return chancery.table(
             ["NODE", "GROUP", "PROTOCOL"] + types + ["STATE", "SINCE"],
             rows.map { row in
@@ -154,6 +156,12 @@ extension Chancery {
             }
         }
 
+        /// Route configurations, and scopes when there are (the scoped route layout).
+        static func routes(_ counts: JSONValue?) -> String {
+            let scoped = counts["scoped_routes"].int ?? 0
+            return "\(counts["routes"].int ?? 0)" + (scoped > 0 ? " +\(scoped) scoped" : "")
+        }
+
         static func groupTable(_ groups: [JSONValue]) -> String {
             guard !groups.isEmpty else { return "No proxy group.\n" }
             return table(
@@ -162,7 +170,7 @@ extension Chancery {
                     let counts = group["resources"]
                     return [
                         group["group"].string ?? "?", group["version"].string ?? "?",
-                        "\(counts["listeners"].int ?? 0)", "\(counts["routes"].int ?? 0)", "\(counts["clusters"].int ?? 0)",
+                        "\(counts["listeners"].int ?? 0)", routes(counts), "\(counts["clusters"].int ?? 0)",
                         "\(counts["endpoints"].int ?? 0)", "\(counts["secrets"].int ?? 0)", "\(group["proxies"].int ?? 0)",
                         "\(group["proxiesInSync"].int ?? 0)", ago(group["builtAt"].date),
                     ]
@@ -301,7 +309,7 @@ extension Chancery {
         @Option(help: "The proxy's node id (chancery status lists them).")
         var proxy: String
 
-        @Option(help: "Only this type: listeners, routes, clusters, endpoints or secrets.")
+        @Option(help: "Only this type: listeners, scoped_routes, routes, clusters, endpoints or secrets.")
         var type: String?
 
         @OptionGroup var connection: AdminClientOptions

@@ -6,8 +6,9 @@ import XDS
 
 /// `serve --route-layout scoped` through a real Envoy: each hostname of the Gateway's
 /// HTTP listener is a scope of its own (SRDS over ADS), requests are routed by the Host
-/// header as in the single layout, and while routes are added, edited and removed, the
-/// hosts that stay answer every request with 2xx.
+/// header as in the single layout, and while routes are added, edited and removed — and
+/// while the listener leaves the scoped layout and comes back — the hosts that stay
+/// answer every request with 2xx.
 @Suite(.serialized) struct RouteLayoutTests {
     static func route(_ name: String, host: String, service: String, path: String = "/") -> String {
         """
@@ -71,7 +72,7 @@ import XDS
         // The snapshot names them as scoped routes.
         let snapshot = try await chancery.adminJSON("/api/v1/snapshots/apps/edge?type=scoped_routes")
         let scopes = (snapshot["scoped_routes"] as? [[String: Any]])?.compactMap { $0["name"] as? String } ?? []
-        #expect(scopes == ["127.0.0.1:\(port)/a.example.com", "127.0.0.1:\(port)/b.example.com"], "\(snapshot)")
+        #expect(scopes == ["a.example.com", "b.example.com"], "\(snapshot)")
 
         // Churn: a third host comes and goes, and b's route moves between paths, while
         // a and b are asked continuously.
@@ -106,6 +107,31 @@ import XDS
             #expect(
                 await eventually(timeout: .seconds(20)) { await Self.ask(port, host: "b.example.com", path: "/x") == expected },
                 "round \(round): b's edit was not applied")
+        }
+        // A route for any host makes the listener ineligible: it goes back to one route
+        // configuration, and its scopes stay until that has reached Envoy. Then back.
+        for round in 0..<2 {
+            try write(
+                "any.yaml",
+                """
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: HTTPRoute
+                metadata: {name: any, namespace: apps}
+                spec:
+                  parentRefs: [{name: edge}]
+                  rules: [{backendRefs: [{name: b, port: 80}]}]
+                """)
+            #expect(
+                await eventually(timeout: .seconds(20)) { await Self.ask(port, host: "other.example.com") == "200 b" },
+                "round \(round): the catch-all route was not served")
+            let single = try await chancery.adminJSON("/api/v1/snapshots/apps/edge?type=scoped_routes")
+            #expect((single["scoped_routes"] as? [Any])?.isEmpty == true, "round \(round): \(single)")
+            await trafficGoesOn("with the catch-all, round \(round)")
+            try FileManager.default.removeItem(at: dir.appendingPathComponent("any.yaml"))
+            #expect(
+                await eventually(timeout: .seconds(20)) { await Self.ask(port, host: "other.example.com") == "404 -" },
+                "round \(round): the catch-all route was still served")
+            await trafficGoesOn("scoped again, round \(round)")
         }
         answers.stop()
         await traffic.value

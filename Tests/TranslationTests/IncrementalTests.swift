@@ -29,11 +29,13 @@ import XDS
     }
 
     /// Translates `set` with the cache and the encoder, and from scratch, and expects
-    /// the same statuses, resources and snapshot bytes.
+    /// the same statuses, resources and snapshot bytes. Returns how many scopes the
+    /// build made (in the scoped layout).
+    @discardableResult
     static func expectSame(
         _ set: ResourceSet, plans: PlanCache, cache: EnvoyCache, encoder: SnapshotEncoder, _ what: String,
         layout: RouteLayout = .single
-    ) throws {
+    ) throws -> Int {
         let result = Translator(now: now).translate(set)
         let planned = Translator(now: now, cache: plans).translate(set)
         #expect(planned == result, "\(what): translation with the plan cache differs")
@@ -42,8 +44,8 @@ import XDS
         #expect(cached == fresh, "\(what): building with the cache differs")
         for (group, proxy) in fresh.sorted(by: { $0.key < $1.key }) {
             let expected = try? Snapshot(
-                listeners: proxy.listeners, scopedRoutes: proxy.scopedRoutes, routes: proxy.routes, clusters: proxy.clusters, endpoints: proxy.endpoints,
-                secrets: proxy.secrets)
+                listeners: proxy.listeners, scopedRoutes: proxy.scopedRoutes, routes: proxy.routes,
+                clusters: proxy.clusters, endpoints: proxy.endpoints, secrets: proxy.secrets)
             let encoded = try? Self.encode(proxy, for: group, with: encoder)
             #expect(encoded?.version == expected?.version, "\(what), group \(group): encoder's snapshot differs")
             for type in ResourceType.allCases {
@@ -54,6 +56,7 @@ import XDS
                 }
             }
         }
+        return fresh.values.reduce(0) { $0 + $1.scopedRoutes.count }
     }
 
     @Test(arguments: GoldenTests.cases)
@@ -82,6 +85,14 @@ import XDS
         return variants
     }()
 
+    /// The golden worlds the scoped layout makes scopes of.
+    static let scopedWorlds: Set<String> = Set(
+        GoldenTests.cases.filter { name in
+            guard let set = try? world(name) else { return false }
+            let result = Translator(now: now).translate(set)
+            return EnvoyBuilder(routeLayout: .scoped).build(result.plans).values.contains { !$0.scopedRoutes.isEmpty }
+        })
+
     /// After any sequence of changes, the caches give what a translation from scratch
     /// gives, byte for byte: a world starts as one golden world, and each step puts in
     /// place, changes (another world's object of the same name) or removes one to three
@@ -91,7 +102,12 @@ import XDS
     func randomChangesGiveWhatATranslationFromScratchGives(seed: UInt64, layout: RouteLayout) throws {
         var random = SplitMix(seed: seed)
         #expect(Self.variants.count > 100, "the golden worlds were not read")
-        let worlds = Array(GoldenTests.cases.shuffled(using: &random).prefix(3))
+        var candidates = GoldenTests.cases.shuffled(using: &random)
+        if layout == .scoped {
+            // Worlds the scoped layout makes scopes of come first, so the sequence has some.
+            candidates = candidates.filter(Self.scopedWorlds.contains) + candidates.filter { !Self.scopedWorlds.contains($0) }
+        }
+        let worlds = Array(candidates.prefix(3))
         var keys: [ObjectKey] = []
         for name in worlds { keys += try Self.world(name).manifests.keys }
         keys = Set(keys).sorted()
@@ -99,8 +115,9 @@ import XDS
         let plans = PlanCache()
         let cache = EnvoyCache()
         let encoder = SnapshotEncoder()
-        try Self.expectSame(ResourceSet(manifests: Array(manifests.values)), plans: plans, cache: cache, encoder: encoder, "seed \(seed), \(worlds[0])",
-            layout: layout)
+        var scopes = try Self.expectSame(
+            ResourceSet(manifests: Array(manifests.values)), plans: plans, cache: cache, encoder: encoder,
+            "seed \(seed), \(worlds[0])", layout: layout)
         var changes: [String] = []
         for step in 0..<50 {
             for _ in 0..<Int.random(in: 1...3, using: &random) {
@@ -115,11 +132,13 @@ import XDS
                 }
             }
             let set = ResourceSet(manifests: manifests.values.sorted { $0.object.key < $1.object.key })
-            try Self.expectSame(
+            scopes += try Self.expectSame(
                 set, plans: plans, cache: cache, encoder: encoder,
                 "seed \(seed) (\(worlds.joined(separator: ", "))), step \(step) after \(changes.suffix(3).joined(separator: " "))",
                 layout: layout)
         }
+        // Not vacuous: the scoped layout's sequences build scopes (and the single one none).
+        #expect(layout == .scoped ? scopes > 0 : scopes == 0, "seed \(seed): \(scopes) scopes built")
     }
 
     @Test func aSecondBuildOfTheSameWorldBuildsNothing() throws {

@@ -45,7 +45,7 @@ import XDS
                 scopedGroups += 1
                 // Its hosts with routes, one scope each, keyed on the one exact hostname.
                 let hosts = table.virtualHosts.filter { !$0.routes.isEmpty }
-                #expect(split.scopedRoutes.map(\.name) == hosts.map(\.name), "\(what)")
+                #expect(split.scopedRoutes.map(\.name) == hosts.flatMap(\.domains), "\(what)")
                 for (scope, host) in zip(split.scopedRoutes, hosts) {
                     #expect(host.domains.count == 1 && !host.domains[0].contains("*"), "\(what): \(host.domains)")
                     #expect(scope.key.fragments.map(\.stringKey) == host.domains, "\(what)")
@@ -85,9 +85,9 @@ import XDS
         #expect(scopedGroups >= 10, "only \(scopedGroups) groups had a table scoped")
     }
 
-    /// Among eligible tables the one with the most hosts is scoped; a listener with a
-    /// wildcard hostname's routes is never scoped.
-    @Test func theLargestExactTableIsScoped() throws {
+    /// Among eligible tables the first by address and port is scoped, however many hosts
+    /// the others have; a listener with a wildcard hostname's routes is never scoped.
+    @Test func theFirstExactTableIsScoped() throws {
         let world = """
             apiVersion: gateway.networking.k8s.io/v1
             kind: GatewayClass
@@ -137,7 +137,8 @@ import XDS
         #expect(decoded.errors.isEmpty, "\(decoded.errors)")
         let result = Translator(now: IncrementalTests.now).translate(ResourceSet(manifests: decoded.manifests))
         let config = try #require(EnvoyBuilder(routeLayout: .scoped).build(result.plans, identical: result.identical)["apps/edge"])
-        #expect(config.scopedRoutes.map { $0.key.fragments.map(\.stringKey) } == [["l1.example"], ["l2.example"]])
-        #expect(config.routes.map(\.name).sorted() == ["0.0.0.0:8001", "0.0.0.0:8003"])
+        #expect(config.scopedRoutes.map { $0.key.fragments.map(\.stringKey) } == [["s.example"]])
+        #expect(config.scopedRoutes.map(\.name) == ["s.example"])
+        #expect(config.routes.map(\.name).sorted() == ["0.0.0.0:8002", "0.0.0.0:8003"])
     }
 }

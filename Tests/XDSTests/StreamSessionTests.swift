@@ -38,7 +38,7 @@ private func only(_ pushes: [Push], _ type: ResourceType, sourceLocation: Source
 private func settledSession(_ snapshot: Snapshot, mode: StreamSession.Mode = .stateOfTheWorld) -> StreamSession {
     var session = StreamSession(mode: mode, snapshot: snapshot)
     let names: [ResourceType: [String]] = [
-        .cluster: [], .listener: [],
+        .cluster: [], .listener: [], .scopedRoute: [],
         .endpoint: snapshot[.cluster].keys.sorted(), .route: snapshot[.route].keys.sorted(),
     ]
     func ask(_ type: ResourceType, answering push: Push? = nil) -> [Push] {
@@ -48,7 +48,10 @@ private func settledSession(_ snapshot: Snapshot, mode: StreamSession.Mode = .st
         }
     }
     var queue: [Push] = []
-    for type in [ResourceType.cluster, .endpoint, .listener, .route] {
+    // Scopes are asked for when a listener finds its routes by scope, as Envoy does.
+    let types: [ResourceType] =
+        [.cluster, .endpoint, .listener] + (snapshot[.scopedRoute].isEmpty ? [] : [.scopedRoute]) + [.route]
+    for type in types {
         queue += ask(type)
         while !queue.isEmpty {
             let push = queue.removeFirst()
@@ -57,6 +60,62 @@ private func settledSession(_ snapshot: Snapshot, mode: StreamSession.Mode = .st
     }
     precondition(ResourceType.allCases.allSatisfy { session.pendingNonce($0) == nil }, "session did not settle")
     return session
+}
+
+/// The scoped layout (docs/xds.md): listener `http-8080` finds its routes by scope, one
+/// scope per host, each carrying a route to cluster a.
+private func scopedWorld(_ hosts: [String]) throws -> Snapshot {
+    var listener = Envoy_Config_Listener_V3_Listener()
+    listener.name = "http-8080"
+    listener.address = Fixtures.socketAddress(8080)
+    let scopes = hosts.map { host in
+        var scope = Envoy_Config_Route_V3_ScopedRouteConfiguration()
+        scope.name = host
+        var fragment = Envoy_Config_Route_V3_ScopedRouteConfiguration.Key.Fragment()
+        fragment.stringKey = host
+        scope.key.fragments = [fragment]
+        scope.routeConfiguration = Fixtures.routes(host, [.init(prefix: "/", cluster: "a")])
+        return scope
+    }
+    return try Snapshot(
+        listeners: [listener], scopedRoutes: scopes, clusters: [Fixtures.cluster("a")],
+        endpoints: [Fixtures.endpoints("a", ports: [1])])
+}
+
+/// A listener leaving the scoped layout keeps its scopes until its new connection
+/// manager has the route configuration it names: Envoy serves from the old one, and so
+/// from the scopes, while the new one warms.
+@Suite struct ScopedRoutesTests {
+    @Test func scopesStayUntilTheListenerThatReplacesThemHasItsRoutes() throws {
+        var session = settledSession(try scopedWorld(["a.example", "b.example"]))
+        let single = try world([.init(prefix: "/", cluster: "a")], ["a": [1]])
+        let lds = try #require(only(session.update(single), .listener), "the scopes are not removed yet")
+        #expect(session.request(.listener, answering: lds).1.isEmpty, "the new listener's routes are not held yet")
+        let rds = try #require(only(session.request(.route, ["routes"]).1, .route))
+        let srds = try #require(only(session.request(.route, ["routes"], answering: rds).1, .scopedRoute))
+        #expect(srds.resources.isEmpty, "now the scopes go")
+        #expect(session.request(.scopedRoute, answering: srds).1.isEmpty)
+        #expect(session.isInSync)
+    }
+
+    @Test func deltaRemovesScopesOnlyOnceTheNewListenerHasItsRoutes() throws {
+        var session = settledSession(try scopedWorld(["a.example", "b.example"]), mode: .delta)
+        let single = try world([.init(prefix: "/", cluster: "a")], ["a": [1]])
+        let lds = try #require(only(session.update(single), .listener))
+        #expect(session.delta(.listener, answering: lds).1.isEmpty)
+        let rds = try #require(only(session.delta(.route, subscribe: ["routes"]).1, .route))
+        let srds = try #require(only(session.delta(.route, answering: rds).1, .scopedRoute))
+        #expect(srds.resources.isEmpty)
+        #expect(srds.removed == ["a.example", "b.example"])
+    }
+
+    /// A scope that changes while nothing else does goes at once, and so does a removed
+    /// one: holding is only for listeners in flight.
+    @Test func scopeChangesAloneAreNotHeld() throws {
+        var session = settledSession(try scopedWorld(["a.example", "b.example"]))
+        let fewer = try #require(only(session.update(try scopedWorld(["a.example"])), .scopedRoute))
+        #expect(fewer.resources.map(\.name) == ["a.example"])
+    }
 }
 
 @Suite struct StateOfTheWorldTests {
