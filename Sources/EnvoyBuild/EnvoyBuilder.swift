@@ -149,21 +149,29 @@ public struct EnvoyBuilder: Sendable {
     /// never share its key with a new one under another name, which Envoy would refuse.
     /// Reused whole while the host's plan is equal.
     private func scope(_ host: VirtualHostPlan) -> Envoy_Config_Route_V3_ScopedRouteConfiguration {
-        guard let cache else { return makeScope(host) }
-        let scope = cache.scopes.value(host.name, host) { makeScope(host) }
-        // The host's message stays in the host cache too, so that when the host changes
-        // its unchanged routes' messages are reused.
-        _ = cache.hosts.value(host.name, host) { scope.routeConfiguration.virtualHosts[0] }
-        return scope
+        guard let cache else { return makeScope(host, keeping: [:]) }
+        return cache.scopes.value(host.name, host) {
+            // The host changed: its routes whose plans did not keep their messages.
+            var kept: [String: (plan: RoutePlan, message: Envoy_Config_Route_V3_Route)] = [:]
+            for (plan, scope) in cache.scopes.previous(host.name) {
+                let message = scope.routeConfiguration.virtualHosts[0]
+                for (index, route) in plan.routes.enumerated() { kept[route.name] = (route, message.routes[index]) }
+            }
+            return makeScope(host, keeping: kept)
+        }
     }
 
-    private func makeScope(_ host: VirtualHostPlan) -> Envoy_Config_Route_V3_ScopedRouteConfiguration {
+    private func makeScope(
+        _ host: VirtualHostPlan, keeping kept: [String: (plan: RoutePlan, message: Envoy_Config_Route_V3_Route)]
+    ) -> Envoy_Config_Route_V3_ScopedRouteConfiguration {
         var scope = Envoy_Config_Route_V3_ScopedRouteConfiguration()
         scope.name = host.domains[0]
         var fragment = Envoy_Config_Route_V3_ScopedRouteConfiguration.Key.Fragment()
         fragment.stringKey = host.domains[0]
         scope.key.fragments = [fragment]
-        scope.routeConfiguration = routeConfiguration(named: host.name, hosts: [host])
+        var configuration = routeConfiguration(named: host.name)
+        configuration.virtualHosts = [virtualHost(host, keeping: kept)]
+        scope.routeConfiguration = configuration
         return scope
     }
 
@@ -171,12 +179,18 @@ public struct EnvoyBuilder: Sendable {
         routeConfiguration(named: table.name, hosts: table.virtualHosts)
     }
 
-    private func routeConfiguration(named name: String, hosts: [VirtualHostPlan]) -> Envoy_Config_Route_V3_RouteConfiguration {
+    /// A route configuration's settings, without its virtual hosts.
+    private func routeConfiguration(named name: String) -> Envoy_Config_Route_V3_RouteConfiguration {
         var configuration = Envoy_Config_Route_V3_RouteConfiguration()
         configuration.name = name
         configuration.validateClusters = Google_Protobuf_BoolValue(false)
         // `foo.com:8080` is matched as `foo.com`, and forwarded unchanged.
         configuration.ignorePortInHostMatching = true
+        return configuration
+    }
+
+    private func routeConfiguration(named name: String, hosts: [VirtualHostPlan]) -> Envoy_Config_Route_V3_RouteConfiguration {
+        var configuration = routeConfiguration(named: name)
         configuration.virtualHosts = hosts.map { host in
             guard let cache else { return virtualHost(host, keeping: [:]) }
             return cache.hosts.value(host.name, host) {

@@ -14,7 +14,8 @@ import IR
 /// build keeps what it used (``Reuse``).
 public final class EnvoyCache: Sendable {
     let hosts = Reuse<String, VirtualHostPlan, Envoy_Config_Route_V3_VirtualHost>()
-    /// A virtual host's scope, in the scoped route layout (made from the host alone).
+    /// A virtual host's scope, in the scoped route layout (made from the host alone; when
+    /// the host changed, its unchanged routes' messages are taken from its last scope).
     let scopes = Reuse<String, VirtualHostPlan, Envoy_Config_Route_V3_ScopedRouteConfiguration>()
     let clusters = Reuse<String, UpstreamSettings, Envoy_Config_Cluster_V3_Cluster>()
     let endpoints = Reuse<String, ClusterPlan.Kind, Envoy_Config_Endpoint_V3_ClusterLoadAssignment>()
