@@ -21,7 +21,7 @@ public final class FileSource: Sendable {
     public let directories: [String]
     public let limits: SourceLimits
     private let logger: Logger
-    private let state = FileSourceState()
+    let state = FileSourceState()
 
     public init(directories: [String], limits: SourceLimits = .defaults, logger: Logger = Logger(label: "chancery.files")) {
         self.directories = directories
@@ -170,6 +170,12 @@ final class FileSourceState: @unchecked Sendable {
     private var order: [(root: Int, path: String)] = []
     /// The roots that did not exist at the last walk (reported in every set, in root order).
     private var missingRoots: [Int: ManifestError] = [:]
+    /// The set last delivered, and whether an object was defined twice in it (in two
+    /// files, or twice in one): a change to a few files is made to it, rather than
+    /// building a set from every file again (``patched(_:roots:)``).
+    private var last: (set: ResourceSet, duplicates: Bool)?
+    /// How many sets were made by changing the last one (for tests).
+    private(set) var patches = 0
 
     struct Scan {
         var set: ResourceSet
@@ -229,6 +235,7 @@ final class FileSourceState: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         var changed = false
+        var edits: [(before: FileEntry?, after: FileEntry?)] = []
         for path in paths.sorted() {
             let before = files[path]
             if before == nil, Self.walkKey(path, roots: directories).root == directories.count { continue }
@@ -242,14 +249,60 @@ final class FileSourceState: @unchecked Sendable {
             if exists, read(path, limits: limits, logger: logger, trustStamp: false) {
                 if before == nil { insertInOrder(path, roots: directories) }
                 let after = files[path]!
-                if (before?.manifests ?? []) != after.manifests || (before?.errors ?? []) != after.errors { changed = true }
+                if (before?.manifests ?? []) != after.manifests || (before?.errors ?? []) != after.errors {
+                    changed = true
+                    edits.append((before, after))
+                }
             } else if let before {
                 files.removeValue(forKey: path)
                 order.removeAll { $0.path == path }
-                if !before.manifests.isEmpty || !before.errors.isEmpty { changed = true }
+                if !before.manifests.isEmpty || !before.errors.isEmpty {
+                    changed = true
+                    edits.append((before, nil))
+                }
             }
         }
-        return changed ? .changed(assemble(roots: directories.count)) : .unchanged
+        guard changed else { return .unchanged }
+        return .changed(patched(edits, roots: directories.count) ?? assemble(roots: directories.count))
+    }
+
+    /// The last set with the objects of the edited files put in place: what ``assemble(roots:)``
+    /// gives, without reading every file's objects into a new set, so that the kinds the
+    /// edits left alone keep their revisions (and a translation finds them unchanged in
+    /// a few comparisons). Nil — assemble — where an object is defined twice, before or
+    /// after: which definition wins depends on the order of every file.
+    private func patched(_ edits: [(before: FileEntry?, after: FileEntry?)], roots: Int) -> ResourceSet? {
+        guard var set = last.flatMap({ $0.duplicates ? nil : $0.set }) else { return nil }
+        // Each object was defined once, so the edited files' old objects are theirs.
+        for edit in edits {
+            for manifest in edit.before?.manifests ?? [] { set.replace(manifest.object.key, with: nil) }
+        }
+        for edit in edits {
+            for manifest in edit.after?.manifests ?? [] {
+                guard set[manifest.object.key] == nil else { return nil }
+                set.replace(manifest.object.key, with: manifest)
+            }
+        }
+        if edits.contains(where: { ($0.before?.errors ?? []) != ($0.after?.errors ?? []) }) {
+            set.replaceErrors(with: errors(roots: roots))
+        }
+        last = (set, false)
+        patches += 1
+        return set
+    }
+
+    /// Every missing root's and file's errors, in walk order.
+    private func errors(roots: Int) -> [ManifestError] {
+        var errors: [ManifestError] = []
+        var next = order.startIndex
+        for root in 0..<roots {
+            if let missing = missingRoots[root] { errors.append(missing) }
+            while next < order.endIndex, order[next].root == root {
+                errors += files[order[next].path]?.errors ?? []
+                next += 1
+            }
+        }
+        return errors
     }
 
     /// Puts a newly seen file where a walk would find it: by root, then name by name.
@@ -359,7 +412,9 @@ final class FileSourceState: @unchecked Sendable {
                 next += 1
             }
         }
-        return ResourceSet(manifests: manifests, errors: errors)
+        let set = ResourceSet(manifests: manifests, errors: errors)
+        last = (set, set.manifests.count != manifests.count)
+        return set
     }
 
     /// Files and directories under `root`, sorted, skipping hidden names, following

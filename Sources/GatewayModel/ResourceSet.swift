@@ -10,6 +10,11 @@ public struct ResourceSet: Sendable, Hashable {
     /// The keys of each kind, sorted, kept in step with `manifests` (derived: not part of
     /// equality), so that reading one kind neither walks every object nor sorts.
     private var keysByKind: [Kind: [ObjectKey]] = [:]
+    /// Each kind's revision (derived: not part of equality): replaced whenever an object
+    /// of the kind is added, replaced or removed, and naming the keys that change touched,
+    /// so that a set tells what changed since a set it was made from without comparing
+    /// every object (``changedKeys(since:)``, ``sameObjects(as:ofKinds:)``).
+    private var revisions: [Kind: Revision] = [:]
 
     public static func == (a: ResourceSet, b: ResourceSet) -> Bool {
         a.manifests == b.manifests && a.errors == b.errors
@@ -28,11 +33,13 @@ public struct ResourceSet: Sendable, Hashable {
         self.errors = errors
         for manifest in manifests { add(manifest) }
         sortKeys()
+        for kind in keysByKind.keys { revisions[kind] = Revision() }
     }
 
     public mutating func insert(_ manifest: Manifest) {
         guard add(manifest) else { return }
         let key = manifest.object.key
+        revisions[key.kind] = Revision(after: revisions[key.kind], changing: key)
         // Kept sorted: appended when it comes last (as when copying a set kind by kind),
         // else moved into place — taken out while it changes, so that it changes in place.
         let outOfOrder = keysByKind[key.kind].map { $0.count > 1 && key < $0[$0.count - 2] } ?? false
@@ -77,8 +84,12 @@ public struct ResourceSet: Sendable, Hashable {
 
     public mutating func report(_ error: ManifestError) { errors.append(error) }
 
+    /// Puts `errors` in place of every error the set reports.
+    public mutating func replaceErrors(with errors: [ManifestError]) { self.errors = errors }
+
     /// Puts `manifest` in place of the object at `key`, or removes it (nil).
     public mutating func replace(_ key: ObjectKey, with manifest: Manifest?) {
+        defer { revisions[key.kind] = Revision(after: revisions[key.kind], changing: key) }
         if let manifest {
             precondition(manifest.object.key == key, "a manifest replaces only the object of its own key")
             if manifests.updateValue(manifest, forKey: key) == nil {
@@ -98,6 +109,7 @@ public struct ResourceSet: Sendable, Hashable {
         var merged = self
         for key in other.manifests.keys.sorted() { merged.add(other.manifests[key]!) }
         merged.sortKeys()
+        for kind in other.keysByKind.keys { merged.revisions[kind] = Revision() }
         for error in other.errors { merged.report(error) }
         return merged
     }
@@ -105,11 +117,50 @@ public struct ResourceSet: Sendable, Hashable {
     public subscript(key: ObjectKey) -> Manifest? { manifests[key] }
 
     /// The objects added, changed (object or origin) or removed since `previous`.
+    ///
+    /// A kind whose revision is `previous`'s has not changed; one a few changes on from
+    /// it compares only the keys those changes touched; any other kind compares all its
+    /// objects.
     public func changedKeys(since previous: ResourceSet) -> Set<ObjectKey> {
         var changed: Set<ObjectKey> = []
-        for (key, manifest) in manifests where previous.manifests[key] != manifest { changed.insert(key) }
-        for key in previous.manifests.keys where manifests[key] == nil { changed.insert(key) }
+        for kind in Set(keysByKind.keys).union(previous.keysByKind.keys) {
+            if let touched = touched(kind, since: previous) {
+                for key in touched where manifests[key] != previous.manifests[key] { changed.insert(key) }
+                continue
+            }
+            for key in keysByKind[kind] ?? [] where manifests[key] != previous.manifests[key] { changed.insert(key) }
+            for key in previous.keysByKind[kind] ?? [] where manifests[key] == nil { changed.insert(key) }
+        }
         return changed
+    }
+
+    /// The objects of the kinds `kinds` accepts that were added, changed or removed
+    /// since `previous` (wherever they were read from), when this set was made from it
+    /// by a few changes of those kinds; nil when only comparing every object would tell.
+    public func changedObjects(since previous: ResourceSet, ofKinds kinds: some Sequence<Kind>) -> Set<ObjectKey>? {
+        var changed: Set<ObjectKey> = []
+        for kind in kinds {
+            guard let touched = touched(kind, since: previous) else { return nil }
+            for key in touched where manifests[key]?.object != previous.manifests[key]?.object { changed.insert(key) }
+        }
+        return changed
+    }
+
+    /// The keys of `kind` that changes since `previous` may have touched (a superset of
+    /// those that differ), or nil when this set was not made from `previous` by a few
+    /// changes of the kind.
+    private func touched(_ kind: Kind, since previous: ResourceSet) -> Set<ObjectKey>? {
+        let target = previous.revisions[kind]
+        var touched: Set<ObjectKey> = []
+        var revision = revisions[kind]
+        while let step = revision, step !== target {
+            guard let changed = step.changed, step.parent != nil || step.fromEmpty else { return nil }
+            touched.insert(changed)
+            revision = step.parent
+        }
+        // Back at `previous`'s revision, or at the start of a chain that began with an
+        // empty kind: `previous` then had to have none of the kind too.
+        return revision === target ? touched : nil
     }
 
     /// Whether `other` holds exactly this set's objects of every kind `kinds` accepts,
@@ -118,6 +169,10 @@ public struct ResourceSet: Sendable, Hashable {
     /// pointer comparisons.
     public func sameObjects(as other: ResourceSet, ofKinds kinds: (Kind) -> Bool) -> Bool {
         for kind in Kind.allCases where kinds(kind) {
+            if let touched = touched(kind, since: other) {
+                for key in touched where manifests[key]?.object != other.manifests[key]?.object { return false }
+                continue
+            }
             let keys = keysByKind[kind] ?? []
             guard keys == other.keysByKind[kind] ?? [] else { return false }
             for key in keys where manifests[key]?.object != other.manifests[key]?.object { return false }
@@ -217,5 +272,47 @@ public struct ResourceSet: Sendable, Hashable {
         var labels = manifests[ObjectKey(.namespace, namespace: "", name: name)]?.object.metadata.labels ?? [:]
         labels["kubernetes.io/metadata.name"] = name
         return labels
+    }
+}
+
+/// A revision of one kind's objects in a ``ResourceSet``. Sets that hold the same
+/// revision of a kind hold the same objects of it: every change makes a new one, naming
+/// the key it touched and the revision it changed, so walking back from one revision to
+/// another names every key changed between them. The chain is cut after
+/// ``Revision/reach`` steps, so a set keeps only a few revisions alive; a set read
+/// whole starts an opaque one. Past a cut or an opaque revision the kind's objects are
+/// compared.
+final class Revision: Sendable {
+    /// The key this change touched (nil: an opaque revision, a kind read whole).
+    let changed: ObjectKey?
+    let parent: Revision?
+    /// Whether this change was the first to a kind without objects (no parent, and
+    /// none cut off).
+    let fromEmpty: Bool
+    /// How many steps back the chain reaches.
+    let depth: Int
+
+    static let reach = 64
+
+    /// An opaque revision: objects read whole, compared to anything else in full.
+    init() {
+        changed = nil
+        parent = nil
+        fromEmpty = false
+        depth = 0
+    }
+
+    /// The change of `key` made to the objects at `parent` (nil: a kind without objects).
+    init(after parent: Revision?, changing key: ObjectKey) {
+        changed = key
+        if let parent, parent.depth < Self.reach {
+            self.parent = parent
+            depth = parent.depth + 1
+            fromEmpty = false
+        } else {
+            self.parent = nil
+            depth = 0
+            fromEmpty = parent == nil
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayModel
+import Logging
 import Synchronization
 import TestSupport
 import Testing
@@ -106,6 +107,60 @@ import Testing
         #expect(names(source.load()) == ["a", "b"])
         try FileManager.default.removeItem(at: root.appendingPathComponent("a.yaml"))
         #expect(names(source.load()) == ["b"])
+    }
+
+    /// A change to a few files is made to the last set rather than building one from
+    /// every file (so the kinds it left alone keep their revisions), and gives what a
+    /// walk gives; where an object is defined twice, before or after, the set is built
+    /// again, since which definition wins depends on every file's place.
+    @Test func aFewEditedFilesChangeTheLastSet() throws {
+        let service = { (name: String, port: Int) in
+            "apiVersion: v1\nkind: Service\nmetadata: {name: \(name), namespace: app}\nspec: {ports: [{port: \(port)}]}\n"
+        }
+        for index in 0..<5 { try write("s\(index).yaml", service("s\(index)", 80) + "---\n" + namespace("n\(index)")) }
+        try write("broken.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: [x\n")
+        let source = FileSource(directories: [root.path])
+        let state = source.state
+        let logger = Logger(label: "test")
+        let first = state.rescan(directories: [root.path], limits: .defaults, logger: logger).set
+        func refresh(_ names: [String]) throws -> ResourceSet {
+            let paths = Set(names.map { root.appendingPathComponent($0).path })
+            guard case .changed(let set) = state.refresh(paths, directories: [root.path], limits: .defaults, logger: logger) else {
+                Issue.record("\(names): no change seen")
+                return ResourceSet()
+            }
+            #expect(set == FileSource(directories: [root.path]).load(), "\(names): not what a walk reads")
+            return set
+        }
+        // One Service's port, then a file removed and one added, then a broken file mended.
+        try write("s1.yaml", service("s1", 81) + "---\n" + namespace("n1"))
+        let second = try refresh(["s1.yaml"])
+        #expect(state.patches == 1)
+        #expect(second.changedKeys(since: first) == [ObjectKey(.service, namespace: "app", name: "s1")])
+        #expect(second.sameObjects(as: first, ofKinds: { $0 == .namespace }))
+        try FileManager.default.removeItem(at: root.appendingPathComponent("s2.yaml"))
+        try write("t.yaml", namespace("t"))
+        let third = try refresh(["s2.yaml", "t.yaml"])
+        #expect(state.patches == 2)
+        #expect(
+            third.changedKeys(since: second)
+                == [ObjectKey(.service, namespace: "app", name: "s2"), ObjectKey(.namespace, namespace: "", name: "n2"),
+                    ObjectKey(.namespace, namespace: "", name: "t")])
+        try write("broken.yaml", namespace("mended"))
+        let fourth = try refresh(["broken.yaml"])
+        #expect(state.patches == 3)
+        #expect(fourth.errors.isEmpty)
+        // An object defined in two files: built again, and again until no object is.
+        try write("twice.yaml", namespace("n0"))
+        let fifth = try refresh(["twice.yaml"])
+        #expect(state.patches == 3)
+        #expect(fifth.errors.map(\.message).contains { $0.hasPrefix("defined again") })
+        try FileManager.default.removeItem(at: root.appendingPathComponent("twice.yaml"))
+        _ = try refresh(["twice.yaml"])
+        #expect(state.patches == 3)
+        try write("s3.yaml", service("s3", 83))
+        _ = try refresh(["s3.yaml"])
+        #expect(state.patches == 4)
     }
 
     @Test func missingDirectoryIsReported() {

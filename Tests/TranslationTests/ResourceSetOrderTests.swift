@@ -64,6 +64,52 @@ import TestSupport
         }
     }
 
+    /// A set tells what changed since a set it was made from by walking its kinds'
+    /// revisions back, comparing only the keys the changes touched. Whatever the history
+    /// — sets built whole, merged, capped, chains longer than a revision reaches, an
+    /// object put back as it was — what it says equals comparing every object.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func changesSinceAnEarlierSetAreWhatComparingEveryObjectFinds(seed: UInt64) throws {
+        var random = SplitMix(seed: seed)
+        let namespaces = try (0..<30).map { try Self.namespace("n\($0)") }
+        let configMaps = try (0..<3).flatMap { namespace in
+            try (0..<30).flatMap { name in try (0..<2).map { try Self.configMap("ns\(namespace)", "c\(name)", value: $0) } }
+        }
+        func someManifest() -> Manifest {
+            Int.random(in: 0..<5, using: &random) == 0
+                ? namespaces.randomElement(using: &random)! : configMaps.randomElement(using: &random)!
+        }
+        func compared(_ set: ResourceSet, _ previous: ResourceSet) -> Set<ObjectKey> {
+            Set(set.manifests.keys.filter { set[$0] != previous[$0] } + previous.manifests.keys.filter { set[$0] == nil })
+        }
+        var set = ResourceSet(manifests: (0..<25).map { _ in someManifest() })
+        var history = [set]
+        for step in 0..<400 {
+            let manifest = someManifest()
+            let key = manifest.object.key
+            switch Int.random(in: 0..<20, using: &random) {
+            case 0: set.insert(manifest)
+            case 1: set = set.merging(ResourceSet(manifests: (0..<Int.random(in: 0..<4, using: &random)).map { _ in someManifest() }))
+            case 2: set = set.capped(perKind: Int.random(in: 20..<80, using: &random))
+            case 3: set = ResourceSet(manifests: set.manifests.values.sorted { $0.object.key < $1.object.key })
+            case 4...8: set.replace(key, with: nil)
+            case 9: if let earlier = history.randomElement(using: &random) { set.replace(key, with: earlier[key]) }
+            default: set.replace(key, with: manifest)
+            }
+            history.append(set)
+            if history.count > 120 { history.removeFirst() }
+            for previous in [history[history.count - 2], history.randomElement(using: &random)!, history[0]] {
+                let expected = compared(set, previous)
+                #expect(set.changedKeys(since: previous) == expected, "step \(step)")
+                #expect(previous.changedKeys(since: set) == expected, "step \(step), backwards")
+                for kind in [Kind.namespace, .configMap] {
+                    let same = !expected.contains { $0.kind == kind && set[$0]?.object != previous[$0]?.object }
+                    #expect(set.sameObjects(as: previous, ofKinds: { $0 == kind }) == same, "step \(step), \(kind)")
+                }
+            }
+        }
+    }
+
     /// Objects added out of order, one by one, read in key order.
     @Test func insertingOutOfOrderReadsInOrder() throws {
         var set = ResourceSet()
