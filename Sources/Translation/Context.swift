@@ -31,51 +31,77 @@ struct Context {
     let reservedPorts: Set<Int>
 
     /// A Service by namespace and name.
-    struct ServiceKey: Hashable {
+    struct ServiceKey: Hashable, Sendable {
         let namespace: String
         let name: String
     }
 
+    /// - Parameter environment: with `cache`, the epoch of the objects other than routes:
+    ///   the indexes of those objects are then built once per epoch.
     init(
-        set: ResourceSet, now: Date, cache: PlanCache? = nil, gatewayAddresses: [AddressRange]? = nil,
-        reservedPorts: Set<Int> = []
+        set: ResourceSet, now: Date, cache: PlanCache? = nil, environment: PlanCache.Environment? = nil,
+        gatewayAddresses: [AddressRange]? = nil, reservedPorts: Set<Int> = []
     ) {
         self.set = set
         self.now = now
         self.cache = cache
+        self.environment = environment
         self.gatewayAddresses = gatewayAddresses
         self.reservedPorts = reservedPorts
+        // Certificates are checked against the time, so every translation.
         var certificates: [ObjectKey: Result<CheckedCertificate, CertificateProblem>] = [:]
         for manifest in set.manifests(of: .secret) {
             guard case .secret(let secret) = manifest.object else { continue }
             certificates[manifest.object.key] = CertificateCheck.check(secret, now: now)
         }
         self.certificates = certificates
-        self.backendTLS = BackendTLS.index(set)
-        self.routePolicies = RoutePolicyIndexes(set)
-        self.backendTLSResolved = Dictionary(
-            backendTLS.all.map { ($0.key, BackendTLS.resolve($0, in: set)) }, uniquingKeysWith: { first, _ in first })
-        var slices: [ServiceKey: [EndpointSlice]] = [:]
-        for slice in set.endpointSlices {
-            guard let service = slice.serviceName else { continue }
-            slices[ServiceKey(namespace: slice.metadata.namespace ?? "default", name: service), default: []].append(slice)
-        }
-        // Services with a selector and no EndpointSlice (written in files with their
-        // Pods): their endpoints are the Pods the selector picks, as Kubernetes' slice
-        // controller would list them.
-        let pods = set.pods
-        if !pods.isEmpty {
-            for service in set.services {
-                let key = ServiceKey(namespace: service.metadata.namespace ?? "default", name: service.metadata.name)
-                guard slices[key] == nil, let selector = service.spec.selector, !selector.isEmpty else { continue }
-                slices[key] = Self.slices(of: service, selecting: pods.filter { pod in
-                    (pod.metadata.namespace ?? "default") == key.namespace && !pod.hasFinished
-                        && selector.allSatisfy { pod.metadata.labels?[$0.key] == $0.value }
-                })
+        let indexes =
+            if let cache, let environment { cache.indexes(in: environment) { EnvironmentIndexes(set) } } else {
+                EnvironmentIndexes(set)
             }
+        self.backendTLS = indexes.backendTLS
+        self.routePolicies = indexes.routePolicies
+        self.backendTLSResolved = indexes.backendTLSResolved
+        self.slices = indexes.slices
+        self.grants = indexes.grants
+    }
+
+    /// The lookups that read only objects other than routes (and not the time): the
+    /// same for every translation within an environment's epoch.
+    struct EnvironmentIndexes: Sendable {
+        let slices: [ServiceKey: [EndpointSlice]]
+        let grants: [String: [ReferenceGrant]]
+        let backendTLS: PolicyIndex<BackendTLSPolicy>
+        let backendTLSResolved: [ObjectKey: Result<BackendTLS.Resolved, CertificateProblem>]
+        let routePolicies: RoutePolicyIndexes
+
+        init(_ set: ResourceSet) {
+            backendTLS = BackendTLS.index(set)
+            routePolicies = RoutePolicyIndexes(set)
+            backendTLSResolved = Dictionary(
+                backendTLS.all.map { ($0.key, BackendTLS.resolve($0, in: set)) }, uniquingKeysWith: { first, _ in first })
+            var slices: [ServiceKey: [EndpointSlice]] = [:]
+            for slice in set.endpointSlices {
+                guard let service = slice.serviceName else { continue }
+                slices[ServiceKey(namespace: slice.metadata.namespace ?? "default", name: service), default: []].append(slice)
+            }
+            // Services with a selector and no EndpointSlice (written in files with their
+            // Pods): their endpoints are the Pods the selector picks, as Kubernetes' slice
+            // controller would list them.
+            let pods = set.pods
+            if !pods.isEmpty {
+                for service in set.services {
+                    let key = ServiceKey(namespace: service.metadata.namespace ?? "default", name: service.metadata.name)
+                    guard slices[key] == nil, let selector = service.spec.selector, !selector.isEmpty else { continue }
+                    slices[key] = Context.slices(of: service, selecting: pods.filter { pod in
+                        (pod.metadata.namespace ?? "default") == key.namespace && !pod.hasFinished
+                            && selector.allSatisfy { pod.metadata.labels?[$0.key] == $0.value }
+                    })
+                }
+            }
+            self.slices = slices
+            grants = Dictionary(grouping: set.referenceGrants) { $0.metadata.namespace ?? "default" }
         }
-        self.slices = slices
-        self.grants = Dictionary(grouping: set.referenceGrants) { $0.metadata.namespace ?? "default" }
     }
 
     /// One slice per Pod (a named `targetPort` may differ between Pods), sorted by Pod.
@@ -157,7 +183,7 @@ enum Ordering {
 
     /// Where an object stands in the order: its creation time, then "{namespace}/{name}"
     /// as one string (the spec's words).
-    struct Age: Comparable {
+    struct Age: Comparable, Sendable {
         let timestamp: String
         let path: String
 

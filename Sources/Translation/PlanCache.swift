@@ -21,9 +21,17 @@ public final class PlanCache: Sendable {
     let hostRoutes = Reuse<String, GatewayPlanner.HostRoutesInput, [RoutePlan]>()
     /// A route's rules with their backends resolved, by route.
     let resolvedRules = Reuse<ObjectKey, RouteAttachment.RulesInput, [ResolvedRule]>()
+    /// A Service port's endpoints, by port, within an environment's epoch (they read
+    /// Services, EndpointSlices and Pods only).
+    let endpoints = Reuse<ServicePort, Int, [Endpoint]>()
+    /// Every route of the last translation's set, oldest first, with its place and that
+    /// set (``RouteObject/all(in:cache:)``).
+    let routeObjects = Mutex<RouteObject.Kept?>(nil)
     /// The objects other than routes that the last translation read, and a number that
     /// changes whenever they do (``Environment``).
     private let environment = Mutex<(objects: ResourceSet?, epoch: Int)>((nil, 0))
+    /// The indexes of those objects (``Context/EnvironmentIndexes``), for their epoch.
+    private let environmentIndexes = Mutex<(epoch: Int, indexes: Context.EnvironmentIndexes)?>(nil)
 
     public init() {}
 
@@ -39,6 +47,7 @@ public final class PlanCache: Sendable {
         routeEntries.begin()
         hostRoutes.begin()
         resolvedRules.begin()
+        endpoints.begin()
         return environment.withLock { environment in
             if environment.objects.map({ !set.sameObjects(as: $0, ofKinds: Environment.includes) }) ?? true {
                 environment.epoch += 1
@@ -52,6 +61,17 @@ public final class PlanCache: Sendable {
         routeEntries.finish()
         hostRoutes.finish()
         resolvedRules.finish()
+        endpoints.finish()
+    }
+
+    /// The environment's indexes: those built in `environment`'s epoch, else `build()`'s.
+    func indexes(in environment: Environment, build: () -> Context.EnvironmentIndexes) -> Context.EnvironmentIndexes {
+        if let kept = environmentIndexes.withLock({ $0.flatMap { $0.epoch == environment.epoch ? $0.indexes : nil } }) {
+            return kept
+        }
+        let indexes = build()
+        environmentIndexes.withLock { $0 = (environment.epoch, indexes) }
+        return indexes
     }
 
     /// Everything but the routes themselves: the Services, ReferenceGrants, policies,

@@ -81,8 +81,9 @@ public struct Translator: Sendable {
     public func translate(_ set: ResourceSet) -> TranslationResult {
         let environment = cache?.begin(set)
         defer { cache?.finish() }
-        var context = Context(set: set, now: now, cache: cache, gatewayAddresses: gatewayAddresses, reservedPorts: reservedPorts)
-        context.environment = environment
+        var context = Context(
+            set: set, now: now, cache: cache, environment: environment, gatewayAddresses: gatewayAddresses,
+            reservedPorts: reservedPorts)
         var result = TranslationResult()
         result.readErrors = set.errors
 
@@ -98,7 +99,7 @@ public struct Translator: Sendable {
             .map { PreparedGateway(gateway: $0, classProblem: classProblems[$0.spec.gatewayClassName], context: context) }
         let listenerSets = ListenerSets.attach(set.listenerSets, to: &gateways, context: context)
         let attachments = RouteAttachment.attach(
-            RouteObject.all(in: set), to: &gateways, listenerSets: listenerSets, context: &context)
+            RouteObject.all(in: set, cache: cache), to: &gateways, listenerSets: listenerSets, context: &context)
 
         let world = World(
             classes: classes, gateways: gateways, attachments: attachments, context: context, trustDomain: trustDomain)

@@ -111,27 +111,30 @@ import XDS
         var keys: [ObjectKey] = []
         for name in worlds { keys += try Self.world(name).manifests.keys }
         keys = Set(keys).sorted()
-        var manifests = try Self.world(worlds[0]).manifests
+        // Changed in place, as sources change their sets (so a translation can tell
+        // what changed from the set's revisions), and read whole again now and then.
+        var set = ResourceSet(manifests: Array(try Self.world(worlds[0]).manifests.values))
         let plans = PlanCache()
         let cache = EnvoyCache()
         let encoder = SnapshotEncoder()
-        var scopes = try Self.expectSame(
-            ResourceSet(manifests: Array(manifests.values)), plans: plans, cache: cache, encoder: encoder,
-            "seed \(seed), \(worlds[0])", layout: layout)
+        var scopes = try Self.expectSame(set, plans: plans, cache: cache, encoder: encoder, "seed \(seed), \(worlds[0])", layout: layout)
         var changes: [String] = []
         for step in 0..<50 {
             for _ in 0..<Int.random(in: 1...3, using: &random) {
                 let key = keys.randomElement(using: &random)!
-                if manifests[key] != nil, Int.random(in: 0..<3, using: &random) == 0 {
-                    manifests[key] = nil
+                if set[key] != nil, Int.random(in: 0..<3, using: &random) == 0 {
+                    set.replace(key, with: nil)
                     changes.append("-\(key)")
                 } else {
                     let variant = Self.variants[key]!.randomElement(using: &random)!
-                    manifests[key] = variant.manifest
+                    set.replace(key, with: variant.manifest)
                     changes.append("+\(key) from \(variant.world)")
                 }
             }
-            let set = ResourceSet(manifests: manifests.values.sorted { $0.object.key < $1.object.key })
+            if step % 10 == 9 {
+                set = ResourceSet(manifests: set.manifests.values.sorted { $0.object.key < $1.object.key })
+                changes.append("(read whole)")
+            }
             scopes += try Self.expectSame(
                 set, plans: plans, cache: cache, encoder: encoder,
                 "seed \(seed) (\(worlds.joined(separator: ", "))), step \(step) after \(changes.suffix(3).joined(separator: " "))",

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayModel
+import TestSupport
 import Testing
 
 @testable import Translation
@@ -65,5 +66,70 @@ import Testing
         serviceManifest.origin.line += 1
         moved.replace(service, with: serviceManifest)
         #expect(Self.translate(moved, with: cache, "Service moved") == (0, 2))
+    }
+
+    /// A Service port's endpoints read only Services, EndpointSlices and Pods: they are
+    /// built once while no object other than a route changes, and again after one did.
+    @Test func endpointsAreBuiltAgainOnlyAfterAnObjectOtherThanARouteChanged() throws {
+        let world = try IncrementalTests.world("cross-namespace")
+        let cache = PlanCache()
+        func translate(_ set: ResourceSet, _ what: String) -> (result: TranslationResult, built: Int, reused: Int) {
+            let cached = Translator(now: IncrementalTests.now, cache: cache).translate(set)
+            #expect(cached == Translator(now: IncrementalTests.now).translate(set), "\(what): differs from a translation from scratch")
+            let round = cache.endpoints.lastRound
+            return (cached, round.built, round.reused)
+        }
+        let first = translate(world, "first")
+        #expect(first.built > 0)
+        let edited = try Self.labelled(world, Self.refused, "1")
+        let routeEdited = translate(edited, "route edited")
+        #expect(routeEdited.built == 0)
+        #expect(routeEdited.reused == first.built + first.reused)
+        // An endpoint of Service a becomes ready: built again, and served.
+        let sliceKey = ObjectKey(.endpointSlice, namespace: "app", name: "a-1")
+        var manifest = try #require(edited[sliceKey])
+        guard case .endpointSlice(var slice) = manifest.object else { throw Failure("\(sliceKey) is not an EndpointSlice") }
+        slice.endpoints = slice.endpoints?.map { var endpoint = $0; endpoint.conditions = nil; return endpoint }
+        manifest.object = .endpointSlice(slice)
+        var ready = edited
+        ready.replace(sliceKey, with: manifest)
+        let sliceEdited = translate(ready, "EndpointSlice edited")
+        #expect(sliceEdited.built > 0)
+        #expect(sliceEdited.result.plans != routeEdited.result.plans, "the new endpoint is not in any plan")
+    }
+
+    /// With a cache, the routes of the last translation are kept in order and only
+    /// those that changed are put in their places: the order is what sorting every
+    /// route gives, through additions, removals, and edits that make a route older or
+    /// newer (its creation timestamp) or move it to another kind.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func routesKeptInOrderAreWhatSortingEveryRouteGives(seed: UInt64) throws {
+        var random = SplitMix(seed: seed)
+        func route(_ kind: String, _ name: Int, age: Int?) throws -> Manifest {
+            let stamp = age.map { "2026-01-01T00:00:\(String(format: "%02d", $0))Z" }
+            let metadata = "{name: r\(name), namespace: ns\(name % 3)\(stamp.map { ", creationTimestamp: \"\($0)\"" } ?? "")}"
+            let yaml =
+                "apiVersion: gateway.networking.k8s.io/\(kind == "TCPRoute" ? "v1alpha2" : "v1")\nkind: \(kind)\nmetadata: \(metadata)\n"
+                + "spec: {parentRefs: [{name: gw}]\(kind == "TCPRoute" ? ", rules: [{backendRefs: [{name: s, port: 80}]}]" : "")}\n"
+            let decoded = ManifestDecoder.decode(file: "r.yaml", contents: yaml)
+            return try #require(decoded.manifests.first, "\(decoded.errors)")
+        }
+        let kinds = ["HTTPRoute", "GRPCRoute", "TCPRoute"]
+        var set = ResourceSet()
+        let cache = PlanCache()
+        for step in 0..<300 {
+            let manifest = try route(
+                kinds.randomElement(using: &random)!, Int.random(in: 0..<40, using: &random),
+                age: Int.random(in: 0..<4, using: &random) == 0 ? nil : Int.random(in: 0..<20, using: &random))
+            if Int.random(in: 0..<4, using: &random) == 0 {
+                set.replace(manifest.object.key, with: nil)
+            } else {
+                set.replace(manifest.object.key, with: manifest)
+            }
+            if step % 50 == 49 { set = ResourceSet(manifests: Array(set.manifests.values)) }
+            let kept = RouteObject.all(in: set, cache: cache).map(\.key)
+            #expect(kept == RouteObject.all(in: set).routes.map(\.key), "step \(step)")
+        }
+        #expect(set.count(of: .httpRoute) + set.count(of: .grpcRoute) + set.count(of: .tcpRoute) > 20)
     }
 }

@@ -285,7 +285,14 @@ enum Certificates {
 /// A Service port's ready endpoints, following Kubernetes' port rules: the Service
 /// port's name picks the EndpointSlice port of the same name.
 enum Endpoints {
+    /// A Service port's ready endpoints, sorted, each once: built once per environment
+    /// epoch when the translation has a cache (they read no route).
     static func of(_ target: ServicePort, context: Context) -> [Endpoint] {
+        guard let cache = context.cache, let environment = context.environment else { return build(target, context: context) }
+        return cache.endpoints.value(target, environment.epoch) { build(target, context: context) }
+    }
+
+    private static func build(_ target: ServicePort, context: Context) -> [Endpoint] {
         guard let servicePort = context.service(target.namespace, target.service)?.spec.ports?.first(where: { $0.port == target.port })
         else { return [] }
         var endpoints: [Endpoint] = []

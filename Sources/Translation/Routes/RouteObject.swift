@@ -4,7 +4,7 @@ import IR
 /// A route of any kind, reduced to what attachment and building need. GRPCRoutes become
 /// HTTP rules (a gRPC method is an HTTP/2 path); TLSRoutes, TCPRoutes and UDPRoutes keep
 /// only their backends.
-struct RouteObject {
+struct RouteObject: Sendable {
     let kind: Kind
     let key: ObjectKey
     let metadata: ObjectMeta
@@ -13,53 +13,131 @@ struct RouteObject {
     let hostnames: [String]
     let body: Body
 
-    enum Body {
+    enum Body: Sendable {
         /// HTTPRoute, or a GRPCRoute rewritten as HTTP matches.
         case http(HTTPRoute)
         /// TLSRoute, TCPRoute, UDPRoute: every rule's backends.
         case stream([StreamRule])
     }
 
-    /// Every route of the set, oldest first (the spec's precedence among routes).
-    static func all(in set: ResourceSet) -> [RouteObject] {
+    /// The kinds of route, in the order they are read.
+    static let kinds: [Kind] = [.httpRoute, .grpcRoute, .tlsRoute, .tcpRoute, .udpRoute]
+
+    /// Where a route stands among all routes: oldest first (the spec's precedence among
+    /// routes), then by kind. No two routes share a place (a kind's routes differ in
+    /// namespace or name).
+    struct Place: Comparable, Sendable {
+        let age: Ordering.Age
+        let kind: Kind
+
+        init(_ route: RouteObject) {
+            age = Ordering.Age(route.metadata)
+            kind = route.kind
+        }
+
+        static func < (a: Place, b: Place) -> Bool {
+            if a.age < b.age { return true }
+            if b.age < a.age { return false }
+            return a.kind < b.kind
+        }
+    }
+
+    /// A route object, or nil for an object that is not a route.
+    static func of(_ object: KubeObject) -> RouteObject? {
+        switch object {
+        case .httpRoute(let route):
+            RouteObject(
+                kind: .httpRoute, key: Translation.key(.httpRoute, route.metadata), metadata: route.metadata,
+                parentRefs: route.spec.parentRefs ?? [], hostnames: route.spec.hostnames ?? [], body: .http(route))
+        case .grpcRoute(let route):
+            RouteObject(
+                kind: .grpcRoute, key: Translation.key(.grpcRoute, route.metadata), metadata: route.metadata,
+                parentRefs: route.spec.parentRefs ?? [], hostnames: route.spec.hostnames ?? [],
+                body: .http(GRPCRules.asHTTPRoute(route)))
+        case .tlsRoute(let route):
+            RouteObject(
+                kind: .tlsRoute, key: Translation.key(.tlsRoute, route.metadata), metadata: route.metadata,
+                parentRefs: route.spec.parentRefs ?? [], hostnames: route.spec.hostnames ?? [],
+                body: .stream(route.spec.rules ?? []))
+        case .tcpRoute(let route):
+            RouteObject(
+                kind: .tcpRoute, key: Translation.key(.tcpRoute, route.metadata), metadata: route.metadata,
+                parentRefs: route.spec.parentRefs ?? [], hostnames: [], body: .stream(route.spec.rules ?? []))
+        case .udpRoute(let route):
+            RouteObject(
+                kind: .udpRoute, key: Translation.key(.udpRoute, route.metadata), metadata: route.metadata,
+                parentRefs: route.spec.parentRefs ?? [], hostnames: [], body: .stream(route.spec.rules ?? []))
+        default: nil
+        }
+    }
+
+    /// Every route of the set, oldest first (the spec's precedence among routes), each
+    /// with its place.
+    static func all(in set: ResourceSet) -> (places: [Place], routes: [RouteObject]) {
         var routes: [RouteObject] = []
-        for route in set.httpRoutes {
-            routes.append(
-                RouteObject(
-                    kind: .httpRoute, key: Translation.key(.httpRoute, route.metadata), metadata: route.metadata,
-                    parentRefs: route.spec.parentRefs ?? [], hostnames: route.spec.hostnames ?? [], body: .http(route)))
+        for kind in kinds {
+            for manifest in set.manifests(of: kind) { if let route = of(manifest.object) { routes.append(route) } }
         }
-        for route in set.grpcRoutes {
-            routes.append(
-                RouteObject(
-                    kind: .grpcRoute, key: Translation.key(.grpcRoute, route.metadata), metadata: route.metadata,
-                    parentRefs: route.spec.parentRefs ?? [], hostnames: route.spec.hostnames ?? [],
-                    body: .http(GRPCRules.asHTTPRoute(route))))
+        let sorted = routes.map { (Place($0), $0) }.sorted { $0.0 < $1.0 }
+        return (sorted.map(\.0), sorted.map(\.1))
+    }
+
+    /// Every route of the set, oldest first: with a cache, the last translation's routes
+    /// with those that changed since put in their places.
+    static func all(in set: ResourceSet, cache: PlanCache?) -> [RouteObject] {
+        guard let cache else { return all(in: set).routes }
+        return cache.routeObjects.withLock { kept in
+            // Taken out, so that the arrays change in place.
+            if var routes = kept.take(), let changed = set.changedObjects(since: routes.set, ofKinds: kinds),
+                routes.replace(changed, with: set)
+            {
+                kept = routes
+                return routes.objects
+            }
+            let (places, objects) = all(in: set)
+            kept = Kept(set: set, places: places, objects: objects)
+            return objects
         }
-        for route in set.tlsRoutes {
-            routes.append(
-                RouteObject(
-                    kind: .tlsRoute, key: Translation.key(.tlsRoute, route.metadata), metadata: route.metadata,
-                    parentRefs: route.spec.parentRefs ?? [], hostnames: route.spec.hostnames ?? [],
-                    body: .stream(route.spec.rules ?? [])))
+    }
+
+    /// Every route of a set, oldest first, with its place (``Place``).
+    struct Kept: Sendable {
+        var set: ResourceSet
+        var places: [Place]
+        var objects: [RouteObject]
+
+        /// Puts `changed`'s routes as `next` has them in their places; false if a route
+        /// was not where its place says.
+        mutating func replace(_ changed: Set<ObjectKey>, with next: ResourceSet) -> Bool {
+            for key in changed {
+                if let old = set[key].flatMap({ RouteObject.of($0.object) }) {
+                    let place = Place(old)
+                    let index = RouteObject.position(of: place, in: places)
+                    guard index < places.count, places[index] == place, objects[index].key == key else { return false }
+                    places.remove(at: index)
+                    objects.remove(at: index)
+                }
+                if let new = next[key].flatMap({ RouteObject.of($0.object) }) {
+                    let place = Place(new)
+                    let index = RouteObject.position(of: place, in: places)
+                    places.insert(place, at: index)
+                    objects.insert(new, at: index)
+                }
+            }
+            set = next
+            return true
         }
-        for route in set.tcpRoutes {
-            routes.append(
-                RouteObject(
-                    kind: .tcpRoute, key: Translation.key(.tcpRoute, route.metadata), metadata: route.metadata,
-                    parentRefs: route.spec.parentRefs ?? [], hostnames: [], body: .stream(route.spec.rules ?? [])))
+    }
+
+    /// The first index in `places` (sorted) whose place is not before `place`.
+    static func position(of place: Place, in places: [Place]) -> Int {
+        var low = 0
+        var high = places.count
+        while low < high {
+            let middle = (low + high) / 2
+            if places[middle] < place { low = middle + 1 } else { high = middle }
         }
-        for route in set.udpRoutes {
-            routes.append(
-                RouteObject(
-                    kind: .udpRoute, key: Translation.key(.udpRoute, route.metadata), metadata: route.metadata,
-                    parentRefs: route.spec.parentRefs ?? [], hostnames: [], body: .stream(route.spec.rules ?? [])))
-        }
-        return routes.map { (Ordering.Age($0.metadata), $0) }.sorted { a, b in
-            if a.0 < b.0 { return true }
-            if b.0 < a.0 { return false }
-            return a.1.kind < b.1.kind
-        }.map(\.1)
+        return low
     }
 }
 
