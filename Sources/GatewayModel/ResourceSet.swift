@@ -118,9 +118,9 @@ public struct ResourceSet: Sendable, Hashable {
 
     /// The objects added, changed (object or origin) or removed since `previous`.
     ///
-    /// A kind whose revision is `previous`'s has not changed; one a few changes on from
-    /// it compares only the keys those changes touched; any other kind compares all its
-    /// objects.
+    /// A kind whose revision is `previous`'s has not changed; one a few changes apart
+    /// from it compares only the keys those changes touched; any other kind compares all
+    /// its objects.
     public func changedKeys(since previous: ResourceSet) -> Set<ObjectKey> {
         var changed: Set<ObjectKey> = []
         for kind in Set(keysByKind.keys).union(previous.keysByKind.keys) {
@@ -135,8 +135,8 @@ public struct ResourceSet: Sendable, Hashable {
     }
 
     /// The objects of the kinds `kinds` accepts that were added, changed or removed
-    /// since `previous` (wherever they were read from), when this set was made from it
-    /// by a few changes of those kinds; nil when only comparing every object would tell.
+    /// since `previous` (wherever they were read from), when the two sets are a few
+    /// changes of those kinds apart; nil when only comparing every object would tell.
     public func changedObjects(since previous: ResourceSet, ofKinds kinds: some Sequence<Kind>) -> Set<ObjectKey>? {
         var changed: Set<ObjectKey> = []
         for kind in kinds {
@@ -147,20 +147,24 @@ public struct ResourceSet: Sendable, Hashable {
     }
 
     /// The keys of `kind` that changes since `previous` may have touched (a superset of
-    /// those that differ), or nil when this set was not made from `previous` by a few
-    /// changes of the kind.
+    /// those that differ), or nil when the two sets are not a few changes of the kind
+    /// apart: one made from the other, or both from a third (the last revision their
+    /// chains share), or both from no objects of the kind.
     private func touched(_ kind: Kind, since previous: ResourceSet) -> Set<ObjectKey>? {
-        let target = previous.revisions[kind]
+        if revisions[kind] === previous.revisions[kind] { return [] }
+        let mine = Revision.chain(from: revisions[kind])
+        let theirs = Revision.chain(from: previous.revisions[kind])
         var touched: Set<ObjectKey> = []
-        var revision = revisions[kind]
-        while let step = revision, step !== target {
-            guard let changed = step.changed, step.parent != nil || step.fromEmpty else { return nil }
-            touched.insert(changed)
-            revision = step.parent
+        for (j, shared) in theirs.enumerated() {
+            guard let i = mine.firstIndex(where: { $0 === shared }) else { continue }
+            for step in mine[..<i] + theirs[..<j] { if let key = step.changed { touched.insert(key) } }
+            return touched
         }
-        // Back at `previous`'s revision, or at the start of a chain that began with an
-        // empty kind: `previous` then had to have none of the kind too.
-        return revision === target ? touched : nil
+        // No revision in common: both chains must begin with the kind empty (or have
+        // never had it), and then every step of each counts.
+        guard mine.last?.fromEmpty ?? true, theirs.last?.fromEmpty ?? true else { return nil }
+        for step in mine + theirs { if let key = step.changed { touched.insert(key) } }
+        return touched
     }
 
     /// Whether `other` holds exactly this set's objects of every kind `kinds` accepts,
@@ -293,6 +297,17 @@ final class Revision: Sendable {
     let depth: Int
 
     static let reach = 64
+
+    /// `revision` and those before it, newest first, back to where its chain begins.
+    static func chain(from revision: Revision?) -> [Revision] {
+        var chain: [Revision] = []
+        var step = revision
+        while let current = step {
+            chain.append(current)
+            step = current.parent
+        }
+        return chain
+    }
 
     /// An opaque revision: objects read whole, compared to anything else in full.
     init() {

@@ -64,10 +64,11 @@ import TestSupport
         }
     }
 
-    /// A set tells what changed since a set it was made from by walking its kinds'
-    /// revisions back, comparing only the keys the changes touched. Whatever the history
-    /// — sets built whole, merged, capped, chains longer than a revision reaches, an
-    /// object put back as it was — what it says equals comparing every object.
+    /// A set tells what changed since a set it was made from (or one made from the same
+    /// set) by walking its kinds' revisions back, comparing only the keys the changes
+    /// touched. Whatever the history — sets built whole, merged, capped, chains longer
+    /// than a revision reaches, an object put back as it was, siblings — what it says
+    /// equals comparing every object.
     @Test(arguments: [UInt64(1), 2, 3])
     func changesSinceAnEarlierSetAreWhatComparingEveryObjectFinds(seed: UInt64) throws {
         var random = SplitMix(seed: seed)
@@ -98,7 +99,11 @@ import TestSupport
             }
             history.append(set)
             if history.count > 120 { history.removeFirst() }
-            for previous in [history[history.count - 2], history.randomElement(using: &random)!, history[0]] {
+            // A sibling: another change to an earlier set.
+            var sibling = history.randomElement(using: &random)!
+            let other = someManifest()
+            sibling.replace(other.object.key, with: Int.random(in: 0..<3, using: &random) == 0 ? nil : other)
+            for previous in [history[history.count - 2], history.randomElement(using: &random)!, history[0], sibling] {
                 let expected = compared(set, previous)
                 #expect(set.changedKeys(since: previous) == expected, "step \(step)")
                 #expect(previous.changedKeys(since: set) == expected, "step \(step), backwards")
