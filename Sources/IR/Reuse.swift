@@ -13,16 +13,63 @@ import Synchronization
 /// comparison.
 public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, Value: Sendable>: Sendable {
     @usableFromInline
+    typealias Entry = (input: Input, value: Value)
+
+    /// One round's values: the first under each key in one dictionary (a key has one
+    /// value but for the odd shared name), any further ones in another, so that keeping
+    /// a value costs no allocation of its own.
+    @usableFromInline
     struct Round: Sendable {
         @usableFromInline
-        var entries: [Key: [(input: Input, value: Value)]] = [:]
+        var first: [Key: Entry] = [:]
+        @usableFromInline
+        var more: [Key: [Entry]] = [:]
 
         @usableFromInline
         init() {}
 
+        @usableFromInline
+        init(capacity: Int) { first.reserveCapacity(capacity) }
+
         @inlinable
         func find(_ key: Key, _ input: Input) -> Value? {
-            entries[key]?.first { $0.input == input }?.value
+            guard let head = first[key] else { return nil }
+            if head.input == input { return head.value }
+            return more.isEmpty ? nil : more[key]?.first { $0.input == input }?.value
+        }
+
+        @inlinable
+        mutating func add(_ entry: Entry, for key: Key) {
+            if let head = first.updateValue(entry, forKey: key) {
+                first[key] = head
+                more[key, default: []].append(entry)
+            }
+        }
+
+        /// Takes out the value under `key` whose input equals `input`.
+        @inlinable
+        mutating func take(_ key: Key, _ input: Input) -> Entry? {
+            guard let head = first.removeValue(forKey: key) else { return nil }
+            if head.input == input {
+                if !more.isEmpty, var rest = more.removeValue(forKey: key) {
+                    first[key] = rest.removeFirst()
+                    if !rest.isEmpty { more[key] = rest }
+                }
+                return head
+            }
+            first[key] = head
+            guard !more.isEmpty, var rest = more[key], let index = rest.firstIndex(where: { $0.input == input }) else {
+                return nil
+            }
+            let hit = rest.remove(at: index)
+            more[key] = rest.isEmpty ? nil : rest
+            return hit
+        }
+
+        @inlinable
+        func all(_ key: Key) -> [Entry] {
+            guard let head = first[key] else { return [] }
+            return [head] + (more.isEmpty ? [] : more[key] ?? [])
         }
     }
 
@@ -49,7 +96,8 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
     /// Starts a round: values it does not use are dropped when it finishes.
     public func begin() {
         state.withLock { state in
-            state.current = Round()
+            // As many as the last round kept, so that the round does not grow step by step.
+            state.current = Round(capacity: state.previous.first.count)
             state.hits = 0
             state.misses = 0
         }
@@ -68,7 +116,7 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
     /// host one of whose routes changed keeps the others' messages).
     @inlinable
     public func previous(_ key: Key) -> [(input: Input, value: Value)] {
-        state.withLock { $0.previous.entries[key] ?? [] }
+        state.withLock { $0.previous.all(key) }
     }
 
     /// The value kept under `key` for an input equal to `input`, else `build()`'s; either
@@ -81,15 +129,10 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
         let kept: Value? = state.withLock { state in
             // Values move from the previous round to this one as they are used: one
             // lookup in each, and the previous round ends holding only what is dropped.
-            if var candidates = state.previous.entries.removeValue(forKey: key) {
-                if let index = candidates.firstIndex(where: { $0.input == input }) {
-                    let hit = candidates.remove(at: index)
-                    if !candidates.isEmpty { state.previous.entries[key] = candidates }
-                    state.current.entries[key, default: []].append(hit)
-                    state.hits += 1
-                    return hit.value
-                }
-                state.previous.entries[key] = candidates
+            if let hit = state.previous.take(key, input) {
+                state.current.add(hit, for: key)
+                state.hits += 1
+                return hit.value
             }
             if let hit = state.current.find(key, input) {
                 state.hits += 1
@@ -102,7 +145,7 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
         state.withLock { state in
             // An equal input may have been built meanwhile (groups built at once): either
             // value is right.
-            if state.current.find(key, input) == nil { state.current.entries[key, default: []].append((input, value)) }
+            if state.current.find(key, input) == nil { state.current.add((input, value), for: key) }
             state.misses += 1
         }
         return value
