@@ -122,6 +122,32 @@ public final class KubernetesSource: Sendable {
         var servedVersion: [WatchedKind: String] = [:]
         /// The API server could not be reached: said once for every kind, not once a kind.
         var unreachable = false
+        /// The set ``currentSet()`` last made, and what changed since: objects added,
+        /// changed or deleted, kinds listed anew, and whether an object that has or had an
+        /// error was among them. The next set is that one with those changes made to it,
+        /// so the kinds no event touched keep their revisions.
+        var set: ResourceSet?
+        var touched: [ObjectKey: WatchedKind] = [:]
+        var relisted: Set<WatchedKind> = []
+        var errorsChanged = false
+
+        /// Every object as one ResourceSet, built from scratch.
+        func wholeSet() -> ResourceSet {
+            ResourceSet(manifests: manifests(), errors: errors())
+        }
+
+        func manifests() -> [Manifest] {
+            WatchedKind.all.flatMap { kind in
+                (objects[kind] ?? [:]).values.sorted(by: { $0.key < $1.key }).compactMap(\.manifest)
+            }
+        }
+
+        /// Every object's error, by kind (in `WatchedKind.all`'s order), then by key.
+        func errors() -> [ManifestError] {
+            WatchedKind.all.flatMap { kind in
+                (objects[kind] ?? [:]).values.filter { $0.error != nil }.sorted(by: { $0.key < $1.key }).compactMap(\.error)
+            }
+        }
     }
 
     /// Retry delays: doubling from `base` up to `max`, each scaled by a random 50–100 %.
@@ -198,17 +224,36 @@ public final class KubernetesSource: Sendable {
     }
 
     /// Everything read so far, as one ResourceSet.
+    ///
+    /// The last set with what the watches saw since put in place: the objects events
+    /// named, and every object of a kind listed again.
     public func currentSet() -> ResourceSet {
         state.withLock { state in
-            var manifests: [Manifest] = []
-            var errors: [ManifestError] = []
-            for kind in WatchedKind.all {
-                for object in (state.objects[kind] ?? [:]).values.sorted(by: { $0.key < $1.key }) {
-                    if let manifest = object.manifest { manifests.append(manifest) }
-                    if let error = object.error { errors.append(error) }
-                }
+            defer {
+                state.touched = [:]
+                state.relisted = []
+                state.errorsChanged = false
             }
-            return ResourceSet(manifests: manifests, errors: errors)
+            guard var set = state.set else {
+                let set = state.wholeSet()
+                state.set = set
+                return set
+            }
+            func put(_ key: ObjectKey, from kind: WatchedKind) {
+                let manifest = state.objects[kind]?[key]?.manifest
+                if set[key] != manifest { set.replace(key, with: manifest) }
+            }
+            for kind in WatchedKind.all where state.relisted.contains(kind) {
+                let listed = Set((state.objects[kind] ?? [:]).keys)
+                for key in Set(set.manifests(of: kind.kind).map(\.object.key)).union(listed).sorted() { put(key, from: kind) }
+            }
+            for (key, kind) in state.touched.sorted(by: { $0.key < $1.key }) where !state.relisted.contains(kind) {
+                put(key, from: kind)
+            }
+            if state.errorsChanged { set.replaceErrors(with: state.errors()) }
+            assert(set == state.wholeSet(), "the set made from the last one differs from one built from every object")
+            state.set = set
+            return set
         }
     }
 
@@ -228,7 +273,8 @@ public final class KubernetesSource: Sendable {
                         await self.clock.settle(debounce)
                         guard self.isSynced else { continue }
                         let set = self.currentSet()
-                        if set != last {
+                        // Compared by what changed since (the set was made from the last).
+                        if last.map({ !set.changedKeys(since: $0).isEmpty || set.errors != $0.errors }) ?? true {
                             continuation.yield(set)
                             last = set
                         }
@@ -448,6 +494,8 @@ public final class KubernetesSource: Sendable {
     private func replace(_ kind: WatchedKind, with objects: [ObjectKey: ClusterObject], version: String?, synced: Bool) {
         state.withLock { state in
             state.objects[kind] = objects
+            state.relisted.insert(kind)
+            state.errorsChanged = true
             if synced { state.synced.insert(kind) }
             if let version { state.servedVersion[kind] = version } else { state.servedVersion[kind] = nil }
         }
@@ -456,13 +504,21 @@ public final class KubernetesSource: Sendable {
     }
 
     private func upsert(_ kind: WatchedKind, _ object: ClusterObject) {
-        state.withLock { $0.objects[kind, default: [:]][object.key] = object }
+        state.withLock { state in
+            let old = state.objects[kind, default: [:]].updateValue(object, forKey: object.key)
+            state.touched[object.key] = kind
+            if old?.error != nil || object.error != nil { state.errorsChanged = true }
+        }
         clock.note()
         changed.yield()
     }
 
     private func remove(_ kind: WatchedKind, _ key: ObjectKey) {
-        state.withLock { _ = $0.objects[kind]?.removeValue(forKey: key) }
+        state.withLock { state in
+            guard let old = state.objects[kind]?.removeValue(forKey: key) else { return }
+            state.touched[key] = kind
+            if old.error != nil { state.errorsChanged = true }
+        }
         clock.note()
         changed.yield()
     }
