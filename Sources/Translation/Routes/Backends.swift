@@ -76,6 +76,9 @@ enum Backends {
         if context.grpcClusters.contains(target) { return true }
         guard let port = context.service(target.namespace, target.service)?.spec.ports?.first(where: { $0.port == target.port })
         else { return false }
-        return ["kubernetes.io/h2c", "grpc", "http2"].contains(port.appProtocol ?? "")
+        return port.appProtocol.map(http2Protocols.contains) ?? false
     }
+
+    /// The `appProtocol`s of Service ports that speak HTTP/2 without TLS.
+    static let http2Protocols: Set<String> = ["kubernetes.io/h2c", "grpc", "http2"]
 }
