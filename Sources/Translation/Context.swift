@@ -55,29 +55,29 @@ struct Context {
             certificates[manifest.object.key] = CertificateCheck.check(secret, now: now)
         }
         self.certificates = certificates
+        // Route policies may pick routes by label (`targetSelectors`): every translation.
+        self.routePolicies = RoutePolicyIndexes(set)
         let indexes =
             if let cache, let environment { cache.indexes(in: environment) { EnvironmentIndexes(set) } } else {
                 EnvironmentIndexes(set)
             }
         self.backendTLS = indexes.backendTLS
-        self.routePolicies = indexes.routePolicies
         self.backendTLSResolved = indexes.backendTLSResolved
         self.slices = indexes.slices
         self.grants = indexes.grants
     }
 
     /// The lookups that read only objects other than routes (and not the time): the
-    /// same for every translation within an environment's epoch.
+    /// same for every translation within an environment's epoch. (Route policies are
+    /// not among them: a `targetSelector` picks routes by their labels.)
     struct EnvironmentIndexes: Sendable {
         let slices: [ServiceKey: [EndpointSlice]]
         let grants: [String: [ReferenceGrant]]
         let backendTLS: PolicyIndex<BackendTLSPolicy>
         let backendTLSResolved: [ObjectKey: Result<BackendTLS.Resolved, CertificateProblem>]
-        let routePolicies: RoutePolicyIndexes
 
         init(_ set: ResourceSet) {
             backendTLS = BackendTLS.index(set)
-            routePolicies = RoutePolicyIndexes(set)
             backendTLSResolved = Dictionary(
                 backendTLS.all.map { ($0.key, BackendTLS.resolve($0, in: set)) }, uniquingKeysWith: { first, _ in first })
             var slices: [ServiceKey: [EndpointSlice]] = [:]

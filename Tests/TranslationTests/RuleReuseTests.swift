@@ -98,6 +98,27 @@ import Testing
         #expect(sliceEdited.result.plans != routeEdited.result.plans, "the new endpoint is not in any plan")
     }
 
+    /// Route policies may pick routes by label (`targetSelectors`), so they are resolved
+    /// every translation, not once per environment: a route that loses the label a
+    /// SecurityPolicy selects loses the policy, and one that gains it gains it, with
+    /// nothing but the route changed.
+    @Test func aRouteLabelledIntoOrOutOfAPolicysSelectorChangesWhatIsServed() throws {
+        let world = try IncrementalTests.world("security-policies")
+        let cache = PlanCache()
+        _ = Self.translate(world, with: cache, "first")
+        let selected = try #require(
+            world.manifests.values.first { manifest in
+                guard case .httpRoute(let route) = manifest.object else { return false }
+                return route.metadata.labels?["tier"] == "public"
+            }?.object.key, "no route carries the label the policy selects")
+        // Labelled out (the edit replaces its labels), then back in.
+        let out = try Self.labelled(world, selected, "1")
+        _ = Self.translate(out, with: cache, "label removed")
+        let plain = Translator(now: IncrementalTests.now)
+        #expect(plain.translate(out).plans != plain.translate(world).plans, "the policy made no difference to what is served")
+        _ = Self.translate(world, with: cache, "label back")
+    }
+
     /// With a cache, the routes of the last translation are kept in order and only
     /// those that changed are put in their places: the order is what sorting every
     /// route gives, through additions, removals, and edits that make a route older or
