@@ -45,7 +45,7 @@ public struct ResourceSet: Sendable, Hashable {
         let outOfOrder = keysByKind[key.kind].map { $0.count > 1 && key < $0[$0.count - 2] } ?? false
         guard outOfOrder, var keys = keysByKind.removeValue(forKey: key.kind) else { return }
         keys.removeLast()
-        keys.insert(key, at: Self.position(of: key, in: keys))
+        keys.insert(key, at: keys.sortedPosition(of: key))
         keysByKind[key.kind] = keys
     }
 
@@ -71,17 +71,6 @@ public struct ResourceSet: Sendable, Hashable {
         for kind in Array(keysByKind.keys) { keysByKind[kind]!.sort() }
     }
 
-    /// Where `key` belongs in the sorted `keys`: the first index whose key is not smaller.
-    private static func position(of key: ObjectKey, in keys: [ObjectKey]) -> Int {
-        var low = 0
-        var high = keys.count
-        while low < high {
-            let middle = (low + high) / 2
-            if keys[middle] < key { low = middle + 1 } else { high = middle }
-        }
-        return low
-    }
-
     public mutating func report(_ error: ManifestError) { errors.append(error) }
 
     /// Puts `errors` in place of every error the set reports.
@@ -94,11 +83,11 @@ public struct ResourceSet: Sendable, Hashable {
             precondition(manifest.object.key == key, "a manifest replaces only the object of its own key")
             if manifests.updateValue(manifest, forKey: key) == nil {
                 var keys = keysByKind.removeValue(forKey: key.kind) ?? []
-                keys.insert(key, at: Self.position(of: key, in: keys))
+                keys.insert(key, at: keys.sortedPosition(of: key))
                 keysByKind[key.kind] = keys
             }
         } else if manifests.removeValue(forKey: key) != nil, var keys = keysByKind.removeValue(forKey: key.kind) {
-            keys.remove(at: Self.position(of: key, in: keys))
+            keys.remove(at: keys.sortedPosition(of: key))
             keysByKind[key.kind] = keys
         }
     }
@@ -329,5 +318,19 @@ final class Revision: Sendable {
             depth = 0
             fromEmpty = parent == nil
         }
+    }
+}
+
+extension Array where Element: Comparable {
+    /// Where `element` belongs in this array, sorted: the first index whose element is
+    /// not smaller (a binary search).
+    public func sortedPosition(of element: Element) -> Int {
+        var low = 0
+        var high = count
+        while low < high {
+            let middle = (low + high) / 2
+            if self[middle] < element { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 }

@@ -112,14 +112,14 @@ struct RouteObject: Sendable {
             for key in changed {
                 if let old = set[key].flatMap({ RouteObject.of($0.object) }) {
                     let place = Place(old)
-                    let index = RouteObject.position(of: place, in: places)
+                    let index = places.sortedPosition(of: place)
                     guard index < places.count, places[index] == place, objects[index].key == key else { return false }
                     places.remove(at: index)
                     objects.remove(at: index)
                 }
                 if let new = next[key].flatMap({ RouteObject.of($0.object) }) {
                     let place = Place(new)
-                    let index = RouteObject.position(of: place, in: places)
+                    let index = places.sortedPosition(of: place)
                     places.insert(place, at: index)
                     objects.insert(new, at: index)
                 }
@@ -127,17 +127,6 @@ struct RouteObject: Sendable {
             set = next
             return true
         }
-    }
-
-    /// The first index in `places` (sorted) whose place is not before `place`.
-    static func position(of place: Place, in places: [Place]) -> Int {
-        var low = 0
-        var high = places.count
-        while low < high {
-            let middle = (low + high) / 2
-            if places[middle] < place { low = middle + 1 } else { high = middle }
-        }
-        return low
     }
 }
 
