@@ -99,10 +99,10 @@ public struct EnvoyBuilder: Sendable {
         var config = ProxyConfig()
         let scoped = routeLayout == .scoped ? Self.scopedTable(in: plan) : nil
         for listener in plan.listeners {
-            config.listeners.append(Listeners.listener(listener, filters: filters, chains: chains, scopedTable: scoped))
+            config.listeners.append(Listeners.listener(listener, filters: filters, chains: chains, scopedTable: scoped?.name))
             for table in listener.traffic.routeTables {
-                if table.name == scoped {
-                    config.scopedRoutes += Self.scopedHosts(table).map(scope)
+                if let scoped, table.name == scoped.name {
+                    config.scopedRoutes += scoped.hosts.map(scope)
                 } else {
                     config.routes.append(routeConfiguration(table))
                 }
@@ -125,21 +125,17 @@ public struct EnvoyBuilder: Sendable {
     /// count, so adding routes elsewhere never moves it. Only one table per proxy group:
     /// Envoy subscribes to scopes as a wildcard, so every scoped connection manager of a
     /// proxy would see every scope.
-    static func scopedTable(in plan: ProxyPlan) -> String? {
-        var eligible: [String] = []
+    /// Its name, and the hosts that become scopes (those with routes).
+    static func scopedTable(in plan: ProxyPlan) -> (name: String, hosts: [VirtualHostPlan])? {
+        var chosen: (name: String, hosts: [VirtualHostPlan])?
         for listener in plan.listeners {
-            guard case .http(.plain(let table)) = listener.traffic else { continue }
-            let hosts = scopedHosts(table)
+            guard case .http(.plain(let table)) = listener.traffic, chosen.map({ table.name < $0.name }) ?? true else { continue }
+            let hosts = table.virtualHosts.filter { !$0.routes.isEmpty }
             if !hosts.isEmpty, hosts.allSatisfy({ $0.domains.count == 1 && !$0.domains[0].contains("*") }) {
-                eligible.append(table.name)
+                chosen = (table.name, hosts)
             }
         }
-        return eligible.min()
-    }
-
-    /// The hosts of a scoped table that become scopes: those with routes.
-    static func scopedHosts(_ table: RouteTablePlan) -> [VirtualHostPlan] {
-        table.virtualHosts.filter { !$0.routes.isEmpty }
+        return chosen
     }
 
     /// One virtual host of the scoped table as a scope, named and keyed by its hostname,

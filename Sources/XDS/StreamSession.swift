@@ -376,10 +376,7 @@ public struct StreamSession: Sendable {
     /// move to another listener) keeps serving from its old connection manager, and so
     /// from those scopes, until its new one has warmed with the routes it names.
     private var listenersWarming: Bool {
-        for type in [ResourceType.listener, .route] {
-            guard let state = types[type], state.requested else { continue }
-            if state.pending != nil || !changes(type, desired: state.view).isEmpty { return true }
-        }
+        if inFlight(.listener) || inFlight(.route) { return true }
         let routes = types[.route]
         for listener in snapshot[.listener].values {
             for reference in listener.references where reference.type == .route {
@@ -392,10 +389,14 @@ public struct StreamSession: Sendable {
     /// Listeners or routes not yet ACKed at the snapshot's content: the clusters they
     /// may still name must stay (and their endpoints, until the cluster removal is ACKed).
     private var routingInFlight: Bool {
-        [ResourceType.listener, .scopedRoute, .route].contains { type in
-            guard let state = types[type], state.requested else { return false }
-            return state.pending != nil || !changes(type, desired: state.view).isEmpty
-        }
+        inFlight(.listener) || inFlight(.scopedRoute) || inFlight(.route)
+    }
+
+    /// A type the client asked for whose last push is not yet answered, or whose view
+    /// differs from what the client holds.
+    private func inFlight(_ type: ResourceType) -> Bool {
+        guard let state = types[type], state.requested else { return false }
+        return state.pending != nil || !changes(type, desired: state.view).isEmpty
     }
 
     private struct Changes {
