@@ -399,19 +399,8 @@ final class FileSourceState: @unchecked Sendable {
     /// The set of every file read, in walk order (a missing root's error where its files
     /// would be).
     private func assemble(roots: Int) -> ResourceSet {
-        var manifests: [Manifest] = []
-        var errors: [ManifestError] = []
-        var next = order.startIndex
-        for root in 0..<roots {
-            if let missing = missingRoots[root] { errors.append(missing) }
-            while next < order.endIndex, order[next].root == root {
-                if let entry = files[order[next].path] {
-                    manifests += entry.manifests
-                    errors += entry.errors
-                }
-                next += 1
-            }
-        }
+        let manifests = order.flatMap { files[$0.path]?.manifests ?? [] }
+        let errors = errors(roots: roots)
         let set = ResourceSet(manifests: manifests, errors: errors)
         last = (set, set.manifests.count != manifests.count)
         return set

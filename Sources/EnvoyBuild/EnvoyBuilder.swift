@@ -116,16 +116,15 @@ public struct EnvoyBuilder: Sendable {
         return config
     }
 
-    /// The table the scoped layout serves: the first by name (address and port) of the
-    /// plain-HTTP listeners' tables whose virtual hosts with routes each answer one exact
-    /// hostname — a scope matches its key exactly, and a request no scope matches gets
-    /// 404, so a wildcard or catch-all host with routes cannot be a scope. A host without
-    /// routes (the listener's catch-all when no route claims it) answers 404 to
-    /// everything, as a missing scope does, so it is left out. The choice depends on no
-    /// count, so adding routes elsewhere never moves it. Only one table per proxy group:
-    /// Envoy subscribes to scopes as a wildcard, so every scoped connection manager of a
-    /// proxy would see every scope.
-    /// Its name, and the hosts that become scopes (those with routes).
+    /// The table the scoped layout serves, by name, with the hosts that become scopes:
+    /// the first by name (address and port) of the plain-HTTP listeners' tables whose
+    /// virtual hosts with routes each answer one exact hostname — a scope matches its key
+    /// exactly, and a request no scope matches gets 404, so a wildcard or catch-all host
+    /// with routes cannot be a scope. A host without routes (the listener's catch-all
+    /// when no route claims it) answers 404 to everything, as a missing scope does, so it
+    /// is left out. The choice depends on no count, so adding routes elsewhere never
+    /// moves it. Only one table per proxy group: Envoy subscribes to scopes as a
+    /// wildcard, so every scoped connection manager of a proxy would see every scope.
     static func scopedTable(in plan: ProxyPlan) -> (name: String, hosts: [VirtualHostPlan])? {
         var chosen: (name: String, hosts: [VirtualHostPlan])?
         for listener in plan.listeners {
