@@ -66,6 +66,16 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
             return hit
         }
 
+        /// Takes out every value under `key`.
+        @inlinable
+        mutating func takeAll(_ key: Key) -> [Entry] {
+            guard let head = first.removeValue(forKey: key) else { return [] }
+            return [head] + (more.isEmpty ? [] : more.removeValue(forKey: key) ?? [])
+        }
+
+        @inlinable
+        var count: Int { first.count + (more.isEmpty ? 0 : more.values.reduce(0) { $0 + $1.count }) }
+
         @inlinable
         func all(_ key: Key) -> [Entry] {
             guard let head = first[key] else { return [] }
@@ -80,6 +90,9 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
         @usableFromInline var hits = 0
         @usableFromInline var misses = 0
         @usableFromInline var last = (reused: 0, built: 0)
+        /// In a round begun with ``beginPatch()``: the values carried over from the last
+        /// round and not reopened.
+        @usableFromInline var carried = 0
 
         @usableFromInline
         init() {}
@@ -103,11 +116,36 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
         }
     }
 
+    /// Starts a round that keeps every value of the last one, but for the keys
+    /// ``reopen(_:)`` names: for a caller that knows which keys' inputs may have changed
+    /// and does not ask for the others' values at all.
+    public func beginPatch() {
+        state.withLock { state in
+            swap(&state.current, &state.previous)
+            state.previous = Round()
+            state.hits = 0
+            state.misses = 0
+            state.carried = state.current.count
+        }
+    }
+
+    /// In a round begun with ``beginPatch()``: the values kept under `key` are reused
+    /// only if asked for with an equal input, and dropped otherwise, as in a round begun
+    /// with ``begin()``.
+    public func reopen(_ key: Key) {
+        state.withLock { state in
+            let entries = state.current.takeAll(key)
+            state.carried -= entries.count
+            for entry in entries { state.previous.add(entry, for: key) }
+        }
+    }
+
     public func finish() {
         state.withLock { state in
             state.previous = state.current
             state.current = Round()
-            state.last = (state.hits, state.misses)
+            state.last = (state.hits + state.carried, state.misses)
+            state.carried = 0
         }
     }
 

@@ -27,6 +27,11 @@ public final class PlanCache: Sendable {
     /// Every route of the last translation's set, oldest first, with its place and that
     /// set (``RouteObject/all(in:cache:)``).
     let routeObjects = Mutex<RouteObject.Kept?>(nil)
+    /// The last translation's attachment of routes, for the next one to put the routes
+    /// that changed in place (``RouteAttachment/attach(_:in:to:listenerSets:context:)``).
+    let attachments = Mutex<RouteAttachment.Kept?>(nil)
+    /// How many translations did that rather than attach every route.
+    let attachmentPatches = Atomic<Int>(0)
     /// The objects other than routes that the last translation read, and a number that
     /// changes whenever they do (``Environment``).
     private let environment = Mutex<(objects: ResourceSet?, epoch: Int)>((nil, 0))
@@ -44,9 +49,9 @@ public final class PlanCache: Sendable {
 
     /// Starts a translation of `set`; returns the environment its routes resolve in.
     func begin(_ set: ResourceSet) -> Environment {
-        routeEntries.begin()
+        // The rounds of routeEntries and resolvedRules begin as routes attach: with
+        // every route, or patching the last round with the routes that changed.
         hostRoutes.begin()
-        resolvedRules.begin()
         endpoints.begin()
         return environment.withLock { environment in
             if environment.objects.map({ !set.sameObjects(as: $0, ofKinds: Environment.includes) }) ?? true {

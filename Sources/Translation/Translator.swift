@@ -99,7 +99,7 @@ public struct Translator: Sendable {
             .map { PreparedGateway(gateway: $0, classProblem: classProblems[$0.spec.gatewayClassName], context: context) }
         let listenerSets = ListenerSets.attach(set.listenerSets, to: &gateways, context: context)
         let attachments = RouteAttachment.attach(
-            RouteObject.all(in: set, cache: cache), to: &gateways, listenerSets: listenerSets, context: &context)
+            RouteObject.all(in: set, cache: cache), in: set, to: &gateways, listenerSets: listenerSets, context: &context)
 
         let world = World(
             classes: classes, gateways: gateways, attachments: attachments, context: context, trustDomain: trustDomain)

@@ -3,7 +3,7 @@ import GatewayModel
 /// A ListenerSet whose parentRef names one of Chancery's Gateways: whether the Gateway
 /// takes it. Its entries, once taken, are among the Gateway's listeners
 /// (``PreparedListener/listenerSet`` names it).
-struct PreparedListenerSet {
+struct PreparedListenerSet: Equatable {
     let set: ListenerSet
     let key: ObjectKey
     let gateway: ObjectKey

@@ -19,7 +19,7 @@ struct Verdict: Hashable, Sendable {
 
 /// One Gateway listener after validation, with the routes that attach to it: written in
 /// the Gateway, or in a ListenerSet attached to it (GEP-1713).
-struct PreparedListener {
+struct PreparedListener: Equatable {
     let spec: Gateway.Listener
     /// The ListenerSet it comes from; nil for the Gateway's own.
     var listenerSet: ObjectKey? = nil
@@ -90,7 +90,7 @@ struct ClientValidation: Hashable {
 }
 
 /// A Gateway of Chancery's, its listeners validated, ready for routes to attach.
-struct PreparedGateway {
+struct PreparedGateway: Equatable {
     let gateway: Gateway
     let key: ObjectKey
     /// The IP address Envoy listens on: the Gateway's first `IPAddress`, else all.
@@ -98,7 +98,19 @@ struct PreparedGateway {
     var listeners: [PreparedListener]
     /// Why the Gateway cannot be served at all: parameters Chancery does not read, an
     /// address it cannot use or must assign. `accepted` tells which condition says so.
-    var refusal: (accepted: Bool, verdict: Verdict)?
+    var refusal: Refusal?
+    struct Refusal: Hashable {
+        /// Whether the Gateway is still `Accepted` (its `Programmed` condition says why
+        /// it is not served).
+        let accepted: Bool
+        let verdict: Verdict
+
+        init(_ accepted: Bool, _ verdict: Verdict) {
+            self.accepted = accepted
+            self.verdict = verdict
+        }
+    }
+
     /// Fields Chancery reads but does not act on, for the `Accepted` message.
     var notes: [String] = []
     /// The Secret whose certificate TLS to backends presents (`tls.backend`), checked.
@@ -128,9 +140,9 @@ struct PreparedGateway {
         bindAddress = ips.first?.value.flatMap { $0.isEmpty ? nil : $0 } ?? Self.anyAddress
         let infrastructure = gateway.spec.infrastructure
         if let classProblem {
-            refusal = (false, Verdict(false, .invalidParameters, classProblem))
+            refusal = Refusal(false, Verdict(false, .invalidParameters, classProblem))
         } else if let parameters = infrastructure?.parametersRef {
-            refusal = (
+            refusal = Refusal(
                 false,
                 Verdict(
                     false, .invalidParameters,
@@ -138,14 +150,14 @@ struct PreparedGateway {
                 )
             )
         } else if let other = addresses.first(where: { ($0.type ?? .ipAddress) != .ipAddress }) {
-            refusal = (
+            refusal = Refusal(
                 false,
                 Verdict(false, .unsupportedAddress, "address type \(other.type ?? .ipAddress) is not supported; use IPAddress")
             )
         } else if let bad = ips.compactMap(\.value).first(where: { !$0.isEmpty && AddressRange.bytes(of: $0) == nil }) {
-            refusal = (false, Verdict(false, .unsupportedAddress, "\(bad) is not an IP address (type IPAddress)"))
+            refusal = Refusal(false, Verdict(false, .unsupportedAddress, "\(bad) is not an IP address (type IPAddress)"))
         } else if addresses.contains(where: { ($0.value ?? "").isEmpty }) {
-            refusal = (
+            refusal = Refusal(
                 true,
                 Verdict(
                     false, .addressNotAssigned,
@@ -156,7 +168,7 @@ struct PreparedGateway {
             case let unusable = ips.compactMap(\.value).filter({ ip in !usable.contains { $0.contains(ip) } }),
             !unusable.isEmpty
         {
-            refusal = (
+            refusal = Refusal(
                 true,
                 Verdict(
                     false, .addressNotUsable,

@@ -113,13 +113,44 @@ enum RouteAttachment {
         _ routes: [RouteObject], to gateways: inout [PreparedGateway], listenerSets: [ObjectKey: PreparedListenerSet],
         context: inout Context
     ) -> Attachments {
-        var result = Attachments()
-        let byKey = Dictionary(uniqueKeysWithValues: gateways.enumerated().map { ($1.key, $0) })
-        // Per Gateway and listener: which kind holds each hostname; the route holding a
-        // TCP or UDP listener.
+        var pass = Pass(gateways: gateways, listenerSets: listenerSets)
+        for route in routes { pass.attach(route, context: &context) }
+        MeshAttachment.settleKinds(&pass.result, context: context)
+        count(pass.result, on: &gateways)
+        return pass.result
+    }
+
+    /// Each listener's count of attached routes (its status's `attachedRoutes`): every
+    /// route attached to it, served or not.
+    static func count(_ attachments: Attachments, on gateways: inout [PreparedGateway]) {
+        for g in gateways.indices {
+            let routes = attachments.routes[gateways[g].key]
+            for l in gateways[g].listeners.indices {
+                gateways[g].listeners[l].attachedRoutes = routes?[gateways[g].listeners[l].name]?.count ?? 0
+            }
+        }
+    }
+
+    /// Attaching routes one at a time, oldest first: the Gateways and ListenerSets they
+    /// attach to, what older routes hold, and what is attached so far.
+    struct Pass {
+        let gateways: [PreparedGateway]
+        let byKey: [ObjectKey: Int]
+        let listenerSets: [ObjectKey: PreparedListenerSet]
+        /// Per Gateway and listener: which kind holds each hostname.
         var hostnameOwners: [ObjectKey: [String: [String: Kind]]] = [:]
+        /// Per Gateway and listener: the route holding a TCP or UDP listener.
         var soleRoute: [ObjectKey: [String: ObjectKey]] = [:]
-        for route in routes {
+        var result = Attachments()
+
+        init(gateways: [PreparedGateway], listenerSets: [ObjectKey: PreparedListenerSet]) {
+            self.gateways = gateways
+            self.listenerSets = listenerSets
+            byKey = Dictionary(uniqueKeysWithValues: gateways.enumerated().map { ($1.key, $0) })
+        }
+
+        /// Attaches `route`, after every older one.
+        mutating func attach(_ route: RouteObject, context: inout Context) {
             let routeKey = route.key
             let namespace = routeKey.namespace
             let rules: [ResolvedRule]
@@ -271,8 +302,7 @@ enum RouteAttachment {
                             }
                         }
                     }
-                    gateways[g].listeners[index].attachedRoutes += 1
-                    var attached = AttachedRoute(
+                            var attached = AttachedRoute(
                         object: route, gateway: gatewayKey, listener: name, listenerPort: listener.spec.port,
                         listenerScheme: listener.spec.protocol == .https ? "https" : "http",
                         hostnames: hostnames, rules: rules, backends: streamBackends)
@@ -308,8 +338,6 @@ enum RouteAttachment {
                     notes: rules.flatMap(\.notes), dropped: allDropped == nil ? dropped : [])
             }
         }
-        MeshAttachment.settleKinds(&result, context: context)
-        return result
     }
 
     /// allowedRoutes: kinds, and namespaces Same (default), All or Selector.
