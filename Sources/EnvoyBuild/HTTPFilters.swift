@@ -56,7 +56,15 @@ extension HTTPListenerPlan {
     /// Whether any route of the listener's route tables satisfies `test` (a filter is
     /// put in the chain only when a route needs it).
     func hasRoute(where test: (RoutePlan) -> Bool) -> Bool {
-        routeTables.contains { table in table.virtualHosts.contains { host in host.routes.contains(where: test) } }
+        // By index: each route is passed where it is, not copied out (every filter asks,
+        // of every route of the listener).
+        for table in routeTables {
+            for h in table.virtualHosts.indices {
+                let routes = table.virtualHosts[h].routes
+                for r in routes.indices where test(routes[r]) { return true }
+            }
+        }
+        return false
     }
 }
 

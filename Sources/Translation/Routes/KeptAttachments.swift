@@ -14,7 +14,7 @@ extension RouteAttachment {
         /// Whether a route policy took part (its effects are part of each attachment).
         let routePolicies: Bool
         let grpcClusters: Set<ServicePort>
-        let result: Attachments
+        var result: Attachments
     }
 
     /// Up to this many changed routes, or one in sixteen of the HTTPRoutes if that is
@@ -45,10 +45,10 @@ extension RouteAttachment {
         let prepared = gateways
         let kept = cache.attachments.withLock { $0.take() }
         let result: Attachments
-        if let kept, let changed = patchable(kept, set: set, environment: environment, gateways: prepared, listenerSets: listenerSets, context: context) {
+        if var kept, let changed = patchable(kept, set: set, environment: environment, gateways: prepared, listenerSets: listenerSets, context: context) {
             cache.resolvedRules.beginPatch()
             cache.routeEntries.beginPatch()
-            result = patched(kept, changed: changed, in: set, gateways: prepared, listenerSets: listenerSets, context: &context)
+            result = patched(&kept, changed: changed, in: set, gateways: prepared, listenerSets: listenerSets, context: &context)
             count(result, on: &gateways)
             cache.attachmentPatches.add(1, ordering: .relaxed)
         } else {
@@ -86,14 +86,16 @@ extension RouteAttachment {
         return changed
     }
 
-    /// `kept`'s attachment with the routes `changed` names taken out, and attached again
-    /// as `set` has them (if it still has them), each in its place among its listeners'
-    /// routes (oldest first).
+    /// `kept`'s attachment, moved out of it, with the routes `changed` names taken out
+    /// and attached again as `set` has them (if it still has them), each in its place
+    /// among its listeners' routes (oldest first).
     static func patched(
-        _ kept: Kept, changed: Set<ObjectKey>, in set: ResourceSet, gateways: [PreparedGateway],
+        _ kept: inout Kept, changed: Set<ObjectKey>, in set: ResourceSet, gateways: [PreparedGateway],
         listenerSets: [ObjectKey: PreparedListenerSet], context: inout Context
     ) -> Attachments {
+        // Taken out, so that its arrays change in place rather than being copied.
         var result = kept.result
+        kept.result = Attachments()
         context.grpcClusters = kept.grpcClusters
         var pass = Pass(gateways: gateways, listenerSets: listenerSets)
         for key in changed.sorted() {
