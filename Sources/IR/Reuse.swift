@@ -12,90 +12,57 @@ import Synchronization
 /// Values reused keep their storage, so equality checks on them later cost a pointer
 /// comparison.
 public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, Value: Sendable>: Sendable {
+    /// A value with the input it was built from and the last round that used it.
     @usableFromInline
-    typealias Entry = (input: Input, value: Value)
-
-    /// One round's values: the first under each key in one dictionary (a key has one
-    /// value but for the odd shared name), any further ones in another, so that keeping
-    /// a value costs no allocation of its own.
-    @usableFromInline
-    struct Round: Sendable {
-        @usableFromInline
-        var first: [Key: Entry] = [:]
-        @usableFromInline
-        var more: [Key: [Entry]] = [:]
-
-        @usableFromInline
-        init() {}
-
-        @usableFromInline
-        init(capacity: Int) { first.reserveCapacity(capacity) }
+    struct Entry: Sendable {
+        @usableFromInline var input: Input
+        @usableFromInline var value: Value
+        @usableFromInline var round: UInt64
 
         @inlinable
-        func find(_ key: Key, _ input: Input) -> Value? {
-            guard let head = first[key] else { return nil }
-            if head.input == input { return head.value }
-            return more.isEmpty ? nil : more[key]?.first { $0.input == input }?.value
-        }
-
-        @inlinable
-        mutating func add(_ entry: Entry, for key: Key) {
-            if let head = first.updateValue(entry, forKey: key) {
-                first[key] = head
-                more[key, default: []].append(entry)
-            }
-        }
-
-        /// Takes out the value under `key` whose input equals `input`.
-        @inlinable
-        mutating func take(_ key: Key, _ input: Input) -> Entry? {
-            guard let head = first.removeValue(forKey: key) else { return nil }
-            if head.input == input {
-                if !more.isEmpty, var rest = more.removeValue(forKey: key) {
-                    first[key] = rest.removeFirst()
-                    if !rest.isEmpty { more[key] = rest }
-                }
-                return head
-            }
-            first[key] = head
-            guard !more.isEmpty, var rest = more[key], let index = rest.firstIndex(where: { $0.input == input }) else {
-                return nil
-            }
-            let hit = rest.remove(at: index)
-            more[key] = rest.isEmpty ? nil : rest
-            return hit
-        }
-
-        /// Takes out every value under `key`.
-        @inlinable
-        mutating func takeAll(_ key: Key) -> [Entry] {
-            guard let head = first.removeValue(forKey: key) else { return [] }
-            return [head] + (more.isEmpty ? [] : more.removeValue(forKey: key) ?? [])
-        }
-
-        @inlinable
-        var count: Int { first.count + (more.isEmpty ? 0 : more.values.reduce(0) { $0 + $1.count }) }
-
-        @inlinable
-        func all(_ key: Key) -> [Entry] {
-            guard let head = first[key] else { return [] }
-            return [head] + (more.isEmpty ? [] : more[key] ?? [])
+        init(input: Input, value: Value, round: UInt64) {
+            self.input = input
+            self.value = value
+            self.round = round
         }
     }
 
+    /// Every value kept, stamped with the round that last used it: one table across
+    /// rounds, so that reusing a value costs one lookup (not a move from one round's
+    /// table to the next's), and what a round did not use is found by its stamp.
     @usableFromInline
     struct State: Sendable {
-        @usableFromInline var previous = Round()
-        @usableFromInline var current = Round()
+        /// The first value under each key.
+        @usableFromInline var first: [Key: Entry] = [:]
+        /// Any further ones (a key has one value but for the odd shared name, each with
+        /// its own input).
+        @usableFromInline var more: [Key: [Entry]] = [:]
+        @usableFromInline var round: UInt64 = 0
         @usableFromInline var hits = 0
         @usableFromInline var misses = 0
         @usableFromInline var last = (reused: 0, built: 0)
-        /// In a round begun with ``beginPatch()``: the values carried over from the last
-        /// round and not reopened.
+        /// Whether this round began with ``beginPatch()``: it drops only what it reopened
+        /// and did not use.
+        @usableFromInline var patching = false
+        @usableFromInline var reopened: Set<Key> = []
+        /// In a patching round: the values carried over and not reopened.
         @usableFromInline var carried = 0
 
         @usableFromInline
         init() {}
+
+        @inlinable
+        var count: Int { first.count + (more.isEmpty ? 0 : more.values.reduce(0) { $0 + $1.count }) }
+
+        /// Drops the values under `key` this round did not use.
+        @inlinable
+        mutating func sweep(_ key: Key) {
+            var live: [Entry] = []
+            if let head = first[key], head.round == round { live.append(head) }
+            if !more.isEmpty, let rest = more[key] { live += rest.filter { $0.round == round } }
+            first[key] = live.first
+            more[key] = live.count > 1 ? Array(live.dropFirst()) : nil
+        }
     }
 
     @usableFromInline
@@ -109,10 +76,11 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
     /// Starts a round: values it does not use are dropped when it finishes.
     public func begin() {
         state.withLock { state in
-            // As many as the last round kept, so that the round does not grow step by step.
-            state.current = Round(capacity: state.previous.first.count)
+            state.round += 1
             state.hits = 0
             state.misses = 0
+            state.patching = false
+            state.reopened = []
         }
     }
 
@@ -120,12 +88,10 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
     /// ``reopen(_:)`` names: for a caller that knows which keys' inputs may have changed
     /// and does not ask for the others' values at all.
     public func beginPatch() {
+        begin()
         state.withLock { state in
-            swap(&state.current, &state.previous)
-            state.previous = Round()
-            state.hits = 0
-            state.misses = 0
-            state.carried = state.current.count
+            state.patching = true
+            state.carried = state.count
         }
     }
 
@@ -134,27 +100,50 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
     /// with ``begin()``.
     public func reopen(_ key: Key) {
         state.withLock { state in
-            let entries = state.current.takeAll(key)
-            state.carried -= entries.count
-            for entry in entries { state.previous.add(entry, for: key) }
+            guard state.reopened.insert(key).inserted else { return }
+            state.carried -= (state.first[key] == nil ? 0 : 1) + (state.more.isEmpty ? 0 : state.more[key]?.count ?? 0)
         }
     }
 
     public func finish() {
         state.withLock { state in
-            state.previous = state.current
-            state.current = Round()
-            state.last = (state.hits + state.carried, state.misses)
+            if state.patching {
+                for key in state.reopened { state.sweep(key) }
+                state.last = (state.hits + state.carried, state.misses)
+            } else {
+                // The keys of values this round did not use: found by their stamps,
+                // without hashing the rest.
+                var stale: [Key] = []
+                var index = state.first.startIndex
+                while index != state.first.endIndex {
+                    if state.first.values[index].round != state.round { stale.append(state.first.keys[index]) }
+                    state.first.formIndex(after: &index)
+                }
+                if !state.more.isEmpty {
+                    for (key, rest) in state.more where rest.contains(where: { $0.round != state.round }) { stale.append(key) }
+                }
+                for key in stale { state.sweep(key) }
+                state.last = (state.hits, state.misses)
+            }
+            state.patching = false
+            state.reopened = []
             state.carried = 0
         }
     }
 
-    /// The values the previous round kept under `key` that this round has not used yet,
-    /// with their inputs: for building a value from parts of an older one (a virtual
-    /// host one of whose routes changed keeps the others' messages).
+    /// The values kept under `key` that this round has not used yet, with their inputs:
+    /// for building a value from parts of an older one (a virtual host one of whose
+    /// routes changed keeps the others' messages).
     @inlinable
     public func previous(_ key: Key) -> [(input: Input, value: Value)] {
-        state.withLock { $0.previous.all(key) }
+        state.withLock { state in
+            var result: [(input: Input, value: Value)] = []
+            if let head = state.first[key], head.round != state.round { result.append((head.input, head.value)) }
+            if !state.more.isEmpty, let rest = state.more[key] {
+                for entry in rest where entry.round != state.round { result.append((entry.input, entry.value)) }
+            }
+            return result
+        }
     }
 
     /// The value kept under `key` for an input equal to `input`, else `build()`'s; either
@@ -165,26 +154,35 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
     @inlinable
     public func value(_ key: Key, _ input: Input, build: () -> Value) -> Value {
         let kept: Value? = state.withLock { state in
-            // Values move from the previous round to this one as they are used: one
-            // lookup in each, and the previous round ends holding only what is dropped.
-            if let hit = state.previous.take(key, input) {
-                state.current.add(hit, for: key)
+            // One lookup: the value is stamped where it is.
+            guard let index = state.first.index(forKey: key) else { return nil }
+            if state.first.values[index].input == input {
+                state.first.values[index].round = state.round
                 state.hits += 1
-                return hit.value
+                return state.first.values[index].value
             }
-            if let hit = state.current.find(key, input) {
-                state.hits += 1
-                return hit
-            }
-            return nil
+            guard !state.more.isEmpty, let others = state.more.index(forKey: key),
+                let position = state.more.values[others].firstIndex(where: { $0.input == input })
+            else { return nil }
+            state.more.values[others][position].round = state.round
+            state.hits += 1
+            return state.more.values[others][position].value
         }
         if let kept { return kept }
         let value = build()
         state.withLock { state in
-            // An equal input may have been built meanwhile (groups built at once): either
-            // value is right.
-            if state.current.find(key, input) == nil { state.current.add((input, value), for: key) }
             state.misses += 1
+            let entry = Entry(input: input, value: value, round: state.round)
+            guard let index = state.first.index(forKey: key) else {
+                state.first[key] = entry
+                return
+            }
+            // An equal input may have been built meanwhile (groups built at once): either
+            // value is right. Otherwise the value joins the others under its key (those
+            // this round does not use are dropped when it finishes).
+            if state.first.values[index].input == input { return }
+            if !state.more.isEmpty, state.more[key]?.contains(where: { $0.input == input }) == true { return }
+            state.more[key, default: []].append(entry)
         }
         return value
     }
