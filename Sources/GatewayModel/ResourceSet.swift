@@ -127,10 +127,29 @@ public struct ResourceSet: Sendable, Hashable {
     /// since `previous` (wherever they were read from), when the two sets are a few
     /// changes of those kinds apart; nil when only comparing every object would tell.
     public func changedObjects(since previous: ResourceSet, ofKinds kinds: some Sequence<Kind>) -> Set<ObjectKey>? {
+        objects(changedSince: previous, ofKinds: kinds, comparingAll: false)
+    }
+
+    /// The objects of the kinds `kinds` accepts that were added, changed or removed
+    /// since `previous` (wherever they were read from): those the revisions name when
+    /// the two sets are a few changes apart, else found by comparing every object of
+    /// the kind (objects that share storage compare in a few pointer comparisons).
+    public func differingObjects(from previous: ResourceSet, ofKinds kinds: some Sequence<Kind>) -> Set<ObjectKey> {
+        objects(changedSince: previous, ofKinds: kinds, comparingAll: true)!
+    }
+
+    private func objects(
+        changedSince previous: ResourceSet, ofKinds kinds: some Sequence<Kind>, comparingAll: Bool
+    ) -> Set<ObjectKey>? {
         var changed: Set<ObjectKey> = []
         for kind in kinds {
-            guard let touched = touched(kind, since: previous) else { return nil }
-            for key in touched where manifests[key]?.object != previous.manifests[key]?.object { changed.insert(key) }
+            if let touched = touched(kind, since: previous) {
+                for key in touched where manifests[key]?.object != previous.manifests[key]?.object { changed.insert(key) }
+                continue
+            }
+            guard comparingAll else { return nil }
+            for key in keysByKind[kind] ?? [] where manifests[key]?.object != previous.manifests[key]?.object { changed.insert(key) }
+            for key in previous.keysByKind[kind] ?? [] where manifests[key] == nil { changed.insert(key) }
         }
         return changed
     }

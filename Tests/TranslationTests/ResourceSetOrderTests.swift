@@ -110,6 +110,12 @@ import TestSupport
                 for kind in [Kind.namespace, .configMap] {
                     let same = !expected.contains { $0.kind == kind && set[$0]?.object != previous[$0]?.object }
                     #expect(set.sameObjects(as: previous, ofKinds: { $0 == kind }) == same, "step \(step), \(kind)")
+                    // Objects, not where they were read: with the revisions or without.
+                    let differing = expected.filter { $0.kind == kind && set[$0]?.object != previous[$0]?.object }
+                    #expect(set.differingObjects(from: previous, ofKinds: [kind]) == differing, "step \(step), \(kind)")
+                    if let changed = set.changedObjects(since: previous, ofKinds: [kind]) {
+                        #expect(changed == differing, "step \(step), \(kind)")
+                    }
                 }
             }
         }

@@ -71,7 +71,7 @@ extension RouteAttachment {
     ) -> Set<ObjectKey>? {
         guard kept.environment == environment, !kept.routePolicies, context.routePolicies.isEmpty,
             set.count(of: .grpcRoute) == 0,
-            let changed = set.changedObjects(since: kept.set, ofKinds: RouteObject.kinds),
+            case let changed = set.differingObjects(from: kept.set, ofKinds: RouteObject.kinds),
             changed.count <= patchLimit || changed.count * 16 <= set.count(of: .httpRoute),
             changed.allSatisfy({ $0.kind == .httpRoute }),
             gateways == kept.gateways, listenerSets == kept.listenerSets

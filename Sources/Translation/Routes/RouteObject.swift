@@ -88,7 +88,9 @@ struct RouteObject: Sendable {
         guard let cache else { return all(in: set).routes }
         return cache.routeObjects.withLock { kept in
             // Taken out, so that the arrays change in place.
-            if var routes = kept.take(), let changed = set.changedObjects(since: routes.set, ofKinds: kinds),
+            // A few changed routes are put in place one by one; many, sorted with the rest.
+            if var routes = kept.take(), case let changed = set.differingObjects(from: routes.set, ofKinds: kinds),
+                changed.count <= RouteAttachment.patchLimit || changed.count * 16 <= routes.objects.count,
                 routes.replace(changed, with: set)
             {
                 kept = routes
