@@ -195,7 +195,7 @@ import Testing
                 // An object other than a route: every route attaches again.
                 let service = ObjectKey(.service, namespace: "web", name: "b")
                 var manifest = try #require(set[service])
-                guard case .service(var object) = manifest.object else { throw Failure("not a Service") }
+                guard case .service(var object) = manifest.object else { throw RuleReuseTests.Failure("not a Service") }
                 object.spec.ports?[0].port = step % 40 == 7 ? 81 : 80
                 manifest.object = .service(object)
                 set.replace(service, with: manifest)
@@ -209,7 +209,7 @@ import Testing
                 // A mesh route's edit: mesh routes are settled together.
                 let mesh = ObjectKey(.httpRoute, namespace: "app", name: "mesh")
                 var manifest = try #require(set[mesh])
-                guard case .httpRoute(var object) = manifest.object else { throw Failure("not an HTTPRoute") }
+                guard case .httpRoute(var object) = manifest.object else { throw RuleReuseTests.Failure("not an HTTPRoute") }
                 object.metadata.labels = ["step": "\(step)"]
                 manifest.object = .httpRoute(object)
                 set.replace(mesh, with: manifest)
@@ -239,10 +239,5 @@ import Testing
         // those (beyond the 64 changes a kind's revisions reach, by comparing routes).
         #expect(patched == expected)
         #expect(expected >= 40)
-    }
-
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
     }
 }
