@@ -13,6 +13,7 @@ extension RouteAttachment {
         let listenerSets: [ObjectKey: PreparedListenerSet]
         /// Whether a route policy took part (its effects are part of each attachment).
         let routePolicies: Bool
+        /// The Service ports GRPCRoutes sent to (HTTP/2).
         let grpcClusters: Set<ServicePort>
         var result: Attachments
     }
@@ -45,7 +46,10 @@ extension RouteAttachment {
         let prepared = gateways
         let kept = cache.attachments.withLock { $0.take() }
         let result: Attachments
-        if var kept, let changed = patchable(kept, set: set, environment: environment, gateways: prepared, listenerSets: listenerSets, context: context) {
+        if var kept,
+            let changed = patchable(
+                kept, set: set, environment: environment, gateways: prepared, listenerSets: listenerSets, context: context)
+        {
             cache.resolvedRules.beginPatch()
             cache.routeEntries.beginPatch()
             result = patched(&kept, changed: changed, in: set, gateways: prepared, listenerSets: listenerSets, context: &context)

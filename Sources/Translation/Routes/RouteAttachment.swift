@@ -302,7 +302,7 @@ enum RouteAttachment {
                             }
                         }
                     }
-                            var attached = AttachedRoute(
+                    var attached = AttachedRoute(
                         object: route, gateway: gatewayKey, listener: name, listenerPort: listener.spec.port,
                         listenerScheme: listener.spec.protocol == .https ? "https" : "http",
                         hostnames: hostnames, rules: rules, backends: streamBackends)
