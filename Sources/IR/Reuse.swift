@@ -156,16 +156,18 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
         let kept: Value? = state.withLock { state in
             // One lookup: the value is stamped where it is.
             guard let index = state.first.index(forKey: key) else { return nil }
+            // A patching round counts the values it carried once, as carried.
+            let counted = !state.patching || state.reopened.contains(key)
             if state.first.values[index].input == input {
                 state.first.values[index].round = state.round
-                state.hits += 1
+                if counted { state.hits += 1 }
                 return state.first.values[index].value
             }
             guard !state.more.isEmpty, let others = state.more.index(forKey: key),
                 let position = state.more.values[others].firstIndex(where: { $0.input == input })
             else { return nil }
             state.more.values[others][position].round = state.round
-            state.hits += 1
+            if counted { state.hits += 1 }
             return state.more.values[others][position].value
         }
         if let kept { return kept }

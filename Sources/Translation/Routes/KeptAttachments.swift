@@ -44,15 +44,11 @@ extension RouteAttachment {
             return attach(routes, to: &gateways, listenerSets: listenerSets, context: &context)
         }
         let prepared = gateways
-        let kept = cache.attachments.withLock { $0.take() }
         let result: Attachments
-        if var kept,
-            let changed = patchable(
-                kept, set: set, environment: environment, gateways: prepared, listenerSets: listenerSets, context: context)
+        if let patched = patch(
+            in: set, environment: environment, gateways: prepared, listenerSets: listenerSets, cache: cache, context: &context)
         {
-            cache.resolvedRules.beginPatch()
-            cache.routeEntries.beginPatch()
-            result = patched(&kept, changed: changed, in: set, gateways: prepared, listenerSets: listenerSets, context: &context)
+            result = patched
             count(result, on: &gateways)
             cache.attachmentPatches.add(1, ordering: .relaxed)
         } else {
@@ -65,6 +61,22 @@ extension RouteAttachment {
             routePolicies: !context.routePolicies.isEmpty, grpcClusters: context.grpcClusters, result: result)
         cache.attachments.withLock { $0 = next }
         return result
+    }
+
+    /// The kept attachment with the HTTPRoutes that changed put in place, or nil when
+    /// every route must be attached (see ``patchable(_:set:environment:gateways:listenerSets:context:)``).
+    static func patch(
+        in set: ResourceSet, environment: PlanCache.Environment, gateways: [PreparedGateway],
+        listenerSets: [ObjectKey: PreparedListenerSet], cache: PlanCache, context: inout Context
+    ) -> Attachments? {
+        // Bound here alone, so that its arrays are changed in place, not copied.
+        guard var kept = cache.attachments.withLock({ $0.take() }),
+            let changed = patchable(
+                kept, set: set, environment: environment, gateways: gateways, listenerSets: listenerSets, context: context)
+        else { return nil }
+        cache.resolvedRules.beginPatch()
+        cache.routeEntries.beginPatch()
+        return patched(&kept, changed: changed, in: set, gateways: gateways, listenerSets: listenerSets, context: &context)
     }
 
     /// The HTTPRoutes that changed since `kept`, when putting only them in place gives
@@ -92,11 +104,12 @@ extension RouteAttachment {
 
     /// `kept`'s attachment, moved out of it, with the routes `changed` names taken out
     /// and attached again as `set` has them (if it still has them), each in its place
-    /// among its listeners' routes (oldest first).
+    /// among its listeners' routes (oldest first); nil if a route was not where its
+    /// place says.
     static func patched(
         _ kept: inout Kept, changed: Set<ObjectKey>, in set: ResourceSet, gateways: [PreparedGateway],
         listenerSets: [ObjectKey: PreparedListenerSet], context: inout Context
-    ) -> Attachments {
+    ) -> Attachments? {
         // Taken out, so that its arrays change in place rather than being copied.
         var result = kept.result
         kept.result = Attachments()
@@ -109,7 +122,9 @@ extension RouteAttachment {
                 let place = RouteObject.Place(old)
                 for parent in record.parents {
                     for listener in Set(parent.listeners) {
-                        result.routes[parent.gateway]?[listener]?.removeAll(at: place, key: key)
+                        guard result.routes[parent.gateway]?[listener]?.removeAll(at: place, key: key) == true else {
+                            return nil
+                        }
                         if result.routes[parent.gateway]?[listener]?.isEmpty == true {
                             result.routes[parent.gateway]![listener] = nil
                             if result.routes[parent.gateway]!.isEmpty { result.routes[parent.gateway] = nil }
@@ -145,12 +160,14 @@ extension [AttachedRoute] {
         return low
     }
 
-    /// Takes out the attachments of the route `key` names, whose place is `place`.
-    fileprivate mutating func removeAll(at place: RouteObject.Place, key: ObjectKey) {
+    /// Takes out the attachments of the route `key` names, whose place is `place`; false
+    /// if there are none there.
+    fileprivate mutating func removeAll(at place: RouteObject.Place, key: ObjectKey) -> Bool {
         let start = position(of: place)
         var end = start
         while end < count, self[end].key == key { end += 1 }
         removeSubrange(start..<end)
+        return end > start
     }
 
     /// Inserts `route` after every older route and every attachment of the same route
