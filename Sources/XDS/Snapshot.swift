@@ -41,11 +41,21 @@ public struct Snapshot: Sendable, Equatable {
             }
         }
         var eds: [String: String] = [:]
+        var dangling = false
         for type in [ResourceType.listener, .scopedRoute, .route, .cluster] {
-            for resource in (byType[type] ?? [:]).values.sorted(by: { $0.name < $1.name }) {
+            for resource in (byType[type] ?? [:]).values {
                 for reference in resource.references {
                     if type == .cluster, reference.type == .endpoint { eds[resource.name] = reference.name }
-                    if byType[reference.type]?[reference.name] == nil {
+                    if byType[reference.type]?[reference.name] == nil { dangling = true }
+                }
+            }
+        }
+        if dangling {
+            // Named in a fixed order: by type, then by name (sorted only when there is
+            // something to say, not for every snapshot).
+            for type in [ResourceType.listener, .scopedRoute, .route, .cluster] {
+                for resource in (byType[type] ?? [:]).values.sorted(by: { $0.name < $1.name }) {
+                    for reference in resource.references where byType[reference.type]?[reference.name] == nil {
                         problems.append(
                             "\(type.noun) \"\(resource.name)\" names \(reference), which the snapshot does not contain")
                     }
