@@ -13,15 +13,14 @@ extension RouteAttachment {
         let listenerSets: [ObjectKey: PreparedListenerSet]
         /// Whether a route policy took part (its effects are part of each attachment).
         let routePolicies: Bool
-        /// The Service ports GRPCRoutes sent to (HTTP/2).
-        let grpcClusters: Set<ServicePort>
         var result: Attachments
     }
 
-    /// Up to this many changed routes, or one in sixteen of the HTTPRoutes if that is
-    /// more, are put in place one by one: each costs a search and an insertion among its
-    /// listeners' routes, and beyond that attaching every route costs less.
-    static let patchLimit = 64
+    /// Whether `changed` routes of `total` are few enough to put in place one by one:
+    /// up to 64, or one in sixteen if that is more. Each costs a search and an insertion
+    /// among its listeners' routes (or the kept routes); beyond that, attaching (or
+    /// sorting) every route costs less.
+    static func fewChanged(_ changed: Int, of total: Int) -> Bool { changed <= 64 || changed * 16 <= total }
 
     /// ``attach(_:to:listenerSets:context:)`` with the plan cache: the last
     /// translation's attachment with the HTTPRoutes that changed since taken out and
@@ -58,7 +57,7 @@ extension RouteAttachment {
         }
         let next = Kept(
             set: set, environment: environment, gateways: prepared, listenerSets: listenerSets,
-            routePolicies: !context.routePolicies.isEmpty, grpcClusters: context.grpcClusters, result: result)
+            routePolicies: !context.routePolicies.isEmpty, result: result)
         cache.attachments.withLock { $0 = next }
         return result
     }
@@ -88,7 +87,7 @@ extension RouteAttachment {
         guard kept.environment == environment, !kept.routePolicies, context.routePolicies.isEmpty,
             set.count(of: .grpcRoute) == 0,
             case let changed = set.differingObjects(from: kept.set, ofKinds: RouteObject.kinds),
-            changed.count <= patchLimit || changed.count * 16 <= set.count(of: .httpRoute),
+            fewChanged(changed.count, of: set.count(of: .httpRoute)),
             changed.allSatisfy({ $0.kind == .httpRoute }),
             gateways == kept.gateways, listenerSets == kept.listenerSets
         else { return nil }
@@ -113,7 +112,6 @@ extension RouteAttachment {
         // Taken out, so that its arrays change in place rather than being copied.
         var result = kept.result
         kept.result = Attachments()
-        context.grpcClusters = kept.grpcClusters
         var pass = Pass(gateways: gateways, listenerSets: listenerSets)
         for key in changed.sorted() {
             context.cache?.resolvedRules.reopen(key)

@@ -90,7 +90,7 @@ struct RouteObject: Sendable {
             // Taken out, so that the arrays change in place.
             // A few changed routes are put in place one by one; many, sorted with the rest.
             if var routes = kept.take(), case let changed = set.differingObjects(from: routes.set, ofKinds: kinds),
-                changed.count <= RouteAttachment.patchLimit || changed.count * 16 <= routes.objects.count,
+                RouteAttachment.fewChanged(changed.count, of: routes.objects.count),
                 routes.replace(changed, with: set)
             {
                 kept = routes
