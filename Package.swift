@@ -2,9 +2,16 @@
 import Foundation
 import PackageDescription
 
+/// Release builds put each function in its own section, so that the linker can place the
+/// functions `chancery serve` runs together (`staticSwift` below). Only Chancery's own
+/// modules: a package cannot give its dependencies flags.
+let functionSections: SwiftSetting = .unsafeFlags(
+    ["-Xfrontend", "-function-sections"], .when(platforms: [.linux], configuration: .release))
+
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
+    functionSections,
 ]
 
 /// RE2, the engine Envoy compiles regular expressions with: Chancery checks every regex
@@ -22,6 +29,20 @@ let haveRE2 = FileManager.default.fileExists(atPath: "/usr/include/re2/re2.h")
 /// LLVM's linker (shipped with Swift) links them; GNU gold warns about glibc's `mktemp`,
 /// which Foundation's temporary-file code refers to. `unsafeFlags` hold because Chancery
 /// is the root package; nothing depends on it.
+///
+/// Three more choices keep an idle server's resident memory small (idle `chancery serve`
+/// 51 → 31 MiB RSS, docs/performance.md, eighth part of issue 21):
+/// - `--no-export-dynamic`: the static standard library's link arguments export every
+///   symbol (97,000), and the dynamic loader reads that table whole; nothing looks
+///   Chancery's symbols up by name.
+/// - `-z pack-relative-relocs`: the position-independent executable's 180,000 relative
+///   relocations, read at every start, take 36 KiB instead of 4.2 MiB (glibc ≥ 2.36).
+/// - `--symbol-ordering-file` (release builds): the functions `chancery serve` runs
+///   (`linker/hot-symbols.txt`, written by `scripts/hot-symbols`) sit together at the start
+///   of the code, by the phase they first run in, so the kernel's 64 KiB windows of code
+///   hold code that runs rather than code that never does. A list gone stale costs only
+///   memory: names it no longer matches are skipped (hence `--no-warn-symbol-ordering`).
+let hotSymbols = Context.packageDirectory + "/linker/hot-symbols.txt"
 let staticSwift: [LinkerSetting] = [
     .unsafeFlags(
         ["-static-stdlib", "-use-ld=lld", "-Xlinker", "--start-group"]
@@ -29,9 +50,14 @@ let staticSwift: [LinkerSetting] = [
                 "Foundation", "FoundationEssentials", "FoundationInternationalization", "CoreFoundation",
                 "_FoundationCollections", "_FoundationCShims", "_FoundationICU", "swiftDispatch", "dispatch",
                 "BlocksRuntime", "swiftSynchronization", "swift_RegexParser", "swift_StringProcessing",
-            ].map { "-l\($0)" } + ["-Xlinker", "--end-group", "-lstdc++"],
+            ].map { "-l\($0)" } + ["-Xlinker", "--end-group", "-lstdc++"]
+            + ["--no-export-dynamic", "-z", "pack-relative-relocs"].flatMap { ["-Xlinker", $0] },
         .when(platforms: [.linux]))
-]
+] + (FileManager.default.fileExists(atPath: hotSymbols) ? [
+    .unsafeFlags(
+        ["--symbol-ordering-file=\(hotSymbols)", "--no-warn-symbol-ordering"].flatMap { ["-Xlinker", $0] },
+        .when(platforms: [.linux], configuration: .release))
+] : [])
 
 let package = Package(
     name: "Chancery",
@@ -77,7 +103,7 @@ let package = Package(
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v6)]
+            swiftSettings: [.swiftLanguageMode(.v6), functionSections]
         ),
         .target(
             name: "XDS",
