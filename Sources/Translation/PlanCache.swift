@@ -3,9 +3,10 @@ import IR
 import Synchronization
 
 /// What the previous translation planned, for the next one to reuse: the planned routes
-/// of an unchanged route on a listener, a virtual host's routes when the planned routes
-/// it is made from are unchanged, and an unchanged route's resolved rules while no
-/// object other than a route changed.
+/// of an unchanged route on a listener, each HTTP port's virtual hosts (a virtual host's
+/// routes are reused when the planned routes they are made from are unchanged, and after
+/// a few HTTPRoutes changed only their hostnames are planned again), and an unchanged
+/// route's resolved rules while no object other than a route changed.
 ///
 /// Translation stays a pure function of the ResourceSet: each value is reused only when
 /// the whole argument of the function that built it is equal (``Reuse``), so a
@@ -17,8 +18,12 @@ import Synchronization
 public final class PlanCache: Sendable {
     /// A route's planned routes on a listener, by route.
     let routeEntries = Reuse<ObjectKey, HTTPRoutePlanner.Input, [RouteEntry]>()
-    /// A virtual host's routes, by virtual host name.
-    let hostRoutes = Reuse<String, GatewayPlanner.HostRoutesInput, [RoutePlan]>()
+    /// The virtual hosts of each HTTP port the last translation planned, by proxy group
+    /// and port (``GatewayPlanner/HTTPHosts``), and those this one planned so far.
+    private let httpHosts = Mutex<(last: [String: GatewayPlanner.HTTPHosts], now: [String: GatewayPlanner.HTTPHosts])>(
+        ([:], [:]))
+    /// Virtual hosts reused and planned by this translation so far.
+    private let hostCounts = Mutex((reused: 0, built: 0))
     /// A route's rules with their backends resolved, by route.
     let resolvedRules = Reuse<ObjectKey, RouteAttachment.RulesInput, [ResolvedRule]>()
     /// A Service port's endpoints, by port, within an environment's epoch (they read
@@ -32,6 +37,11 @@ public final class PlanCache: Sendable {
     let attachments = Mutex<RouteAttachment.Kept?>(nil)
     /// How many translations did that rather than attach every route.
     let attachmentPatches = Atomic<Int>(0)
+    /// The last attachment's ``Attachments/generation``.
+    let attachmentGeneration = Atomic<Int>(0)
+    /// How many HTTP ports' virtual hosts were planned by putting a few routes in place
+    /// rather than planning every hostname.
+    let hostPatches = Atomic<Int>(0)
     /// The objects other than routes that the last translation read, and a number that
     /// changes whenever they do (``Environment``).
     private let environment = Mutex<(objects: ResourceSet?, epoch: Int)>((nil, 0))
@@ -42,16 +52,27 @@ public final class PlanCache: Sendable {
 
     /// Values reused and built by the last translation.
     public var lastTranslation: (reused: Int, built: Int) {
-        [routeEntries.lastRound, hostRoutes.lastRound, resolvedRules.lastRound].reduce((0, 0)) {
+        [routeEntries.lastRound, hostCounts.withLock { $0 }, resolvedRules.lastRound].reduce((0, 0)) {
             ($0.0 + $1.reused, $0.1 + $1.built)
         }
+    }
+
+    /// The virtual hosts the last translation planned under `key`, taken out.
+    func takeHosts(_ key: String) -> GatewayPlanner.HTTPHosts? {
+        httpHosts.withLock { $0.last.removeValue(forKey: key) }
+    }
+
+    /// The virtual hosts this translation planned under `key`, for the next one.
+    func keep(_ hosts: GatewayPlanner.HTTPHosts, _ key: String, counts: (reused: Int, built: Int)) {
+        httpHosts.withLock { $0.now[key] = hosts }
+        hostCounts.withLock { $0 = ($0.reused + counts.reused, $0.built + counts.built) }
     }
 
     /// Starts a translation of `set`; returns the environment its routes resolve in.
     func begin(_ set: ResourceSet) -> Environment {
         // The rounds of routeEntries and resolvedRules begin as routes attach: with
         // every route, or patching the last round with the routes that changed.
-        hostRoutes.begin()
+        hostCounts.withLock { $0 = (0, 0) }
         endpoints.begin()
         return environment.withLock { environment in
             if environment.objects.map({ !set.sameObjects(as: $0, ofKinds: Environment.includes) }) ?? true {
@@ -64,7 +85,8 @@ public final class PlanCache: Sendable {
 
     func finish() {
         routeEntries.finish()
-        hostRoutes.finish()
+        // What this translation did not plan is forgotten.
+        httpHosts.withLock { $0 = ($0.now, [:]) }
         resolvedRules.finish()
         endpoints.finish()
     }

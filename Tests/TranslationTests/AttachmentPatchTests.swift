@@ -8,11 +8,13 @@ import Testing
 /// With the plan cache, a translation after a few HTTPRoutes changed puts only those in
 /// place in the last attachment (``RouteAttachment/attach(_:in:to:listenerSets:context:)``).
 /// After any sequence of such changes the result must equal a translation from scratch:
-/// routes with hostnames that cross and cover each other, on listeners that share ports,
-/// in two Gateways of one class, with parentRefs by section and port, refused and
-/// missing backends, rules RE2 refuses, the same creation time for several, beside TCP,
-/// TLS and mesh routes — and a Service edit, a GRPCRoute or a mesh route's edit in
-/// between, which attach every route again.
+/// routes with hostnames that cross and cover each other, on listeners that share ports
+/// (HTTP, and HTTPS with a chain per listener hostname), in two Gateways of one class,
+/// with parentRefs by section and port, refused and missing backends, rules RE2
+/// refuses, the same creation time for several, beside TCP, TLS and mesh routes — and a
+/// Service edit, a GRPCRoute or a mesh route's edit in between, which attach every route
+/// again. Each HTTP port's virtual hosts are then planned from the last ones, with only
+/// the changed routes' hostnames planned again (``GatewayPlanner/HTTPHosts``).
 @Suite struct AttachmentPatchTests {
     static let base = """
         apiVersion: gateway.networking.k8s.io/v1
@@ -43,6 +45,18 @@ import Testing
           - {name: alt, protocol: HTTP, port: 8080, hostname: a.example.com, allowedRoutes: {namespaces: {from: All}}}
           - {name: tcp, protocol: TCP, port: 9000, allowedRoutes: {namespaces: {from: All}}}
           - {name: tls, protocol: TLS, port: 9443, tls: {mode: Passthrough}, allowedRoutes: {namespaces: {from: All}}}
+          - name: https
+            protocol: HTTPS
+            port: 443
+            hostname: "*.example.com"
+            tls: {certificateRefs: [{name: cert}]}
+            allowedRoutes: {namespaces: {from: All}}
+          - name: https-a
+            protocol: HTTPS
+            port: 443
+            hostname: a.example.com
+            tls: {certificateRefs: [{name: cert}]}
+            allowedRoutes: {namespaces: {from: All}}
         ---
         apiVersion: gateway.networking.k8s.io/v1
         kind: Gateway
@@ -99,6 +113,26 @@ import Testing
           rules: [{backendRefs: [{name: a, port: 8080}]}]
         """
 
+    /// The HTTPS listeners' certificate, valid at the translations' time.
+    static func certificate() throws -> String {
+        let now = IncrementalTests.now
+        let leaf = try TestCA.make().issue(
+            commonName: "example.com", dnsNames: ["*.example.com", "a.example.com"], notValidBefore: now - 3600,
+            notValidAfter: now + 365 * 86400)
+        func indent(_ pem: String) -> String { pem.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") }
+        return """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: cert, namespace: infra}
+            type: kubernetes.io/tls
+            stringData:
+              tls.crt: |
+            \(indent(leaf.certificatePEM))
+              tls.key: |
+            \(indent(leaf.privateKeyPEM))
+            """
+    }
+
     static func decode(_ yaml: String) throws -> [Manifest] {
         let decoded = ManifestDecoder.decode(file: "world.yaml", contents: yaml)
         #expect(decoded.errors.isEmpty, "\(decoded.errors)")
@@ -117,6 +151,7 @@ import Testing
         let options: [(gateway: String, ref: String)] = [
             ("gw", "{name: gw, namespace: infra}"), ("gw", "{name: gw, namespace: infra, sectionName: wild}"),
             ("gw", "{name: gw, namespace: infra, port: 8080}"), ("gw", "{name: gw, namespace: infra, sectionName: tcp}"),
+            ("gw", "{name: gw, namespace: infra, port: 443}"), ("gw", "{name: gw, namespace: infra, sectionName: https-a}"),
             ("gw2", "{name: gw2, namespace: infra}"), ("missing", "{name: missing, namespace: infra}"),
         ]
         let first = pick(options)
@@ -169,7 +204,7 @@ import Testing
     @Test(arguments: [1, 2, 3] as [UInt64])
     func patchingTheChangedHTTPRoutesEqualsAttachingEveryRoute(seed: UInt64) throws {
         var random = SplitMix(seed: seed)
-        var set = ResourceSet(manifests: try Self.decode(Self.base))
+        var set = ResourceSet(manifests: try Self.decode(Self.base + "\n---\n" + Self.certificate()))
         let names = (0..<30).map { "r\($0)" }
         var keys: [String: ObjectKey] = [:]
         for name in names where Bool.random(using: &random) {
@@ -179,11 +214,20 @@ import Testing
         }
         let cache = PlanCache()
         let now = IncrementalTests.now
+        var hostPatches = 0
         func translate(_ what: String) -> Bool {
             let before = cache.attachmentPatches.load(ordering: .relaxed)
+            let hostsBefore = cache.hostPatches.load(ordering: .relaxed)
             let cached = Translator(now: now, cache: cache).translate(set)
             #expect(cached == Translator(now: now).translate(set), "seed \(seed), \(what): differs from a translation from scratch")
-            return cache.attachmentPatches.load(ordering: .relaxed) > before
+            let patched = cache.attachmentPatches.load(ordering: .relaxed) > before
+            // Every HTTP port's virtual hosts are patched when the attachment is, and
+            // only then.
+            let hosts = cache.hostPatches.load(ordering: .relaxed) - hostsBefore
+            #expect(
+                hosts == (patched ? Self.httpPorts : 0), "seed \(seed), \(what): \(hosts) HTTP ports' virtual hosts patched")
+            hostPatches += hosts
+            return patched
         }
         #expect(!translate("first"))
         var patched = 0
@@ -239,5 +283,10 @@ import Testing
         // those (beyond the 64 changes a kind's revisions reach, by comparing routes).
         #expect(patched == expected)
         #expect(expected >= 40)
+        #expect(hostPatches == patched * Self.httpPorts)
     }
+
+    /// HTTP and HTTPS ports planned: gw's 80, 8080 and 443, gw2's 80, and the class's
+    /// (both Gateways) 80, 8080 and 443.
+    static let httpPorts = 7
 }

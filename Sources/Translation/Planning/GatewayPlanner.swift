@@ -86,6 +86,19 @@ enum GatewayPlanner {
         } else {
             placed = all
         }
+        let slots = placed.map { entry in
+            HTTPHosts.Slot(
+                gateway: entry.gateway.key, listener: entry.listener.name, hostname: entry.listener.spec.hostname ?? "*",
+                label: entry.label)
+        }
+        // The virtual hosts the last translation planned here, when this one's routes
+        // are that one's with a few put in place again: only theirs are planned again.
+        let cache = builder.world.context.cache
+        let cacheKey = "\(builder.group)\u{0}\(bind.name)"
+        var kept = cache?.takeHosts(cacheKey)
+        let attachments = builder.world.attachments
+        let patching =
+            kept.map { kept in kept.slots == slots && attachments.patch.map { $0.base == kept.generation } ?? false } ?? false
         // Route entries by the hostname they serve, each group with the hostname of the
         // listener it came through (`*` for a listener without one). The groups are the
         // attached routes' own arrays: nothing is copied until a host's routes are sorted.
@@ -103,16 +116,18 @@ enum GatewayPlanner {
             let listenerHost = entry.listener.spec.hostname ?? "*"
             listenerHosts.insert(listenerHost)
             if secure { for owner in entry.owners { originsByListener[listenerHost, default: Origins()].insert(owner) } }
-            if hosts[listenerHost] == nil { hosts[listenerHost] = [] }
+            if !patching, hosts[listenerHost] == nil { hosts[listenerHost] = [] }
             // By index: each route is read where it is, not copied out (10,000 routes on a
             // listener make that a measurable part of planning).
-            let routes = builder.world.attachments.routes(for: entry.gateway.key, listener: entry.listener.name)
+            let routes = attachments.routes(for: entry.gateway.key, listener: entry.listener.name)
             for r in routes.indices {
                 tableOrigins.insert(routes[r].key)
                 if secure { originsByListener[listenerHost]!.insert(routes[r].key) }
-                for hostname in routes[r].hostnames {
-                    hosts[hostname, default: []].append(
-                        HostGroup(listener: listenerHost, entries: routes[r].entries, route: routes[r].key, placed: index))
+                if !patching {
+                    for hostname in routes[r].hostnames {
+                        hosts[hostname, default: []].append(
+                            HostGroup(listener: listenerHost, entries: routes[r].entries, route: routes[r].key, placed: index))
+                    }
                 }
                 // A rule a BackendTrafficPolicy shapes sends to clusters of its own; remote
                 // JWKS are fetched through clusters of their own.
@@ -134,31 +149,39 @@ enum GatewayPlanner {
                 builder.useSessionClusters(of: routes[r])
             }
         }
-        // Only wildcards can cover another hostname: find them once.
-        let wildcards = hosts.keys.filter(isWildcard)
-        let listenerWildcards = listenerHosts.filter(isWildcard)
-        // Each virtual host with the listener hostname that owns it. A route that names a
-        // hostname another listener owns is not served for it through its own listener
-        // (isolation): its status says so.
-        let virtualHosts = hosts.keys.sorted().map { hostname in
-            let owner = listenerHosts.contains(hostname) ? hostname : mostSpecific(covering: hostname, among: listenerWildcards)
-            for group in hosts[hostname]! where group.listener != owner {
-                guard let holder = placed.first(where: { ($0.listener.spec.hostname ?? "*") == owner }) else { continue }
-                let through = placed[group.placed]
-                builder.find(
-                    .route(group.route, gateway: through.gateway.key, listener: through.listener.name),
-                    .noMatchingListenerHostname,
-                    "on port \(bind.port), requests for \(hostname) go to the routes of \(holder.label), the most specific listener hostname matching it",
-                    total: false)
+        // Each virtual host with the listener hostname that owns it (see ``HTTPHosts``).
+        var counts = (reused: 0, built: 0)
+        let generation = attachments.generation
+        let virtualHosts: HTTPHosts
+        if patching, var patched = kept,
+            patched.patch(
+                attachments.patch!, generation: generation, bind: bind, group: builder.group,
+                set: builder.world.context.set, counts: &counts)
+        {
+            kept = nil
+            virtualHosts = patched
+            cache?.hostPatches.add(1, ordering: .relaxed)
+        } else {
+            if patching {
+                // A route's place could not be found: every route's hostnames.
+                hosts = [:]
+                for (index, entry) in placed.enumerated() {
+                    let listenerHost = entry.listener.spec.hostname ?? "*"
+                    if hosts[listenerHost] == nil { hosts[listenerHost] = [] }
+                    for route in attachments.routes(for: entry.gateway.key, listener: entry.listener.name) {
+                        for hostname in route.hostnames {
+                            hosts[hostname, default: []].append(
+                                HostGroup(listener: listenerHost, entries: route.entries, route: route.key, placed: index))
+                        }
+                    }
+                }
             }
-            let name = "\(bind.name)/\(hostname)"
-            let host = VirtualHostPlan(
-                name: name, domains: [hostname],
-                routes: virtualHostRoutes(
-                    for: hostname, in: hosts, wildcards: wildcards, listener: owner, name: name,
-                    cache: builder.world.context.cache))
-            return (host: host, owner: owner)
+            virtualHosts = HTTPHosts(
+                generation: generation, slots: slots, byHost: hosts, bind: bind, group: builder.group, previous: kept,
+                counts: &counts)
         }
+        builder.findings += virtualHosts.orderedFindings
+        cache?.keep(virtualHosts, cacheKey, counts: counts)
         // ClientTrafficPolicies: per HTTPS chain; on a cleartext port, whose listeners share
         // one connection manager, the oldest Gateway's listener that has one.
         let clients = placed.map { RoutePolicies.client(gateway: $0.gateway.key, listener: $0.listener, context: builder.world.context) }
@@ -179,7 +202,9 @@ enum GatewayPlanner {
                     let client = clients[index]
                     let listenerHost = entry.listener.spec.hostname ?? "*"
                     let name = "\(bind.name)/\(entry.chainName)"
-                    var tableHosts = virtualHosts.filter { $0.owner == listenerHost }.map(\.host)
+                    var tableHosts = virtualHosts.plans.indices.filter { virtualHosts.hosts[$0].owner == listenerHost }.map {
+                        virtualHosts.plans[$0]
+                    }
                     // Every host another listener owns is covered by that listener's own
                     // hostname, which wins over this chain's less specific ones.
                     let elsewhere = listenerHosts.subtracting([listenerHost]).sorted()
@@ -194,7 +219,7 @@ enum GatewayPlanner {
                         client: client?.settings, tls: client?.tls)
                 })
         } else {
-            traffic = .plain(RouteTablePlan(name: bind.name, virtualHosts: virtualHosts.map(\.host), origins: tableOrigins))
+            traffic = .plain(RouteTablePlan(name: bind.name, virtualHosts: virtualHosts.plans, origins: tableOrigins))
         }
         builder.listeners.append(
             ListenerPlan(
@@ -245,34 +270,12 @@ enum GatewayPlanner {
 
     /// Routes of one attached route that serve a hostname, and the listener hostname
     /// they came through.
-    struct HostGroup {
+    struct HostGroup: Sendable {
         let listener: String
         let entries: [RouteEntry]
         let route: ObjectKey
         /// The index of the placed listener it came through.
         let placed: Int
-    }
-
-    /// A virtual host's routes. Envoy picks one virtual host per request, the most
-    /// specific. Listeners are isolated (GEP-1713): a request is handled only by the
-    /// routes of the most specific listener hostname that matches it, `listener` — the
-    /// same for every request this virtual host gets, since every listener hostname has
-    /// a virtual host of its own. Among that listener's routes, the spec lets a more
-    /// specific route hostname take precedence but still serves the routes of wildcard
-    /// hostnames that cover it: the host's own routes come first, then those of each
-    /// covering wildcard, most specific first, then `*`.
-    static func virtualHostRoutes(
-        for hostname: String, in byHost: [String: [HostGroup]], wildcards: [String], listener: String, name: String,
-        cache: PlanCache?
-    ) -> [RoutePlan] {
-        let input = HostRoutesInput(
-            hosts: ([hostname] + covering(hostname, among: wildcards)).map { host in
-                byHost[host]!.filter { $0.listener == listener }.map(\.entries)
-            })
-        guard let cache else { return virtualHostRoutes(input) }
-        // Reused, the routes keep their storage: the second stage then finds the host
-        // unchanged by pointer.
-        return cache.hostRoutes.value(name, input) { virtualHostRoutes(input) }
     }
 
     /// Everything a virtual host's routes are made from: for its hostname, then each
@@ -282,6 +285,14 @@ enum GatewayPlanner {
         let hosts: [[[RouteEntry]]]
     }
 
+    /// A virtual host's routes. Envoy picks one virtual host per request, the most
+    /// specific. Listeners are isolated (GEP-1713): a request is handled only by the
+    /// routes of the most specific listener hostname that matches it, its owner — the
+    /// same for every request this virtual host gets, since every listener hostname has
+    /// a virtual host of its own. Among that listener's routes, the spec lets a more
+    /// specific route hostname take precedence but still serves the routes of wildcard
+    /// hostnames that cover it: the host's own routes come first, then those of each
+    /// covering wildcard, most specific first, then `*`.
     static func virtualHostRoutes(_ input: HostRoutesInput) -> [RoutePlan] {
         // Each hostname's routes in precedence order, the host's own first.
         var entries: [RouteEntry] = []

@@ -43,7 +43,7 @@ extension RouteAttachment {
             return attach(routes, to: &gateways, listenerSets: listenerSets, context: &context)
         }
         let prepared = gateways
-        let result: Attachments
+        var result: Attachments
         if let patched = patch(
             in: set, environment: environment, gateways: prepared, listenerSets: listenerSets, cache: cache, context: &context)
         {
@@ -55,6 +55,7 @@ extension RouteAttachment {
             cache.routeEntries.begin()
             result = attach(routes, to: &gateways, listenerSets: listenerSets, context: &context)
         }
+        result.generation = cache.attachmentGeneration.add(1, ordering: .relaxed).newValue
         let next = Kept(
             set: set, environment: environment, gateways: prepared, listenerSets: listenerSets,
             routePolicies: !context.routePolicies.isEmpty, result: result)
@@ -112,6 +113,7 @@ extension RouteAttachment {
         // Taken out, so that its arrays change in place rather than being copied.
         var result = kept.result
         kept.result = Attachments()
+        var patch = Attachments.Patch(base: result.generation, changed: changed)
         var pass = Pass(gateways: gateways, listenerSets: listenerSets)
         for key in changed.sorted() {
             context.cache?.resolvedRules.reopen(key)
@@ -119,10 +121,11 @@ extension RouteAttachment {
             if let record = result.records.removeValue(forKey: key), let old = kept.set[key].flatMap({ RouteObject.of($0.object) }) {
                 let place = RouteObject.Place(old)
                 for parent in record.parents {
-                    for listener in Set(parent.listeners) {
-                        guard result.routes[parent.gateway]?[listener]?.removeAll(at: place, key: key) == true else {
-                            return nil
-                        }
+                    for listener in Set(parent.listeners).sorted() {
+                        guard let removed = result.routes[parent.gateway]?[listener]?.removeAll(at: place, key: key),
+                            !removed.isEmpty
+                        else { return nil }
+                        patch.removed[parent.gateway, default: [:]][listener, default: []] += removed
                         if result.routes[parent.gateway]?[listener]?.isEmpty == true {
                             result.routes[parent.gateway]![listener] = nil
                             if result.routes[parent.gateway]!.isEmpty { result.routes[parent.gateway] = nil }
@@ -142,6 +145,8 @@ extension RouteAttachment {
                 }
             }
         }
+        patch.added = pass.result.routes
+        result.patch = patch
         return result
     }
 }
@@ -158,14 +163,15 @@ extension [AttachedRoute] {
         return low
     }
 
-    /// Takes out the attachments of the route `key` names, whose place is `place`; false
-    /// if there are none there.
-    fileprivate mutating func removeAll(at place: RouteObject.Place, key: ObjectKey) -> Bool {
+    /// Takes out the attachments of the route `key` names, whose place is `place`, and
+    /// returns them (none if there are none there).
+    fileprivate mutating func removeAll(at place: RouteObject.Place, key: ObjectKey) -> [AttachedRoute] {
         let start = position(of: place)
         var end = start
         while end < count, self[end].key == key { end += 1 }
+        let removed = Array(self[start..<end])
         removeSubrange(start..<end)
-        return end > start
+        return removed
     }
 
     /// Inserts `route` after every older route and every attachment of the same route

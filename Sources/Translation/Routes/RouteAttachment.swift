@@ -97,6 +97,23 @@ struct Attachments {
     var routes: [ObjectKey: [String: [AttachedRoute]]] = [:]
     /// GAMMA: HTTPRoutes and GRPCRoutes attached to Services, by Service, oldest first.
     var mesh: [ObjectKey: [MeshRoute]] = [:]
+    /// Which attachment this is among those a plan cache kept, in order (0 without one).
+    var generation = 0
+    /// When this is the attachment `patch.base` with a few HTTPRoutes put in place
+    /// again: which, and where they were and are, so that planning can take only those
+    /// in and out of what it planned from that one.
+    var patch: Patch?
+
+    /// A few HTTPRoutes taken out of an attachment and attached again.
+    struct Patch {
+        /// The ``generation`` of the attachment they were taken out of.
+        let base: Int
+        /// The routes that changed (added, edited or deleted).
+        let changed: Set<ObjectKey>
+        /// Their attachments there and here, by Gateway key and listener name.
+        var removed: [ObjectKey: [String: [AttachedRoute]]] = [:]
+        var added: [ObjectKey: [String: [AttachedRoute]]] = [:]
+    }
 
     func routes(for gateway: ObjectKey, listener: String) -> [AttachedRoute] {
         routes[gateway]?[listener] ?? []
