@@ -5,8 +5,9 @@ import Synchronization
 /// What the previous translation planned, for the next one to reuse: the planned routes
 /// of an unchanged route on a listener, each HTTP port's virtual hosts (a virtual host's
 /// routes are reused when the planned routes they are made from are unchanged, and after
-/// a few HTTPRoutes changed only their hostnames are planned again), and an unchanged
-/// route's resolved rules while no object other than a route changed.
+/// a few HTTPRoutes changed only their hostnames are planned again), an unchanged
+/// route's resolved rules while no object other than a route changed, and a route's
+/// status while its attachment and what planning found for it are unchanged.
 ///
 /// Translation stays a pure function of the ResourceSet: each value is reused only when
 /// the whole argument of the function that built it is equal (``Reuse``), so a
@@ -26,6 +27,8 @@ public final class PlanCache: Sendable {
     private let hostCounts = Mutex((reused: 0, built: 0))
     /// A route's rules with their backends resolved, by route.
     let resolvedRules = Reuse<ObjectKey, RouteAttachment.RulesInput, [ResolvedRule]>()
+    /// A route's status, by route.
+    let routeStatuses = Reuse<ObjectKey, RouteStatus.Input, ObjectStatus>()
     /// A Service port's endpoints, by port, within an environment's epoch (they read
     /// Services, EndpointSlices and Pods only).
     let endpoints = Reuse<ServicePort, Int, [Endpoint]>()
@@ -52,7 +55,7 @@ public final class PlanCache: Sendable {
 
     /// Values reused and built by the last translation.
     public var lastTranslation: (reused: Int, built: Int) {
-        [routeEntries.lastRound, hostCounts.withLock { $0 }, resolvedRules.lastRound].reduce((0, 0)) {
+        [routeEntries.lastRound, hostCounts.withLock { $0 }, resolvedRules.lastRound, routeStatuses.lastRound].reduce((0, 0)) {
             ($0.0 + $1.reused, $0.1 + $1.built)
         }
     }
@@ -73,6 +76,7 @@ public final class PlanCache: Sendable {
         // The rounds of routeEntries and resolvedRules begin as routes attach: with
         // every route, or patching the last round with the routes that changed.
         hostCounts.withLock { $0 = (0, 0) }
+        routeStatuses.begin()
         endpoints.begin()
         return environment.withLock { environment in
             if environment.objects.map({ !set.sameObjects(as: $0, ofKinds: Environment.includes) }) ?? true {
@@ -88,6 +92,7 @@ public final class PlanCache: Sendable {
         // What this translation did not plan is forgotten.
         httpHosts.withLock { $0 = ($0.now, [:]) }
         resolvedRules.finish()
+        routeStatuses.finish()
         endpoints.finish()
     }
 

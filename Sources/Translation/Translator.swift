@@ -147,7 +147,7 @@ public struct Translator: Sendable {
         }
         result.warnings = Array(Set(result.warnings)).sorted()
         for (key, record) in attachments.records {
-            result.statuses[key] = RouteStatus.route(record, findings: routeFindings[key] ?? [:])
+            result.statuses[key] = RouteStatus.route(record, findings: routeFindings[key] ?? [:], cache: cache)
         }
         for kind in PolicyKinds.all {
             for (key, status) in kind.statuses(in: world) { result.statuses[key] = status }

@@ -18,7 +18,7 @@ struct World {
 /// Something a proxy group could not serve as its objects asked, found while planning
 /// it: a listener that another one's port or hostname shuts out, a TLS hostname an
 /// older route holds. Status reports each one on the object concerned.
-struct Finding: Sendable {
+struct Finding: Equatable, Sendable {
     enum Subject: Hashable, Sendable {
         /// A Gateway listener.
         case listener(gateway: ObjectKey, name: String)

@@ -67,7 +67,7 @@ struct AttachedRoute {
 }
 
 /// How a route stands towards one of its parentRefs that names a Gateway of ours.
-struct ParentAttachment {
+struct ParentAttachment: Equatable, Sendable {
     let parentRef: ParentReference
     /// The Gateway (or, for a mesh route, the Service) the parentRef names.
     let gateway: ObjectKey
@@ -78,7 +78,7 @@ struct ParentAttachment {
 
 /// What attaching found for one route: its standing towards each parent, and the
 /// references it could not resolve.
-struct RouteRecord {
+struct RouteRecord: Equatable, Sendable {
     let key: ObjectKey
     let generation: Int?
     var parents: [ParentAttachment]
