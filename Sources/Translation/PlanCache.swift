@@ -23,6 +23,9 @@ public final class PlanCache: Sendable {
     /// and port (``GatewayPlanner/HTTPHosts``), and those this one planned so far.
     private let httpHosts = Mutex<(last: [String: GatewayPlanner.HTTPHosts], now: [String: GatewayPlanner.HTTPHosts])>(
         ([:], [:]))
+    /// Each proxy group's Service ports in the order its clusters were planned in, as
+    /// the last translation had them and as this one has so far.
+    private let targetOrders = Mutex<(last: [String: [ServicePort]], now: [String: [ServicePort]])>(([:], [:]))
     /// Virtual hosts reused and planned by this translation so far.
     private let hostCounts = Mutex((reused: 0, built: 0))
     /// A route's rules with their backends resolved, by route.
@@ -60,6 +63,16 @@ public final class PlanCache: Sendable {
         }
     }
 
+    /// The order of the Service ports the last translation planned `group`'s clusters for.
+    func targetOrder(of group: String) -> [ServicePort]? {
+        targetOrders.withLock { $0.last.removeValue(forKey: group) }
+    }
+
+    /// The order of the Service ports this translation planned `group`'s clusters for.
+    func keep(targetOrder order: [ServicePort], of group: String) {
+        targetOrders.withLock { $0.now[group] = order }
+    }
+
     /// The virtual hosts the last translation planned under `key`, taken out.
     func takeHosts(_ key: String) -> GatewayPlanner.HTTPHosts? {
         httpHosts.withLock { $0.last.removeValue(forKey: key) }
@@ -91,6 +104,7 @@ public final class PlanCache: Sendable {
         routeEntries.finish()
         // What this translation did not plan is forgotten.
         httpHosts.withLock { $0 = ($0.now, [:]) }
+        targetOrders.withLock { $0 = ($0.now, [:]) }
         resolvedRules.finish()
         routeStatuses.finish()
         endpoints.finish()
