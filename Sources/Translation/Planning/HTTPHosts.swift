@@ -8,7 +8,7 @@ extension GatewayPlanner {
     /// (``Attachments/Patch``), only the hostnames those routes served and serve — and,
     /// for a wildcard, the hostnames it covers — are planned again, and the rest are
     /// carried as they are. Either way the virtual hosts are those planning every
-    /// hostname gives (`HTTPHostsPatchTests`).
+    /// hostname gives (`AttachmentPatchTests`).
     struct HTTPHosts: Sendable {
         /// A Gateway listener placed on the port, as its virtual hosts see it.
         struct Slot: Equatable, Sendable {

@@ -108,8 +108,6 @@ struct Attachments {
     struct Patch {
         /// The ``generation`` of the attachment they were taken out of.
         let base: Int
-        /// The routes that changed (added, edited or deleted).
-        let changed: Set<ObjectKey>
         /// Their attachments there and here, by Gateway key and listener name.
         var removed: [ObjectKey: [String: [AttachedRoute]]] = [:]
         var added: [ObjectKey: [String: [AttachedRoute]]] = [:]
