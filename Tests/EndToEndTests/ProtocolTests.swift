@@ -105,21 +105,7 @@ import XDS
     }
 
     static func tlsSecret(_ name: String, namespace: String = "default", _ certificate: TestCertificate) -> String {
-        func indent(_ pem: String) -> String {
-            pem.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
-        }
-        return """
-            apiVersion: v1
-            kind: Secret
-            metadata: {name: \(name), namespace: \(namespace)}
-            type: kubernetes.io/tls
-            stringData:
-              tls.crt: |
-            \(indent(certificate.certificatePEM))
-              tls.key: |
-            \(indent(certificate.privateKeyPEM))
-
-            """
+        certificate.secretYAML(name: name, namespace: namespace)
     }
 
     static func caConfigMap(_ name: String, _ ca: TestCA) -> String {

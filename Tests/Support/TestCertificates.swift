@@ -123,3 +123,24 @@ extension Certificate {
         return nil
     }
 }
+
+extension TestCertificate {
+    /// A `kubernetes.io/tls` Secret holding this certificate and key, as YAML.
+    public func secretYAML(name: String, namespace: String = "default") -> String {
+        func indent(_ pem: String) -> String {
+            pem.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        }
+        return """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: \(name), namespace: \(namespace)}
+            type: kubernetes.io/tls
+            stringData:
+              tls.crt: |
+            \(indent(certificatePEM))
+              tls.key: |
+            \(indent(privateKeyPEM))
+
+            """
+    }
+}

@@ -119,18 +119,7 @@ import Testing
         let leaf = try TestCA.make().issue(
             commonName: "example.com", dnsNames: ["*.example.com", "a.example.com"], notValidBefore: now - 3600,
             notValidAfter: now + 365 * 86400)
-        func indent(_ pem: String) -> String { pem.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") }
-        return """
-            apiVersion: v1
-            kind: Secret
-            metadata: {name: cert, namespace: infra}
-            type: kubernetes.io/tls
-            stringData:
-              tls.crt: |
-            \(indent(leaf.certificatePEM))
-              tls.key: |
-            \(indent(leaf.privateKeyPEM))
-            """
+        return leaf.secretYAML(name: "cert", namespace: "infra")
     }
 
     static func decode(_ yaml: String) throws -> [Manifest] {
