@@ -19,10 +19,17 @@ public enum ContentHash {
     /// - Parameter versions: (name, version) pairs.
     public static func of(versions: some Sequence<(String, String)>) -> String {
         var hasher = SHA256()
+        // By name: pairs given in that order already (a snapshot's clusters, routes and
+        // scopes come sorted) are only checked, not sorted again; pairs out of order are
+        // sorted (a sort that moves no pair of equal names, as Swift's does).
+        var pairs = Array(versions)
+        if pairs.indices.dropFirst().contains(where: { pairs[$0].0 < pairs[$0 - 1].0 }) {
+            pairs.sort(by: { $0.0 < $1.0 })
+        }
         // Each pair as `name NUL version LF`, handed to the hash a few kilobytes at a time.
         var pending: [UInt8] = []
         pending.reserveCapacity(8192)
-        for (name, version) in versions.sorted(by: { $0.0 < $1.0 }) {
+        for (name, version) in pairs {
             pending.append(contentsOf: name.utf8)
             pending.append(0)
             pending.append(contentsOf: version.utf8)

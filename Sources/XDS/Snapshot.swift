@@ -34,11 +34,15 @@ public struct Snapshot: Sendable, Equatable {
     /// versions); those types are not hashed again (``SnapshotEncoder``).
     init(_ list: [Resource], knownVersions: [ResourceType: String]) throws(SnapshotError) {
         var byType: [ResourceType: [String: Resource]] = [:]
+        // Each type's resources in the order given, for its version (usually sorted by
+        // name already, so not sorted again).
+        var inOrder: [ResourceType: [Resource]] = [:]
         var problems: [String] = []
         for resource in list {
             if byType[resource.type, default: [:]].updateValue(resource, forKey: resource.name) != nil {
                 problems.append("two \(resource.type.noun)s are named \"\(resource.name)\"")
             }
+            if knownVersions[resource.type] == nil { inOrder[resource.type, default: []].append(resource) }
         }
         var eds: [String: String] = [:]
         var dangling = false
@@ -67,7 +71,7 @@ public struct Snapshot: Sendable, Equatable {
         var versions: [ResourceType: String] = [:]
         for type in ResourceType.allCases {
             versions[type] =
-                knownVersions[type] ?? ContentHash.of(versions: (byType[type] ?? [:]).values.map { ($0.name, $0.version) })
+                knownVersions[type] ?? ContentHash.of(versions: (inOrder[type] ?? []).map { ($0.name, $0.version) })
         }
         self.versions = versions
         self.version = ContentHash.of(versions: versions.map { ($0.key.shortName, $0.value) })

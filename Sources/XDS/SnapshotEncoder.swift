@@ -7,13 +7,14 @@ import Synchronization
 /// since that group's previous snapshot.
 ///
 /// A resource whose message equals the one it was last built from keeps its bytes,
-/// version and references. Messages that translation reused (``Translation``'s cache)
-/// share storage with the previous ones, so that check is a pointer comparison. A route
-/// configuration is serialised virtual host by virtual host: its bytes are the bytes
-/// of its unchanged hosts, kept, with the changed hosts' new bytes between them, so a
-/// one-route edit in a 10,000-host configuration serialises one host. The bytes are
-/// exactly those of serialising the whole message (deterministic order), so versions
-/// do not depend on whether the encoder had anything to reuse.
+/// version and references, and so does a route configuration. Messages that translation
+/// reused (``Translation``'s cache) share storage with the previous ones, so that check is
+/// a pointer comparison. A route configuration that changed is serialised virtual host
+/// by virtual host: its bytes are the bytes of its unchanged hosts, kept, with the
+/// changed hosts' new bytes between them, so a one-route edit in a 10,000-host
+/// configuration serialises one host. The bytes are exactly those of serialising the
+/// whole message (deterministic order), so versions do not depend on whether the encoder
+/// had anything to reuse. A type whose resources are all kept keeps its version.
 ///
 /// Each build keeps what it used and drops the rest, per group.
 public final class SnapshotEncoder: Sendable {
@@ -36,6 +37,13 @@ public final class SnapshotEncoder: Sendable {
         var versions: [ResourceType: String] = [:]
         /// Route configuration name → virtual host name → what it was serialised as.
         var hosts: [String: [String: KeptHost]] = [:]
+        /// Route configuration name → the configuration and its resource.
+        var routes: [String: KeptRoute] = [:]
+    }
+
+    private struct KeptRoute: Sendable {
+        let config: Envoy_Config_Route_V3_RouteConfiguration
+        let resource: Resource
     }
 
     private let groups = Mutex<[String: Group]>([:])
@@ -97,10 +105,29 @@ public final class SnapshotEncoder: Sendable {
 
         try add(listeners)
         try add(scopedRoutes)
+        // A route configuration equal to the one it was last built from keeps its
+        // resource (with its serialised hosts); another is serialised host by host. With
+        // a route configuration per hostname, most are kept.
+        var allRoutesKept = true
+        next.routes.reserveCapacity(routes.count)
         for config in routes {
-            let resource = try routeConfiguration(
-                config, kept: previous.hosts[config.name] ?? [:], into: &next, reused: &reused, encoded: &encoded)
+            let resource: Resource
+            if let old = previous.routes[config.name], old.config == config {
+                resource = old.resource
+                next.hosts[config.name] = previous.hosts[config.name]
+                reused += config.virtualHosts.count
+            } else {
+                resource = try routeConfiguration(
+                    config, kept: previous.hosts[config.name] ?? [:], into: &next, reused: &reused, encoded: &encoded)
+                allRoutesKept = false
+            }
+            next.routes[config.name] = KeptRoute(config: config, resource: resource)
             list.append(resource)
+        }
+        if allRoutesKept, next.routes.count == routes.count, next.routes.count == previous.routes.count,
+            let version = previous.versions[.route]
+        {
+            known[.route] = version
         }
         try add(clusters)
         try add(endpoints)

@@ -12,8 +12,9 @@ enum RouteStatus {
     }
 
     /// ``route(_:findings:)``, the last translation's when its input was equal: a route
-    /// whose attachment and findings did not change keeps its status (at 10,000 routes,
-    /// building every route's conditions and messages again was a tenth of a change).
+    /// whose attachment and findings did not change keeps its status (building every
+    /// route's conditions and messages again was a tenth of a one-route change at 1,000
+    /// routes).
     static func route(_ record: RouteRecord, findings: [ObjectKey: [Finding]], cache: PlanCache?) -> ObjectStatus {
         guard let cache else { return route(record, findings: findings) }
         let input = Input(record: record, findings: findings)
