@@ -124,10 +124,9 @@ enum GatewayPlanner {
                 tableOrigins.insert(routes[r].key)
                 if secure { originsByListener[listenerHost]!.insert(routes[r].key) }
                 if !patching {
-                    for hostname in routes[r].hostnames {
-                        hosts[hostname, default: []].append(
-                            HostGroup(listener: listenerHost, entries: routes[r].entries, route: routes[r].key, placed: index))
-                    }
+                    HostGroup.add(
+                        routes[r].key, entries: routes[r].entries, hostnames: routes[r].hostnames, through: listenerHost,
+                        placed: index, to: &hosts)
                 }
                 // A rule a BackendTrafficPolicy shapes sends to clusters of its own; remote
                 // JWKS are fetched through clusters of their own.
@@ -169,10 +168,9 @@ enum GatewayPlanner {
                     let listenerHost = entry.listener.spec.hostname ?? "*"
                     if hosts[listenerHost] == nil { hosts[listenerHost] = [] }
                     for route in attachments.routes(for: entry.gateway.key, listener: entry.listener.name) {
-                        for hostname in route.hostnames {
-                            hosts[hostname, default: []].append(
-                                HostGroup(listener: listenerHost, entries: route.entries, route: route.key, placed: index))
-                        }
+                        HostGroup.add(
+                            route.key, entries: route.entries, hostnames: route.hostnames, through: listenerHost, placed: index,
+                            to: &hosts)
                     }
                 }
             }
@@ -276,6 +274,16 @@ enum GatewayPlanner {
         let route: ObjectKey
         /// The index of the placed listener it came through.
         let placed: Int
+
+        /// Adds a route's group to each hostname it serves.
+        static func add(
+            _ route: ObjectKey, entries: [RouteEntry], hostnames: [String], through listener: String, placed: Int,
+            to hosts: inout [String: [HostGroup]]
+        ) {
+            for hostname in hostnames {
+                hosts[hostname, default: []].append(HostGroup(listener: listener, entries: entries, route: route, placed: placed))
+            }
+        }
     }
 
     /// Everything a virtual host's routes are made from: for its hostname, then each
