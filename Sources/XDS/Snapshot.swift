@@ -26,13 +26,6 @@ public struct Snapshot: Sendable, Equatable {
     /// Builds a snapshot, refusing it when a resource names one that is missing or
     /// when two resources of one type share a name.
     public init(_ list: [Resource]) throws(SnapshotError) {
-        try self.init(list, knownVersions: [:])
-    }
-
-    /// `knownVersions`: per-type versions the caller already knows, because that
-    /// type's resources are exactly those of a snapshot it had (the same names and
-    /// versions); those types are not hashed again (``SnapshotEncoder``).
-    init(_ list: [Resource], knownVersions: [ResourceType: String]) throws(SnapshotError) {
         var byType: [ResourceType: [String: Resource]] = [:]
         // Each type's resources in the order given, for its version (usually sorted by
         // name already, so not sorted again).
@@ -42,11 +35,11 @@ public struct Snapshot: Sendable, Equatable {
             if byType[resource.type, default: [:]].updateValue(resource, forKey: resource.name) != nil {
                 problems.append("two \(resource.type.noun)s are named \"\(resource.name)\"")
             }
-            if knownVersions[resource.type] == nil { inOrder[resource.type, default: []].append(resource) }
+            inOrder[resource.type, default: []].append(resource)
         }
         var eds: [String: String] = [:]
         var dangling = false
-        for type in [ResourceType.listener, .scopedRoute, .route, .cluster] {
+        for type in Self.referring {
             for resource in (byType[type] ?? [:]).values {
                 for reference in resource.references {
                     if type == .cluster, reference.type == .endpoint { eds[resource.name] = reference.name }
@@ -54,28 +47,121 @@ public struct Snapshot: Sendable, Equatable {
                 }
             }
         }
-        if dangling {
-            // Named in a fixed order: by type, then by name (sorted only when there is
-            // something to say, not for every snapshot).
-            for type in [ResourceType.listener, .scopedRoute, .route, .cluster] {
-                for resource in (byType[type] ?? [:]).values.sorted(by: { $0.name < $1.name }) {
-                    for reference in resource.references where byType[reference.type]?[reference.name] == nil {
-                        problems.append(
-                            "\(type.noun) \"\(resource.name)\" names \(reference), which the snapshot does not contain")
-                    }
+        if dangling { problems += Self.dangling(byType) }
+        guard problems.isEmpty else { throw SnapshotError(problems: problems) }
+        var versions: [ResourceType: String] = [:]
+        for type in ResourceType.allCases {
+            versions[type] = ContentHash.of(versions: (inOrder[type] ?? []).map { ($0.name, $0.version) })
+        }
+        self.init(resources: byType, versions: versions, edsServiceNames: eds)
+    }
+
+    private init(
+        resources: [ResourceType: [String: Resource]], versions: [ResourceType: String], edsServiceNames: [String: String]
+    ) {
+        self.resources = resources
+        self.versions = versions
+        self.version = ContentHash.of(versions: versions.map { ($0.key.shortName, $0.value) })
+        self.edsServiceNames = edsServiceNames
+    }
+
+    /// The types whose resources name others.
+    private static let referring: [ResourceType] = [.listener, .scopedRoute, .route, .cluster]
+
+    /// Every reference that finds nothing, named in a fixed order: by type, then by name
+    /// (sorted only when there is something to say, not for every snapshot).
+    private static func dangling(_ byType: [ResourceType: [String: Resource]]) -> [String] {
+        var problems: [String] = []
+        for type in referring {
+            for resource in (byType[type] ?? [:]).values.sorted(by: { $0.name < $1.name }) {
+                for reference in resource.references where byType[reference.type]?[reference.name] == nil {
+                    problems.append(
+                        "\(type.noun) \"\(resource.name)\" names \(reference), which the snapshot does not contain")
                 }
             }
         }
-        guard problems.isEmpty else { throw SnapshotError(problems: problems) }
-        self.resources = byType
-        var versions: [ResourceType: String] = [:]
-        for type in ResourceType.allCases {
-            versions[type] =
-                knownVersions[type] ?? ContentHash.of(versions: (inOrder[type] ?? []).map { ($0.name, $0.version) })
+        return problems
+    }
+
+    /// How one type's resources differ from the previous snapshot's
+    /// (``init(previous:changes:referrers:)``).
+    struct TypeChange {
+        /// Every resource of the type, in the order given, under distinct names.
+        var all: [Resource]
+        /// Resources under new names, and new versions of resources kept under their names.
+        var added: [Resource] = []
+        /// The previous resources those new versions replace.
+        var replaced: [Resource] = []
+        /// The previous resources whose names are gone.
+        var removed: [Resource] = []
+        var isEmpty: Bool { added.isEmpty && removed.isEmpty }
+    }
+
+    /// The snapshot that differs from `previous` by `changes` (a type not listed is
+    /// unchanged), built in proportion to what changed: each changed type's table is
+    /// the previous one with the changes applied, and only changed resources' references
+    /// are looked up. `referrers` counts, for every resource named, how many resources of
+    /// `previous` name it; it is updated to count this snapshot's, so that a removed
+    /// resource still named by a kept one is found without reading every kept one. The
+    /// result equals ``init(_:)`` given every resource. Nil when a reference finds
+    /// nothing (then `referrers` counts neither snapshot): ``init(_:)`` given every
+    /// resource names every problem.
+    init?(previous: Snapshot, changes: [ResourceType: TypeChange], referrers: inout [ResourceReference: Int]) {
+        var byType = previous.resources
+        var eds = previous.edsServiceNames
+        var versions = previous.versions
+        func count(_ resource: Resource, _ delta: Int) {
+            for reference in resource.references {
+                let count = referrers[reference, default: 0] + delta
+                referrers[reference] = count == 0 ? nil : count
+            }
         }
-        self.versions = versions
-        self.version = ContentHash.of(versions: versions.map { ($0.key.shortName, $0.value) })
-        self.edsServiceNames = eds
+        for (type, change) in changes where !change.isEmpty {
+            var table = byType.removeValue(forKey: type) ?? [:]
+            for resource in change.removed {
+                table.removeValue(forKey: resource.name)
+                count(resource, -1)
+                if type == .cluster { eds.removeValue(forKey: resource.name) }
+            }
+            for resource in change.replaced { count(resource, -1) }
+            for resource in change.added {
+                table[resource.name] = resource
+                count(resource, 1)
+                if type == .cluster {
+                    eds.removeValue(forKey: resource.name)
+                    for reference in resource.references where reference.type == .endpoint {
+                        eds[resource.name] = reference.name
+                    }
+                }
+            }
+            if !table.isEmpty { byType[type] = table }
+            versions[type] = ContentHash.of(versions: change.all.map { ($0.name, $0.version) })
+        }
+        // A new resource names one that is missing, or a resource that is gone is still
+        // named.
+        for (type, change) in changes {
+            for resource in change.added where Self.referring.contains(type) {
+                for reference in resource.references where byType[reference.type]?[reference.name] == nil {
+                    return nil
+                }
+            }
+            for resource in change.removed where referrers[ResourceReference(type: type, name: resource.name)] != nil {
+                return nil
+            }
+        }
+        self.init(resources: byType, versions: versions, edsServiceNames: eds)
+    }
+
+    /// For every resource named, how many of this snapshot's resources name it (what
+    /// ``init(previous:changes:referrers:)`` keeps up to date).
+    var referrers: [ResourceReference: Int] {
+        var counts: [ResourceReference: Int] = [:]
+        for table in resources.values {
+            for resource in table.values {
+                for reference in resource.references { counts[reference, default: 0] += 1 }
+            }
+        }
+        return counts
     }
 
     /// Convenience for building a snapshot from Envoy messages.

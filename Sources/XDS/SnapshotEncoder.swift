@@ -14,14 +14,20 @@ import Synchronization
 /// changed hosts' new bytes between them, so a one-route edit in a 10,000-host
 /// configuration serialises one host. The bytes are exactly those of serialising the
 /// whole message (deterministic order), so versions do not depend on whether the encoder
-/// had anything to reuse. A type whose resources are all kept keeps its version.
+/// had anything to reuse.
+///
+/// Each type's messages are kept in the order given. The translator gives the large
+/// types sorted by name, so the new list and the kept one are walked together, name
+/// against name, with no lookup; a list out of order is matched by looking names up.
+/// The snapshot is then made from the previous one and what changed
+/// (``Snapshot/init(previous:changes:referrers:)``): a type whose resources are all kept
+/// keeps its table and its version.
 ///
 /// Each build keeps what it used and drops the rest, per group.
 public final class SnapshotEncoder: Sendable {
-    private struct Kept: @unchecked Sendable {
-        // `any Message` is not Sendable-annotated in every SwiftProtobuf; the values are
-        // immutable messages, kept under the lock.
-        let message: any SwiftProtobuf.Message
+    /// A resource as last built, with the message it was built from.
+    private struct Kept<M: ResourceMessage & Equatable>: Sendable {
+        let message: M
         let resource: Resource
     }
 
@@ -31,28 +37,47 @@ public final class SnapshotEncoder: Sendable {
         let references: [ResourceReference]
     }
 
-    private struct Group: Sendable {
-        var resources: [ResourceType: [String: Kept]] = [:]
-        /// The per-type versions of the group's last snapshot.
-        var versions: [ResourceType: String] = [:]
-        /// Route configuration name → virtual host name → what it was serialised as.
-        var hosts: [String: [String: KeptHost]] = [:]
-        /// Route configuration name → the configuration and its resource.
-        var routes: [String: KeptRoute] = [:]
-    }
-
     private struct KeptRoute: Sendable {
         let config: Envoy_Config_Route_V3_RouteConfiguration
         let resource: Resource
+        /// Virtual host name → what it was serialised as.
+        let hosts: [String: KeptHost]
+    }
+
+    /// One type's resources as last built, in the order they were given.
+    private struct KeptType<Value: Sendable>: Sendable {
+        var names: [String] = []
+        var values: [Value] = []
+        /// Whether `names` ascend strictly, so that the next build can walk them with its
+        /// own names instead of looking each up.
+        var ascending = true
+    }
+
+    private struct Group: Sendable {
+        var listeners = KeptType<Kept<Envoy_Config_Listener_V3_Listener>>()
+        var scopedRoutes = KeptType<Kept<Envoy_Config_Route_V3_ScopedRouteConfiguration>>()
+        var routes = KeptType<KeptRoute>()
+        var clusters = KeptType<Kept<Envoy_Config_Cluster_V3_Cluster>>()
+        var endpoints = KeptType<Kept<Envoy_Config_Endpoint_V3_ClusterLoadAssignment>>()
+        var secrets = KeptType<Kept<Envoy_Extensions_TransportSockets_Tls_V3_Secret>>()
+        /// The snapshot built from them.
+        var snapshot = Snapshot.empty
+        /// How many of its resources name each resource.
+        var referrers: [ResourceReference: Int] = [:]
     }
 
     private let groups = Mutex<[String: Group]>([:])
-    private let counts = Mutex((reused: 0, encoded: 0))
+    private let counts = Mutex((reused: 0, encoded: 0, checkedWhole: false))
 
     public init() {}
 
     /// Resources (and virtual hosts) the last build kept and serialised anew.
-    public var lastBuild: (reused: Int, encoded: Int) { counts.withLock { $0 } }
+    public var lastBuild: (reused: Int, encoded: Int) { counts.withLock { ($0.reused, $0.encoded) } }
+
+    /// Whether the last build checked every resource's references, because the set
+    /// named a resource twice or a reference found nothing; otherwise it checked only
+    /// what changed.
+    var lastBuildCheckedWhole: Bool { counts.withLock { $0.checkedWhole } }
 
     /// The group's snapshot of these resources (see ``Snapshot/init(_:)`` for what is
     /// refused).
@@ -65,78 +90,98 @@ public final class SnapshotEncoder: Sendable {
         endpoints: [Envoy_Config_Endpoint_V3_ClusterLoadAssignment] = [],
         secrets: [Envoy_Extensions_TransportSockets_Tls_V3_Secret] = []
     ) throws -> Snapshot {
-        let previous = groups.withLock { $0[group] } ?? Group()
+        // Taken out while it is built on, so that its tables are changed in place; a
+        // build that throws leaves the group with nothing kept, and the next starts over.
+        var previous = groups.withLock { $0.removeValue(forKey: group) } ?? Group()
         var next = Group()
         var reused = 0
         var encoded = 0
-        var list: [Resource] = []
-        list.reserveCapacity(
-            listeners.count + scopedRoutes.count + routes.count + clusters.count + endpoints.count + secrets.count)
-        // Types whose resources are all the previous snapshot's, and all of them: their
-        // versions are the previous ones, not hashed again.
-        var known: [ResourceType: String] = [:]
+        var duplicates = false
+        var changes: [ResourceType: Snapshot.TypeChange] = [:]
 
-        func add<M: ResourceMessage & Equatable>(_ messages: [M]) throws {
-            let type = M.resourceType
-            let kept = previous.resources[type] ?? [:]
-            var now: [String: Kept] = [:]
-            now.reserveCapacity(messages.count)
-            var allKept = true
-            for message in messages {
-                let name = message.resourceName
+        func update<M: ResourceMessage & Equatable>(
+            _ messages: [M], _ kept: KeptType<Kept<M>>, into now: inout KeptType<Kept<M>>
+        ) throws {
+            let names = messages.map(\.resourceName)
+            let matching = NameMatching(names, kept: kept.names, keptAscending: kept.ascending)
+            duplicates = duplicates || matching.duplicates
+            var change = Snapshot.TypeChange(all: [])
+            change.all.reserveCapacity(messages.count)
+            var values: [Kept<M>] = []
+            values.reserveCapacity(messages.count)
+            for (index, message) in messages.enumerated() {
+                let old = matching.old[index]
                 let resource: Resource
-                if let old = kept[name], let oldMessage = old.message as? M, oldMessage == message {
-                    resource = old.resource
+                if old >= 0, kept.values[old].message == message {
+                    resource = kept.values[old].resource
                     reused += 1
                 } else {
                     resource = try Resource(message)
                     encoded += 1
-                    allKept = false
+                    change.added.append(resource)
+                    if old >= 0 { change.replaced.append(kept.values[old].resource) }
                 }
-                now[name] = Kept(message: message, resource: resource)
-                list.append(resource)
+                values.append(Kept(message: message, resource: resource))
+                change.all.append(resource)
             }
-            // Every resource kept, under distinct names, as many as before: the same set.
-            if allKept, now.count == messages.count, now.count == kept.count, let version = previous.versions[type] {
-                known[type] = version
-            }
-            next.resources[type] = now
+            change.removed = matching.removed.map { kept.values[$0].resource }
+            now = KeptType(names: names, values: values, ascending: matching.ascending)
+            changes[M.resourceType] = change
         }
 
-        try add(listeners)
-        try add(scopedRoutes)
+        try update(listeners, previous.listeners, into: &next.listeners)
+        try update(scopedRoutes, previous.scopedRoutes, into: &next.scopedRoutes)
         // A route configuration equal to the one it was last built from keeps its
         // resource (with its serialised hosts); another is serialised host by host. With
         // a route configuration per hostname, most are kept.
-        var allRoutesKept = true
-        next.routes.reserveCapacity(routes.count)
-        for config in routes {
-            let resource: Resource
-            if let old = previous.routes[config.name], old.config == config {
-                resource = old.resource
-                next.hosts[config.name] = previous.hosts[config.name]
-                reused += config.virtualHosts.count
-            } else {
-                resource = try routeConfiguration(
-                    config, kept: previous.hosts[config.name] ?? [:], into: &next, reused: &reused, encoded: &encoded)
-                allRoutesKept = false
+        do {
+            let kept = previous.routes
+            let names = routes.map(\.name)
+            let matching = NameMatching(names, kept: kept.names, keptAscending: kept.ascending)
+            duplicates = duplicates || matching.duplicates
+            var change = Snapshot.TypeChange(all: [])
+            change.all.reserveCapacity(routes.count)
+            var values: [KeptRoute] = []
+            values.reserveCapacity(routes.count)
+            for (index, config) in routes.enumerated() {
+                let old = matching.old[index]
+                let entry: KeptRoute
+                if old >= 0, kept.values[old].config == config {
+                    entry = kept.values[old]
+                    reused += config.virtualHosts.count
+                } else {
+                    entry = try routeConfiguration(
+                        config, kept: old >= 0 ? kept.values[old].hosts : [:], reused: &reused, encoded: &encoded)
+                    change.added.append(entry.resource)
+                    if old >= 0 { change.replaced.append(kept.values[old].resource) }
+                }
+                values.append(entry)
+                change.all.append(entry.resource)
             }
-            next.routes[config.name] = KeptRoute(config: config, resource: resource)
-            list.append(resource)
+            change.removed = matching.removed.map { kept.values[$0].resource }
+            next.routes = KeptType(names: names, values: values, ascending: matching.ascending)
+            changes[.route] = change
         }
-        if allRoutesKept, next.routes.count == routes.count, next.routes.count == previous.routes.count,
-            let version = previous.versions[.route]
-        {
-            known[.route] = version
+        try update(clusters, previous.clusters, into: &next.clusters)
+        try update(endpoints, previous.endpoints, into: &next.endpoints)
+        try update(secrets, previous.secrets, into: &next.secrets)
+        var referrers = previous.referrers
+        previous.referrers = [:]
+        if !duplicates, let snapshot = Snapshot(previous: previous.snapshot, changes: changes, referrers: &referrers) {
+            next.snapshot = snapshot
+            next.referrers = referrers
+            counts.withLock { $0 = (reused, encoded, false) }
+        } else {
+            // A name twice or a reference that finds nothing: the set is refused, with
+            // every problem named.
+            var list: [Resource] = []
+            for type in ResourceType.allCases { list += changes[type]?.all ?? [] }
+            counts.withLock { $0 = (reused, encoded, true) }
+            next.snapshot = try Snapshot(list)
+            next.referrers = next.snapshot.referrers
         }
-        try add(clusters)
-        try add(endpoints)
-        try add(secrets)
-        let snapshot = try Snapshot(list, knownVersions: known)
-        next.versions = snapshot.versions
         groups.withLock { $0[group] = next }
-        counts.withLock { $0 = (reused, encoded) }
-        return snapshot
+        return next.snapshot
     }
 
     /// Forgets a group (it has no snapshot any more).
@@ -148,9 +193,9 @@ public final class SnapshotEncoder: Sendable {
     /// virtual host as a length-delimited field 2, then the fields after — the order a
     /// deterministic serialisation of the whole message writes them in.
     private func routeConfiguration(
-        _ config: Envoy_Config_Route_V3_RouteConfiguration, kept: [String: KeptHost], into next: inout Group,
-        reused: inout Int, encoded: inout Int
-    ) throws -> Resource {
+        _ config: Envoy_Config_Route_V3_RouteConfiguration, kept: [String: KeptHost], reused: inout Int,
+        encoded: inout Int
+    ) throws -> KeptRoute {
         var head = Envoy_Config_Route_V3_RouteConfiguration()
         head.name = config.name
         var tail = config
@@ -178,8 +223,9 @@ public final class SnapshotEncoder: Sendable {
             references += entry.references
         }
         bytes.append(try tail.serializedBytes(options: deterministicEncoding) as Data)
-        next.hosts[config.name] = now
-        return Resource(type: .route, name: config.name, bytes: bytes, references: references)
+        return KeptRoute(
+            config: config, resource: Resource(type: .route, name: config.name, bytes: bytes, references: references),
+            hosts: now)
     }
 
     private func appendVarint(_ value: UInt64, to data: inout Data) {
@@ -189,5 +235,57 @@ public final class SnapshotEncoder: Sendable {
             value >>= 7
         }
         data.append(UInt8(value))
+    }
+}
+
+/// Pairs each name of a new list with the same name in the kept list.
+struct NameMatching {
+    /// For each new name, the index of the same name among the kept ones, or -1.
+    var old: [Int]
+    /// Indices of the kept names no new name matched, ascending.
+    var removed: [Int] = []
+    /// Whether the new names ascend strictly.
+    var ascending = true
+    /// Whether a new name appears twice.
+    var duplicates = false
+
+    /// `kept` holds distinct names. When both lists ascend they are walked together;
+    /// otherwise the kept names are looked up.
+    init(_ names: [String], kept: [String], keptAscending: Bool) {
+        old = [Int](repeating: -1, count: names.count)
+        for index in names.indices.dropFirst() where !(names[index - 1] < names[index]) {
+            ascending = false
+            break
+        }
+        if ascending, keptAscending {
+            var next = 0
+            for (index, name) in names.enumerated() {
+                while next < kept.count {
+                    if kept[next] == name {
+                        old[index] = next
+                        next += 1
+                        break
+                    }
+                    guard kept[next] < name else { break }
+                    removed.append(next)
+                    next += 1
+                }
+            }
+            removed.append(contentsOf: next..<kept.count)
+            return
+        }
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(kept.count)
+        for (index, name) in kept.enumerated() { positions[name] = index }
+        var matched = [Bool](repeating: false, count: kept.count)
+        var seen = Set<String>()
+        for (index, name) in names.enumerated() {
+            if !ascending, !seen.insert(name).inserted { duplicates = true }
+            if let position = positions[name], !matched[position] {
+                old[index] = position
+                matched[position] = true
+            }
+        }
+        removed = kept.indices.filter { !matched[$0] }
     }
 }
