@@ -92,6 +92,7 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
     public var lastRound: (reused: Int, built: Int) { state.withLock { $0.last } }
 
     /// Starts a round: values it does not use are dropped when it finishes.
+    @inlinable
     public func begin() {
         state.withLock { state in
             state.round += 1
@@ -105,6 +106,7 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
     /// Starts a round that keeps every value of the last one, but for the keys
     /// ``reopen(_:)`` names: for a caller that knows which keys' inputs may have changed
     /// and does not ask for the others' values at all.
+    @inlinable
     public func beginPatch() {
         begin()
         state.withLock { state in
@@ -116,6 +118,7 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
     /// In a round begun with ``beginPatch()``: the values kept under `key` are reused
     /// only if asked for with an equal input, and dropped otherwise, as in a round begun
     /// with ``begin()``.
+    @inlinable
     public func reopen(_ key: Key) {
         state.withLock { state in
             guard state.reopened.insert(key).inserted else { return }
@@ -123,6 +126,9 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
         }
     }
 
+    /// Inlinable, like ``value(_:_:build:)``: unspecialised, reading each entry's stamp
+    /// copied the entry through generic code (3 % of a one-route change at 10,000 routes).
+    @inlinable
     public func finish() {
         state.withLock { state in
             if state.patching {
