@@ -129,8 +129,15 @@ public struct EnvoyBuilder: Sendable {
         var chosen: (name: String, hosts: [VirtualHostPlan])?
         for listener in plan.listeners {
             guard case .http(.plain(let table)) = listener.traffic, chosen.map({ table.name < $0.name }) ?? true else { continue }
-            let hosts = table.virtualHosts.filter { !$0.routes.isEmpty }
-            if !hosts.isEmpty, hosts.allSatisfy({ $0.domains.count == 1 && !$0.domains[0].contains("*") }) {
+            // The table's own array when every host has routes (no copy of every host).
+            let hosts =
+                table.virtualHosts.contains { $0.routes.isEmpty }
+                ? table.virtualHosts.filter { !$0.routes.isEmpty } : table.virtualHosts
+            // A byte search: `contains` with a string goes through Foundation's
+            // `NSString` search (2 % of a one-route change at 10,000 hosts).
+            if !hosts.isEmpty,
+                hosts.allSatisfy({ $0.domains.count == 1 && !$0.domains[0].utf8.contains(UInt8(ascii: "*")) })
+            {
                 chosen = (table.name, hosts)
             }
         }

@@ -25,10 +25,17 @@ import Synchronization
 ///
 /// Each build keeps what it used and drops the rest, per group.
 public final class SnapshotEncoder: Sendable {
-    /// A resource as last built, with the message it was built from.
-    private struct Kept<M: ResourceMessage & Equatable>: Sendable {
+    /// A resource as last built, with the message it was built from. A class, so that
+    /// carrying a kept one into the next build's list (most of them, every build) is one
+    /// retain, not one per field of the message.
+    private final class Kept<M: ResourceMessage & Equatable>: Sendable {
         let message: M
         let resource: Resource
+
+        init(message: M, resource: Resource) {
+            self.message = message
+            self.resource = resource
+        }
     }
 
     private struct KeptHost: Sendable {
@@ -109,20 +116,21 @@ public final class SnapshotEncoder: Sendable {
             change.all.reserveCapacity(messages.count)
             var values: [Kept<M>] = []
             values.reserveCapacity(messages.count)
-            for (index, message) in messages.enumerated() {
+            // By index: a message is read in place, not copied out (a retain per field).
+            for index in messages.indices {
                 let old = matching.old[index]
-                let resource: Resource
-                if old >= 0, kept.values[old].message == message {
-                    resource = kept.values[old].resource
+                let entry: Kept<M>
+                if old >= 0, kept.values[old].message == messages[index] {
+                    entry = kept.values[old]
                     reused += 1
                 } else {
-                    resource = try Resource(message)
+                    entry = Kept(message: messages[index], resource: try Resource(messages[index]))
                     encoded += 1
-                    change.added.append(resource)
+                    change.added.append(entry.resource)
                     if old >= 0 { change.replaced.append(kept.values[old].resource) }
                 }
-                values.append(Kept(message: message, resource: resource))
-                change.all.append(resource)
+                values.append(entry)
+                change.all.append(entry.resource)
             }
             change.removed = matching.removed.map { kept.values[$0].resource }
             now = KeptType(names: names, values: values, ascending: matching.ascending)
