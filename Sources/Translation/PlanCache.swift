@@ -32,9 +32,9 @@ public final class PlanCache: Sendable {
     let resolvedRules = Reuse<ObjectKey, RouteAttachment.RulesInput, [ResolvedRule]>()
     /// A route's status, by route.
     let routeStatuses = Reuse<ObjectKey, RouteStatus.Input, ObjectStatus>()
-    /// A Service port's endpoints, by port, within an environment's epoch (they read
-    /// Services, EndpointSlices and Pods only).
-    let endpoints = Reuse<ServicePort, Int, [Endpoint]>()
+    /// A Service port's endpoints and protocol, by port, within an environment's epoch
+    /// (they read Services, EndpointSlices and Pods only).
+    let endpoints = Reuse<ServicePort, Int, Endpoints.Facts>()
     /// Every route of the last translation's set, oldest first, with its place and that
     /// set (``RouteObject/all(in:cache:)``).
     let routeObjects = Mutex<RouteObject.Kept?>(nil)

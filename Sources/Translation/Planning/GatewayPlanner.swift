@@ -138,12 +138,17 @@ enum GatewayPlanner {
                         }
                     }
                 }
-                for (index, rule) in routes[r].rules.enumerated() {
+                // Rules and backends by index too, and no array of targets made per rule.
+                let rules = routes[r].rules
+                for index in rules.indices {
                     let variant = index < routes[r].policyEffects.count ? routes[r].policyEffects[index].cluster : nil
-                    for target in rule.backends.compactMap(\.target) {
+                    for backend in rules[index].backends.indices {
+                        guard let target = rules[index].backends[backend].target else { continue }
                         builder.use(target, variant: variant, by: routes[r].key, through: entry.gateway.key)
                     }
-                    for target in rule.mirrors.compactMap({ $0 }) { builder.use(target, by: routes[r].key, through: entry.gateway.key) }
+                    for case let target? in rules[index].mirrors {
+                        builder.use(target, by: routes[r].key, through: entry.gateway.key)
+                    }
                 }
                 builder.useSessionClusters(of: routes[r])
             }

@@ -192,10 +192,11 @@ struct PlanBuilder {
         // A Service port's cluster (`name`: its own, or a policy-shaped one's).
         func serviceCluster(_ target: ServicePort, name: String, users: Origins) -> ClusterPlan {
             let origins = Origins(users.keys + [target.serviceKey])
+            let facts = Endpoints.facts(target, context: context)
             var cluster = ClusterPlan(
-                name: name, kind: .service(endpoints: Endpoints.of(target, context: context)),
+                name: name, kind: .service(endpoints: facts.endpoints),
                 settings: UpstreamSettings(
-                    http2: http2Targets.contains(target) || Backends.usesHTTP2(target, context: context),
+                    http2: http2Targets.contains(target) || context.grpcClusters.contains(target) || facts.http2,
                     connectTimeoutMilliseconds: connectTimeouts[target]?.milliseconds,
                     unverifiedTLS: unverifiedTLSTargets.contains(target)),
                 origins: origins,
@@ -306,16 +307,28 @@ enum Certificates {
 /// A Service port's ready endpoints, following Kubernetes' port rules: the Service
 /// port's name picks the EndpointSlice port of the same name.
 enum Endpoints {
-    /// A Service port's ready endpoints, sorted, each once: built once per environment
-    /// epoch when the translation has a cache (they read no route).
-    static func of(_ target: ServicePort, context: Context) -> [Endpoint] {
+    /// What a Service port's cluster reads of its Service and EndpointSlices.
+    struct Facts: Equatable, Sendable {
+        /// Its ready endpoints, sorted, each once.
+        var endpoints: [Endpoint] = []
+        /// Its `appProtocol` says it speaks HTTP/2 in cleartext.
+        var http2 = false
+    }
+
+    /// A Service port's ready endpoints, sorted, each once.
+    static func of(_ target: ServicePort, context: Context) -> [Endpoint] { facts(target, context: context).endpoints }
+
+    /// A Service port's facts: worked out once per environment epoch when the
+    /// translation has a cache (they read no route), so that a translation's clusters do
+    /// not each look their Service up again.
+    static func facts(_ target: ServicePort, context: Context) -> Facts {
         guard let cache = context.cache, let environment = context.environment else { return build(target, context: context) }
         return cache.endpoints.value(target, environment.epoch) { build(target, context: context) }
     }
 
-    private static func build(_ target: ServicePort, context: Context) -> [Endpoint] {
+    private static func build(_ target: ServicePort, context: Context) -> Facts {
         guard let servicePort = context.service(target.namespace, target.service)?.spec.ports?.first(where: { $0.port == target.port })
-        else { return [] }
+        else { return Facts() }
         var endpoints: [Endpoint] = []
         for slice in context.slices[Context.ServiceKey(namespace: target.namespace, name: target.service)] ?? [] {
             guard slice.addressType == .ipv4 || slice.addressType == .ipv6 else { continue }
@@ -332,6 +345,7 @@ enum Endpoints {
             unique += 1
         }
         endpoints.removeLast(endpoints.count - unique)
-        return endpoints
+        return Facts(
+            endpoints: endpoints, http2: servicePort.appProtocol.map(Backends.http2Protocols.contains) ?? false)
     }
 }

@@ -73,10 +73,7 @@ enum Backends {
 
     /// gRPC backends, and Service ports that say they speak HTTP/2 in cleartext.
     static func usesHTTP2(_ target: ServicePort, context: Context) -> Bool {
-        if context.grpcClusters.contains(target) { return true }
-        guard let port = context.service(target.namespace, target.service)?.spec.ports?.first(where: { $0.port == target.port })
-        else { return false }
-        return port.appProtocol.map(http2Protocols.contains) ?? false
+        context.grpcClusters.contains(target) || Endpoints.facts(target, context: context).http2
     }
 
     /// The `appProtocol`s of Service ports that speak HTTP/2 without TLS.
