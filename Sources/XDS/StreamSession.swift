@@ -496,19 +496,20 @@ public struct StreamSession: Sendable {
             push = Push(
                 type: type, nonce: nonce, version: version, resources: changes.updated, removed: changes.removed,
                 whole: false)
-            for resource in changes.updated {
-                state.known[resource.name] = resource.version
-                state.sent[resource.name] = resource
-            }
-            for name in changes.removed {
-                state.known.removeValue(forKey: name)
-                state.sent.removeValue(forKey: name)
-            }
             if exactlyView {
                 // What the client holds is the view: share it (and, for a whole type,
-                // the snapshot's version map) rather than keep a copy per stream.
+                // the snapshot's version map) rather than keep a copy per stream, or
+                // change a copy of the last one name by name.
                 state.sent = state.view
-                if whole { state.known = snapshot.versionsByName(type) }
+            } else {
+                for resource in changes.updated { state.sent[resource.name] = resource }
+                for name in changes.removed { state.sent.removeValue(forKey: name) }
+            }
+            if whole {
+                state.known = snapshot.versionsByName(type)
+            } else {
+                for resource in changes.updated { state.known[resource.name] = resource.version }
+                for name in changes.removed { state.known.removeValue(forKey: name) }
             }
         }
         state.pending = (nonce, version)
