@@ -98,9 +98,9 @@ public struct Snapshot: Sendable, Equatable {
     }
 
     /// The snapshot that differs from `previous` by `changes` (a type not listed is
-    /// unchanged), built in proportion to what changed: each changed type's table is
-    /// the previous one with the changes applied, and only changed resources' references
-    /// are looked up. `referrers` counts, for every resource named, how many resources of
+    /// unchanged): an unchanged type keeps its table and version; a changed type's table
+    /// is a copy of the previous one (no name hashed again) with the changes applied, and
+    /// only changed resources' references are looked up. `referrers` counts, for every resource named, how many resources of
     /// `previous` name it; it is updated to count this snapshot's, so that a removed
     /// resource still named by a kept one is found without reading every kept one. The
     /// result equals ``init(_:)`` given every resource. Nil when a reference finds

@@ -97,8 +97,8 @@ public final class SnapshotEncoder: Sendable {
         endpoints: [Envoy_Config_Endpoint_V3_ClusterLoadAssignment] = [],
         secrets: [Envoy_Extensions_TransportSockets_Tls_V3_Secret] = []
     ) throws -> Snapshot {
-        // Taken out while it is built on, so that its tables are changed in place; a
-        // build that throws leaves the group with nothing kept, and the next starts over.
+        // Taken out while it is built on, so that its counts are changed in place; a
+        // build that throws puts it back as it was.
         var previous = groups.withLock { $0.removeValue(forKey: group) } ?? Group()
         var next = Group()
         var reused = 0
@@ -137,12 +137,12 @@ public final class SnapshotEncoder: Sendable {
             changes[M.resourceType] = change
         }
 
-        try update(listeners, previous.listeners, into: &next.listeners)
-        try update(scopedRoutes, previous.scopedRoutes, into: &next.scopedRoutes)
-        // A route configuration equal to the one it was last built from keeps its
-        // resource (with its serialised hosts); another is serialised host by host. With
-        // a route configuration per hostname, most are kept.
         do {
+            try update(listeners, previous.listeners, into: &next.listeners)
+            try update(scopedRoutes, previous.scopedRoutes, into: &next.scopedRoutes)
+            // A route configuration equal to the one it was last built from keeps its
+            // resource (with its serialised hosts); another is serialised host by host.
+            // With a route configuration per hostname, most are kept.
             let kept = previous.routes
             let names = routes.map(\.name)
             let matching = NameMatching(names, kept: kept.names, keptAscending: kept.ascending)
@@ -169,10 +169,14 @@ public final class SnapshotEncoder: Sendable {
             change.removed = matching.removed.map { kept.values[$0].resource }
             next.routes = KeptType(names: names, values: values, ascending: matching.ascending)
             changes[.route] = change
+            try update(clusters, previous.clusters, into: &next.clusters)
+            try update(endpoints, previous.endpoints, into: &next.endpoints)
+            try update(secrets, previous.secrets, into: &next.secrets)
+        } catch {
+            groups.withLock { $0[group] = previous }
+            counts.withLock { $0 = (reused, encoded, false) }
+            throw error
         }
-        try update(clusters, previous.clusters, into: &next.clusters)
-        try update(endpoints, previous.endpoints, into: &next.endpoints)
-        try update(secrets, previous.secrets, into: &next.secrets)
         var referrers = previous.referrers
         previous.referrers = [:]
         if !duplicates, let snapshot = Snapshot(previous: previous.snapshot, changes: changes, referrers: &referrers) {
@@ -180,17 +184,32 @@ public final class SnapshotEncoder: Sendable {
             next.referrers = referrers
             counts.withLock { $0 = (reused, encoded, false) }
         } else {
-            // A name twice or a reference that finds nothing: the set is refused, with
-            // every problem named.
+            // A name twice or a reference that finds nothing: the set is checked whole,
+            // in the order of the arguments, so that the refusal names every problem as
+            // a snapshot of these messages would.
             var list: [Resource] = []
-            for type in ResourceType.allCases { list += changes[type]?.all ?? [] }
+            for type in [ResourceType.listener, .scopedRoute, .route, .cluster, .endpoint, .secret] {
+                list += changes[type]?.all ?? []
+            }
             counts.withLock { $0 = (reused, encoded, true) }
-            next.snapshot = try Snapshot(list)
-            next.referrers = next.snapshot.referrers
+            do {
+                next.snapshot = try Snapshot(list)
+                next.referrers = next.snapshot.referrers
+            } catch {
+                // Refused: the group keeps what it had, its counts made again (the
+                // attempt changed them).
+                previous.referrers = previous.snapshot.referrers
+                groups.withLock { $0[group] = previous }
+                throw error
+            }
         }
         groups.withLock { $0[group] = next }
         return next.snapshot
     }
+
+    /// For tests: how many of the group's last snapshot's resources name each resource,
+    /// as the encoder counts them.
+    func referrerCounts(of group: String) -> [ResourceReference: Int]? { groups.withLock { $0[group]?.referrers } }
 
     /// Forgets a group (it has no snapshot any more).
     public func forget(group: String) {

@@ -36,9 +36,11 @@ import TestSupport
         }
 
         /// Mostly a name that exists, sometimes one that does not (a dangling reference).
+        /// (From the keys sorted: a dictionary's order differs from one process to the
+        /// next, and a seed must replay.)
         static func pick(_ keys: some Collection<Int>, within: Int, _ random: inout SplitMix) -> Int {
             if keys.isEmpty || Int.random(in: 0..<10, using: &random) == 0 { return Int.random(in: 0..<within, using: &random) }
-            return keys.randomElement(using: &random)!
+            return keys.sorted().randomElement(using: &random)!
         }
 
         mutating func change(_ random: inout SplitMix) {
@@ -96,19 +98,19 @@ import TestSupport
         /// Mends every dangling reference: routes to missing clusters are dropped, EDS
         /// clusters get endpoints, listeners and scopes of missing route configurations go.
         mutating func mend() {
-            for (id, targets) in routes {
-                let kept = targets.filter { clusters[$0] != nil }
+            for id in routes.keys.sorted() {
+                let kept = routes[id]!.filter { clusters[$0] != nil }
                 routes[id] = kept.isEmpty ? nil : kept
             }
-            for (id, cluster) in clusters {
-                if let name = Self.edsName(id, cluster.kind), endpoints[name] == nil { endpoints[name] = 1 }
+            for id in clusters.keys.sorted() {
+                if let name = Self.edsName(id, clusters[id]!.kind), endpoints[name] == nil { endpoints[name] = 1 }
             }
             listeners = listeners.filter { routes[$0.value] != nil }
             scopes = scopes.filter { routes[$0.value] != nil }
         }
 
         /// Every message, each type sorted by name, except that sometimes one type comes
-        /// shuffled, or with one resource twice.
+        /// shuffled, or one or two types with one resource twice.
         func messages(_ random: inout SplitMix) throws -> Messages {
             var out = Messages()
             out.listeners = try listeners.keys.sorted().map { port in
@@ -155,16 +157,22 @@ import TestSupport
                 secret.validationContext = context
                 return secret
             }.sorted { $0.name < $1.name }
-            switch Int.random(in: 0..<12, using: &random) {
+            func twice<M>(_ list: inout [M], _ random: inout SplitMix, change: (inout M) -> Void) {
+                guard let first = list.first else { return }
+                var twin = first
+                change(&twin)
+                list.insert(twin, at: Int.random(in: 0...list.count, using: &random))
+            }
+            switch Int.random(in: 0..<14, using: &random) {
             case 0: out.listeners.shuffle(using: &random)
             case 1: out.clusters.shuffle(using: &random)
             case 2: out.routes.shuffle(using: &random)
-            case 3:
-                if let first = out.endpoints.first {
-                    var twin = first
-                    twin.endpoints = []
-                    out.endpoints.insert(twin, at: Int.random(in: 0...out.endpoints.count, using: &random))
-                }
+            case 3: twice(&out.endpoints, &random) { $0.endpoints = [] }
+            case 4: twice(&out.routes, &random) { $0.virtualHosts = [] }
+            case 5:
+                // Two types named twice: the refusal lists them in the order of the types.
+                twice(&out.listeners, &random) { $0.address = Fixtures.socketAddress(1) }
+                twice(&out.clusters, &random) { $0.connectTimeout = .init(seconds: 9) }
             default: break
             }
             return out
@@ -187,6 +195,8 @@ import TestSupport
         let encoder = SnapshotEncoder()
         var built = 0
         var refused = 0
+        /// The last snapshot the encoder made.
+        var last: Snapshot?
         for step in 0..<150 {
             for _ in 0..<Int.random(in: 1...4, using: &random) { world.change(&random) }
             // Mostly consistent sets, so that most builds are made from the last one.
@@ -207,6 +217,7 @@ import TestSupport
                 built += 1
                 // Only what changed was checked: the references are counted exactly.
                 #expect(!encoder.lastBuildCheckedWhole, "seed \(seed), step \(step)")
+                #expect(encoder.referrerCounts(of: "g") == whole.referrers, "seed \(seed), step \(step)")
                 #expect(encoded.version == whole.version, "seed \(seed), step \(step)")
                 #expect(encoded.versions == whole.versions, "seed \(seed), step \(step)")
                 #expect(encoded.edsServiceNames == whole.edsServiceNames, "seed \(seed), step \(step)")
@@ -219,9 +230,14 @@ import TestSupport
                         "seed \(seed), step \(step), \(type)")
                     #expect(encoded.sorted(type).map(\.body) == whole.sorted(type).map(\.body))
                 }
+                last = encoded
             case (.failure(let whole), .failure(let encoded)):
                 refused += 1
                 #expect(encoder.lastBuildCheckedWhole, "seed \(seed), step \(step)")
+                // The group keeps its last snapshot's state, counts included.
+                if let last {
+                    #expect(encoder.referrerCounts(of: "g") == last.referrers, "seed \(seed), step \(step)")
+                }
                 #expect(encoded as? SnapshotError == whole as? SnapshotError, "seed \(seed), step \(step)")
             default:
                 Issue.record("seed \(seed), step \(step): a whole build gave \(whole), the encoder \(encoded)")
