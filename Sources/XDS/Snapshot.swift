@@ -17,6 +17,11 @@ public struct Snapshot: Sendable, Equatable {
     public let version: String
     /// Names of the EDS resources each cluster waits for (cluster name → service name).
     public let edsServiceNames: [String: String]
+    /// The snapshot this one was made from (``serial``), when it was, and the names each
+    /// type added, changed or removed since: what lets a stream that holds that snapshot
+    /// look at those names alone (``changedNames(since:)``).
+    private let predecessor: UInt64?
+    private let changed: [ResourceType: [String]]
     /// Per-type lists made on first use and shared by every stream that sends the
     /// whole type (state of the world).
     private let derived = Derived()
@@ -57,12 +62,28 @@ public struct Snapshot: Sendable, Equatable {
     }
 
     private init(
-        resources: [ResourceType: [String: Resource]], versions: [ResourceType: String], edsServiceNames: [String: String]
+        resources: [ResourceType: [String: Resource]], versions: [ResourceType: String], edsServiceNames: [String: String],
+        predecessor: UInt64? = nil, changed: [ResourceType: [String]] = [:]
     ) {
         self.resources = resources
         self.versions = versions
         self.version = ContentHash.of(versions: versions.map { ($0.key.shortName, $0.value) })
         self.edsServiceNames = edsServiceNames
+        self.predecessor = predecessor
+        self.changed = changed
+    }
+
+    /// How many names of a type a snapshot lists as changed since its predecessor; a
+    /// type with more is read whole by the streams (its list would cost more to keep, in
+    /// every snapshot of the history, than it saves).
+    static let changedNamesLimit = 256
+
+    /// The names of each type that were added, changed or removed since `earlier`, when
+    /// this snapshot was made from it and says so; for a type whose version differs
+    /// from `earlier`'s but that is not listed, or when this returns nil, every name may
+    /// have changed.
+    public func changedNames(since earlier: Snapshot) -> [ResourceType: [String]]? {
+        predecessor == earlier.serial ? changed : nil
     }
 
     /// The types whose resources name others.
@@ -149,7 +170,12 @@ public struct Snapshot: Sendable, Equatable {
                 return nil
             }
         }
-        self.init(resources: byType, versions: versions, edsServiceNames: eds)
+        var changed: [ResourceType: [String]] = [:]
+        for (type, change) in changes where !change.isEmpty && change.added.count + change.removed.count <= Self.changedNamesLimit {
+            changed[type] = change.added.map(\.name) + change.removed.map(\.name)
+        }
+        self.init(
+            resources: byType, versions: versions, edsServiceNames: eds, predecessor: previous.serial, changed: changed)
     }
 
     /// For every resource named, how many of this snapshot's resources name it (what

@@ -84,6 +84,11 @@ public struct StreamSession: Sendable {
         var forced: Set<String> = []
         /// Delta: newly subscribed names to answer even if missing (as removed).
         var announce: Set<String> = []
+        /// Delta: the names the push awaiting an answer removes, and the names whose
+        /// removal the client rejected. A rejected response is not applied, so the client
+        /// may still hold those; they are removed again with the type's next content.
+        var pendingRemoved: [String] = []
+        var rejectedRemovals: Set<String> = []
         /// What the subscription covers of the snapshot, kept up to date as either
         /// changes. When it covers the whole type this is the snapshot's own dictionary,
         /// shared by every such stream.
@@ -96,6 +101,10 @@ public struct StreamSession: Sendable {
         /// resource (a thousand streams each re-checking a thousand clusters was most
         /// of fan-out's time).
         var synced = false
+        /// Names outside which the client holds exactly the view's versions (a name in
+        /// neither counts as held), when they are few: then what to send is found among
+        /// them, not among every resource of the view. Nil when unknown or many.
+        var dirty: Set<String>?
         /// The newest snapshot whose shared nonce this type was pushed with. Only a newer
         /// snapshot's is used again: a stream sent one snapshot's whole list twice (its
         /// subscription changed meanwhile), or an older snapshot again (`Snapshot.empty`
@@ -127,10 +136,18 @@ public struct StreamSession: Sendable {
         let previous = self.snapshot
         self.snapshot = snapshot
         // A type whose version is unchanged has the same names at the same versions,
-        // so its view still holds.
+        // so its view still holds. A snapshot made from the last one says which names
+        // changed: only those are read again.
+        let names = snapshot.changedNames(since: previous)
         var changed = false
         for type in ResourceType.allCases where types[type] != nil && previous.versions[type] != snapshot.versions[type] {
-            refreshView(type)
+            if !types[type]!.rejectedRemovals.isEmpty {
+                var state = types.removeValue(forKey: type)!
+                state.announce.formUnion(state.rejectedRemovals.filter(state.subscription.covers))
+                state.rejectedRemovals = []
+                types[type] = state
+            }
+            if let names = names?[type] { refreshView(type, changed: names) } else { refreshView(type) }
             changed = changed || type == .cluster || type == .endpoint
         }
         if changed { refreshCoverage() }
@@ -268,8 +285,71 @@ public struct StreamSession: Sendable {
             state.view = all.filter { names.contains($0.key) }
             state.viewIsWhole = false
         }
-        state.synced =
-            state.known.count == state.view.count && state.view.allSatisfy { state.known[$0.key] == $0.value.version }
+        // The names where the client's versions and the view's differ, while they are
+        // few (a stream's first view differs everywhere: no set of it is made).
+        var differing: Set<String>? = []
+        var held = 0
+        for (name, resource) in state.view {
+            let known = state.known[name]
+            if known != nil { held += 1 }
+            guard known != resource.version else { continue }
+            differing!.insert(name)
+            if differing!.count > Self.dirtyLimit {
+                differing = nil
+                break
+            }
+        }
+        // Names the client holds that the view lacks (none when it holds as many of the
+        // view's names as it holds names).
+        if differing != nil, held < state.known.count {
+            for name in state.known.keys where state.view[name] == nil {
+                differing!.insert(name)
+                if differing!.count > Self.dirtyLimit {
+                    differing = nil
+                    break
+                }
+            }
+        }
+        state.synced = differing?.isEmpty ?? false
+        state.dirty = differing
+    }
+
+    /// How many names a type's ``TypeState/dirty`` holds at most.
+    static let dirtyLimit = 256
+
+    /// Refreshes a type's view for a snapshot that differs from the last one only in the
+    /// resources named `changed` (added, changed or removed): the view and what the
+    /// client holds are read again at those names alone.
+    private mutating func refreshView(_ type: ResourceType, changed: [String]) {
+        guard let current = types[type] else { return }
+        let all = snapshot[type]
+        // Without the names where the client's and the view's versions differ, or when a
+        // view that was the whole type gains a name it does not cover, read it whole.
+        if current.dirty == nil
+            || (!current.subscription.wildcard && current.viewIsWhole
+                && !changed.allSatisfy({ all[$0] == nil || current.subscription.names.contains($0) }))
+        {
+            refreshView(type)
+            return
+        }
+        var state = types.removeValue(forKey: type)!
+        defer { types[type] = state }
+        if state.subscription.wildcard || state.viewIsWhole {
+            state.view = all
+            state.viewIsWhole = true
+        } else {
+            for name in changed where state.subscription.names.contains(name) { state.view[name] = all[name] }
+            // The view is a part of the type: as large, it is all of it.
+            if state.view.count == all.count {
+                state.view = all
+                state.viewIsWhole = true
+            }
+        }
+        var dirty = state.dirty!
+        dirty.formUnion(changed)
+        dirty = dirty.filter { state.known[$0] != state.view[$0]?.version }
+        state.synced = dirty.isEmpty
+        state.dirty = dirty.count <= Self.dirtyLimit ? dirty : nil
     }
 
     private mutating func refreshCoverage() { endpointsCoverClusters = workedOutCoverage() }
@@ -324,8 +404,11 @@ public struct StreamSession: Sendable {
             return .subscriptionChanged
         }
         state.pending = nil
+        let removed = state.pendingRemoved
+        state.pendingRemoved = []
         if let errorMessage {
             state.lastPushNacked = true
+            state.rejectedRemovals.formUnion(removed)
             return .nack(nonce: nonce, version: pending.version, message: errorMessage)
         }
         state.lastPushNacked = false
@@ -409,6 +492,28 @@ public struct StreamSession: Sendable {
         guard let state = types[type] else { return Changes() }
         if state.synced, state.forced.isEmpty, state.announce.isEmpty { return Changes() }
         var changes = Changes()
+        // Sending the view (nothing held back; `desired` holds the view): outside the
+        // dirty names the client holds it already, so only those, and those forced or
+        // announced, can be sent or removed.
+        if let dirty = state.dirty, desired.count == state.view.count {
+            for name in dirty.union(state.forced) {
+                if let resource = desired[name] {
+                    if state.known[name] != resource.version || state.forced.contains(name) {
+                        changes.updated.append(resource)
+                    }
+                } else if mode == .delta || state.subscription.wildcard, state.known[name] != nil {
+                    changes.removed.append(name)
+                }
+            }
+            if mode == .delta {
+                for name in state.announce where desired[name] == nil && state.known[name] == nil {
+                    changes.removed.append(name)
+                }
+            }
+            changes.updated.sort { $0.name < $1.name }
+            changes.removed.sort()
+            return changes
+        }
         for (name, resource) in desired where state.known[name] != resource.version || state.forced.contains(name) {
             changes.updated.append(resource)
         }
@@ -513,12 +618,14 @@ public struct StreamSession: Sendable {
             }
         }
         state.pending = (nonce, version)
+        state.pendingRemoved = push.removed
         state.lastNonce = nonce
         state.mustRespond = false
         state.forced = []
         state.announce = []
         // Both modes: `known` is now exactly `desired`.
         state.synced = exactlyView
+        state.dirty = exactlyView ? [] : nil
         types[type] = state
         if type == .cluster {
             forceEndpoints(of: changes.updated)
@@ -580,6 +687,13 @@ public struct StreamSession: Sendable {
             }
             let holds = state.known == fresh.mapValues(\.version)
             if holds != state.synced { problems.append("\(type): synced is \(state.synced), client holds view: \(holds)") }
+            if let dirty = state.dirty {
+                var differing = Set(fresh.keys.filter { state.known[$0] != fresh[$0]?.version })
+                differing.formUnion(state.known.keys.filter { fresh[$0] == nil })
+                if !differing.isSubset(of: dirty) {
+                    problems.append("\(type): differs from the view at \(differing.subtracting(dirty).sorted()), outside its dirty names")
+                }
+            }
             if state.synced {
                 let held = state.sent.keys.filter { fresh[$0] == nil && state.subscription.covers($0) }
                 if !held.isEmpty { problems.append("\(type): synced but would hold back \(held.sorted())") }

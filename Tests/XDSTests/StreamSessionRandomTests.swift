@@ -10,7 +10,10 @@ import TestSupport
 @Suite struct StreamSessionRandomTests {
     static let clusterNames = ["a", "b", "c", "d", "e", "f"]
 
-    private static func snapshot(_ rng: inout SplitMix) throws -> Snapshot {
+    /// A random snapshot; through `encoder` when given, so that it is made from the
+    /// encoder's last one and says which names changed since (what a session then reads
+    /// alone).
+    private static func snapshot(_ rng: inout SplitMix, encoder: SnapshotEncoder? = nil) throws -> Snapshot {
         var chosen = clusterNames.filter { _ in Bool.random(using: &rng) }
         if chosen.isEmpty { chosen = ["a"] }
         var backends: [String: [Int]] = [:]
@@ -18,7 +21,12 @@ import TestSupport
         let routes = chosen.filter { _ in Int.random(in: 0..<4, using: &rng) > 0 }.map {
             Fixtures.Route(prefix: "/\($0)", cluster: $0)
         }
-        return try Fixtures.httpSnapshot(port: Bool.random(using: &rng) ? 8080 : 8081, routes: routes, backends: backends)
+        let port = Bool.random(using: &rng) ? 8080 : 8081
+        guard let encoder else { return try Fixtures.httpSnapshot(port: port, routes: routes, backends: backends) }
+        return try encoder.snapshot(
+            for: "g", listeners: [Fixtures.httpListener(port: port, routeConfig: "routes")],
+            routes: [Fixtures.routes("routes", routes)], clusters: backends.keys.sorted().map { Fixtures.cluster($0) },
+            endpoints: backends.keys.sorted().map { Fixtures.endpoints($0, ports: backends[$0]!) })
     }
 
     /// What a proxy holds: each type's resources by name, at their versions.
@@ -42,10 +50,13 @@ import TestSupport
         }
     }
 
-    @Test(arguments: [StreamSession.Mode.stateOfTheWorld, .delta], [UInt64(1), 2, 3, 4, 5, 6])
+    /// Seeds 1–6 make every snapshot whole; seeds 7–12 make each from the last through a
+    /// snapshot encoder, so the session reads only the names that changed.
+    @Test(arguments: [StreamSession.Mode.stateOfTheWorld, .delta], [UInt64(1), 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
     func keptStateMatchesAFreshReading(mode: StreamSession.Mode, seed: UInt64) throws {
         var rng = SplitMix(state: seed)
-        var session = StreamSession(mode: mode, snapshot: try Self.snapshot(&rng))
+        let encoder = seed > 6 ? SnapshotEncoder() : nil
+        var session = StreamSession(mode: mode, snapshot: try Self.snapshot(&rng, encoder: encoder))
         var proxy = Proxy()
         var endpointNames = Self.clusterNames
         /// Pushes not yet answered, by type; pushes already answered (for stale answers).
@@ -100,7 +111,7 @@ import TestSupport
             switch roll {
             case 0, 1:
                 event = "a new snapshot"
-                take(session.update(try Self.snapshot(&rng)), step: step)
+                take(session.update(try Self.snapshot(&rng, encoder: encoder)), step: step)
             case 2...6:
                 guard let type = unanswered.keys.sorted(by: { $0.typeURL < $1.typeURL }).randomElement(using: &rng)
                 else { continue }
@@ -158,7 +169,7 @@ import TestSupport
             endpointNames = wanted
             take(session.delta(.endpoint, subscribe: added).1, step: 401)
         }
-        let final = try Self.snapshot(&rng)
+        let final = try Self.snapshot(&rng, encoder: encoder)
         var rounds = 0
         for next in [try Fixtures.httpSnapshot(port: 9999, routes: [.init(prefix: "/z", cluster: "z")], backends: ["z": [9]]), final] {
             take(session.update(next), step: 402)

@@ -417,6 +417,31 @@ private func scopedWorld(_ hosts: [String]) throws -> Snapshot {
         #expect(session.update(next).isEmpty, "s is no longer subscribed")
     }
 
+    /// A rejected delta response is not applied, so a cluster it removed may still be held:
+    /// the removal is not repeated at once (the rejected content is not sent again), but it
+    /// goes with the type's next content.
+    @Test func deltaRemovalTheClientRejectedIsSentAgainWithTheNextContent() throws {
+        func clusters(_ names: [String]) throws -> Snapshot {
+            try Snapshot(clusters: names.map { Fixtures.cluster($0) }, endpoints: names.map { Fixtures.endpoints($0, ports: [1]) })
+        }
+        var session = StreamSession(mode: .delta, served: [.cluster], snapshot: try clusters(["a", "b"]))
+        let first = try #require(only(session.delta(.cluster, subscribe: ["*"]).1, .cluster))
+        #expect(first.resources.map(\.name) == ["a", "b"])
+        #expect(session.delta(.cluster, answering: first).1.isEmpty)
+        let removal = try #require(only(session.update(try clusters(["a"])), .cluster))
+        #expect(removal.resources.isEmpty)
+        #expect(removal.removed == ["b"])
+        let (outcome, pushes) = session.delta(.cluster, answering: removal, error: "rejected")
+        #expect(outcome == .nack(nonce: removal.nonce, version: removal.version, message: "rejected"))
+        #expect(pushes.isEmpty)
+        let next = try #require(
+            only(session.update(try clusters(["a", "c"])), .cluster))
+        #expect(next.resources.map(\.name) == ["c"])
+        #expect(next.removed == ["b"])
+        #expect(session.delta(.cluster, answering: next).1.isEmpty)
+        #expect(session.isInSync)
+    }
+
     @Test func deltaNackHoldsTheRejectedVersion() throws {
         var session = settledSession(try world([.init(prefix: "/", cluster: "a")], ["a": [1]]), mode: .delta)
         let bad = try world([.init(regex: "(", cluster: "a")], ["a": [1]])
