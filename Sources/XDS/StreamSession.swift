@@ -230,18 +230,29 @@ public struct StreamSession: Sendable {
                     state.subscription.names.remove(name)
                 }
             }
-            if !unsubscribe.isEmpty {
-                // The client forgets what it unsubscribed from: nothing of it is held back.
+            // The client forgets what it unsubscribed from: nothing of it is held back.
+            if unsubscribe.contains("*") {
                 state.known = state.known.filter { state.subscription.covers($0.key) }
                 state.sent = state.sent.filter { state.subscription.covers($0.key) }
                 state.confirmed = state.confirmed.filter { state.subscription.covers($0.key) }
                 state.announce = state.announce.filter { state.subscription.covers($0) }
+            } else {
+                for name in unsubscribe where !state.subscription.covers(name) {
+                    state.known.removeValue(forKey: name)
+                    state.sent.removeValue(forKey: name)
+                    state.confirmed.removeValue(forKey: name)
+                    state.announce.remove(name)
+                }
             }
         }
         types[type] = state
-        if outcome == .subscribed || !subscribe.isEmpty || !unsubscribe.isEmpty {
+        if outcome == .subscribed || subscribe.contains("*") || unsubscribe.contains("*") {
             refreshView(type)
-            if type == .cluster || type == .endpoint { refreshCoverage() }
+        } else if !subscribe.isEmpty || !unsubscribe.isEmpty {
+            refreshView(type, changed: subscribe + unsubscribe)
+        }
+        if outcome == .subscribed || !subscribe.isEmpty || !unsubscribe.isEmpty, type == .cluster || type == .endpoint {
+            refreshCoverage()
         }
         return (outcome, pump())
     }
@@ -317,36 +328,38 @@ public struct StreamSession: Sendable {
     /// How many names a type's ``TypeState/dirty`` holds at most.
     static let dirtyLimit = 256
 
-    /// Refreshes a type's view for a snapshot that differs from the last one only in the
-    /// resources named `changed` (added, changed or removed): the view and what the
+    /// Refreshes a type's view where it can have changed only at `names`: a snapshot that
+    /// differs from the last one only in those resources (added, changed or removed), or
+    /// a delta subscription that gained or lost only those names. The view and what the
     /// client holds are read again at those names alone.
-    private mutating func refreshView(_ type: ResourceType, changed: [String]) {
-        guard let current = types[type] else { return }
-        let all = snapshot[type]
-        // Without the names where the client's and the view's versions differ, or when a
-        // view that was the whole type gains a name it does not cover, read it whole.
-        if current.dirty == nil
-            || (!current.subscription.wildcard && current.viewIsWhole
-                && !changed.allSatisfy({ all[$0] == nil || current.subscription.names.contains($0) }))
-        {
+    private mutating func refreshView(_ type: ResourceType, changed names: some Collection<String>) {
+        guard var state = types.removeValue(forKey: type) else { return }
+        guard var dirty = state.dirty else {
+            types[type] = state
             refreshView(type)
             return
         }
-        var state = types.removeValue(forKey: type)!
         defer { types[type] = state }
-        if state.subscription.wildcard || state.viewIsWhole {
+        let all = snapshot[type]
+        if state.subscription.wildcard {
             state.view = all
             state.viewIsWhole = true
+        } else if state.viewIsWhole {
+            // Every other name of the type was covered, and still is.
+            state.view = all
+            for name in names where all[name] != nil && !state.subscription.names.contains(name) {
+                state.view.removeValue(forKey: name)
+                state.viewIsWhole = false
+            }
         } else {
-            for name in changed where state.subscription.names.contains(name) { state.view[name] = all[name] }
+            for name in names { state.view[name] = state.subscription.names.contains(name) ? all[name] : nil }
             // The view is a part of the type: as large, it is all of it.
             if state.view.count == all.count {
                 state.view = all
                 state.viewIsWhole = true
             }
         }
-        var dirty = state.dirty!
-        dirty.formUnion(changed)
+        dirty.formUnion(names)
         dirty = dirty.filter { state.known[$0] != state.view[$0]?.version }
         state.synced = dirty.isEmpty
         state.dirty = dirty.count <= Self.dirtyLimit ? dirty : nil
