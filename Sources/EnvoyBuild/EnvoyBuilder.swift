@@ -108,9 +108,14 @@ public struct EnvoyBuilder: Sendable {
                 }
             }
         }
-        for cluster in plan.clusters {
-            config.clusters.append(memoCluster(cluster))
-            if let assignment = memoEndpoints(cluster) { config.endpoints.append(assignment) }
+        // Through the array's buffer: each cluster's plan is read where it is, not copied.
+        config.clusters.reserveCapacity(plan.clusters.count)
+        config.endpoints.reserveCapacity(plan.clusters.count)
+        plan.clusters.withUnsafeBufferPointer { clusters in
+            for index in clusters.indices {
+                config.clusters.append(memoCluster(clusters[index]))
+                if let assignment = memoEndpoints(clusters[index]) { config.endpoints.append(assignment) }
+            }
         }
         config.secrets = plan.secrets.compactMap { Secrets.secret($0, meshCertificates: meshCertificates) }
         return config

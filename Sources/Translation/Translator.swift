@@ -146,6 +146,8 @@ public struct Translator: Sendable {
                 findings: listenerFindings[gateway.key] ?? [:])
         }
         result.warnings = Array(Set(result.warnings)).sorted()
+        // Room for every route's status at once, not grown in steps while they go in.
+        result.statuses.reserveCapacity(result.statuses.count + attachments.records.count)
         for (key, record) in attachments.records {
             result.statuses[key] = RouteStatus.route(record, findings: routeFindings[key] ?? [:], cache: cache)
         }
