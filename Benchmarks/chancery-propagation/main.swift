@@ -241,11 +241,14 @@ final class Phases: @unchecked Sendable {
         lock.withLock { samples.append((read, translate, encode)) }
     }
     func reset() { lock.withLock { samples = [] } }
-    var medians: (read: Double, translate: Double, encode: Double) {
+    var count: Int { lock.withLock { samples.count } }
+    /// Medians of the snapshots numbered `range` since the last reset (all by default).
+    func medians(_ range: Range<Int>? = nil) -> (read: Double, translate: Double, encode: Double) {
         lock.withLock {
-            (
-                percentile(samples.map(\.read), 0.5), percentile(samples.map(\.translate), 0.5),
-                percentile(samples.map(\.encode), 0.5)
+            let chosen = range.map { Array(samples[$0.clamped(to: samples.indices)]) } ?? samples
+            return (
+                percentile(chosen.map(\.read), 0.5), percentile(chosen.map(\.translate), 0.5),
+                percentile(chosen.map(\.encode), 0.5)
             )
         }
     }
@@ -392,6 +395,9 @@ for change in 1...options.changes {
     }
 }
 traffic.cancel()
+// How many snapshots the changes took: one each when the watcher reported a change's
+// three writes together, more when it reported them in steps (each a translation).
+let churnSnapshots = phases.count
 let totals = await traffic.value
 
 // One route edited at a time, with no traffic: how long each takes alone, and the
@@ -430,7 +436,9 @@ for change in 1...options.changes {
     try await Task.sleep(for: .milliseconds(50))
 }
 let envoyCPUPerChange = max(0, editsCPU - idleRate * editsTime) / Double(options.changes * options.envoys)
-let medians = phases.medians
+let medians = phases.medians()
+let churnMedians = phases.medians(0..<churnSnapshots)
+let singleMedians = phases.medians(churnSnapshots..<phases.count)
 let ms = { (values: [Double], p: Double) in percentile(values, p) * 1000 }
 print(
     String(
@@ -445,6 +453,13 @@ print(
     String(
         format: "  of which (median per snapshot): debounce + read %.1fms, translation %.1fms, encoding %.1fms",
         medians.read * 1000, medians.translate * 1000, medians.encode * 1000))
+print(
+    String(
+        format:
+            "  changes (%d snapshots for %d changes): debounce + read %.1fms, translation %.1fms, encoding %.1fms; single edits: %.1f, %.1f, %.1fms",
+        churnSnapshots, options.changes, churnMedians.read * 1000, churnMedians.translate * 1000,
+        churnMedians.encode * 1000, singleMedians.read * 1000, singleMedians.translate * 1000,
+        singleMedians.encode * 1000))
 print("requests for a just-added route not served: \(unserved)")
 print("background traffic: \(totals.ok) 2xx, \(totals.failed) non-2xx\(totals.failures.isEmpty ? "" : " (\(totals.failures.joined(separator: "; ")))")")
 print(
