@@ -203,6 +203,21 @@ import Testing
         #expect(sets < 5)
     }
 
+    /// With inotify, safety rescans are spaced by what a walk that found nothing new
+    /// cost (50 walks' time, never less than the interval asked for), so a large tree's
+    /// walks do not take a core's time from translation; without inotify they keep the
+    /// interval, being the only way a change is seen.
+    @Test func safetyRescansAreSpacedByWhatAWalkCosts() {
+        let watcher = DirectoryWatcher(logger: Logger(label: "test"))
+        #expect(watcher.safetyInterval(.seconds(2)) == .seconds(2), "no walk measured yet")
+        watcher.noteWalk(took: .milliseconds(10))
+        #expect(watcher.safetyInterval(.seconds(2)) == .seconds(2))
+        watcher.noteWalk(took: .milliseconds(80))
+        #expect(watcher.safetyInterval(.seconds(2)) == .seconds(4))
+        watcher.noteWalk(took: .milliseconds(5))
+        #expect(watcher.safetyInterval(.seconds(2)) == .seconds(2), "a cheaper walk brings the interval back")
+    }
+
     /// The watch re-reads only the files inotify names. After every step of a random
     /// sequence of edits (seeded) — writes in place and by rename, deletions, renames,
     /// new subdirectories, a symlink to one, files under two names (symlinks, hard links),
