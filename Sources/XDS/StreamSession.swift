@@ -518,24 +518,17 @@ public struct StreamSession: Sendable {
                     changes.removed.append(name)
                 }
             }
-            if mode == .delta {
-                for name in state.announce where desired[name] == nil && state.known[name] == nil {
+        } else {
+            for (name, resource) in desired where state.known[name] != resource.version || state.forced.contains(name) {
+                changes.updated.append(resource)
+            }
+            // State of the world names only what a wildcard type still has: a resource
+            // missing from an EDS or RDS response is not deleted, so a removal alone is no
+            // reason to push there.
+            if mode == .delta || state.subscription.wildcard {
+                for name in state.known.keys where desired[name] == nil {
                     changes.removed.append(name)
                 }
-            }
-            changes.updated.sort { $0.name < $1.name }
-            changes.removed.sort()
-            return changes
-        }
-        for (name, resource) in desired where state.known[name] != resource.version || state.forced.contains(name) {
-            changes.updated.append(resource)
-        }
-        // State of the world names only what a wildcard type still has: a resource
-        // missing from an EDS or RDS response is not deleted, so a removal alone is no
-        // reason to push there.
-        if mode == .delta || state.subscription.wildcard {
-            for name in state.known.keys where desired[name] == nil {
-                changes.removed.append(name)
             }
         }
         if mode == .delta {
