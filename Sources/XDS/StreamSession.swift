@@ -96,15 +96,15 @@ public struct StreamSession: Sendable {
         /// The view is the snapshot's whole type, so its version and sorted list are
         /// the snapshot's (computed once, not per stream).
         var viewIsWhole = false
+        /// The names where the client's versions and the view's differ (a name in
+        /// neither counts as held), when they are few: then what to send is found among
+        /// them, not among every resource of the view. Nil when unknown or many.
+        var dirty: Set<String>?
         /// `known` names exactly the view's resources at the view's versions: nothing
         /// to send. Lets the many checks made after every event skip comparing every
         /// resource (a thousand streams each re-checking a thousand clusters was most
         /// of fan-out's time).
-        var synced = false
-        /// Names outside which the client holds exactly the view's versions (a name in
-        /// neither counts as held), when they are few: then what to send is found among
-        /// them, not among every resource of the view. Nil when unknown or many.
-        var dirty: Set<String>?
+        var synced: Bool { dirty?.isEmpty ?? false }
         /// The newest snapshot whose shared nonce this type was pushed with. Only a newer
         /// snapshot's is used again: a stream sent one snapshot's whole list twice (its
         /// subscription changed meanwhile), or an older snapshot again (`Snapshot.empty`
@@ -321,7 +321,6 @@ public struct StreamSession: Sendable {
                 }
             }
         }
-        state.synced = differing?.isEmpty ?? false
         state.dirty = differing
     }
 
@@ -361,7 +360,6 @@ public struct StreamSession: Sendable {
         }
         dirty.formUnion(names)
         dirty = dirty.filter { state.known[$0] != state.view[$0]?.version }
-        state.synced = dirty.isEmpty
         state.dirty = dirty.count <= Self.dirtyLimit ? dirty : nil
     }
 
@@ -629,8 +627,8 @@ public struct StreamSession: Sendable {
         state.mustRespond = false
         state.forced = []
         state.announce = []
-        // Both modes: `known` is now exactly `desired`.
-        state.synced = exactlyView
+        // Both modes: `known` is now exactly `desired`, so it differs from the view
+        // nowhere when that is the view, and in unknown places otherwise.
         state.dirty = exactlyView ? [] : nil
         types[type] = state
         if type == .cluster {
