@@ -37,8 +37,9 @@ struct Options {
     var changes = 20
     var delta = false
     var json: String?
-    /// The file source's quiet window (``Debounce``), to study the trade-off.
-    var quiet = Debounce.adaptive.quiet
+    /// A fixed quiet window for the file source (``Debounce``), to study the trade-off;
+    /// by default it follows what a change costs to handle, as in `serve`.
+    var quiet: Duration?
     var layout = RouteLayout.single
 
     init(_ arguments: [String]) {
@@ -50,7 +51,7 @@ struct Options {
             case "--changes": changes = Int(it.next() ?? "") ?? changes
             case "--delta": delta = true
             case "--json": json = it.next()
-            case "--quiet-ms": quiet = Int(it.next() ?? "").map { .milliseconds($0) } ?? quiet
+            case "--quiet-ms": quiet = Int(it.next() ?? "").map { .milliseconds($0) }
             case "--route-layout":
                 guard let layout = RouteLayout(rawValue: it.next() ?? "") else {
                     print("--route-layout: single or scoped")
@@ -254,13 +255,18 @@ final class Phases: @unchecked Sendable {
     }
 }
 let phases = Phases()
+// What handling a change costs (translation and encoding): the quiet window follows it,
+// as in `serve`, unless `--quiet-ms` fixes it.
+let changeCost = ChangeCost()
+let debounce = options.quiet.map { Debounce(quiet: $0) } ?? .following(changeCost)
 
 // What `chancery serve` does with each change the FileSource reports.
 let source = FileSource(directories: [directory], logger: logger)
 let pipeline = Task.detached {
     let translations = TwoStageTranslation(reusing: true, routeLayout: options.layout)
     let encoder = SnapshotEncoder()
-    for await update in source.timedUpdates(debounce: Debounce(quiet: options.quiet)) {
+    var first = true
+    for await update in source.timedUpdates(debounce: debounce) {
         let read = Date()
         let result = translations(update.set)
         let translated = Date()
@@ -268,6 +274,9 @@ let pipeline = Task.detached {
         do {
             let snapshot = try encoder.snapshot(for: group, proxy)
             cache.setSnapshot(snapshot, for: group, seenAt: update.seenAt)
+            // The first set is every file: not what a change costs (as in `serve`).
+            if !first { changeCost.record(.seconds(Date().timeIntervalSince(read))) }
+            first = false
             phases.add(
                 read: read.timeIntervalSince(update.seenAt), translate: translated.timeIntervalSince(read),
                 encode: Date().timeIntervalSince(translated))
@@ -460,6 +469,10 @@ print(
         churnSnapshots, options.changes, churnMedians.read * 1000, churnMedians.translate * 1000,
         churnMedians.encode * 1000, singleMedians.read * 1000, singleMedians.translate * 1000,
         singleMedians.encode * 1000))
+let windowMS = { (d: Duration) in Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+print(
+    options.quiet.map { String(format: "quiet window: fixed, %.1fms", windowMS($0)) }
+        ?? String(format: "quiet window: follows what a change costs, %.1fms after the runs", windowMS(debounce.window)))
 print("requests for a just-added route not served: \(unserved)")
 print("background traffic: \(totals.ok) 2xx, \(totals.failed) non-2xx\(totals.failures.isEmpty ? "" : " (\(totals.failures.joined(separator: "; ")))")")
 print(

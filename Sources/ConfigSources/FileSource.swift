@@ -20,12 +20,18 @@ import Logging
 public final class FileSource: Sendable {
     public let directories: [String]
     public let limits: SourceLimits
+    /// How ``ConfigSource/changes()`` waits for a burst to pause.
+    public let debounce: Debounce
     private let logger: Logger
     let state = FileSourceState()
 
-    public init(directories: [String], limits: SourceLimits = .defaults, logger: Logger = Logger(label: "chancery.files")) {
+    public init(
+        directories: [String], limits: SourceLimits = .defaults, debounce: Debounce = .adaptive,
+        logger: Logger = Logger(label: "chancery.files")
+    ) {
         self.directories = directories
         self.limits = limits
+        self.debounce = debounce
         self.logger = logger
     }
 
@@ -49,7 +55,9 @@ public final class FileSource: Sendable {
 
     /// The current ResourceSet, then a new one after every change that alters what
     /// was read (objects or errors).
-    public func updates(debounce: Debounce = .adaptive, safetyRescan: Duration = .seconds(2))
+    ///
+    /// `debounce` replaces the source's own (``debounce``) for this stream.
+    public func updates(debounce: Debounce? = nil, safetyRescan: Duration = .seconds(2))
         -> AsyncStream<ResourceSet>
     {
         let (stream, continuation) = AsyncStream<ResourceSet>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -70,9 +78,10 @@ public final class FileSource: Sendable {
     /// event, the periodic safety tick and — in trees where files are reached through
     /// links (symlinks, hard links; a ConfigMap volume) — every change walk every
     /// directory again.
-    public func timedUpdates(debounce: Debounce = .adaptive, safetyRescan: Duration = .seconds(2))
+    public func timedUpdates(debounce: Debounce? = nil, safetyRescan: Duration = .seconds(2))
         -> AsyncStream<Update>
     {
+        let debounce = debounce ?? self.debounce
         let (stream, continuation) = AsyncStream<Update>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let directories = directories
         let limits = limits

@@ -53,7 +53,12 @@ struct Pipeline {
     var corruptAnnotatedForTests = false
     /// The mesh's trust domain (`--trust-domain`).
     var trustDomain = Translator.defaultTrustDomain
+    /// Told how long each change took to translate, build and encode: the sources' quiet
+    /// window follows it (``Debounce/following(_:shortest:longest:limit:)``).
+    var changeCost: ChangeCost?
     static let corruptAnnotation = "chancery.dev/test-corrupt"
+    /// The source named for the first translation, of what the sources read at start.
+    static let startup = "startup"
 
     init(
         cache: SnapshotCache, admin: AdminState, logger: Logger, gatewayAddresses: [AddressRange]? = nil,
@@ -126,6 +131,8 @@ struct Pipeline {
                     metadata: ["group": "\(group)", "error": "\(error)"])
             }
         }
+        // The first translation builds everything: not what a change costs.
+        if source != Self.startup { changeCost?.record(ContinuousClock.now - start) }
         for gone in groups.subtracting(configs.keys) {
             cache.removeSnapshot(for: gone)
             encoder.forget(group: gone)

@@ -120,7 +120,7 @@ extension Chancery {
             let namespace: String
         }
 
-        func makeKubernetes(logger: Logger) throws -> Kubernetes? {
+        func makeKubernetes(logger: Logger, debounce: Debounce) throws -> Kubernetes? {
             if kubeconfig != nil, inCluster { throw ValidationError("use either --kubeconfig or --in-cluster, not both") }
             let connection: KubeConnection
             do {
@@ -140,7 +140,7 @@ extension Chancery {
                     connection, connectionLimit: WatchedKind.all.count * max(watchNamespaces.count, 1) + 16)
                 let source = KubernetesSource(
                     client: client, namespaces: watchNamespaces, pageSize: listPageSize,
-                    watchIdleTimeout: .seconds(max(watchIdleTimeout, 1)), logger: logger)
+                    watchIdleTimeout: .seconds(max(watchIdleTimeout, 1)), debounce: debounce, logger: logger)
                 let writer = StatusWriter(source: source, logger: logger)
                 let me = identity ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
                 let elector = LeaderElector(
@@ -289,7 +289,11 @@ extension Chancery {
             let adminState = AdminState()
             let access = XDSAccess(mode: xdsAuth, trusted: Set(xdsTrustedIdentity))
             let discovery = DiscoveryService(cache: cache, registry: registry, grouping: MeshGrouping(), access: access)
-            let kube = try makeKubernetes(logger: logger)
+            // The sources wait for a burst to pause for a window that follows what a
+            // change costs the pipeline to handle (`Debounce`).
+            let changeCost = ChangeCost()
+            let debounce = Debounce.following(changeCost)
+            let kube = try makeKubernetes(logger: logger, debounce: debounce)
             // The mesh CA first (it may be read from the cluster): a failure stops here,
             // after the cluster's client is shut down (it must be, before it goes away).
             let ca: MeshCA
@@ -328,7 +332,9 @@ extension Chancery {
             }
             // Files first: where a file and the cluster define the same object, the file wins.
             var sources: [any ConfigSource] = []
-            if !directories.isEmpty { sources.append(FileSource(directories: directories, limits: sourceLimits.limits)) }
+            if !directories.isEmpty {
+                sources.append(FileSource(directories: directories, limits: sourceLimits.limits, debounce: debounce))
+            }
             if let kube { sources.append(kube.source) }
             let merged = SourceMerger(sources)
             var pipeline = Pipeline(
@@ -337,11 +343,12 @@ extension Chancery {
                 meshCA: ca, access: access, routeLayout: proxyHost.routeLayout)
             pipeline.corruptAnnotatedForTests = corruptAnnotatedForTests
             pipeline.trustDomain = proxyHost.trustDomain
+            pipeline.changeCost = changeCost
             // From files alone, the first read builds the first snapshots before Envoy can
             // connect. With the cluster, nothing is built until every kind has synced, so
             // a restart never serves a half-empty configuration (and /readyz says so).
             let first = merged.readNow()
-            let initial = first.map { pipeline.apply($0, source: "startup") }
+            let initial = first.map { pipeline.apply($0, source: Pipeline.startup) }
 
             // Named, so logs say which part is starting or stopping (and the group does
             // not describe services by reflection).

@@ -203,6 +203,43 @@ import Testing
         #expect(sets < 5)
     }
 
+    /// The source's own debounce (as `serve` gives it) decides how long it waits: with
+    /// handling a set slow, writes 30 ms apart are one burst; with it quick, each is read
+    /// alone.
+    @Test func theQuietWindowFollowsTheCostTheSourceIsGiven() async throws {
+        for (directory, cost) in [("slow", Duration.seconds(2)), ("quick", .microseconds(100))] {
+            try write("\(directory)/a.yaml", namespace("a"))
+            let changeCost = ChangeCost()
+            changeCost.record(cost)
+            let source = FileSource(
+                directories: [root.appendingPathComponent(directory).path],
+                debounce: .following(changeCost, longest: .milliseconds(300), limit: .seconds(5)))
+            var updates = source.changes().makeAsyncIterator()
+            #expect(await updates.next().map { names($0.set) } == ["a"])
+            // Written while the sets are read (the stream keeps only the newest).
+            let root = root
+            let writer = Task {
+                for i in 0..<4 {
+                    try await Task.sleep(for: .milliseconds(30))
+                    try namespace("n\(i)").write(
+                        to: root.appendingPathComponent("\(directory)/spaced-\(i).yaml"), atomically: true, encoding: .utf8)
+                }
+            }
+            var sets = 0
+            var latest: [String]?
+            while latest?.count != 5 {
+                latest = await updates.next().map { names($0.set) }
+                sets += 1
+            }
+            try await writer.value
+            if directory == "slow" {
+                #expect(sets == 1, "a 300 ms window read writes 30 ms apart in \(sets) sets")
+            } else {
+                #expect(sets >= 3, "a 1 ms window read writes 30 ms apart in only \(sets) sets")
+            }
+        }
+    }
+
     /// With inotify, safety rescans are spaced by what a walk that found nothing new
     /// cost (50 walks' time, never less than the interval asked for), so a large tree's
     /// walks do not take a core's time from translation; without inotify they keep the

@@ -114,6 +114,8 @@ public final class KubernetesSource: Sendable {
     private let clock = ChangeClock()
     let backoff: Backoff
     let watchIdleTimeout: Duration
+    /// How ``ConfigSource/changes()`` waits for a burst to pause.
+    public let debounce: Debounce
 
     struct State {
         var objects: [WatchedKind: [ObjectKey: ClusterObject]] = [:]
@@ -170,11 +172,13 @@ public final class KubernetesSource: Sendable {
     /// - Parameter pageSize: objects per list page (`limit`).
     /// - Parameter watchIdleTimeout: a watch that sends nothing (the API server sends
     ///   bookmarks on quiet watches) for this long is started again.
+    /// - Parameter debounce: how ``ConfigSource/changes()`` waits for a burst to pause.
     public init(
         client: KubeClient, namespaces: [String] = [], pageSize: Int = 500, backoff: Backoff = Backoff(),
-        watchIdleTimeout: Duration = .seconds(120), logger: Logger
+        watchIdleTimeout: Duration = .seconds(120), debounce: Debounce = .adaptive, logger: Logger
     ) {
         self.watchIdleTimeout = watchIdleTimeout
+        self.debounce = debounce
         self.client = client
         self.namespaces = namespaces
         self.pageSize = max(pageSize, 1)
@@ -259,7 +263,10 @@ public final class KubernetesSource: Sendable {
 
     /// Runs every reflector until cancelled, yielding a ResourceSet after each change
     /// once all kinds have synced (the first one when they all have).
-    public func updates(debounce: Debounce = .adaptive) -> AsyncStream<ResourceSet> {
+    ///
+    /// `debounce` replaces the source's own (``debounce``) for this stream.
+    public func updates(debounce: Debounce? = nil) -> AsyncStream<ResourceSet> {
+        let debounce = debounce ?? self.debounce
         let (stream, continuation) = AsyncStream<ResourceSet>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let task = Task {
             await withTaskGroup(of: Void.self) { group in
