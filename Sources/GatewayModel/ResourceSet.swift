@@ -4,7 +4,7 @@
 /// This is the translator's whole input: a plain value, so translation is a pure
 /// function of it.
 public struct ResourceSet: Sendable, Hashable {
-    public private(set) var manifests: [ObjectKey: Manifest] = [:]
+    public private(set) var manifests = ManifestTable()
     /// Objects (or whole files) that could not be read.
     public private(set) var errors: [ManifestError] = []
     /// The keys of each kind, sorted, kept in step with `manifests` (derived: not part of
@@ -61,7 +61,7 @@ public struct ResourceSet: Sendable, Hashable {
                     message: "defined again; the definition at \(existing.origin) is used"))
             return false
         }
-        manifests[key] = manifest
+        manifests.updateValue(manifest, forKey: key)
         keysByKind[key.kind, default: []].append(key)
         return true
     }
