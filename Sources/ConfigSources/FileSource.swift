@@ -102,7 +102,7 @@ public final class FileSource: Sendable {
             }
             var last = walk()
             continuation.yield(Update(set: last.set, seenAt: Date()))
-            let ticks = watcher.events(safetyRescan: safetyRescan)
+            let ticks = watcher.events(safetyRescan: safetyRescan) { paths in state.prepare(paths, limits: limits) }
             let overlapping = FileSourceState.rootsOverlap(directories)
             for await _ in ticks {
                 let seen = Date()
@@ -189,6 +189,11 @@ final class FileSourceState: @unchecked Sendable {
     private var last: (set: ResourceSet, duplicates: Bool)?
     /// How many sets were made by changing the last one (for tests).
     private(set) var patches = 0
+    /// Files decoded while the source waited for a burst to pause (``prepare(_:limits:)``),
+    /// by path, with the contents decoded; taken by the next read of the same contents.
+    private var prepared: [String: (contents: Data, decoded: ManifestDecoder.Result)] = [:]
+    /// How many reads found their file decoded already (for tests).
+    private(set) var preparedReads = 0
 
     struct Scan {
         var set: ResourceSet
@@ -224,6 +229,8 @@ final class FileSourceState: @unchecked Sendable {
         }
         for path in files.keys where !seen.contains(path) { files.removeValue(forKey: path) }
         order = walked
+        // A walk read every file: what was decoded ahead and not taken is stale.
+        prepared = [:]
         return Scan(set: assemble(roots: directories.count), directories: directories + dirs, linked: linked)
     }
 
@@ -275,6 +282,8 @@ final class FileSourceState: @unchecked Sendable {
                 }
             }
         }
+        // What was decoded ahead for these files and not taken is stale.
+        for path in paths { prepared.removeValue(forKey: path) }
         guard changed else { return .unchanged }
         return .changed(patched(edits, roots: directories.count) ?? assemble(roots: directories.count))
     }
@@ -388,7 +397,7 @@ final class FileSourceState: @unchecked Sendable {
             return false
         }
         if files[path]?.contents != contents {
-            let decoded = ManifestDecoder.decode(
+            let decoded = takePrepared(path, contents: contents) ?? ManifestDecoder.decode(
                 file: path, contents: String(decoding: contents, as: UTF8.self), maxObjectBytes: limits.maxObjectBytes)
             var entry = FileEntry(contents: contents, stamp: stamp, manifests: decoded.manifests, errors: decoded.errors)
             if let fileError = decoded.fileError {
@@ -407,6 +416,31 @@ final class FileSourceState: @unchecked Sendable {
             files[path]!.stamp = stamp
         }
         return true
+    }
+
+    /// Decodes files that a writer just finished (closed, or renamed into place), while
+    /// the source waits for the burst to pause: the read that follows finds them decoded
+    /// if their contents are still the same. Decoding is a function of the path and the
+    /// contents, so what is read is what a read would decode. A file over the size limit,
+    /// or unchanged since it was read, is left to the read.
+    func prepare(_ paths: [String], limits: SourceLimits) {
+        for path in paths {
+            guard let stamp = Stamp(path: path), stamp.size <= limits.maxFileBytes,
+                let contents = FileManager.default.contents(atPath: path)
+            else { continue }
+            let known = lock.withLock { files[path]?.contents == contents || prepared[path]?.contents == contents }
+            if known { continue }
+            let decoded = ManifestDecoder.decode(
+                file: path, contents: String(decoding: contents, as: UTF8.self), maxObjectBytes: limits.maxObjectBytes)
+            lock.withLock { prepared[path] = (contents, decoded) }
+        }
+    }
+
+    /// The prepared decoding of `path` if it decoded `contents` (called with the lock held).
+    private func takePrepared(_ path: String, contents: Data) -> ManifestDecoder.Result? {
+        guard let entry = prepared.removeValue(forKey: path), entry.contents == contents else { return nil }
+        preparedReads += 1
+        return entry.decoded
     }
 
     /// The set of every file read, in walk order (a missing root's error where its files
@@ -449,6 +483,14 @@ final class DirectoryWatcher: @unchecked Sendable {
     private var watched: [String: Int32] = [:]
     private var directoryOf: [Int32: String] = [:]
     private var pending = Changes()
+    /// Manifest files a writer finished (closed after writing, or renamed into place)
+    /// since the handler last looked: decoded ahead of the read (``FileSourceState/prepare(_:limits:)``).
+    private var finished: [String] = []
+    /// Whether a batch is being decoded ahead: at most one at a time, and only small
+    /// ones, so a large burst (a `git checkout`) is decoded once, by the read.
+    private var preparing = false
+    static let preparedAtMost = 16
+    private let prepareQueue = DispatchQueue(label: "chancery.inotify.prepare")
     /// Whether one directory is watched under two paths (a symlink to a directory):
     /// inotify reports it under one of them, so every change then walks.
     private var aliased = false
@@ -509,6 +551,22 @@ final class DirectoryWatcher: @unchecked Sendable {
         return !kept.isSubset(of: known)
     }
 
+    /// Hands the files finished since the last call to `prepare`, unless a batch is being
+    /// prepared or this one is large.
+    private func prepareFinished(_ prepare: @escaping @Sendable ([String]) -> Void) {
+        let batch: [String]? = lock.withLock {
+            defer { finished = [] }
+            guard !preparing, !finished.isEmpty, finished.count <= Self.preparedAtMost else { return nil }
+            preparing = true
+            return Array(Set(finished))
+        }
+        guard let batch else { return }
+        prepareQueue.async { [self] in
+            prepare(batch)
+            lock.withLock { preparing = false }
+        }
+    }
+
     /// Records how long a walk took (see ``safetyRescanFactor``).
     func noteWalk(took duration: Duration) {
         lock.withLock { lastWalk = duration }
@@ -554,6 +612,7 @@ final class DirectoryWatcher: @unchecked Sendable {
         }
         if name.hasSuffix(".yaml") || name.hasSuffix(".yml") || name.hasSuffix(".json") {
             pending.paths.insert(path)
+            if mask & UInt32(IN_CLOSE_WRITE | IN_MOVED_TO) != 0 { finished.append(path) }
         } else {
             // Not a manifest's name: it may be a directory, or a symlink to one, to walk.
             pending.everything = true
@@ -577,8 +636,9 @@ final class DirectoryWatcher: @unchecked Sendable {
         }
     }
 
-    /// A value whenever something changed (or the safety interval passed).
-    func events(safetyRescan: Duration) -> AsyncStream<Void> {
+    /// A value whenever something changed (or the safety interval passed). `prepare` is
+    /// handed, on a queue of its own, the few files a writer just finished.
+    func events(safetyRescan: Duration, prepare: (@Sendable ([String]) -> Void)? = nil) -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         var source: (any DispatchSourceRead)?
         if fd >= 0 {
@@ -593,6 +653,7 @@ final class DirectoryWatcher: @unchecked Sendable {
                 }
                 clock.note()
                 continuation.yield()
+                if let prepare { self.prepareFinished(prepare) }
             }
             read.resume()
             source = read

@@ -240,6 +240,32 @@ import Testing
         }
     }
 
+    /// A file a writer finished is decoded while the source waits for the burst to
+    /// pause, and the read takes that decoding; a file written again meanwhile is read
+    /// as it is now, never as it was decoded.
+    @Test func finishedFilesAreDecodedWhileTheSourceWaits() async throws {
+        try write("a.yaml", namespace("a"))
+        let source = FileSource(directories: [root.path], debounce: Debounce(quiet: .milliseconds(300)))
+        var updates = source.changes().makeAsyncIterator()
+        #expect(await updates.next().map { names($0.set) } == ["a"])
+        #expect(source.state.preparedReads == 0)
+
+        try write("b.yaml", namespace("b"))
+        #expect(await updates.next().map { names($0.set) } == ["a", "b"])
+        #expect(source.state.preparedReads == 1, "b.yaml was decoded by the read, not while the source waited")
+
+        // Renamed into place and decoded ahead; then written again in place, by a writer
+        // that has not closed it when the read comes (so nothing decodes it ahead).
+        try write("c.yaml", namespace("c"))
+        try await Task.sleep(for: .milliseconds(100))
+        let handle = try #require(FileHandle(forWritingAtPath: root.appendingPathComponent("c.yaml").path))
+        defer { try? handle.close() }
+        try handle.truncate(atOffset: 0)
+        try handle.write(contentsOf: Data(namespace("c2").utf8))
+        let next = await updates.next().map { names($0.set) }
+        #expect(next == ["a", "b", "c2"])
+    }
+
     /// With inotify, safety rescans are spaced by what a walk that found nothing new
     /// cost (50 walks' time, never less than the interval asked for), so a large tree's
     /// walks do not take a core's time from translation; without inotify they keep the
