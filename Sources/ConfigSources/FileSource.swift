@@ -551,16 +551,16 @@ final class DirectoryWatcher: @unchecked Sendable {
         return !kept.isSubset(of: known)
     }
 
-    /// Hands the files finished since the last call to `prepare`, unless a batch is being
-    /// prepared or this one is large.
-    private func prepareFinished(_ prepare: @escaping @Sendable ([String]) -> Void) {
+    /// Hands the files finished since the last call to `prepare`, unless there is none, a
+    /// batch is being prepared or this one is large; forgets them either way.
+    private func prepareFinished(_ prepare: (@Sendable ([String]) -> Void)?) {
         let batch: [String]? = lock.withLock {
             defer { finished = [] }
-            guard !preparing, !finished.isEmpty, finished.count <= Self.preparedAtMost else { return nil }
+            guard prepare != nil, !preparing, !finished.isEmpty, finished.count <= Self.preparedAtMost else { return nil }
             preparing = true
             return Array(Set(finished))
         }
-        guard let batch else { return }
+        guard let batch, let prepare else { return }
         prepareQueue.async { [self] in
             prepare(batch)
             lock.withLock { preparing = false }
@@ -653,7 +653,7 @@ final class DirectoryWatcher: @unchecked Sendable {
                 }
                 clock.note()
                 continuation.yield()
-                if let prepare { self.prepareFinished(prepare) }
+                self.prepareFinished(prepare)
             }
             read.resume()
             source = read
