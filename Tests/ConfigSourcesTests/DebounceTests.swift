@@ -49,7 +49,7 @@ import Testing
         #expect(cost.typical == .milliseconds(2))
     }
 
-    @Test func aSourceWaitsWithItsOwnDebounceUnlessAStreamNamesAnother() {
+    @Test func aSourceKeepsTheDebounceItIsGiven() {
         let cost = ChangeCost()
         let source = FileSource(directories: [], debounce: .following(cost))
         #expect(source.debounce == .following(cost))
