@@ -397,8 +397,7 @@ final class FileSourceState: @unchecked Sendable {
             return false
         }
         if files[path]?.contents != contents {
-            let decoded = takePrepared(path, contents: contents) ?? ManifestDecoder.decode(
-                file: path, contents: String(decoding: contents, as: UTF8.self), maxObjectBytes: limits.maxObjectBytes)
+            let decoded = takePrepared(path, contents: contents) ?? Self.decode(path, contents, limits: limits)
             var entry = FileEntry(contents: contents, stamp: stamp, manifests: decoded.manifests, errors: decoded.errors)
             if let fileError = decoded.fileError {
                 // Keep what this file had before; say why it was not re-read.
@@ -430,10 +429,15 @@ final class FileSourceState: @unchecked Sendable {
             else { continue }
             let known = lock.withLock { files[path]?.contents == contents || prepared[path]?.contents == contents }
             if known { continue }
-            let decoded = ManifestDecoder.decode(
-                file: path, contents: String(decoding: contents, as: UTF8.self), maxObjectBytes: limits.maxObjectBytes)
+            let decoded = Self.decode(path, contents, limits: limits)
             lock.withLock { prepared[path] = (contents, decoded) }
         }
+    }
+
+    /// What a file's contents decode to: the one decoding both a read and ``prepare(_:limits:)`` make.
+    private static func decode(_ path: String, _ contents: Data, limits: SourceLimits) -> ManifestDecoder.Result {
+        ManifestDecoder.decode(
+            file: path, contents: String(decoding: contents, as: UTF8.self), maxObjectBytes: limits.maxObjectBytes)
     }
 
     /// The prepared decoding of `path` if it decoded `contents` (called with the lock held).
