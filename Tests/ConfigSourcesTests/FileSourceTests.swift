@@ -204,23 +204,27 @@ import Testing
     }
 
     /// The source's own debounce (as `serve` gives it) decides how long it waits: with
-    /// handling a set slow, writes 30 ms apart are one burst; with it quick, each is read
-    /// alone.
+    /// handling a set slow (a 3 s window), writes 30 ms apart are one burst; with it
+    /// quick (1 ms), writes half a second apart are read apart. The gaps are far from
+    /// the windows, so a loaded machine delaying a write or a read does not change the
+    /// outcome.
     @Test func theQuietWindowFollowsTheCostTheSourceIsGiven() async throws {
-        for (directory, cost) in [("slow", Duration.seconds(2)), ("quick", .microseconds(100))] {
+        for (directory, cost, gap) in [
+            ("slow", Duration.seconds(10), Duration.milliseconds(30)), ("quick", .microseconds(100), .milliseconds(500)),
+        ] {
             try write("\(directory)/a.yaml", namespace("a"))
             let changeCost = ChangeCost()
             changeCost.record(cost)
             let source = FileSource(
                 directories: [root.appendingPathComponent(directory).path],
-                debounce: .following(changeCost, longest: .milliseconds(300), limit: .seconds(5)))
+                debounce: .following(changeCost, longest: .seconds(3), limit: .seconds(20)))
             var updates = source.changes().makeAsyncIterator()
             #expect(await updates.next().map { names($0.set) } == ["a"])
             // Written while the sets are read (the stream keeps only the newest).
             let root = root
             let writer = Task {
                 for i in 0..<4 {
-                    try await Task.sleep(for: .milliseconds(30))
+                    try await Task.sleep(for: gap)
                     try namespace("n\(i)").write(
                         to: root.appendingPathComponent("\(directory)/spaced-\(i).yaml"), atomically: true, encoding: .utf8)
                 }
@@ -233,9 +237,9 @@ import Testing
             }
             try await writer.value
             if directory == "slow" {
-                #expect(sets == 1, "a 300 ms window read writes 30 ms apart in \(sets) sets")
+                #expect(sets == 1, "a 3 s window read writes 30 ms apart in \(sets) sets")
             } else {
-                #expect(sets >= 3, "a 1 ms window read writes 30 ms apart in only \(sets) sets")
+                #expect(sets >= 3, "a 1 ms window read writes 500 ms apart in only \(sets) sets")
             }
         }
     }
@@ -245,7 +249,8 @@ import Testing
     /// as it is now, never as it was decoded.
     @Test func finishedFilesAreDecodedWhileTheSourceWaits() async throws {
         try write("a.yaml", namespace("a"))
-        let source = FileSource(directories: [root.path], debounce: Debounce(quiet: .milliseconds(300)))
+        // A window long enough that decoding ahead finishes within it on a loaded machine.
+        let source = FileSource(directories: [root.path], debounce: Debounce(quiet: .seconds(2)))
         var updates = source.changes().makeAsyncIterator()
         #expect(await updates.next().map { names($0.set) } == ["a"])
         #expect(source.state.preparedReads == 0)
@@ -257,7 +262,7 @@ import Testing
         // Renamed into place and decoded ahead; then written again in place, by a writer
         // that has not closed it when the read comes (so nothing decodes it ahead).
         try write("c.yaml", namespace("c"))
-        try await Task.sleep(for: .milliseconds(100))
+        try await Task.sleep(for: .milliseconds(500))
         let handle = try #require(FileHandle(forWritingAtPath: root.appendingPathComponent("c.yaml").path))
         defer { try? handle.close() }
         try handle.truncate(atOffset: 0)
