@@ -102,7 +102,12 @@ public struct EnvoyBuilder: Sendable {
             config.listeners.append(Listeners.listener(listener, filters: filters, chains: chains, scopedTable: scoped?.name))
             for table in listener.traffic.routeTables {
                 if let scoped, table.name == scoped.name {
-                    config.scopedRoutes += scoped.hosts.map(scope)
+                    // Appended one by one, each host read where it is (mapping into a
+                    // new array and appending that copied every scope once more).
+                    config.scopedRoutes.reserveCapacity(config.scopedRoutes.count + scoped.hosts.count)
+                    scoped.hosts.withUnsafeBufferPointer { hosts in
+                        for h in hosts.indices { config.scopedRoutes.append(scope(hosts[h])) }
+                    }
                 } else {
                     config.routes.append(routeConfiguration(table))
                 }
@@ -134,19 +139,37 @@ public struct EnvoyBuilder: Sendable {
         var chosen: (name: String, hosts: [VirtualHostPlan])?
         for listener in plan.listeners {
             guard case .http(.plain(let table)) = listener.traffic, chosen.map({ table.name < $0.name }) ?? true else { continue }
-            // The table's own array when every host has routes (no copy of every host).
-            let hosts =
-                table.virtualHosts.contains { $0.routes.isEmpty }
-                ? table.virtualHosts.filter { !$0.routes.isEmpty } : table.virtualHosts
-            // A byte search: `contains` with a string goes through Foundation's
-            // `NSString` search (2 % of a one-route change at 10,000 hosts).
-            if !hosts.isEmpty,
-                hosts.allSatisfy({ $0.domains.count == 1 && !$0.domains[0].utf8.contains(UInt8(ascii: "*")) })
-            {
-                chosen = (table.name, hosts)
+            // One pass over the hosts, read in place (not copied out), each domain's bytes
+            // searched in place: whether every host with routes has one exact hostname,
+            // and whether a host has none. The table's own array when every host has
+            // routes (no copy of every host).
+            let (exact, withoutRoutes, withRoutes) = table.virtualHosts.withUnsafeBufferPointer { hosts in
+                var withoutRoutes = 0
+                for h in hosts.indices {
+                    if hosts[h].routes.isEmpty {
+                        withoutRoutes += 1
+                        continue
+                    }
+                    guard hosts[h].domains.count == 1, !Self.hasWildcard(hosts[h].domains[0]) else {
+                        return (false, withoutRoutes, hosts.count - withoutRoutes)
+                    }
+                }
+                return (true, withoutRoutes, hosts.count - withoutRoutes)
+            }
+            if exact, withRoutes > 0 {
+                chosen = (table.name, withoutRoutes == 0 ? table.virtualHosts : table.virtualHosts.filter { !$0.routes.isEmpty })
             }
         }
         return chosen
+    }
+
+    /// Whether a hostname has a `*`, searched in its bytes where they are (`contains`
+    /// with a string goes through Foundation's `NSString` search, and a search of the
+    /// `utf8` view reads each byte through the view: 1.5 % of a one-route change at
+    /// 10,000 hosts).
+    private static func hasWildcard(_ hostname: String) -> Bool {
+        var hostname = hostname
+        return hostname.withUTF8 { $0.contains(UInt8(ascii: "*")) }
     }
 
     /// One virtual host of the scoped table as a scope, named and keyed by its hostname,

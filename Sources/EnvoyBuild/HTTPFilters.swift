@@ -56,13 +56,22 @@ extension HTTPListenerPlan {
     /// Whether any route of the listener's route tables satisfies `test` (a filter is
     /// put in the chain only when a route needs it).
     func hasRoute(where test: (RoutePlan) -> Bool) -> Bool {
-        // By index: each route is passed where it is, not copied out (every filter asks,
-        // of every route of the listener).
+        // Through the arrays' buffers: each host and route is read where it is, not
+        // copied out (every filter asks, of every route of the listener; an array's
+        // subscript copied each route, a tenth of a one-route change's build at 10,000
+        // routes).
         for table in routeTables {
-            for h in table.virtualHosts.indices {
-                let routes = table.virtualHosts[h].routes
-                for r in routes.indices where test(routes[r]) { return true }
+            let found = table.virtualHosts.withUnsafeBufferPointer { hosts in
+                for h in hosts.indices {
+                    let found = hosts[h].routes.withUnsafeBufferPointer { routes in
+                        for r in routes.indices where test(routes[r]) { return true }
+                        return false
+                    }
+                    if found { return true }
+                }
+                return false
             }
+            if found { return true }
         }
         return false
     }

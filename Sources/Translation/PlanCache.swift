@@ -68,6 +68,11 @@ public final class PlanCache: Sendable {
         targetOrders.withLock { $0.last.removeValue(forKey: group) }
     }
 
+    /// How many Service ports the last translation planned `group`'s clusters for.
+    func targetCount(of group: String) -> Int? {
+        targetOrders.withLock { $0.last[group]?.count }
+    }
+
     /// The order of the Service ports this translation planned `group`'s clusters for.
     func keep(targetOrder order: [ServicePort], of group: String) {
         targetOrders.withLock { $0.now[group] = order }

@@ -109,34 +109,39 @@ public final class SnapshotEncoder: Sendable {
         func update<M: ResourceMessage & Equatable>(
             _ messages: [M], _ kept: KeptType<Kept<M>>, into now: inout KeptType<Kept<M>>
         ) throws {
-            let names = messages.map(\.resourceName)
-            let matching = NameMatching(names, kept: kept.names, keptAscending: kept.ascending)
-            duplicates = duplicates || matching.duplicates
-            var change = Snapshot.TypeChange(all: [])
-            change.all.reserveCapacity(messages.count)
-            var values: [Kept<M>] = []
-            values.reserveCapacity(messages.count)
-            // By index: a message is read in place, not copied out (a retain per field).
-            for index in messages.indices {
-                let old = matching.old[index]
-                let entry: Kept<M>
-                if old >= 0, kept.values[old].message == messages[index] {
-                    entry = kept.values[old]
-                    reused += 1
-                } else {
-                    entry = Kept(message: messages[index], resource: try Resource(messages[index]))
-                    encoded += 1
-                    change.added.append(entry.resource)
-                    if old >= 0 { change.replaced.append(kept.values[old].resource) }
+            // Through the list's buffer: each message is read where it is, not copied out
+            // (an array's subscript copied every scope and assignment, a retain per
+            // field: a sixth of the encoder's time at 10,000 routes).
+            try messages.withUnsafeBufferPointer { messages in
+                var names: [String] = []
+                names.reserveCapacity(messages.count)
+                for index in messages.indices { names.append(messages[index].resourceName) }
+                let matching = NameMatching(names, kept: kept.names, keptAscending: kept.ascending)
+                duplicates = duplicates || matching.duplicates
+                var change = Snapshot.TypeChange(all: [])
+                change.all.reserveCapacity(messages.count)
+                var values: [Kept<M>] = []
+                values.reserveCapacity(messages.count)
+                for index in messages.indices {
+                    let old = matching.old[index]
+                    let entry: Kept<M>
+                    if old >= 0, kept.values[old].message == messages[index] {
+                        entry = kept.values[old]
+                        reused += 1
+                    } else {
+                        entry = Kept(message: messages[index], resource: try Resource(messages[index]))
+                        encoded += 1
+                        change.added.append(entry.resource)
+                        if old >= 0 { change.replaced.append(kept.values[old].resource) }
+                    }
+                    values.append(entry)
+                    change.all.append(entry.resource)
                 }
-                values.append(entry)
-                change.all.append(entry.resource)
+                change.removed = matching.removed.map { kept.values[$0].resource }
+                now = KeptType(names: names, values: values, ascending: matching.ascending)
+                changes[M.resourceType] = change
             }
-            change.removed = matching.removed.map { kept.values[$0].resource }
-            now = KeptType(names: names, values: values, ascending: matching.ascending)
-            changes[M.resourceType] = change
         }
-
         do {
             try update(listeners, previous.listeners, into: &next.listeners)
             try update(scopedRoutes, previous.scopedRoutes, into: &next.scopedRoutes)
