@@ -15,32 +15,50 @@ public enum ContentHash {
         hex(SHA256.hash(data: bytes))
     }
 
-    /// A version for a set of named versions, independent of the order they are given in.
+    /// A version for a set of named versions, independent of the order they are given in:
+    /// the sum (modulo 2^64) of each pair's hash (``pair(_:_:)``), in hex. A sum, so that
+    /// a snapshot's type version follows a change by taking out the hashes of the
+    /// resources it replaced or removed and adding those of the new ones, instead of
+    /// hashing every name and version of the type again (at 10,000 routes that was 2 %
+    /// of a one-route change).
     /// - Parameter versions: (name, version) pairs.
     public static func of(versions: some Sequence<(String, String)>) -> String {
-        var hasher = SHA256()
-        // By name: pairs given in that order already (a snapshot's clusters, routes and
-        // scopes come sorted) are only checked, not sorted again; pairs out of order are
-        // sorted (a sort that moves no pair of equal names, as Swift's does).
-        var pairs = Array(versions)
-        if pairs.indices.dropFirst().contains(where: { pairs[$0].0 < pairs[$0 - 1].0 }) {
-            pairs.sort(by: { $0.0 < $1.0 })
-        }
-        // Each pair as `name NUL version LF`, handed to the hash a few kilobytes at a time.
-        var pending: [UInt8] = []
-        pending.reserveCapacity(8192)
-        for (name, version) in pairs {
-            pending.append(contentsOf: name.utf8)
-            pending.append(0)
-            pending.append(contentsOf: version.utf8)
-            pending.append(0x0A)
-            if pending.count >= 8000 {
-                hasher.update(data: pending)
-                pending.removeAll(keepingCapacity: true)
-            }
-        }
-        hasher.update(data: pending)
-        return hex(hasher.finalize())
+        var sum: UInt64 = 0
+        for (name, version) in versions { sum &+= pair(name, version) }
+        return hex(sum: sum)
+    }
+
+    /// ``of(versions:)`` of resources' names and versions, from the hashes each resource
+    /// keeps (``Resource/pairHash``).
+    public static func of(resources: some Sequence<Resource>) -> String {
+        hex(sum: sum(resources))
+    }
+
+    /// The sum of resources' pair hashes (modulo 2^64).
+    static func sum(_ resources: some Sequence<Resource>) -> UInt64 {
+        var sum: UInt64 = 0
+        for resource in resources { sum &+= resource.pairHash }
+        return sum
+    }
+
+    /// A name and version's hash: the first 64 bits of the SHA-256 of
+    /// `name NUL version LF` (the separator keeps `("ab", "c")` and `("a", "bc")` apart).
+    static func pair(_ name: String, _ version: String) -> UInt64 {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(name.utf8.count + version.utf8.count + 2)
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(0)
+        bytes.append(contentsOf: version.utf8)
+        bytes.append(0x0A)
+        var value: UInt64 = 0
+        for byte in SHA256.hash(data: bytes).prefix(8) { value = value << 8 | UInt64(byte) }
+        return value
+    }
+
+    /// A sum of pair hashes as a version: 16 hex digits.
+    static func hex(sum: UInt64) -> String {
+        let digits = String(sum, radix: 16)
+        return digits.leftPadded(to: length)
     }
 
     private static func hex(_ digest: SHA256.Digest) -> String {

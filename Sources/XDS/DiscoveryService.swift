@@ -284,7 +284,7 @@ public struct DiscoveryService: Sendable {
         let wanted = request.resourceNames.isEmpty ? resources : resources.filter { request.resourceNames.contains($0.key) }
         var response = Envoy_Service_Discovery_V3_DiscoveryResponse()
         response.typeURL = type.typeURL
-        response.versionInfo = ContentHash.of(versions: wanted.values.map { ($0.name, $0.version) })
+        response.versionInfo = ContentHash.of(resources: wanted.values)
         response.resources = wanted.values.sorted { $0.name < $1.name }.map(\.body)
         return response
     }

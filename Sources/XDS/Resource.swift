@@ -13,6 +13,9 @@ public final class Resource: Sendable, Hashable {
     public let name: String
     /// Content hash of the serialised bytes: the resource's version in delta xDS.
     public let version: String
+    /// ``ContentHash/pair(_:_:)`` of its name and version: what it adds to its type's
+    /// version (``ContentHash/of(resources:)``).
+    let pairHash: UInt64
     /// The resource as it goes on the wire.
     public let body: Google_Protobuf_Any
     /// Resources this one names over xDS (found once, from the typed message).
@@ -38,7 +41,9 @@ public final class Resource: Sendable, Hashable {
         any.value = bytes
         self.type = type
         self.name = name
-        self.version = ContentHash.of(bytes)
+        let version = ContentHash.of(bytes)
+        self.version = version
+        self.pairHash = ContentHash.pair(name, version)
         self.body = any
         self.references = references
     }

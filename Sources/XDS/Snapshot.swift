@@ -13,6 +13,9 @@ public struct Snapshot: Sendable, Equatable {
     public let resources: [ResourceType: [String: Resource]]
     /// Per-type versions: a hash of the names and versions of that type's resources.
     public let versions: [ResourceType: String]
+    /// Each type's version as a number: the sum of its resources' pair hashes
+    /// (``ContentHash/of(resources:)``), which a change updates.
+    private let sums: [ResourceType: UInt64]
     /// A hash over every type's version: equal snapshots have equal versions.
     public let version: String
     /// Names of the EDS resources each cluster waits for (cluster name → service name).
@@ -54,19 +57,18 @@ public struct Snapshot: Sendable, Equatable {
         }
         if dangling { problems += Self.dangling(byType) }
         guard problems.isEmpty else { throw SnapshotError(problems: problems) }
-        var versions: [ResourceType: String] = [:]
-        for type in ResourceType.allCases {
-            versions[type] = ContentHash.of(versions: (inOrder[type] ?? []).map { ($0.name, $0.version) })
-        }
-        self.init(resources: byType, versions: versions, edsServiceNames: eds)
+        var sums: [ResourceType: UInt64] = [:]
+        for type in ResourceType.allCases { sums[type] = ContentHash.sum(inOrder[type] ?? []) }
+        self.init(resources: byType, sums: sums, edsServiceNames: eds)
     }
 
     private init(
-        resources: [ResourceType: [String: Resource]], versions: [ResourceType: String], edsServiceNames: [String: String],
+        resources: [ResourceType: [String: Resource]], sums: [ResourceType: UInt64], edsServiceNames: [String: String],
         predecessor: UInt64? = nil, changed: [ResourceType: [String]] = [:]
     ) {
         self.resources = resources
-        self.versions = versions
+        self.sums = sums
+        self.versions = sums.mapValues(ContentHash.hex(sum:))
         self.version = ContentHash.of(versions: versions.map { ($0.key.shortName, $0.value) })
         self.edsServiceNames = edsServiceNames
         self.predecessor = predecessor
@@ -130,7 +132,7 @@ public struct Snapshot: Sendable, Equatable {
     init?(previous: Snapshot, changes: [ResourceType: TypeChange], referrers: inout [ResourceReference: Int]) {
         var byType = previous.resources
         var eds = previous.edsServiceNames
-        var versions = previous.versions
+        var sums = previous.sums
         func count(_ resource: Resource, _ delta: Int) {
             for reference in resource.references {
                 let count = referrers[reference, default: 0] + delta
@@ -156,7 +158,13 @@ public struct Snapshot: Sendable, Equatable {
                 }
             }
             if !table.isEmpty { byType[type] = table }
-            versions[type] = ContentHash.of(versions: change.all.map { ($0.name, $0.version) })
+            // The type's version follows the change: the hashes of what went out taken
+            // away, those of what came in added.
+            var sum = sums[type] ?? 0
+            for resource in change.removed { sum &-= resource.pairHash }
+            for resource in change.replaced { sum &-= resource.pairHash }
+            for resource in change.added { sum &+= resource.pairHash }
+            sums[type] = sum
         }
         // A new resource names one that is missing, or a resource that is gone is still
         // named.
@@ -174,8 +182,7 @@ public struct Snapshot: Sendable, Equatable {
         for (type, change) in changes where !change.isEmpty && change.added.count + change.removed.count <= Self.changedNamesLimit {
             changed[type] = change.added.map(\.name) + change.removed.map(\.name)
         }
-        self.init(
-            resources: byType, versions: versions, edsServiceNames: eds, predecessor: previous.serial, changed: changed)
+        self.init(resources: byType, sums: sums, edsServiceNames: eds, predecessor: previous.serial, changed: changed)
     }
 
     /// For every resource named, how many of this snapshot's resources name it (what

@@ -585,7 +585,7 @@ public struct StreamSession: Sendable {
         let exactlyView = desired.count == state.view.count
         // The whole type: the snapshot's version and sorted list, shared by all streams.
         let whole = exactlyView && state.viewIsWhole
-        let version = whole ? snapshot.versions[type]! : ContentHash.of(versions: desired.values.map { ($0.name, $0.version) })
+        let version = whole ? snapshot.versions[type]! : ContentHash.of(resources: desired.values)
         let push: Push
         switch mode {
         case .stateOfTheWorld:

@@ -59,4 +59,23 @@ import Testing
         // A name/version boundary cannot be shifted to forge the same hash.
         #expect(ContentHash.of(versions: [("ab", "c")]) != ContentHash.of(versions: [("a", "bc")]))
     }
+
+    /// A set's version, pinned as Python's hashlib computes it: the sum modulo 2^64 of
+    /// the first 64 bits (big-endian) of each `name NUL version LF`'s SHA-256.
+    @Test func setVersionsArePinnedAcrossProcesses() {
+        #expect(ContentHash.of(versions: [("a", "1"), ("b", "2")]) == "1e515eedd841f10f")
+        #expect(ContentHash.of(versions: [(String, String)]()) == "0000000000000000")
+    }
+
+    /// Resources' own pair hashes give the version their names and versions give, and a
+    /// version taken apart by a change (one out, one in) is the version of what is left.
+    @Test func resourcesCarryWhatTheyAddToTheirTypesVersion() throws {
+        let resources = try ["a", "b", "c"].map { try Resource(Fixtures.cluster($0)) }
+        #expect(
+            ContentHash.of(resources: resources) == ContentHash.of(versions: resources.map { ($0.name, $0.version) }))
+        let replacement = try Resource(Fixtures.cluster("d"))
+        let changed = ContentHash.sum(resources) &- resources[1].pairHash &+ replacement.pairHash
+        #expect(ContentHash.hex(sum: changed) == ContentHash.of(resources: [resources[0], replacement, resources[2]]))
+        #expect(ContentHash.hex(sum: changed) != ContentHash.of(resources: resources))
+    }
 }
