@@ -11,7 +11,8 @@ import Synchronization
 public struct Snapshot: Sendable, Equatable {
     /// Resources by type, then by name.
     public let resources: [ResourceType: [String: Resource]]
-    /// Per-type versions: a hash of the names and versions of that type's resources.
+    /// Per-type versions: a hash of the names and versions of that type's resources
+    /// (``ContentHash/of(resources:)``).
     public let versions: [ResourceType: String]
     /// Each type's version as a number: the sum of its resources' pair hashes
     /// (``ContentHash/of(resources:)``), which a change updates.
@@ -35,15 +36,11 @@ public struct Snapshot: Sendable, Equatable {
     /// when two resources of one type share a name.
     public init(_ list: [Resource]) throws(SnapshotError) {
         var byType: [ResourceType: [String: Resource]] = [:]
-        // Each type's resources in the order given, for its version (usually sorted by
-        // name already, so not sorted again).
-        var inOrder: [ResourceType: [Resource]] = [:]
         var problems: [String] = []
         for resource in list {
             if byType[resource.type, default: [:]].updateValue(resource, forKey: resource.name) != nil {
                 problems.append("two \(resource.type.noun)s are named \"\(resource.name)\"")
             }
-            inOrder[resource.type, default: []].append(resource)
         }
         var eds: [String: String] = [:]
         var dangling = false
@@ -57,8 +54,9 @@ public struct Snapshot: Sendable, Equatable {
         }
         if dangling { problems += Self.dangling(byType) }
         guard problems.isEmpty else { throw SnapshotError(problems: problems) }
+        // Each type's version, from its resources in any order (a sum).
         var sums: [ResourceType: UInt64] = [:]
-        for type in ResourceType.allCases { sums[type] = ContentHash.sum(inOrder[type] ?? []) }
+        for type in ResourceType.allCases { sums[type] = ContentHash.sum(byType[type]?.values ?? [:].values) }
         self.init(resources: byType, sums: sums, edsServiceNames: eds)
     }
 
