@@ -37,13 +37,6 @@ import Yams
         let example = work.appendingPathComponent("examples/quickstart")
         try FileManager.default.createDirectory(at: example.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: Self.root.appendingPathComponent("examples/quickstart"), to: example)
-        let venv = work.appendingPathComponent(".venv/bin")
-        try FileManager.default.createDirectory(at: venv, withIntermediateDirectories: true)
-        // The tests' Envoys never use hot restart's shared memory (two would collide).
-        let envoy = venv.appendingPathComponent("envoy")
-        try "#!/bin/sh\nexec '\(try EnvoyProcess.binary().path)' --disable-hot-restart \"$@\"\n".write(
-            to: envoy, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: envoy.path)
 
         var ports: [String: String] = [:]
         for documented in ["18000", "19000", "8080", "9000", "9901"] { ports[documented] = String(try freePort()) }
@@ -59,11 +52,23 @@ import Yams
             try substitute(try String(contentsOf: path, encoding: .utf8)).write(to: path, atomically: true, encoding: .utf8)
         }
         let bin = try ChanceryProcess.executable().deletingLastPathComponent().path
+        let envoy = try EnvoyProcess.binary().path
+        // `.venv/bin/envoy` runs the tests' Envoy without hot restart's shared memory (two
+        // would collide). The script writes it, in a process of its own: an executable
+        // written by this process, whose other tests start processes all the while, can
+        // still be open in a child forked meanwhile when the script runs it ("Text file
+        // busy", seen once under CI's parallel suite).
         let script = """
             set -euo pipefail
             trap 'kill $(jobs -p) 2>/dev/null; wait' EXIT
             cd '\(work.path)'
             BIN='\(bin)'
+            mkdir -p .venv/bin
+            cat > .venv/bin/envoy <<'WRAPPER'
+            #!/bin/sh
+            exec '\(envoy)' --disable-hot-restart "$@"
+            WRAPPER
+            chmod 755 .venv/bin/envoy
             \(substitute(start))
             echo '=== plan'
             \(substitute(plan))
