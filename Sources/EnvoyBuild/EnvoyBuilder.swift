@@ -103,10 +103,11 @@ public struct EnvoyBuilder: Sendable {
             for table in listener.traffic.routeTables {
                 if let scoped, table.name == scoped.name {
                     // Appended one by one, each host read where it is (mapping into a
-                    // new array and appending that copied every scope once more).
+                    // new array and appending that copied every scope once more); a host
+                    // without routes is no scope.
                     config.scopedRoutes.reserveCapacity(config.scopedRoutes.count + scoped.hosts.count)
                     scoped.hosts.withUnsafeBufferPointer { hosts in
-                        for h in hosts.indices { config.scopedRoutes.append(scope(hosts[h])) }
+                        for h in hosts.indices where !hosts[h].routes.isEmpty { config.scopedRoutes.append(scope(hosts[h])) }
                     }
                 } else {
                     config.routes.append(routeConfiguration(table))
@@ -126,8 +127,8 @@ public struct EnvoyBuilder: Sendable {
         return config
     }
 
-    /// The table the scoped layout serves, by name, with the hosts that become scopes:
-    /// the first by name (address and port) of the plain-HTTP listeners' tables whose
+    /// The table the scoped layout serves, by name, with its hosts (those with routes
+    /// become scopes): the first by name (address and port) of the plain-HTTP listeners' tables whose
     /// virtual hosts with routes each answer one exact hostname — a scope matches its key
     /// exactly, and a request no scope matches gets 404, so a wildcard or catch-all host
     /// with routes cannot be a scope. A host without routes (the listener's catch-all
@@ -141,24 +142,18 @@ public struct EnvoyBuilder: Sendable {
             guard case .http(.plain(let table)) = listener.traffic, chosen.map({ table.name < $0.name }) ?? true else { continue }
             // One pass over the hosts, read in place (not copied out), each domain's bytes
             // searched in place: whether every host with routes has one exact hostname,
-            // and whether a host has none. The table's own array when every host has
-            // routes (no copy of every host).
-            let (exact, withoutRoutes, withRoutes) = table.virtualHosts.withUnsafeBufferPointer { hosts in
-                var withoutRoutes = 0
-                for h in hosts.indices {
-                    if hosts[h].routes.isEmpty {
-                        withoutRoutes += 1
-                        continue
-                    }
-                    guard hosts[h].domains.count == 1, !Self.hasWildcard(hosts[h].domains[0]) else {
-                        return (false, withoutRoutes, hosts.count - withoutRoutes)
-                    }
+            // and whether one has routes. The table's own array is handed on (the hosts
+            // without routes are skipped where scopes are made: filtering them out here
+            // copied every host of a table with a catch-all).
+            let (exact, withRoutes) = table.virtualHosts.withUnsafeBufferPointer { hosts in
+                var withRoutes = false
+                for h in hosts.indices where !hosts[h].routes.isEmpty {
+                    guard hosts[h].domains.count == 1, !Self.hasWildcard(hosts[h].domains[0]) else { return (false, true) }
+                    withRoutes = true
                 }
-                return (true, withoutRoutes, hosts.count - withoutRoutes)
+                return (true, withRoutes)
             }
-            if exact, withRoutes > 0 {
-                chosen = (table.name, withoutRoutes == 0 ? table.virtualHosts : table.virtualHosts.filter { !$0.routes.isEmpty })
-            }
+            if exact, withRoutes { chosen = (table.name, table.virtualHosts) }
         }
         return chosen
     }

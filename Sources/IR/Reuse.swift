@@ -11,50 +11,47 @@ import Synchronization
 /// drops the rest (``finish()``), so deleted objects are forgotten with the next round.
 /// Values reused keep their storage, so equality checks on them later cost a pointer
 /// comparison.
+///
+/// A round usually asks for values in the order the last one did (a plan's hosts and
+/// clusters, sorted by name, with a few put in or taken out), so each value is first
+/// looked for where the last round's next one is: when its key and input are equal
+/// there, no key is hashed. Only a value found elsewhere (or not at all) is looked up,
+/// and the walk goes on after it.
 public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, Value: Sendable>: Sendable {
-    /// A value with the input it was built from, boxed: an entry is copied out of its
-    /// table whenever it is read (finding a round's stale values reads every one), and a
-    /// copy of the box is one retain where a copy of an input and a value is one per
-    /// field (a route's status, a cluster's message: such copies were 5 % of a
-    /// 10,000-route benchmark's samples).
+    /// A value with its key, the input it was built from, the last round that used it
+    /// and where that round asked for it. A class: the tables and the rounds' orders
+    /// share it, a copy of it is one retain (a copy of an input and a value is one per
+    /// field), and a round stamps it where it is, with no lookup. Its stamp and place
+    /// change only under the lock of the ``Reuse`` that holds it.
     @usableFromInline
-    final class Built: Sendable {
+    final class Built: @unchecked Sendable {
+        @usableFromInline let key: Key
         @usableFromInline let input: Input
         @usableFromInline let value: Value
+        /// The last round that used it.
+        @usableFromInline var round: UInt64
+        /// Where the round that last used it asked for it (an index of its ``State/asked``).
+        @usableFromInline var position = -1
 
         @inlinable
-        init(input: Input, value: Value) {
+        init(key: Key, input: Input, value: Value, round: UInt64) {
+            self.key = key
             self.input = input
             self.value = value
-        }
-    }
-
-    /// A value with the input it was built from and the last round that used it.
-    @usableFromInline
-    struct Entry: Sendable {
-        @usableFromInline var built: Built
-        @usableFromInline var round: UInt64
-
-        @inlinable var input: Input { built.input }
-        @inlinable var value: Value { built.value }
-
-        @inlinable
-        init(input: Input, value: Value, round: UInt64) {
-            built = Built(input: input, value: value)
             self.round = round
         }
     }
 
     /// Every value kept, stamped with the round that last used it: one table across
-    /// rounds, so that reusing a value costs one lookup (not a move from one round's
-    /// table to the next's), and what a round did not use is found by its stamp.
+    /// rounds, so that reusing a value costs no move from one round's table to the
+    /// next's, and what a round did not use is found by its stamp.
     @usableFromInline
     struct State: Sendable {
         /// The first value under each key.
-        @usableFromInline var first: [Key: Entry] = [:]
+        @usableFromInline var first: [Key: Built] = [:]
         /// Any further ones (a key has one value but for the odd shared name, each with
         /// its own input).
-        @usableFromInline var more: [Key: [Entry]] = [:]
+        @usableFromInline var more: [Key: [Built]] = [:]
         @usableFromInline var round: UInt64 = 0
         @usableFromInline var hits = 0
         @usableFromInline var misses = 0
@@ -65,6 +62,18 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
         @usableFromInline var reopened: Set<Key> = []
         /// In a patching round: the values carried over and not reopened.
         @usableFromInline var carried = 0
+        /// The values the last round asked for, in the order it asked for them: this
+        /// round looks at `order[cursor]` first. Empty after a patching round (which asks
+        /// for a few values only).
+        @usableFromInline var order: [Built] = []
+        @usableFromInline var cursor = 0
+        /// Whether `order` holds every value kept (the last round was not a patching
+        /// one): then the values this round did not use are among them.
+        @usableFromInline var orderComplete = false
+        /// The values this round asked for so far, in order (not kept by a patching round).
+        @usableFromInline var asked: [Built] = []
+        /// How many of the values kept this round has used or built.
+        @usableFromInline var used = 0
 
         @usableFromInline
         init() {}
@@ -72,10 +81,27 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
         @inlinable
         var count: Int { first.count + (more.isEmpty ? 0 : more.values.reduce(0) { $0 + $1.count }) }
 
+        /// Stamps a kept value as used by this round, and notes where it was asked for.
+        @inlinable
+        mutating func use(_ built: Built) {
+            if built.round != round {
+                built.round = round
+                used += 1
+            }
+            note(built)
+        }
+
+        @inlinable
+        mutating func note(_ built: Built) {
+            guard !patching else { return }
+            built.position = asked.count
+            asked.append(built)
+        }
+
         /// Drops the values under `key` this round did not use.
         @inlinable
         mutating func sweep(_ key: Key) {
-            var live: [Entry] = []
+            var live: [Built] = []
             if let head = first[key], head.round == round { live.append(head) }
             if !more.isEmpty, let rest = more[key] { live += rest.filter { $0.round == round } }
             first[key] = live.first
@@ -100,6 +126,10 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
             state.misses = 0
             state.patching = false
             state.reopened = []
+            state.cursor = 0
+            state.used = 0
+            state.asked = []
+            state.asked.reserveCapacity(state.order.count)
         }
     }
 
@@ -126,29 +156,39 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
         }
     }
 
-    /// Inlinable, like ``value(_:_:build:)``: unspecialised, reading each entry's stamp
-    /// copied the entry through generic code (3 % of a one-route change at 10,000 routes).
+    /// Inlinable, like ``value(_:_:build:)``: unspecialised, reading each value's stamp
+    /// went through generic code (3 % of a one-route change at 10,000 routes).
     @inlinable
     public func finish() {
         state.withLock { state in
             if state.patching {
                 for key in state.reopened { state.sweep(key) }
                 state.last = (state.hits + state.carried, state.misses)
+                state.order = []
+                state.orderComplete = false
             } else {
-                // The keys of values this round did not use: found by their stamps,
-                // without hashing the rest.
+                // The keys of values this round did not use: none when it used as many
+                // as are kept; else found by their stamps among those the last round
+                // used (every value kept, when that round was not a patching one).
                 var stale: [Key] = []
-                var index = state.first.startIndex
-                while index != state.first.endIndex {
-                    if state.first.values[index].round != state.round { stale.append(state.first.keys[index]) }
-                    state.first.formIndex(after: &index)
-                }
-                if !state.more.isEmpty {
-                    for (key, rest) in state.more where rest.contains(where: { $0.round != state.round }) { stale.append(key) }
+                if state.used != state.count {
+                    if state.orderComplete {
+                        for built in state.order where built.round != state.round { stale.append(built.key) }
+                    } else {
+                        for built in state.first.values where built.round != state.round { stale.append(built.key) }
+                        if !state.more.isEmpty {
+                            for (key, rest) in state.more where rest.contains(where: { $0.round != state.round }) {
+                                stale.append(key)
+                            }
+                        }
+                    }
                 }
                 for key in stale { state.sweep(key) }
                 state.last = (state.hits, state.misses)
+                state.order = state.asked
+                state.orderComplete = true
             }
+            state.asked = []
             state.patching = false
             state.reopened = []
             state.carried = 0
@@ -164,7 +204,7 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
             var result: [(input: Input, value: Value)] = []
             if let head = state.first[key], head.round != state.round { result.append((head.input, head.value)) }
             if !state.more.isEmpty, let rest = state.more[key] {
-                for entry in rest where entry.round != state.round { result.append((entry.input, entry.value)) }
+                for built in rest where built.round != state.round { result.append((built.input, built.value)) }
             }
             return result
         }
@@ -178,37 +218,52 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
     @inlinable
     public func value(_ key: Key, _ input: Input, build: () -> Value) -> Value {
         let kept: Value? = state.withLock { state in
-            // One lookup: the value is stamped where it is.
-            guard let index = state.first.index(forKey: key) else { return nil }
             // A patching round counts the values it carried once, as carried.
             let counted = !state.patching || state.reopened.contains(key)
-            if state.first.values[index].input == input {
-                state.first.values[index].round = state.round
-                if counted { state.hits += 1 }
-                return state.first.values[index].value
+            // Where the last round went on: no key hashed when this round asks for the
+            // same value next.
+            if state.cursor < state.order.count {
+                let next = state.order[state.cursor]
+                if next.key == key, next.input == input {
+                    state.cursor += 1
+                    state.use(next)
+                    if counted { state.hits += 1 }
+                    return next.value
+                }
             }
-            guard !state.more.isEmpty, let others = state.more.index(forKey: key),
-                let position = state.more.values[others].firstIndex(where: { $0.input == input })
-            else { return nil }
-            state.more.values[others][position].round = state.round
+            guard let head = state.first[key] else { return nil }
+            let found: Built
+            if head.input == input {
+                found = head
+            } else if !state.more.isEmpty, let rest = state.more[key], let match = rest.first(where: { $0.input == input }) {
+                found = match
+            } else {
+                return nil
+            }
+            // The walk goes on after it, when the last round asked for it.
+            let position = found.position
+            if position >= 0, position < state.order.count, state.order[position] === found { state.cursor = position + 1 }
+            state.use(found)
             if counted { state.hits += 1 }
-            return state.more.values[others][position].value
+            return found.value
         }
         if let kept { return kept }
         let value = build()
         state.withLock { state in
             state.misses += 1
-            let entry = Entry(input: input, value: value, round: state.round)
-            guard let index = state.first.index(forKey: key) else {
-                state.first[key] = entry
-                return
+            let built = Built(key: key, input: input, value: value, round: state.round)
+            if let head = state.first[key] {
+                // An equal input may have been built meanwhile (groups built at once):
+                // either value is right. Otherwise the value joins the others under its
+                // key (those this round does not use are dropped when it finishes).
+                if head.input == input { return }
+                if !state.more.isEmpty, state.more[key]?.contains(where: { $0.input == input }) == true { return }
+                state.more[key, default: []].append(built)
+            } else {
+                state.first[key] = built
             }
-            // An equal input may have been built meanwhile (groups built at once): either
-            // value is right. Otherwise the value joins the others under its key (those
-            // this round does not use are dropped when it finishes).
-            if state.first.values[index].input == input { return }
-            if !state.more.isEmpty, state.more[key]?.contains(where: { $0.input == input }) == true { return }
-            state.more[key, default: []].append(entry)
+            state.used += 1
+            state.note(built)
         }
         return value
     }

@@ -23,11 +23,13 @@ public final class PlanCache: Sendable {
     /// and port (``GatewayPlanner/HTTPHosts``), and those this one planned so far.
     private let httpHosts = Mutex<(last: [String: GatewayPlanner.HTTPHosts], now: [String: GatewayPlanner.HTTPHosts])>(
         ([:], [:]))
-    /// Each proxy group's Service ports in the order its clusters were planned in, as
-    /// the last translation had them and as this one has so far.
-    private let targetOrders = Mutex<(last: [String: [ServicePort]], now: [String: [ServicePort]])>(([:], [:]))
+    /// Each proxy group's Service ports' clusters as planned, in order, as the last
+    /// translation had them and as this one has so far.
+    private let serviceClusters = Mutex<(last: [String: ServiceClusters], now: [String: ServiceClusters])>(([:], [:]))
     /// Virtual hosts reused and planned by this translation so far.
     private let hostCounts = Mutex((reused: 0, built: 0))
+    /// Service ports' clusters taken from the last translation and planned, by this one so far.
+    private let clusterCounts = Mutex((kept: 0, planned: 0))
     /// A route's rules with their backends resolved, by route.
     let resolvedRules = Reuse<ObjectKey, RouteAttachment.RulesInput, [ResolvedRule]>()
     /// A route's status, by route.
@@ -63,20 +65,25 @@ public final class PlanCache: Sendable {
         }
     }
 
-    /// The order of the Service ports the last translation planned `group`'s clusters for.
-    func targetOrder(of group: String) -> [ServicePort]? {
-        targetOrders.withLock { $0.last.removeValue(forKey: group) }
+    /// The Service ports' clusters the last translation planned for `group`, taken out.
+    func serviceClusters(of group: String) -> ServiceClusters? {
+        serviceClusters.withLock { $0.last.removeValue(forKey: group) }
     }
 
     /// How many Service ports the last translation planned `group`'s clusters for.
     func targetCount(of group: String) -> Int? {
-        targetOrders.withLock { $0.last[group]?.count }
+        serviceClusters.withLock { $0.last[group]?.order.count }
     }
 
-    /// The order of the Service ports this translation planned `group`'s clusters for.
-    func keep(targetOrder order: [ServicePort], of group: String) {
-        targetOrders.withLock { $0.now[group] = order }
+    /// The Service ports' clusters this translation planned for `group`: `kept` of them
+    /// taken from the last one.
+    func keep(_ clusters: ServiceClusters, of group: String, kept: Int) {
+        serviceClusters.withLock { $0.now[group] = clusters }
+        clusterCounts.withLock { $0 = ($0.kept + kept, $0.planned + clusters.order.count - kept) }
     }
+
+    /// Service ports' clusters the last translation took from the one before, and planned.
+    public var lastServiceClusters: (kept: Int, planned: Int) { clusterCounts.withLock { $0 } }
 
     /// The virtual hosts the last translation planned under `key`, taken out.
     func takeHosts(_ key: String) -> GatewayPlanner.HTTPHosts? {
@@ -94,6 +101,7 @@ public final class PlanCache: Sendable {
         // The rounds of routeEntries and resolvedRules begin as routes attach: with
         // every route, or patching the last round with the routes that changed.
         hostCounts.withLock { $0 = (0, 0) }
+        clusterCounts.withLock { $0 = (0, 0) }
         routeStatuses.begin()
         endpoints.begin()
         return environment.withLock { environment in
@@ -109,7 +117,7 @@ public final class PlanCache: Sendable {
         routeEntries.finish()
         // What this translation did not plan is forgotten.
         httpHosts.withLock { $0 = ($0.now, [:]) }
-        targetOrders.withLock { $0 = ($0.now, [:]) }
+        serviceClusters.withLock { $0 = ($0.now, [:]) }
         resolvedRules.finish()
         routeStatuses.finish()
         endpoints.finish()
@@ -123,6 +131,34 @@ public final class PlanCache: Sendable {
         let indexes = build()
         environmentIndexes.withLock { $0 = (environment.epoch, indexes) }
         return indexes
+    }
+
+    /// A proxy group's Service ports in the order their clusters were planned in, and
+    /// each one's cluster with what it was planned from, for the next translation to
+    /// take while the port's users and what they ask of it are the same and so is the
+    /// environment (a cluster reads nothing else: its endpoints, protocol and
+    /// BackendTLSPolicy are the environment's). A cluster that speaks TLS is not kept
+    /// (planning it adds to the group's secrets, and reads a Gateway's client
+    /// certificate, which ages).
+    struct ServiceClusters: Sendable {
+        var order: [ServicePort] = []
+        /// In step with `order`.
+        var clusters: [Kept?] = []
+        /// The environment's epoch they were planned in.
+        var epoch: Int?
+
+        struct Kept: Sendable {
+            let asked: Asked
+            /// The cluster; its origins are the users' then the Service's.
+            let plan: ClusterPlan
+        }
+
+        /// What the group's routes ask of a Service port besides sending to it.
+        struct Asked: Equatable, Sendable {
+            var http2: Bool
+            var connectTimeoutMilliseconds: Int64?
+            var unverifiedTLS: Bool
+        }
     }
 
     /// Everything but the routes themselves: the Services, ReferenceGrants, policies,

@@ -107,8 +107,6 @@ public struct Snapshot: Sendable, Equatable {
     /// How one type's resources differ from the previous snapshot's
     /// (``init(previous:changes:referrers:)``).
     struct TypeChange {
-        /// Every resource of the type, in the order given, under distinct names.
-        var all: [Resource]
         /// Resources under new names, and new versions of resources kept under their names.
         var added: [Resource] = []
         /// The previous resources those new versions replace.

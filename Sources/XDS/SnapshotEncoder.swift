@@ -16,9 +16,12 @@ import Synchronization
 /// whole message (deterministic order), so versions do not depend on whether the encoder
 /// had anything to reuse.
 ///
-/// Each type's messages are kept in the order given. The translator gives the large
-/// types sorted by name, so the new list and the kept one are walked together, name
-/// against name, with no lookup; a list out of order is matched by looking names up.
+/// Each type's messages are kept in the order given. Most builds find every name where
+/// it was: each message is then compared with the one kept at its place, and the few
+/// that differ are encoded and put in their places, with nothing else listed again.
+/// Otherwise, the translator gives the large types sorted by name, so the new list and
+/// the kept one are walked together, name against name, with no lookup; a list out of
+/// order is matched by looking names up.
 /// The snapshot is then made from the previous one and what changed
 /// (``Snapshot/init(previous:changes:referrers:)``): a type whose resources are all kept
 /// keeps its table and its version.
@@ -35,6 +38,32 @@ public final class SnapshotEncoder: Sendable {
         init(message: M, resource: Resource) {
             self.message = message
             self.resource = resource
+        }
+
+        /// Whether it was built from a message equal to `other` (compared where it is:
+        /// reading `message` out of the class first copied it, a retain per field).
+        func matches(_ other: M) -> Bool { message == other }
+    }
+
+    /// What a type's update found: every name where it was, with the resources at a
+    /// few places replaced (the kept lists are changed in place once the snapshot is
+    /// made), or a new list.
+    private enum Update<M: ResourceMessage & Equatable> {
+        case same(replacing: [(index: Int, entry: Kept<M>)])
+        case new(KeptType<Kept<M>>)
+
+        /// The type's kept list after the update. `move` takes the previous lists out of
+        /// `previous` (so that replacing a few of their entries copies nothing); without
+        /// it `previous` is left as it was, for a build whose snapshot is refused.
+        func settle(_ previous: inout KeptType<Kept<M>>, move: Bool) -> KeptType<Kept<M>> {
+            switch self {
+            case .new(let type): return type
+            case .same(let replacing):
+                var type = KeptType<Kept<M>>()
+                if move { swap(&type, &previous) } else { type = previous }
+                for (index, entry) in replacing { type.values[index] = entry }
+                return type
+            }
         }
     }
 
@@ -106,26 +135,45 @@ public final class SnapshotEncoder: Sendable {
         var duplicates = false
         var changes: [ResourceType: Snapshot.TypeChange] = [:]
 
-        func update<M: ResourceMessage & Equatable>(
-            _ messages: [M], _ kept: KeptType<Kept<M>>, into now: inout KeptType<Kept<M>>
-        ) throws {
-            // Through the list's buffer: each message is read where it is, not copied out
+        func update<M: ResourceMessage & Equatable>(_ messages: [M], _ kept: KeptType<Kept<M>>) throws -> Update<M> {
+            // Through the lists' buffers: each message is read where it is, not copied out
             // (an array's subscript copied every scope and assignment, a retain per
             // field: a sixth of the encoder's time at 10,000 routes).
             try messages.withUnsafeBufferPointer { messages in
+                // Usually every name is where it was, and only a few messages changed:
+                // then they are compared in place, and nothing is listed again.
+                let same: [(index: Int, entry: Kept<M>)]? = try kept.values.withUnsafeBufferPointer { keptValues in
+                    guard messages.count == keptValues.count else { return nil }
+                    var replacing: [(index: Int, entry: Kept<M>)] = []
+                    for index in messages.indices where !keptValues[index].matches(messages[index]) {
+                        guard messages[index].resourceName == kept.names[index] else { return nil }
+                        replacing.append((index, Kept(message: messages[index], resource: try Resource(messages[index]))))
+                    }
+                    return replacing
+                }
+                if let same {
+                    var change = Snapshot.TypeChange()
+                    for (index, entry) in same {
+                        change.added.append(entry.resource)
+                        change.replaced.append(kept.values[index].resource)
+                    }
+                    reused += messages.count - same.count
+                    encoded += same.count
+                    changes[M.resourceType] = change
+                    return .same(replacing: same)
+                }
                 var names: [String] = []
                 names.reserveCapacity(messages.count)
                 for index in messages.indices { names.append(messages[index].resourceName) }
                 let matching = NameMatching(names, kept: kept.names, keptAscending: kept.ascending)
                 duplicates = duplicates || matching.duplicates
-                var change = Snapshot.TypeChange(all: [])
-                change.all.reserveCapacity(messages.count)
+                var change = Snapshot.TypeChange()
                 var values: [Kept<M>] = []
                 values.reserveCapacity(messages.count)
                 for index in messages.indices {
                     let old = matching.old[index]
                     let entry: Kept<M>
-                    if old >= 0, kept.values[old].message == messages[index] {
+                    if old >= 0, kept.values[old].matches(messages[index]) {
                         entry = kept.values[old]
                         reused += 1
                     } else {
@@ -135,16 +183,20 @@ public final class SnapshotEncoder: Sendable {
                         if old >= 0 { change.replaced.append(kept.values[old].resource) }
                     }
                     values.append(entry)
-                    change.all.append(entry.resource)
                 }
                 change.removed = matching.removed.map { kept.values[$0].resource }
-                now = KeptType(names: names, values: values, ascending: matching.ascending)
                 changes[M.resourceType] = change
+                return .new(KeptType(names: names, values: values, ascending: matching.ascending))
             }
         }
+        let listenerUpdate: Update<Envoy_Config_Listener_V3_Listener>
+        let scopeUpdate: Update<Envoy_Config_Route_V3_ScopedRouteConfiguration>
+        let clusterUpdate: Update<Envoy_Config_Cluster_V3_Cluster>
+        let endpointUpdate: Update<Envoy_Config_Endpoint_V3_ClusterLoadAssignment>
+        let secretUpdate: Update<Envoy_Extensions_TransportSockets_Tls_V3_Secret>
         do {
-            try update(listeners, previous.listeners, into: &next.listeners)
-            try update(scopedRoutes, previous.scopedRoutes, into: &next.scopedRoutes)
+            listenerUpdate = try update(listeners, previous.listeners)
+            scopeUpdate = try update(scopedRoutes, previous.scopedRoutes)
             // A route configuration equal to the one it was last built from keeps its
             // resource (with its serialised hosts); another is serialised host by host.
             // With a route configuration per hostname, most are kept.
@@ -152,8 +204,7 @@ public final class SnapshotEncoder: Sendable {
             let names = routes.map(\.name)
             let matching = NameMatching(names, kept: kept.names, keptAscending: kept.ascending)
             duplicates = duplicates || matching.duplicates
-            var change = Snapshot.TypeChange(all: [])
-            change.all.reserveCapacity(routes.count)
+            var change = Snapshot.TypeChange()
             var values: [KeptRoute] = []
             values.reserveCapacity(routes.count)
             for (index, config) in routes.enumerated() {
@@ -169,14 +220,13 @@ public final class SnapshotEncoder: Sendable {
                     if old >= 0 { change.replaced.append(kept.values[old].resource) }
                 }
                 values.append(entry)
-                change.all.append(entry.resource)
             }
             change.removed = matching.removed.map { kept.values[$0].resource }
             next.routes = KeptType(names: names, values: values, ascending: matching.ascending)
             changes[.route] = change
-            try update(clusters, previous.clusters, into: &next.clusters)
-            try update(endpoints, previous.endpoints, into: &next.endpoints)
-            try update(secrets, previous.secrets, into: &next.secrets)
+            clusterUpdate = try update(clusters, previous.clusters)
+            endpointUpdate = try update(endpoints, previous.endpoints)
+            secretUpdate = try update(secrets, previous.secrets)
         } catch {
             groups.withLock { $0[group] = previous }
             counts.withLock { $0 = (reused, encoded, false) }
@@ -184,7 +234,16 @@ public final class SnapshotEncoder: Sendable {
         }
         var referrers = previous.referrers
         previous.referrers = [:]
+        /// Each type's kept list, `move` as in ``Update/settle(_:move:)``.
+        func settle(move: Bool) {
+            next.listeners = listenerUpdate.settle(&previous.listeners, move: move)
+            next.scopedRoutes = scopeUpdate.settle(&previous.scopedRoutes, move: move)
+            next.clusters = clusterUpdate.settle(&previous.clusters, move: move)
+            next.endpoints = endpointUpdate.settle(&previous.endpoints, move: move)
+            next.secrets = secretUpdate.settle(&previous.secrets, move: move)
+        }
         if !duplicates, let snapshot = Snapshot(previous: previous.snapshot, changes: changes, referrers: &referrers) {
+            settle(move: true)
             next.snapshot = snapshot
             next.referrers = referrers
             counts.withLock { $0 = (reused, encoded, false) }
@@ -192,10 +251,14 @@ public final class SnapshotEncoder: Sendable {
             // A name twice or a reference that finds nothing: the set is checked whole,
             // in the order of the arguments, so that the refusal names every problem as
             // a snapshot of these messages would.
+            settle(move: false)
             var list: [Resource] = []
-            for type in [ResourceType.listener, .scopedRoute, .route, .cluster, .endpoint, .secret] {
-                list += changes[type]?.all ?? []
-            }
+            list += next.listeners.values.map(\.resource)
+            list += next.scopedRoutes.values.map(\.resource)
+            list += next.routes.values.map(\.resource)
+            list += next.clusters.values.map(\.resource)
+            list += next.endpoints.values.map(\.resource)
+            list += next.secrets.values.map(\.resource)
             counts.withLock { $0 = (reused, encoded, true) }
             do {
                 next.snapshot = try Snapshot(list)

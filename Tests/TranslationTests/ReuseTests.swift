@@ -4,7 +4,8 @@ import Testing
 /// ``Reuse`` keeps what a round used, stamped with the round: an equal input gets the
 /// kept value, another input a new one, a shared key keeps a value per input, a round
 /// drops what it did not use, and a patching round drops only what it reopened and did
-/// not use.
+/// not use. A round that asks in another order than the last one, or with values put
+/// in and taken out, gets the same values as one asking in the same order.
 @Suite struct ReuseTests {
     /// A value that tells which build made it.
     final class Made: Sendable {
@@ -88,5 +89,51 @@ import Testing
         #expect(value("b", 1) !== b, "reopened and not used: dropped")
         #expect(value("c", 1) === c)
         reuse.finish()
+    }
+
+    @Test func theOrderOfAskingChangesNoValue() {
+        let keys = (0..<40).map { "k\($0)" }
+        var made: [String: Made] = [:]
+        reuse.begin()
+        for key in keys { made[key] = value(key, 1) }
+        reuse.finish()
+        // The same order; then one taken out, one put in and one changed; then reversed
+        // with a key asked twice; then every other key: each kept value is the one made
+        // first, and only the new inputs are built.
+        reuse.begin()
+        for key in keys { #expect(value(key, 1) === made[key]) }
+        reuse.finish()
+        #expect(reuse.lastRound == (40, 0))
+        var next = keys
+        next.remove(at: 7)
+        next.insert("new", at: 20)
+        reuse.begin()
+        for key in next {
+            if key == "k30" {
+                #expect(value(key, 2) !== made[key])
+            } else if key == "new" {
+                made[key] = value(key, 1)
+            } else {
+                #expect(value(key, 1) === made[key], "\(key)")
+            }
+        }
+        reuse.finish()
+        #expect(reuse.lastRound == (38, 2))
+        reuse.begin()
+        for key in next.reversed() + ["k3"] where key != "k30" { #expect(value(key, 1) === made[key], "\(key)") }
+        #expect(value("k7", 1) !== made["k7"], "taken out two rounds ago")
+        reuse.finish()
+        #expect(reuse.lastRound == (40, 1), "k3 asked twice")
+        reuse.begin()
+        for key in next.enumerated().filter({ $0.offset % 2 == 0 }).map(\.element) where key != "k30" {
+            #expect(value(key, 1) === made[key], "\(key)")
+        }
+        reuse.finish()
+        reuse.begin()
+        // What the last round did not ask for is gone; what it did is kept.
+        #expect(reuse.previous(next[1]).isEmpty)
+        #expect(reuse.previous(next[2]).map(\.input) == [1])
+        reuse.finish()
+        #expect(builds.count == 43)
     }
 }

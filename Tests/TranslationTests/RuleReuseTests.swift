@@ -70,21 +70,28 @@ import Testing
 
     /// A Service port's endpoints read only Services, EndpointSlices and Pods: they are
     /// built once while no object other than a route changes, and again after one did.
+    /// So is a Service port's cluster, while the routes that use it are the same.
     @Test func endpointsAreBuiltAgainOnlyAfterAnObjectOtherThanARouteChanged() throws {
         let world = try IncrementalTests.world("cross-namespace")
         let cache = PlanCache()
-        func translate(_ set: ResourceSet, _ what: String) -> (result: TranslationResult, built: Int, reused: Int) {
+        func translate(_ set: ResourceSet, _ what: String) -> (
+            result: TranslationResult, built: Int, reused: Int, clusters: (kept: Int, planned: Int)
+        ) {
             let cached = Translator(now: IncrementalTests.now, cache: cache).translate(set)
             #expect(cached == Translator(now: IncrementalTests.now).translate(set), "\(what): differs from a translation from scratch")
             let round = cache.endpoints.lastRound
-            return (cached, round.built, round.reused)
+            return (cached, round.built, round.reused, cache.lastServiceClusters)
         }
         let first = translate(world, "first")
         #expect(first.built > 0)
+        #expect(first.clusters.kept == 0 && first.clusters.planned > 0)
         let edited = try Self.labelled(world, Self.refused, "1")
         let routeEdited = translate(edited, "route edited")
         #expect(routeEdited.built == 0)
-        #expect(routeEdited.reused == first.built + first.reused)
+        // A label changes no cluster: each is taken whole, its endpoints not asked for.
+        #expect(routeEdited.clusters.kept == first.clusters.planned)
+        #expect(routeEdited.clusters.planned == 0)
+        #expect(routeEdited.reused == 0)
         // An endpoint of Service a becomes ready: built again, and served.
         let sliceKey = ObjectKey(.endpointSlice, namespace: "app", name: "a-1")
         var manifest = try #require(edited[sliceKey])
@@ -95,6 +102,7 @@ import Testing
         ready.replace(sliceKey, with: manifest)
         let sliceEdited = translate(ready, "EndpointSlice edited")
         #expect(sliceEdited.built > 0)
+        #expect(sliceEdited.clusters.kept == 0, "a cluster kept across an EndpointSlice's change")
         #expect(sliceEdited.result.plans != routeEdited.result.plans, "the new endpoint is not in any plan")
     }
 

@@ -190,8 +190,6 @@ struct PlanBuilder {
                 name: name, content: .certificate(chainPEM: checked.chainPEM, keyPEM: checked.keyPEM),
                 origins: Origins(gateways.keys + [key]))
         }
-        // In a fixed order (fields, not names: no string is built per comparison), so
-        // that what clusters add to shared secrets comes in a fixed order.
         // A Service port's cluster (`name`: its own, or a policy-shaped one's).
         func serviceCluster(_ target: ServicePort, name: String, users: Origins) -> ClusterPlan {
             let origins = Origins(users.keys + [target.serviceKey])
@@ -220,30 +218,61 @@ struct PlanBuilder {
             }
             return cluster
         }
-        // The Service ports in a fixed order: the last translation's for this group when
-        // they are the same ports (every one of them here, as many), else sorted anew
-        // (sorting every port again was 4 % of a one-route change).
+        // The Service ports in a fixed order, by name: the last translation's for this
+        // group when they are the same ports (every one of them here, as many), else
+        // sorted anew (sorting every port again was 4 % of a one-route change). A port's
+        // cluster is the last translation's while nothing it is planned from changed.
         let cache = context.cache
-        var order = cache?.targetOrder(of: group) ?? []
+        let epoch = context.environment?.epoch
+        let kept = cache?.serviceClusters(of: group)
+        var order = kept?.order ?? []
+        let keptClusters = epoch != nil && kept?.epoch == epoch ? kept?.clusters : nil
+        var planned: [PlanCache.ServiceClusters.Kept?] = []
+        var keptCount = 0
+        func asked(_ target: ServicePort) -> PlanCache.ServiceClusters.Asked {
+            // Each set looked in only when it has members (most groups' are empty).
+            PlanCache.ServiceClusters.Asked(
+                http2: (!http2Targets.isEmpty && http2Targets.contains(target))
+                    || (!context.grpcClusters.isEmpty && context.grpcClusters.contains(target)),
+                connectTimeoutMilliseconds: connectTimeouts.isEmpty ? nil : connectTimeouts[target]?.milliseconds,
+                unverifiedTLS: !unverifiedTLSTargets.isEmpty && unverifiedTLSTargets.contains(target))
+        }
+        func plan(_ target: ServicePort, users: Origins, kept: PlanCache.ServiceClusters.Kept?) {
+            let asked = asked(target)
+            if let kept, kept.asked == asked, kept.plan.origins.keys.count == users.keys.count + 1,
+                kept.plan.origins.keys.withUnsafeBufferPointer({ $0[..<users.keys.count].elementsEqual(users.keys) })
+            {
+                clusters.append(kept.plan)
+                planned.append(kept)
+                keptCount += 1
+                return
+            }
+            let cluster = serviceCluster(target, name: target.name, users: users)
+            clusters.append(cluster)
+            planned.append(epoch != nil && cluster.settings.tls == nil ? .init(asked: asked, plan: cluster) : nil)
+        }
         var reused = order.count == targets.count
         let secretsBefore = secrets
         if reused {
             clusters.reserveCapacity(targets.count)
-            for target in order {
+            planned.reserveCapacity(targets.count)
+            for (index, target) in order.enumerated() {
                 guard let users = targets[target] else {
                     reused = false
                     break
                 }
-                clusters.append(serviceCluster(target, name: target.name, users: users))
+                plan(target, users: users, kept: keptClusters?[index])
             }
         }
         if !reused {
             clusters = []
+            planned = []
+            keptCount = 0
             secrets = secretsBefore
-            order = targets.keys.sorted(by: { ($0.namespace, $0.service, $0.port) < ($1.namespace, $1.service, $1.port) })
-            for target in order { clusters.append(serviceCluster(target, name: target.name, users: targets[target]!)) }
+            order = targets.keys.sorted()
+            for target in order { plan(target, users: targets[target]!, kept: nil) }
         }
-        cache?.keep(targetOrder: order, of: group)
+        cache?.keep(PlanCache.ServiceClusters(order: order, clusters: planned, epoch: epoch), of: group, kept: keptCount)
         for name in variants.keys.sorted() {
             let use = variants[name]!
             var cluster = serviceCluster(use.target, name: name, users: use.routes)
