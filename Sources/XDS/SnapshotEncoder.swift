@@ -45,27 +45,54 @@ public final class SnapshotEncoder: Sendable {
         func matches(_ other: M) -> Bool { message == other }
     }
 
-    /// What a type's update found: every name where it was, with the resources at a
-    /// few places replaced (the kept lists are changed in place once the snapshot is
-    /// made), or a new list.
+    /// One edit of a type's kept lists, at a position of the kept ones.
+    private enum Edit<M: ResourceMessage & Equatable> {
+        /// A new version of the resource kept there.
+        case replace(Kept<M>)
+        /// A resource under a new name, before the one kept there (or at the end).
+        case insert(Kept<M>, name: String)
+        /// The resource kept there is gone.
+        case remove
+    }
+
+    /// What a type's update found: the kept lists with a few edits (the kept lists are
+    /// changed in place once the snapshot is made), or a new list.
     private enum Update<M: ResourceMessage & Equatable> {
-        case same(replacing: [(index: Int, entry: Kept<M>)])
+        /// Edits by position in the kept lists, ascending (those at one position in the
+        /// order they apply: insertions before it, then its own).
+        case edited([(position: Int, edit: Edit<M>)])
         case new(KeptType<Kept<M>>)
 
-        /// The type's kept list after the update. `move` takes the previous lists out of
-        /// `previous` (so that replacing a few of their entries copies nothing); without
-        /// it `previous` is left as it was, for a build whose snapshot is refused.
+        /// The type's kept lists after the update. `move` takes the previous lists out of
+        /// `previous` (so that a few edits to them copy nothing); without it `previous` is
+        /// left as it was, for a build whose snapshot is refused.
         func settle(_ previous: inout KeptType<Kept<M>>, move: Bool) -> KeptType<Kept<M>> {
             switch self {
             case .new(let type): return type
-            case .same(let replacing):
+            case .edited(let edits):
                 var type = KeptType<Kept<M>>()
                 if move { swap(&type, &previous) } else { type = previous }
-                for (index, entry) in replacing { type.values[index] = entry }
+                // From the last: a position's own edit, then the insertions before it
+                // (each at the same place, so they end in their order).
+                for (position, edit) in edits.reversed() {
+                    switch edit {
+                    case .replace(let entry): type.values[position] = entry
+                    case .insert(let entry, let name):
+                        type.values.insert(entry, at: position)
+                        type.names.insert(name, at: position)
+                    case .remove:
+                        type.values.remove(at: position)
+                        type.names.remove(at: position)
+                    }
+                }
                 return type
             }
         }
     }
+
+    /// Edits beyond this many (or one in sixteen resources, if more) are made by listing
+    /// the type again: each insertion or removal moves the kept entries after it.
+    private static let editLimit = 64
 
     private struct KeptHost: Sendable {
         let host: Envoy_Config_Route_V3_VirtualHost
@@ -110,6 +137,11 @@ public final class SnapshotEncoder: Sendable {
     /// Resources (and virtual hosts) the last build kept and serialised anew.
     public var lastBuild: (reused: Int, encoded: Int) { counts.withLock { ($0.reused, $0.encoded) } }
 
+    /// For tests: the types (but route configurations) whose lists the last build made
+    /// again rather than edited.
+    var lastBuildListedAgain: Set<ResourceType> { listedAgain.withLock { $0 } }
+    private let listedAgain = Mutex<Set<ResourceType>>([])
+
     /// Whether the last build checked every resource's references, because the set
     /// named a resource twice or a reference found nothing; otherwise it checked only
     /// what changed.
@@ -134,34 +166,95 @@ public final class SnapshotEncoder: Sendable {
         var encoded = 0
         var duplicates = false
         var changes: [ResourceType: Snapshot.TypeChange] = [:]
+        var listed: Set<ResourceType> = []
+
+        /// The edits that make `kept` the new messages' list: walking both, an equal
+        /// message is kept where it is; another under the same name replaces it; and,
+        /// when both lists ascend by name, one under a name before the kept one's is
+        /// inserted, and a kept one whose name the new list passed is removed. Nil when
+        /// the new list does not ascend where it differs (then it may name a resource
+        /// twice), when a kept list out of order would need more than replacements, or
+        /// when the edits are too many (``editLimit``).
+        func edits<M: ResourceMessage & Equatable>(
+            _ messages: UnsafeBufferPointer<M>, _ kept: KeptType<Kept<M>>
+        ) throws -> [(position: Int, edit: Edit<M>)]? {
+            try kept.values.withUnsafeBufferPointer { keptValues in
+                try kept.names.withUnsafeBufferPointer { keptNames in
+                    let limit = max(Self.editLimit, messages.count / 16)
+                    var edits: [(position: Int, edit: Edit<M>)] = []
+                    var i = 0
+                    var j = 0
+                    // The name of the new message before `i`: the kept name it matched, or
+                    // its own (nil before the first).
+                    var previous: String?
+                    var previousIsKept = -1
+                    func ascends(after name: String) -> Bool {
+                        if previousIsKept >= 0 { return keptNames[previousIsKept] < name }
+                        return previous.map { $0 < name } ?? true
+                    }
+                    while i < messages.count || j < keptValues.count {
+                        if i < messages.count, j < keptValues.count, keptValues[j].matches(messages[i]) {
+                            previousIsKept = j
+                            i += 1
+                            j += 1
+                            continue
+                        }
+                        guard edits.count < limit else { return nil }
+                        if i < messages.count {
+                            let name = messages[i].resourceName
+                            if j < keptValues.count, name == keptNames[j] {
+                                edits.append((j, .replace(Kept(message: messages[i], resource: try Resource(messages[i])))))
+                                previousIsKept = j
+                                i += 1
+                                j += 1
+                                continue
+                            }
+                            guard kept.ascending else { return nil }
+                            if j == keptValues.count || name < keptNames[j] {
+                                guard ascends(after: name) else { return nil }
+                                edits.append(
+                                    (j, .insert(Kept(message: messages[i], resource: try Resource(messages[i])), name: name)))
+                                previous = name
+                                previousIsKept = -1
+                                i += 1
+                                continue
+                            }
+                        } else if !kept.ascending {
+                            return nil
+                        }
+                        edits.append((j, .remove))
+                        j += 1
+                    }
+                    return edits
+                }
+            }
+        }
 
         func update<M: ResourceMessage & Equatable>(_ messages: [M], _ kept: KeptType<Kept<M>>) throws -> Update<M> {
             // Through the lists' buffers: each message is read where it is, not copied out
             // (an array's subscript copied every scope and assignment, a retain per
             // field: a sixth of the encoder's time at 10,000 routes).
             try messages.withUnsafeBufferPointer { messages in
-                // Usually every name is where it was, and only a few messages changed:
-                // then they are compared in place, and nothing is listed again.
-                let same: [(index: Int, entry: Kept<M>)]? = try kept.values.withUnsafeBufferPointer { keptValues in
-                    guard messages.count == keptValues.count else { return nil }
-                    var replacing: [(index: Int, entry: Kept<M>)] = []
-                    for index in messages.indices where !keptValues[index].matches(messages[index]) {
-                        guard messages[index].resourceName == kept.names[index] else { return nil }
-                        replacing.append((index, Kept(message: messages[index], resource: try Resource(messages[index]))))
-                    }
-                    return replacing
-                }
-                if let same {
+                // Usually a few resources changed, came or went, and the rest are where
+                // they were: then each message is compared in place with the one kept at
+                // its place, and only the edits are made to the kept lists.
+                if let edits = try edits(messages, kept) {
                     var change = Snapshot.TypeChange()
-                    for (index, entry) in same {
-                        change.added.append(entry.resource)
-                        change.replaced.append(kept.values[index].resource)
+                    for (position, edit) in edits {
+                        switch edit {
+                        case .replace(let entry):
+                            change.added.append(entry.resource)
+                            change.replaced.append(kept.values[position].resource)
+                        case .insert(let entry, _): change.added.append(entry.resource)
+                        case .remove: change.removed.append(kept.values[position].resource)
+                        }
                     }
-                    reused += messages.count - same.count
-                    encoded += same.count
+                    reused += messages.count - change.added.count
+                    encoded += change.added.count
                     changes[M.resourceType] = change
-                    return .same(replacing: same)
+                    return .edited(edits)
                 }
+                listed.insert(M.resourceType)
                 var names: [String] = []
                 names.reserveCapacity(messages.count)
                 for index in messages.indices { names.append(messages[index].resourceName) }
@@ -232,6 +325,7 @@ public final class SnapshotEncoder: Sendable {
             counts.withLock { $0 = (reused, encoded, false) }
             throw error
         }
+        listedAgain.withLock { $0 = listed }
         var referrers = previous.referrers
         previous.referrers = [:]
         /// Each type's kept list, `move` as in ``Update/settle(_:move:)``.

@@ -73,6 +73,43 @@ import TestSupport
         #expect(try next[.route]["routes"]?.decode(as: Envoy_Config_Route_V3_RouteConfiguration.self) == changed)
     }
 
+    /// Clusters sorted by name, with a few put in, taken out and changed: the kept lists
+    /// are edited where they differ, not listed again, and the snapshot is a whole one's.
+    @Test func aFewResourcesInAndOutEditTheKeptLists() throws {
+        let encoder = SnapshotEncoder()
+        func clusters(_ ids: [Int], timeout: [Int: Int64] = [:]) -> [Envoy_Config_Cluster_V3_Cluster] {
+            ids.map { id in
+                var cluster = Fixtures.cluster("c\(id)")
+                cluster.connectTimeout = .init(seconds: timeout[id] ?? 1)
+                return cluster
+            }.sorted { $0.name < $1.name }
+        }
+        func build(_ list: [Envoy_Config_Cluster_V3_Cluster]) throws -> Snapshot {
+            try encoder.snapshot(for: "g", clusters: list, endpoints: list.map { Fixtures.endpoints($0.name, ports: [1]) })
+        }
+        _ = try build(clusters(Array(0..<200)))
+        #expect(encoder.lastBuildListedAgain == [.cluster, .endpoint], "the first build lists every type it has")
+        // In: 200, 201 (after every name), 1000 (between c100 and c101); out: c0 (the
+        // first), c57; changed: c150; the endpoints follow.
+        let ids = Array(1..<200).filter { $0 != 57 } + [200, 201, 1000]
+        let list = clusters(ids, timeout: [150: 9])
+        let edited = try build(list)
+        #expect(encoder.lastBuildListedAgain.isEmpty)
+        #expect(encoder.lastBuild == (reused: 2 * 201 - 7, encoded: 4 + 3), "c150 and three new clusters, three new assignments")
+        let whole = try Snapshot(clusters: list, endpoints: list.map { Fixtures.endpoints($0.name, ports: [1]) })
+        #expect(edited.versions == whole.versions)
+        #expect(edited.sorted(.cluster).map(\.body) == whole.sorted(.cluster).map(\.body))
+        #expect(edited.sorted(.endpoint).map(\.body) == whole.sorted(.endpoint).map(\.body))
+        // The next build walks the edited lists: nothing changed, nothing encoded.
+        _ = try build(list)
+        #expect(encoder.lastBuildListedAgain.isEmpty)
+        #expect(encoder.lastBuild == (reused: 2 * 201, encoded: 0))
+        // Out of order: listed again, with the same snapshot.
+        let shuffled = try build(list.reversed())
+        #expect(encoder.lastBuildListedAgain == [.cluster, .endpoint])
+        #expect(shuffled.versions == whole.versions)
+    }
+
     @Test func anInconsistentSetIsStillRefused() throws {
         let encoder = SnapshotEncoder()
         #expect(throws: SnapshotError.self) {
