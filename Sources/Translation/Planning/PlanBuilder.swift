@@ -269,7 +269,8 @@ struct PlanBuilder {
             planned = []
             keptCount = 0
             secrets = secretsBefore
-            order = targets.keys.sorted()
+            // Each name made once (comparing ports by name makes both names per comparison).
+            order = targets.keys.map { (name: $0.name, port: $0) }.sorted { $0.name < $1.name }.map(\.port)
             for target in order { plan(target, users: targets[target]!, kept: nil) }
         }
         cache?.keep(PlanCache.ServiceClusters(order: order, clusters: planned, epoch: epoch), of: group, kept: keptCount)
