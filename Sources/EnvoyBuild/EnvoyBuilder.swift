@@ -128,8 +128,8 @@ public struct EnvoyBuilder: Sendable {
     }
 
     /// The table the scoped layout serves, by name, with its hosts (those with routes
-    /// become scopes): the first by name (address and port) of the plain-HTTP listeners' tables whose
-    /// virtual hosts with routes each answer one exact hostname — a scope matches its key
+    /// become scopes): the first by name (address and port) of the plain-HTTP listeners'
+    /// tables whose virtual hosts with routes each answer one exact hostname — a scope matches its key
     /// exactly, and a request no scope matches gets 404, so a wildcard or catch-all host
     /// with routes cannot be a scope. A host without routes (the listener's catch-all
     /// when no route claims it) answers 404 to everything, as a missing scope does, so it

@@ -64,12 +64,10 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
         @usableFromInline var carried = 0
         /// The values the last round asked for, in the order it asked for them: this
         /// round looks at `order[cursor]` first. Empty after a patching round (which asks
-        /// for a few values only).
+        /// for a few values only), so that when it is not, it holds every value kept and
+        /// the values this round did not use are among them.
         @usableFromInline var order: [Built] = []
         @usableFromInline var cursor = 0
-        /// Whether `order` holds every value kept (the last round was not a patching
-        /// one): then the values this round did not use are among them.
-        @usableFromInline var orderComplete = false
         /// The values this round asked for so far, in order (not kept by a patching round).
         @usableFromInline var asked: [Built] = []
         /// How many of the values kept this round has used or built.
@@ -165,14 +163,13 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
                 for key in state.reopened { state.sweep(key) }
                 state.last = (state.hits + state.carried, state.misses)
                 state.order = []
-                state.orderComplete = false
             } else {
                 // The keys of values this round did not use: none when it used as many
                 // as are kept; else found by their stamps among those the last round
                 // used (every value kept, when that round was not a patching one).
                 var stale: [Key] = []
                 if state.used != state.count {
-                    if state.orderComplete {
+                    if !state.order.isEmpty {
                         for built in state.order where built.round != state.round { stale.append(built.key) }
                     } else {
                         for built in state.first.values where built.round != state.round { stale.append(built.key) }
@@ -186,7 +183,6 @@ public final class Reuse<Key: Hashable & Sendable, Input: Equatable & Sendable, 
                 for key in stale { state.sweep(key) }
                 state.last = (state.hits, state.misses)
                 state.order = state.asked
-                state.orderComplete = true
             }
             state.asked = []
             state.patching = false

@@ -16,12 +16,13 @@ import Synchronization
 /// whole message (deterministic order), so versions do not depend on whether the encoder
 /// had anything to reuse.
 ///
-/// Each type's messages are kept in the order given. Most builds find every name where
-/// it was: each message is then compared with the one kept at its place, and the few
-/// that differ are encoded and put in their places, with nothing else listed again.
-/// Otherwise, the translator gives the large types sorted by name, so the new list and
-/// the kept one are walked together, name against name, with no lookup; a list out of
-/// order is matched by looking names up.
+/// Each type's messages are kept in the order given. Most builds change, add or remove a
+/// few resources: the new list and the kept one are walked by position, each message
+/// compared with the one kept at its place, and only the few that differ are encoded
+/// and edited into the kept lists, with nothing else listed again (``edits``). Otherwise,
+/// the translator gives the large types sorted by name, so the new list and the kept one
+/// are walked together, name against name, with no lookup; a list out of order is
+/// matched by looking names up.
 /// The snapshot is then made from the previous one and what changed
 /// (``Snapshot/init(previous:changes:referrers:)``): a type whose resources are all kept
 /// keeps its table and its version.

@@ -229,7 +229,7 @@ struct PlanBuilder {
         let keptClusters = epoch != nil && kept?.epoch == epoch ? kept?.clusters : nil
         var planned: [PlanCache.ServiceClusters.Kept?] = []
         var keptCount = 0
-        func asked(_ target: ServicePort) -> PlanCache.ServiceClusters.Asked {
+        func asks(of target: ServicePort) -> PlanCache.ServiceClusters.Asked {
             // Each set looked in only when it has members (most groups' are empty).
             PlanCache.ServiceClusters.Asked(
                 http2: (!http2Targets.isEmpty && http2Targets.contains(target))
@@ -238,7 +238,7 @@ struct PlanBuilder {
                 unverifiedTLS: !unverifiedTLSTargets.isEmpty && unverifiedTLSTargets.contains(target))
         }
         func plan(_ target: ServicePort, users: Origins, kept: PlanCache.ServiceClusters.Kept?) {
-            let asked = asked(target)
+            let asked = asks(of: target)
             if let kept, kept.asked == asked, kept.plan.origins.keys.count == users.keys.count + 1,
                 kept.plan.origins.keys.withUnsafeBufferPointer({ $0[..<users.keys.count].elementsEqual(users.keys) })
             {
