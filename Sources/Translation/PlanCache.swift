@@ -34,6 +34,9 @@ public final class PlanCache: Sendable {
     let resolvedRules = Reuse<ObjectKey, RouteAttachment.RulesInput, [ResolvedRule]>()
     /// A route's status, by route.
     let routeStatuses = Reuse<ObjectKey, RouteStatus.Input, ObjectStatus>()
+    /// Every route's status as the last translation made them, with the attachment and
+    /// findings they were made from (``RouteStatus/all(_:findings:cache:)``).
+    let keptRouteStatuses = Mutex<RouteStatus.Kept?>(nil)
     /// A Service port's endpoints and protocol, by port, within an environment's epoch
     /// (they read Services, EndpointSlices and Pods only).
     let endpoints = Reuse<ServicePort, Int, Endpoints.Facts>()
@@ -102,7 +105,8 @@ public final class PlanCache: Sendable {
         // every route, or patching the last round with the routes that changed.
         hostCounts.withLock { $0 = (0, 0) }
         clusterCounts.withLock { $0 = (0, 0) }
-        routeStatuses.begin()
+        // routeStatuses' round begins with the statuses: every route's, or patching
+        // the last round with the routes whose attachment or findings changed.
         endpoints.begin()
         return environment.withLock { environment in
             if environment.objects.map({ !set.sameObjects(as: $0, ofKinds: Environment.includes) }) ?? true {

@@ -146,11 +146,13 @@ public struct Translator: Sendable {
                 findings: listenerFindings[gateway.key] ?? [:])
         }
         result.warnings = Array(Set(result.warnings)).sorted()
-        // Room for every route's status at once, not grown in steps while they go in.
-        result.statuses.reserveCapacity(result.statuses.count + attachments.records.count)
-        for (key, record) in attachments.records {
-            result.statuses[key] = RouteStatus.route(record, findings: routeFindings[key] ?? [:], cache: cache)
-        }
+        // Every route's status, then what was written so far (of other kinds) put in.
+        // (Copied with room for them: the copy keeps each entry's place, where growing
+        // would hash every key again.)
+        var statuses = RouteStatus.all(attachments, findings: routeFindings, cache: cache)
+        statuses.reserveCapacity(statuses.count + result.statuses.count)
+        for (key, status) in result.statuses { statuses[key] = status }
+        result.statuses = statuses
         for kind in PolicyKinds.all {
             for (key, status) in kind.statuses(in: world) { result.statuses[key] = status }
         }

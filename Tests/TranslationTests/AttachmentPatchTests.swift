@@ -278,4 +278,62 @@ import Testing
     /// HTTP and HTTPS ports planned: gw's 80, 8080 and 443, gw2's 80, and the class's
     /// (both Gateways) 80, 8080 and 443.
     static let httpPorts = 7
+
+    /// Route statuses are patched with the attachment: only the routes put in place again
+    /// and those whose findings changed are made again. No planner today finds something
+    /// new about a route another route's change leaves alone, so this one hands
+    /// ``RouteStatus/all(_:findings:cache:)`` such findings itself.
+    @Test func patchedRouteStatusesFollowTheFindingsOfRoutesThatDidNotChange() {
+        let cache = PlanCache()
+        let gateway = ObjectKey(.gateway, namespace: "infra", name: "gw")
+        let keys = ["a", "b", "c", "d"].map { ObjectKey(.httpRoute, namespace: "web", name: $0) }
+        func record(_ key: ObjectKey, message: String = "attached") -> RouteRecord {
+            RouteRecord(
+                key: key, generation: 1,
+                parents: [
+                    ParentAttachment(
+                        parentRef: ParentReference(name: "gw", namespace: "infra"), gateway: gateway,
+                        accepted: Verdict(true, .accepted, message), listeners: ["http"])
+                ], refProblems: [])
+        }
+        func finding(_ key: ObjectKey) -> [ObjectKey: [Finding]] {
+            [
+                gateway: [
+                    Finding(
+                        group: "infra/gw", subject: .route(key, gateway: gateway, listener: "http"),
+                        verdict: Verdict(true, .noMatchingListenerHostname, "not served for x.example.com"), total: false)
+                ]
+            ]
+        }
+        func round(_ attachments: Attachments, _ findings: [ObjectKey: [ObjectKey: [Finding]]]) -> [ObjectKey: ObjectStatus] {
+            defer { cache.finish() }
+            return RouteStatus.all(attachments, findings: findings, cache: cache)
+        }
+        func expected(_ attachments: Attachments, _ findings: [ObjectKey: [ObjectKey: [Finding]]]) -> [ObjectKey: ObjectStatus] {
+            attachments.records.mapValues { RouteStatus.route($0, findings: findings[$0.key] ?? [:]) }
+        }
+        var attachments = Attachments()
+        attachments.generation = 1
+        for key in keys { attachments.records[key] = record(key) }
+        let first: [ObjectKey: [ObjectKey: [Finding]]] = [keys[1]: finding(keys[1])]
+        #expect(round(attachments, first) == expected(attachments, first))
+
+        // `a` changed, `d` was deleted; `b` lost its finding and `c` gained one.
+        attachments.generation = 2
+        attachments.patch = Attachments.Patch(base: 1, routes: [keys[0], keys[3]])
+        attachments.records[keys[0]] = record(keys[0], message: "attached again")
+        attachments.records[keys[3]] = nil
+        let second: [ObjectKey: [ObjectKey: [Finding]]] = [keys[2]: finding(keys[2])]
+        let patched = round(attachments, second)
+        #expect(patched == expected(attachments, second))
+        #expect(patched[keys[1]] != expected(attachments, first)[keys[1]])
+        #expect(cache.routeStatuses.lastRound == (reused: 0, built: 3))
+
+        // A patch of another attachment than the one the statuses were made from makes
+        // every status.
+        attachments.generation = 3
+        attachments.patch = Attachments.Patch(base: 1, routes: [])
+        #expect(round(attachments, first) == expected(attachments, first))
+        #expect(cache.routeStatuses.lastRound == (reused: 1, built: 2))
+    }
 }

@@ -113,7 +113,7 @@ extension RouteAttachment {
         // Taken out, so that its arrays change in place rather than being copied.
         var result = kept.result
         kept.result = Attachments()
-        var patch = Attachments.Patch(base: result.generation)
+        var patch = Attachments.Patch(base: result.generation, routes: changed)
         var pass = Pass(gateways: gateways, listenerSets: listenerSets)
         for key in changed.sorted() {
             context.cache?.resolvedRules.reopen(key)

@@ -108,6 +108,9 @@ struct Attachments {
     struct Patch {
         /// The ``generation`` of the attachment they were taken out of.
         let base: Int
+        /// The routes put in place again (those that changed since, deleted ones among
+        /// them): every other route's record is the base's.
+        let routes: Set<ObjectKey>
         /// Their attachments there and here, by Gateway key and listener name.
         var removed: [ObjectKey: [String: [AttachedRoute]]] = [:]
         var added: [ObjectKey: [String: [AttachedRoute]]] = [:]

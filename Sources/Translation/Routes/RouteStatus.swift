@@ -21,6 +21,54 @@ enum RouteStatus {
         return cache.routeStatuses.value(record.key, input) { route(record, findings: findings) }
     }
 
+    /// The statuses of every route an attachment holds, as the last translation made
+    /// them and the attachment whose ``Attachments/generation`` they were made from.
+    struct Kept: Sendable {
+        let generation: Int
+        /// What planning found, by route and Gateway.
+        let findings: [ObjectKey: [ObjectKey: [Finding]]]
+        let statuses: [ObjectKey: ObjectStatus]
+    }
+
+    /// The status of every route `attachments` holds, by route. With a plan cache, when
+    /// `attachments` is the last translation's with a few HTTPRoutes put in place again
+    /// (``Attachments/patch``), the last statuses are taken and only those routes' made
+    /// again, with the routes' whose findings changed: every other route's record and
+    /// findings are the ones its kept status was made from. (Asking for every route's
+    /// status, a one-route change at 10,000 routes copied, compared and stored 10,000
+    /// records: a sixth of its translation.)
+    static func all(
+        _ attachments: Attachments, findings: [ObjectKey: [ObjectKey: [Finding]]], cache: PlanCache?
+    ) -> [ObjectKey: ObjectStatus] {
+        guard let cache else {
+            return attachments.records.mapValues { route($0, findings: findings[$0.key] ?? [:]) }
+        }
+        let kept = cache.keptRouteStatuses.withLock { $0.take() }
+        var statuses: [ObjectKey: ObjectStatus]
+        if let kept, let patch = attachments.patch, patch.base == kept.generation {
+            var changed = patch.routes
+            for (key, found) in findings where kept.findings[key] != found { changed.insert(key) }
+            for key in kept.findings.keys where findings[key] == nil { changed.insert(key) }
+            cache.routeStatuses.beginPatch()
+            for key in changed { cache.routeStatuses.reopen(key) }
+            // Taken out of the cache, so that it changes in place.
+            statuses = kept.statuses
+            for key in changed {
+                statuses[key] = attachments.records[key].map { route($0, findings: findings[key] ?? [:], cache: cache) }
+            }
+        } else {
+            cache.routeStatuses.begin()
+            statuses = Dictionary(minimumCapacity: attachments.records.count)
+            for (key, record) in attachments.records {
+                statuses[key] = route(record, findings: findings[key] ?? [:], cache: cache)
+            }
+        }
+        cache.keptRouteStatuses.withLock {
+            $0 = Kept(generation: attachments.generation, findings: findings, statuses: statuses)
+        }
+        return statuses
+    }
+
     static func route(_ record: RouteRecord, findings: [ObjectKey: [Finding]]) -> ObjectStatus {
         let generation = record.generation
         let resolvedRefs: Condition =
