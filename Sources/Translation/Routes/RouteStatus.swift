@@ -33,7 +33,7 @@ enum RouteStatus {
     /// The status of every route `attachments` holds, by route. With a plan cache, when
     /// `attachments` is the last translation's with a few HTTPRoutes put in place again
     /// (``Attachments/patch``), the last statuses are taken and only those routes' made
-    /// again, with the routes' whose findings changed: every other route's record and
+    /// again, and those of routes whose findings changed: every other route's record and
     /// findings are the ones its kept status was made from. (Asking for every route's
     /// status, a one-route change at 10,000 routes copied, compared and stored 10,000
     /// records: a sixth of its translation.)
